@@ -1,0 +1,216 @@
+"""The ``dcsim`` command: run, validate, compare, schema, policies.
+
+Every error a user can cause prints one message naming the field, line or argument
+and exits with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+import dcsim
+from dcsim.core.errors import DcsimError
+
+EPILOG = """\
+examples:
+  dcsim run scenarios/quickstart.yaml
+  dcsim run scenarios/quickstart.yaml --seed 2 --set horizon=30d --plots
+  dcsim validate my_cluster.yaml
+  dcsim compare scenarios/quickstart.yaml --policy scheduler=fifo,sjf --seeds 5
+  dcsim schema --markdown > docs/reference/scenario.md
+
+Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,
+bandwidth 400Gbps, sizes 500GB. Exit status: 0 ok, 2 bad input (scenario, argument,
+trace file), 1 an internal error (please report it).
+"""
+
+
+def _add_scenario_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="scenario YAML file")
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        help="override a scenario field before validation; repeatable. PATH steps into "
+        "mappings by key and lists by index: --set workload.jobs.0.duration.mean=2h",
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``dcsim`` command."""
+    parser = argparse.ArgumentParser(
+        prog="dcsim",
+        description="dcsim: discrete-event simulator of AI (GPU) data centers. Describe sites, racks, "
+        "GPU nodes and a training workload in YAML; get cost, utilization and queueing results.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"dcsim {dcsim.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run", help="simulate a scenario and write results/",
+        description="Simulate a scenario, print a summary table and write summary.json, manifest.json, "
+        "jobs.parquet and timeseries.parquet to results/<scenario>/<run id>/ (or --out).",
+    )  # fmt: skip
+    _add_scenario_args(run)
+    run.add_argument("--out", metavar="DIR", help="results directory (default: results/<scenario>/seed<N>[-<hash>])")
+    run.add_argument("--seed", type=int, metavar="N", help="seed of every random stream (default: the scenario's)")
+    run.add_argument("--csv", action="store_true", help="also write jobs.csv and timeseries.csv")
+    run.add_argument("--plots", action="store_true", help="also write utilization.png and wait_cdf.png")
+    run.add_argument("--json", action="store_true", help="print summary.json instead of the table")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    val = sub.add_parser(
+        "validate", help="check a scenario and print every problem",
+        description="Check a scenario file against the schema and the data center; print every problem "
+        "with its path. Exit 0 if valid, 2 if not.",
+    )  # fmt: skip
+    _add_scenario_args(val)
+
+    cmp_ = sub.add_parser(
+        "compare", help="run policy variants side by side on the same seeds",
+        description="Run every combination of the given variants on the same seeds (common random "
+        "numbers) and print one table of headline metrics, mean ± standard error over seeds. "
+        "Also writes every run's metrics to results/<scenario>/compare.csv (or --out).",
+    )  # fmt: skip
+    _add_scenario_args(cmp_)
+    cmp_.add_argument(
+        "--policy", action="append", default=[], metavar="KIND=A,B",
+        help="policy variants, e.g. scheduler=fifo,sjf or placement=best_fit,worst_fit; repeatable",
+    )  # fmt: skip
+    cmp_.add_argument(
+        "--vary", action="append", default=[], metavar="PATH=A,B",
+        help="any scenario field's variants, e.g. workload.jobs.0.arrival.rate=4/h,8/h; repeatable",
+    )  # fmt: skip
+    seeds = cmp_.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=int, default=3, metavar="N",
+                       help="replications: seeds S..S+N-1 from the scenario's seed S (default 3)")  # fmt: skip
+    seeds.add_argument("--seed-list", metavar="A,B,...", help="explicit seeds, e.g. 1,2,3")
+    cmp_.add_argument("--out", metavar="FILE", help="CSV of every run (default: results/<scenario>/compare.csv)")
+
+    sch = sub.add_parser(
+        "schema", help="print the reference of every scenario field",
+        description="Print every scenario field with its type, unit, default and meaning, generated "
+        "from the schema, plus the registered policies.",
+    )  # fmt: skip
+    fmt = sch.add_mutually_exclusive_group()
+    fmt.add_argument("--markdown", action="store_true", help="Markdown tables (the docs' reference page)")
+    fmt.add_argument("--json", action="store_true", help="the JSON Schema")
+
+    sub.add_parser("policies", help="list the registered policies and their parameters")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dcsim.experiment.run import default_out_dir, simulate, summary_json, write_results
+    from dcsim.report.console import summary_table
+    from dcsim.report.progress import Progress
+    from dcsim.scenario.load import load_scenario
+
+    scenario = load_scenario(args.file, args.overrides, args.seed)
+    progress = Progress(scenario.horizon) if not args.quiet else None
+    try:
+        result = simulate(scenario, progress=progress, overrides=args.overrides)
+    finally:
+        if progress is not None:
+            progress.close()
+    out = write_results(result, args.out or default_out_dir(result), csv=args.csv, plots=args.plots)
+    if args.json:
+        sys.stdout.write(summary_json(result.summary))
+    elif not args.quiet:
+        print(summary_table(result.summary))
+        print(f"\nresults: {out}/  (simulated in {result.wall_time_s:.2f} s wall)")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from dcsim.infra.topology import build_topology
+    from dcsim.scenario.load import load_scenario
+
+    scenario = load_scenario(args.file, args.overrides)
+    topo = build_topology(scenario.datacenter)
+    print(
+        f"{args.file}: valid. {topo.n_gpus:,} GPUs on {topo.n_nodes:,} nodes in {len(topo.rack_nodes):,} racks; "
+        f"{len(scenario.workload.jobs)} job class(es){' and a trace' if scenario.workload.trace else ''}."
+    )
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from dcsim.core.errors import OverrideError
+    from dcsim.experiment.compare import aggregate, compare, parse_axis
+    from dcsim.report.console import compare_table
+    from dcsim.scenario.load import load_scenario
+
+    axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, policy=False) for t in args.vary]
+    base = load_scenario(args.file, args.overrides)
+    if args.seed_list:
+        try:
+            seeds = [int(s) for s in args.seed_list.split(",") if s.strip()]
+        except ValueError:
+            raise OverrideError(f"--seed-list {args.seed_list!r}: give whole numbers separated by commas") from None
+    else:
+        if args.seeds < 1:
+            raise OverrideError(f"--seeds {args.seeds}: give at least 1")
+        seeds = [base.seed + i for i in range(args.seeds)]
+
+    def on_run(label: str, seed: int, wall: float) -> None:
+        print(f"  ran {label} seed {seed} ({wall:.1f} s)", file=sys.stderr)
+
+    table = compare(args.file, axes, seeds, args.overrides, on_run)
+    print(f"{base.name}: {len(seeds)} seed(s) {', '.join(map(str, seeds))}; mean ± standard error over seeds\n")
+    print(compare_table(aggregate(table)))
+    out = args.out or os.path.join("results", base.name, "compare.csv")
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    tmp = f"{out}.tmp-{os.getpid()}"
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, out)
+    print(f"\nevery run's metrics: {out}")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from dcsim.scenario.reference import markdown_reference, text_reference
+    from dcsim.scenario.schema import Scenario
+
+    if args.json:
+        print(json.dumps(Scenario.model_json_schema(), indent=2))
+    elif args.markdown:
+        print(markdown_reference())
+    else:
+        print(text_reference())
+    return 0
+
+
+def _cmd_policies(args: argparse.Namespace) -> int:
+    from dcsim.scenario.reference import policies_text
+
+    print(policies_text())
+    return 0
+
+
+COMMANDS = {
+    "run": _cmd_run, "validate": _cmd_validate, "compare": _cmd_compare,
+    "schema": _cmd_schema, "policies": _cmd_policies,
+}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dcsim`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except DcsimError as exc:
+        print(f"dcsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dcsim: interrupted; no results were written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Domain-free engine pieces: units, errors, random streams, registries, records."""

@@ -1,0 +1,49 @@
+"""Errors that reach the user.
+
+Every error a user can cause (a wrong scenario, CLI argument or trace file) is a
+:class:`DcsimError`; the CLI prints its message and exits with status 2, without a
+traceback. Messages say what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DcsimError(Exception):
+    """Base class of every error caused by user input."""
+
+
+class ScenarioError(DcsimError):
+    """A scenario failed validation; holds every problem found, each with its path.
+
+    Args:
+        problems: ``(path, message)`` pairs; ``path`` is dotted, e.g.
+            ``workload.jobs.0.duration.mean``.
+        source: the file the scenario came from, for the message header.
+    """
+
+    def __init__(self, problems: Sequence[tuple[str, str]], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        """Return all problems as one message, one line per problem."""
+        where = f"{self.source}: " if self.source else ""
+        n = len(self.problems)
+        head = f"{where}{n} problem{'s' if n != 1 else ''} in the scenario"
+        lines = [f"  {path or '(top level)'}: {msg}" for path, msg in self.problems]
+        return "\n".join([head, *lines])
+
+
+class UnknownPolicyError(DcsimError):
+    """A policy name that no registry knows; the message lists the valid names."""
+
+
+class TraceError(DcsimError):
+    """A trace or data file that cannot be read; the message names the file and line."""
+
+
+class OverrideError(DcsimError):
+    """A ``--set path=value`` override that does not apply to the scenario."""

@@ -1,0 +1,1 @@
+"""Experiments: single runs, policy comparisons on common random numbers."""

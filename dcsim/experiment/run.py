@@ -1,0 +1,182 @@
+"""One run of a scenario: simulate, score, and write the results directory atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+import dcsim
+from dcsim.metrics.scoring import Window, summarize
+from dcsim.metrics.tables import jobs_table, timeseries_table
+from dcsim.model import DataCenterModel, ProgressHook
+from dcsim.scenario.schema import Scenario
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced."""
+
+    scenario: Scenario
+    seed: int
+    summary: dict[str, Any]
+    jobs: pd.DataFrame
+    timeseries: pd.DataFrame
+    wall_time_s: float
+    overrides: list[str] = field(default_factory=list)
+
+    def manifest(self) -> dict[str, Any]:
+        """What produced this run: resolved scenario, its hash, seed, versions, wall time."""
+        resolved = scenario_json(self.scenario)
+        return {
+            "scenario": resolved,
+            "scenario_hash": scenario_hash(self.scenario),
+            "seed": self.seed,
+            "overrides": self.overrides,
+            "policies": resolved["policies"],
+            "dcsim_version": dcsim.__version__,
+            "python": platform.python_version(),
+            "wall_time_s": round(self.wall_time_s, 3),
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": " ".join(["dcsim", *sys.argv[1:]]) if sys.argv else "",
+        }
+
+
+def scenario_json(scenario: Scenario) -> dict[str, Any]:
+    """The resolved scenario in engine units (seconds, watts, ...), as JSON data."""
+    return scenario.model_dump(mode="json")
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario without its seed: results are keyed by (hash, seed)."""
+    data = scenario_json(scenario)
+    data.pop("seed", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def run_id(seed: int, overrides: Sequence[str] = ()) -> str:
+    """Stable id of a run: the seed, and a short hash of the overrides if any."""
+    if not overrides:
+        return f"seed{seed}"
+    digest = hashlib.sha256("\n".join(overrides).encode()).hexdigest()[:8]
+    return f"seed{seed}-{digest}"
+
+
+def simulate(
+    scenario: Scenario,
+    seed: int | None = None,
+    progress: ProgressHook | None = None,
+    overrides: Sequence[str] = (),
+) -> RunResult:
+    """Run one scenario and score it.
+
+    Args:
+        scenario: the validated scenario.
+        seed: the run seed (default: the scenario's).
+        progress: called at every timeseries sample.
+        overrides: the ``--set`` strings that produced the scenario (for the manifest).
+
+    Returns:
+        The summary, the jobs table and the timeseries.
+    """
+    t0 = time.perf_counter()
+    model = DataCenterModel(scenario, seed, progress=progress)
+    end = model.run()
+    jobs = jobs_table(model.collector, model.topology)
+    window = Window(min(scenario.warmup, end), end)
+    summary = summarize(jobs, window, model.topology.pools, scenario.costs)
+    summary["run"] = {
+        "scenario": scenario.name,
+        "seed": model.seed,
+        "scheduler": scenario.policies.scheduler.name,
+        "placement": scenario.policies.placement.name,
+    }
+    summary["notes"] = notes(scenario)
+    timeseries = timeseries_table(model.collector, model.topology.n_gpus)
+    return RunResult(scenario, model.seed, summary, jobs, timeseries, time.perf_counter() - t0, list(overrides))
+
+
+def notes(scenario: Scenario) -> list[str]:
+    """What a reader of the summary should know about what was and was not modelled."""
+    out = []
+    if scenario.failures is not None or scenario.repair is not None:
+        out.append("failures/repair blocks are validated but not simulated yet: faults.* are zero")
+    if any(c.checkpoint for c in scenario.workload.jobs):
+        out.append("checkpoint blocks take effect with failures: no checkpoint overhead was charged")
+    return out
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """Canonical JSON of a summary: sorted keys, so equal runs give identical bytes."""
+    return json.dumps(summary, sort_keys=True, indent=2, allow_nan=False) + "\n"
+
+
+def write_results(
+    result: RunResult,
+    out_dir: str,
+    csv: bool = False,
+    plots: bool = False,
+) -> str:
+    """Write a run's files into ``out_dir``, atomically.
+
+    Files go to a temporary sibling directory that is renamed into place only when
+    all are written, so a crash leaves no half-written results; an existing
+    ``out_dir`` is replaced.
+
+    Returns:
+        ``out_dir``.
+    """
+    out_dir = os.path.normpath(out_dir)
+    parent = os.path.dirname(out_dir) or "."
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(out_dir)}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        with open(os.path.join(tmp, "summary.json"), "w", encoding="utf-8") as fh:
+            fh.write(summary_json(result.summary))
+        with open(os.path.join(tmp, "manifest.json"), "w", encoding="utf-8") as fh:
+            json.dump(result.manifest(), fh, sort_keys=True, indent=2)
+            fh.write("\n")
+        result.jobs.to_parquet(os.path.join(tmp, "jobs.parquet"), index=False)
+        result.timeseries.to_parquet(os.path.join(tmp, "timeseries.parquet"), index=False)
+        if csv:
+            result.jobs.to_csv(os.path.join(tmp, "jobs.csv"), index=False)
+            result.timeseries.to_csv(os.path.join(tmp, "timeseries.csv"), index=False)
+        if plots:
+            from dcsim.report.plots import plot_run
+
+            plot_run(result, tmp)
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _replace_dir(src: str, dst: str) -> None:
+    """Move ``src`` to ``dst``, replacing an existing ``dst`` with two renames."""
+    if os.path.exists(dst):
+        old = f"{dst}.old-{os.getpid()}"
+        os.rename(dst, old)
+        os.rename(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(src, dst)
+
+
+def default_out_dir(result: RunResult, root: str = "results") -> str:
+    """``results/<scenario>/<run id>``."""
+    return os.path.join(root, result.scenario.name, run_id(result.seed, result.overrides))
+
+
+Callback = Callable[[RunResult], None]

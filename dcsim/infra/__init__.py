@@ -1,0 +1,1 @@
+"""Infrastructure: sites > racks > nodes > GPUs, the network fabric, and live capacity."""

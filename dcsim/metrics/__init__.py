@@ -1,0 +1,1 @@
+"""Metrics: event records, the collector that stores them, and scoring over tables."""

@@ -1,0 +1,128 @@
+"""The collector: receives event records from the model and keeps them column-wise.
+
+Model code calls ``on_<kind>(...)`` with the record's fields; this keeps one compact
+array per field (no object per event), so a million jobs cost tens of megabytes.
+``records(kind)`` reads them back as :mod:`dcsim.metrics.records` instances.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+
+import numpy as np
+
+from dcsim.metrics import records as R
+
+
+class Collector:
+    """Column-wise store of every event record of one run."""
+
+    def __init__(self) -> None:
+        self.class_names: list[str] = []
+        self.tenant_names: list[str] = []
+        self._class_index: dict[str, int] = {}
+        self._tenant_index: dict[str, int] = {}
+        self.submitted = {
+            "time": array("d"), "job_class": array("i"), "tenant": array("i"), "priority": array("q"),
+            "gpus": array("q"), "duration_s": array("d"), "estimate_s": array("d"),
+        }  # fmt: skip
+        self.trace_ids: dict[int, str] = {}
+        self.started = {
+            "time": array("d"), "job_id": array("q"), "pool": array("i"), "nodes": array("i"),
+            "racks": array("i"), "locality": array("b"),
+        }  # fmt: skip
+        self.finished = {"time": array("d"), "job_id": array("q")}
+        self.samples = {
+            "time": array("d"), "busy_gpus": array("q"), "queued_jobs": array("q"),
+            "running_jobs": array("q"), "power_w": array("d"),
+        }  # fmt: skip
+
+    def code(self, table: dict[str, int], names: list[str], name: str) -> int:
+        """Small integer code of a class or tenant name."""
+        if name not in table:
+            table[name] = len(names)
+            names.append(name)
+        return table[name]
+
+    def class_code(self, name: str) -> int:
+        """Code of a job class name."""
+        return self.code(self._class_index, self.class_names, name)
+
+    def tenant_code(self, name: str) -> int:
+        """Code of a tenant name."""
+        return self.code(self._tenant_index, self.tenant_names, name)
+
+    # The model's calls, one per record kind. Job ids are dense in submission order,
+    # so the row of a submission is its job id.
+    def on_job_submitted(
+        self, time: float, class_code: int, tenant_code: int, priority: int,
+        gpus: int, duration_s: float, estimate_s: float,
+    ) -> None:  # fmt: skip
+        """Record a ``job_submitted``."""
+        s = self.submitted
+        s["time"].append(time)
+        s["job_class"].append(class_code)
+        s["tenant"].append(tenant_code)
+        s["priority"].append(priority)
+        s["gpus"].append(gpus)
+        s["duration_s"].append(duration_s)
+        s["estimate_s"].append(estimate_s)
+
+    def on_job_started(self, time: float, job_id: int, pool: int, nodes: int, racks: int, locality: int) -> None:
+        """Record a ``job_started``."""
+        s = self.started
+        s["time"].append(time)
+        s["job_id"].append(job_id)
+        s["pool"].append(pool)
+        s["nodes"].append(nodes)
+        s["racks"].append(racks)
+        s["locality"].append(locality)
+
+    def on_job_finished(self, time: float, job_id: int) -> None:
+        """Record a ``job_finished``."""
+        self.finished["time"].append(time)
+        self.finished["job_id"].append(job_id)
+
+    def on_sample(self, time: float, busy: int, queued: int, running: int, power_w: float) -> None:
+        """Record a timeseries ``sample``."""
+        s = self.samples
+        s["time"].append(time)
+        s["busy_gpus"].append(busy)
+        s["queued_jobs"].append(queued)
+        s["running_jobs"].append(running)
+        s["power_w"].append(power_w)
+
+    @property
+    def n_submitted(self) -> int:
+        """Jobs submitted so far."""
+        return len(self.submitted["time"])
+
+    @staticmethod
+    def columns(table: dict[str, array]) -> dict[str, np.ndarray]:
+        """A table's columns as numpy arrays (no copy)."""
+        return {k: np.frombuffer(v, dtype=v.typecode) if len(v) else np.array([], dtype=v.typecode)
+                for k, v in table.items()}  # fmt: skip
+
+    def records(self, kind: str) -> Iterator[object]:
+        """Read back the records of one kind, in the order they were made."""
+        if kind == "job_submitted":
+            s = self.submitted
+            for i in range(len(s["time"])):
+                yield R.JobSubmitted(
+                    s["time"][i], i, self.class_names[s["job_class"][i]], self.tenant_names[s["tenant"][i]],
+                    s["priority"][i], s["gpus"][i], s["duration_s"][i], s["estimate_s"][i],
+                )  # fmt: skip
+        elif kind == "job_started":
+            s = self.started
+            for i in range(len(s["time"])):
+                yield R.JobStarted(*(s[k][i] for k in ("time", "job_id", "pool", "nodes", "racks", "locality")))
+        elif kind == "job_finished":
+            for t, j in zip(self.finished["time"], self.finished["job_id"], strict=True):
+                yield R.JobFinished(t, j)
+        elif kind == "sample":
+            s = self.samples
+            for i in range(len(s["time"])):
+                yield R.Sample(*(s[k][i] for k in ("time", "busy_gpus", "queued_jobs", "running_jobs", "power_w")))
+        else:
+            raise ValueError(f"unknown record kind {kind!r}")

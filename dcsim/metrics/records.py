@@ -1,0 +1,58 @@
+"""Immutable event records: the contract between the model and the metrics.
+
+On the hot path the collector stores them column-wise (one array per field); these
+types are how they read back one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class JobSubmitted:
+    """A job entered the queue."""
+
+    time: float
+    job_id: int
+    job_class: str
+    tenant: str
+    priority: int
+    gpus: int
+    duration_s: float
+    estimate_s: float
+    kind: str = "job_submitted"
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted:
+    """A job got its GPUs: ``nodes`` nodes of ``pool``, in locality class ``locality``."""
+
+    time: float
+    job_id: int
+    pool: int
+    nodes: int
+    racks: int
+    locality: int
+    kind: str = "job_started"
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinished:
+    """A job completed and released its GPUs."""
+
+    time: float
+    job_id: int
+    kind: str = "job_finished"
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A timeseries sample of the data center's state."""
+
+    time: float
+    busy_gpus: int
+    queued_jobs: int
+    running_jobs: int
+    power_w: float
+    kind: str = "sample"

@@ -1,0 +1,292 @@
+"""The data center model: workload sources, the queue, scheduling and placement on SimPy.
+
+One process per job class (or trace) submits jobs at their arrival times; a job's
+completion is a SimPy timeout whose callback releases its GPUs and runs a
+scheduling pass. There is no process per job or per GPU, which keeps a million
+jobs within a small factor of bare SimPy. Policies decide; this module applies
+their decisions and emits records to the collector. It does no metric arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from dcsim.core.rng import stream
+from dcsim.core.sim import Simulation
+from dcsim.infra.cluster import Cluster
+from dcsim.infra.topology import Topology, build_topology
+from dcsim.metrics.collector import Collector
+from dcsim.policies import PLACEMENT, SCHEDULER
+from dcsim.scenario.schema import JobClass, Scenario
+from dcsim.workload.arrivals import arrival_times
+from dcsim.workload.distributions import count_sampler, duration_sampler
+from dcsim.workload.jobs import COMPLETED, RUNNING, Job
+from dcsim.workload.queue import JobQueue
+from dcsim.workload.trace import read_trace
+
+ProgressHook = Callable[["DataCenterModel"], None]
+
+
+def allowed_pools(topology: Topology, gpu_types: list[str] | None) -> tuple[int, ...]:
+    """Pools whose GPU type is in ``gpu_types`` (all pools when None)."""
+    return tuple(p.id for p in topology.pools if gpu_types is None or p.gpu_type in gpu_types)
+
+
+@dataclass
+class _Source:
+    """Chunks of (times, gpus, durations, estimates) of one job class, with its fixed fields."""
+
+    name: str
+    tenant: str
+    priority: int
+    pools: tuple[int, ...]
+    expected_duration: float
+    chunks: Iterator[tuple[list, list, list, list]]
+    trace_ids: list[str] | None = None
+
+
+def class_chunks(
+    cls: JobClass, seed: int, horizon: float | None, base_dir: str
+) -> tuple[Iterator[tuple[list, list, list, list]], float]:
+    """Chunks of one class's jobs, drawn from its own named streams; and its mean run time.
+
+    Streams: ``arrivals.<class>``, ``job_sizes.<class>``, ``durations.<class>``,
+    ``estimates.<class>``: a policy change never changes a draw.
+    """
+    size_draw, _ = count_sampler(cls.gpus, base_dir)
+    duration_draw, mean = duration_sampler(cls.duration, base_dir)
+    rngs = {k: stream(seed, f"{k}.{cls.name}") for k in ("arrivals", "job_sizes", "durations", "estimates")}
+
+    def chunks() -> Iterator[tuple[list, list, list, list]]:
+        for times in arrival_times(cls.arrival, rngs["arrivals"], cls.count, horizon):
+            n = times.size
+            durations = duration_draw(rngs["durations"], n)
+            estimates = durations
+            if cls.estimate_error > 0:
+                estimates = durations * rngs["estimates"].lognormal(0.0, cls.estimate_error, n)
+            yield times.tolist(), size_draw(rngs["job_sizes"], n).tolist(), durations.tolist(), estimates.tolist()
+
+    return chunks(), mean
+
+
+class DataCenterModel:
+    """GPU data center under a training workload, for one scenario and seed.
+
+    Args:
+        scenario: the validated scenario.
+        seed: the run seed (overrides ``scenario.seed``).
+        collector: receives the event records (a new one if None).
+        progress: called at every timeseries sample (for progress displays).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int | None = None,
+        collector: Collector | None = None,
+        progress: ProgressHook | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.sim = Simulation()
+        self.env = self.sim.env
+        self.topology = build_topology(scenario.datacenter)
+        self.cluster = Cluster(self.topology)
+        self.collector = collector or Collector()
+        self.progress = progress
+        pol = scenario.policies
+        self.scheduler = SCHEDULER.create(pol.scheduler.name, pol.scheduler.params, stream(self.seed, "policy.scheduler"))
+        self.placement = PLACEMENT.create(pol.placement.name, pol.placement.params, stream(self.seed, "policy.placement"))
+        self.queue = JobQueue()
+        self.running = 0
+        self.horizon = scenario.horizon
+        self.sample_interval = scenario.metrics.sample_interval or (
+            self.horizon / 1000 if self.horizon else 300.0
+        )
+        self._open_sources = 0
+        self._next_id = 0
+        self.drained = self.env.event()
+        # Fixed per-pool power figures for timeseries samples.
+        self._pool_power = [
+            (len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w, p.gpu_power_w - p.gpu_idle_power_w)
+            for p in self.topology.pools
+        ]
+        self._signatures: set[tuple[int, ...]] = set()
+        self._start_sources()
+        self.env.process(self._sampler())
+
+    # ------------------------------------------------------------------ workload
+    def _start_sources(self) -> None:
+        sc = self.scenario
+        base = sc.base_dir
+        for cls in sc.workload.jobs:
+            chunks, mean = class_chunks(cls, self.seed, self.horizon, base)
+            pools = allowed_pools(self.topology, cls.gpu_types)
+            self._add_source(_Source(cls.name, cls.tenant, cls.priority, pools, mean, chunks))
+        if sc.workload.trace is not None:
+            self._start_trace()
+
+    def _add_source(self, source: _Source) -> None:
+        self._signatures.add(source.pools)
+        self._open_sources += 1
+        self.env.process(self._arrivals(source))
+
+    def _start_trace(self) -> None:
+        trace = self.scenario.workload.trace
+        assert trace is not None
+        table = read_trace(trace, self.scenario.base_dir)
+        if self.horizon is not None:
+            table = table[table["submit_time"] <= self.horizon]
+        pools = allowed_pools(self.topology, trace.gpu_types)
+        mean = float(table["duration"].mean()) if len(table) else 0.0
+        # Jobs with the same class, tenant and priority share a source.
+        for (name, tenant, priority), part in table.groupby(["job_class", "tenant", "priority"], sort=True):
+            chunk = (
+                part["submit_time"].tolist(), part["gpus"].tolist(),
+                part["duration"].tolist(), part["estimate"].tolist(),
+            )  # fmt: skip
+            source = _Source(str(name), str(tenant), int(priority), pools, mean, iter([chunk]))
+            source.trace_ids = part["trace_id"].tolist()
+            self._add_source(source)
+
+    def _arrivals(self, src: _Source):  # noqa: ANN202
+        """Submit the source's jobs at their arrival times."""
+        env = self.env
+        col = self.collector
+        class_code = col.class_code(src.name)
+        tenant_code = col.tenant_code(src.tenant)
+        trace_ids = src.trace_ids
+        k = 0
+        for times, sizes, durations, estimates in src.chunks:
+            for t, gpus, duration, estimate in zip(times, sizes, durations, estimates, strict=True):
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                job = Job(self._next_id, src.name, src.tenant, src.priority, gpus, duration, estimate,
+                          src.expected_duration, env.now, src.pools)  # fmt: skip
+                self._next_id += 1
+                col.on_job_submitted(env.now, class_code, tenant_code, src.priority, gpus, duration, estimate)
+                if trace_ids is not None:
+                    col.trace_ids[job.id] = trace_ids[k]
+                    k += 1
+                self._submit(job)
+        self._open_sources -= 1
+        self._check_drained()
+
+    # ------------------------------------------------------------------ scheduling
+    def _submit(self, job: Job) -> None:
+        """Queue a job; try to start it if it could run now.
+
+        Invariant: after every scheduling pass, no queued job that the scheduler would
+        offer can be placed. So a new job needs a try only if it is first in line (or
+        backfill is on); the rest of the queue needs none, as capacity did not grow.
+        """
+        first = self.queue.push(self.scheduler.key(job), job)
+        if first or self.scheduler.backfill:
+            placement = self.placement.place(job, self.cluster)
+            if placement is not None:
+                self._start(job, placement)
+                self.queue.discard()
+
+    def _schedule(self) -> None:
+        """Start queued jobs in scheduler order while they fit (strict) or wherever they fit (backfill)."""
+        queue = self.queue
+        place = self.placement.place
+        cluster = self.cluster
+        if not self.scheduler.backfill:
+            while (job := queue.first()) is not None:
+                placement = place(job, cluster)
+                if placement is None:
+                    return
+                self._start(job, placement)
+                queue.discard()
+            return
+        # Backfill: if a job of g GPUs did not fit, no larger job with the same pools fits.
+        smallest_failure: dict[tuple[int, ...], int] = {}
+        blocked = started = 0
+        for job in queue:
+            if cluster.busy_gpus == cluster.installed_gpus:
+                break
+            limit = smallest_failure.get(job.pools)
+            if limit is not None and job.gpus >= limit:
+                continue
+            placement = place(job, cluster)
+            if placement is None:
+                smallest_failure[job.pools] = job.gpus
+                if job.gpus == 1:
+                    blocked += 1
+                    if blocked == len(self._signatures):
+                        break
+                continue
+            self._start(job, placement)  # its state changes, so iteration skips it
+            started += 1
+        for _ in range(started):  # after the loop: discarding may compact the list
+            queue.discard()
+
+    def _start(self, job: Job, placement: list[tuple[int, int]]) -> None:
+        """Give a job its GPUs and schedule its completion."""
+        cluster = self.cluster
+        cluster.allocate(placement)
+        job.state = RUNNING
+        job.placement = placement
+        job.start_time = now = self.env.now
+        self.running += 1
+        racks = len({cluster.node_rack[n] for n, _ in placement}) if len(placement) > 1 else 1
+        self.collector.on_job_started(
+            now, job.id, cluster.node_pool[placement[0][0]], len(placement), racks, cluster.locality(placement)
+        )
+        self.env.timeout(job.duration, job).callbacks.append(self._finish)
+
+    def _finish(self, event) -> None:  # noqa: ANN001
+        """Completion callback: release the GPUs and schedule."""
+        job: Job = event.value
+        self.cluster.release(job.placement)
+        job.state = COMPLETED
+        self.running -= 1
+        self.collector.on_job_finished(self.env.now, job.id)
+        if len(self.queue):
+            self._schedule()
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        if self._open_sources == 0 and self.running == 0 and not len(self.queue) and not self.drained.triggered:
+            self.drained.succeed()
+
+    # ------------------------------------------------------------------ timeseries
+    def power_w(self) -> float:
+        """IT power now, W (PUE is applied in scoring)."""
+        total = 0.0
+        free = self.cluster.pool_free
+        for i, (fixed, per_busy) in enumerate(self._pool_power):
+            total += fixed + per_busy * (self.topology.pools[i].gpus - free[i])
+        return total
+
+    def _sampler(self):  # noqa: ANN202
+        env = self.env
+        col = self.collector
+        while True:
+            col.on_sample(env.now, self.cluster.busy_gpus, len(self.queue), self.running, self.power_w())
+            if self.progress is not None:
+                self.progress(self)
+            yield env.timeout(self.sample_interval)
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> float:
+        """Run to the horizon, or until the workload drains; return the end time, s."""
+        if self.horizon is not None:
+            self.env.run(until=self.horizon)
+        else:
+            self.env.run(until=self.drained)
+        end = float(self.env.now)
+        col = self.collector
+        if not col.samples["time"] or col.samples["time"][-1] < end:
+            col.on_sample(end, self.cluster.busy_gpus, len(self.queue), self.running, self.power_w())
+        return end
+
+    @property
+    def now(self) -> float:
+        """Simulated time, s."""
+        return float(self.env.now)
+
+
+__all__ = ["DataCenterModel", "allowed_pools", "class_chunks"]

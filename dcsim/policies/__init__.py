@@ -1,0 +1,15 @@
+"""Policies: Protocols, registries and the built-in decisions.
+
+Each kind of decision has one Protocol and one registry. Policies read views
+(:mod:`dcsim.views`) and return decisions; the engine applies them.
+"""
+
+from __future__ import annotations
+
+from dcsim.core.registry import Registry
+from dcsim.policies.placement import PLACEMENT
+from dcsim.policies.scheduling import SCHEDULER
+
+REGISTRIES: dict[str, Registry] = {"scheduler": SCHEDULER, "placement": PLACEMENT}
+
+__all__ = ["PLACEMENT", "REGISTRIES", "SCHEDULER"]

@@ -1,0 +1,236 @@
+"""Placement: which nodes (and how many GPUs on each) a gang job gets.
+
+A job of ``g`` GPUs runs inside one pool (one GPU type of one site). If ``g`` fits a
+node it gets one node; otherwise it gets ``g // n`` whole free nodes of ``n`` GPUs plus,
+for a remainder ``r = g % n``, ``r`` GPUs on one more node (a partly used node when
+the rule allows, so whole nodes stay whole). Policies return a placement
+(``[(node, gpus), ...]``) or None to leave the job queued.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from dcsim.core.registry import NoParams, Registry
+from dcsim.infra.cluster import Placement
+from dcsim.views import ClusterView, JobView
+
+
+class PlacementPolicy(Protocol):
+    """Chooses nodes for a job; returns None to leave the job queued."""
+
+    def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
+        """Return ``[(node, gpus), ...]`` summing to ``job.gpus``, or None."""
+
+
+PLACEMENT: Registry[PlacementPolicy] = Registry("placement")
+
+_LOWEST, _TIGHTEST, _LOOSEST = 0, 1, 2
+
+
+def _pick(cluster: ClusterView, pool: int, lo: int, hi: int, mode: int) -> tuple[int, int] | None:
+    """A node with ``lo <= free < hi`` chosen by ``mode``; returns (node, free) or None.
+
+    ``_LOWEST`` takes the lowest id, ``_TIGHTEST`` the fewest free GPUs and ``_LOOSEST``
+    the most (ties -> lowest id).
+    """
+    if mode == _LOWEST:
+        best: tuple[int, int] | None = None
+        for f in range(lo, hi):
+            if cluster.count(pool, f):
+                node = cluster.lowest_node(pool, f)
+                if node is not None and (best is None or node < best[0]):
+                    best = (node, f)
+        return best
+    for f in range(lo, hi) if mode == _TIGHTEST else range(hi - 1, lo - 1, -1):
+        if cluster.count(pool, f):
+            node = cluster.lowest_node(pool, f)
+            if node is not None:
+                return (node, f)
+    return None
+
+
+def place_in_pool(
+    cluster: ClusterView, pool: int, gpus: int, mode: int
+) -> tuple[Placement, int] | None:
+    """Place ``gpus`` in one pool by ``mode``; return (placement, GPUs left free on its nodes).
+
+    Cost: O(n log N) for n GPUs per node and N nodes, plus O(k log N) for k whole nodes.
+    """
+    if cluster.pool_free[pool] < gpus:
+        return None
+    n = cluster.pools[pool].gpus_per_node
+    if gpus <= n:
+        found = _pick(cluster, pool, gpus, n + 1, mode)
+        return ([(found[0], gpus)], found[1] - gpus) if found is not None else None
+    k, r = divmod(gpus, n)
+    whole = cluster.count(pool, n)
+    if whole < k:
+        return None
+    if r == 0:
+        return [(node, n) for node in cluster.lowest_nodes(pool, n, k)], 0
+    # The remainder goes to a partly used node, so whole nodes stay whole (spreading
+    # prefers one more whole node).
+    found = None if mode == _LOOSEST and whole > k else _pick(cluster, pool, r, n, mode)
+    if found is not None:
+        nodes = cluster.lowest_nodes(pool, n, k)
+        return [(node, n) for node in nodes] + [(found[0], r)], found[1] - r
+    if whole > k:
+        nodes = cluster.lowest_nodes(pool, n, k + 1)
+        return [(node, n) for node in nodes[:k]] + [(nodes[k], r)], n - r
+    return None
+
+
+@PLACEMENT.register("first_fit")
+class FirstFit:
+    """The lowest-id node(s) with room: for whole nodes the lowest free ones. Cost O(n log N) per try."""
+
+    Params = NoParams
+
+    def __init__(self, params: NoParams, rng: np.random.Generator) -> None:
+        self.params, self.rng = params, rng
+
+    def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
+        """First fit over the job's pools in pool order, by lowest node id."""
+        best: Placement | None = None
+        for pool in job.pools:
+            found = place_in_pool(cluster, pool, job.gpus, _LOWEST)
+            if found is not None and (best is None or found[0][0][0] < best[0][0]):
+                best = found[0]
+        return best
+
+
+class _FitParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    gpu_weight: float = Field(1.0, description=">0 packs (fewest free GPUs left), <0 spreads")
+
+
+class _Fit:
+    """Shared rule of best and worst fit: the sign of `gpu_weight` packs or spreads."""
+
+    Params = _FitParams
+
+    def __init__(self, params: _FitParams, rng: np.random.Generator) -> None:
+        self.params, self.rng = params, rng
+        self.mode = _TIGHTEST if params.gpu_weight >= 0 else _LOOSEST
+
+    def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
+        """Best score over the job's pools; score = weight * GPUs left free, ties -> lowest node id."""
+        best: tuple[float, int, Placement] | None = None
+        weight = self.params.gpu_weight
+        for pool in job.pools:
+            found = place_in_pool(cluster, pool, job.gpus, self.mode)
+            if found is not None:
+                score = (weight * found[1], found[0][0][0])
+                if best is None or score < best[:2]:
+                    best = (*score, found[0])
+        return best[2] if best is not None else None
+
+
+@PLACEMENT.register("best_fit")
+class BestFit(_Fit):
+    """Pack: the node with the fewest free GPUs that still fit; ties -> lowest id. Cost O(n log N)."""
+
+    class Params(_FitParams):
+        gpu_weight: float = Field(1.0, description=">0 packs (fewest free GPUs left), <0 spreads")
+
+
+@PLACEMENT.register("worst_fit")
+class WorstFit(_Fit):
+    """Spread: the node with the most free GPUs; ties -> lowest id. Cost O(n log N)."""
+
+    class Params(_FitParams):
+        gpu_weight: float = Field(-1.0, description=">0 packs (fewest free GPUs left), <0 spreads")
+
+
+@PLACEMENT.register("rack_pack")
+class RackPack:
+    """Multi-node jobs on the fewest racks (the fullest rack that holds them); others best fit.
+
+    Tie-break: lowest rack id, then lowest node id. Cost O(racks in pool) per multi-node try.
+    """
+
+    Params = NoParams
+
+    def __init__(self, params: NoParams, rng: np.random.Generator) -> None:
+        self.params, self.rng = params, rng
+        self._fit = BestFit(BestFit.Params(), rng)
+
+    def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
+        """Fewest racks, then fewest whole free nodes left in them, over the job's pools."""
+        best: tuple[int, int, Placement] | None = None
+        for pool in job.pools:
+            n = cluster.pools[pool].gpus_per_node
+            if job.gpus <= n:
+                return self._fit.place(job, cluster)
+            found = self._place_multi(cluster, pool, job.gpus, n)
+            if found is not None and (best is None or found[:2] < best[:2]):
+                best = found
+        return best[2] if best is not None else None
+
+    def _place_multi(
+        self, cluster: ClusterView, pool: int, gpus: int, n: int
+    ) -> tuple[int, int, Placement] | None:
+        """Return (racks used, spare whole nodes in them, placement) or None."""
+        if cluster.pool_free[pool] < gpus:
+            return None
+        k, r = divmod(gpus, n)
+        if cluster.count(pool, n) < k:
+            return None
+        racks = cluster.pools[pool].racks
+        whole = cluster.rack_whole_free
+        free = cluster.free
+        # One rack if some rack holds it: the one with the fewest whole free nodes.
+        best_rack = -1
+        for rack in racks:
+            c = whole[rack]
+            if c < k or (best_rack >= 0 and c >= whole[best_rack]):
+                continue
+            if r == 0 or c > k or self._partial_in([rack], cluster, r, n) is not None:
+                best_rack = rack
+        if best_rack >= 0:
+            chosen = [best_rack]
+        else:  # Fewest racks: take the racks with the most whole free nodes first.
+            order = sorted((rack for rack in racks if whole[rack]), key=lambda x: (-whole[x], x))
+            chosen, total = [], 0
+            for rack in order:
+                chosen.append(rack)
+                total += whole[rack]
+                if total >= k:
+                    break
+        wholes = [m for rack in chosen for m in cluster.rack_nodes[rack] if free[m] == n]
+        placement: Placement = [(m, n) for m in wholes[:k]]
+        spare = len(wholes) - k
+        if r:
+            partial = self._partial_in(chosen, cluster, r, n)
+            if partial is not None:
+                placement.append((partial, r))
+            elif spare > 0:
+                placement.append((wholes[k], r))
+                spare -= 1
+            else:
+                found = _pick(cluster, pool, r, n, _TIGHTEST)
+                if found is None:
+                    extra = cluster.lowest_nodes(pool, n, 1 + len(wholes))
+                    extra = [m for m in extra if m not in set(wholes)]
+                    if not extra:
+                        return None
+                    found = (extra[0], n)
+                placement.append((found[0], r))
+        used_racks = len({cluster.node_rack[m] for m, _ in placement})
+        return used_racks, spare, placement
+
+    @staticmethod
+    def _partial_in(racks: list[int], cluster: ClusterView, r: int, n: int) -> int | None:
+        """Tightest partly used node with at least ``r`` free GPUs in ``racks``; ties -> lowest id."""
+        best: tuple[int, int] | None = None
+        free = cluster.free
+        for rack in racks:
+            for m in cluster.rack_nodes[rack]:
+                f = free[m]
+                if r <= f < n and (best is None or (f, m) < best):
+                    best = (f, m)
+        return best[1] if best is not None else None

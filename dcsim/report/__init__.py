@@ -1,0 +1,1 @@
+"""Reports: the console summary, progress display, plots."""

@@ -1,0 +1,102 @@
+"""The summary table printed after a run, and the side-by-side table of `dcsim compare`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dcsim.core.units import format_duration
+
+#: The headline metrics, in print order: (dotted name, label, kind).
+HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("jobs.submitted", "jobs submitted", "count"),
+    ("jobs.completed", "jobs completed", "count"),
+    ("jobs.running_at_end", "running at end", "count"),
+    ("jobs.queued_at_end", "queued at end", "count"),
+    ("jobs.mean_wait_s", "mean wait", "seconds"),
+    ("jobs.p95_wait_s", "p95 wait", "seconds"),
+    ("jobs.mean_jct_s", "mean job completion time", "seconds"),
+    ("jobs.p95_jct_s", "p95 job completion time", "seconds"),
+    ("jobs.mean_slowdown", "mean slowdown (JCT / run time)", "ratio"),
+    ("utilization.gpu_allocated", "GPU utilization (allocated)", "share"),
+    ("utilization.gpu_productive", "GPU utilization (productive)", "share"),
+    ("utilization.gpu_available", "GPU availability", "share"),
+    ("cost.total_usd", "total cost", "usd"),
+    ("cost.capital_usd", "  capital (GPU-hours installed)", "usd"),
+    ("cost.energy_usd", "  energy", "usd"),
+    ("cost.energy_kwh", "energy (facility, incl. PUE)", "kwh"),
+    ("cost.usd_per_productive_gpu_hour", "cost per productive GPU-hour", "usd"),
+    ("faults.failures", "component failures", "count"),
+    ("faults.job_interruptions", "job interruptions", "count"),
+    ("faults.lost_gpu_hours", "GPU-hours lost to failures", "number"),
+)
+
+
+def lookup(summary: dict[str, Any], name: str) -> Any:
+    """Value of a dotted name in a nested summary (None if absent)."""
+    node: Any = summary
+    for part in name.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def format_value(value: Any, kind: str) -> str:
+    """Format a metric for people."""
+    if value is None:
+        return "-"
+    if kind == "count":
+        return f"{int(value):,}"
+    if kind == "seconds":
+        return format_duration(float(value))
+    if kind == "share":
+        return f"{100 * float(value):.1f} %"
+    if kind == "usd":
+        return f"$ {float(value):,.2f}"
+    if kind == "kwh":
+        return f"{float(value):,.0f} kWh"
+    return f"{float(value):,.3f}"
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """The summary of one run as an aligned two-column table."""
+    run = summary.get("run", {})
+    window = summary.get("window", {})
+    cluster = summary.get("cluster", {})
+    head = (
+        f"{run.get('scenario', '')}  seed {run.get('seed', '')}  "
+        f"scheduler {run.get('scheduler', '')}  placement {run.get('placement', '')}\n"
+        f"{cluster.get('installed_gpus', 0):,} GPUs on {cluster.get('nodes', 0):,} nodes; "
+        f"measured {format_duration(window.get('hours', 0) * 3600)} after warm-up"
+    )
+    width = max(len(label) for _, label, _ in HEADLINE)
+    lines = [head, "-" * (width + 18)]
+    for name, label, kind in HEADLINE:
+        lines.append(f"{label:<{width}}  {format_value(lookup(summary, name), kind):>15}")
+    for note in summary.get("notes", []):
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def compare_table(rows: Sequence[tuple[str, dict[str, tuple[float | None, float | None]]]]) -> str:
+    """Variants side by side: one column per variant, mean (and +- standard error) per metric.
+
+    Args:
+        rows: ``(variant label, {metric: (mean, standard error or None)})``.
+    """
+    labels = [label for label, _ in rows]
+    width = max(len(label) for _, label, _ in HEADLINE)
+    cols = [max(16, len(label)) for label in labels]
+    out = [f"{'metric':<{width}}  " + "  ".join(f"{lab:>{c}}" for lab, c in zip(labels, cols, strict=True))]
+    out.append("-" * len(out[0]))
+    for name, label, kind in HEADLINE:
+        cells = []
+        for (_, values), c in zip(rows, cols, strict=True):
+            mean, se = values.get(name, (None, None))
+            text = format_value(mean, "number" if kind == "count" and se else kind)
+            if se:
+                text += f" ±{format_value(se, 'number' if kind == 'count' else kind).lstrip('$ ')}"
+            cells.append(f"{text:>{c}}")
+        out.append(f"{label:<{width}}  " + "  ".join(cells))
+    return "\n".join(out)

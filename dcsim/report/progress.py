@@ -1,0 +1,62 @@
+"""Progress of a long run in simulated time, on a terminal only."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from dcsim.core.units import format_duration
+
+
+class Progress:
+    """Prints ``sim 3.2 d / 14.0 d (23 %)  jobs ...  wall 4 s`` on one line of a terminal.
+
+    Silent when the stream is not a terminal, and for the first ``delay_s`` of wall time,
+    so short runs and redirected output stay clean.
+
+    Args:
+        horizon: the run's horizon, s (None: the run ends when the workload drains).
+        stream: where to print (default: stderr).
+        delay_s: wall seconds before the first print.
+        every_s: wall seconds between prints.
+    """
+
+    def __init__(
+        self, horizon: float | None, stream: TextIO | None = None, delay_s: float = 2.0, every_s: float = 0.5
+    ) -> None:
+        self.horizon = horizon
+        self.stream = stream or sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = time.monotonic()
+        self.delay_s, self.every_s = delay_s, every_s
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, model: object) -> None:
+        """Called by the model at each timeseries sample."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < self.delay_s or now - self.last < self.every_s:
+            return
+        self.last = now
+        sim_now = float(model.now)  # type: ignore[attr-defined]
+        where = format_duration(sim_now)
+        if self.horizon:
+            where += f" / {format_duration(self.horizon)} ({100 * sim_now / self.horizon:.0f} %)"
+        col = model.collector  # type: ignore[attr-defined]
+        done = len(col.finished["time"])
+        text = (
+            f"\r  sim {where}   jobs {col.n_submitted:,} submitted, {done:,} done, "
+            f"{len(model.queue):,} queued   wall {now - self.start:.0f} s "  # type: ignore[attr-defined]
+        )
+        self.stream.write(text)
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        """Clear the progress line."""
+        if self.shown:
+            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.flush()

@@ -1,0 +1,112 @@
+"""Loading scenario files: YAML -> overrides -> schema -> whole-scenario checks.
+
+Every problem is collected and raised together as one :class:`ScenarioError` whose
+paths are those of the user's file (``workload.jobs.0.duration.mean``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from dcsim.core.errors import ScenarioError
+from dcsim.scenario.checks import check_scenario
+from dcsim.scenario.overrides import apply_overrides
+from dcsim.scenario.schema import Scenario
+
+
+def read_yaml(path: str) -> dict[str, Any]:
+    """Read a YAML mapping from ``path``.
+
+    Raises:
+        ScenarioError: unreadable file, malformed YAML (with line and column), or not a mapping.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ScenarioError([("", f"file not found: {path}")]) from None
+    except IsADirectoryError:
+        raise ScenarioError([("", f"{path} is a directory; give a scenario .yaml file")]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError([("", "not a text file; give a scenario .yaml file")], path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError([("", f"malformed YAML at {where}{problem}")], path) from None
+    if not isinstance(data, dict):
+        raise ScenarioError([("", "the file must hold a mapping (name:, datacenter:, workload:, ...)")], path)
+    return data
+
+
+def _user_path(data: Any, loc: tuple[Any, ...]) -> str:
+    """Dotted path of a pydantic error, keeping only the steps that exist in the user's data.
+
+    Pydantic adds union tags (``exponential``, ``function-after[...]``) to ``loc``;
+    walking the data drops them. The last step is kept even when absent (a missing field).
+    """
+    parts: list[str] = []
+    node = data
+    for i, step in enumerate(loc):
+        if isinstance(node, dict) and step in node:
+            parts.append(str(step))
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            parts.append(str(step))
+            node = node[step]
+        elif i == len(loc) - 1 and isinstance(step, str) and not step.startswith(("function-", "tagged-")):
+            parts.append(step)
+    return ".".join(parts)
+
+
+def _message(error: dict[str, Any]) -> str:
+    msg = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    if error["type"] == "extra_forbidden":
+        return "unknown key; check its spelling (`dcsim schema` lists every field)"
+    if error["type"] == "missing":
+        return "required field is missing"
+    if error["type"] == "union_tag_invalid":
+        return msg.replace("Input tag", "value")
+    return msg
+
+
+def scenario_from_data(
+    data: dict[str, Any], base_dir: str = ".", source: str | None = None
+) -> Scenario:
+    """Validate raw scenario data; raise one ScenarioError listing every problem."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [(_user_path(data, e["loc"]), _message(e)) for e in exc.errors()]
+        raise ScenarioError(problems, source) from None
+    scenario._base_dir = base_dir
+    problems = check_scenario(scenario)
+    if problems:
+        raise ScenarioError(problems, source)
+    return scenario
+
+
+def load_scenario(path: str, overrides: Iterable[str] = (), seed: int | None = None) -> Scenario:
+    """Load, override and validate a scenario file.
+
+    Args:
+        path: the YAML file.
+        overrides: ``path=value`` strings, applied in order.
+        seed: replaces the scenario's seed when given.
+
+    Raises:
+        ScenarioError: every problem found, each with its path.
+        OverrideError: an override that does not apply.
+    """
+    data = read_yaml(path)
+    data = apply_overrides(data, overrides)
+    if seed is not None:
+        data["seed"] = seed
+    return scenario_from_data(data, os.path.dirname(os.path.abspath(path)), path)

@@ -1,0 +1,534 @@
+"""The scenario schema: pydantic models that forbid unknown keys.
+
+Quantities are written with units in YAML and converted here, once, into engine
+units (seconds, per-second rates, watts, bits/s, bytes). Polymorphic blocks
+(distributions, arrival processes) are discriminated unions on one key (``dist``,
+``process``). Checks that need the whole scenario (does every job fit the cluster?)
+live in :mod:`dcsim.scenario.checks`; :func:`dcsim.scenario.load.load_scenario` runs
+both and reports every problem at once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from dcsim.core import units
+from dcsim.core.errors import DcsimError
+from dcsim.scenario.types import BitsPerSecond, PerSecond, PositiveSeconds, Seconds, Watts
+
+
+class Strict(BaseModel):
+    """Base of every scenario block: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- distributions
+def _fixed_if_scalar(value: Any) -> Any:
+    """Let a bare duration (``2h``) stand for ``{dist: fixed, value: 2h}``."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return {"dist": "fixed", "value": value}
+    return value
+
+
+class FixedDist(Strict):
+    """Always the same duration."""
+
+    dist: Literal["fixed"]
+    value: PositiveSeconds = Field(description="the duration")
+
+
+class ExponentialDist(Strict):
+    """Exponential durations (memoryless) with the given mean."""
+
+    dist: Literal["exponential"]
+    mean: PositiveSeconds = Field(description="mean duration")
+
+
+class LogNormalDist(Strict):
+    """Log-normal durations: ``exp(N(log median, sigma^2))``; give `median` or `mean`."""
+
+    dist: Literal["lognormal"]
+    median: PositiveSeconds | None = Field(None, description="median duration")
+    mean: PositiveSeconds | None = Field(None, description="mean duration (instead of median)")
+    sigma: float = Field(gt=0, description="standard deviation of the log")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> LogNormalDist:
+        if (self.median is None) == (self.mean is None):
+            raise ValueError("give exactly one of `median` or `mean`")
+        return self
+
+
+class WeibullDist(Strict):
+    """Weibull durations with the given shape; give `scale` or `mean`."""
+
+    dist: Literal["weibull"]
+    shape: float = Field(gt=0, description="shape k (k < 1: decreasing hazard)")
+    scale: PositiveSeconds | None = Field(None, description="scale (characteristic duration)")
+    mean: PositiveSeconds | None = Field(None, description="mean duration (instead of scale)")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> WeibullDist:
+        if (self.scale is None) == (self.mean is None):
+            raise ValueError("give exactly one of `scale` or `mean`")
+        return self
+
+
+class EmpiricalDist(Strict):
+    """Values resampled (with replacement) from a column of a CSV file."""
+
+    dist: Literal["empirical"]
+    path: str = Field(description="CSV file, relative to the scenario file")
+    column: str = Field(description="column holding the values")
+    unit: str = Field("s", description="time unit of the column's numbers (s, m, h, d)")
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, value: str) -> str:
+        units.duration("1" + value)
+        return value
+
+
+DurationDist = Annotated[
+    FixedDist | ExponentialDist | LogNormalDist | WeibullDist | EmpiricalDist,
+    BeforeValidator(_fixed_if_scalar),
+    Field(discriminator="dist"),
+]
+"""A distribution of durations; a bare duration means `fixed`."""
+
+
+def _choice_if_shorthand(value: Any) -> Any:
+    """Let ``8`` stand for ``{values: [8]}`` and ``{values: ...}`` for ``dist: choice``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"dist": "choice", "values": [value]}
+    if isinstance(value, dict) and "dist" not in value:
+        return {"dist": "choice", **value}
+    return value
+
+
+class ChoiceCount(Strict):
+    """GPU counts drawn from `values` with probabilities proportional to `weights`."""
+
+    dist: Literal["choice"]
+    values: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, description="GPU counts")
+    weights: list[Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="relative weights, one per value (default: equal)"
+    )
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> ChoiceCount:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError(
+                    f"`weights` has {len(self.weights)} entries but `values` has "
+                    f"{len(self.values)}; give one weight per value"
+                )
+            if sum(self.weights) <= 0:
+                raise ValueError("`weights` must not all be zero")
+        return self
+
+
+class EmpiricalCount(Strict):
+    """GPU counts resampled from a column of a CSV file."""
+
+    dist: Literal["empirical"]
+    path: str = Field(description="CSV file, relative to the scenario file")
+    column: str = Field(description="column holding whole GPU counts >= 1")
+
+
+GpuCount = Annotated[
+    ChoiceCount | EmpiricalCount,
+    BeforeValidator(_choice_if_shorthand),
+    Field(discriminator="dist"),
+]
+"""GPUs per job: ``8``, ``{values: [...], weights: [...]}`` or an empirical column."""
+
+
+# --------------------------------------------------------------------------- arrivals
+class PoissonArrival(Strict):
+    """Poisson arrivals: exponential gaps with the given mean rate."""
+
+    process: Literal["poisson"]
+    rate: PerSecond = Field(description="mean arrivals per unit time, e.g. 10/h")
+
+
+class DiurnalArrival(Strict):
+    """Poisson arrivals whose rate follows the day: rate * (1 + amplitude*cos(2pi(t-peak)/period))."""
+
+    process: Literal["diurnal"]
+    rate: PerSecond = Field(description="mean rate over a period, e.g. 10/h")
+    amplitude: float = Field(0.5, ge=0, le=1, description="relative swing around the mean")
+    peak: Seconds = Field(14 * 3600.0, description="time of the peak within the period")
+    period: PositiveSeconds = Field(86400.0, description="length of one cycle")
+
+
+class PeriodicArrival(Strict):
+    """One arrival every `interval`, the first at `start`."""
+
+    process: Literal["periodic"]
+    interval: PositiveSeconds = Field(description="time between arrivals")
+    start: Seconds = Field(0.0, description="time of the first arrival")
+
+
+class BatchArrival(Strict):
+    """All `count` jobs of the class arrive together at `at`."""
+
+    process: Literal["batch"]
+    at: Seconds = Field(0.0, description="arrival time of the batch")
+
+
+Arrival = Annotated[
+    PoissonArrival | DiurnalArrival | PeriodicArrival | BatchArrival,
+    Field(discriminator="process"),
+]
+
+
+# --------------------------------------------------------------------------- workload
+def _interval(value: Any) -> Any:
+    if value == "young_daly":
+        return value
+    out = units.duration(value)
+    if out <= 0:
+        raise ValueError("checkpoint interval must be > 0 (or 'young_daly')")
+    return out
+
+
+class Checkpoint(Strict):
+    """Checkpointing of a job class (takes effect with failures)."""
+
+    interval: Annotated[float | str, BeforeValidator(_interval)] = Field(
+        description="time between checkpoints, or 'young_daly' for sqrt(2 * write * MTTI)",
+        json_schema_extra={"x-unit": "duration"},
+    )
+    write: Seconds = Field(0.0, description="blocking time to write one checkpoint")
+    restart: Seconds = Field(0.0, description="time to restart from a checkpoint")
+
+
+class JobClass(Strict):
+    """A class of gang-scheduled training jobs: every GPU of a job starts at once."""
+
+    name: str = Field(description="class name, unique in the workload")
+    arrival: Arrival = Field(description="arrival process (discriminated by `process`)")
+    count: int | None = Field(None, ge=1, description="stop after this many jobs")
+    gpus: GpuCount = Field(description="GPUs per job; jobs larger than a node span nodes")
+    duration: DurationDist = Field(description="run time on the GPUs")
+    gpu_types: list[str] | None = Field(None, description="GPU types the job may use (any)")
+    tenant: str = Field("default", description="tenant (team) the jobs belong to")
+    priority: int = Field(0, description="higher runs first under the `priority` scheduler")
+    estimate_error: float = Field(
+        0.0,
+        ge=0,
+        description="sigma of the log-normal error of the declared duration (0: exact)",
+    )
+    checkpoint: Checkpoint | None = Field(None, description="checkpointing (with failures)")
+
+    @model_validator(mode="after")
+    def _batch_needs_count(self) -> JobClass:
+        if isinstance(self.arrival, BatchArrival) and self.count is None:
+            raise ValueError("a `batch` arrival needs `count` (how many jobs arrive)")
+        return self
+
+
+class TraceColumns(Strict):
+    """Which CSV column holds each job field (values are column names)."""
+
+    submit_time: str = Field(description="submission time column")
+    gpus: str = Field(description="GPUs per job column")
+    duration: str = Field(description="run time column")
+    job_id: str | None = Field(None, description="job id column (default: row number)")
+    job_class: str | None = Field(None, description="job class column")
+    tenant: str | None = Field(None, description="tenant column")
+    priority: str | None = Field(None, description="priority column (integers)")
+    estimate: str | None = Field(None, description="declared run time column (for `sjf`)")
+
+
+class Trace(Strict):
+    """A CSV job trace replayed as given."""
+
+    path: str = Field(description="CSV file, relative to the scenario file")
+    columns: TraceColumns = Field(description="column mapping")
+    time_unit: str = Field("s", description="unit of the time columns (s, m, h, d)")
+    name: str = Field("trace", description="job class name of jobs without a class column")
+    gpu_types: list[str] | None = Field(None, description="GPU types the jobs may use (any)")
+    checkpoint: Checkpoint | None = Field(None, description="checkpointing (with failures)")
+
+    @field_validator("time_unit")
+    @classmethod
+    def _known_unit(cls, value: str) -> str:
+        units.duration("1" + value)
+        return value
+
+
+class Workload(Strict):
+    """What runs: job classes, a job trace, or both."""
+
+    jobs: list[JobClass] = Field(default_factory=list, description="job classes")
+    trace: Trace | None = Field(None, description="a CSV job trace")
+
+    @model_validator(mode="after")
+    def _something_runs(self) -> Workload:
+        if not self.jobs and self.trace is None:
+            raise ValueError("give at least one job class in `jobs` or a `trace`")
+        names = [c.name for c in self.jobs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"job class names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+# --------------------------------------------------------------------------- datacenter
+class NodeSpec(Strict):
+    """A GPU server. Power defaults depend on the GPU type (see `dcsim schema`)."""
+
+    gpus: int = Field(8, ge=1, description="GPUs per node")
+    gpu_type: str = Field("H100", description="GPU model name")
+    gpu_power: Watts | None = Field(None, description="power of a busy GPU (default by type)")
+    gpu_idle_power: Watts | None = Field(None, description="power of an idle GPU (default by type)")
+    base_power: Watts | None = Field(
+        None, description="node power besides GPUs: CPUs, memory, NICs, fans (default 150 W/GPU)"
+    )
+
+
+class RackGroup(Strict):
+    """Identical racks of identical nodes."""
+
+    name: str | None = Field(None, description="label of the group")
+    racks: int = Field(ge=1, description="number of racks")
+    nodes_per_rack: int = Field(ge=1, description="nodes in each rack")
+    node: NodeSpec = Field(default_factory=NodeSpec, description="the node model")
+
+
+class Network(Strict):
+    """The fabric inside a site; used for job locality (same node, rack, or across racks)."""
+
+    topology: Literal["leaf_spine"] = Field("leaf_spine", description="fabric shape")
+    nic: BitsPerSecond = Field(400e9, description="node uplink bandwidth")
+    oversubscription: float = Field(1.0, ge=1, description="leaf down/up bandwidth ratio")
+    spines: int | None = Field(None, ge=1, description="spine switches (default: enough for 64-port leaves)")
+
+
+class Site(Strict):
+    """A data center: racks of nodes, either uniform (`racks`, `nodes_per_rack`, `node`) or `rack_groups`."""
+
+    name: str = Field(description="site name, unique")
+    racks: int | None = Field(None, ge=1, description="racks (uniform site)")
+    nodes_per_rack: int | None = Field(None, ge=1, description="nodes per rack (uniform site)")
+    node: NodeSpec | None = Field(None, description="node model (uniform site)")
+    rack_groups: list[RackGroup] | None = Field(None, description="heterogeneous racks")
+    network: Network = Field(default_factory=Network, description="the site's fabric")
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> Site:
+        uniform = self.racks is not None or self.nodes_per_rack is not None or self.node is not None
+        if uniform and self.rack_groups:
+            raise ValueError("give either `racks`/`nodes_per_rack`/`node` or `rack_groups`, not both")
+        if not uniform and not self.rack_groups:
+            raise ValueError("give `racks` and `nodes_per_rack` (and `node`), or `rack_groups`")
+        if uniform and (self.racks is None or self.nodes_per_rack is None):
+            raise ValueError("a uniform site needs both `racks` and `nodes_per_rack`")
+        return self
+
+    @property
+    def groups(self) -> list[RackGroup]:
+        """The site's racks as rack groups (a uniform site is one group)."""
+        if self.rack_groups:
+            return list(self.rack_groups)
+        assert self.racks is not None and self.nodes_per_rack is not None
+        return [RackGroup(racks=self.racks, nodes_per_rack=self.nodes_per_rack, node=self.node or NodeSpec())]
+
+
+class Datacenter(Strict):
+    """Sites > racks > nodes > GPUs."""
+
+    sites: list[Site] = Field(min_length=1, description="the sites")
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> Datacenter:
+        names = [s.name for s in self.sites]
+        if len(set(names)) != len(names):
+            raise ValueError("site names must be unique")
+        return self
+
+
+# --------------------------------------------------------------------------- failures & repair
+class FailureModel(Strict):
+    """Time to failure of one component (takes effect with the reliability model)."""
+
+    dist: Literal["exponential", "weibull", "lognormal"] = Field(
+        "exponential", description="time-to-failure distribution"
+    )
+    mtbf: PositiveSeconds | None = Field(None, description="mean time between failures")
+    afr: float | None = Field(None, gt=0, description="annual failure rate (failures per year)")
+    shape: float | None = Field(None, gt=0, description="Weibull shape")
+    sigma: float | None = Field(None, gt=0, description="log-normal sigma")
+    per_type: dict[str, FailureModel] | None = Field(None, description="overrides per GPU type")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FailureModel:
+        if self.per_type is None and (self.mtbf is None) == (self.afr is None):
+            raise ValueError("give exactly one of `mtbf` or `afr`")
+        if self.mtbf is not None and self.afr is not None:
+            raise ValueError("give exactly one of `mtbf` or `afr`")
+        if self.dist == "weibull" and self.shape is None:
+            raise ValueError("a weibull failure model needs `shape`")
+        if self.dist == "lognormal" and self.sigma is None:
+            raise ValueError("a lognormal failure model needs `sigma`")
+        return self
+
+
+class Failures(Strict):
+    """Failure models per component class."""
+
+    gpu: FailureModel | None = Field(None, description="one GPU")
+    node: FailureModel | None = Field(None, description="a whole node")
+    rack: FailureModel | None = Field(None, description="ToR switch or PDU: the whole rack")
+    site: FailureModel | None = Field(None, description="site power: the whole site")
+
+
+class Reboot(Strict):
+    """Automatic reboot that fixes a share of failures."""
+
+    share: float = Field(ge=0, le=1, description="share of failures fixed by a reboot")
+    time: Seconds = Field(600.0, description="reboot time")
+
+
+class Spares(Strict):
+    """Spare capacity."""
+
+    nodes: int = Field(0, ge=0, description="spare nodes that stand in for failed ones")
+
+
+class Repair(Strict):
+    """How failed components come back (takes effect with the reliability model)."""
+
+    policy: Literal["fifo", "most_gpus_first"] = Field("fifo", description="repair order")
+    technicians: int = Field(1, ge=1, description="technicians working in parallel")
+    reboot: Reboot | None = Field(None, description="automatic reboots")
+    time: DurationDist = Field(
+        default_factory=lambda: ExponentialDist(dist="exponential", mean=4 * 3600.0),
+        description="hands-on repair time",
+    )
+    spares: Spares = Field(default_factory=Spares, description="spare parts and nodes")
+
+
+# --------------------------------------------------------------------------- policies, costs
+def _policy_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"name": value}
+    return value
+
+
+class PolicySpec(Strict):
+    """A policy by registered name (or ``module:Class``) with its parameters."""
+
+    name: str = Field(description="registered name, or a plug-in as 'module:Class'")
+    params: dict[str, Any] = Field(default_factory=dict, description="the policy's `Params`")
+
+
+Policy = Annotated[PolicySpec, BeforeValidator(_policy_shorthand)]
+
+
+class Policies(Strict):
+    """Which policy makes each kind of decision (`dcsim schema` lists the names)."""
+
+    scheduler: Policy = Field(
+        default_factory=lambda: PolicySpec(name="fifo"), description="queue order"
+    )
+    placement: Policy = Field(
+        default_factory=lambda: PolicySpec(name="first_fit"), description="where a job runs"
+    )
+
+    @field_validator("scheduler", "placement")
+    @classmethod
+    def _known_policy(cls, spec: PolicySpec, info: Any) -> PolicySpec:
+        from dcsim.policies import REGISTRIES
+
+        registry = REGISTRIES[info.field_name]
+        try:
+            registry.validate_params(spec.name, spec.params)
+        except DcsimError as exc:
+            raise ValueError(str(exc)) from None
+        except ValueError as exc:  # pydantic's ValidationError of the Params model
+            errors = getattr(exc, "errors", lambda: [])()
+            parts = [
+                f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors
+            ] or [str(exc)]
+            raise ValueError(f"{spec.name}: " + "; ".join(parts)) from None
+        return spec
+
+
+def _price_shorthand(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"*": value}
+    return value
+
+
+class Costs(Strict):
+    """Prices. Capital is per installed GPU-hour; energy is metered at the facility (x PUE)."""
+
+    gpu_hour_usd: Annotated[dict[str, Annotated[float, Field(ge=0)]], BeforeValidator(_price_shorthand)] = Field(
+        default_factory=lambda: {"*": 2.0},
+        description="capital + operations per installed GPU-hour, in USD: one number or one per GPU type",
+        json_schema_extra={"x-unit": "USD per GPU-hour"},
+    )
+    electricity_usd_per_kwh: float = Field(0.10, ge=0, description="electricity price, USD/kWh")
+    pue: float = Field(1.3, ge=1, description="power usage effectiveness: facility / IT power")
+
+    def gpu_hour_price(self, gpu_type: str) -> float:
+        """USD per installed GPU-hour of ``gpu_type``."""
+        prices = self.gpu_hour_usd
+        return prices[gpu_type] if gpu_type in prices else prices["*"]
+
+
+class Metrics(Strict):
+    """What is measured and how often."""
+
+    sample_interval: PositiveSeconds | None = Field(
+        None, description="time between timeseries samples (default: horizon/1000, or 5m)"
+    )
+
+
+# --------------------------------------------------------------------------- scenario
+class Scenario(Strict):
+    """A whole scenario: the data center, its workload, policies, prices."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="names the results folder")
+    description: str = Field("", description="free text")
+    seed: int = Field(0, ge=0, description="seed of every random stream")
+    horizon: PositiveSeconds | None = Field(
+        None, description="simulated time to stop at (default: when the workload drains)"
+    )
+    warmup: Seconds = Field(0.0, description="initial period excluded from every metric")
+    datacenter: Datacenter
+    workload: Workload
+    failures: Failures | None = Field(None, description="component failures (reliability model)")
+    repair: Repair | None = Field(None, description="repair (reliability model)")
+    policies: Policies = Field(default_factory=Policies)
+    costs: Costs = Field(default_factory=Costs)
+    metrics: Metrics = Field(default_factory=Metrics)
+
+    _base_dir: str = PrivateAttr(default=".")
+
+    @model_validator(mode="after")
+    def _warmup_before_horizon(self) -> Scenario:
+        if self.horizon is not None and self.warmup >= self.horizon:
+            raise ValueError(
+                f"warmup ({self.warmup:g} s) must be shorter than horizon ({self.horizon:g} s)"
+            )
+        return self
+
+    @property
+    def base_dir(self) -> str:
+        """Folder that relative paths in the scenario are resolved against."""
+        return self._base_dir

@@ -1,0 +1,1 @@
+"""Workload: jobs, arrival processes, size and duration distributions, trace readers."""

@@ -1,0 +1,109 @@
+"""Samplers for the scenario's distributions, drawing in bulk with numpy.
+
+Each sampler is ``draw(rng, n) -> ndarray`` so the engine can draw a chunk of jobs at
+once; values are in engine units (seconds, GPUs).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from dcsim.core import units
+from dcsim.core.errors import TraceError
+from dcsim.scenario.schema import (
+    ChoiceCount,
+    EmpiricalCount,
+    EmpiricalDist,
+    ExponentialDist,
+    FixedDist,
+    LogNormalDist,
+    WeibullDist,
+)
+
+Sampler = Callable[[np.random.Generator, int], np.ndarray]
+
+
+def resolve(base_dir: str, path: str) -> str:
+    """Resolve a scenario-relative path."""
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
+
+
+@lru_cache(maxsize=32)
+def read_column(path: str, column: str, kind: str) -> np.ndarray:
+    """Read one numeric column of a CSV file, naming the line of any bad value.
+
+    Args:
+        path: the CSV file.
+        column: column name.
+        kind: ``"duration"`` (numbers > 0) or ``"count"`` (whole numbers >= 1).
+
+    Raises:
+        TraceError: missing file or column, or a value that is not of ``kind``.
+    """
+    if not os.path.exists(path):
+        raise TraceError(f"{path}: file not found; check the path (relative to the scenario file)")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise TraceError(f"{path}: not a readable CSV file: {exc}") from None
+    if column not in frame.columns:
+        raise TraceError(f"{path}: no column {column!r}; columns are {', '.join(frame.columns)}")
+    values = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values <= 0)
+    if kind == "count":
+        bad |= values != np.round(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        want = "a whole number >= 1" if kind == "count" else "a number > 0"
+        raise TraceError(
+            f"{path} line {row + 2}: column {column!r} is {frame[column].iloc[row]!r}; it must be {want}"
+        )
+    if len(values) == 0:
+        raise TraceError(f"{path}: column {column!r} has no values")
+    return values
+
+
+def duration_sampler(spec: object, base_dir: str = ".") -> tuple[Sampler, float]:
+    """Return a sampler of durations (s) and the distribution's mean (s)."""
+    if isinstance(spec, FixedDist):
+        v = spec.value
+        return (lambda rng, n: np.full(n, v)), v
+    if isinstance(spec, ExponentialDist):
+        m = spec.mean
+        return (lambda rng, n: rng.exponential(m, n)), m
+    if isinstance(spec, LogNormalDist):
+        sigma = spec.sigma
+        mu = math.log(spec.median) if spec.median is not None else math.log(spec.mean) - sigma**2 / 2
+        return (lambda rng, n: rng.lognormal(mu, sigma, n)), math.exp(mu + sigma**2 / 2)
+    if isinstance(spec, WeibullDist):
+        k = spec.shape
+        gamma = math.gamma(1 + 1 / k)
+        scale = spec.scale if spec.scale is not None else spec.mean / gamma
+        return (lambda rng, n: scale * rng.weibull(k, n)), scale * gamma
+    if isinstance(spec, EmpiricalDist):
+        factor = units.duration("1" + spec.unit)
+        values = read_column(resolve(base_dir, spec.path), spec.column, "duration") * factor
+        return (lambda rng, n: rng.choice(values, n)), float(values.mean())
+    raise TypeError(f"not a duration distribution: {spec!r}")
+
+
+def count_sampler(spec: object, base_dir: str = ".") -> tuple[Sampler, int]:
+    """Return a sampler of GPU counts and the largest count it can draw."""
+    if isinstance(spec, ChoiceCount):
+        values = np.asarray(spec.values, dtype=np.int64)
+        if len(values) == 1:
+            v = int(values[0])
+            return (lambda rng, n: np.full(n, v, dtype=np.int64)), v
+        weights = np.asarray(spec.weights if spec.weights is not None else [1.0] * len(values))
+        p = weights / weights.sum()
+        return (lambda rng, n: rng.choice(values, n, p=p)), int(values[p > 0].max())
+    if isinstance(spec, EmpiricalCount):
+        values = read_column(resolve(base_dir, spec.path), spec.column, "count").astype(np.int64)
+        return (lambda rng, n: rng.choice(values, n)), int(values.max())
+    raise TypeError(f"not a GPU count distribution: {spec!r}")
