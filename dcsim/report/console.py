@@ -29,6 +29,9 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("faults.failures", "component failures", "count"),
     ("faults.job_interruptions", "job interruptions", "count"),
     ("faults.lost_gpu_hours", "GPU-hours lost to failures", "number"),
+    ("placement.multi_node_jobs", "multi-node jobs started", "count"),
+    ("placement.cross_rack_jobs", "  of them across racks", "count"),
+    ("queue.mean_queued_jobs", "mean queue length (jobs)", "number"),
 )
 
 
@@ -48,6 +51,8 @@ def format_value(value: Any, kind: str) -> str:
         return "-"
     if kind == "count":
         return f"{int(value):,}"
+    if kind == "mean_count":
+        return f"{float(value):,.1f}"
     if kind == "seconds":
         return format_duration(float(value))
     if kind == "share":
@@ -56,7 +61,7 @@ def format_value(value: Any, kind: str) -> str:
         return f"$ {float(value):,.2f}"
     if kind == "kwh":
         return f"{float(value):,.0f} kWh"
-    return f"{float(value):,.3f}"
+    return f"{float(value):,.3g}" if abs(float(value)) < 1000 else f"{float(value):,.0f}"
 
 
 def summary_table(summary: dict[str, Any]) -> str:
@@ -94,9 +99,10 @@ def compare_table(rows: Sequence[tuple[str, dict[str, tuple[float | None, float 
         cells = []
         for (_, values), c in zip(rows, cols, strict=True):
             mean, se = values.get(name, (None, None))
-            text = format_value(mean, "number" if kind == "count" and se else kind)
+            shown = "mean_count" if kind == "count" and se else kind
+            text = format_value(mean, shown)
             if se:
-                text += f" ±{format_value(se, 'number' if kind == 'count' else kind).lstrip('$ ')}"
+                text += f" ±{format_value(se, shown).lstrip('$ ')}"
             cells.append(f"{text:>{c}}")
         out.append(f"{label:<{width}}  " + "  ".join(cells))
     return "\n".join(out)

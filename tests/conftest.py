@@ -1,0 +1,57 @@
+"""Shared fixtures: small scenarios built as data, and a runner that returns the result."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dcsim.experiment.run import RunResult, simulate
+from dcsim.scenario.load import scenario_from_data
+from dcsim.scenario.schema import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def tiny_data(**top: Any) -> dict[str, Any]:
+    """A small valid scenario as raw data: 1 site, 2 racks x 2 nodes x 8 GPUs, 1-GPU fixed jobs.
+
+    Keyword arguments replace top-level keys (``workload=...``, ``horizon=...``).
+    """
+    data: dict[str, Any] = {
+        "name": "tiny",
+        "seed": 1,
+        "datacenter": {"sites": [{"name": "dc1", "racks": 2, "nodes_per_rack": 2, "node": {"gpus": 8}}]},
+        "workload": {
+            "jobs": [
+                {
+                    "name": "j",
+                    "arrival": {"process": "periodic", "interval": "1h"},
+                    "count": 4,
+                    "gpus": 1,
+                    "duration": "30m",
+                }
+            ]
+        },
+    }
+    data.update(copy.deepcopy(top))
+    return data
+
+
+def build(data: dict[str, Any], base_dir: str = ".") -> Scenario:
+    """Validate raw scenario data (raises ScenarioError listing every problem)."""
+    return scenario_from_data(data, base_dir)
+
+
+def run_data(data: dict[str, Any], seed: int | None = None, base_dir: str = ".") -> RunResult:
+    """Validate and simulate raw scenario data."""
+    return simulate(build(data, base_dir), seed)
+
+
+@pytest.fixture
+def tiny() -> dict[str, Any]:
+    """Raw data of the tiny scenario (mutable copy per test)."""
+    return tiny_data()

@@ -1,0 +1,97 @@
+"""Small scenarios whose expected values are written as arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_data, tiny_data
+
+ONE_NODE = {"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1,
+            "node": {"gpus": 8, "gpu_power": "700W", "gpu_idle_power": "100W", "base_power": "1kW"}}]}  # fmt: skip
+
+
+def test_energy_and_cost_of_one_job() -> None:
+    """One 4-GPU job runs 1 h on an 8-GPU node; horizon 2 h.
+
+    IT energy: base 1 kW x 2 h + 8 idle GPUs x 100 W x 2 h + 4 busy GPUs x (700-100) W x 1 h.
+    Facility = IT x PUE 1.5, at $0.20/kWh. Capital: 8 GPUs x 2 h x $2/GPU-h.
+    """
+    data = tiny_data(
+        horizon="2h",
+        datacenter=ONE_NODE,
+        workload={"jobs": [{"name": "j", "arrival": {"process": "batch"}, "count": 1, "gpus": 4, "duration": "1h"}]},
+        costs={"gpu_hour_usd": 2.0, "electricity_usd_per_kwh": 0.20, "pue": 1.5},
+    )
+    s = run_data(data).summary
+    it_kwh = 1.0 * 2 + 8 * 0.100 * 2 + 4 * (0.700 - 0.100) * 1
+    assert s["cost"]["energy_kwh"] == pytest.approx(it_kwh * 1.5)
+    assert s["cost"]["energy_usd"] == pytest.approx(it_kwh * 1.5 * 0.20)
+    assert s["cost"]["capital_usd"] == pytest.approx(8 * 2 * 2.0)
+    assert s["cost"]["total_usd"] == pytest.approx(8 * 2 * 2.0 + it_kwh * 1.5 * 0.20)
+    assert s["cost"]["usd_per_productive_gpu_hour"] == pytest.approx((8 * 2 * 2.0 + it_kwh * 1.5 * 0.20) / (4 * 1))
+    assert s["utilization"]["gpu_allocated"] == pytest.approx(4 * 1 / (8 * 2))
+
+
+def test_warmup_is_excluded_from_every_metric() -> None:
+    """Hourly 1-GPU jobs of 30 min for 4 h, warm-up 2 h: the cohort is the jobs at 2 h and 3 h.
+
+    Utilization over [2 h, 4 h]: 2 jobs x 0.5 h / (32 GPUs x 2 h). Capital covers 2 h only.
+    """
+    data = tiny_data(horizon="4h", warmup="2h", costs={"gpu_hour_usd": 1.0})
+    data["workload"]["jobs"][0]["count"] = None
+    s = run_data(data).summary
+    assert s["jobs"]["submitted"] == 2
+    assert s["utilization"]["gpu_allocated"] == pytest.approx(2 * 0.5 / (32 * 2))
+    assert s["cost"]["capital_usd"] == pytest.approx(32 * 2 * 1.0)
+    assert s["window"]["start_s"] == 2 * 3600
+
+
+def test_job_running_across_warmup_counts_only_its_measured_part() -> None:
+    """A 4-GPU job from 0 to 3 h, warm-up 1 h, horizon 4 h: 4 GPUs x 2 h inside the window."""
+    data = tiny_data(
+        horizon="4h", warmup="1h", datacenter=ONE_NODE,
+        workload={"jobs": [{"name": "j", "arrival": {"process": "batch"}, "count": 1, "gpus": 4, "duration": "3h"}]},
+    )  # fmt: skip
+    s = run_data(data).summary
+    assert s["utilization"]["gpu_allocated"] == pytest.approx(4 * 2 / (8 * 3))
+    assert s["jobs"]["submitted"] == 0  # it was submitted during the warm-up
+
+
+def test_per_type_gpu_prices() -> None:
+    """Capital = sum over types of price x installed GPUs x hours: (16 x 2.5 + 16 x 1.2) x 10 h."""
+    data = tiny_data(
+        horizon="10h",
+        datacenter={"sites": [{"name": "dc1", "rack_groups": [
+            {"racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8, "gpu_type": "H100"}},
+            {"racks": 1, "nodes_per_rack": 4, "node": {"gpus": 4, "gpu_type": "A100"}}]}]},
+        costs={"gpu_hour_usd": {"H100": 2.5, "A100": 1.2}},
+    )  # fmt: skip
+    assert run_data(data).summary["cost"]["capital_usd"] == pytest.approx((16 * 2.5 + 16 * 1.2) * 10)
+
+
+def test_waits_and_jct_of_a_deterministic_queue() -> None:
+    """One 8-GPU node; whole-node jobs of 90 min arrive hourly, 3 of them (D/D/1 overloaded).
+
+    Starts at 0, 1.5 h, 3 h: waits 0, 0.5 h, 1 h; JCTs 1.5, 2, 2.5 h; slowdowns 1, 4/3, 5/3.
+    """
+    data = tiny_data(
+        datacenter=ONE_NODE,
+        workload={"jobs": [{"name": "j", "arrival": {"process": "periodic", "interval": "1h"},
+                            "count": 3, "gpus": 8, "duration": "90m"}]},
+    )  # fmt: skip
+    s = run_data(data).summary["jobs"]
+    h = 3600.0
+    assert s["mean_wait_s"] == pytest.approx((0 + 0.5 + 1.0) / 3 * h)
+    assert s["mean_jct_s"] == pytest.approx((1.5 + 2.0 + 2.5) / 3 * h)
+    assert s["mean_slowdown"] == pytest.approx((1 + 2.0 / 1.5 + 2.5 / 1.5) / 3)
+    assert s["p95_wait_s"] == pytest.approx(0.5 * h + 0.9 * (1.0 - 0.5) * h)  # linear interpolation
+
+
+def test_cohort_counts_partition_the_submitted_jobs() -> None:
+    """submitted = completed + failed + running_at_end + queued_at_end, on a loaded cluster."""
+    data = tiny_data(horizon="1d")
+    data["workload"]["jobs"][0] = {"name": "j", "arrival": {"process": "poisson", "rate": "40/h"},
+                                   "gpus": {"values": [1, 8]}, "duration": {"dist": "exponential", "mean": "1h"}}  # fmt: skip
+    j = run_data(data).summary["jobs"]
+    assert j["queued_at_end"] > 0
+    assert j["submitted"] == j["completed"] + j["failed"] + j["running_at_end"] + j["queued_at_end"]
