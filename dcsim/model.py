@@ -232,8 +232,9 @@ class DataCenterModel:
         job.start_time = now = self.env.now
         self.running += 1
         racks = len({cluster.node_rack[n] for n, _ in placement}) if len(placement) > 1 else 1
+        first = placement[0][0]
         self.collector.on_job_started(
-            now, job.id, cluster.node_pool[placement[0][0]], len(placement), racks, cluster.locality(placement)
+            now, job.id, cluster.node_pool[first], first, len(placement), racks, cluster.locality(placement)
         )
         self.env.timeout(job.duration, job).callbacks.append(self._finish)
 

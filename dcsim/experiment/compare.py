@@ -46,7 +46,7 @@ def parse_axis(text: str, policy: bool) -> Axis:
     if policy:
         if key not in POLICY_KINDS:
             raise OverrideError(f"{flag} {text!r}: {key!r} is no policy kind; use one of {', '.join(POLICY_KINDS)}")
-        key = f"policies.{key}"
+        key = f"policies.{key}.name"  # keeps params shared by the variants (e.g. backfill)
     return Axis(key, items)
 
 

@@ -29,7 +29,7 @@ class Collector:
         }  # fmt: skip
         self.trace_ids: dict[int, str] = {}
         self.started = {
-            "time": array("d"), "job_id": array("q"), "pool": array("i"), "nodes": array("i"),
+            "time": array("d"), "job_id": array("q"), "pool": array("i"), "first_node": array("q"), "nodes": array("i"),
             "racks": array("i"), "locality": array("b"),
         }  # fmt: skip
         self.finished = {"time": array("d"), "job_id": array("q")}
@@ -69,12 +69,15 @@ class Collector:
         s["duration_s"].append(duration_s)
         s["estimate_s"].append(estimate_s)
 
-    def on_job_started(self, time: float, job_id: int, pool: int, nodes: int, racks: int, locality: int) -> None:
+    def on_job_started(
+        self, time: float, job_id: int, pool: int, first_node: int, nodes: int, racks: int, locality: int
+    ) -> None:
         """Record a ``job_started``."""
         s = self.started
         s["time"].append(time)
         s["job_id"].append(job_id)
         s["pool"].append(pool)
+        s["first_node"].append(first_node)
         s["nodes"].append(nodes)
         s["racks"].append(racks)
         s["locality"].append(locality)
@@ -116,7 +119,7 @@ class Collector:
         elif kind == "job_started":
             s = self.started
             for i in range(len(s["time"])):
-                yield R.JobStarted(*(s[k][i] for k in ("time", "job_id", "pool", "nodes", "racks", "locality")))
+                yield R.JobStarted(*(s[k][i] for k in ("time", "job_id", "pool", "first_node", "nodes", "racks", "locality")))
         elif kind == "job_finished":
             for t, j in zip(self.finished["time"], self.finished["job_id"], strict=True):
                 yield R.JobFinished(t, j)

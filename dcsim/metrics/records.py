@@ -26,11 +26,12 @@ class JobSubmitted:
 
 @dataclass(frozen=True, slots=True)
 class JobStarted:
-    """A job got its GPUs: ``nodes`` nodes of ``pool``, in locality class ``locality``."""
+    """A job got its GPUs: ``nodes`` nodes of ``pool`` from ``first_node`` on, in locality class ``locality``."""
 
     time: float
     job_id: int
     pool: int
+    first_node: int
     nodes: int
     racks: int
     locality: int

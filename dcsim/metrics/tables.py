@@ -15,7 +15,7 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
 
     Columns (times in s from the start of the run; NaN where the event did not happen):
     ``job_id, job_class, tenant, priority, gpus, duration_s, estimate_s, submit_s,
-    start_s, finish_s, wait_s, jct_s, slowdown, state, pool, gpu_type, nodes, racks,
+    start_s, finish_s, wait_s, jct_s, slowdown, state, pool, gpu_type, first_node, nodes, racks,
     locality`` and ``trace_id`` for trace jobs.
     """
     sub = Collector.columns(col.submitted)
@@ -23,6 +23,7 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
     start = np.full(n, np.nan)
     finish = np.full(n, np.nan)
     pool = np.full(n, -1, dtype=np.int64)
+    first_node = np.full(n, -1, dtype=np.int64)
     nodes = np.zeros(n, dtype=np.int64)
     racks = np.zeros(n, dtype=np.int64)
     locality = np.full(n, -1, dtype=np.int64)
@@ -32,6 +33,7 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
         ids = st["job_id"][::-1]
         start[ids] = st["time"][::-1]
         pool[ids] = st["pool"][::-1]
+        first_node[ids] = st["first_node"][::-1]
         nodes[ids] = st["nodes"][::-1]
         racks[ids] = st["racks"][::-1]
         locality[ids] = st["locality"][::-1]
@@ -61,6 +63,7 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
             "state": pd.Categorical.from_codes(state, categories=list(STATE_NAMES)),
             "pool": pool,
             "gpu_type": pd.Categorical(pool_types[pool]) if n else pd.Categorical([]),
+            "first_node": first_node,
             "nodes": nodes,
             "racks": racks,
             "locality": pd.Categorical.from_codes(locality, categories=list(LOCALITY_NAMES)),

@@ -44,6 +44,16 @@ def read_yaml(path: str) -> dict[str, Any]:
     return data
 
 
+def expand_shorthands(data: dict[str, Any]) -> dict[str, Any]:
+    """Write ``policies.<kind>: NAME`` as ``{name: NAME}`` so overrides can reach its params."""
+    policies = data.get("policies")
+    if isinstance(policies, dict):
+        for kind, spec in policies.items():
+            if isinstance(spec, str):
+                policies[kind] = {"name": spec}
+    return data
+
+
 def _user_path(data: Any, loc: tuple[Any, ...]) -> str:
     """Dotted path of a pydantic error, keeping only the steps that exist in the user's data.
 
@@ -105,7 +115,7 @@ def load_scenario(path: str, overrides: Iterable[str] = (), seed: int | None = N
         ScenarioError: every problem found, each with its path.
         OverrideError: an override that does not apply.
     """
-    data = read_yaml(path)
+    data = expand_shorthands(read_yaml(path))
     data = apply_overrides(data, overrides)
     if seed is not None:
         data["seed"] = seed

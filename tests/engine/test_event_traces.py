@@ -69,6 +69,7 @@ def test_multi_node_job_waits_for_two_whole_nodes(tmp_path: Path) -> None:
     r = trace_run(tmp_path, [(0, 1, 50), (0, 1, 80), (5, 16, 20)], nodes=2)
     assert starts(r) == [(0, 0.0, 50.0), (1, 0.0, 80.0), (2, 80.0, 100.0)]
     assert r.jobs["nodes"].tolist() == [1, 1, 2]
+    assert r.jobs["first_node"].tolist() == [0, 0, 0]
     assert r.jobs["locality"].tolist() == ["node", "node", "rack"]
 
 

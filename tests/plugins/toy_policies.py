@@ -1,0 +1,37 @@
+"""Plug-in policies used by the tests (loaded as 'plugins.toy_policies:Class')."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class LastFit:
+    """Highest-id node with room; single-node jobs only."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        skip: int = 0
+
+    def __init__(self, params, rng) -> None:  # noqa: ANN001
+        self.params, self.rng = params, rng
+
+    def place(self, job, cluster):  # noqa: ANN001, ANN201
+        for pool in job.pools:
+            if job.gpus > cluster.pools[pool].gpus_per_node:
+                continue
+            for node in reversed(cluster.pools[pool].nodes):
+                if cluster.free[node] >= job.gpus:
+                    return [(node, job.gpus)]
+        return None
+
+
+class LongestFirst:
+    """Longest declared run time first."""
+
+    backfill = False
+
+    def __init__(self, params, rng) -> None:  # noqa: ANN001
+        self.params, self.rng = params, rng
+
+    def key(self, job):  # noqa: ANN001, ANN201
+        return -job.estimate

@@ -1,0 +1,91 @@
+"""Plug-in policies load by 'module:Class'; progress shows only on terminals; docs stay current."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, build, run_data, tiny_data
+from dcsim.core.errors import ScenarioError
+from dcsim.report.progress import Progress
+
+
+def test_plugin_placement_is_loaded_and_used() -> None:
+    """LastFit puts every 1-GPU job on the highest-id node (node 3 of 4)."""
+    r = run_data(tiny_data(policies={"placement": "plugins.toy_policies:LastFit"}))
+    assert r.jobs["first_node"].tolist() == [3, 3, 3, 3]
+    assert r.summary["jobs"]["completed"] == 4
+
+
+def test_plugin_params_are_validated() -> None:
+    with pytest.raises(ScenarioError, match=r"policies.placement.*params.skip"):
+        build(tiny_data(policies={"placement": {"name": "plugins.toy_policies:LastFit", "params": {"skip": "x"}}}))
+
+
+def test_plugin_that_cannot_be_imported_is_a_clear_error() -> None:
+    with pytest.raises(ScenarioError, match="cannot load placement plug-in 'nope.mod:X'"):
+        build(tiny_data(policies={"placement": "nope.mod:X"}))
+
+
+def test_plugin_scheduler_orders_the_queue() -> None:
+    """Three whole-node jobs at t=0 on one node, run times 1, 3, 2 h: longest-first starts 3 h, 2 h, 1 h."""
+    data = tiny_data(
+        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8}}]},
+        workload={"jobs": [
+            {"name": f"j{h}", "arrival": {"process": "batch", "at": f"{i}s"}, "count": 1, "gpus": 8, "duration": f"{h}h"}
+            for i, h in enumerate([1, 3, 2])]},
+        policies={"scheduler": "plugins.toy_policies:LongestFirst"},
+    )  # fmt: skip
+    jobs = run_data(data).jobs.sort_values("start_s")
+    assert jobs["duration_s"].tolist() == [3600.0, 3 * 3600.0, 2 * 3600.0]  # first one runs at once
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class FakeModel:
+    now = 3600.0
+    collector = type("C", (), {"n_submitted": 10, "finished": {"time": [1.0, 2.0]}})()
+    queue: list = []
+
+
+def test_progress_prints_on_a_terminal_after_the_delay() -> None:
+    out = FakeTerminal()
+    p = Progress(horizon=7200.0, stream=out, delay_s=0.0, every_s=0.0)
+    p(FakeModel())
+    assert "50 %" in out.getvalue() and "10 submitted" in out.getvalue()
+
+
+def test_progress_is_silent_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    p = Progress(horizon=7200.0, stream=out, delay_s=0.0, every_s=0.0)
+    p(FakeModel())
+    p.close()
+    assert out.getvalue() == ""
+
+
+def test_scenario_reference_in_docs_is_current() -> None:
+    """docs/reference/scenario.md is `dcsim schema --markdown`; regenerate it after a schema change."""
+    from dcsim.scenario.reference import markdown_reference
+
+    assert (ROOT / "docs/reference/scenario.md").read_text() == markdown_reference() + "\n"
+
+
+def test_readme_quick_start_is_the_ci_command() -> None:
+    """The README's test command is what .ci/run runs, and it shows the quick-start run."""
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci/run").read_text()
+    assert "python3 -m pip install -e . && dcsim run scenarios/quickstart.yaml" in readme
+    assert "python3 -m pip install -e '.[test]' && python3 -m pytest" in readme
+    assert "-e '.[test]'" in ci and "python3 -m pytest" in ci
+
+
+def test_help_lists_every_command() -> None:
+    out = subprocess.run([sys.executable, "-m", "dcsim.cli", "--help"], capture_output=True, text=True, check=True)
+    for command in ("run", "validate", "compare", "schema", "policies"):
+        assert command in out.stdout
