@@ -96,14 +96,16 @@ class DataCenterModel:
         self.collector = collector or Collector()
         self.progress = progress
         pol = scenario.policies
-        self.scheduler = SCHEDULER.create(pol.scheduler.name, pol.scheduler.params, stream(self.seed, "policy.scheduler"))
-        self.placement = PLACEMENT.create(pol.placement.name, pol.placement.params, stream(self.seed, "policy.placement"))
+        self.scheduler = SCHEDULER.create(
+            pol.scheduler.name, pol.scheduler.params, stream(self.seed, "policy.scheduler")
+        )
+        self.placement = PLACEMENT.create(
+            pol.placement.name, pol.placement.params, stream(self.seed, "policy.placement")
+        )
         self.queue = JobQueue()
         self.running = 0
         self.horizon = scenario.horizon
-        self.sample_interval = scenario.metrics.sample_interval or (
-            self.horizon / 1000 if self.horizon else 300.0
-        )
+        self.sample_interval = scenario.metrics.sample_interval or (self.horizon / 1000 if self.horizon else 300.0)
         self._open_sources = 0
         self._next_id = 0
         self.drained = self.env.event()
@@ -150,7 +152,7 @@ class DataCenterModel:
             source.trace_ids = part["trace_id"].tolist()
             self._add_source(source)
 
-    def _arrivals(self, src: _Source):  # noqa: ANN202
+    def _arrivals(self, src: _Source):
         """Submit the source's jobs at their arrival times."""
         env = self.env
         col = self.collector
@@ -238,7 +240,7 @@ class DataCenterModel:
         )
         self.env.timeout(job.duration, job).callbacks.append(self._finish)
 
-    def _finish(self, event) -> None:  # noqa: ANN001
+    def _finish(self, event) -> None:
         """Completion callback: release the GPUs and schedule."""
         job: Job = event.value
         self.cluster.release(job.placement)
@@ -262,7 +264,7 @@ class DataCenterModel:
             total += fixed + per_busy * (self.topology.pools[i].gpus - free[i])
         return total
 
-    def _sampler(self):  # noqa: ANN202
+    def _sampler(self):
         env = self.env
         col = self.collector
         while True:

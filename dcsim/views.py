@@ -19,27 +19,35 @@ class JobView(Protocol):
     @property
     def id(self) -> int:
         """Job id (dense, in submission order)."""
+
     @property
     def job_class(self) -> str:
         """Job class name."""
+
     @property
     def tenant(self) -> str:
         """Tenant."""
+
     @property
     def priority(self) -> int:
         """Priority; higher runs first under `priority`."""
+
     @property
     def gpus(self) -> int:
         """GPUs the job needs, all at once."""
+
     @property
     def estimate(self) -> float:
         """Declared run time, s (equals the true run time unless `estimate_error` > 0)."""
+
     @property
     def expected_duration(self) -> float:
         """Mean run time of the job's class, s."""
+
     @property
     def submit_time(self) -> float:
         """Submission time, s."""
+
     @property
     def pools(self) -> Sequence[int]:
         """Pools (one GPU type of one site) the job may run in."""
@@ -51,27 +59,35 @@ class ClusterView(Protocol):
     @property
     def pools(self) -> Sequence[Pool]:
         """All pools."""
+
     @property
     def free(self) -> Sequence[int]:
         """Free GPUs per node id."""
+
     @property
     def pool_free(self) -> Sequence[int]:
         """Free GPUs per pool."""
+
     @property
     def node_rack(self) -> Sequence[int]:
         """Rack id of each node."""
+
     @property
     def rack_nodes(self) -> Sequence[Sequence[int]]:
         """Node ids of each rack."""
+
     @property
     def rack_whole_free(self) -> Sequence[int]:
         """Nodes of each rack with every GPU free."""
 
     def count(self, pool: int, free: int) -> int:
         """Nodes of ``pool`` with exactly ``free`` free GPUs."""
+
     def lowest_node(self, pool: int, free: int) -> int | None:
         """Lowest-id node of ``pool`` with exactly ``free`` free GPUs."""
+
     def lowest_nodes(self, pool: int, free: int, k: int, exclude: int = -1) -> list[int]:
         """The ``k`` lowest-id nodes of ``pool`` with exactly ``free`` free GPUs."""
+
     def nodes_in_bucket(self, pool: int, free: int) -> Iterable[int]:
         """Every node of ``pool`` with exactly ``free`` free GPUs."""

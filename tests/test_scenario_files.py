@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SHARED
+
 from dcsim.experiment.run import simulate
 from dcsim.scenario.load import load_scenario
 from dcsim.scenario.schema import Scenario

@@ -78,9 +78,7 @@ class Registry(Generic[T]):
                 ) from None
             return cls
         valid = ", ".join(self.names())
-        raise UnknownPolicyError(
-            f"unknown {self.kind} {name!r}; valid names: {valid} (or a plug-in as 'module:Class')"
-        )
+        raise UnknownPolicyError(f"unknown {self.kind} {name!r}; valid names: {valid} (or a plug-in as 'module:Class')")
 
     def params_model(self, name: str) -> type[BaseModel]:
         """Return the ``Params`` model of ``name`` (``NoParams`` if it declares none)."""

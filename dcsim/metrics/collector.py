@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from dcsim.metrics import records as R
+from dcsim.metrics import records as rec
 
 
 class Collector:
@@ -112,20 +112,22 @@ class Collector:
         if kind == "job_submitted":
             s = self.submitted
             for i in range(len(s["time"])):
-                yield R.JobSubmitted(
+                yield rec.JobSubmitted(
                     s["time"][i], i, self.class_names[s["job_class"][i]], self.tenant_names[s["tenant"][i]],
                     s["priority"][i], s["gpus"][i], s["duration_s"][i], s["estimate_s"][i],
                 )  # fmt: skip
         elif kind == "job_started":
             s = self.started
             for i in range(len(s["time"])):
-                yield R.JobStarted(*(s[k][i] for k in ("time", "job_id", "pool", "first_node", "nodes", "racks", "locality")))
+                yield rec.JobStarted(
+                    *(s[k][i] for k in ("time", "job_id", "pool", "first_node", "nodes", "racks", "locality"))
+                )
         elif kind == "job_finished":
             for t, j in zip(self.finished["time"], self.finished["job_id"], strict=True):
-                yield R.JobFinished(t, j)
+                yield rec.JobFinished(t, j)
         elif kind == "sample":
             s = self.samples
             for i in range(len(s["time"])):
-                yield R.Sample(*(s[k][i] for k in ("time", "busy_gpus", "queued_jobs", "running_jobs", "power_w")))
+                yield rec.Sample(*(s[k][i] for k in ("time", "busy_gpus", "queued_jobs", "running_jobs", "power_w")))
         else:
             raise ValueError(f"unknown record kind {kind!r}")

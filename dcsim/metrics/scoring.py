@@ -92,9 +92,7 @@ def job_metrics(jobs: pd.DataFrame, window: Window) -> dict[str, Any]:
     }
 
 
-def summarize(
-    jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: Costs
-) -> dict[str, Any]:
+def summarize(jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: Costs) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement and per-class figures.
 
     Args:

@@ -53,9 +53,7 @@ def _pick(cluster: ClusterView, pool: int, lo: int, hi: int, mode: int) -> tuple
     return None
 
 
-def place_in_pool(
-    cluster: ClusterView, pool: int, gpus: int, mode: int
-) -> tuple[Placement, int] | None:
+def place_in_pool(cluster: ClusterView, pool: int, gpus: int, mode: int) -> tuple[Placement, int] | None:
     """Place ``gpus`` in one pool by ``mode``; return (placement, GPUs left free on its nodes).
 
     Cost: O(n log N) for n GPUs per node and N nodes, plus O(k log N) for k whole nodes.
@@ -171,9 +169,7 @@ class RackPack:
                 best = found
         return best[2] if best is not None else None
 
-    def _place_multi(
-        self, cluster: ClusterView, pool: int, gpus: int, n: int
-    ) -> tuple[int, int, Placement] | None:
+    def _place_multi(self, cluster: ClusterView, pool: int, gpus: int, n: int) -> tuple[int, int, Placement] | None:
         """Return (racks used, spare whole nodes in them, placement) or None."""
         if cluster.pool_free[pool] < gpus:
             return None

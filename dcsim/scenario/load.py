@@ -63,10 +63,9 @@ def _user_path(data: Any, loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     node = data
     for i, step in enumerate(loc):
-        if isinstance(node, dict) and step in node:
-            parts.append(str(step))
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        if (isinstance(node, dict) and step in node) or (
+            isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        ):
             parts.append(str(step))
             node = node[step]
         elif i == len(loc) - 1 and isinstance(step, str) and not step.startswith(("function-", "tagged-")):
@@ -87,9 +86,7 @@ def _message(error: dict[str, Any]) -> str:
     return msg
 
 
-def scenario_from_data(
-    data: dict[str, Any], base_dir: str = ".", source: str | None = None
-) -> Scenario:
+def scenario_from_data(data: dict[str, Any], base_dir: str = ".", source: str | None = None) -> Scenario:
     """Validate raw scenario data; raise one ScenarioError listing every problem."""
     try:
         scenario = Scenario.model_validate(data)

@@ -50,9 +50,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
                     raise OverrideError(f"--set {text!r}: {where} indexes a list; use a number such as 0")
                 index = int(key)
                 if not -len(node) <= index < len(node):
-                    raise OverrideError(
-                        f"--set {text!r}: {where} is out of range; the list has {len(node)} entries"
-                    )
+                    raise OverrideError(f"--set {text!r}: {where} is out of range; the list has {len(node)} entries")
                 if last:
                     node[index] = value
                 else:

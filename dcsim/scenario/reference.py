@@ -141,7 +141,13 @@ def markdown_reference() -> str:
             out += [desc, ""]
         out += ["| field | type | unit | default | meaning |", "|---|---|---|---|---|"]
         for field, typ, unit, default, meaning in rows:
-            cells = [f"`{field}`", typ.replace("|", "\\|"), unit, default.replace("|", "\\|"), meaning.replace("|", "\\|")]
+            cells = [
+                f"`{field}`",
+                typ.replace("|", "\\|"),
+                unit,
+                default.replace("|", "\\|"),
+                meaning.replace("|", "\\|"),
+            ]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     out += ["## Policies", "", "```", policies_text(), "```", ""]

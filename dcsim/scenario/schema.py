@@ -442,12 +442,8 @@ Policy = Annotated[PolicySpec, BeforeValidator(_policy_shorthand)]
 class Policies(Strict):
     """Which policy makes each kind of decision (`dcsim schema` lists the names)."""
 
-    scheduler: Policy = Field(
-        default_factory=lambda: PolicySpec(name="fifo"), description="queue order"
-    )
-    placement: Policy = Field(
-        default_factory=lambda: PolicySpec(name="first_fit"), description="where a job runs"
-    )
+    scheduler: Policy = Field(default_factory=lambda: PolicySpec(name="fifo"), description="queue order")
+    placement: Policy = Field(default_factory=lambda: PolicySpec(name="first_fit"), description="where a job runs")
 
     @field_validator("scheduler", "placement")
     @classmethod
@@ -461,9 +457,7 @@ class Policies(Strict):
             raise ValueError(str(exc)) from None
         except ValueError as exc:  # pydantic's ValidationError of the Params model
             errors = getattr(exc, "errors", lambda: [])()
-            parts = [
-                f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors
-            ] or [str(exc)]
+            parts = [f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors] or [str(exc)]
             raise ValueError(f"{spec.name}: " + "; ".join(parts)) from None
         return spec
 
@@ -523,9 +517,7 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def _warmup_before_horizon(self) -> Scenario:
         if self.horizon is not None and self.warmup >= self.horizon:
-            raise ValueError(
-                f"warmup ({self.warmup:g} s) must be shorter than horizon ({self.horizon:g} s)"
-            )
+            raise ValueError(f"warmup ({self.warmup:g} s) must be shorter than horizon ({self.horizon:g} s)")
         return self
 
     @property

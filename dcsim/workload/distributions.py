@@ -61,9 +61,7 @@ def read_column(path: str, column: str, kind: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         want = "a whole number >= 1" if kind == "count" else "a number > 0"
-        raise TraceError(
-            f"{path} line {row + 2}: column {column!r} is {frame[column].iloc[row]!r}; it must be {want}"
-        )
+        raise TraceError(f"{path} line {row + 2}: column {column!r} is {frame[column].iloc[row]!r}; it must be {want}")
     if len(values) == 0:
         raise TraceError(f"{path}: column {column!r} has no values")
     return values

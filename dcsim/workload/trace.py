@@ -29,9 +29,7 @@ def read_trace(trace: Trace, base_dir: str = ".") -> pd.DataFrame:
     """
     path = resolve(base_dir, trace.path)
     if not os.path.exists(path):
-        raise TraceError(
-            f"workload.trace.path: {path}: file not found; give a path relative to the scenario file"
-        )
+        raise TraceError(f"workload.trace.path: {path}: file not found; give a path relative to the scenario file")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -70,14 +68,10 @@ def read_trace(trace: Trace, base_dir: str = ".") -> pd.DataFrame:
             "duration": numeric("duration", minimum=0, strict=True) * factor,
         }
     )
-    out["estimate"] = (
-        numeric("estimate", minimum=0, strict=True) * factor if "estimate" in wanted else out["duration"]
-    )
+    out["estimate"] = numeric("estimate", minimum=0, strict=True) * factor if "estimate" in wanted else out["duration"]
     out["job_class"] = raw[wanted["job_class"]].str.strip() if "job_class" in wanted else trace.name
     out["tenant"] = raw[wanted["tenant"]].str.strip() if "tenant" in wanted else "default"
-    out["priority"] = (
-        numeric("priority", minimum=-(2**31), whole=True).astype(np.int64) if "priority" in wanted else 0
-    )
+    out["priority"] = numeric("priority", minimum=-(2**31), whole=True).astype(np.int64) if "priority" in wanted else 0
     out["trace_id"] = raw[wanted["job_id"]].str.strip() if "job_id" in wanted else np.arange(n).astype(str)
     out["line"] = np.arange(n) + 2
     return out.sort_values("submit_time", kind="stable").reset_index(drop=True)

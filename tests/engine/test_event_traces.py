@@ -7,8 +7,15 @@ from pathlib import Path
 from conftest import run_data, tiny_data
 
 
-def trace_run(tmp_path: Path, rows: list[tuple], scheduler: object = "fifo", nodes: int = 1,
-              placement: str = "first_fit", horizon: str | None = None, priority: bool = False):  # noqa: ANN201
+def trace_run(
+    tmp_path: Path,
+    rows: list[tuple],
+    scheduler: object = "fifo",
+    nodes: int = 1,
+    placement: str = "first_fit",
+    horizon: str | None = None,
+    priority: bool = False,
+):
     """Run a trace of ``(submit_s, gpus, duration_s[, priority])`` rows on ``nodes`` 8-GPU nodes."""
     header = "t,gpus,dur" + (",prio" if priority else "")
     lines = [header] + [",".join(str(v) for v in row) for row in rows]
@@ -26,7 +33,7 @@ def trace_run(tmp_path: Path, rows: list[tuple], scheduler: object = "fifo", nod
     return run_data(data, base_dir=str(tmp_path))
 
 
-def starts(result) -> list[tuple[int, float, float]]:  # noqa: ANN001
+def starts(result) -> list[tuple[int, float, float]]:
     """(job id, start, finish) per job, in job id order."""
     j = result.jobs
     return list(zip(j["job_id"], j["start_s"], j["finish_s"], strict=True))
@@ -43,7 +50,9 @@ def test_strict_fifo_holds_small_job_behind_blocked_head(tmp_path: Path) -> None
 
 def test_backfill_starts_small_job_in_the_gap(tmp_path: Path) -> None:
     """Same jobs with backfill: C starts at once in A's 2 spare GPUs (t=20, ends 30); B still at 100."""
-    r = trace_run(tmp_path, [(0, 6, 100), (10, 4, 50), (20, 2, 10)], scheduler={"name": "fifo", "params": {"backfill": True}})
+    r = trace_run(
+        tmp_path, [(0, 6, 100), (10, 4, 50), (20, 2, 10)], scheduler={"name": "fifo", "params": {"backfill": True}}
+    )
     assert starts(r) == [(0, 0.0, 100.0), (1, 100.0, 150.0), (2, 20.0, 30.0)]
 
 

@@ -12,10 +12,10 @@ class LastFit:
         model_config = ConfigDict(extra="forbid", frozen=True)
         skip: int = 0
 
-    def __init__(self, params, rng) -> None:  # noqa: ANN001
+    def __init__(self, params, rng) -> None:
         self.params, self.rng = params, rng
 
-    def place(self, job, cluster):  # noqa: ANN001, ANN201
+    def place(self, job, cluster):
         for pool in job.pools:
             if job.gpus > cluster.pools[pool].gpus_per_node:
                 continue
@@ -30,8 +30,8 @@ class LongestFirst:
 
     backfill = False
 
-    def __init__(self, params, rng) -> None:  # noqa: ANN001
+    def __init__(self, params, rng) -> None:
         self.params, self.rng = params, rng
 
-    def key(self, job):  # noqa: ANN001, ANN201
+    def key(self, job):
         return -job.estimate

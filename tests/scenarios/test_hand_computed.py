@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import run_data, tiny_data
 
 ONE_NODE = {"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1,
@@ -90,8 +89,12 @@ def test_waits_and_jct_of_a_deterministic_queue() -> None:
 def test_cohort_counts_partition_the_submitted_jobs() -> None:
     """submitted = completed + failed + running_at_end + queued_at_end, on a loaded cluster."""
     data = tiny_data(horizon="1d")
-    data["workload"]["jobs"][0] = {"name": "j", "arrival": {"process": "poisson", "rate": "40/h"},
-                                   "gpus": {"values": [1, 8]}, "duration": {"dist": "exponential", "mean": "1h"}}  # fmt: skip
+    data["workload"]["jobs"][0] = {
+        "name": "j",
+        "arrival": {"process": "poisson", "rate": "40/h"},
+        "gpus": {"values": [1, 8]},
+        "duration": {"dist": "exponential", "mean": "1h"},
+    }
     j = run_data(data).summary["jobs"]
     assert j["queued_at_end"] > 0
     assert j["submitted"] == j["completed"] + j["failed"] + j["running_at_end"] + j["queued_at_end"]

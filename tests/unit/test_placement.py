@@ -40,7 +40,7 @@ def with_free(c: Cluster, free: list[int]) -> Cluster:
     return c
 
 
-def policy(name: str, **params):  # noqa: ANN201
+def policy(name: str, **params):
     return PLACEMENT.create(name, params, np.random.default_rng(0))
 
 
@@ -174,5 +174,5 @@ def test_placement_indexes_follow_allocate_and_release() -> None:
 
 
 def test_unknown_placement_lists_valid_names() -> None:
-    with pytest.raises(UnknownPolicyError, match="best_fit.*first_fit.*rack_pack.*worst_fit"):
+    with pytest.raises(UnknownPolicyError, match=r"best_fit.*first_fit.*rack_pack.*worst_fit"):
         PLACEMENT.lookup("bestfit")

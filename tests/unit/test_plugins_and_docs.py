@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, build, run_data, tiny_data
+
 from dcsim.core.errors import ScenarioError
 from dcsim.report.progress import Progress
 
@@ -26,7 +26,7 @@ def test_plugin_params_are_validated() -> None:
 
 
 def test_plugin_that_cannot_be_imported_is_a_clear_error() -> None:
-    with pytest.raises(ScenarioError, match="cannot load placement plug-in 'nope.mod:X'"):
+    with pytest.raises(ScenarioError, match=r"cannot load placement plug-in 'nope\.mod:X'"):
         build(tiny_data(policies={"placement": "nope.mod:X"}))
 
 
@@ -35,7 +35,8 @@ def test_plugin_scheduler_orders_the_queue() -> None:
     data = tiny_data(
         datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8}}]},
         workload={"jobs": [
-            {"name": f"j{h}", "arrival": {"process": "batch", "at": f"{i}s"}, "count": 1, "gpus": 8, "duration": f"{h}h"}
+            {"name": f"j{h}", "arrival": {"process": "batch", "at": f"{i}s"}, "count": 1, "gpus": 8,
+             "duration": f"{h}h"}
             for i, h in enumerate([1, 3, 2])]},
         policies={"scheduler": "plugins.toy_policies:LongestFirst"},
     )  # fmt: skip
@@ -51,7 +52,7 @@ class FakeTerminal(io.StringIO):
 class FakeModel:
     now = 3600.0
     collector = type("C", (), {"n_submitted": 10, "finished": {"time": [1.0, 2.0]}})()
-    queue: list = []
+    queue = ()
 
 
 def test_progress_prints_on_a_terminal_after_the_delay() -> None:

@@ -23,7 +23,7 @@ class View:
     priority: int = 0
 
 
-def order(name: str, jobs: list[View], **params) -> list[int]:  # noqa: ANN003
+def order(name: str, jobs: list[View], **params) -> list[int]:
     """Indexes of ``jobs`` in the order the scheduler's keys put them (ties by index)."""
     s = SCHEDULER.create(name, params, np.random.default_rng(0))
     return sorted(range(len(jobs)), key=lambda i: (s.key(jobs[i]), i))

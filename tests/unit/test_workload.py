@@ -16,7 +16,7 @@ from dcsim.workload.arrivals import arrival_times
 from dcsim.workload.distributions import count_sampler, duration_sampler
 
 
-def job_class(**fields) -> JobClass:  # noqa: ANN003
+def job_class(**fields) -> JobClass:
     base = {"name": "c", "arrival": {"process": "poisson", "rate": "10/h"}, "gpus": 1, "duration": "1h"}
     return JobClass.model_validate({**base, **fields})
 
