@@ -47,6 +47,9 @@ class Progress:
             where += f" / {format_duration(self.horizon)} ({100 * sim_now / self.horizon:.0f} %)"
         col = model.collector  # type: ignore[attr-defined]
         done = len(col.finished["time"])
+        expected = getattr(model, "expected_jobs", None)
+        if not self.horizon and expected:
+            where += f" ({100 * done / expected:.0f} % of {expected:,} jobs done)"
         text = (
             f"\r  sim {where}   jobs {col.n_submitted:,} submitted, {done:,} done, "
             f"{len(model.queue):,} queued   wall {now - self.start:.0f} s "  # type: ignore[attr-defined]
@@ -58,5 +61,5 @@ class Progress:
     def close(self) -> None:
         """Clear the progress line."""
         if self.shown:
-            self.stream.write("\r" + " " * 100 + "\r")
+            self.stream.write("\r\x1b[K")  # carriage return, then erase to the end of the line
             self.stream.flush()
