@@ -51,10 +51,11 @@ def _parse(value: object, units: dict[str, float], what: str, example: str) -> f
             key = unit.lower()
             if what == "bandwidth" and unit.endswith("b/s"):
                 key = key.replace("b/s", "bps")
-            factor = units.get(key)
-            if factor is None:
+            found = units.get(key)
+            if found is None:
                 valid = ", ".join(sorted(units))
                 raise ValueError(f"unknown unit {unit!r} in {value!r}; use one of: {valid}")
+            factor = found
         out = float(number) * factor
     else:
         raise ValueError(f"expected a {what} such as {example}, got {value!r}")

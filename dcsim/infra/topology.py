@@ -119,7 +119,7 @@ def build_topology(dc: Datacenter) -> Topology:
     pool_key: dict[tuple, int] = {}
     pool_nodes: list[list[int]] = []
     pool_racks: list[list[int]] = []
-    pool_meta: list[tuple] = []
+    pool_meta: list[tuple[str, str, int, float, float, float]] = []
     node_pool: list[int] = []
     node_gpus: list[int] = []
     rack_nodes: list[tuple[int, ...]] = []
@@ -172,10 +172,11 @@ def build_topology(dc: Datacenter) -> Topology:
     for n in range(node_id):
         (leaf,) = (v for v in graph.neighbors(("node", n)) if v[0] == "leaf")
         node_rack[n] = leaf[1]
-    pools = [
-        Pool(i, *pool_meta[i][:3], tuple(pool_nodes[i]), tuple(pool_racks[i]), *pool_meta[i][3:])
-        for i in range(len(pool_nodes))
-    ]
+    pools = []
+    for i, (site_name, gpu_type, gpus, busy_w, idle_w, base_w) in enumerate(pool_meta):
+        pools.append(
+            Pool(i, site_name, gpu_type, gpus, tuple(pool_nodes[i]), tuple(pool_racks[i]), busy_w, idle_w, base_w)
+        )
     topo = Topology(
         pools=pools,
         node_pool=node_pool,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -23,17 +24,17 @@ class Collector:
         self.tenant_names: list[str] = []
         self._class_index: dict[str, int] = {}
         self._tenant_index: dict[str, int] = {}
-        self.submitted = {
+        self.submitted: dict[str, array[Any]] = {
             "time": array("d"), "job_class": array("i"), "tenant": array("i"), "priority": array("q"),
             "gpus": array("q"), "duration_s": array("d"), "estimate_s": array("d"),
         }  # fmt: skip
         self.trace_ids: dict[int, str] = {}
-        self.started = {
+        self.started: dict[str, array[Any]] = {
             "time": array("d"), "job_id": array("q"), "pool": array("i"), "first_node": array("q"), "nodes": array("i"),
             "racks": array("i"), "locality": array("b"),
         }  # fmt: skip
-        self.finished = {"time": array("d"), "job_id": array("q")}
-        self.samples = {
+        self.finished: dict[str, array[Any]] = {"time": array("d"), "job_id": array("q")}
+        self.samples: dict[str, array[Any]] = {
             "time": array("d"), "busy_gpus": array("q"), "queued_jobs": array("q"),
             "running_jobs": array("q"), "power_w": array("d"),
         }  # fmt: skip
@@ -102,7 +103,7 @@ class Collector:
         return len(self.submitted["time"])
 
     @staticmethod
-    def columns(table: dict[str, array]) -> dict[str, np.ndarray]:
+    def columns(table: dict[str, array[Any]]) -> dict[str, np.ndarray]:
         """A table's columns as numpy arrays (no copy)."""
         return {k: np.frombuffer(v, dtype=v.typecode) if len(v) else np.array([], dtype=v.typecode)
                 for k, v in table.items()}  # fmt: skip

@@ -73,7 +73,7 @@ def _user_path(data: Any, loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Any) -> str:
     msg = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)

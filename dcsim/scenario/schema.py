@@ -456,7 +456,7 @@ class Policies(Strict):
         except DcsimError as exc:
             raise ValueError(str(exc)) from None
         except ValueError as exc:  # pydantic's ValidationError of the Params model
-            errors = getattr(exc, "errors", lambda: [])()
+            errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
             parts = [f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors] or [str(exc)]
             raise ValueError(f"{spec.name}: " + "; ".join(parts)) from None
         return spec

@@ -77,12 +77,16 @@ def duration_sampler(spec: object, base_dir: str = ".") -> tuple[Sampler, float]
         return (lambda rng, n: rng.exponential(m, n)), m
     if isinstance(spec, LogNormalDist):
         sigma = spec.sigma
-        mu = math.log(spec.median) if spec.median is not None else math.log(spec.mean) - sigma**2 / 2
+        location = spec.median if spec.median is not None else spec.mean
+        assert location is not None  # the schema requires one of them
+        mu = math.log(location) if spec.median is not None else math.log(location) - sigma**2 / 2
         return (lambda rng, n: rng.lognormal(mu, sigma, n)), math.exp(mu + sigma**2 / 2)
     if isinstance(spec, WeibullDist):
         k = spec.shape
         gamma = math.gamma(1 + 1 / k)
-        scale = spec.scale if spec.scale is not None else spec.mean / gamma
+        given = spec.scale if spec.scale is not None else spec.mean
+        assert given is not None  # the schema requires one of them
+        scale = given if spec.scale is not None else given / gamma
         return (lambda rng, n: scale * rng.weibull(k, n)), scale * gamma
     if isinstance(spec, EmpiricalDist):
         factor = units.duration("1" + spec.unit)
