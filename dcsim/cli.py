@@ -104,6 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_out(out: str, want_dir: bool) -> None:
+    """Raise a DcsimError if ``out`` cannot be written as a directory (or file) of results."""
+    flag = f"--out {out}"
+    path = os.path.abspath(out)
+    if want_dir and os.path.exists(path) and not os.path.isdir(path):
+        raise DcsimError(f"{flag}: is a file, not a directory; give a directory (created, or replaced whole)")
+    if not want_dir and os.path.isdir(path):
+        raise DcsimError(f"{flag}: is a directory; give a CSV file name such as {os.path.join(out, 'compare.csv')}")
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise DcsimError(f"{flag}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK):
+        raise DcsimError(f"{flag}: cannot write in {parent}")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from dcsim.experiment.run import default_out_dir, simulate, summary_json, write_results
     from dcsim.report.console import summary_table
@@ -111,6 +128,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from dcsim.scenario.load import load_scenario
 
     scenario = load_scenario(args.file, args.overrides, args.seed)
+    if args.out:
+        _check_out(args.out, want_dir=True)
     progress = Progress(scenario.horizon) if not args.quiet else None
     try:
         result = simulate(scenario, progress=progress, overrides=args.overrides)
@@ -145,6 +164,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from dcsim.report.console import compare_table
     from dcsim.scenario.load import load_scenario
 
+    if args.out:
+        _check_out(args.out, want_dir=False)
     axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, policy=False) for t in args.vary]
     base = load_scenario(args.file, args.overrides)
     if args.seed_list:
@@ -166,8 +187,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     out = args.out or os.path.join("results", base.name, "compare.csv")
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     tmp = f"{out}.tmp-{os.getpid()}"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    try:
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     print(f"\nevery run's metrics: {out}")
     return 0
 
@@ -207,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DcsimError as exc:
         print(f"dcsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`dcsim schema | head`): stop quietly, as `cat` does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("dcsim: interrupted; no results were written", file=sys.stderr)
         return 130

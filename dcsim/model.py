@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from dcsim.core.rng import stream
 from dcsim.core.sim import Simulation
 from dcsim.infra.cluster import Cluster
-from dcsim.infra.topology import Topology, build_topology
+from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
 from dcsim.policies import PLACEMENT, SCHEDULER
 from dcsim.scenario.schema import JobClass, Scenario
@@ -27,11 +27,6 @@ from dcsim.workload.queue import JobQueue
 from dcsim.workload.trace import read_trace
 
 ProgressHook = Callable[["DataCenterModel"], None]
-
-
-def allowed_pools(topology: Topology, gpu_types: list[str] | None) -> tuple[int, ...]:
-    """Pools whose GPU type is in ``gpu_types`` (all pools when None)."""
-    return tuple(p.id for p in topology.pools if gpu_types is None or p.gpu_type in gpu_types)
 
 
 @dataclass
@@ -122,6 +117,7 @@ class DataCenterModel:
             self.expected_jobs = sum(c.count or 0 for c in scenario.workload.jobs)
         self._start_sources()
         self.env.process(self._sampler())
+        self._check_drained()
 
     # ------------------------------------------------------------------ workload
     def _start_sources(self) -> None:
@@ -129,7 +125,7 @@ class DataCenterModel:
         base = sc.base_dir
         for cls in sc.workload.jobs:
             chunks, mean = class_chunks(cls, self.seed, self.horizon, base)
-            pools = allowed_pools(self.topology, cls.gpu_types)
+            pools = self.topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
             self._add_source(_Source(cls.name, cls.tenant, cls.priority, pools, mean, chunks))
         if sc.workload.trace is not None:
             self._start_trace()
@@ -145,7 +141,7 @@ class DataCenterModel:
         table = read_trace(trace, self.scenario.base_dir)
         if self.horizon is not None:
             table = table[table["submit_time"] <= self.horizon]
-        pools = allowed_pools(self.topology, trace.gpu_types)
+        pools = self.topology.allowed_pools(trace.gpu_types, trace.min_gpu_memory)
         mean = float(table["duration"].mean()) if len(table) else 0.0
         if self.expected_jobs is not None:
             self.expected_jobs += len(table)
@@ -312,4 +308,4 @@ class DataCenterModel:
         return float(self.env.now)
 
 
-__all__ = ["DataCenterModel", "allowed_pools", "class_chunks"]
+__all__ = ["DataCenterModel", "class_chunks"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SHARED
 
 from dcsim.experiment.run import simulate
 from dcsim.scenario.load import load_scenario
 from dcsim.scenario.schema import Scenario
+
+from conftest import ROOT, SHARED
 
 FILES = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((SHARED / "spec").glob("*.yaml"))
 

@@ -45,5 +45,9 @@ class TraceError(DcsimError):
     """A trace or data file that cannot be read; the message names the file and line."""
 
 
+class MissingFileError(TraceError):
+    """A data file named in the scenario does not exist."""
+
+
 class OverrideError(DcsimError):
     """A ``--set path=value`` override that does not apply to the scenario."""

@@ -22,7 +22,7 @@ DURATION_UNITS = {
     "ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0,
     "h": 3600.0, "hr": 3600.0, "d": 86400.0, "w": 7 * 86400.0, "y": 365 * 86400.0,
 }  # fmt: skip
-POWER_UNITS = {"w": 1.0, "kw": 1e3, "mw": 1e6}
+POWER_UNITS = {"W": 1.0, "w": 1.0, "kW": 1e3, "kw": 1e3, "KW": 1e3, "MW": 1e6}  # case kept: mW is not MW
 BANDWIDTH_UNITS = {
     "bps": 1.0, "kbps": 1e3, "mbps": 1e6, "gbps": 1e9, "tbps": 1e12,
     "b/s": 8.0, "kb/s": 8e3, "mb/s": 8e6, "gb/s": 8e9, "tb/s": 8e12,  # bytes per second
@@ -48,9 +48,11 @@ def _parse(value: object, units: dict[str, float], what: str, example: str) -> f
             factor = 1.0
         else:
             # Only bandwidth tells bytes (``GB/s``) from bits (``Gbps``, ``Gb/s``).
-            key = unit.lower()
+            key = unit if what == "power" else unit.lower()
             if what == "bandwidth" and unit.endswith("b/s"):
                 key = key.replace("b/s", "bps")
+            elif what == "bandwidth" and unit.endswith("Bps"):  # bytes per second, as B/s
+                key = key[:-3] + "b/s"
             found = units.get(key)
             if found is None:
                 valid = ", ".join(sorted(units))

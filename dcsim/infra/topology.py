@@ -26,6 +26,10 @@ GPU_POWER_W: dict[str, tuple[float, float]] = {
     "V100": (300.0, 40.0),
 }
 DEFAULT_GPU_POWER_W = (500.0, 60.0)
+#: Memory of one GPU by type, bytes (vendor data sheets; A100 as its 80 GB model).
+GPU_MEMORY_BYTES: dict[str, float] = {
+    "B200": 192e9, "H200": 141e9, "H100": 80e9, "A100": 80e9, "L40S": 48e9, "V100": 32e9,
+}  # fmt: skip
 BASE_POWER_PER_GPU_W = 150.0
 
 #: Locality classes of a placement.
@@ -49,6 +53,7 @@ class Pool:
         gpu_power_w: power of a busy GPU, W.
         gpu_idle_power_w: power of an idle GPU, W.
         base_power_w: node power besides GPUs, W.
+        gpu_memory_bytes: memory of one GPU (0 if unknown).
     """
 
     id: int
@@ -60,6 +65,7 @@ class Pool:
     gpu_power_w: float
     gpu_idle_power_w: float
     base_power_w: float
+    gpu_memory_bytes: float = 0.0
 
     @property
     def gpus(self) -> int:
@@ -105,6 +111,15 @@ class Topology:
         """GPU types present, sorted."""
         return sorted({p.gpu_type for p in self.pools})
 
+    def allowed_pools(self, gpu_types: list[str] | None, min_gpu_memory: float | None = None) -> tuple[int, ...]:
+        """Pools a job may run in: GPU type in ``gpu_types`` (any if None), enough GPU memory."""
+        return tuple(
+            p.id
+            for p in self.pools
+            if (gpu_types is None or p.gpu_type in gpu_types)
+            and (min_gpu_memory is None or p.gpu_memory_bytes >= min_gpu_memory)
+        )
+
 
 def build_topology(dc: Datacenter) -> Topology:
     """Build pools, rack membership and the fabric graph of a data center.
@@ -119,7 +134,7 @@ def build_topology(dc: Datacenter) -> Topology:
     pool_key: dict[tuple, int] = {}
     pool_nodes: list[list[int]] = []
     pool_racks: list[list[int]] = []
-    pool_meta: list[tuple[str, str, int, float, float, float]] = []
+    pool_meta: list[tuple[str, str, int, float, float, float, float]] = []
     node_pool: list[int] = []
     node_gpus: list[int] = []
     rack_nodes: list[tuple[int, ...]] = []
@@ -137,12 +152,15 @@ def build_topology(dc: Datacenter) -> Topology:
             graph.add_edge(spine, core, bandwidth_bps=float("inf"))
         for group in groups:
             busy_w, idle_w, base_w = node_power(group.node)
-            key = (site_index, group.node.gpu_type, group.node.gpus, busy_w, idle_w, base_w)
+            memory = group.node.gpu_memory
+            if memory is None:
+                memory = GPU_MEMORY_BYTES.get(group.node.gpu_type, 0.0)
+            key = (site_index, group.node.gpu_type, group.node.gpus, busy_w, idle_w, base_w, memory)
             if key not in pool_key:
                 pool_key[key] = len(pool_nodes)
                 pool_nodes.append([])
                 pool_racks.append([])
-                pool_meta.append((site.name, group.node.gpu_type, group.node.gpus, busy_w, idle_w, base_w))
+                pool_meta.append((site.name, group.node.gpu_type, group.node.gpus, busy_w, idle_w, base_w, memory))
             pool = pool_key[key]
             uplink = group.nodes_per_rack * site.network.nic / site.network.oversubscription / spines
             for _ in range(group.racks):
@@ -173,10 +191,9 @@ def build_topology(dc: Datacenter) -> Topology:
         (leaf,) = (v for v in graph.neighbors(("node", n)) if v[0] == "leaf")
         node_rack[n] = leaf[1]
     pools = []
-    for i, (site_name, gpu_type, gpus, busy_w, idle_w, base_w) in enumerate(pool_meta):
-        pools.append(
-            Pool(i, site_name, gpu_type, gpus, tuple(pool_nodes[i]), tuple(pool_racks[i]), busy_w, idle_w, base_w)
-        )
+    for i, (site_name, gpu_type, gpus, busy_w, idle_w, base_w, memory) in enumerate(pool_meta):
+        nodes, racks = tuple(pool_nodes[i]), tuple(pool_racks[i])
+        pools.append(Pool(i, site_name, gpu_type, gpus, nodes, racks, busy_w, idle_w, base_w, memory))
     topo = Topology(
         pools=pools,
         node_pool=node_pool,

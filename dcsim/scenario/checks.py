@@ -6,20 +6,18 @@ so that ``dcsim validate`` reports them all at once.
 
 from __future__ import annotations
 
-import os
-
-from dcsim.core.errors import TraceError
+from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.infra.topology import Topology, build_topology
-from dcsim.scenario.schema import BatchArrival, EmpiricalCount, EmpiricalDist, Scenario
+from dcsim.scenario.schema import BatchArrival, EmpiricalDist, Scenario
 from dcsim.workload.distributions import count_sampler, duration_sampler, resolve
 from dcsim.workload.trace import read_trace
 
 
-def _largest_job(topology: Topology, gpu_types: list[str] | None) -> tuple[int, str]:
+def _largest_job(topology: Topology, gpu_types: list[str] | None, memory: float | None) -> tuple[int, str]:
     """GPUs of the largest allowed pool, and a description of it."""
-    pools = [p for p in topology.pools if gpu_types is None or p.gpu_type in gpu_types]
+    pools = [topology.pools[i] for i in topology.allowed_pools(gpu_types, memory)]
     if not pools:
-        return 0, "no pool"
+        return 0, "no pool of the allowed GPU types has that much GPU memory"
     best = max(pools, key=lambda p: p.gpus)
     return best.gpus, f"{best.gpus} {best.gpu_type} GPUs in site {best.site}"
 
@@ -48,19 +46,23 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
         except TraceError as exc:
             problems.append((f"{path}.gpus", str(exc)))
         else:
-            room, where = _largest_job(topology, cls.gpu_types)
-            if largest > room:
+            room, where = _largest_job(topology, cls.gpu_types, cls.min_gpu_memory)
+            if largest > room and not (unknown and room == 0):  # unknown types are reported above
                 problems.append(
                     (f"{path}.gpus", f"{largest} GPUs > the largest pool a job of class {cls.name!r} can use "
                      f"({where}); lower it or add racks")
                 )  # fmt: skip
+        if cls.min_gpu_memory is not None and not topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory):
+            have = ", ".join(f"{p.gpu_type} {p.gpu_memory_bytes / 1e9:g}GB" for p in topology.pools)
+            problems.append(
+                (f"{path}.min_gpu_memory", f"no allowed GPU has {cls.min_gpu_memory / 1e9:g}GB or more "
+                 f"(present: {have}); lower it, or set node.gpu_memory for GPU types dcsim does not know")
+            )  # fmt: skip
         if isinstance(cls.duration, EmpiricalDist):
             try:
                 duration_sampler(cls.duration, base)
             except TraceError as exc:
                 problems.append((f"{path}.duration", str(exc)))
-        if isinstance(cls.gpus, EmpiricalCount) and not os.path.exists(resolve(base, cls.gpus.path)):
-            pass  # reported above through count_sampler
     trace = sc.workload.trace
     if trace is not None:
         unknown = sorted(set(trace.gpu_types or []) - set(types))
@@ -68,10 +70,12 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
             problems.append(("workload.trace.gpu_types", f"no GPUs of type {', '.join(unknown)} in the data center"))
         try:
             table = read_trace(trace, base)
+        except MissingFileError as exc:
+            problems.append(("workload.trace.path", str(exc)))
         except TraceError as exc:
             problems.append(("workload.trace", str(exc)))
         else:
-            room, where = _largest_job(topology, trace.gpu_types)
+            room, where = _largest_job(topology, trace.gpu_types, trace.min_gpu_memory)
             too_big = table[table["gpus"] > room]
             if len(too_big):
                 row = too_big.iloc[0]

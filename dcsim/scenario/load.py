@@ -68,7 +68,12 @@ def _user_path(data: Any, loc: tuple[Any, ...]) -> str:
         ):
             parts.append(str(step))
             node = node[step]
-        elif i == len(loc) - 1 and isinstance(step, str) and not step.startswith(("function-", "tagged-")):
+        elif (
+            i == len(loc) - 1
+            and isinstance(node, dict)  # a missing key of a mapping; not a step into a scalar shorthand
+            and isinstance(step, str)
+            and not step.startswith(("function-", "tagged-"))
+        ):
             parts.append(step)
     return ".".join(parts)
 

@@ -18,13 +18,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from dcsim.core import units
 from dcsim.core.errors import DcsimError
-from dcsim.scenario.types import BitsPerSecond, PerSecond, PositiveSeconds, Seconds, Watts
+from dcsim.scenario.types import BitsPerSecond, Bytes, PerSecond, PositiveSeconds, Seconds, Watts
 
 
 class Strict(BaseModel):
@@ -224,6 +225,7 @@ class JobClass(Strict):
     gpus: GpuCount = Field(description="GPUs per job; jobs larger than a node span nodes")
     duration: DurationDist = Field(description="run time on the GPUs")
     gpu_types: list[str] | None = Field(None, description="GPU types the job may use (any)")
+    min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
     tenant: str = Field("default", description="tenant (team) the jobs belong to")
     priority: int = Field(0, description="higher runs first under the `priority` scheduler")
     estimate_error: float = Field(
@@ -261,6 +263,7 @@ class Trace(Strict):
     time_unit: str = Field("s", description="unit of the time columns (s, m, h, d)")
     name: str = Field("trace", description="job class name of jobs without a class column")
     gpu_types: list[str] | None = Field(None, description="GPU types the jobs may use (any)")
+    min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
     checkpoint: Checkpoint | None = Field(None, description="checkpointing (with failures)")
 
     @field_validator("time_unit")
@@ -293,6 +296,7 @@ class NodeSpec(Strict):
 
     gpus: int = Field(8, ge=1, description="GPUs per node")
     gpu_type: str = Field("H100", description="GPU model name")
+    gpu_memory: Bytes | None = Field(None, description="memory of one GPU (default by type, e.g. H100 80GB)")
     gpu_power: Watts | None = Field(None, description="power of a busy GPU (default by type)")
     gpu_idle_power: Watts | None = Field(None, description="power of an idle GPU (default by type)")
     base_power: Watts | None = Field(
@@ -514,11 +518,13 @@ class Scenario(Strict):
 
     _base_dir: str = PrivateAttr(default=".")
 
-    @model_validator(mode="after")
-    def _warmup_before_horizon(self) -> Scenario:
-        if self.horizon is not None and self.warmup >= self.horizon:
-            raise ValueError(f"warmup ({self.warmup:g} s) must be shorter than horizon ({self.horizon:g} s)")
-        return self
+    @field_validator("warmup")
+    @classmethod
+    def _warmup_before_horizon(cls, warmup: float, info: ValidationInfo) -> float:
+        horizon = info.data.get("horizon")  # validated first: it is declared first
+        if horizon is not None and warmup >= horizon:
+            raise ValueError(f"warmup ({warmup:g} s) must be shorter than horizon ({horizon:g} s)")
+        return warmup
 
     @property
     def base_dir(self) -> str:

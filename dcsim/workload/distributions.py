@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dcsim.core import units
-from dcsim.core.errors import TraceError
+from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.scenario.schema import (
     ChoiceCount,
     EmpiricalCount,
@@ -34,6 +35,24 @@ def resolve(base_dir: str, path: str) -> str:
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
 
 
+def read_csv_text(path: str) -> pd.DataFrame:
+    """Read a CSV file as text columns, turning every parse failure into a TraceError naming the line."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise TraceError(f"{path}: the file is empty; it needs a header line and one row per value") from None
+    except pd.errors.ParserError as exc:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if m:
+            want, line, got = m.groups()
+            raise TraceError(
+                f"{path} line {line}: {got} fields but the header has {want}; fix the row (a stray comma?)"
+            ) from None
+        raise TraceError(f"{path}: not a readable CSV file: {exc}") from None
+    except UnicodeDecodeError:
+        raise TraceError(f"{path}: not a text (UTF-8) CSV file") from None
+
+
 @lru_cache(maxsize=32)
 def read_column(path: str, column: str, kind: str) -> np.ndarray:
     """Read one numeric column of a CSV file, naming the line of any bad value.
@@ -47,11 +66,8 @@ def read_column(path: str, column: str, kind: str) -> np.ndarray:
         TraceError: missing file or column, or a value that is not of ``kind``.
     """
     if not os.path.exists(path):
-        raise TraceError(f"{path}: file not found; check the path (relative to the scenario file)")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise TraceError(f"{path}: not a readable CSV file: {exc}") from None
+        raise MissingFileError(f"{path}: file not found; check the path (relative to the scenario file)")
+    frame = read_csv_text(path)
     if column not in frame.columns:
         raise TraceError(f"{path}: no column {column!r}; columns are {', '.join(frame.columns)}")
     values = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy(dtype=float)

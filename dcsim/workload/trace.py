@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from dcsim.core import units
-from dcsim.core.errors import TraceError
+from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.scenario.schema import Trace
-from dcsim.workload.distributions import resolve
+from dcsim.workload.distributions import read_csv_text, resolve
 
 
 def read_trace(trace: Trace, base_dir: str = ".") -> pd.DataFrame:
@@ -29,11 +29,10 @@ def read_trace(trace: Trace, base_dir: str = ".") -> pd.DataFrame:
     """
     path = resolve(base_dir, trace.path)
     if not os.path.exists(path):
-        raise TraceError(f"workload.trace.path: {path}: file not found; give a path relative to the scenario file")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise TraceError(f"{path}: not a readable CSV file: {exc}") from None
+        raise MissingFileError(f"{path}: file not found; give a path relative to the scenario file")
+    raw = read_csv_text(path)
+    if raw.empty:
+        raise TraceError(f"{path}: no jobs: the file has a header line but no rows")
     cols = trace.columns
     wanted = {k: v for k, v in cols.model_dump().items() if v is not None}
     missing = [f"{k} -> {v!r}" for k, v in wanted.items() if v not in raw.columns]

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import run_data, tiny_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conftest import run_data, tiny_data
 
 pytestmark = pytest.mark.statistical
 

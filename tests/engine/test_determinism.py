@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_data, tiny_data
 
 from dcsim.experiment.run import RunResult, summary_json, write_results
+
+from conftest import run_data, tiny_data
 
 DRAWS = ["job_class", "tenant", "priority", "submit_s", "gpus", "duration_s", "estimate_s"]
 """Jobs-table columns fixed by the workload's random streams, whatever the policy."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import run_data, tiny_data
 
 ONE_NODE = {"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1,

@@ -7,10 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, build, run_data, tiny_data
 
 from dcsim.core.errors import ScenarioError
 from dcsim.report.progress import Progress
+
+from conftest import ROOT, build, run_data, tiny_data
 
 
 def test_plugin_placement_is_loaded_and_used() -> None:

@@ -1,0 +1,681 @@
+"""Bad input of every kind: exit status 2, one message naming the field or line, no traceback.
+
+The rule: "A wrong scenario, CLI argument or trace file gets one message naming the
+field or line and how to fix it, exit code 2, no traceback, and nothing half-written
+in results/ (write to a temporary name, then rename)."
+
+Most cases call ``dcsim.cli.main`` in-process (fast); a few go through a real
+subprocess to prove that no traceback reaches the user's terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from dcsim.cli import main
+from dcsim.experiment.run import write_results
+
+from conftest import ROOT, SHARED, run_data, tiny_data
+
+QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
+SHORT = ["--set", "horizon=2d", "--set", "warmup=0"]
+TINY_GPUS = 2 * 2 * 8  # tiny_data: 2 racks x 2 nodes x 8 GPUs
+
+
+# --------------------------------------------------------------------------- helpers
+def write_yaml(path: Path, data: Any) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``dcsim argv`` in-process; return (status, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def problem_paths(err: str) -> list[str]:
+    """The YAML paths of a ScenarioError message: lines ``  <path>: <message>``."""
+    return re.findall(r"^  (\S+): ", err, flags=re.MULTILINE)
+
+
+def assert_bad_input(code: int, err: str, command: str) -> None:
+    """Exit 2, a single ``dcsim <command>: error:`` message and no traceback."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert err.startswith(f"dcsim {command}: error: "), err
+    assert err.count(f"dcsim {command}: error:") == 1, err
+
+
+def trace_case(tmp_path: Path, csv_text: str | None) -> Path:
+    """Copy the trace-replay spec next to a (broken) copy of its CSV; return the YAML path."""
+    scenario = tmp_path / "trace_replay.yaml"
+    shutil.copy(SHARED / "spec" / "trace_replay.yaml", scenario)
+    if csv_text is not None:
+        (tmp_path / "w1.csv").write_text(csv_text, encoding="utf-8")
+    return scenario
+
+
+def csv_lines() -> list[str]:
+    return (SHARED / "spec" / "w1.csv").read_text(encoding="utf-8").splitlines()
+
+
+def nothing_but(directory: Path, *names: str) -> None:
+    """``directory`` holds exactly ``names`` (no results, no temporary leftovers)."""
+    assert sorted(p.name for p in directory.iterdir()) == sorted(names)
+
+
+# --------------------------------------------------------------------------- scenario files
+def _job(data: dict[str, Any]) -> dict[str, Any]:
+    return data["workload"]["jobs"][0]
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """A mutation that sets a dotted path of the raw data (list steps by index)."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        *head, last = path.split(".")
+        node: Any = data
+        for step in head:
+            node = node[int(step)] if isinstance(node, list) else node[step]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+def _rename_key(path: str, new: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(data: dict[str, Any]) -> None:
+        *head, last = path.split(".")
+        node: Any = data
+        for step in head:
+            node = node[int(step)] if isinstance(node, list) else node[step]
+        node[new] = node.pop(last)
+
+    return mutate
+
+
+def _drop_count(data: dict[str, Any]) -> None:
+    del _job(data)["count"]
+    data.pop("horizon", None)
+
+
+# (id, mutation, the path the message must name, words the message must contain)
+SCENARIO_CASES = [
+    (
+        "unknown_key",
+        _rename_key("datacenter.sites.0.nodes_per_rack", "nodes_per_rak"),
+        "datacenter.sites.0.nodes_per_rak",
+        ["unknown key", "dcsim schema"],
+    ),
+    (
+        "typo_in_nested_distribution",
+        _set("workload.jobs.0.duration", {"dist": "exponential", "meen": "1h"}),
+        "workload.jobs.0.duration.meen",
+        ["unknown key"],
+    ),
+    (
+        "negative_rate",
+        _set("workload.jobs.0.arrival", {"process": "poisson", "rate": "-3/h"}),
+        "workload.jobs.0.arrival.rate",
+        ["greater than 0"],
+    ),
+    (
+        "bad_unit",
+        _set("workload.jobs.0.duration", "2 parsecs"),
+        "workload.jobs.0.duration",
+        ["parsecs", "h", "d"],
+    ),
+    (
+        "bad_unit_in_horizon",
+        _set("horizon", "2 parsecs"),
+        "horizon",
+        ["parsecs"],
+    ),
+    (
+        "bad_unit_in_rate",
+        _set("workload.jobs.0.arrival", {"process": "poisson", "rate": "10/parsec"}),
+        "workload.jobs.0.arrival.rate",
+        ["10/parsec", "10/h"],
+    ),
+    (
+        "bad_unit_in_power",
+        _set("datacenter.sites.0.node", {"gpus": 8, "gpu_power": "700 horsepower"}),
+        "datacenter.sites.0.node.gpu_power",
+        ["horsepower", "kw"],
+    ),
+    (
+        "job_bigger_than_cluster",
+        _set("workload.jobs.0.gpus", 64),
+        "workload.jobs.0.gpus",
+        ["64", str(TINY_GPUS)],
+    ),
+    (
+        "gpu_type_not_in_datacenter",
+        _set("workload.jobs.0.gpu_types", ["B200"]),
+        "workload.jobs.0.gpu_types",
+        ["B200", "H100"],
+    ),
+    (
+        "unknown_policy_lists_valid_names",
+        _set("policies", {"scheduler": "fifoo"}),
+        "policies.scheduler",
+        ["fifoo", "fifo", "sjf", "priority"],
+    ),
+    (
+        "bad_policy_param_value",
+        _set("policies", {"scheduler": {"name": "fifo", "params": {"backfill": "maybe"}}}),
+        "policies.scheduler",
+        ["params.backfill"],
+    ),
+    (
+        "unknown_policy_param",
+        _set("policies", {"scheduler": {"name": "fifo", "params": {"bakfill": True}}}),
+        "policies.scheduler",
+        ["params.bakfill"],
+    ),
+    (
+        "negative_seed",
+        _set("seed", -1),
+        "seed",
+        ["greater than or equal to 0"],
+    ),
+    (
+        "no_count_and_no_horizon",
+        _drop_count,
+        "workload.jobs.0.count",
+        ["count", "horizon"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path", "words"),
+    [pytest.param(m, p, w, id=i) for i, m, p, w in SCENARIO_CASES],
+)
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_bad_scenario_names_its_path_and_exits_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mutate: Callable[[dict[str, Any]], None],
+    path: str,
+    words: list[str],
+    command: str,
+) -> None:
+    data = tiny_data()
+    mutate(data)
+    scenario = write_yaml(tmp_path / "s.yaml", data)
+    extra = ["--out", str(tmp_path / "results" / "run")] if command == "run" else []
+    code, _, err = cli(capsys, command, scenario, *extra)
+    assert_bad_input(code, err, command)
+    assert path in problem_paths(err), err
+    for word in words:
+        assert word in err, (word, err)
+    assert str(scenario) in err  # the message names the file too
+    nothing_but(tmp_path, "s.yaml")  # run wrote no results/ at all
+
+
+def test_gpu_type_typo_is_reported_once_not_as_a_size_problem_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong gpu_types is one problem: the size check must not add '1 GPUs > ... (no pool)'."""
+    data = tiny_data()
+    _job(data)["gpu_types"] = ["B200"]
+    code, _, err = cli(capsys, "validate", write_yaml(tmp_path / "s.yaml", data))
+    assert_bad_input(code, err, "validate")
+    assert problem_paths(err) == ["workload.jobs.0.gpu_types"], err
+
+
+def test_warmup_not_shorter_than_horizon(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tiny_data(horizon="1d", warmup="2d")
+    code, _, err = cli(capsys, "validate", write_yaml(tmp_path / "s.yaml", data))
+    assert_bad_input(code, err, "validate")
+    assert "warmup" in err and "horizon" in err
+    assert "172800" in err and "86400" in err  # 2 d and 1 d, in seconds
+
+
+def test_warmup_equal_to_horizon_is_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "validate", write_yaml(tmp_path / "s.yaml", tiny_data(horizon="1d", warmup="24h")))
+    assert_bad_input(code, err, "validate")
+    assert "warmup" in err
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: x\nseed: 1\ndatacenter: {sites: [\n  - name: a\n workload:\n", encoding="utf-8")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "malformed YAML" in err
+    assert "line 4" in err
+
+
+def test_tab_indented_yaml_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: x\nseed: 1\n\tdatacenter: {}\n", encoding="utf-8")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "line 3" in err
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", "", "42\n"], ids=["list", "str", "empty", "int"])
+def test_file_that_is_not_a_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "mapping" in err
+
+
+def test_missing_scenario_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.yaml"
+    code, _, err = cli(capsys, "run", missing, "--out", tmp_path / "out")
+    assert_bad_input(code, err, "run")
+    assert "not found" in err and str(missing) in err
+    nothing_but(tmp_path)
+
+
+def test_directory_instead_of_scenario_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "validate", tmp_path)
+    assert_bad_input(code, err, "validate")
+    assert "directory" in err
+
+
+def test_binary_file_instead_of_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_bytes(b"\xff\xfe\x00\x81binary")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "not a text file" in err
+
+
+def test_validate_reports_every_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Three independent mistakes give three paths in one message."""
+    data = tiny_data(seed=-1, policies={"scheduler": "fifoo"})
+    data["datacenter"]["sites"][0]["nodes_per_rak"] = data["datacenter"]["sites"][0].pop("nodes_per_rack")
+    code, _, err = cli(capsys, "validate", write_yaml(tmp_path / "s.yaml", data))
+    assert_bad_input(code, err, "validate")
+    assert "3 problems" in err
+    assert set(problem_paths(err)) == {"seed", "datacenter.sites.0.nodes_per_rak", "policies.scheduler"}
+
+
+def test_valid_file_validates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Control: the unbroken tiny scenario passes, so the failures above are the mutations'."""
+    code, out, err = cli(capsys, "validate", write_yaml(tmp_path / "s.yaml", tiny_data()))
+    assert (code, err) == (0, "")
+    assert "valid" in out
+
+
+# --------------------------------------------------------------------------- trace files
+def test_trace_row_with_non_numeric_gpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = csv_lines()
+    job_id, arrival, _, duration = lines[3].split(",")  # line 4 of the file (header = line 1)
+    lines[3] = f"{job_id},{arrival},abc,{duration}"
+    scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "w1.csv line 4" in err
+    assert "'gpus'" in err and "'abc'" in err
+    assert "workload.trace" in problem_paths(err)
+
+
+def test_trace_row_with_negative_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = csv_lines()
+    job_id, arrival, gpus, _ = lines[5].split(",")  # line 6
+    lines[5] = f"{job_id},{arrival},{gpus},-5"
+    scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
+    code, _, err = cli(capsys, "run", scenario, "--out", tmp_path / "out")
+    assert_bad_input(code, err, "run")
+    assert "w1.csv line 6" in err
+    assert "'duration'" in err and "'-5'" in err and "> 0" in err
+    nothing_but(tmp_path, "trace_replay.yaml", "w1.csv")
+
+
+def test_trace_missing_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = [",".join(line.split(",")[:3]) for line in csv_lines()]  # drop `duration`
+    scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "w1.csv" in err and "'duration'" in err
+    assert "workload.trace.columns" in err  # how to fix it
+    assert "job_id, arrival, gpus" in err  # what the file has
+
+
+def test_trace_row_with_too_many_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = csv_lines()
+    lines[2] += ",7,8"  # line 3
+    scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "w1.csv" in err and "line 3" in err
+
+
+def test_trace_job_bigger_than_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = csv_lines()
+    job_id, arrival, _, duration = lines[2].split(",")  # line 3
+    lines[2] = f"{job_id},{arrival},999,{duration}"
+    scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "w1.csv line 3" in err and "999" in err and str(2 * 8 * 8) in err  # 2 racks x 8 nodes x 8 GPUs
+
+
+def test_missing_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = trace_case(tmp_path, None)
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "workload.trace.path" in err and "w1.csv" in err and "not found" in err
+
+
+def test_empty_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A zero-byte CSV is a bad trace file, not an internal error."""
+    scenario = trace_case(tmp_path, "")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "w1.csv" in err
+
+
+def test_trace_with_header_and_no_rows_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trace with no jobs: nothing would run (and `run` must not wait forever for it to drain)."""
+    scenario = trace_case(tmp_path, "job_id,arrival,gpus,duration\n")
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "w1.csv" in err
+
+
+def test_run_of_trace_with_no_rows_ends(tmp_path: Path) -> None:
+    """`dcsim run` on a header-only trace must end (exit 2, or 0 with zero jobs), not hang.
+
+    Guarded by a timeout and an address-space limit: the hang grows memory without bound
+    (about 100 MB/s). A run with nothing to do takes well under a second.
+    """
+    import resource
+
+    scenario = trace_case(tmp_path, "job_id,arrival,gpus,duration\n")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
+
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dcsim.cli", "run", str(scenario), "--out", str(tmp_path / "out"), "--quiet"],
+            capture_output=True, text=True, timeout=10, preexec_fn=limit,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("dcsim run on a trace with no rows did not end within 10 s")
+    assert proc.returncode in (0, 2), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- CLI arguments
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--set", "horizon"], ["--set 'horizon'", "path=value"]),
+        (["--set", "=2d"], ["path=value"]),
+        (["--set", "workload.jobs.5.gpus=2"], ["workload.jobs.5", "out of range", "1 entries"]),
+        (["--set", "workload.jobs.first.gpus=2"], ["workload.jobs.first", "number"]),
+        (["--set", "name.x=1"], ["name", "not a mapping"]),
+        (["--set", "horizon=[1"], ["not valid YAML"]),
+    ],
+    ids=["no_equals", "empty_path", "index_out_of_range", "index_not_a_number", "into_a_scalar", "bad_yaml_value"],
+)
+@pytest.mark.parametrize("command", ["validate", "run", "compare"])
+def test_bad_set_override(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str], command: str
+) -> None:
+    scenario = write_yaml(tmp_path / "s.yaml", tiny_data())
+    extra = {"run": ["--out", tmp_path / "out"], "compare": ["--out", tmp_path / "c.csv"], "validate": []}[command]
+    code, _, err = cli(capsys, command, scenario, *argv, *extra)
+    assert_bad_input(code, err, command)
+    for word in words:
+        assert word in err, (word, err)
+    nothing_but(tmp_path, "s.yaml")
+
+
+def test_set_that_produces_an_invalid_scenario_names_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = write_yaml(tmp_path / "s.yaml", tiny_data())
+    code, _, err = cli(capsys, "validate", scenario, "--set", "workload.jobs.0.gpus=1000")
+    assert_bad_input(code, err, "validate")
+    assert problem_paths(err) == ["workload.jobs.0.gpus"]
+    assert "1000" in err and str(TINY_GPUS) in err
+
+
+@pytest.mark.parametrize("seed", ["abc", "1.5", ""])
+def test_bad_seed_is_an_argparse_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: str) -> None:
+    scenario = write_yaml(tmp_path / "s.yaml", tiny_data())
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(scenario), "--seed", seed, "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --seed: invalid int value" in err
+    assert "Traceback" not in err
+    nothing_but(tmp_path, "s.yaml")
+
+
+def test_negative_seed_names_the_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = write_yaml(tmp_path / "s.yaml", tiny_data())
+    code, _, err = cli(capsys, "run", scenario, "--seed", "-1", "--out", tmp_path / "out")
+    assert_bad_input(code, err, "run")
+    assert problem_paths(err) == ["seed"]
+    nothing_but(tmp_path, "s.yaml")
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--policy", "sched=fifo,sjf"], ["'sched'", "scheduler, placement"]),
+        (["--policy", "scheduler"], ["scheduler=fifo,sjf"]),
+        (["--policy", "scheduler=fifo,nope"], ["policies.scheduler", "'nope'", "fifo, priority, sjf"]),
+        (["--vary", "horizon=abc,2d"], ["horizon", "'abc'"]),
+        (["--seeds", "0"], ["--seeds 0", "at least 1"]),
+        (["--seed-list", "a,b"], ["--seed-list 'a,b'", "whole numbers"]),
+    ],
+    ids=["unknown_kind", "no_values", "unknown_policy", "bad_vary_value", "zero_seeds", "bad_seed_list"],
+)
+def test_bad_compare_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
+) -> None:
+    scenario = write_yaml(tmp_path / "s.yaml", tiny_data())
+    code, _, err = cli(capsys, "compare", scenario, *argv, "--out", tmp_path / "c.csv")
+    assert_bad_input(code, err, "compare")
+    for word in words:
+        assert word in err, (word, err)
+    assert "ran " not in err  # every variant is checked before any runs
+    nothing_but(tmp_path, "s.yaml")
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["run"], ["run", "x.yaml", "--bogus"]])
+def test_bad_command_line_is_an_argparse_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: dcsim" in err and "error:" in err
+    assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- --out
+def test_out_that_is_an_existing_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--out notes.txt` must not silently turn the user's file into a results directory."""
+    scenario = write_yaml(tmp_path / "s.yaml", tiny_data())
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("keep me", encoding="utf-8")
+    code, _, err = cli(capsys, "run", scenario, "--out", user_file, "--quiet")
+    assert_bad_input(code, err, "run")
+    assert "notes.txt" in err
+    assert user_file.read_text(encoding="utf-8") == "keep me"
+    nothing_but(tmp_path, "s.yaml", "notes.txt")
+
+
+def test_out_under_an_existing_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = write_yaml(tmp_path / "s.yaml", tiny_data())
+    (tmp_path / "notes.txt").write_text("keep me", encoding="utf-8")
+    code, _, err = cli(capsys, "run", scenario, "--out", tmp_path / "notes.txt" / "run1", "--quiet")
+    assert_bad_input(code, err, "run")
+    assert "notes.txt" in err
+    nothing_but(tmp_path, "s.yaml", "notes.txt")
+
+
+def test_compare_out_that_is_a_directory_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = write_yaml(tmp_path / "s.yaml", tiny_data())
+    (tmp_path / "cmp").mkdir()
+    code, _, err = cli(capsys, "compare", scenario, "--seeds", "1", "--out", tmp_path / "cmp")
+    assert_bad_input(code, err, "compare")
+    assert "cmp" in err
+    nothing_but(tmp_path, "s.yaml", "cmp")  # no cmp.tmp-<pid> left behind
+    assert list((tmp_path / "cmp").iterdir()) == []
+
+
+# --------------------------------------------------------------------------- no half-written results
+def test_bad_scenario_creates_no_results_dir_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --out, a failed run leaves no results/ in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    data = tiny_data()
+    _job(data)["gpus"] = 64
+    write_yaml(tmp_path / "s.yaml", data)
+    code, _, err = cli(capsys, "run", "s.yaml")
+    assert_bad_input(code, err, "run")
+    nothing_but(tmp_path, "s.yaml")
+
+
+def test_bad_scenario_creates_no_parent_of_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tiny_data()
+    _job(data)["duration"] = "2 parsecs"
+    scenario = write_yaml(tmp_path / "s.yaml", data)
+    code, _, err = cli(capsys, "run", scenario, "--out", tmp_path / "results" / "deep" / "run1")
+    assert_bad_input(code, err, "run")
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_result():
+    return run_data(tiny_data())
+
+
+def _fail(*args: Any, **kwargs: Any) -> None:
+    raise OSError("disk full (simulated)")
+
+
+@pytest.mark.parametrize("where", ["parquet", "plots", "csv"])
+def test_crash_while_writing_leaves_no_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_result: Any, where: str
+) -> None:
+    if where == "parquet":
+        monkeypatch.setattr(pd.DataFrame, "to_parquet", _fail)
+    elif where == "csv":
+        monkeypatch.setattr(pd.DataFrame, "to_csv", _fail)
+    else:
+        monkeypatch.setattr("dcsim.report.plots.plot_run", _fail)
+    out = tmp_path / "results" / "run1"
+    with pytest.raises(OSError, match="simulated"):
+        write_results(tiny_result, str(out), csv=True, plots=True)
+    assert not out.exists()
+    nothing_but(tmp_path / "results")  # no .run1.tmp-<pid> left behind
+
+
+def test_crash_while_writing_keeps_the_previous_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_result: Any
+) -> None:
+    out = tmp_path / "run1"
+    out.mkdir()
+    (out / "summary.json").write_text("previous", encoding="utf-8")
+    monkeypatch.setattr("dcsim.report.plots.plot_run", _fail)
+    with pytest.raises(OSError, match="simulated"):
+        write_results(tiny_result, str(out), plots=True)
+    assert (out / "summary.json").read_text(encoding="utf-8") == "previous"
+    nothing_but(tmp_path, "run1")
+
+
+def test_success_replaces_an_existing_dir_whole(tmp_path: Path, tiny_result: Any) -> None:
+    out = tmp_path / "run1"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an older run", encoding="utf-8")
+    (out / "summary.json").write_text("old", encoding="utf-8")
+    assert write_results(tiny_result, str(out)) == os.path.normpath(out)
+    nothing_but(out, "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet")
+    assert (out / "summary.json").read_text(encoding="utf-8") != "old"
+    nothing_but(tmp_path, "run1")  # no run1.old-<pid> left behind
+
+
+def test_interrupted_run_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupt(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("dcsim.experiment.run.simulate", interrupt)
+    scenario = write_yaml(tmp_path / "s.yaml", tiny_data())
+    code, _, err = cli(capsys, "run", scenario, "--out", tmp_path / "out")
+    assert code == 130
+    assert "no results were written" in err and "Traceback" not in err
+    nothing_but(tmp_path, "s.yaml")
+
+
+# --------------------------------------------------------------------------- through a real process
+def dcsim_process(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dcsim.cli", *map(str, argv)], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def test_subprocess_malformed_yaml(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("name: [x\n", encoding="utf-8")
+    proc = dcsim_process("run", "s.yaml", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "malformed YAML" in proc.stderr and "line 2" in proc.stderr
+    nothing_but(tmp_path, "s.yaml")
+
+
+def test_subprocess_bad_trace_row(tmp_path: Path) -> None:
+    lines = csv_lines()
+    job_id, arrival, _, duration = lines[9].split(",")  # line 10
+    lines[9] = f"{job_id},{arrival},abc,{duration}"
+    trace_case(tmp_path, "\n".join(lines) + "\n")
+    proc = dcsim_process("run", "trace_replay.yaml", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "w1.csv line 10" in proc.stderr and "'gpus'" in proc.stderr
+    nothing_but(tmp_path, "trace_replay.yaml", "w1.csv")
+
+
+def test_subprocess_missing_scenario_file(tmp_path: Path) -> None:
+    proc = dcsim_process("validate", "missing.yaml", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "missing.yaml" in proc.stderr and "not found" in proc.stderr
+
+
+def test_subprocess_bad_set_and_bad_seed(tmp_path: Path) -> None:
+    proc = dcsim_process("run", QUICKSTART, *SHORT, "--set", "workload.jobs.7.gpus=2", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "workload.jobs.7" in proc.stderr
+    proc = dcsim_process("run", QUICKSTART, "--seed", "abc", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "--seed" in proc.stderr
+    nothing_but(tmp_path)
+
+
+def test_subprocess_empty_trace_file(tmp_path: Path) -> None:
+    trace_case(tmp_path, "")
+    proc = dcsim_process("validate", "trace_replay.yaml", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,68 @@
+"""Job constraints on GPU type and memory, and the messages of a few more bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dcsim.core import units
+from dcsim.core.errors import ScenarioError, TraceError
+from dcsim.workload.distributions import read_csv_text
+
+from conftest import build, run_data, tiny_data
+
+MIXED = {
+    "sites": [
+        {
+            "name": "dc1",
+            "rack_groups": [
+                {"racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8, "gpu_type": "H100"}},
+                {"racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8, "gpu_type": "X40", "gpu_memory": "40GB"}},
+            ],
+        }
+    ]
+}
+
+
+def job(**extra) -> dict:
+    return {"name": "j", "arrival": {"process": "batch"}, "count": 6, "gpus": 8, "duration": "1h", **extra}
+
+
+def test_min_gpu_memory_keeps_jobs_on_large_gpus() -> None:
+    """Six whole-node jobs needing >= 80GB: only the two H100 nodes (80GB) qualify, so they run two at a time."""
+    r = run_data(tiny_data(datacenter=MIXED, workload={"jobs": [job(min_gpu_memory="80GB")]}))
+    assert set(r.jobs["gpu_type"]) == {"H100"}
+    assert sorted(r.jobs["start_s"]) == [0.0, 0.0, 3600.0, 3600.0, 7200.0, 7200.0]
+
+
+def test_without_a_memory_floor_jobs_use_every_pool() -> None:
+    r = run_data(tiny_data(datacenter=MIXED, workload={"jobs": [job()]}))
+    assert set(r.jobs["gpu_type"]) == {"H100", "X40"}
+    assert sorted(r.jobs["start_s"]) == [0.0] * 4 + [3600.0] * 2
+
+
+def test_unsatisfiable_memory_floor_is_reported_at_its_path() -> None:
+    with pytest.raises(ScenarioError) as err:
+        build(tiny_data(datacenter=MIXED, workload={"jobs": [job(min_gpu_memory="100GB")]}))
+    paths = [p for p, _ in err.value.problems]
+    assert "workload.jobs.0.min_gpu_memory" in paths
+    assert "100GB" in err.value.format()
+
+
+def test_warmup_not_shorter_than_horizon_is_reported_at_warmup() -> None:
+    with pytest.raises(ScenarioError) as err:
+        build(tiny_data(horizon="1h", warmup="2h"))
+    assert err.value.problems[0][0] == "warmup"
+
+
+def test_milliwatts_are_not_megawatts() -> None:
+    assert units.power("2MW") == 2e6
+    with pytest.raises(ValueError, match="unknown unit 'mW'"):
+        units.power("5mW")
+
+
+def test_ragged_csv_row_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4,5,6\n")
+    with pytest.raises(TraceError, match=r"t\.csv line 3: 4 fields but the header has 2"):
+        read_csv_text(str(tmp_path / "t.csv"))
