@@ -45,6 +45,11 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
     tenants = np.array(col.tenant_names or [""], dtype=object)
     pool_types = np.array([p.gpu_type for p in topology.pools] + [""], dtype=object)
     duration = sub["duration_s"].astype(float)
+    # finish = start + duration in float arithmetic; snap that back so a job that never
+    # waited has a slowdown of exactly 1, not 0.9999999999999.
+    span = finish - start
+    span = np.where(np.isclose(span, duration, rtol=1e-12, atol=0.0), duration, span)
+    jct = (start - sub["time"]) + span
     frame = pd.DataFrame(
         {
             "job_id": np.arange(n, dtype=np.int64),
@@ -58,8 +63,8 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
             "start_s": start,
             "finish_s": finish,
             "wait_s": start - sub["time"],
-            "jct_s": finish - sub["time"],
-            "slowdown": (finish - sub["time"]) / duration,
+            "jct_s": jct,
+            "slowdown": jct / duration,
             "state": pd.Categorical.from_codes(state, categories=list(STATE_NAMES)),
             "pool": pool,
             "gpu_type": pd.Categorical(pool_types[pool]) if n else pd.Categorical([]),

@@ -99,3 +99,19 @@ def test_cohort_counts_partition_the_submitted_jobs() -> None:
     j = run_data(data).summary["jobs"]
     assert j["queued_at_end"] > 0
     assert j["submitted"] == j["completed"] + j["failed"] + j["running_at_end"] + j["queued_at_end"]
+
+
+def test_jobs_that_never_wait_have_slowdown_exactly_one() -> None:
+    """Float rounding of finish - submit must not give slowdowns below 1 (seen as 0.9999999999999944)."""
+    data = tiny_data(horizon="2d")
+    data["workload"]["jobs"][0] = {
+        "name": "j",
+        "arrival": {"process": "poisson", "rate": "3/h"},
+        "gpus": 1,
+        "duration": {"dist": "exponential", "mean": "1h"},
+    }
+    r = run_data(data)
+    done = r.jobs[r.jobs["state"] == "completed"]
+    assert (done["wait_s"] == 0).all()
+    assert (done["slowdown"] == 1.0).all()
+    assert r.summary["jobs"]["mean_slowdown"] == 1.0
