@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
+from heapq import heapify, heappop, heappush
 from dataclasses import dataclass
 
 from dcsim.core.rng import stream
@@ -98,7 +99,7 @@ class DataCenterModel:
         self.placement = PLACEMENT.create(
             pol.placement.name, pol.placement.params, stream(self.seed, "policy.placement")
         )
-        self.queue = JobQueue()
+        self.queue = JobQueue(by_class=self.scheduler.backfill)
         self.running = 0
         self.horizon = scenario.horizon
         self.sample_interval = scenario.metrics.sample_interval or (self.horizon / 1000 if self.horizon else 300.0)
@@ -110,7 +111,6 @@ class DataCenterModel:
             (len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w, p.gpu_power_w - p.gpu_idle_power_w)
             for p in self.topology.pools
         ]
-        self._signatures: set[tuple[int, ...]] = set()
         #: Jobs the workload will submit, when that is known in advance (for progress).
         self.expected_jobs: int | None = None
         if self.horizon is None:
@@ -131,7 +131,6 @@ class DataCenterModel:
             self._start_trace()
 
     def _add_source(self, source: _Source) -> None:
-        self._signatures.add(source.pools)
         self._open_sources += 1
         self.env.process(self._arrivals(source))
 
@@ -191,7 +190,7 @@ class DataCenterModel:
             placement = self.placement.place(job, self.cluster)
             if placement is not None:
                 self._start(job, placement)
-                self.queue.discard()
+                self.queue.discard(job)
 
     def _schedule(self) -> None:
         """Start queued jobs in scheduler order while they fit (strict) or wherever they fit (backfill)."""
@@ -204,29 +203,31 @@ class DataCenterModel:
                 if placement is None:
                     return
                 self._start(job, placement)
-                queue.discard()
+                queue.discard(job)
             return
-        # Backfill: if a job of g GPUs did not fit, no larger job with the same pools fits.
+        # Backfill: offer jobs in queue order, skipping those that cannot fit. If a job
+        # of g GPUs did not fit, no job with the same pools and >= g GPUs fits, so only
+        # the heads of the job classes (pools, GPUs) are ever looked at: the jobs tried,
+        # and their order, are those of a scan of the whole queue.
+        assert queue.classes is not None
+        runs = queue.classes
+        heads = [(entry, key) for key, run in runs.items() if (entry := run.first()) is not None]
+        heapify(heads)
         smallest_failure: dict[tuple[int, ...], int] = {}
-        blocked = started = 0
-        for job in queue:
-            if cluster.busy_gpus == cluster.installed_gpus:
-                break
+        while heads and cluster.busy_gpus < cluster.installed_gpus:
+            (_, _, job), key = heappop(heads)
             limit = smallest_failure.get(job.pools)
             if limit is not None and job.gpus >= limit:
-                continue
+                continue  # the whole class is out for this pass
             placement = place(job, cluster)
             if placement is None:
                 smallest_failure[job.pools] = job.gpus
-                if job.gpus == 1:
-                    blocked += 1
-                    if blocked == len(self._signatures):
-                        break
                 continue
-            self._start(job, placement)  # its state changes, so iteration skips it
-            started += 1
-        for _ in range(started):  # after the loop: discarding may compact the list
-            queue.discard()
+            self._start(job, placement)
+            queue.discard(job)
+            entry = runs[key].first()
+            if entry is not None:
+                heappush(heads, (entry, key))
 
     def _start(self, job: Job, placement: list[tuple[int, int]]) -> None:
         """Give a job its GPUs and schedule its completion."""

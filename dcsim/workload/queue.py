@@ -1,9 +1,14 @@
 """The job queue, ordered by the scheduler's key (ties -> earlier submission).
 
-A sorted list with a moving head: appends in key order (FIFO) cost O(1), other
-inserts O(log n) search plus a memmove, removal from the head O(1). A job taken
-from the middle (backfill) is left in place and skipped; the list is compacted when
-dead entries outnumber live ones.
+A :class:`SortedRun` is a sorted list with a moving head: appends in key order (FIFO)
+cost O(1), other inserts O(log n) search plus a memmove, removal from the head O(1).
+A job that left from behind the head (backfill) is skipped lazily, and the list is
+compacted when dead entries outnumber live ones.
+
+The queue keeps one run for the global order and, for backfill, one run per job
+*class* (same pools, same GPU count): if the first job of a class does not fit,
+none of the class fits, so a backfill pass looks at class heads only and costs
+O(classes log classes), not O(queue length).
 """
 
 from __future__ import annotations
@@ -14,58 +19,98 @@ from typing import Any
 
 from dcsim.workload.jobs import QUEUED, Job
 
+Entry = tuple[Any, int, Job]
+"""(scheduler key, job id, job): ids are unique, so jobs are never compared."""
+ClassKey = tuple[tuple[int, ...], int]
+"""(pools, GPUs): jobs of one class fit or fail alike."""
 
-class JobQueue:
-    """Queued jobs in scheduling order."""
+
+class SortedRun:
+    """Entries in key order, with lazy removal of entries whose job left the queue."""
+
+    __slots__ = ("head", "items", "live")
 
     def __init__(self) -> None:
-        self._items: list[tuple[Any, int, Job]] = []
-        self._head = 0
-        self._live = 0
+        self.items: list[Entry] = []
+        self.head = 0
+        self.live = 0
+
+    def push(self, entry: Entry) -> bool:
+        """Insert ``entry``; return True if it is now first."""
+        items = self.items
+        self.live += 1
+        if len(items) == self.head or not entry < items[-1]:
+            items.append(entry)
+            return self.live == 1
+        insort(items, entry, lo=self.head)
+        return self.first() is entry
+
+    def first(self) -> Entry | None:
+        """The first live entry, or None."""
+        items = self.items
+        head = self.head
+        while head < len(items) and items[head][2].state != QUEUED:
+            head += 1
+        self.head = head
+        return items[head] if head < len(items) else None
+
+    def discard(self) -> None:
+        """Note that one job of this run left the queue (its state already changed)."""
+        self.live -= 1
+        items = self.items
+        if len(items) - self.head > 2 * self.live + 64:
+            self.items = [e for e in items[self.head :] if e[2].state == QUEUED]
+            self.head = 0
+        elif self.head > 4096 and self.head > len(items) // 2:
+            del items[: self.head]
+            self.head = 0
+
+    def __iter__(self) -> Iterator[Job]:
+        items = self.items
+        for i in range(self.head, len(items)):
+            job = items[i][2]
+            if job.state == QUEUED:
+                yield job
+
+
+class JobQueue:
+    """Queued jobs in scheduling order.
+
+    Args:
+        by_class: also keep one run per job class (for backfill passes).
+    """
+
+    def __init__(self, by_class: bool = False) -> None:
+        self._order = SortedRun()
+        self.classes: dict[ClassKey, SortedRun] | None = {} if by_class else None
 
     def __len__(self) -> int:
-        return self._live
+        return self._order.live
 
     def push(self, key: Any, job: Job) -> bool:
         """Queue ``job`` under ``key``; return True if it is now first in line."""
         entry = (key, job.id, job)
-        items = self._items
-        self._live += 1
-        if len(items) == self._head or not entry < items[-1]:
-            items.append(entry)
-            return self._live == 1
-        insort(items, entry, lo=self._head)
-        return self.first() is job
+        if self.classes is not None:
+            run = self.classes.get((job.pools, job.gpus))
+            if run is None:
+                run = self.classes[(job.pools, job.gpus)] = SortedRun()
+            run.push(entry)
+        return self._order.push(entry)
 
     def first(self) -> Job | None:
         """The job first in line, or None."""
-        items = self._items
-        while self._head < len(items) and items[self._head][2].state != QUEUED:
-            self._head += 1
-        return items[self._head][2] if self._head < len(items) else None
+        entry = self._order.first()
+        return entry[2] if entry is not None else None
 
-    def discard(self) -> None:
-        """Note that one job left the queue; the caller has already changed its state.
+    def discard(self, job: Job) -> None:
+        """Note that ``job`` left the queue; the caller has already changed its state.
 
         Entries of jobs that left are skipped lazily, so removal costs O(1) amortised.
         """
-        self._live -= 1
-        self._compact()
-
-    def _compact(self) -> None:
-        """Drop dead entries once they outnumber live ones (amortised O(1))."""
-        items = self._items
-        if len(items) - self._head > 2 * self._live + 64:
-            self._items = [e for e in items[self._head :] if e[2].state == QUEUED]
-            self._head = 0
-        elif self._head > 4096 and self._head > len(items) // 2:
-            del items[: self._head]
-            self._head = 0
+        self._order.discard()
+        if self.classes is not None:
+            self.classes[(job.pools, job.gpus)].discard()
 
     def __iter__(self) -> Iterator[Job]:
         """Queued jobs in order (do not push while iterating)."""
-        items = self._items
-        for i in range(self._head, len(items)):
-            job = items[i][2]
-            if job.state == QUEUED:
-                yield job
+        return iter(self._order)

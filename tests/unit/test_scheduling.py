@@ -73,7 +73,7 @@ def test_queue_keeps_key_order_and_skips_jobs_that_left() -> None:
     assert q.push(3.0, jobs[2]) is False
     assert [j.id for j in q] == [1, 2, 0]
     jobs[2].state = RUNNING
-    q.discard()
+    q.discard(jobs[2])
     assert [j.id for j in q] == [1, 0] and len(q) == 2
     assert q.first() is jobs[1]
 
@@ -81,7 +81,7 @@ def test_queue_keeps_key_order_and_skips_jobs_that_left() -> None:
 def test_queue_stays_correct_through_many_removals() -> None:
     """Random pushes and removals keep order and length equal to a plain sorted list's."""
     rng = np.random.default_rng(3)
-    q = JobQueue()
+    q = JobQueue(by_class=True)
     ref: list[tuple[float, int]] = []
     jobs = {}
     for i in range(3000):
@@ -89,7 +89,7 @@ def test_queue_stays_correct_through_many_removals() -> None:
             k = int(rng.integers(len(ref))) if rng.random() < 0.5 else 0
             _, jid = ref.pop(k)
             jobs[jid].state = RUNNING
-            q.discard()
+            q.discard(jobs[jid])
         else:
             key = float(rng.integers(0, 50))
             jobs[i] = _job(i, key)
@@ -98,3 +98,5 @@ def test_queue_stays_correct_through_many_removals() -> None:
             ref.sort()
         assert len(q) == len(ref)
     assert [j.id for j in q] == [jid for _, jid in ref]
+    assert q.classes is not None
+    assert sum(run.live for run in q.classes.values()) == len(ref)

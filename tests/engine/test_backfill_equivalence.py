@@ -1,0 +1,60 @@
+"""The class-head backfill pass tries the same jobs, in the same order, as a scan of the whole queue."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import build, tiny_data
+from dcsim.metrics.tables import jobs_table
+from dcsim.model import DataCenterModel
+
+
+class ScanningModel(DataCenterModel):
+    """Reference: the plain backfill rule, a scan of the queue in order at every pass."""
+
+    def _schedule(self) -> None:
+        queue, cluster, place = self.queue, self.cluster, self.placement.place
+        smallest_failure: dict[tuple[int, ...], int] = {}
+        started = []
+        for job in queue:
+            limit = smallest_failure.get(job.pools)
+            if limit is not None and job.gpus >= limit:
+                continue
+            placement = place(job, cluster)
+            if placement is None:
+                smallest_failure[job.pools] = job.gpus
+                continue
+            self._start(job, placement)
+            started.append(job)
+        for job in started:
+            queue.discard(job)
+
+
+def heavy(scheduler: str, placement: str) -> dict:
+    """Two GPU types, jobs up to 64 GPUs, at an offered load above 1: long queues."""
+    return tiny_data(
+        horizon="10d",
+        datacenter={"sites": [{"name": "dc1", "rack_groups": [
+            {"racks": 2, "nodes_per_rack": 4, "node": {"gpus": 8, "gpu_type": "H100"}},
+            {"racks": 2, "nodes_per_rack": 4, "node": {"gpus": 4, "gpu_type": "A100"}}]}]},
+        workload={"jobs": [
+            {"name": "big", "arrival": {"process": "poisson", "rate": "2/h"}, "gpus": {"values": [16, 32, 64]},
+             "duration": {"dist": "exponential", "mean": "2h"}, "gpu_types": ["H100"], "priority": 1},
+            {"name": "small", "arrival": {"process": "poisson", "rate": "30/h"},
+             "gpus": {"values": [1, 2, 4, 8], "weights": [5, 3, 2, 1]},
+             "duration": {"dist": "lognormal", "median": "40m", "sigma": 1.0}, "estimate_error": 0.5}]},
+        policies={"scheduler": {"name": scheduler, "params": {"backfill": True}}, "placement": placement},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("scheduler", ["fifo", "sjf", "priority"])
+@pytest.mark.parametrize("placement", ["first_fit", "best_fit", "rack_pack"])
+def test_class_head_backfill_equals_a_full_scan(scheduler: str, placement: str) -> None:
+    sc = build(heavy(scheduler, placement))
+    fast, slow = DataCenterModel(sc), ScanningModel(sc)
+    fast.run()
+    slow.run()
+    a, b = jobs_table(fast.collector, fast.topology), jobs_table(slow.collector, slow.topology)
+    assert len(fast.queue) > 20  # the queue was long enough for the order to matter
+    pd.testing.assert_frame_equal(a, b)
