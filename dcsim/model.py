@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterator
-from heapq import heapify, heappop, heappush
 from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
 
 from dcsim.core.rng import stream
 from dcsim.core.sim import Simulation

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import build, tiny_data
 from dcsim.metrics.tables import jobs_table
 from dcsim.model import DataCenterModel
+
+from conftest import build, tiny_data
 
 
 class ScanningModel(DataCenterModel):
