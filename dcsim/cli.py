@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         "jobs.parquet and timeseries.parquet to results/<scenario>/<run id>/ (or --out).",
     )  # fmt: skip
     _add_scenario_args(run)
-    run.add_argument("--out", metavar="DIR", help="results directory (default: results/<scenario>/seed<N>[-<hash>])")
+    run.add_argument(
+        "--out", metavar="DIR",
+        help="results directory (default: results/<scenario>/seed<N>[-<hash>]); an earlier run there is "
+        "replaced, a folder of other files is refused",
+    )  # fmt: skip
     run.add_argument("--seed", type=int, metavar="N", help="seed of every random stream (default: the scenario's)")
     run.add_argument("--csv", action="store_true", help="also write jobs.csv and timeseries.csv")
     run.add_argument("--plots", action="store_true", help="also write utilization.png and wait_cdf.png")
@@ -106,10 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_out(out: str, want_dir: bool) -> None:
     """Raise a DcsimError if ``out`` cannot be written as a directory (or file) of results."""
+    from dcsim.experiment.run import check_out_dir
+
     flag = f"--out {out}"
     path = os.path.abspath(out)
-    if want_dir and os.path.exists(path) and not os.path.isdir(path):
-        raise DcsimError(f"{flag}: is a file, not a directory; give a directory (created, or replaced whole)")
+    if want_dir:
+        try:
+            check_out_dir(out)
+        except DcsimError as exc:
+            raise DcsimError(f"{flag}: {exc}") from None
     if not want_dir and os.path.isdir(path):
         raise DcsimError(f"{flag}: is a directory; give a CSV file name such as {os.path.join(out, 'compare.csv')}")
     parent = os.path.dirname(path)

@@ -49,5 +49,9 @@ class MissingFileError(TraceError):
     """A data file named in the scenario does not exist."""
 
 
+class OutputError(DcsimError):
+    """An output path that cannot be written without destroying something."""
+
+
 class OverrideError(DcsimError):
     """A ``--set path=value`` override that does not apply to the scenario."""

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 import dcsim
+from dcsim.core.errors import OutputError
 from dcsim.metrics.scoring import Window, summarize
 from dcsim.metrics.tables import jobs_table, timeseries_table
 from dcsim.model import DataCenterModel, ProgressHook
@@ -120,6 +121,30 @@ def summary_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, sort_keys=True, indent=2, allow_nan=False) + "\n"
 
 
+def check_out_dir(out_dir: str) -> None:
+    """Refuse an output directory whose replacement would destroy something else.
+
+    An existing ``out_dir`` is replaced whole, so it must be empty or hold an earlier
+    run (its ``manifest.json``), and it must not be the working directory or one of
+    its parents.
+
+    Raises:
+        OutputError: ``out_dir`` is a file, a folder of other files, or the working directory (or above).
+    """
+    path = os.path.abspath(out_dir)
+    here = os.path.abspath(os.getcwd())
+    if here == path or here.startswith(path.rstrip(os.sep) + os.sep):
+        raise OutputError(f"{out_dir} is the working directory or one of its parents; give a new directory")
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise OutputError(f"{out_dir} is a file, not a directory; give a new directory")
+        if os.listdir(path) and not os.path.exists(os.path.join(path, "manifest.json")):
+            raise OutputError(
+                f"{out_dir} holds other files (it is no dcsim results directory, which would be replaced "
+                "whole); give a new or empty directory"
+            )
+
+
 def write_results(
     result: RunResult,
     out_dir: str,
@@ -130,11 +155,15 @@ def write_results(
 
     Files go to a temporary sibling directory that is renamed into place only when
     all are written, so a crash leaves no half-written results; an existing
-    ``out_dir`` is replaced.
+    ``out_dir`` holding an earlier run is replaced (see :func:`check_out_dir`).
 
     Returns:
         ``out_dir``.
+
+    Raises:
+        OutputError: ``out_dir`` would destroy other files.
     """
+    check_out_dir(out_dir)
     out_dir = os.path.normpath(out_dir)
     parent = os.path.dirname(out_dir) or "."
     os.makedirs(parent, exist_ok=True)

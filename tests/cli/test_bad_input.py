@@ -597,6 +597,7 @@ def test_crash_while_writing_keeps_the_previous_results(
     out = tmp_path / "run1"
     out.mkdir()
     (out / "summary.json").write_text("previous", encoding="utf-8")
+    (out / "manifest.json").write_text("{}", encoding="utf-8")  # an earlier run's directory
     monkeypatch.setattr("dcsim.report.plots.plot_run", _fail)
     with pytest.raises(OSError, match="simulated"):
         write_results(tiny_result, str(out), plots=True)
@@ -609,6 +610,7 @@ def test_success_replaces_an_existing_dir_whole(tmp_path: Path, tiny_result: Any
     out.mkdir()
     (out / "stale.txt").write_text("from an older run", encoding="utf-8")
     (out / "summary.json").write_text("old", encoding="utf-8")
+    (out / "manifest.json").write_text("{}", encoding="utf-8")  # an earlier run's directory
     assert write_results(tiny_result, str(out)) == os.path.normpath(out)
     nothing_but(out, "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet")
     assert (out / "summary.json").read_text(encoding="utf-8") != "old"

@@ -1,0 +1,40 @@
+"""--out never destroys what is not an earlier dcsim run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from dcsim.cli import main
+
+QUICK = [str(ROOT / "scenarios/quickstart.yaml"), "--set", "horizon=1d", "--set", "warmup=0", "--quiet"]
+
+
+def test_out_dir_with_other_files_is_refused_and_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "mine"
+    (target / "sub").mkdir(parents=True)
+    (target / "keep.txt").write_text("precious")
+    assert main(["run", *QUICK, "--out", str(target)]) == 2
+    assert (target / "keep.txt").read_text() == "precious"
+    assert (target / "sub").is_dir()
+    assert "holds other files" in capsys.readouterr().err
+
+
+def test_working_directory_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.txt").write_text("x")
+    for out in (".", "..", str(tmp_path)):
+        assert main(["run", *QUICK, "--out", out]) == 2
+    assert (tmp_path / "x.txt").exists()
+
+
+def test_earlier_run_and_empty_dir_are_replaced(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["run", *QUICK, "--out", str(empty)]) == 0
+    first = (empty / "manifest.json").read_text()
+    assert main(["run", *QUICK, "--out", str(empty), "--seed", "9"]) == 0
+    assert (empty / "manifest.json").read_text() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no temporary or old dirs left
