@@ -19,6 +19,7 @@ EPILOG = """\
 examples:
   dcsim run scenarios/quickstart.yaml
   dcsim run scenarios/quickstart.yaml --seed 2 --set horizon=30d --plots
+  dcsim run scenarios/quickstart.yaml --set workload.jobs.0.duration.median=3h
   dcsim validate my_cluster.yaml
   dcsim compare scenarios/quickstart.yaml --policy scheduler=fifo,sjf --seeds 5
   dcsim schema --markdown > docs/reference/scenario.md
@@ -34,7 +35,7 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
         help="override a scenario field before validation; repeatable. PATH steps into "
-        "mappings by key and lists by index: --set workload.jobs.0.duration.mean=2h",
+        "mappings by key and lists by index: --set workload.jobs.0.arrival.rate=8/h",
     )  # fmt: skip
 
 
@@ -104,7 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--markdown", action="store_true", help="Markdown tables (the docs' reference page)")
     fmt.add_argument("--json", action="store_true", help="the JSON Schema")
 
-    sub.add_parser("policies", help="list the registered policies and their parameters")
+    sub.add_parser(
+        "policies", help="list the registered policies and their parameters",
+        description="List every registered scheduler and placement policy with its rule and parameters.",
+    )  # fmt: skip
     return parser
 
 

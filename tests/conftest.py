@@ -14,6 +14,8 @@ from dcsim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+#: The user spec files; CI has shared/ beside the repo, a plain clone may not.
+SPEC_FILES = sorted((SHARED / "spec").glob("*.yaml"))
 
 
 def tiny_data(**top: Any) -> dict[str, Any]:

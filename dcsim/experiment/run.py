@@ -21,6 +21,7 @@ from dcsim.metrics.scoring import Window, summarize
 from dcsim.metrics.tables import jobs_table, timeseries_table
 from dcsim.model import DataCenterModel, ProgressHook
 from dcsim.scenario.schema import Scenario
+from dcsim.workload.offered import offered_gpus
 
 
 @dataclass
@@ -101,14 +102,28 @@ def simulate(
         "scheduler": scenario.policies.scheduler.name,
         "placement": scenario.policies.placement.name,
     }
-    summary["notes"] = notes(scenario)
+    offered = offered_gpus(scenario)
+    summary["workload"] = {
+        "offered_gpus": offered,
+        "offered_load": offered / model.topology.n_gpus,
+    }
+    summary["notes"] = notes(scenario, summary)
     timeseries = timeseries_table(model.collector, model.topology.n_gpus)
     return RunResult(scenario, model.seed, summary, jobs, timeseries, time.perf_counter() - t0, list(overrides))
 
 
-def notes(scenario: Scenario) -> list[str]:
-    """What a reader of the summary should know about what was and was not modelled."""
+def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
+    """What a reader of the summary should know: what was not modelled, and signs of a mistake."""
     out = []
+    load = summary["workload"]["offered_load"]
+    if load > 1:
+        out.append(
+            f"offered load is {load:.3g}: the work arriving needs {load:.3g} times the installed GPUs, so the "
+            "queue grows without bound; check the arrival rates (a bare number is per second)"
+        )
+    jobs = summary["jobs"]
+    if jobs["submitted"] and jobs["completed"] == 0 and jobs["running_at_end"] == 0:
+        out.append("no job submitted after the warm-up ever started: check the placement policy and job sizes")
     if scenario.failures is not None or scenario.repair is not None:
         out.append("failures/repair blocks are validated but not simulated yet: faults.* are zero")
     if any(c.checkpoint for c in scenario.workload.jobs):

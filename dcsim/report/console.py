@@ -9,6 +9,7 @@ from dcsim.core.units import format_duration
 
 #: The headline metrics, in print order: (dotted name, label, kind).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("workload.offered_load", "offered load (GPU demand / installed)", "share"),
     ("jobs.submitted", "jobs submitted", "count"),
     ("jobs.completed", "jobs completed", "count"),
     ("jobs.running_at_end", "running at end", "count"),

@@ -26,7 +26,7 @@ import yaml
 from dcsim.cli import main
 from dcsim.experiment.run import write_results
 
-from conftest import ROOT, SHARED, run_data, tiny_data
+from conftest import ROOT, run_data, tiny_data
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 SHORT = ["--set", "horizon=2d", "--set", "warmup=0"]
@@ -62,14 +62,14 @@ def assert_bad_input(code: int, err: str, command: str) -> None:
 def trace_case(tmp_path: Path, csv_text: str | None) -> Path:
     """Copy the trace-replay spec next to a (broken) copy of its CSV; return the YAML path."""
     scenario = tmp_path / "trace_replay.yaml"
-    shutil.copy(SHARED / "spec" / "trace_replay.yaml", scenario)
+    shutil.copy(ROOT / "scenarios" / "trace_replay.yaml", scenario)
     if csv_text is not None:
-        (tmp_path / "w1.csv").write_text(csv_text, encoding="utf-8")
+        (tmp_path / "trace_replay.csv").write_text(csv_text, encoding="utf-8")
     return scenario
 
 
 def csv_lines() -> list[str]:
-    return (SHARED / "spec" / "w1.csv").read_text(encoding="utf-8").splitlines()
+    return (ROOT / "scenarios" / "trace_replay.csv").read_text(encoding="utf-8").splitlines()
 
 
 def nothing_but(directory: Path, *names: str) -> None:
@@ -327,7 +327,7 @@ def test_trace_row_with_non_numeric_gpus(tmp_path: Path, capsys: pytest.CaptureF
     scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
     code, _, err = cli(capsys, "validate", scenario)
     assert_bad_input(code, err, "validate")
-    assert "w1.csv line 4" in err
+    assert "trace_replay.csv line 4" in err
     assert "'gpus'" in err and "'abc'" in err
     assert "workload.trace" in problem_paths(err)
 
@@ -339,9 +339,9 @@ def test_trace_row_with_negative_duration(tmp_path: Path, capsys: pytest.Capture
     scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
     code, _, err = cli(capsys, "run", scenario, "--out", tmp_path / "out")
     assert_bad_input(code, err, "run")
-    assert "w1.csv line 6" in err
+    assert "trace_replay.csv line 6" in err
     assert "'duration'" in err and "'-5'" in err and "> 0" in err
-    nothing_but(tmp_path, "trace_replay.yaml", "w1.csv")
+    nothing_but(tmp_path, "trace_replay.yaml", "trace_replay.csv")
 
 
 def test_trace_missing_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -349,7 +349,7 @@ def test_trace_missing_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
     code, _, err = cli(capsys, "validate", scenario)
     assert_bad_input(code, err, "validate")
-    assert "w1.csv" in err and "'duration'" in err
+    assert "trace_replay.csv" in err and "'duration'" in err
     assert "workload.trace.columns" in err  # how to fix it
     assert "job_id, arrival, gpus" in err  # what the file has
 
@@ -360,7 +360,7 @@ def test_trace_row_with_too_many_fields(tmp_path: Path, capsys: pytest.CaptureFi
     scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
     code, _, err = cli(capsys, "validate", scenario)
     assert_bad_input(code, err, "validate")
-    assert "w1.csv" in err and "line 3" in err
+    assert "trace_replay.csv" in err and "line 3" in err
 
 
 def test_trace_job_bigger_than_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -370,14 +370,14 @@ def test_trace_job_bigger_than_cluster(tmp_path: Path, capsys: pytest.CaptureFix
     scenario = trace_case(tmp_path, "\n".join(lines) + "\n")
     code, _, err = cli(capsys, "validate", scenario)
     assert_bad_input(code, err, "validate")
-    assert "w1.csv line 3" in err and "999" in err and str(2 * 8 * 8) in err  # 2 racks x 8 nodes x 8 GPUs
+    assert "trace_replay.csv line 3" in err and "999" in err and str(2 * 8 * 8) in err  # 2 racks x 8 nodes x 8 GPUs
 
 
 def test_missing_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     scenario = trace_case(tmp_path, None)
     code, _, err = cli(capsys, "validate", scenario)
     assert_bad_input(code, err, "validate")
-    assert "workload.trace.path" in err and "w1.csv" in err and "not found" in err
+    assert "workload.trace.path" in err and "trace_replay.csv" in err and "not found" in err
 
 
 def test_empty_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -385,7 +385,7 @@ def test_empty_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     scenario = trace_case(tmp_path, "")
     code, _, err = cli(capsys, "validate", scenario)
     assert_bad_input(code, err, "validate")
-    assert "w1.csv" in err
+    assert "trace_replay.csv" in err
 
 
 def test_trace_with_header_and_no_rows_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -393,7 +393,7 @@ def test_trace_with_header_and_no_rows_is_bad_input(tmp_path: Path, capsys: pyte
     scenario = trace_case(tmp_path, "job_id,arrival,gpus,duration\n")
     code, _, err = cli(capsys, "validate", scenario)
     assert_bad_input(code, err, "validate")
-    assert "w1.csv" in err
+    assert "trace_replay.csv" in err
 
 
 def test_run_of_trace_with_no_rows_ends(tmp_path: Path) -> None:
@@ -655,8 +655,8 @@ def test_subprocess_bad_trace_row(tmp_path: Path) -> None:
     proc = dcsim_process("run", "trace_replay.yaml", cwd=tmp_path)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert "w1.csv line 10" in proc.stderr and "'gpus'" in proc.stderr
-    nothing_but(tmp_path, "trace_replay.yaml", "w1.csv")
+    assert "trace_replay.csv line 10" in proc.stderr and "'gpus'" in proc.stderr
+    nothing_but(tmp_path, "trace_replay.yaml", "trace_replay.csv")
 
 
 def test_subprocess_missing_scenario_file(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
 from dcsim.cli import main
+
+from conftest import ROOT
 
 QUICK = [str(ROOT / "scenarios/quickstart.yaml"), "--set", "horizon=1d", "--set", "warmup=0", "--quiet"]
 

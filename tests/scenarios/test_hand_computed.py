@@ -115,3 +115,23 @@ def test_jobs_that_never_wait_have_slowdown_exactly_one() -> None:
     assert (done["wait_s"] == 0).all()
     assert (done["slowdown"] == 1.0).all()
     assert r.summary["jobs"]["mean_slowdown"] == 1.0
+
+
+def test_offered_load_is_rate_times_mean_size_times_mean_run_time() -> None:
+    """6/h x E[gpus] (1x0.5 + 8x0.5 = 4.5) x 2 h mean, plus hourly 2-GPU 30-min jobs, over 32 GPUs."""
+    data = tiny_data(horizon="1d")
+    data["workload"]["jobs"] = [
+        {"name": "a", "arrival": {"process": "poisson", "rate": "6/h"}, "gpus": {"values": [1, 8]},
+         "duration": {"dist": "exponential", "mean": "2h"}},
+        {"name": "b", "arrival": {"process": "periodic", "interval": "1h"}, "gpus": 2, "duration": "30m"},
+    ]  # fmt: skip
+    s = run_data(data).summary
+    offered = 6 * 4.5 * 2 + 1 * 2 * 0.5
+    assert s["workload"]["offered_gpus"] == pytest.approx(offered)
+    assert s["workload"]["offered_load"] == pytest.approx(offered / 32)
+    assert any("offered load" in note for note in s["notes"])  # 55 GPUs offered to 32: overloaded
+
+
+def test_no_note_on_a_cluster_that_keeps_up() -> None:
+    s = run_data(tiny_data()).summary
+    assert s["notes"] == []

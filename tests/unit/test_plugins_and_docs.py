@@ -91,3 +91,12 @@ def test_help_lists_every_command() -> None:
     out = subprocess.run([sys.executable, "-m", "dcsim.cli", "--help"], capture_output=True, text=True, check=True)
     for command in ("run", "validate", "compare", "schema", "policies"):
         assert command in out.stdout
+
+
+def test_a_run_where_no_job_ever_starts_says_so() -> None:
+    """LastFit leaves multi-node jobs queued; with only 16-GPU jobs nothing runs, and the notes say why to look."""
+    data = tiny_data(policies={"placement": "plugins.toy_policies:LastFit"}, horizon="1d")
+    data["workload"]["jobs"][0]["gpus"] = 16
+    s = run_data(data).summary
+    assert s["jobs"]["completed"] == 0
+    assert any("no job" in note and "ever started" in note for note in s["notes"])
