@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 
+from dcsim.core.errors import PlacementError
 from dcsim.core.rng import stream
 from dcsim.core.sim import Simulation
 from dcsim.infra.cluster import Cluster
@@ -99,7 +100,10 @@ class DataCenterModel:
         self.placement = PLACEMENT.create(
             pol.placement.name, pol.placement.params, stream(self.seed, "policy.placement")
         )
-        self.queue = JobQueue(by_class=self.scheduler.backfill)
+        # Shortcuts the built-in placement rules allow (see PlacementPolicy).
+        self._trusted = bool(getattr(self.placement, "valid_by_construction", False))
+        self._class_heads = bool(getattr(self.placement, "uniform_in_class", False))
+        self.queue = JobQueue(by_class=self.scheduler.backfill and self._class_heads)
         self.running = 0
         self.horizon = scenario.horizon
         self.sample_interval = scenario.metrics.sample_interval or (self.horizon / 1000 if self.horizon else 300.0)
@@ -205,10 +209,34 @@ class DataCenterModel:
                 self._start(job, placement)
                 queue.discard(job)
             return
-        # Backfill: offer jobs in queue order, skipping those that cannot fit. If a job
-        # of g GPUs did not fit, no job with the same pools and >= g GPUs fits, so only
-        # the heads of the job classes (pools, GPUs) are ever looked at: the jobs tried,
-        # and their order, are those of a scan of the whole queue.
+        # Backfill: offer jobs in queue order; start each that fits.
+        if self._class_heads:
+            self._backfill_class_heads()
+        else:
+            self._backfill_scan()
+
+    def _backfill_scan(self) -> None:
+        """The plain backfill rule: offer every queued job, in order. O(queue) per pass."""
+        queue, cluster, place = self.queue, self.cluster, self.placement.place
+        started = []
+        for job in queue:
+            if cluster.busy_gpus == cluster.installed_gpus:
+                break
+            placement = place(job, cluster)
+            if placement is not None:
+                self._start(job, placement)  # its state changes, so iteration skips it
+                started.append(job)
+        for job in started:  # after the loop: discarding may compact the list
+            queue.discard(job)
+
+    def _backfill_class_heads(self) -> None:
+        """The backfill rule looking at job-class heads only: O(classes log classes) per pass.
+
+        Valid when placement is uniform in a class (pools, GPUs): if a job of g GPUs does
+        not fit, no job with the same pools and >= g GPUs fits, so those are skipped
+        unseen, and the jobs started, in order, are those of :meth:`_backfill_scan`.
+        """
+        queue, cluster, place = self.queue, self.cluster, self.placement.place
         assert queue.classes is not None
         runs = queue.classes
         heads = [(entry, key) for key, run in runs.items() if (entry := run.first()) is not None]
@@ -229,8 +257,37 @@ class DataCenterModel:
             if entry is not None:
                 heappush(heads, (entry, key))
 
+    def _check_placement(self, job: Job, placement: list[tuple[int, int]]) -> None:
+        """Refuse a plug-in's placement that does not fit the job or the free GPUs.
+
+        Raises:
+            PlacementError: names the policy and what is wrong.
+        """
+        cluster = self.cluster
+        name = self.scenario.policies.placement.name
+        nodes = [n for n, _ in placement]
+        problem = None
+        if not placement:
+            problem = "an empty placement (return None to leave the job queued)"
+        elif sum(g for _, g in placement) != job.gpus:
+            problem = f"{sum(g for _, g in placement)} GPUs for a job of {job.gpus}"
+        elif len(set(nodes)) != len(nodes):
+            problem = f"a node twice in {placement}"
+        else:
+            for node, gpus in placement:
+                if not 0 <= node < len(cluster.free) or cluster.node_pool[node] not in job.pools:
+                    problem = f"node {node}, outside the job's pools {list(job.pools)}"
+                elif gpus < 1 or cluster.free[node] < gpus:
+                    problem = f"{gpus} GPUs on node {node}, which has {cluster.free[node]} free"
+                if problem:
+                    break
+        if problem:
+            raise PlacementError(f"placement policy {name!r} gave job {job.id} {problem}")
+
     def _start(self, job: Job, placement: list[tuple[int, int]]) -> None:
         """Give a job its GPUs and schedule its completion."""
+        if not self._trusted:
+            self._check_placement(job, placement)
         cluster = self.cluster
         cluster.allocate(placement)
         job.state = RUNNING

@@ -7,7 +7,7 @@ values; they never mutate state, yield, or do I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from dcsim.infra.topology import Pool
@@ -89,5 +89,5 @@ class ClusterView(Protocol):
     def lowest_nodes(self, pool: int, free: int, k: int, exclude: int = -1) -> list[int]:
         """The ``k`` lowest-id nodes of ``pool`` with exactly ``free`` free GPUs."""
 
-    def nodes_in_bucket(self, pool: int, free: int) -> Iterable[int]:
-        """Every node of ``pool`` with exactly ``free`` free GPUs."""
+    def nodes_in_bucket(self, pool: int, free: int) -> list[int]:
+        """Every node of ``pool`` with exactly ``free`` free GPUs, ascending."""

@@ -49,6 +49,10 @@ class MissingFileError(TraceError):
     """A data file named in the scenario does not exist."""
 
 
+class PlacementError(DcsimError):
+    """A placement policy (a plug-in) returned a placement that does not fit."""
+
+
 class OutputError(DcsimError):
     """An output path that cannot be written without destroying something."""
 

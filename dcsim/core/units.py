@@ -79,9 +79,12 @@ def rate(value: object) -> float:
         if per and per[0].isalpha():
             per = "1" + per
         try:
-            return float(count) / duration(per)
+            out = float(count) / duration(per)
         except (ValueError, ZeroDivisionError):
             raise ValueError(f"expected a rate such as '10/h' or '1/d', got {value!r}") from None
+        if not math.isfinite(out):
+            raise ValueError(f"rate must be finite, got {value!r}")
+        return out
     return _parse(value, {"": 1.0}, "rate", "'10/h' or '1/d'")
 
 

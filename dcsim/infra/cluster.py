@@ -10,7 +10,6 @@ the engine alone calls :meth:`Cluster.allocate` and :meth:`Cluster.release`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from heapq import heapify, heappop, heappush
 
 from dcsim.infra.topology import CROSS_RACK, SAME_NODE, SAME_RACK, Pool, Topology
@@ -85,10 +84,10 @@ class Cluster:
             heappush(heap, n)
         return taken
 
-    def nodes_in_bucket(self, pool: int, free: int) -> Iterable[int]:
-        """Every node of ``pool`` with exactly ``free`` free GPUs, in no fixed order."""
+    def nodes_in_bucket(self, pool: int, free: int) -> list[int]:
+        """Every node of ``pool`` with exactly ``free`` free GPUs, ascending."""
         state = self.free
-        return {n for n in self._buckets[pool][free] if state[n] == free}
+        return sorted({n for n in self._buckets[pool][free] if state[n] == free})
 
     def locality(self, placement: Placement) -> int:
         """Locality class of a placement: SAME_NODE, SAME_RACK or CROSS_RACK."""

@@ -20,7 +20,18 @@ from dcsim.views import ClusterView, JobView
 
 
 class PlacementPolicy(Protocol):
-    """Chooses nodes for a job; returns None to leave the job queued."""
+    """Chooses nodes for a job; returns None to leave the job queued.
+
+    Two optional class attributes let the engine go faster; a plug-in sets them only
+    when they hold (the built-in rules set both):
+
+    - ``valid_by_construction = True``: every placement returned is valid (distinct
+      nodes of the job's pools, with that many GPUs free, summing to the job's GPUs),
+      so the engine skips checking it.
+    - ``uniform_in_class = True``: whether a job fits depends only on its pools and GPU
+      count, and if g GPUs do not fit, more do not; then a backfill pass looks at the
+      first job of each (pools, GPUs) class only instead of the whole queue.
+    """
 
     def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
         """Return ``[(node, gpus), ...]`` summing to ``job.gpus``, or None."""
@@ -82,8 +93,15 @@ def place_in_pool(cluster: ClusterView, pool: int, gpus: int, mode: int) -> tupl
     return None
 
 
+class _BuiltIn:
+    """What every built-in placement rule guarantees (see :class:`PlacementPolicy`)."""
+
+    valid_by_construction = True
+    uniform_in_class = True
+
+
 @PLACEMENT.register("first_fit")
-class FirstFit:
+class FirstFit(_BuiltIn):
     """The lowest-id node(s) with room: for whole nodes the lowest free ones. Cost O(n log N) per try."""
 
     Params = NoParams
@@ -106,7 +124,7 @@ class _FitParams(BaseModel):
     gpu_weight: float = Field(1.0, description=">0 packs (fewest free GPUs left), <0 spreads")
 
 
-class _Fit:
+class _Fit(_BuiltIn):
     """Shared rule of best and worst fit: the sign of `gpu_weight` packs or spreads."""
 
     Params = _FitParams
@@ -145,29 +163,37 @@ class WorstFit(_Fit):
 
 
 @PLACEMENT.register("rack_pack")
-class RackPack:
+class RackPack(_BuiltIn):
     """Multi-node jobs on the fewest racks (the fullest rack that holds them); others best fit.
 
-    Tie-break: lowest rack id, then lowest node id. Cost O(racks in pool) per multi-node try.
+    Across the job's pools: fewest racks, then fewest nodes, then least left over; ties ->
+    lowest node id. Cost per multi-node try O(racks + nodes of the chosen racks) in a pool.
     """
 
     Params = NoParams
 
     def __init__(self, params: NoParams, rng: np.random.Generator) -> None:
         self.params, self.rng = params, rng
-        self._fit = BestFit(BestFit.Params(), rng)
 
     def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
-        """Fewest racks, then fewest whole free nodes left in them, over the job's pools."""
-        best: tuple[int, int, Placement] | None = None
+        """Fewest racks, then fewest nodes, then fewest GPUs or whole nodes left over, over the job's pools."""
+        best: tuple[tuple[int, int, int, int], Placement] | None = None
         for pool in job.pools:
             n = cluster.pools[pool].gpus_per_node
             if job.gpus <= n:
-                return self._fit.place(job, cluster)
-            found = self._place_multi(cluster, pool, job.gpus, n)
-            if found is not None and (best is None or found[:2] < best[:2]):
-                best = found
-        return best[2] if best is not None else None
+                single = place_in_pool(cluster, pool, job.gpus, _TIGHTEST)
+                if single is None:
+                    continue
+                key, placement = (1, 1, single[1], single[0][0][0]), single[0]
+            else:
+                multi = self._place_multi(cluster, pool, job.gpus, n)
+                if multi is None:
+                    continue
+                racks, spare, placement = multi
+                key = (racks, len(placement), spare, placement[0][0])
+            if best is None or key < best[0]:
+                best = (key, placement)
+        return best[1] if best is not None else None
 
     def _place_multi(self, cluster: ClusterView, pool: int, gpus: int, n: int) -> tuple[int, int, Placement] | None:
         """Return (racks used, spare whole nodes in them, placement) or None."""

@@ -56,13 +56,13 @@ class ShortestJobFirst(_Base):
     """Shortest job first on the declared run time (or the class mean); ties -> earlier submission."""
 
     class Params(_Params):
-        on: Literal["declared", "class_mean"] = Field(
+        estimate: Literal["declared", "class_mean"] = Field(
             "declared", description="declared run time of each job, or the mean of its class"
         )
 
     def key(self, job: JobView) -> float:
         """Declared (or class mean) run time, s."""
-        return job.estimate if self.params.on == "declared" else job.expected_duration
+        return job.estimate if self.params.estimate == "declared" else job.expected_duration
 
 
 @SCHEDULER.register("priority")

@@ -35,3 +35,27 @@ class LongestFirst:
 
     def key(self, job):
         return -job.estimate
+
+
+class AlwaysNodeZero:
+    """Wrong on purpose: every job on node 0, whatever is free there."""
+
+    def __init__(self, params, rng) -> None:
+        self.params, self.rng = params, rng
+
+    def place(self, job, cluster):
+        return [(0, job.gpus)]
+
+
+class TenantPinned:
+    """Tenant 'a' only on node 0; everyone else anywhere (first fit). Not uniform in a class."""
+
+    def __init__(self, params, rng) -> None:
+        self.params, self.rng = params, rng
+
+    def place(self, job, cluster):
+        nodes = [0] if job.tenant == "a" else range(len(cluster.free))
+        for node in nodes:
+            if cluster.node_pool[node] in job.pools and cluster.free[node] >= job.gpus:
+                return [(node, job.gpus)]
+        return None

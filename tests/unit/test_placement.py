@@ -176,3 +176,14 @@ def test_placement_indexes_follow_allocate_and_release() -> None:
 def test_unknown_placement_lists_valid_names() -> None:
     with pytest.raises(UnknownPolicyError, match=r"best_fit.*first_fit.*rack_pack.*worst_fit"):
         PLACEMENT.lookup("bestfit")
+
+
+def test_rack_pack_compares_pools_of_different_node_sizes() -> None:
+    """An 8-GPU job allowed on 4-GPU A100 nodes (listed first) and 8-GPU H100 nodes takes one whole H100 node."""
+    groups = [
+        {"racks": 2, "nodes_per_rack": 2, "node": {"gpus": 4, "gpu_type": "A100"}},
+        {"racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8, "gpu_type": "H100"}},
+    ]
+    c = cluster(groups=groups)
+    assert policy("rack_pack").place(JobStub(8, pools=(0, 1)), c) == [(4, 8)]
+    assert policy("rack_pack").place(JobStub(8, pools=(0,)), c) == [(0, 4), (1, 4)]  # one rack of A100s

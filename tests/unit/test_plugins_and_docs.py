@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dcsim.core.errors import ScenarioError
+from dcsim.core.errors import PlacementError, ScenarioError
 from dcsim.report.progress import Progress
 
 from conftest import ROOT, build, run_data, tiny_data
@@ -100,3 +100,36 @@ def test_a_run_where_no_job_ever_starts_says_so() -> None:
     s = run_data(data).summary
     assert s["jobs"]["completed"] == 0
     assert any("no job" in note and "ever started" in note for note in s["notes"])
+
+
+def test_an_invalid_plugin_placement_is_refused_by_name() -> None:
+    """AlwaysNodeZero over-books node 0 on the ninth 1-GPU job: an error naming the policy, not corruption."""
+    data = tiny_data(policies={"placement": "plugins.toy_policies:AlwaysNodeZero"})
+    data["workload"]["jobs"][0].update({"arrival": {"process": "batch"}, "count": 9})
+    with pytest.raises(PlacementError, match=r"'plugins.toy_policies:AlwaysNodeZero' gave job 8 1 GPUs on node 0"):
+        run_data(data)
+
+
+def test_backfill_offers_every_job_to_a_plugin_that_is_not_uniform_in_a_class() -> None:
+    """Tenant a may use node 0 only. X (b, 8 GPUs, 10 h) takes node 0, Y (b, 8 GPUs, 1 h) node 1.
+
+    A (tenant a, 1 GPU) and then B (tenant b, 1 GPU) queue. When Y ends at 1 h, A still cannot
+    run, but B can, on node 1. Skipping B because a same-size job just failed would be wrong
+    for this policy: B must start at 1 h, not when node 0 frees at 10 h.
+    """
+    data = tiny_data(
+        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8}}]},
+        workload={"jobs": [
+            {"name": "X", "tenant": "b", "arrival": {"process": "batch"}, "count": 1, "gpus": 8, "duration": "10h"},
+            {"name": "Y", "tenant": "b", "arrival": {"process": "batch"}, "count": 1, "gpus": 8, "duration": "1h"},
+            {"name": "A", "tenant": "a", "arrival": {"process": "batch", "at": "1s"}, "count": 1, "gpus": 1,
+             "duration": "1h"},
+            {"name": "B", "tenant": "b", "arrival": {"process": "batch", "at": "2s"}, "count": 1, "gpus": 1,
+             "duration": "1h"}]},
+        policies={"scheduler": {"name": "fifo", "params": {"backfill": True}},
+                  "placement": "plugins.toy_policies:TenantPinned"},
+    )  # fmt: skip
+    jobs = run_data(data).jobs.set_index("job_class")
+    assert jobs.loc["B", "start_s"] == 3600.0
+    assert jobs.loc["B", "first_node"] == 1
+    assert jobs.loc["A", "start_s"] == 10 * 3600.0

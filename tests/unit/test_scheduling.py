@@ -41,7 +41,7 @@ def test_sjf_orders_by_declared_run_time() -> None:
 
 def test_sjf_on_class_mean_ignores_the_declared_time() -> None:
     jobs = [View(0.0, estimate=1.0, expected_duration=50.0), View(1.0, estimate=99.0, expected_duration=10.0)]
-    assert order("sjf", jobs, on="class_mean") == [1, 0]
+    assert order("sjf", jobs, estimate="class_mean") == [1, 0]
     assert order("sjf", jobs) == [0, 1]
 
 
