@@ -186,6 +186,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             seeds = [int(s) for s in args.seed_list.split(",") if s.strip()]
         except ValueError:
             raise OverrideError(f"--seed-list {args.seed_list!r}: give whole numbers separated by commas") from None
+        if len(set(seeds)) != len(seeds) or not seeds:
+            raise OverrideError(f"--seed-list {args.seed_list!r}: give distinct seeds (a repeated seed repeats a run)")
     else:
         if args.seeds < 1:
             raise OverrideError(f"--seeds {args.seeds}: give at least 1")
@@ -196,7 +198,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     table = compare(args.file, axes, seeds, args.overrides, on_run)
     print(f"{base.name}: {len(seeds)} seed(s) {', '.join(map(str, seeds))}; mean ± standard error over seeds\n")
-    print(compare_table(aggregate(table)))
+    print(compare_table(aggregate(table), [a.path for a in axes]))
     out = args.out or os.path.join("results", base.name, "compare.csv")
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     tmp = f"{out}.tmp-{os.getpid()}"

@@ -8,26 +8,33 @@ between them are the policies' own (paired comparison).
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from dcsim.core.errors import OverrideError
+from dcsim.core.errors import OverrideError, UnknownPolicyError
 from dcsim.experiment.run import simulate
 from dcsim.metrics.scoring import flatten
+from dcsim.policies import REGISTRIES
 from dcsim.scenario.load import load_scenario
+from dcsim.scenario.schema import PolicySpec, Scenario
 
 POLICY_KINDS = ("scheduler", "placement")
 
 
 @dataclass(frozen=True)
 class Axis:
-    """One varied setting: a scenario path and its values (as ``--set`` would write them)."""
+    """One varied setting: a scenario path and its values (as ``--set`` would write them).
+
+    ``policy`` names the policy kind for ``--policy`` axes, whose values are policy names.
+    """
 
     path: str
     values: tuple[str, ...]
+    policy: str | None = None
 
 
 def parse_axis(text: str, policy: bool) -> Axis:
@@ -46,18 +53,50 @@ def parse_axis(text: str, policy: bool) -> Axis:
     if policy:
         if key not in POLICY_KINDS:
             raise OverrideError(f"{flag} {text!r}: {key!r} is no policy kind; use one of {', '.join(POLICY_KINDS)}")
-        key = f"policies.{key}.name"  # keeps params shared by the variants (e.g. backfill)
+        return Axis(f"policies.{key}", items, policy=key)
     return Axis(key, items)
 
 
-def variants(axes: Sequence[Axis]) -> list[tuple[str, list[str]]]:
-    """Cartesian product of the axes: ``(label, overrides)`` per variant."""
+def policy_override(axis: Axis, name: str, base: Scenario) -> str:
+    """``--set`` text that switches a policy, keeping the scenario's params that are the same knob.
+
+    A parameter carries over when the target policy declares it with the same default
+    (``backfill`` between schedulers); best fit's ``gpu_weight`` (default 1) does not reach
+    worst fit (default -1) or first fit (none).
+    """
+    assert axis.policy is not None
+    registry = REGISTRIES[axis.policy]
+    current: PolicySpec = getattr(base.policies, axis.policy)
+    source = registry.params_model(current.name).model_fields
+    try:
+        target = registry.params_model(name).model_fields
+    except UnknownPolicyError as exc:
+        raise OverrideError(f"--policy {axis.policy}={name}: {axis.path}: {exc}") from None
+    params = {
+        k: v
+        for k, v in current.params.items()
+        if k in target and k in source and target[k].default == source[k].default
+    }
+    return f"{axis.path}={json.dumps({'name': name, 'params': params})}"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One combination of the axes' values."""
+
+    label: str
+    values: dict[str, str]
+    overrides: list[str]
+
+
+def variants(axes: Sequence[Axis], base: Scenario) -> list[Variant]:
+    """Cartesian product of the axes."""
     if not axes:
-        return [("baseline", [])]
+        return [Variant("baseline", {}, [])]
     out = []
     for combo in itertools.product(*(a.values for a in axes)):
-        label = " ".join(combo) if len(axes) > 1 else combo[0]
-        out.append((label, [f"{a.path}={v}" for a, v in zip(axes, combo, strict=True)]))
+        sets = [policy_override(a, v, base) if a.policy else f"{a.path}={v}" for a, v in zip(axes, combo, strict=True)]
+        out.append(Variant(" ".join(combo), {a.path: v for a, v in zip(axes, combo, strict=True)}, sets))
     return out
 
 
@@ -70,6 +109,8 @@ def compare(
 ) -> pd.DataFrame:
     """Run every variant on every seed; return one row per run with every flattened metric.
 
+    Columns: ``variant``, one ``set:<path>`` per axis with its value, ``seed``, then the metrics.
+
     Args:
         path: scenario file.
         axes: the varied settings.
@@ -77,17 +118,20 @@ def compare(
         overrides: ``--set`` strings applied to every variant first.
         on_run: called after each run with (variant, seed, wall seconds).
     """
-    scenarios = {}
-    for label, extra in variants(axes):  # validate every variant before running any
+    runs = []
+    base = load_scenario(path, overrides)
+    for variant in variants(axes, base):  # validate every variant before running any
+        sets = [*overrides, *variant.overrides]
         for seed in seeds:
-            scenarios[(label, seed)] = (load_scenario(path, [*overrides, *extra], seed), [*overrides, *extra])
+            runs.append((variant, seed, load_scenario(path, sets, seed), sets))
     rows = []
-    for (label, seed), (scenario, sets) in scenarios.items():
+    for variant, seed, scenario, sets in runs:
         result = simulate(scenario, overrides=sets)
         flat = {k: v for k, v in flatten(result.summary).items() if not isinstance(v, list)}
-        rows.append({"variant": label, "seed": seed, **flat})
+        varied = {f"set:{k}": v for k, v in variant.values.items()}
+        rows.append({"variant": variant.label, **varied, "seed": seed, **flat})
         if on_run is not None:
-            on_run(label, seed, result.wall_time_s)
+            on_run(variant.label, seed, result.wall_time_s)
     return pd.DataFrame(rows)
 
 
@@ -98,7 +142,7 @@ def aggregate(table: pd.DataFrame) -> list[tuple[str, dict[str, tuple[float | No
         part = table[table["variant"] == label]
         values: dict[str, tuple[float | None, float | None]] = {}
         for column in part.columns:
-            if column in ("variant", "seed"):
+            if column in ("variant", "seed") or column.startswith("set:"):
                 continue
             series = pd.to_numeric(part[column], errors="coerce").dropna()
             if series.empty:

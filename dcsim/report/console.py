@@ -85,25 +85,32 @@ def summary_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def compare_table(rows: Sequence[tuple[str, dict[str, tuple[float | None, float | None]]]]) -> str:
+def compare_table(
+    rows: Sequence[tuple[str, dict[str, tuple[float | None, float | None]]]], varied: Sequence[str] = ()
+) -> str:
     """Variants side by side: one column per variant, mean (and +- standard error) per metric.
 
     Args:
         rows: ``(variant label, {metric: (mean, standard error or None)})``.
+        varied: the scenario paths the variants differ in, for the header.
     """
-    labels = [label for label, _ in rows]
     width = max(len(label) for _, label, _ in HEADLINE)
-    cols = [max(16, len(label)) for label in labels]
-    out = [f"{'metric':<{width}}  " + "  ".join(f"{lab:>{c}}" for lab, c in zip(labels, cols, strict=True))]
-    out.append("-" * len(out[0]))
-    for name, label, kind in HEADLINE:
-        cells = []
-        for (_, values), c in zip(rows, cols, strict=True):
+    cells: list[list[str]] = []
+    for _, values in rows:
+        column = []
+        for name, _, kind in HEADLINE:
             mean, se = values.get(name, (None, None))
             shown = "mean_count" if kind == "count" and se else kind
             text = format_value(mean, shown)
             if se:
                 text += f" ±{format_value(se, shown).lstrip('$ ')}"
-            cells.append(f"{text:>{c}}")
-        out.append(f"{label:<{width}}  " + "  ".join(cells))
+            column.append(text)
+        cells.append(column)
+    widths = [max(len(label), *(len(c) for c in column)) for (label, _), column in zip(rows, cells, strict=True)]
+    title = "variant: " + " / ".join(varied) if varied else "variant"
+    out = [f"{title:<{width}}  " + "  ".join(f"{lab:>{w}}" for (lab, _), w in zip(rows, widths, strict=True))]
+    out.append("-" * len(out[0]))
+    for i, (_, label, _) in enumerate(HEADLINE):
+        line = "  ".join(f"{column[i]:>{w}}" for column, w in zip(cells, widths, strict=True))
+        out.append(f"{label:<{width}}  {line}")
     return "\n".join(out)

@@ -280,8 +280,8 @@ def test_compare_prints_both_variants_and_writes_one_row_per_run(
         capsys, "compare", QUICKSTART, *SHORT, "--policy", "scheduler=fifo,sjf", "--seeds", "2", "--out", out_csv
     )
     assert code == 0, err
-    header = next(line for line in out.splitlines() if line.startswith("metric"))
-    assert header.split() == ["metric", "fifo", "sjf"]
+    header = next(line for line in out.splitlines() if line.startswith("variant"))
+    assert header.split() == ["variant:", "policies.scheduler", "fifo", "sjf"]
     assert "seed(s) 1, 2" in out
     assert str(out_csv) in out
     table = pd.read_csv(out_csv)
