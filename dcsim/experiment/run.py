@@ -121,6 +121,12 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
             f"offered load is {load:.3g}: the work arriving needs {load:.3g} times the installed GPUs, so the "
             "queue grows without bound; check the arrival rates (a bare number is per second)"
         )
+    window = summary["window"]
+    if window["hours"] <= 0:
+        out.append(
+            f"the run ended at {window['end_s']:g} s, inside the warm-up ({scenario.warmup:g} s): nothing was "
+            "measured; shorten the warm-up or give a horizon"
+        )
     jobs = summary["jobs"]
     if jobs["submitted"] and jobs["completed"] == 0 and jobs["running_at_end"] == 0:
         out.append("no job submitted after the warm-up ever started: check the placement policy and job sizes")

@@ -78,14 +78,18 @@ def job_metrics(jobs: pd.DataFrame, window: Window) -> dict[str, Any]:
     done = cohort[state == "completed"]
     wait = started["wait_s"].to_numpy()
     jct = done["jct_s"].to_numpy()
+    # Jobs never started have waited at least until the end: a lower bound on the true mean.
+    waited = cohort["start_s"].fillna(window.end).to_numpy() - cohort["submit_s"].to_numpy()
     return {
         "submitted": len(cohort),
+        "started": len(started),
         "completed": len(done),
         "failed": int((state == "failed").sum()),
         "running_at_end": int((state == "running").sum()),
         "queued_at_end": int((state == "queued").sum()),
         "mean_wait_s": _mean(wait),
         "p95_wait_s": _p95(wait),
+        "mean_wait_incl_queued_s": _mean(waited),
         "mean_jct_s": _mean(jct),
         "p95_jct_s": _p95(jct),
         "mean_slowdown": _mean(done["slowdown"].to_numpy()),
@@ -153,6 +157,7 @@ def summarize(jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: 
             "ettr": 1.0 if len(cohort_started) else None,
         },
         "queue": {
+            "queued_at_end": int(jobs["start_s"].isna().sum()),
             "mean_queued_jobs": float(queue_area / window.length) if window.length > 0 else 0.0,
             "mean_running_jobs": float(run_area / window.length) if window.length > 0 else 0.0,
             "arrival_rate_per_h": len(jobs[jobs["submit_s"] >= window.start]) / hours if hours > 0 else 0.0,

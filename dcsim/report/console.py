@@ -16,6 +16,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("jobs.queued_at_end", "queued at end", "count"),
     ("jobs.mean_wait_s", "mean wait", "seconds"),
     ("jobs.p95_wait_s", "p95 wait", "seconds"),
+    ("jobs.mean_wait_incl_queued_s", "mean wait, still-queued jobs too (≥)", "seconds"),
     ("jobs.mean_jct_s", "mean job completion time", "seconds"),
     ("jobs.p95_jct_s", "p95 job completion time", "seconds"),
     ("jobs.mean_slowdown", "mean slowdown (JCT / run time)", "ratio"),

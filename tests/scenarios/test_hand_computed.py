@@ -135,3 +135,26 @@ def test_offered_load_is_rate_times_mean_size_times_mean_run_time() -> None:
 def test_no_note_on_a_cluster_that_keeps_up() -> None:
     s = run_data(tiny_data()).summary
     assert s["notes"] == []
+
+
+def test_waits_of_jobs_still_queued_count_in_the_censored_mean() -> None:
+    """One 8-GPU node, three whole-node jobs at t=0 of 2 h each, horizon 3 h.
+
+    Started: the first (wait 0) and the second (wait 2 h); the third is still queued (3 h so far).
+    mean_wait_s = (0 + 2) / 2 h; mean_wait_incl_queued_s = (0 + 2 + 3) / 3 h.
+    """
+    data = tiny_data(
+        horizon="3h",
+        datacenter=ONE_NODE,
+        workload={"jobs": [{"name": "j", "arrival": {"process": "batch"}, "count": 3, "gpus": 8, "duration": "2h"}]},
+    )
+    j = run_data(data).summary["jobs"]
+    assert (j["started"], j["queued_at_end"]) == (2, 1)
+    assert j["mean_wait_s"] == pytest.approx((0 + 2) / 2 * 3600)
+    assert j["mean_wait_incl_queued_s"] == pytest.approx((0 + 2 + 3) / 3 * 3600)
+
+
+def test_a_run_that_ends_inside_its_warmup_says_nothing_was_measured() -> None:
+    s = run_data(tiny_data(warmup="1d")).summary  # the 4 hourly jobs drain after 3.5 h
+    assert s["window"]["hours"] == 0
+    assert any("inside the warm-up" in note for note in s["notes"])
