@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 
+import pandas as pd
+
 from dcsim.core.errors import PlacementError
 from dcsim.core.rng import stream
 from dcsim.core.sim import Simulation
@@ -41,7 +43,6 @@ class _Source:
     pools: tuple[int, ...]
     expected_duration: float
     chunks: Iterator[tuple[list, list, list, list]]
-    trace_ids: list[str] | None = None
 
 
 def class_chunks(
@@ -145,18 +146,36 @@ class DataCenterModel:
         if self.horizon is not None:
             table = table[table["submit_time"] <= self.horizon]
         pools = self.topology.allowed_pools(trace.gpu_types, trace.min_gpu_memory)
-        mean = float(table["duration"].mean()) if len(table) else 0.0
         if self.expected_jobs is not None:
             self.expected_jobs += len(table)
-        # Jobs with the same class, tenant and priority share a source.
-        for (name, tenant, priority), part in table.groupby(["job_class", "tenant", "priority"], sort=True):
-            chunk = (
-                part["submit_time"].tolist(), part["gpus"].tolist(),
-                part["duration"].tolist(), part["estimate"].tolist(),
-            )  # fmt: skip
-            source = _Source(str(name), str(tenant), int(priority), pools, mean, iter([chunk]))
-            source.trace_ids = part["trace_id"].tolist()
-            self._add_source(source)
+        # One source in file order (a stable sort by submit time), so ties keep the
+        # trace's order; each job keeps its own class, tenant and priority.
+        class_mean = table.groupby("job_class", sort=False)["duration"].transform("mean")
+        self._open_sources += 1
+        self.env.process(self._trace_arrivals(table.assign(class_mean=class_mean), pools))
+
+    def _trace_arrivals(self, table: pd.DataFrame, pools: tuple[int, ...]):
+        """Submit a trace's jobs at their submit times, each with its own fields."""
+        env = self.env
+        col = self.collector
+        rows = zip(
+            table["submit_time"].tolist(), table["gpus"].tolist(), table["duration"].tolist(),
+            table["estimate"].tolist(), table["job_class"].tolist(), table["tenant"].tolist(),
+            table["priority"].tolist(), table["class_mean"].tolist(), table["trace_id"].tolist(),
+            strict=True,
+        )  # fmt: skip
+        for t, gpus, duration, estimate, name, tenant, priority, mean, trace_id in rows:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            job = Job(self._next_id, name, tenant, priority, gpus, duration, estimate, mean, env.now, pools)
+            self._next_id += 1
+            col.on_job_submitted(
+                env.now, col.class_code(name), col.tenant_code(tenant), priority, gpus, duration, estimate
+            )
+            col.trace_ids[job.id] = trace_id
+            self._submit(job)
+        self._open_sources -= 1
+        self._check_drained()
 
     def _arrivals(self, src: _Source):
         """Submit the source's jobs at their arrival times."""
@@ -164,8 +183,6 @@ class DataCenterModel:
         col = self.collector
         class_code = col.class_code(src.name)
         tenant_code = col.tenant_code(src.tenant)
-        trace_ids = src.trace_ids
-        k = 0
         for times, sizes, durations, estimates in src.chunks:
             for t, gpus, duration, estimate in zip(times, sizes, durations, estimates, strict=True):
                 if t > env.now:
@@ -174,9 +191,6 @@ class DataCenterModel:
                           src.expected_duration, env.now, src.pools)  # fmt: skip
                 self._next_id += 1
                 col.on_job_submitted(env.now, class_code, tenant_code, src.priority, gpus, duration, estimate)
-                if trace_ids is not None:
-                    col.trace_ids[job.id] = trace_ids[k]
-                    k += 1
                 self._submit(job)
         self._open_sources -= 1
         self._check_drained()

@@ -96,3 +96,33 @@ def test_horizon_cuts_the_run_and_counts_what_is_left(tmp_path: Path) -> None:
     assert (jobs["completed"], jobs["running_at_end"], jobs["queued_at_end"]) == (1, 1, 1)
     # Utilization: 8 GPUs busy for all 120 s of the window.
     assert r.summary["utilization"]["gpu_allocated"] == 8 * 120 / (8 * 120)
+
+
+def test_trace_jobs_submitted_together_keep_file_order(tmp_path: Path) -> None:
+    """Rows of different classes at the same time queue in file order: FIFO runs them so on one node."""
+    (tmp_path / "t.csv").write_text("t,gpus,dur,cls\n0,8,100,zeta\n0,8,100,alpha\n0,8,100,mid\n")
+    data = tiny_data(
+        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8}}]},
+        workload={"trace": {"path": "t.csv",
+                            "columns": {"submit_time": "t", "gpus": "gpus", "duration": "dur", "job_class": "cls"}}},
+    )  # fmt: skip
+    jobs = run_data(data, base_dir=str(tmp_path)).jobs
+    assert jobs.sort_values("start_s")["job_class"].tolist() == ["zeta", "alpha", "mid"]
+    assert jobs["trace_id"].tolist() == ["0", "1", "2"]
+
+
+def test_sjf_on_class_mean_uses_each_trace_class_mean(tmp_path: Path) -> None:
+    """A blocker runs 0-100; then class 'long' (mean 1000 s) and class 'short' (60 s) wait.
+
+    SJF on class means starts the short one first, although it came last.
+    """
+    (tmp_path / "t.csv").write_text("t,gpus,dur,cls\n0,8,100,block\n1,8,1000,long\n2,8,60,short\n")
+    data = tiny_data(
+        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8}}]},
+        workload={"trace": {"path": "t.csv",
+                            "columns": {"submit_time": "t", "gpus": "gpus", "duration": "dur", "job_class": "cls"}}},
+        policies={"scheduler": {"name": "sjf", "params": {"estimate": "class_mean"}}},
+    )  # fmt: skip
+    jobs = run_data(data, base_dir=str(tmp_path)).jobs.set_index("job_class")
+    assert jobs.loc["short", "start_s"] == 100.0
+    assert jobs.loc["long", "start_s"] == 160.0
