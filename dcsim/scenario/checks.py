@@ -1,14 +1,27 @@
-"""Checks that need the whole validated scenario; each problem carries its path.
+"""Checks that need more than one block of the scenario; each problem carries its path.
 
-Run by :func:`dcsim.scenario.load.load_scenario` after the schema accepted the file,
-so that ``dcsim validate`` reports them all at once.
+:func:`check_parts` works on whichever blocks validated, so that ``dcsim validate``
+reports these problems together with the schema's, all at once.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
 from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.infra.topology import Topology, build_topology
-from dcsim.scenario.schema import BatchArrival, EmpiricalDist, Scenario
+from dcsim.scenario.schema import (
+    BatchArrival,
+    Costs,
+    Datacenter,
+    EmpiricalDist,
+    JobClass,
+    Scenario,
+    Trace,
+)
+from dcsim.scenario.types import PositiveSeconds
 from dcsim.workload.distributions import count_sampler, duration_sampler, resolve
 from dcsim.workload.trace import read_trace
 
@@ -24,13 +37,59 @@ def _largest_job(topology: Topology, gpu_types: list[str] | None, memory: float 
 
 def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
     """Return every problem of a schema-valid scenario as ``(path, message)``."""
+    problems = check_parts(
+        sc.datacenter, list(enumerate(sc.workload.jobs)), sc.workload.trace, sc.costs, sc.horizon, True, sc.base_dir
+    )
+    if sc.repair is not None and sc.failures is None:
+        problems.append(("repair", "a `repair` block needs a `failures` block (nothing would fail)"))
+    return problems
+
+
+def check_raw(data: dict[str, Any], base: str) -> list[tuple[str, str]]:
+    """The same checks on a scenario that failed the schema: on each block that validates alone."""
+
+    def part(model: type[BaseModel], value: Any) -> Any:
+        try:
+            return model.model_validate(value)
+        except (ValidationError, ValueError, TypeError):
+            return None
+
+    dc = part(Datacenter, data.get("datacenter"))
+    if dc is None:
+        return []
+    raw_workload = data.get("workload")
+    workload: dict[str, Any] = raw_workload if isinstance(raw_workload, dict) else {}
+    raw_jobs = workload.get("jobs")
+    jobs: list[Any] = raw_jobs if isinstance(raw_jobs, list) else []
+    classes = [(i, c) for i, raw in enumerate(jobs) if (c := part(JobClass, raw)) is not None]
+    trace = part(Trace, workload["trace"]) if workload.get("trace") is not None else None
+    costs = part(Costs, data.get("costs", {}))
+    horizon_known = "horizon" not in data or part(_Horizon, {"horizon": data["horizon"]}) is not None
+    horizon = part(_Horizon, {"horizon": data.get("horizon")})
+    return check_parts(dc, classes, trace, costs, horizon.horizon if horizon else None, horizon_known, base)
+
+
+class _Horizon(BaseModel):
+    horizon: PositiveSeconds | None = None
+
+
+def check_parts(
+    datacenter: Datacenter,
+    classes: list[tuple[int, JobClass]],
+    trace: Trace | None,
+    costs: Costs | None,
+    horizon: float | None,
+    horizon_known: bool,
+    base: str,
+) -> list[tuple[str, str]]:
+    """Problems across blocks, for the blocks given (each valid on its own)."""
     problems: list[tuple[str, str]] = []
-    topology = build_topology(sc.datacenter)
+    topology = build_topology(datacenter)
     types = topology.gpu_types()
-    base = sc.base_dir
-    for i, cls in enumerate(sc.workload.jobs):
+    for i, cls in classes:
         path = f"workload.jobs.{i}"
-        if cls.count is None and sc.horizon is None and not isinstance(cls.arrival, BatchArrival):
+        endless = cls.count is None and horizon is None and horizon_known
+        if endless and not isinstance(cls.arrival, BatchArrival):
             problems.append(
                 (f"{path}.count", f"class {cls.name!r} has no `count` and the scenario no `horizon`: "
                  "the run would never end; set one of them")
@@ -63,7 +122,6 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
                 duration_sampler(cls.duration, base)
             except TraceError as exc:
                 problems.append((f"{path}.duration", str(exc)))
-    trace = sc.workload.trace
     if trace is not None:
         unknown = sorted(set(trace.gpu_types or []) - set(types))
         if unknown:
@@ -83,13 +141,11 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
                     ("workload.trace", f"{resolve(base, trace.path)} line {int(row['line'])}: "
                      f"{int(row['gpus'])} GPUs > the largest pool ({where}); drop the job or add racks")
                 )  # fmt: skip
-    prices = sc.costs.gpu_hour_usd
+    prices = costs.gpu_hour_usd if costs is not None else {"*": 0.0}
     if "*" not in prices:
         missing = sorted(set(types) - set(prices))
         if missing:
             problems.append(
                 ("costs.gpu_hour_usd", f"no price for GPU type {', '.join(missing)}; add it, or a '*' default")
             )
-    if sc.repair is not None and sc.failures is None:
-        problems.append(("repair", "a `repair` block needs a `failures` block (nothing would fail)"))
     return problems

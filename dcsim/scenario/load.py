@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from dcsim.core.errors import ScenarioError
-from dcsim.scenario.checks import check_scenario
+from dcsim.scenario.checks import check_raw, check_scenario
 from dcsim.scenario.overrides import apply_overrides
 from dcsim.scenario.schema import Scenario
 
@@ -97,6 +97,8 @@ def scenario_from_data(data: dict[str, Any], base_dir: str = ".", source: str | 
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         problems = [(_user_path(data, e["loc"]), _message(e)) for e in exc.errors()]
+        seen = set(problems)
+        problems += [p for p in check_raw(data, base_dir) if p not in seen]
         raise ScenarioError(problems, source) from None
     scenario._base_dir = base_dir
     problems = check_scenario(scenario)
