@@ -6,14 +6,16 @@ paths are those of the user's file (``workload.jobs.0.duration.mean``).
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from dcsim.core.errors import ScenarioError
+from dcsim.core.errors import DcsimError, ScenarioError
 from dcsim.scenario.checks import check_raw, check_scenario
 from dcsim.scenario.overrides import apply_overrides
 from dcsim.scenario.schema import Scenario
@@ -29,11 +31,11 @@ def read_yaml(path: str) -> dict[str, Any]:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
     except FileNotFoundError:
-        raise ScenarioError([("", f"file not found: {path}")]) from None
+        raise DcsimError(f"{path}: file not found; give the path of a scenario .yaml file") from None
     except IsADirectoryError:
-        raise ScenarioError([("", f"{path} is a directory; give a scenario .yaml file")]) from None
+        raise DcsimError(f"{path} is a directory; give a scenario .yaml file") from None
     except UnicodeDecodeError:
-        raise ScenarioError([("", "not a text file; give a scenario .yaml file")], path) from None
+        raise DcsimError(f"{path}: not a text file; give a scenario .yaml file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -58,7 +60,8 @@ def _user_path(data: Any, loc: tuple[Any, ...]) -> str:
     """Dotted path of a pydantic error, keeping only the steps that exist in the user's data.
 
     Pydantic adds union tags (``exponential``, ``function-after[...]``) to ``loc``;
-    walking the data drops them. The last step is kept even when absent (a missing field).
+    walking the data drops them. An absent last step is kept when it is a field name
+    (a missing field), not a union tag.
     """
     parts: list[str] = []
     node = data
@@ -68,14 +71,17 @@ def _user_path(data: Any, loc: tuple[Any, ...]) -> str:
         ):
             parts.append(str(step))
             node = node[step]
-        elif (
-            i == len(loc) - 1
-            and isinstance(node, dict)  # a missing key of a mapping; not a step into a scalar shorthand
-            and isinstance(step, str)
-            and not step.startswith(("function-", "tagged-"))
-        ):
-            parts.append(step)
+        elif i == len(loc) - 1 and isinstance(node, dict) and step in field_names():
+            parts.append(str(step))  # a missing field of a mapping
     return ".".join(parts)
+
+
+@lru_cache(maxsize=1)
+def field_names() -> frozenset[str]:
+    """Every field name anywhere in the scenario schema."""
+    schema = Scenario.model_json_schema()
+    blocks = [schema, *schema.get("$defs", {}).values()]
+    return frozenset(name for block in blocks for name in block.get("properties", {}))
 
 
 def _message(error: Any) -> str:
@@ -83,7 +89,12 @@ def _message(error: Any) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
     if error["type"] == "extra_forbidden":
-        return "unknown key; check its spelling (`dcsim schema` lists every field)"
+        key = str(error["loc"][-1]) if error["loc"] else ""
+        names = sorted(field_names())
+        close = [n for n in names if len(key) >= 3 and n.startswith(key)]
+        close = close or difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        hint = f"did you mean `{close[0]}`? " if close else ""
+        return f"unknown key; {hint}check its spelling (`dcsim schema` lists every field)"
     if error["type"] == "missing":
         return "required field is missing"
     if error["type"] == "union_tag_invalid":

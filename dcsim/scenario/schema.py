@@ -467,6 +467,11 @@ class Policies(Strict):
 
 
 def _price_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().lstrip("$").replace(",", ""))
+        except ValueError:
+            raise ValueError(f"expected a price in USD such as 2.10 (or one per GPU type), got {value!r}") from None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return {"*": value}
     return value
@@ -523,7 +528,10 @@ class Scenario(Strict):
     def _warmup_before_horizon(cls, warmup: float, info: ValidationInfo) -> float:
         horizon = info.data.get("horizon")  # validated first: it is declared first
         if horizon is not None and warmup >= horizon:
-            raise ValueError(f"warmup ({warmup:g} s) must be shorter than horizon ({horizon:g} s)")
+            raise ValueError(
+                f"warmup ({units.format_duration(warmup)}) must be shorter than horizon "
+                f"({units.format_duration(horizon)})"
+            )
         return warmup
 
     @property

@@ -245,7 +245,7 @@ def test_warmup_not_shorter_than_horizon(tmp_path: Path, capsys: pytest.CaptureF
     code, _, err = cli(capsys, "validate", write_yaml(tmp_path / "s.yaml", data))
     assert_bad_input(code, err, "validate")
     assert "warmup" in err and "horizon" in err
-    assert "172800" in err and "86400" in err  # 2 d and 1 d, in seconds
+    assert "2.00 d" in err and "24.00 h" in err  # warmup 2 d, horizon 1 d
 
 
 def test_warmup_equal_to_horizon_is_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

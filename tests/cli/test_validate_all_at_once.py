@@ -26,3 +26,29 @@ def test_schema_and_cross_block_problems_come_together(tmp_path: Path, capsys: p
     assert "3 problems" in err
     for where in ("workload.jobs.0.arrival.rate", "workload.jobs.1.gpus", "costs.gpu_hour_usd"):
         assert f"  {where}:" in err, (where, err)
+
+
+@pytest.mark.parametrize(
+    ("override", "path", "hint"),
+    [
+        ("workload.jobs.0.prio=2", "workload.jobs.0.prio", "did you mean `priority`"),
+        ("datacenter.sites.0.nodes_per_rak=2", "datacenter.sites.0.nodes_per_rak", "did you mean `nodes_per_rack`"),
+        ("workload.jobs.0.duration={dist: lognormal, sigma: 1}", "workload.jobs.0.duration", "one of `median`"),
+        ("costs.gpu_hour_usd=cheap", "costs.gpu_hour_usd", "a price in USD"),
+    ],
+)
+def test_messages_name_the_users_path_and_suggest_a_fix(
+    override: str, path: str, hint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No union tags (`lognormal`) in paths; close field names suggested for typos."""
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(tiny_data()))
+    assert main(["validate", str(file), "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert f"  {path}: " in err and hint in err, err
+
+
+def test_a_price_may_be_written_with_a_dollar_sign(tmp_path: Path) -> None:
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(tiny_data()))
+    assert main(["validate", str(file), "--set", "costs.gpu_hour_usd=$2.10"]) == 0
