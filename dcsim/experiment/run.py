@@ -21,6 +21,7 @@ from dcsim.metrics.scoring import Window, summarize
 from dcsim.metrics.tables import jobs_table, timeseries_table
 from dcsim.model import DataCenterModel, ProgressHook
 from dcsim.scenario.schema import Scenario
+from dcsim.workload.distributions import resolve
 from dcsim.workload.offered import offered_gpus
 
 
@@ -42,6 +43,8 @@ class RunResult:
         return {
             "scenario": resolved,
             "scenario_hash": scenario_hash(self.scenario),
+            "scenario_dir": os.path.abspath(self.scenario.base_dir),
+            "data_files": data_files(self.scenario),
             "seed": self.seed,
             "overrides": self.overrides,
             "policies": resolved["policies"],
@@ -58,10 +61,30 @@ def scenario_json(scenario: Scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="json")
 
 
+def data_files(scenario: Scenario) -> dict[str, str]:
+    """SHA-256 of every data file the scenario reads (traces, empirical columns), by path as written."""
+    paths = []
+    if scenario.workload.trace is not None:
+        paths.append(scenario.workload.trace.path)
+    for cls in scenario.workload.jobs:
+        for spec in (cls.duration, cls.gpus):
+            if getattr(spec, "dist", None) == "empirical":
+                paths.append(spec.path)  # type: ignore[union-attr]
+    out = {}
+    for path in sorted(set(paths)):
+        with open(resolve(scenario.base_dir, path), "rb") as fh:
+            out[path] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
 def scenario_hash(scenario: Scenario) -> str:
-    """SHA-256 of the resolved scenario without its seed: results are keyed by (hash, seed)."""
+    """SHA-256 of the resolved scenario without its seed, and of the data files it reads.
+
+    Results are keyed by (hash, seed): the same hash means the same inputs.
+    """
     data = scenario_json(scenario)
     data.pop("seed", None)
+    data["data_files"] = data_files(scenario)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -46,6 +46,17 @@ def _type(prop: dict[str, Any] | bool) -> str:
     return str(t)
 
 
+def _refs(prop: Any) -> list[str]:
+    """Names of the blocks a property refers to, in order."""
+    if isinstance(prop, dict):
+        if "$ref" in prop:
+            return [prop["$ref"].rsplit("/", 1)[-1]]
+        return [r for value in prop.values() for r in _refs(value)]
+    if isinstance(prop, list):
+        return [r for value in prop for r in _refs(value)]
+    return []
+
+
 def _unit(prop: dict[str, Any]) -> str:
     for p in [prop, *prop.get("anyOf", [])]:
         if "x-unit" in p:
@@ -74,7 +85,19 @@ def sections() -> list[tuple[str, str, list[tuple[str, str, str, str, str]]]]:
     """``(block name, its description, rows of (field, type, unit, default, meaning))``."""
     schema = Scenario.model_json_schema()
     defs = schema.get("$defs", {})
-    blocks = [("Scenario", schema), *sorted(defs.items())]
+    # Top-down: each block after the block that first refers to it, in field order.
+    order: list[str] = []
+
+    def visit(block: dict[str, Any]) -> None:
+        for prop in block.get("properties", {}).values():
+            for ref in _refs(prop):
+                if ref not in order and ref in defs:
+                    order.append(ref)
+                    visit(defs[ref])
+
+    visit(schema)
+    order += sorted(set(defs) - set(order))
+    blocks = [("Scenario", schema), *((name, defs[name]) for name in order)]
     out = []
     for name, block in blocks:
         if "properties" not in block:

@@ -66,3 +66,23 @@ def test_ragged_csv_row_names_its_line(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4,5,6\n")
     with pytest.raises(TraceError, match=r"t\.csv line 3: 4 fields but the header has 2"):
         read_csv_text(str(tmp_path / "t.csv"))
+
+
+def test_ambiguous_units_are_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match="is bits; sizes are in bytes: write 500GB"):
+        units.size("500Gb")
+    with pytest.raises(ValueError, match="ambiguous"):
+        units.duration("1M")
+    assert units.size("2KiB") == 2048.0
+
+
+def test_scenario_hash_covers_the_trace_file_contents(tmp_path: Path) -> None:
+    """Same YAML, different trace rows: different hash (results are keyed by inputs, not by file names)."""
+    from dcsim.experiment.run import scenario_hash
+
+    (tmp_path / "t.csv").write_text("t,gpus,dur\n0,1,10\n")
+    data = tiny_data(workload={"trace": {"path": "t.csv", "columns": {"submit_time": "t", "gpus": "gpus",
+                                                                     "duration": "dur"}}})  # fmt: skip
+    first = scenario_hash(build(data, str(tmp_path)))
+    (tmp_path / "t.csv").write_text("t,gpus,dur\n0,1,20\n")
+    assert scenario_hash(build(data, str(tmp_path))) != first
