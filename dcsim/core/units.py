@@ -48,7 +48,7 @@ def _parse(value: object, units: dict[str, float], what: str, example: str) -> f
             factor = 1.0
         else:
             # Only bandwidth tells bytes (``GB/s``) from bits (``Gbps``, ``Gb/s``).
-            if what == "size" and unit[-1] == "b" and unit.lower() != "b":
+            if what == "size" and unit[-1] == "b" and unit[:-1] != unit[:-1].lower():  # Gb, Mb: bits
                 raise ValueError(f"{unit!r} in {value!r} is bits; sizes are in bytes: write {number}{unit[:-1]}B")
             if what == "duration" and unit == "M":
                 raise ValueError(f"'M' in {value!r} is ambiguous; write {number}m for minutes or use d/w/y")
