@@ -151,6 +151,8 @@ class BestFit(_Fit):
     """Pack: the node with the fewest free GPUs that still fit; ties -> lowest id. Cost O(n log N)."""
 
     class Params(_FitParams):
+        """Best fit packs: positive weight."""
+
         gpu_weight: float = Field(1.0, description=">0 packs (fewest free GPUs left), <0 spreads")
 
 
@@ -159,6 +161,8 @@ class WorstFit(_Fit):
     """Spread: the node with the most free GPUs; ties -> lowest id. Cost O(n log N)."""
 
     class Params(_FitParams):
+        """Worst fit spreads: negative weight."""
+
         gpu_weight: float = Field(-1.0, description=">0 packs (fewest free GPUs left), <0 spreads")
 
 

@@ -56,6 +56,8 @@ class ShortestJobFirst(_Base):
     """Shortest job first on the declared run time (or the class mean); ties -> earlier submission."""
 
     class Params(_Params):
+        """SJF orders by a run time: each job's declared one, or its class mean."""
+
         estimate: Literal["declared", "class_mean"] = Field(
             "declared", description="declared run time of each job, or the mean of its class"
         )
