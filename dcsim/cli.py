@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, metavar="N", help="seed of every random stream (default: the scenario's)")
     run.add_argument("--csv", action="store_true", help="also write jobs.csv and timeseries.csv")
     run.add_argument("--plots", action="store_true", help="also write utilization.png and wait_cdf.png")
+    run.add_argument(
+        "--events", action="store_true",
+        help="also write events.parquet: every job_submitted, job_started, job_finished record in order",
+    )  # fmt: skip
     run.add_argument("--json", action="store_true", help="print summary.json instead of the table")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -145,7 +149,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _check_out(args.out, want_dir=True)
     progress = Progress(scenario.horizon) if not args.quiet else None
     try:
-        result = simulate(scenario, progress=progress, overrides=args.overrides)
+        result = simulate(scenario, progress=progress, overrides=args.overrides, events=args.events)
     finally:
         if progress is not None:
             progress.close()

@@ -18,7 +18,7 @@ import pandas as pd
 import dcsim
 from dcsim.core.errors import OutputError
 from dcsim.metrics.scoring import Window, summarize
-from dcsim.metrics.tables import jobs_table, timeseries_table
+from dcsim.metrics.tables import events_table, jobs_table, timeseries_table
 from dcsim.model import DataCenterModel, ProgressHook
 from dcsim.scenario.schema import Scenario
 from dcsim.workload.distributions import resolve
@@ -36,6 +36,7 @@ class RunResult:
     timeseries: pd.DataFrame
     wall_time_s: float
     overrides: list[str] = field(default_factory=list)
+    events: pd.DataFrame | None = None
 
     def manifest(self) -> dict[str, Any]:
         """What produced this run: resolved scenario, its hash, seed, versions, wall time."""
@@ -101,6 +102,7 @@ def simulate(
     seed: int | None = None,
     progress: ProgressHook | None = None,
     overrides: Sequence[str] = (),
+    events: bool = False,
 ) -> RunResult:
     """Run one scenario and score it.
 
@@ -109,6 +111,7 @@ def simulate(
         seed: the run seed (default: the scenario's).
         progress: called at every timeseries sample.
         overrides: the ``--set`` strings that produced the scenario (for the manifest).
+        events: also build the table of every job event (``RunResult.events``).
 
     Returns:
         The summary, the jobs table and the timeseries.
@@ -132,7 +135,9 @@ def simulate(
     }
     summary["notes"] = notes(scenario, summary)
     timeseries = timeseries_table(model.collector, model.topology.n_gpus)
-    return RunResult(scenario, model.seed, summary, jobs, timeseries, time.perf_counter() - t0, list(overrides))
+    table = events_table(model.collector) if events else None
+    wall = time.perf_counter() - t0
+    return RunResult(scenario, model.seed, summary, jobs, timeseries, wall, list(overrides), table)
 
 
 def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
@@ -222,9 +227,13 @@ def write_results(
             fh.write("\n")
         result.jobs.to_parquet(os.path.join(tmp, "jobs.parquet"), index=False)
         result.timeseries.to_parquet(os.path.join(tmp, "timeseries.parquet"), index=False)
+        if result.events is not None:
+            result.events.to_parquet(os.path.join(tmp, "events.parquet"), index=False)
         if csv:
             result.jobs.to_csv(os.path.join(tmp, "jobs.csv"), index=False)
             result.timeseries.to_csv(os.path.join(tmp, "timeseries.csv"), index=False)
+            if result.events is not None:
+                result.events.to_csv(os.path.join(tmp, "events.csv"), index=False)
         if plots:
             from dcsim.report.plots import plot_run
 

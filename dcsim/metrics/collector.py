@@ -26,14 +26,15 @@ class Collector:
         self._tenant_index: dict[str, int] = {}
         self.submitted: dict[str, array[Any]] = {
             "time": array("d"), "job_class": array("i"), "tenant": array("i"), "priority": array("q"),
-            "gpus": array("q"), "duration_s": array("d"), "estimate_s": array("d"),
+            "gpus": array("q"), "duration_s": array("d"), "estimate_s": array("d"), "seq": array("q"),
         }  # fmt: skip
         self.trace_ids: dict[int, str] = {}
         self.started: dict[str, array[Any]] = {
             "time": array("d"), "job_id": array("q"), "pool": array("i"), "first_node": array("q"), "nodes": array("i"),
-            "racks": array("i"), "locality": array("b"),
+            "racks": array("i"), "locality": array("b"), "seq": array("q"),
         }  # fmt: skip
-        self.finished: dict[str, array[Any]] = {"time": array("d"), "job_id": array("q")}
+        self.finished: dict[str, array[Any]] = {"time": array("d"), "job_id": array("q"), "seq": array("q")}
+        self._seq = 0  # order of emission across the job records
         self.samples: dict[str, array[Any]] = {
             "time": array("d"), "busy_gpus": array("q"), "queued_jobs": array("q"),
             "running_jobs": array("q"), "power_w": array("d"),
@@ -69,6 +70,8 @@ class Collector:
         s["gpus"].append(gpus)
         s["duration_s"].append(duration_s)
         s["estimate_s"].append(estimate_s)
+        s["seq"].append(self._seq)
+        self._seq += 1
 
     def on_job_started(
         self, time: float, job_id: int, pool: int, first_node: int, nodes: int, racks: int, locality: int
@@ -82,11 +85,15 @@ class Collector:
         s["nodes"].append(nodes)
         s["racks"].append(racks)
         s["locality"].append(locality)
+        s["seq"].append(self._seq)
+        self._seq += 1
 
     def on_job_finished(self, time: float, job_id: int) -> None:
         """Record a ``job_finished``."""
         self.finished["time"].append(time)
         self.finished["job_id"].append(job_id)
+        self.finished["seq"].append(self._seq)
+        self._seq += 1
 
     def on_sample(self, time: float, busy: int, queued: int, running: int, power_w: float) -> None:
         """Record a timeseries ``sample``."""

@@ -92,3 +92,31 @@ def timeseries_table(col: Collector, installed_gpus: int) -> pd.DataFrame:
             "power_kw": s["power_w"] / 1000.0,
         }
     )
+
+
+def events_table(col: Collector) -> pd.DataFrame:
+    """Every job event in time order: ``time_s, kind, job_id`` plus the job's pool and GPUs where known.
+
+    ``kind`` is ``job_submitted``, ``job_started`` or ``job_finished`` (the record types of
+    :mod:`dcsim.metrics.records`), in the order the model emitted them (so at one instant a
+    completion comes before the start it made room for).
+    """
+    sub = Collector.columns(col.submitted)
+    st = Collector.columns(col.started)
+    fin = Collector.columns(col.finished)
+    n_sub, n_st, n_fin = sub["time"].size, st["time"].size, fin["time"].size
+    gpus = sub["gpus"].astype(np.int64)
+    kinds = ["job_submitted", "job_started", "job_finished"]
+    frame = pd.DataFrame(
+        {
+            "time_s": np.concatenate([sub["time"], st["time"], fin["time"]]).astype(float),
+            "kind": pd.Categorical.from_codes(
+                np.repeat(np.arange(3, dtype=np.int8), [n_sub, n_st, n_fin]), categories=kinds
+            ),
+            "job_id": np.concatenate([np.arange(n_sub), st["job_id"], fin["job_id"]]).astype(np.int64),
+            "pool": np.concatenate([np.full(n_sub, -1), st["pool"], np.full(n_fin, -1)]).astype(np.int64),
+            "seq": np.concatenate([sub["seq"], st["seq"], fin["seq"]]).astype(np.int64),
+        }
+    )
+    frame["gpus"] = gpus[frame["job_id"].to_numpy()] if n_sub else np.array([], dtype=np.int64)
+    return frame.sort_values("seq", kind="stable").drop(columns="seq").reset_index(drop=True)

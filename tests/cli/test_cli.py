@@ -46,7 +46,7 @@ def manifest(out: Path) -> dict[str, Any]:
 def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """One short quickstart run with every optional output: (results dir, exit status)."""
     out = tmp_path_factory.mktemp("run") / "q"
-    code = main(["run", str(QUICKSTART), *SHORT, "--out", str(out), "--csv", "--plots", "--quiet"])
+    code = main(["run", str(QUICKSTART), *SHORT, "--out", str(out), "--csv", "--plots", "--events", "--quiet"])
     return out, code
 
 
@@ -55,12 +55,18 @@ def test_run_writes_every_file(full_run: tuple[Path, int]) -> None:
     assert code == 0
     expected = {
         "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet",
-        "jobs.csv", "timeseries.csv", "utilization.png", "wait_cdf.png",
+        "jobs.csv", "timeseries.csv", "utilization.png", "wait_cdf.png", "events.parquet", "events.csv",
     }  # fmt: skip
     assert {p.name for p in out.iterdir()} == expected
     for png in ("utilization.png", "wait_cdf.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["q"]  # no temporary leftovers
+    events = pd.read_parquet(out / "events.parquet")
+    jobs = pd.read_parquet(out / "jobs.parquet")
+    counts = events["kind"].value_counts()
+    assert counts["job_submitted"] == len(jobs)
+    assert counts["job_started"] == jobs["start_s"].notna().sum()
+    assert counts["job_finished"] == jobs["finish_s"].notna().sum()
 
 
 def test_csv_and_parquet_hold_the_same_tables(full_run: tuple[Path, int]) -> None:

@@ -126,3 +126,31 @@ def test_sjf_on_class_mean_uses_each_trace_class_mean(tmp_path: Path) -> None:
     jobs = run_data(data, base_dir=str(tmp_path)).jobs.set_index("job_class")
     assert jobs.loc["short", "start_s"] == 100.0
     assert jobs.loc["long", "start_s"] == 160.0
+
+
+def test_event_records_come_in_causal_order(tmp_path: Path) -> None:
+    """A (8 GPUs, 0-100) then B (8 GPUs at 10): at t=100 A's finish comes before B's start."""
+    from dcsim.metrics.collector import Collector
+    from dcsim.metrics.tables import events_table
+
+    (tmp_path / "t.csv").write_text("t,gpus,dur\n0,8,100\n10,8,50\n")
+    data = tiny_data(
+        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8}}]},
+        workload={"trace": {"path": "t.csv", "columns": {"submit_time": "t", "gpus": "gpus", "duration": "dur"}}},
+    )
+    from dcsim.model import DataCenterModel
+
+    from conftest import build
+
+    model = DataCenterModel(build(data, str(tmp_path)))
+    model.run()
+    events = events_table(model.collector)
+    assert list(zip(events["time_s"], events["kind"], events["job_id"], strict=True)) == [
+        (0.0, "job_submitted", 0), (0.0, "job_started", 0), (10.0, "job_submitted", 1),
+        (100.0, "job_finished", 0), (100.0, "job_started", 1), (150.0, "job_finished", 1),
+    ]  # fmt: skip
+    col: Collector = model.collector
+    started = list(col.records("job_started"))
+    assert [(r.time, r.job_id, r.kind) for r in started] == [(0.0, 0, "job_started"), (100.0, 1, "job_started")]
+    assert [r.gpus for r in col.records("job_submitted")] == [8, 8]
+    assert [r.time for r in col.records("job_finished")] == [100.0, 150.0]
