@@ -170,27 +170,52 @@ def summary_json(summary: dict[str, Any]) -> str:
     return json.dumps(summary, sort_keys=True, indent=2, allow_nan=False) + "\n"
 
 
+#: Every file a run directory may hold; a directory with anything else is not replaced.
+RUN_FILES = frozenset(
+    {
+        "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet", "events.parquet",
+        "jobs.csv", "timeseries.csv", "events.csv", "utilization.png", "wait_cdf.png",
+    }
+)  # fmt: skip
+
+
+def is_run_dir(path: str) -> bool:
+    """True if ``path`` holds only files dcsim writes, with a manifest dcsim wrote."""
+    entries = os.listdir(path)
+    if not set(entries) <= RUN_FILES or "manifest.json" not in entries:
+        return False
+    try:
+        with open(os.path.join(path, "manifest.json"), encoding="utf-8") as fh:
+            manifest = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"scenario_hash", "dcsim_version"} <= set(manifest)
+
+
 def check_out_dir(out_dir: str) -> None:
     """Refuse an output directory whose replacement would destroy something else.
 
-    An existing ``out_dir`` is replaced whole, so it must be empty or hold an earlier
-    run (its ``manifest.json``), and it must not be the working directory or one of
-    its parents.
+    An existing ``out_dir`` is replaced whole, so it must be empty or an earlier run
+    (only files dcsim writes, and dcsim's manifest); it must not be a symbolic link,
+    the working directory or one of its parents.
 
     Raises:
-        OutputError: ``out_dir`` is a file, a folder of other files, or the working directory (or above).
+        OutputError: ``out_dir`` would destroy other files.
     """
     path = os.path.abspath(out_dir)
     here = os.path.abspath(os.getcwd())
     if here == path or here.startswith(path.rstrip(os.sep) + os.sep):
         raise OutputError(f"{out_dir} is the working directory or one of its parents; give a new directory")
+    if os.path.islink(out_dir.rstrip(os.sep) or out_dir):
+        raise OutputError(f"{out_dir} is a symbolic link; give a real directory")
     if os.path.exists(path):
         if not os.path.isdir(path):
             raise OutputError(f"{out_dir} is a file, not a directory; give a new directory")
-        if os.listdir(path) and not os.path.exists(os.path.join(path, "manifest.json")):
+        if os.listdir(path) and not is_run_dir(path):
+            others = sorted(set(os.listdir(path)) - RUN_FILES)[:3]
+            what = f"files dcsim did not write ({', '.join(others)})" if others else "no dcsim manifest"
             raise OutputError(
-                f"{out_dir} holds other files (it is no dcsim results directory, which would be replaced "
-                "whole); give a new or empty directory"
+                f"{out_dir} holds {what}; a results directory is replaced whole, so give a new or empty one"
             )
 
 

@@ -595,24 +595,22 @@ def test_crash_while_writing_keeps_the_previous_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_result: Any
 ) -> None:
     out = tmp_path / "run1"
-    out.mkdir()
-    (out / "summary.json").write_text("previous", encoding="utf-8")
-    (out / "manifest.json").write_text("{}", encoding="utf-8")  # an earlier run's directory
+    write_results(tiny_result, str(out))  # an earlier run
+    previous = (out / "manifest.json").read_text(encoding="utf-8")
     monkeypatch.setattr("dcsim.report.plots.plot_run", _fail)
     with pytest.raises(OSError, match="simulated"):
         write_results(tiny_result, str(out), plots=True)
-    assert (out / "summary.json").read_text(encoding="utf-8") == "previous"
+    assert (out / "manifest.json").read_text(encoding="utf-8") == previous
+    nothing_but(out, "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet")
     nothing_but(tmp_path, "run1")
 
 
 def test_success_replaces_an_existing_dir_whole(tmp_path: Path, tiny_result: Any) -> None:
     out = tmp_path / "run1"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an older run", encoding="utf-8")
+    write_results(tiny_result, str(out), csv=True)  # an earlier run, with CSVs
     (out / "summary.json").write_text("old", encoding="utf-8")
-    (out / "manifest.json").write_text("{}", encoding="utf-8")  # an earlier run's directory
     assert write_results(tiny_result, str(out)) == os.path.normpath(out)
-    nothing_but(out, "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet")
+    nothing_but(out, "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet")  # CSVs gone
     assert (out / "summary.json").read_text(encoding="utf-8") != "old"
     nothing_but(tmp_path, "run1")  # no run1.old-<pid> left behind
 

@@ -20,7 +20,7 @@ def test_out_dir_with_other_files_is_refused_and_kept(tmp_path: Path, capsys: py
     assert main(["run", *QUICK, "--out", str(target)]) == 2
     assert (target / "keep.txt").read_text() == "precious"
     assert (target / "sub").is_dir()
-    assert "holds other files" in capsys.readouterr().err
+    assert "files dcsim did not write" in capsys.readouterr().err
 
 
 def test_working_directory_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,3 +39,29 @@ def test_earlier_run_and_empty_dir_are_replaced(tmp_path: Path) -> None:
     assert main(["run", *QUICK, "--out", str(empty), "--seed", "9"]) == 0
     assert (empty / "manifest.json").read_text() != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no temporary or old dirs left
+
+
+def test_a_folder_that_merely_has_a_manifest_json_is_refused(tmp_path: Path) -> None:
+    """A web app's manifest.json does not make its folder a dcsim run (review finding)."""
+    app = tmp_path / "webapp"
+    (app / "src").mkdir(parents=True)
+    (app / "manifest.json").write_text('{"name": "my app"}')
+    (app / "src" / "app.js").write_text("code")
+    assert main(["run", *QUICK, "--out", str(app)]) == 2
+    assert (app / "src" / "app.js").read_text() == "code"
+
+
+def test_an_earlier_run_with_the_users_notes_added_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "r1"
+    assert main(["run", *QUICK, "--out", str(out)]) == 0
+    (out / "analysis.ipynb").write_text("{}")
+    assert main(["run", *QUICK, "--out", str(out)]) == 2
+    assert (out / "analysis.ipynb").exists()
+
+
+def test_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "real"
+    target.mkdir()
+    (tmp_path / "link").symlink_to(target)
+    assert main(["run", *QUICK, "--out", str(tmp_path / "link")]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
