@@ -22,7 +22,7 @@ from dcsim.metrics.tables import events_table, jobs_table, timeseries_table
 from dcsim.model import DataCenterModel, ProgressHook
 from dcsim.scenario.schema import Scenario
 from dcsim.workload.distributions import resolve
-from dcsim.workload.offered import offered_gpus
+from dcsim.workload.offered import offered_work
 
 
 @dataclass
@@ -128,10 +128,13 @@ def simulate(
         "scheduler": scenario.policies.scheduler.name,
         "placement": scenario.policies.placement.name,
     }
-    offered = offered_gpus(scenario)
+    work = offered_work(scenario)
+    installed = model.topology.n_gpus
+    offered = work.gpus(scenario.horizon if scenario.horizon is not None else end)
     summary["workload"] = {
         "offered_gpus": offered,
-        "offered_load": offered / model.topology.n_gpus,
+        "offered_load": offered / installed,
+        "endless_load": work.endless_gpus / installed,
     }
     summary["notes"] = notes(scenario, summary)
     timeseries = timeseries_table(model.collector, model.topology.n_gpus)
@@ -143,11 +146,11 @@ def simulate(
 def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
     """What a reader of the summary should know: what was not modelled, and signs of a mistake."""
     out = []
-    load = summary["workload"]["offered_load"]
+    load = summary["workload"]["endless_load"]
     if load > 1:
         out.append(
-            f"offered load is {load:.3g}: the work arriving needs {load:.3g} times the installed GPUs, so the "
-            "queue grows without bound; check the arrival rates (a bare number is per second)"
+            f"the job classes without a count offer {load:.3g} times the installed GPUs: the queue grows "
+            "without bound, whatever the policy; check the arrival rates (a bare number is per second)"
         )
     window = summary["window"]
     if window["hours"] <= 0:

@@ -1,11 +1,14 @@
 """Offered load: the GPU demand a workload brings, before any queueing.
 
-``offered GPUs = sum over classes of rate x mean GPUs x mean run time``; divided by
-the installed GPUs it is the utilization the cluster would need to keep up. Above 1
-the queue grows without bound, whatever the policy.
+Classes that never stop offer ``rate x mean GPUs x mean run time`` GPUs in steady
+state; if that exceeds the installed GPUs, the queue grows without bound whatever
+the policy. Finite work (a ``count``, a batch, a trace) is a total of GPU-seconds,
+spread over the horizon (or the run) to compare it with capacity.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,25 +34,52 @@ def mean_gpus(spec: object, base_dir: str) -> float:
     return float(read_column(resolve(base_dir, spec.path), spec.column, "count").mean())
 
 
-def offered_gpus(scenario: Scenario) -> float:
-    """GPUs the workload keeps busy on average in steady state (batch arrivals count 0)."""
+@dataclass(frozen=True)
+class OfferedWork:
+    """The work a workload brings.
+
+    Attributes:
+        endless_gpus: GPUs kept busy on average, in steady state, by classes that never
+            stop (no ``count``): rate x mean GPUs x mean run time.
+        finite_gpu_seconds: expected GPU-seconds of the finite part (classes with a
+            ``count``, batches, a trace), within the horizon if there is one.
+    """
+
+    endless_gpus: float
+    finite_gpu_seconds: float
+
+    def gpus(self, period_s: float) -> float:
+        """GPUs busy on average over ``period_s`` if the finite work is spread over it."""
+        return self.endless_gpus + (self.finite_gpu_seconds / period_s if period_s > 0 else 0.0)
+
+
+def offered_work(scenario: Scenario) -> OfferedWork:
+    """The work each class and the trace bring (expected values, before any queueing)."""
     base = scenario.base_dir
-    total = 0.0
+    horizon = scenario.horizon
+    endless = finite = 0.0
     for cls in scenario.workload.jobs:
+        _, mean_duration = duration_sampler(cls.duration, base)
+        per_job = mean_gpus(cls.gpus, base) * mean_duration
         arrival = cls.arrival
+        if isinstance(arrival, BatchArrival):
+            if horizon is None or arrival.at <= horizon:
+                finite += (cls.count or 0) * per_job
+            continue
         if isinstance(arrival, PoissonArrival | DiurnalArrival):
             rate = arrival.rate
-        elif isinstance(arrival, PeriodicArrival):
-            rate = 1.0 / arrival.interval
         else:
-            assert isinstance(arrival, BatchArrival)
-            continue
-        _, mean_duration = duration_sampler(cls.duration, base)
-        total += rate * mean_gpus(cls.gpus, base) * mean_duration
+            assert isinstance(arrival, PeriodicArrival)
+            rate = 1.0 / arrival.interval
+        if cls.count is None:
+            endless += rate * per_job
+        else:
+            jobs = cls.count if horizon is None else min(cls.count, rate * horizon)
+            finite += jobs * per_job
     trace = scenario.workload.trace
     if trace is not None:
         table = read_trace(trace, base)
-        span = float(table["submit_time"].max() - table["submit_time"].min())
-        if span > 0:
-            total += float((table["gpus"] * table["duration"]).sum()) / span
-    return total
+        if horizon is not None:
+            table = table[table["submit_time"] <= horizon]
+        finite += float((table["gpus"] * table["duration"]).sum())
+    return OfferedWork(endless, finite)

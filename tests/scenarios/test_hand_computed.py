@@ -129,7 +129,36 @@ def test_offered_load_is_rate_times_mean_size_times_mean_run_time() -> None:
     offered = 6 * 4.5 * 2 + 1 * 2 * 0.5
     assert s["workload"]["offered_gpus"] == pytest.approx(offered)
     assert s["workload"]["offered_load"] == pytest.approx(offered / 32)
-    assert any("offered load" in note for note in s["notes"])  # 55 GPUs offered to 32: overloaded
+    assert s["workload"]["endless_load"] == pytest.approx(offered / 32)
+    assert any("grows without bound" in note for note in s["notes"])  # 55 GPUs offered to 32: overloaded
+
+
+def test_finite_work_is_spread_over_the_horizon_and_raises_no_alarm() -> None:
+    """20 jobs (count) at 100/h, 1 GPU x 1 h each, horizon 1 d on 32 GPUs: 20 GPU-h over 24 h.
+
+    Their rate alone would offer 100 GPUs, but the class stops after 20 jobs: no unbounded queue.
+    """
+    data = tiny_data(horizon="1d")
+    data["workload"]["jobs"] = [
+        {"name": "a", "arrival": {"process": "poisson", "rate": "100/h"}, "count": 20, "gpus": 1,
+         "duration": {"dist": "exponential", "mean": "1h"}},
+    ]  # fmt: skip
+    s = run_data(data).summary
+    assert s["workload"]["offered_gpus"] == pytest.approx(20 * 1 * 1 / 24)
+    assert s["workload"]["endless_load"] == 0
+    assert not any("grows without bound" in note for note in s["notes"])
+
+
+def test_trace_work_is_spread_over_the_run_without_a_horizon(tmp_path) -> None:
+    """Two jobs (8 GPUs x 100 s, 8 x 50 s) on one node drain at 150 s: (800 + 400) / 150 GPUs offered."""
+    (tmp_path / "t.csv").write_text("t,gpus,dur\n0,8,100\n1,8,50\n")
+    data = tiny_data(
+        datacenter=ONE_NODE,
+        workload={"trace": {"path": "t.csv", "columns": {"submit_time": "t", "gpus": "gpus", "duration": "dur"}}},
+    )
+    s = run_data(data, base_dir=str(tmp_path)).summary
+    assert s["workload"]["offered_gpus"] == pytest.approx((8 * 100 + 8 * 50) / 150)
+    assert s["notes"] == []
 
 
 def test_no_note_on_a_cluster_that_keeps_up() -> None:
