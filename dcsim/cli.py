@@ -127,7 +127,7 @@ def _check_out(out: str, want_dir: bool) -> None:
             check_out_dir(out)
         except DcsimError as exc:
             raise DcsimError(f"{flag}: {exc}") from None
-    if not want_dir and os.path.isdir(path):
+    if not want_dir and (os.path.isdir(path) or out.endswith(("/", os.sep))):
         raise DcsimError(f"{flag}: is a directory; give a CSV file name such as {os.path.join(out, 'compare.csv')}")
     parent = os.path.dirname(path)
     while not os.path.exists(parent):

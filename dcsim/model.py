@@ -69,6 +69,12 @@ def class_chunks(
     return chunks(), mean
 
 
+def declares(policy: object, flag: str) -> bool:
+    """True if ``policy``'s own class (or a built-in rule) sets ``flag``; subclasses do not inherit it."""
+    cls = type(policy)
+    return cls in PLACEMENT.builtins() or bool(cls.__dict__.get(flag, False))
+
+
 class DataCenterModel:
     """GPU data center under a training workload, for one scenario and seed.
 
@@ -102,14 +108,16 @@ class DataCenterModel:
             pol.placement.name, pol.placement.params, stream(self.seed, "policy.placement")
         )
         # Shortcuts the built-in placement rules allow (see PlacementPolicy).
-        self._trusted = bool(getattr(self.placement, "valid_by_construction", False))
-        self._class_heads = bool(getattr(self.placement, "uniform_in_class", False))
+        self._trusted = declares(self.placement, "valid_by_construction")
+        self._class_heads = declares(self.placement, "uniform_in_class")
         self.queue = JobQueue(by_class=self.scheduler.backfill and self._class_heads)
         self.running = 0
         self.horizon = scenario.horizon
         self.sample_interval = scenario.metrics.sample_interval or (self.horizon / 1000 if self.horizon else 300.0)
         self._open_sources = 0
         self._next_id = 0
+        #: Jobs left queued with nothing running and nothing arriving (a run without horizon stops).
+        self.stuck_jobs = 0
         self.drained = self.env.event()
         # Fixed per-pool power figures for timeseries samples.
         self._pool_power = [
@@ -327,8 +335,18 @@ class DataCenterModel:
         self._check_drained()
 
     def _check_drained(self) -> None:
-        if self._open_sources == 0 and self.running == 0 and not len(self.queue) and not self.drained.triggered:
-            self.drained.succeed()
+        """End a run without horizon once nothing more can happen.
+
+        That is when every source is done and nothing runs: the queue is then empty, or
+        stuck (no completion will ever free GPUs for it), which is reported.
+        """
+        if self._open_sources or self.running or self.drained.triggered:
+            return
+        if len(self.queue):
+            if self.horizon is not None:
+                return  # the run goes on to its horizon; the queue is counted there
+            self.stuck_jobs = len(self.queue)
+        self.drained.succeed()
 
     # ------------------------------------------------------------------ timeseries
     def power_w(self) -> float:

@@ -47,6 +47,10 @@ class Registry(Generic[T]):
 
         return deco
 
+    def builtins(self) -> frozenset[type]:
+        """The registered classes (plug-ins loaded by 'module:Class' are not among them)."""
+        return frozenset(self._classes.values())
+
     def names(self) -> list[str]:
         """Return the registered names, sorted."""
         return sorted(self._classes)

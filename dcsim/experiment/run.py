@@ -137,6 +137,11 @@ def simulate(
         "endless_load": work.endless_gpus / installed,
     }
     summary["notes"] = notes(scenario, summary)
+    if model.stuck_jobs:
+        summary["notes"].append(
+            f"the run stopped at {end:g} s with {model.stuck_jobs} job(s) queued, nothing running and nothing "
+            "arriving: the placement policy never places them; check it and the job sizes"
+        )
     timeseries = timeseries_table(model.collector, model.topology.n_gpus)
     table = events_table(model.collector) if events else None
     wall = time.perf_counter() - t0

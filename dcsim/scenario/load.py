@@ -36,6 +36,8 @@ def read_yaml(path: str) -> dict[str, Any]:
         raise DcsimError(f"{path} is a directory; give a scenario .yaml file") from None
     except UnicodeDecodeError:
         raise DcsimError(f"{path}: not a text file; give a scenario .yaml file") from None
+    except OSError as exc:
+        raise DcsimError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -51,6 +51,10 @@ def read_csv_text(path: str) -> pd.DataFrame:
         raise TraceError(f"{path}: not a readable CSV file: {exc}") from None
     except UnicodeDecodeError:
         raise TraceError(f"{path}: not a text (UTF-8) CSV file") from None
+    except IsADirectoryError:
+        raise TraceError(f"{path} is a directory; give a CSV file") from None
+    except OSError as exc:
+        raise TraceError(f"{path}: cannot read it: {exc.strerror or exc}") from None
 
 
 @lru_cache(maxsize=32)

@@ -53,3 +53,10 @@ def test_repeated_seeds_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(SCENARIO))
     assert main(["compare", str(path), "--policy", "scheduler=fifo,sjf", "--seed-list", "1,1"]) == 2
+
+
+def test_compare_out_naming_a_folder_is_refused_before_any_run(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(SCENARIO))
+    assert main(["compare", str(path), "--seeds", "1", "--out", str(tmp_path / "newdir") + "/"]) == 2
+    assert not (tmp_path / "newdir").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from dcsim.policies.placement import FirstFit
+
 
 class LastFit:
     """Highest-id node with room; single-node jobs only."""
@@ -59,3 +61,12 @@ class TenantPinned:
             if cluster.node_pool[node] in job.pools and cluster.free[node] >= job.gpus:
                 return [(node, job.gpus)]
         return None
+
+
+class PinnedFirstFit(FirstFit):
+    """A subclass of a built-in that breaks its guarantees: tenant 'a' on node 0 only, even if it is full."""
+
+    def place(self, job, cluster):
+        if job.tenant == "a":
+            return [(0, job.gpus)]
+        return super().place(job, cluster)

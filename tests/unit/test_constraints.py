@@ -86,3 +86,11 @@ def test_scenario_hash_covers_the_trace_file_contents(tmp_path: Path) -> None:
     first = scenario_hash(build(data, str(tmp_path)))
     (tmp_path / "t.csv").write_text("t,gpus,dur\n0,1,20\n")
     assert scenario_hash(build(data, str(tmp_path))) != first
+
+
+def test_a_directory_given_as_a_data_file_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").mkdir()
+    data = tiny_data()
+    data["workload"]["jobs"][0]["duration"] = {"dist": "empirical", "path": "d.csv", "column": "x"}
+    with pytest.raises(ScenarioError, match="is a directory"):
+        build(data, str(tmp_path))

@@ -133,3 +133,21 @@ def test_backfill_offers_every_job_to_a_plugin_that_is_not_uniform_in_a_class() 
     assert jobs.loc["B", "start_s"] == 3600.0
     assert jobs.loc["B", "first_node"] == 1
     assert jobs.loc["A", "start_s"] == 10 * 3600.0
+
+
+def test_a_subclass_of_a_builtin_rule_does_not_inherit_its_guarantees() -> None:
+    """PinnedFirstFit over-books node 0; its placements are checked although FirstFit's are not."""
+    data = tiny_data(policies={"placement": "plugins.toy_policies:PinnedFirstFit"})
+    data["workload"]["jobs"][0].update({"arrival": {"process": "batch"}, "count": 9, "tenant": "a"})
+    with pytest.raises(PlacementError, match="PinnedFirstFit"):
+        run_data(data)
+
+
+def test_a_run_without_horizon_stops_when_its_queue_can_never_move() -> None:
+    """LastFit never places 16-GPU jobs: with nothing running or arriving, the run ends and says why."""
+    data = tiny_data(policies={"placement": "plugins.toy_policies:LastFit"})
+    data["workload"]["jobs"][0]["gpus"] = 16
+    s = run_data(data).summary
+    assert s["jobs"]["queued_at_end"] == 4
+    assert s["window"]["end_s"] == 3 * 3600.0  # the last arrival
+    assert any("never places them" in note for note in s["notes"])
