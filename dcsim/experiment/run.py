@@ -37,15 +37,16 @@ class RunResult:
     wall_time_s: float
     overrides: list[str] = field(default_factory=list)
     events: pd.DataFrame | None = None
+    data_files: dict[str, str] = field(default_factory=dict)
 
     def manifest(self) -> dict[str, Any]:
         """What produced this run: resolved scenario, its hash, seed, versions, wall time."""
         resolved = scenario_json(self.scenario)
         return {
             "scenario": resolved,
-            "scenario_hash": scenario_hash(self.scenario),
+            "scenario_hash": scenario_hash(self.scenario, self.data_files),
             "scenario_dir": os.path.abspath(self.scenario.base_dir),
-            "data_files": data_files(self.scenario),
+            "data_files": self.data_files,
             "seed": self.seed,
             "overrides": self.overrides,
             "policies": resolved["policies"],
@@ -78,14 +79,18 @@ def data_files(scenario: Scenario) -> dict[str, str]:
     return out
 
 
-def scenario_hash(scenario: Scenario) -> str:
+def scenario_hash(scenario: Scenario, files: dict[str, str] | None = None) -> str:
     """SHA-256 of the resolved scenario without its seed, and of the data files it reads.
 
     Results are keyed by (hash, seed): the same hash means the same inputs.
+
+    Args:
+        scenario: the resolved scenario.
+        files: :func:`data_files` as taken when the run read them (default: now).
     """
     data = scenario_json(scenario)
     data.pop("seed", None)
-    data["data_files"] = data_files(scenario)
+    data["data_files"] = data_files(scenario) if files is None else files
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -117,6 +122,7 @@ def simulate(
         The summary, the jobs table and the timeseries.
     """
     t0 = time.perf_counter()
+    files = data_files(scenario)  # as the model reads them, just below
     model = DataCenterModel(scenario, seed, progress=progress)
     end = model.run()
     jobs = jobs_table(model.collector, model.topology)
@@ -145,7 +151,7 @@ def simulate(
     timeseries = timeseries_table(model.collector, model.topology.n_gpus)
     table = events_table(model.collector) if events else None
     wall = time.perf_counter() - t0
-    return RunResult(scenario, model.seed, summary, jobs, timeseries, wall, list(overrides), table)
+    return RunResult(scenario, model.seed, summary, jobs, timeseries, wall, list(overrides), table, files)
 
 
 def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:

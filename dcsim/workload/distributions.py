@@ -57,20 +57,28 @@ def read_csv_text(path: str) -> pd.DataFrame:
         raise TraceError(f"{path}: cannot read it: {exc.strerror or exc}") from None
 
 
-@lru_cache(maxsize=32)
 def read_column(path: str, column: str, kind: str) -> np.ndarray:
+    """Read one numeric column of a CSV file (cached while the file is unchanged); see :func:`_read_column`."""
+    if not os.path.exists(path):
+        raise MissingFileError(f"{path}: file not found; check the path (relative to the scenario file)")
+    stat = os.stat(path)
+    return _read_column(path, stat.st_mtime_ns, stat.st_size, column, kind)
+
+
+@lru_cache(maxsize=32)
+def _read_column(path: str, mtime_ns: int, size: int, column: str, kind: str) -> np.ndarray:
     """Read one numeric column of a CSV file, naming the line of any bad value.
 
     Args:
         path: the CSV file.
+        mtime_ns: its modification time, part of the cache key.
+        size: its size in bytes, part of the cache key.
         column: column name.
         kind: ``"duration"`` (numbers > 0) or ``"count"`` (whole numbers >= 1).
 
     Raises:
-        TraceError: missing file or column, or a value that is not of ``kind``.
+        TraceError: a missing column, or a value that is not of ``kind``.
     """
-    if not os.path.exists(path):
-        raise MissingFileError(f"{path}: file not found; check the path (relative to the scenario file)")
     frame = read_csv_text(path)
     if column not in frame.columns:
         raise TraceError(f"{path}: no column {column!r}; columns are {', '.join(frame.columns)}")

@@ -94,3 +94,20 @@ def test_a_directory_given_as_a_data_file_is_a_clean_error(tmp_path: Path) -> No
     data["workload"]["jobs"][0]["duration"] = {"dist": "empirical", "path": "d.csv", "column": "x"}
     with pytest.raises(ScenarioError, match="is a directory"):
         build(data, str(tmp_path))
+
+
+def test_an_empirical_column_is_read_again_when_its_file_changes(tmp_path: Path) -> None:
+    """Two runs in one process: the second sees the edited durations, and its manifest hashes them."""
+    from dcsim.experiment.run import simulate
+
+    csv = tmp_path / "d.csv"
+    data = tiny_data()
+    data["workload"]["jobs"][0]["duration"] = {"dist": "empirical", "path": "d.csv", "column": "run"}
+    csv.write_text("run\n60\n")
+    first = simulate(build(data, str(tmp_path)))
+    csv.write_text("run\n7200\n")
+    second = simulate(build(data, str(tmp_path)))
+    assert set(first.jobs["duration_s"]) == {60.0}
+    assert set(second.jobs["duration_s"]) == {7200.0}
+    assert first.manifest()["data_files"] != second.manifest()["data_files"]
+    assert first.manifest()["scenario_hash"] != second.manifest()["scenario_hash"]
