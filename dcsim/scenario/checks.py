@@ -133,6 +133,13 @@ def check_parts(
         except TraceError as exc:
             problems.append(("workload.trace", str(exc)))
         else:
+            shared = sorted(set(table["job_class"]) & {cls.name for _, cls in classes})
+            if shared:
+                problems.append(
+                    ("workload.trace", f"trace jobs of class {', '.join(map(repr, shared))} share the name of a "
+                     "job class, which would merge their statistics; rename one (workload.trace.name, or the "
+                     "trace's class column)")
+                )  # fmt: skip
             room, where = _largest_job(topology, trace.gpu_types, trace.min_gpu_memory)
             too_big = table[table["gpus"] > room]
             if len(too_big):

@@ -79,9 +79,55 @@ def _user_path(data: Any, loc: tuple[Any, ...]) -> str:
 
 
 @lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    return Scenario.model_json_schema()
+
+
+def block_fields(loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the block that holds ``loc``'s last step, found by walking the JSON schema.
+
+    ``loc`` is pydantic's (union tags included, which pick the branch); returns [] if lost.
+    """
+    schema = _schema()
+    defs = schema.get("$defs", {})
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = defs[node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    node = schema
+    for step in loc[:-1]:
+        node = resolve(node)
+        if isinstance(step, int):
+            node = node.get("items", {})
+        elif step in node.get("properties", {}):
+            node = node["properties"][step]
+        else:
+            branches = [resolve(b) for b in node.get("anyOf", []) + node.get("oneOf", [])]
+            mapping = node.get("discriminator", {}).get("mapping", {})
+            if step in mapping:
+                node = defs[mapping[step].rsplit("/", 1)[-1]]
+            else:  # a union tag by class name, or a branch holding the step
+                node = next(
+                    (b for b in branches if b.get("title") == step or step in b.get("properties", {})),
+                    {},
+                )
+                if node.get("title") != step and step in node.get("properties", {}):
+                    node = node["properties"][step]
+        node = resolve(node)
+        if not node:
+            return []
+    if "anyOf" in node or "oneOf" in node:  # e.g. an optional block: the branch with fields
+        node = next((resolve(b) for b in node.get("anyOf", []) + node.get("oneOf", []) if "$ref" in b), node)
+        node = resolve(node)
+    return list(node.get("properties", {}))
+
+
+@lru_cache(maxsize=1)
 def field_names() -> frozenset[str]:
     """Every field name anywhere in the scenario schema."""
-    schema = Scenario.model_json_schema()
+    schema = _schema()
     blocks = [schema, *schema.get("$defs", {}).values()]
     return frozenset(name for block in blocks for name in block.get("properties", {}))
 
@@ -92,7 +138,7 @@ def _message(error: Any) -> str:
         msg = msg.removeprefix(prefix)
     if error["type"] == "extra_forbidden":
         key = str(error["loc"][-1]) if error["loc"] else ""
-        names = sorted(field_names())
+        names = [n for n in block_fields(tuple(error["loc"])) if n != key]
         close = [n for n in names if len(key) >= 3 and n.startswith(key)]
         close = close or difflib.get_close_matches(key, names, n=1, cutoff=0.6)
         hint = f"did you mean `{close[0]}`? " if close else ""

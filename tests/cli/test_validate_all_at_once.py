@@ -52,3 +52,17 @@ def test_a_price_may_be_written_with_a_dollar_sign(tmp_path: Path) -> None:
     file = tmp_path / "s.yaml"
     file.write_text(yaml.safe_dump(tiny_data()))
     assert main(["validate", str(file), "--set", "costs.gpu_hour_usd=$2.10"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [("workload.jobs.0.gpu=8", "`gpus`"), ("costs.pu=1.2", "`pue`"), ("policies.scheduler.parms={}", "`params`")],
+)
+def test_suggestions_come_from_the_block_of_the_typo(
+    override: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Never the rejected key itself (`gpu` is a field elsewhere? no matter: here it is a typo for `gpus`)."""
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(tiny_data()))
+    assert main(["validate", str(file), "--set", override]) == 2
+    assert f"did you mean {expected}" in capsys.readouterr().err

@@ -111,3 +111,14 @@ def test_an_empirical_column_is_read_again_when_its_file_changes(tmp_path: Path)
     assert set(second.jobs["duration_s"]) == {7200.0}
     assert first.manifest()["data_files"] != second.manifest()["data_files"]
     assert first.manifest()["scenario_hash"] != second.manifest()["scenario_hash"]
+
+
+def test_trace_classes_may_not_share_a_job_class_name(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("t,gpus,dur\n0,1,10\n")
+    data = tiny_data()
+    data["workload"]["trace"] = {"path": "t.csv", "name": "j", "columns": {"submit_time": "t", "gpus": "gpus",
+                                                                           "duration": "dur"}}  # fmt: skip
+    with pytest.raises(ScenarioError, match="share the name of a job class"):
+        build(data, str(tmp_path))
+    data["workload"]["trace"]["name"] = "replayed"
+    assert build(data, str(tmp_path)).workload.trace is not None
