@@ -59,3 +59,21 @@ class OutputError(DcsimError):
 
 class OverrideError(DcsimError):
     """A ``--set path=value`` override that does not apply to the scenario."""
+
+
+def unreadable(path: str, exc: Exception, what: str, error: type[DcsimError] = DcsimError) -> DcsimError:
+    """The user's error for a file that could not be read as ``what`` (e.g. "a scenario .yaml file").
+
+    Args:
+        path: the file.
+        exc: what opening or decoding it raised (an ``OSError`` or ``UnicodeDecodeError``).
+        what: the kind of file expected, for the fix.
+        error: the error class to return.
+    """
+    if isinstance(exc, FileNotFoundError):
+        return error(f"{path}: file not found; give the path of {what}")
+    if isinstance(exc, IsADirectoryError):
+        return error(f"{path} is a directory; give {what}")
+    if isinstance(exc, UnicodeDecodeError):
+        return error(f"{path}: not a text (UTF-8) file; give {what}")
+    return error(f"{path}: cannot read it: {getattr(exc, 'strerror', None) or exc}")

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from dcsim.core.errors import DcsimError, ScenarioError
+from dcsim.core.errors import ScenarioError, unreadable
 from dcsim.scenario.checks import check_raw, check_scenario
 from dcsim.scenario.overrides import apply_overrides
 from dcsim.scenario.schema import Scenario
@@ -30,14 +30,8 @@ def read_yaml(path: str) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise DcsimError(f"{path}: file not found; give the path of a scenario .yaml file") from None
-    except IsADirectoryError:
-        raise DcsimError(f"{path} is a directory; give a scenario .yaml file") from None
-    except UnicodeDecodeError:
-        raise DcsimError(f"{path}: not a text file; give a scenario .yaml file") from None
-    except OSError as exc:
-        raise DcsimError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise unreadable(path, exc, "a scenario .yaml file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dcsim.core import units
-from dcsim.core.errors import MissingFileError, TraceError
+from dcsim.core.errors import MissingFileError, TraceError, unreadable
 from dcsim.scenario.schema import (
     ChoiceCount,
     EmpiricalCount,
@@ -49,12 +49,8 @@ def read_csv_text(path: str) -> pd.DataFrame:
                 f"{path} line {line}: {got} fields but the header has {want}; fix the row (a stray comma?)"
             ) from None
         raise TraceError(f"{path}: not a readable CSV file: {exc}") from None
-    except UnicodeDecodeError:
-        raise TraceError(f"{path}: not a text (UTF-8) CSV file") from None
-    except IsADirectoryError:
-        raise TraceError(f"{path} is a directory; give a CSV file") from None
-    except OSError as exc:
-        raise TraceError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise unreadable(path, exc, "a CSV file", TraceError) from None
 
 
 def read_column(path: str, column: str, kind: str) -> np.ndarray:

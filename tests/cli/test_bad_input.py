@@ -299,7 +299,7 @@ def test_binary_file_instead_of_scenario(tmp_path: Path, capsys: pytest.CaptureF
     scenario.write_bytes(b"\xff\xfe\x00\x81binary")
     code, _, err = cli(capsys, "validate", scenario)
     assert_bad_input(code, err, "validate")
-    assert "not a text file" in err
+    assert "not a text (UTF-8) file" in err
 
 
 def test_validate_reports_every_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
