@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "replaced, a folder of other files is refused",
     )  # fmt: skip
     run.add_argument("--seed", type=int, metavar="N", help="seed of every random stream (default: the scenario's)")
-    run.add_argument("--csv", action="store_true", help="also write jobs.csv and timeseries.csv")
+    run.add_argument("--csv", action="store_true", help="also write jobs.csv and timeseries.csv (and events.csv)")
     run.add_argument("--plots", action="store_true", help="also write utilization.png and wait_cdf.png")
     run.add_argument(
         "--events", action="store_true",
@@ -127,6 +127,11 @@ def _check_out(out: str, want_dir: bool) -> None:
             check_out_dir(out)
         except DcsimError as exc:
             raise DcsimError(f"{flag}: {exc}") from None
+    if not want_dir and os.path.isfile(path):
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline()
+        if not first.startswith("variant,"):
+            raise DcsimError(f"{flag}: {out} exists and is not an earlier dcsim compare table; give a new file name")
     if not want_dir and (os.path.isdir(path) or out.endswith(("/", os.sep))):
         raise DcsimError(f"{flag}: is a directory; give a CSV file name such as {os.path.join(out, 'compare.csv')}")
     parent = os.path.dirname(path)

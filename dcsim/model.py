@@ -10,13 +10,16 @@ their decisions and emits records to the collector. It does no metric arithmetic
 from __future__ import annotations
 
 import gc
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
+from typing import Any
 
 import pandas as pd
 
-from dcsim.core.errors import PlacementError
+from dcsim.core.errors import DcsimError, PlacementError, PluginError
+from dcsim.core.registry import Registry
 from dcsim.core.rng import stream
 from dcsim.core.sim import Simulation
 from dcsim.infra.cluster import Cluster
@@ -69,6 +72,31 @@ def class_chunks(
     return chunks(), mean
 
 
+def guarded(policy: object, method: str, kind: str, name: str, registry: Registry) -> Callable[..., Any]:
+    """``policy.method``, wrapped for a plug-in so that its exceptions name it.
+
+    Raises (from the wrapper):
+        PluginError: the plug-in raised; the message names it, the exception and where.
+    """
+    call: Callable[..., Any] = getattr(policy, method)
+    if type(policy) in registry.builtins():
+        return call
+
+    def wrapper(*args: Any) -> Any:
+        try:
+            return call(*args)
+        except DcsimError:
+            raise
+        except Exception as exc:
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            raise PluginError(
+                f"{kind} plug-in {name!r} raised {type(exc).__name__}: {exc} "
+                f"(in {method}(), {where.filename}:{where.lineno})"
+            ) from exc
+
+    return wrapper
+
+
 def declares(policy: object, flag: str) -> bool:
     """True if ``policy``'s own class (or a built-in rule) sets ``flag``; subclasses do not inherit it."""
     cls = type(policy)
@@ -107,6 +135,9 @@ class DataCenterModel:
         self.placement = PLACEMENT.create(
             pol.placement.name, pol.placement.params, stream(self.seed, "policy.placement")
         )
+        # A plug-in's exceptions are reported as its own; built-ins are called directly.
+        self.place = guarded(self.placement, "place", "placement", pol.placement.name, PLACEMENT)
+        self.sort_key = guarded(self.scheduler, "key", "scheduler", pol.scheduler.name, SCHEDULER)
         # Shortcuts the built-in placement rules allow (see PlacementPolicy).
         self._trusted = declares(self.placement, "valid_by_construction")
         self._class_heads = declares(self.placement, "uniform_in_class")
@@ -211,9 +242,9 @@ class DataCenterModel:
         offer can be placed. So a new job needs a try only if it is first in line (or
         backfill is on); the rest of the queue needs none, as capacity did not grow.
         """
-        first = self.queue.push(self.scheduler.key(job), job)
+        first = self.queue.push(self.sort_key(job), job)
         if first or self.scheduler.backfill:
-            placement = self.placement.place(job, self.cluster)
+            placement = self.place(job, self.cluster)
             if placement is not None:
                 self._start(job, placement)
                 self.queue.discard(job)
@@ -221,7 +252,7 @@ class DataCenterModel:
     def _schedule(self) -> None:
         """Start queued jobs in scheduler order while they fit (strict) or wherever they fit (backfill)."""
         queue = self.queue
-        place = self.placement.place
+        place = self.place
         cluster = self.cluster
         if not self.scheduler.backfill:
             while (job := queue.first()) is not None:
@@ -239,7 +270,7 @@ class DataCenterModel:
 
     def _backfill_scan(self) -> None:
         """The plain backfill rule: offer every queued job, in order. O(queue) per pass."""
-        queue, cluster, place = self.queue, self.cluster, self.placement.place
+        queue, cluster, place = self.queue, self.cluster, self.place
         started = []
         for job in queue:
             if cluster.busy_gpus == cluster.installed_gpus:
@@ -258,7 +289,7 @@ class DataCenterModel:
         not fit, no job with the same pools and >= g GPUs fits, so those are skipped
         unseen, and the jobs started, in order, are those of :meth:`_backfill_scan`.
         """
-        queue, cluster, place = self.queue, self.cluster, self.placement.place
+        queue, cluster, place = self.queue, self.cluster, self.place
         assert queue.classes is not None
         runs = queue.classes
         heads = [(entry, key) for key, run in runs.items() if (entry := run.first()) is not None]

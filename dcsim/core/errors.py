@@ -53,6 +53,10 @@ class PlacementError(DcsimError):
     """A placement policy (a plug-in) returned a placement that does not fit."""
 
 
+class PluginError(DcsimError):
+    """A user's plug-in policy raised an exception."""
+
+
 class OutputError(DcsimError):
     """An output path that cannot be written without destroying something."""
 

@@ -89,6 +89,8 @@ def rate(value: object) -> float:
         if not math.isfinite(out):
             raise ValueError(f"rate must be finite, got {value!r}")
         return out
+    if isinstance(value, str) and value.strip() and value.strip()[-1].isalpha():
+        raise ValueError(f"expected a rate such as '10/h' or '1/d' (events per unit of time), got {value!r}")
     return _parse(value, {"": 1.0}, "rate", "'10/h' or '1/d'")
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 import dcsim
 from dcsim.core.errors import OutputError
+from dcsim.infra.topology import GPU_POWER_W
 from dcsim.metrics.scoring import Window, summarize
 from dcsim.metrics.tables import events_table, jobs_table, timeseries_table
 from dcsim.model import DataCenterModel, ProgressHook
@@ -163,6 +164,14 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
             f"the job classes without a count offer {load:.3g} times the installed GPUs: the queue grows "
             "without bound, whatever the policy; check the arrival rates (a bare number is per second)"
         )
+    known = set(GPU_POWER_W)
+    unknown = sorted({g.node.gpu_type for site in scenario.datacenter.sites for g in site.groups} - known)
+    if unknown:
+        out.append(
+            f"GPU type {', '.join(unknown)} is not in dcsim's table ({', '.join(sorted(known))}): its power "
+            "defaults to 500 W busy / 60 W idle and its memory to 0 GB unless the node sets gpu_power, "
+            "gpu_idle_power and gpu_memory"
+        )
     window = summary["window"]
     if window["hours"] <= 0:
         out.append(
@@ -227,7 +236,11 @@ def check_out_dir(out_dir: str) -> None:
             raise OutputError(f"{out_dir} is a file, not a directory; give a new directory")
         if os.listdir(path) and not is_run_dir(path):
             others = sorted(set(os.listdir(path)) - RUN_FILES)[:3]
-            what = f"files dcsim did not write ({', '.join(others)})" if others else "no dcsim manifest"
+            what = (
+                f"files or folders that are not part of one dcsim run ({', '.join(others)})"
+                if others
+                else ("no dcsim manifest")
+            )
             raise OutputError(
                 f"{out_dir} holds {what}; a results directory is replaced whole, so give a new or empty one"
             )

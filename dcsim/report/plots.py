@@ -101,7 +101,12 @@ def plot_run(result: Any, out_dir: str) -> list[str]:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower left", bbox_to_anchor=(0.02, 0.04), frameon=True, framealpha=0.9, fontsize=8)
-    ax.set_title("Wait-time CDF, jobs submitted after warm-up (a curve ending below 1: jobs still queued)")
+    ax.set_title(
+        f"{sc.name}: wait before start, {result.summary['cluster']['installed_gpus']:,} GPUs, "
+        f"{sc.policies.scheduler.name} + {sc.policies.placement.name}, seed {result.seed}\n"
+        "jobs submitted after warm-up; a curve ending below 1: jobs still queued at the end",
+        fontsize=10,
+    )
     path = os.path.join(out_dir, "wait_cdf.png")
     fig.savefig(path, dpi=120)
     plt.close(fig)

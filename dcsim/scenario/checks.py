@@ -64,7 +64,11 @@ def check_raw(data: dict[str, Any], base: str) -> list[tuple[str, str]]:
     classes = [(i, c) for i, raw in enumerate(jobs) if (c := part(JobClass, raw)) is not None]
     trace = part(Trace, workload["trace"]) if workload.get("trace") is not None else None
     costs = part(Costs, data.get("costs", {}))
-    horizon_known = "horizon" not in data or part(_Horizon, {"horizon": data["horizon"]}) is not None
+    # A misspelt top-level key may be the horizon: then do not claim the run never ends.
+    top_level_typo = bool(set(data) - set(Scenario.model_fields))
+    horizon_known = not top_level_typo and (
+        "horizon" not in data or part(_Horizon, {"horizon": data["horizon"]}) is not None
+    )
     horizon = part(_Horizon, {"horizon": data.get("horizon")})
     return check_parts(dc, classes, trace, costs, horizon.horizon if horizon else None, horizon_known, base)
 
@@ -106,7 +110,7 @@ def check_parts(
             problems.append((f"{path}.gpus", str(exc)))
         else:
             room, where = _largest_job(topology, cls.gpu_types, cls.min_gpu_memory)
-            if largest > room and not (unknown and room == 0):  # unknown types are reported above
+            if largest > room and room > 0:  # room 0: no allowed pool at all, reported on its own
                 problems.append(
                     (f"{path}.gpus", f"{largest} GPUs > the largest pool a job of class {cls.name!r} can use "
                      f"({where}); lower it or add racks")

@@ -140,7 +140,12 @@ def _message(error: Any) -> str:
     if error["type"] == "missing":
         return "required field is missing"
     if error["type"] == "union_tag_invalid":
-        return msg.replace("Input tag", "value")
+        ctx = error.get("ctx", {})
+        tag, expected = str(ctx.get("tag", "")), str(ctx.get("expected_tags", ""))
+        options = [t.strip().strip("'") for t in expected.split(",")]
+        close = difflib.get_close_matches(tag, options, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{tag!r} is not one of {expected}{hint}"
     return msg
 
 

@@ -113,6 +113,11 @@ def _choice_if_shorthand(value: Any) -> Any:
     """Let ``8`` stand for ``{values: [8]}`` and ``{values: ...}`` for ``dist: choice``."""
     if isinstance(value, int) and not isinstance(value, bool):
         return {"dist": "choice", "values": [value]}
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"expected a whole number of GPUs >= 1, {{values: [...], weights: [...]}} or an empirical column, "
+            f"got {value!r}"
+        )
     if isinstance(value, dict) and "dist" not in value:
         return {"dist": "choice", **value}
     return value

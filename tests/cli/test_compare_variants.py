@@ -60,3 +60,15 @@ def test_compare_out_naming_a_folder_is_refused_before_any_run(tmp_path: Path) -
     path.write_text(yaml.safe_dump(SCENARIO))
     assert main(["compare", str(path), "--seeds", "1", "--out", str(tmp_path / "newdir") + "/"]) == 2
     assert not (tmp_path / "newdir").exists()
+
+
+def test_compare_out_never_overwrites_a_file_it_did_not_write(tmp_path: Path) -> None:
+    """Not even the scenario itself; an earlier compare table may be replaced."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(SCENARIO))
+    before = path.read_text()
+    assert main(["compare", str(path), "--seeds", "1", "--out", str(path)]) == 2
+    assert path.read_text() == before
+    table = tmp_path / "c.csv"
+    assert main(["compare", str(path), "--seeds", "1", "--out", str(table)]) == 0
+    assert main(["compare", str(path), "--seeds", "1", "--out", str(table)]) == 0  # replaces its own table

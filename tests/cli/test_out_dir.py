@@ -20,7 +20,7 @@ def test_out_dir_with_other_files_is_refused_and_kept(tmp_path: Path, capsys: py
     assert main(["run", *QUICK, "--out", str(target)]) == 2
     assert (target / "keep.txt").read_text() == "precious"
     assert (target / "sub").is_dir()
-    assert "files dcsim did not write" in capsys.readouterr().err
+    assert "not part of one dcsim run" in capsys.readouterr().err
 
 
 def test_working_directory_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -66,3 +66,32 @@ def test_suggestions_come_from_the_block_of_the_typo(
     file.write_text(yaml.safe_dump(tiny_data()))
     assert main(["validate", str(file), "--set", override]) == 2
     assert f"did you mean {expected}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("workload.jobs.0.arrival={process: poisson, rate: 2h}", "a rate such as '10/h'"),
+        ("workload.jobs.0.gpus=8.5", "a whole number of GPUs"),
+        ("workload.jobs.0.arrival.process=poison", "did you mean 'poisson'"),
+    ],
+)
+def test_wrong_kinds_of_value_get_a_fix(
+    override: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(tiny_data()))
+    assert main(["validate", str(file), "--set", override]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_a_misspelt_horizon_is_the_only_problem_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not also 'no count and no horizon' for every class: the typo may be the horizon."""
+    data = tiny_data()
+    data["horizn"] = "14d"
+    data["workload"]["jobs"][0]["count"] = None
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(data))
+    assert main(["validate", str(file)]) == 2
+    err = capsys.readouterr().err
+    assert "1 problem" in err and "did you mean `horizon`" in err

@@ -70,3 +70,13 @@ class PinnedFirstFit(FirstFit):
         if job.tenant == "a":
             return [(0, job.gpus)]
         return super().place(job, cluster)
+
+
+class Raises:
+    """A broken plug-in: place() raises."""
+
+    def __init__(self, params, rng) -> None:
+        self.params, self.rng = params, rng
+
+    def place(self, job, cluster):
+        raise ValueError("oops")

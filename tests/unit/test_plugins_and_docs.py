@@ -151,3 +151,24 @@ def test_a_run_without_horizon_stops_when_its_queue_can_never_move() -> None:
     assert s["jobs"]["queued_at_end"] == 4
     assert s["window"]["end_s"] == 3 * 3600.0  # the last arrival
     assert any("never places them" in note for note in s["notes"])
+
+
+def test_a_plugin_that_raises_is_named_in_one_message(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    import yaml
+
+    from dcsim.cli import main
+
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(tiny_data(policies={"placement": "plugins.toy_policies:Raises"})))
+    assert main(["run", str(file), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "placement plug-in 'plugins.toy_policies:Raises' raised ValueError: oops" in err
+    assert "toy_policies.py" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_gpu_type_is_noted_with_the_defaults_used() -> None:
+    data = tiny_data()
+    data["datacenter"]["sites"][0]["node"]["gpu_type"] = "h100"
+    notes = run_data(data).summary["notes"]
+    assert any("GPU type h100 is not in dcsim's table" in n for n in notes)
