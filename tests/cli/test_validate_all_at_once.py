@@ -12,6 +12,14 @@ from dcsim.cli import main
 from conftest import tiny_data
 
 
+def validate_with(override: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """`dcsim validate` of the tiny scenario with one --set; asserts exit 2 and returns stderr."""
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(tiny_data()))
+    assert main(["validate", str(file), "--set", override]) == 2
+    return capsys.readouterr().err
+
+
 def test_schema_and_cross_block_problems_come_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A negative rate (schema), a job too big for the cluster and a missing price (whole scenario): all three."""
     data = tiny_data(costs={"gpu_hour_usd": {"A100": 2.0}})
@@ -41,10 +49,7 @@ def test_messages_name_the_users_path_and_suggest_a_fix(
     override: str, path: str, hint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """No union tags (`lognormal`) in paths; close field names suggested for typos."""
-    file = tmp_path / "s.yaml"
-    file.write_text(yaml.safe_dump(tiny_data()))
-    assert main(["validate", str(file), "--set", override]) == 2
-    err = capsys.readouterr().err
+    err = validate_with(override, tmp_path, capsys)
     assert f"  {path}: " in err and hint in err, err
 
 
@@ -61,11 +66,8 @@ def test_a_price_may_be_written_with_a_dollar_sign(tmp_path: Path) -> None:
 def test_suggestions_come_from_the_block_of_the_typo(
     override: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Never the rejected key itself (`gpu` is a field elsewhere? no matter: here it is a typo for `gpus`)."""
-    file = tmp_path / "s.yaml"
-    file.write_text(yaml.safe_dump(tiny_data()))
-    assert main(["validate", str(file), "--set", override]) == 2
-    assert f"did you mean {expected}" in capsys.readouterr().err
+    """From the block of the typo, never the rejected key itself (`gpu` here is a typo for `gpus`)."""
+    assert f"did you mean {expected}" in validate_with(override, tmp_path, capsys)
 
 
 @pytest.mark.parametrize(
@@ -79,10 +81,7 @@ def test_suggestions_come_from_the_block_of_the_typo(
 def test_wrong_kinds_of_value_get_a_fix(
     override: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    file = tmp_path / "s.yaml"
-    file.write_text(yaml.safe_dump(tiny_data()))
-    assert main(["validate", str(file), "--set", override]) == 2
-    assert expected in capsys.readouterr().err
+    assert expected in validate_with(override, tmp_path, capsys)
 
 
 def test_a_misspelt_horizon_is_the_only_problem_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
