@@ -1,0 +1,1 @@
+"""Faults: failure models, failure clocks (and, with the reliability model, repair and checkpoints)."""
