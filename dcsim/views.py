@@ -69,6 +69,10 @@ class ClusterView(Protocol):
         """Free GPUs per pool."""
 
     @property
+    def node_pool(self) -> Sequence[int]:
+        """Pool id of each node."""
+
+    @property
     def node_rack(self) -> Sequence[int]:
         """Rack id of each node."""
 

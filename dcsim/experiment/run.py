@@ -9,7 +9,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -311,6 +311,3 @@ def _replace_dir(src: str, dst: str) -> None:
 def default_out_dir(result: RunResult, root: str = "results") -> str:
     """``results/<scenario>/<run id>``."""
     return os.path.join(root, result.scenario.name, run_id(result.seed, result.overrides))
-
-
-Callback = Callable[[RunResult], None]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 QUEUED, RUNNING, COMPLETED, FAILED = 0, 1, 2, 3
 STATE_NAMES = ("queued", "running", "completed", "failed")
 
@@ -60,16 +58,3 @@ class Job:
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.job_class}, gpus={self.gpus}, duration={self.duration:g})"
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """A job as the workload produces it, before the engine gives it an id."""
-
-    submit_time: float
-    job_class: str
-    gpus: int
-    duration: float
-    estimate: float
-    tenant: str = "default"
-    priority: int = 0
