@@ -10,6 +10,7 @@ their decisions and emits records to the collector. It does no metric arithmetic
 from __future__ import annotations
 
 import gc
+import math
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from dcsim.policies import PLACEMENT, SCHEDULER
 from dcsim.scenario.schema import JobClass, Scenario
 from dcsim.workload.arrivals import arrival_times
 from dcsim.workload.distributions import count_sampler, duration_sampler
-from dcsim.workload.jobs import COMPLETED, RUNNING, Job
+from dcsim.faults import checkpoint as ckpt
+from dcsim.workload.jobs import COMPLETED, INTERRUPTED, RUNNING, Checkpointing, Job
 from dcsim.workload.queue import JobQueue
 from dcsim.workload.trace import read_trace
 
@@ -46,6 +48,15 @@ class _Source:
     pools: tuple[int, ...]
     expected_duration: float
     chunks: Iterator[tuple[list, list, list, list]]
+    checkpoint: Checkpointing | None = None
+
+
+def checkpointing(spec: Any) -> Checkpointing | None:
+    """A class's checkpoint block as the engine's (interval, write, restart) tuple (NaN: Young/Daly)."""
+    if spec is None:
+        return None
+    interval = math.nan if spec.interval == "young_daly" else float(spec.interval)
+    return (interval, spec.write, spec.restart)
 
 
 def class_chunks(
@@ -159,6 +170,19 @@ class DataCenterModel:
         self.expected_jobs: int | None = None
         if self.horizon is None:
             self.expected_jobs = sum(c.count or 0 for c in scenario.workload.jobs)
+        wl = scenario.workload
+        checkpoints = any(c.checkpoint is not None for c in wl.jobs) or (wl.trace is not None and wl.trace.checkpoint)
+        reliability = scenario.failures is not None or bool(scenario.maintenance)
+        #: Jobs on each node and every running job, kept only when failures, maintenance or
+        #: checkpoints need them (the plain engine stays lean).
+        self.track = reliability or bool(checkpoints)
+        self.node_jobs: list[list[Job]] = [[] for _ in self.cluster.free] if self.track else []
+        self.running_jobs: dict[int, Job] = {}
+        self.rel = None
+        if reliability:
+            from dcsim.faults.engine import Reliability
+
+            self.rel = Reliability(self)
         self._start_sources()
         self.env.process(self._sampler())
         self._check_drained()
@@ -170,7 +194,8 @@ class DataCenterModel:
         for cls in sc.workload.jobs:
             chunks, mean = class_chunks(cls, self.seed, self.horizon, base)
             pools = self.topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
-            self._add_source(_Source(cls.name, cls.tenant, cls.priority, pools, mean, chunks))
+            src = _Source(cls.name, cls.tenant, cls.priority, pools, mean, chunks, checkpointing(cls.checkpoint))
+            self._add_source(src)
         if sc.workload.trace is not None:
             self._start_trace()
 
@@ -191,9 +216,10 @@ class DataCenterModel:
         # trace's order; each job keeps its own class, tenant and priority.
         class_mean = table.groupby("job_class", sort=False)["duration"].transform("mean")
         self._open_sources += 1
-        self.env.process(self._trace_arrivals(table.assign(class_mean=class_mean), pools))
+        plan = checkpointing(trace.checkpoint)
+        self.env.process(self._trace_arrivals(table.assign(class_mean=class_mean), pools, plan))
 
-    def _trace_arrivals(self, table: pd.DataFrame, pools: tuple[int, ...]):
+    def _trace_arrivals(self, table: pd.DataFrame, pools: tuple[int, ...], plan: Checkpointing | None):
         """Submit a trace's jobs at their submit times, each with its own fields."""
         env = self.env
         col = self.collector
@@ -207,6 +233,7 @@ class DataCenterModel:
             if t > env.now:
                 yield env.timeout(t - env.now)
             job = Job(self._next_id, name, tenant, priority, gpus, duration, estimate, mean, env.now, pools)
+            job.checkpoint = plan
             self._next_id += 1
             col.on_job_submitted(
                 env.now, col.class_code(name), col.tenant_code(tenant), priority, gpus, duration, estimate
@@ -222,12 +249,15 @@ class DataCenterModel:
         col = self.collector
         class_code = col.class_code(src.name)
         tenant_code = col.tenant_code(src.tenant)
+        plan = src.checkpoint
         for times, sizes, durations, estimates in src.chunks:
             for t, gpus, duration, estimate in zip(times, sizes, durations, estimates, strict=True):
                 if t > env.now:
                     yield env.timeout(t - env.now)
                 job = Job(self._next_id, src.name, src.tenant, src.priority, gpus, duration, estimate,
                           src.expected_duration, env.now, src.pools)  # fmt: skip
+                if plan is not None:
+                    job.checkpoint = plan
                 self._next_id += 1
                 col.on_job_submitted(env.now, class_code, tenant_code, src.priority, gpus, duration, estimate)
                 self._submit(job)
@@ -273,7 +303,7 @@ class DataCenterModel:
         queue, cluster, place = self.queue, self.cluster, self.place
         started = []
         for job in queue:
-            if cluster.busy_gpus == cluster.installed_gpus:
+            if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
                 break
             placement = place(job, cluster)
             if placement is not None:
@@ -295,7 +325,7 @@ class DataCenterModel:
         heads = [(entry, key) for key, run in runs.items() if (entry := run.first()) is not None]
         heapify(heads)
         smallest_failure: dict[tuple[int, ...], int] = {}
-        while heads and cluster.busy_gpus < cluster.installed_gpus:
+        while heads and cluster.busy_gpus + cluster.down_gpus < cluster.installed_gpus:
             (_, _, job), key = heappop(heads)
             limit = smallest_failure.get(job.pools)
             if limit is not None and job.gpus >= limit:
@@ -352,15 +382,93 @@ class DataCenterModel:
         self.collector.on_job_started(
             now, job.id, cluster.node_pool[first], first, len(placement), racks, cluster.locality(placement)
         )
-        self.env.timeout(job.duration, job).callbacks.append(self._finish)
+        if not self.track:
+            self.env.timeout(job.duration, job).callbacks.append(self._finish)
+            return
+        node_jobs = self.node_jobs
+        for n, _ in placement:
+            node_jobs[n].append(job)
+        self.running_jobs[job.id] = job
+        wall = job.work_left
+        if job.checkpoint is not None:
+            interval, write, _ = job.checkpoint
+            if interval != interval:  # NaN: Young/Daly for this placement
+                mtti = self.rel.mtti(placement) if self.rel is not None else math.inf
+                interval = max(ckpt.daly(write, mtti), 1.0)
+            job.run_interval = interval
+            wall = ckpt.wall_time(job.work_left, interval, write, job.restart_cost)
+        elif job.restart_cost:
+            wall += job.restart_cost
+        self.env.timeout(wall, job).callbacks.append(self._finish)
+
+    def _left(self, job: Job) -> None:
+        """A running job gave back its GPUs (finished or interrupted)."""
+        self.cluster.release(job.placement)
+        self.running -= 1
+        if self.track:
+            for n, _ in job.placement:
+                self.node_jobs[n].remove(job)
+            del self.running_jobs[job.id]
+            if self.cluster.cordoned and self.rel is not None:
+                self.rel.released(job.placement)
+
+    def _overhead(self, job: Job, end: float, lost: float) -> None:
+        """Record the restart and checkpoint time (and work lost) of the job's run ending at ``end``."""
+        plan = job.checkpoint
+        write = plan[1] if plan is not None else 0.0
+        p = ckpt.progress(end - job.start_time, job.work_left, job.run_interval, write, job.restart_cost)
+        if p.restart or p.checkpoint or lost:
+            self.collector.on_overhead(job.id, job.start_time, end, p.restart, p.checkpoint, lost)
 
     def _finish(self, event) -> None:
-        """Completion callback: release the GPUs and schedule."""
+        """Completion callback: release the GPUs and schedule (a stale one, of an interrupted run, does nothing)."""
         job: Job = event.value
-        self.cluster.release(job.placement)
+        if job.state != RUNNING:
+            return
+        if self.track and (job.checkpoint is not None or job.restart_cost):
+            self._overhead(job, self.env.now, 0.0)
+        self._left(job)
         job.state = COMPLETED
-        self.running -= 1
         self.collector.on_job_finished(self.env.now, job.id)
+        if len(self.queue):
+            self._schedule()
+        self._check_drained()
+
+    def interrupt(self, job: Job, failure: Any) -> None:
+        """Cut a running job short: by a failure, or evicted for maintenance (``failure`` None).
+
+        Work since the last completed checkpoint is lost; an evicted job with
+        checkpointing writes one as it leaves (its write time is paid at its restart).
+        The job goes back to the queue (at its scheduler's place), or fails after
+        ``max_restarts`` interruptions. The caller runs the scheduling pass.
+        """
+        now = self.env.now
+        plan = job.checkpoint
+        interval, write, restart = plan if plan is not None else (math.inf, 0.0, 0.0)
+        p = ckpt.progress(now - job.start_time, job.work_left, job.run_interval, write, job.restart_cost)
+        saved, lost = p.saved, p.unsaved
+        restart_cost = restart
+        if failure is None and plan is not None:
+            saved, lost = p.saved + p.unsaved, 0.0
+            restart_cost = restart + write
+        if p.restart or p.checkpoint or lost:
+            self.collector.on_overhead(job.id, job.start_time, now, p.restart, p.checkpoint, lost)
+        self._left(job)
+        job.state = INTERRUPTED
+        again = job.requeued(job.work_left - saved)
+        again.restart_cost = restart_cost
+        limit = self.rel.max_restarts if self.rel is not None else None
+        requeue = limit is None or again.restarts <= limit
+        fid = -1 if failure is None else failure.id
+        if failure is not None:
+            failure.jobs_hit += 1
+        self.collector.on_job_interrupted(now, job.id, fid, lost, restart_cost if requeue else 0.0, requeue)
+        if requeue:
+            self.queue.push(self.sort_key(again), again)
+
+    def capacity_changed(self) -> None:
+        """GPUs went out of or back into service: record the level and run a scheduling pass."""
+        self.collector.on_down(self.env.now, self.cluster.down_gpus)
         if len(self.queue):
             self._schedule()
         self._check_drained()
@@ -373,6 +481,8 @@ class DataCenterModel:
         """
         if self._open_sources or self.running or self.drained.triggered:
             return
+        if len(self.queue) and self.rel is not None and self.rel.outages:
+            return  # capacity is out of service and will come back
         if len(self.queue):
             if self.horizon is not None:
                 return  # the run goes on to its horizon; the queue is counted there
@@ -384,8 +494,9 @@ class DataCenterModel:
         """IT power now, W (PUE is applied in scoring)."""
         total = 0.0
         free = self.cluster.pool_free
+        down = self.cluster.pool_down
         for i, (fixed, per_busy) in enumerate(self._pool_power):
-            total += fixed + per_busy * (self.topology.pools[i].gpus - free[i])
+            total += fixed + per_busy * (self.topology.pools[i].gpus - free[i] - down[i])
         return total
 
     def _sampler(self):
@@ -419,6 +530,9 @@ class DataCenterModel:
             gc.unfreeze()
         end = float(self.env.now)
         col = self.collector
+        for job in self.running_jobs.values():  # runs cut by the end: nothing lost (yet)
+            if job.checkpoint is not None or job.restart_cost:
+                self._overhead(job, end, 0.0)
         if not col.samples["time"] or col.samples["time"][-1] < end:
             col.on_sample(end, self.cluster.busy_gpus, len(self.queue), self.running, self.power_w())
         return end

@@ -52,6 +52,38 @@ class JobView(Protocol):
     def pools(self) -> Sequence[int]:
         """Pools (one GPU type of one site) the job may run in."""
 
+    @property
+    def restarts(self) -> int:
+        """Times the job was interrupted and queued again (0 for a fresh job)."""
+
+
+class FailureView(Protocol):
+    """What a repair policy may read of a failure waiting for a technician."""
+
+    @property
+    def id(self) -> int:
+        """Failure id (dense, in order of failure)."""
+
+    @property
+    def time(self) -> float:
+        """Failure time, s."""
+
+    @property
+    def component(self) -> str:
+        """Component class: ``gpu``, ``node``, ``rack`` or ``site``."""
+
+    @property
+    def cause(self) -> str:
+        """Cause name (the component class unless named in ``failures.causes``)."""
+
+    @property
+    def gpus_down(self) -> int:
+        """GPUs the failure took out of service (its blast radius)."""
+
+    @property
+    def jobs_hit(self) -> int:
+        """Jobs it interrupted."""
+
 
 class ClusterView(Protocol):
     """What a policy may read of the cluster: free GPUs and their indexes."""

@@ -18,8 +18,17 @@ import pandas as pd
 import dcsim
 from dcsim.core.errors import OutputError
 from dcsim.infra.topology import GPU_POWER_W
-from dcsim.metrics.scoring import Window, summarize
-from dcsim.metrics.tables import events_table, jobs_table, timeseries_table
+from dcsim.metrics.scoring import FaultData, Window, summarize
+from dcsim.metrics.tables import (
+    down_table,
+    events_table,
+    failures_table,
+    interruptions_table,
+    jobs_table,
+    overhead_table,
+    runs_table,
+    timeseries_table,
+)
 from dcsim.model import DataCenterModel, ProgressHook
 from dcsim.scenario.schema import Scenario
 from dcsim.workload.distributions import resolve
@@ -39,6 +48,8 @@ class RunResult:
     overrides: list[str] = field(default_factory=list)
     events: pd.DataFrame | None = None
     data_files: dict[str, str] = field(default_factory=dict)
+    failures: pd.DataFrame | None = None
+    down: pd.DataFrame | None = None
 
     def manifest(self) -> dict[str, Any]:
         """What produced this run: resolved scenario, its hash, seed, versions, wall time."""
@@ -69,6 +80,8 @@ def data_files(scenario: Scenario) -> dict[str, str]:
     paths = []
     if scenario.workload.trace is not None:
         paths.append(scenario.workload.trace.path)
+    if scenario.failures is not None and scenario.failures.trace is not None:
+        paths.append(scenario.failures.trace.path)
     for cls in scenario.workload.jobs:
         for spec in (cls.duration, cls.gpus):
             if getattr(spec, "dist", None) == "empirical":
@@ -126,9 +139,18 @@ def simulate(
     files = data_files(scenario)  # as the model reads them, just below
     model = DataCenterModel(scenario, seed, progress=progress)
     end = model.run()
-    jobs = jobs_table(model.collector, model.topology)
+    col = model.collector
+    jobs = jobs_table(col, model.topology)
     window = Window(min(scenario.warmup, end), end)
-    summary = summarize(jobs, window, model.topology.pools, scenario.costs)
+    faults = None
+    if model.track:
+        causes = [(c, k) for c, k, _ in scenario.failures.models()] if scenario.failures is not None else []
+        spares = scenario.repair.spares.nodes if scenario.repair is not None else 0
+        faults = FaultData(
+            runs_table(col), overhead_table(col), interruptions_table(col), failures_table(col, model.topology, jobs),
+            down_table(col), causes, spares if scenario.failures is not None else 0,
+        )  # fmt: skip
+    summary = summarize(jobs, window, model.topology.pools, scenario.costs, faults)
     summary["run"] = {
         "scenario": scenario.name,
         "seed": model.seed,
@@ -152,7 +174,10 @@ def simulate(
     timeseries = timeseries_table(model.collector, model.topology.n_gpus)
     table = events_table(model.collector) if events else None
     wall = time.perf_counter() - t0
-    return RunResult(scenario, model.seed, summary, jobs, timeseries, wall, list(overrides), table, files)
+    result = RunResult(scenario, model.seed, summary, jobs, timeseries, wall, list(overrides), table, files)
+    if faults is not None and model.rel is not None:
+        result.failures, result.down = faults.failures, faults.down
+    return result
 
 
 def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
@@ -181,10 +206,14 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
     jobs = summary["jobs"]
     if jobs["submitted"] and jobs["completed"] == 0 and jobs["running_at_end"] == 0:
         out.append("no job submitted after the warm-up ever started: check the placement policy and job sizes")
-    if scenario.failures is not None or scenario.repair is not None:
-        out.append("failures/repair blocks are validated but not simulated yet: faults.* are zero")
-    if any(c.checkpoint for c in scenario.workload.jobs):
-        out.append("checkpoint blocks take effect with failures: no checkpoint overhead was charged")
+    if scenario.repair is not None and scenario.failures is None:
+        out.append("a repair block without a failures block has no effect: nothing fails")
+    faults = summary["faults"]
+    if faults.get("unrepaired_at_end"):
+        out.append(
+            f"{faults['unrepaired_at_end']} failure(s) were not repaired by the end: mean_time_to_repair_s "
+            "leaves them out, so it underestimates (more technicians, or a longer horizon?)"
+        )
     return out
 
 
@@ -279,11 +308,15 @@ def write_results(
             fh.write("\n")
         result.jobs.to_parquet(os.path.join(tmp, "jobs.parquet"), index=False)
         result.timeseries.to_parquet(os.path.join(tmp, "timeseries.parquet"), index=False)
+        if result.failures is not None:
+            result.failures.to_parquet(os.path.join(tmp, "failures.parquet"), index=False)
         if result.events is not None:
             result.events.to_parquet(os.path.join(tmp, "events.parquet"), index=False)
         if csv:
             result.jobs.to_csv(os.path.join(tmp, "jobs.csv"), index=False)
             result.timeseries.to_csv(os.path.join(tmp, "timeseries.csv"), index=False)
+            if result.failures is not None:
+                result.failures.to_csv(os.path.join(tmp, "failures.csv"), index=False)
             if result.events is not None:
                 result.events.to_csv(os.path.join(tmp, "events.csv"), index=False)
         if plots:

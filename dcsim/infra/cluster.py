@@ -4,7 +4,8 @@ Per pool, nodes sit in *buckets* by their number of free GPUs; each bucket is a 
 of node ids with lazy deletion (an entry is valid while ``free[node]`` equals the
 bucket's count). Placement queries ("lowest node with at least g free", "k lowest
 fully free nodes") cost O(gpus_per_node * log nodes), never a scan of the cluster.
-Policies see this object through :class:`dcsim.views.ClusterView` (queries only);
+GPUs out of service (failed, or drained for maintenance) are in ``down``: they
+leave the buckets exactly like allocated ones. Policies see this object through :class:`dcsim.views.ClusterView` (queries only);
 the engine alone calls :meth:`Cluster.allocate` and :meth:`Cluster.release`.
 """
 
@@ -47,6 +48,13 @@ class Cluster:
             self._counts.append(counts)
         # Invariant: rack_whole_free[r] == nodes of rack r with every GPU free.
         self.rack_whole_free: list[int] = [len(m) for m in topology.rack_nodes]
+        # Out of service (failed, or in maintenance): neither free nor allocated.
+        # Invariant: free[n] + down[n] + allocated GPUs of n == GPUs of n.
+        self.down: list[int] = [0] * len(self.free)
+        self.down_gpus = 0
+        self.pool_down: list[int] = [0] * len(self.pools)
+        #: Nodes being drained: GPUs released there go out of service, not back to free.
+        self.cordoned: set[int] = set()
 
     # ------------------------------------------------------------------ queries (the view)
     def count(self, pool: int, free: int) -> int:
@@ -128,12 +136,39 @@ class Cluster:
             self.busy_gpus += gpus
 
     def release(self, placement: Placement) -> None:
-        """Give back the GPUs of a placement."""
+        """Give back the GPUs of a placement (to down instead of free on a cordoned node)."""
         free = self.free
+        cordoned = self.cordoned
         for node, gpus in placement:
+            self.busy_gpus -= gpus
+            if cordoned and node in cordoned:
+                self.down[node] += gpus
+                self.down_gpus += gpus
+                self.pool_down[self.node_pool[node]] += gpus
+                continue
             self._move(node, free[node] + gpus)
             self.pool_free[self.node_pool[node]] += gpus
-            self.busy_gpus -= gpus
+
+    def allocated(self, node: int) -> int:
+        """GPUs of ``node`` allocated to jobs."""
+        return self.topology.node_gpus[node] - self.free[node] - self.down[node]
+
+    def set_down(self, node: int, gpus: int) -> None:
+        """Put ``gpus`` GPUs of ``node`` out of service (the rest of its idle GPUs back in).
+
+        Invariant: the node's allocated GPUs fit in what stays up (the engine evicts first).
+        """
+        pool = self.node_pool[node]
+        old_free, old_down = self.free[node], self.down[node]
+        new_free = self.topology.node_gpus[node] - gpus - self.allocated(node)
+        if new_free < 0:
+            raise ValueError(f"node {node}: {gpus} GPUs down but {self.allocated(node)} allocated")
+        self.down[node] = gpus
+        self.down_gpus += gpus - old_down
+        self.pool_down[pool] += gpus - old_down
+        if new_free != old_free:
+            self._move(node, new_free)
+            self.pool_free[pool] += new_free - old_free
 
 
 __all__ = ["CROSS_RACK", "SAME_NODE", "SAME_RACK", "Cluster", "Placement"]

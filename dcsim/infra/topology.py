@@ -96,6 +96,29 @@ class Topology:
     site_names: list[str]
     graph: nx.Graph
     locality_hops: dict[int, int] = field(default_factory=dict)
+    #: Site index of each node, read off the fabric graph.
+    node_site: list[int] = field(default_factory=list)
+
+    @property
+    def site_nodes(self) -> list[tuple[int, ...]]:
+        """Node ids of each site, ascending."""
+        out: list[list[int]] = [[] for _ in self.site_names]
+        for n, s in enumerate(self.node_site):
+            out[s].append(n)
+        return [tuple(x) for x in out]
+
+    @property
+    def rack_site(self) -> list[int]:
+        """Site index of each rack."""
+        return [self.node_site[m[0]] for m in self.rack_nodes]
+
+    def gpu_offsets(self) -> list[int]:
+        """Global id of each node's first GPU (GPU ids are dense, node by node)."""
+        out, total = [], 0
+        for g in self.node_gpus:
+            out.append(total)
+            total += g
+        return out
 
     @property
     def n_nodes(self) -> int:
@@ -205,6 +228,8 @@ def build_topology(dc: Datacenter) -> Topology:
         graph=graph,
     )
     topo.locality_hops = _locality_hops(topo)
+    site_index = {name: i for i, name in enumerate(topo.site_names)}
+    topo.node_site = [site_index[graph.nodes[("node", n)]["site"]] for n in range(node_id)]
     return topo
 
 

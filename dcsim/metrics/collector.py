@@ -34,6 +34,30 @@ class Collector:
             "racks": array("i"), "locality": array("b"), "seq": array("q"),
         }  # fmt: skip
         self.finished: dict[str, array[Any]] = {"time": array("d"), "job_id": array("q"), "seq": array("q")}
+        # A run cut short: by a failure (failure >= 0) or a maintenance eviction (-1).
+        self.interrupted: dict[str, array[Any]] = {
+            "time": array("d"), "job_id": array("q"), "failure": array("q"), "lost_s": array("d"),
+            "restart_s": array("d"), "requeued": array("b"), "seq": array("q"),
+        }  # fmt: skip
+        # Non-productive parts of runs (only runs that had some): restart, checkpoint
+        # writes, work lost; ``end`` is the run's end (or the end of the simulation).
+        self.overhead: dict[str, array[Any]] = {
+            "job_id": array("q"), "start": array("d"), "end": array("d"), "restart_s": array("d"),
+            "checkpoint_s": array("d"), "lost_s": array("d"),
+        }  # fmt: skip
+        self.failures: dict[str, array[Any]] = {
+            "time": array("d"), "cause": array("i"), "component": array("b"), "unit": array("q"),
+            "gpus_down": array("q"), "traced": array("b"),
+        }  # fmt: skip
+        self.cause_names: list[str] = []
+        self._cause_index: dict[str, int] = {}
+        self.in_service: dict[str, array[Any]] = {"failure": array("q"), "time": array("d"), "spare": array("b")}
+        self.repairs: dict[str, array[Any]] = {
+            "failure": array("q"), "repaired": array("d"), "wait_technician_s": array("d"),
+            "wait_part_s": array("d"), "how": array("b"),
+        }  # fmt: skip
+        # Level of GPUs out of service, at each change.
+        self.down: dict[str, array[Any]] = {"time": array("d"), "gpus": array("q")}
         self._seq = 0  # order of emission across the job records
         self.samples: dict[str, array[Any]] = {
             "time": array("d"), "busy_gpus": array("q"), "queued_jobs": array("q"),
@@ -94,6 +118,76 @@ class Collector:
         self.finished["job_id"].append(job_id)
         self.finished["seq"].append(self._seq)
         self._seq += 1
+
+    def on_job_interrupted(
+        self, time: float, job_id: int, failure: int, lost_s: float, restart_s: float, requeued: bool
+    ) -> None:
+        """Record a ``job_interrupted``: ``lost_s`` of work lost; ``restart_s`` to pay before it runs again."""
+        s = self.interrupted
+        s["time"].append(time)
+        s["job_id"].append(job_id)
+        s["failure"].append(failure)
+        s["lost_s"].append(lost_s)
+        s["restart_s"].append(restart_s)
+        s["requeued"].append(requeued)
+        s["seq"].append(self._seq)
+        self._seq += 1
+
+    def on_overhead(
+        self, job_id: int, start: float, end: float, restart_s: float, checkpoint_s: float, lost_s: float
+    ) -> None:
+        """Record the non-productive seconds of one run of a job."""
+        s = self.overhead
+        s["job_id"].append(job_id)
+        s["start"].append(start)
+        s["end"].append(end)
+        s["restart_s"].append(restart_s)
+        s["checkpoint_s"].append(checkpoint_s)
+        s["lost_s"].append(lost_s)
+
+    def cause_code(self, name: str) -> int:
+        """Code of a failure cause name."""
+        return self.code(self._cause_index, self.cause_names, name)
+
+    def on_component_failed(
+        self, time: float, cause: int, component: int, unit: int, gpus_down: int, traced: bool
+    ) -> int:
+        """Record a ``component_failed``; return the failure id."""
+        s = self.failures
+        s["time"].append(time)
+        s["cause"].append(cause)
+        s["component"].append(component)
+        s["unit"].append(unit)
+        s["gpus_down"].append(gpus_down)
+        s["traced"].append(traced)
+        return len(s["time"]) - 1
+
+    def on_component_in_service(self, failure: int, time: float, spare: bool) -> None:
+        """Record that the failed unit's slot is back in service (repaired, or a spare node stood in)."""
+        s = self.in_service
+        s["failure"].append(failure)
+        s["time"].append(time)
+        s["spare"].append(spare)
+
+    def on_component_repaired(
+        self, failure: int, repaired: float, wait_technician_s: float, wait_part_s: float, how: int
+    ) -> None:
+        """Record a ``component_repaired``: the failed hardware is fixed."""
+        s = self.repairs
+        s["failure"].append(failure)
+        s["repaired"].append(repaired)
+        s["wait_technician_s"].append(wait_technician_s)
+        s["wait_part_s"].append(wait_part_s)
+        s["how"].append(how)
+
+    def on_down(self, time: float, gpus: int) -> None:
+        """Record the number of GPUs out of service from ``time`` on."""
+        d = self.down
+        if d["time"] and d["time"][-1] == time:
+            d["gpus"][-1] = gpus
+        else:
+            d["time"].append(time)
+            d["gpus"].append(gpus)
 
     def on_sample(self, time: float, busy: int, queued: int, running: int, power_w: float) -> None:
         """Record a timeseries ``sample``."""

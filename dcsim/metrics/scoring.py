@@ -62,12 +62,118 @@ def overlap(start: np.ndarray, end: np.ndarray, window: Window) -> np.ndarray:
     return np.clip(np.minimum(end, window.end) - np.maximum(start, window.start), 0.0, None)
 
 
-def busy_gpu_seconds(jobs: pd.DataFrame, window: Window, n_pools: int) -> np.ndarray:
-    """GPU-seconds allocated to jobs inside the window, per pool."""
+@dataclass(frozen=True)
+class FaultData:
+    """The reliability tables of a run (:mod:`dcsim.metrics.tables`); empty without failures."""
+
+    runs: pd.DataFrame
+    overhead: pd.DataFrame
+    interruptions: pd.DataFrame
+    failures: pd.DataFrame
+    down: pd.DataFrame
+    causes: Sequence[tuple[str, str]] = ()
+    """Every configured cause as (name, component class), so a cause that never struck still shows."""
+    spare_nodes: int = 0
+    """Spare nodes kept per pool (installed, so they cost capital)."""
+
+
+def busy_gpu_seconds(jobs: pd.DataFrame, window: Window, n_pools: int, runs: pd.DataFrame | None = None) -> np.ndarray:
+    """GPU-seconds allocated to jobs inside the window, per pool (from each run when jobs were interrupted)."""
+    if runs is not None and len(runs):
+        gpus = jobs["gpus"].to_numpy()[runs["job_id"].to_numpy()]
+        end = runs["end_s"].fillna(window.end).to_numpy()
+        seconds = overlap(runs["start_s"].to_numpy(), end, window) * gpus
+        return np.bincount(runs["pool"].to_numpy(), weights=seconds, minlength=n_pools)
     ran = jobs[jobs["pool"] >= 0]
     finish = ran["finish_s"].fillna(window.end).to_numpy()
     seconds = overlap(ran["start_s"].to_numpy(), finish, window) * ran["gpus"].to_numpy()
     return np.bincount(ran["pool"].to_numpy(), weights=seconds, minlength=n_pools)
+
+
+def step_integral(times: np.ndarray, levels: np.ndarray, window: Window) -> float:
+    """Integral over the window of a step function (``levels[i]`` from ``times[i]`` on; 0 before)."""
+    if not times.size:
+        return 0.0
+    ends = np.append(times[1:], max(window.end, float(times[-1])))
+    return float((overlap(times, ends, window) * levels).sum())
+
+
+def fault_metrics(
+    jobs: pd.DataFrame, data: FaultData, window: Window, installed: int, busy_gpu_s: float
+) -> tuple[dict[str, Any], float, float]:
+    """The ``faults`` block, the productive GPU-seconds and the available share, over the window.
+
+    Productive time is allocated time less restarts, checkpoint writes and work lost;
+    a run that straddles an edge of the window counts its overhead in proportion to its
+    part inside. Interruptions, their lost work and restart time count at the
+    interruption; failures at the failure.
+    """
+    gpus = jobs["gpus"].to_numpy()
+    o = data.overhead
+    if len(o):
+        span = (o["end_s"] - o["start_s"]).to_numpy()
+        inside = overlap(o["start_s"].to_numpy(), o["end_s"].to_numpy(), window)
+        share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
+        waste = (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]).to_numpy()
+        nonproductive = float((waste * share * gpus[o["job_id"].to_numpy()]).sum())
+    else:
+        nonproductive = 0.0
+    productive = max(busy_gpu_s - nonproductive, 0.0)
+    downtime = step_integral(data.down["time_s"].to_numpy(), data.down["gpus"].to_numpy(), window)
+    available = 1.0 - downtime / (installed * window.length) if window.length > 0 else 1.0
+
+    def within(t: pd.Series) -> np.ndarray:
+        return ((t >= window.start) & (t <= window.end)).to_numpy()
+
+    it = data.interruptions
+    it = it[within(it["time_s"])]
+    by_failure = it[it["failure_id"] >= 0]
+    lost_gpu_h = (by_failure["lost_s"] + by_failure["restart_s"]) * gpus[by_failure["job_id"].to_numpy()] / 3600.0
+    f = data.failures
+    f = f[within(f["time_s"])]
+    repaired = f["time_to_repair_s"].dropna()
+    hands_on = f[f["repaired_by"] == "technician"]
+
+    struck = by_failure["failure_id"].to_numpy()  # failure ids are row numbers of data.failures
+    hit_cause = data.failures["cause"].astype(str).to_numpy()[struck]
+    hit_component = data.failures["component"].astype(str).to_numpy()[struck]
+    total_hits = len(by_failure)
+
+    def breakdown(key: str, hits: np.ndarray, names: list[str]) -> dict[str, Any]:
+        out = {}
+        column = f[key].astype(str).to_numpy()
+        for name in names:
+            mask = hits == name
+            n_hits = int(mask.sum())
+            out[name] = {
+                "failures": int((column == name).sum()),
+                "interruptions": n_hits,
+                "share_of_interruptions": n_hits / total_hits if total_hits else 0.0,
+                "lost_gpu_hours": float(lost_gpu_h.to_numpy()[mask].sum()),
+            }
+        return out
+
+    components = [c for c in ("gpu", "node", "rack", "site")
+                  if c in {k for _, k in data.causes} or c in set(f["component"].astype(str))]  # fmt: skip
+    causes = list(dict.fromkeys([c for c, _ in data.causes] + sorted(set(f["cause"].astype(str)))))
+    block = {
+        "failures": len(f),
+        "job_interruptions": total_hits,
+        "lost_gpu_hours": float(lost_gpu_h.sum()),
+        "downtime_gpu_hours": downtime / 3600.0,
+        "mean_time_to_repair_s": _mean(repaired.to_numpy()),
+        "ettr": productive / busy_gpu_s if busy_gpu_s > 0 else None,
+        "planned_interruptions": int((it["failure_id"] < 0).sum()),
+        "jobs_failed": int((~it["requeued"]).sum()),
+        "unrepaired_at_end": int(f["in_service_s"].isna().sum()),
+        "reboots": int((f["repaired_by"] == "reboot").sum()),
+        "spare_swaps": int(f["spare"].sum()),
+        "mean_wait_technician_s": _mean(hands_on["wait_technician_s"].dropna().to_numpy()),
+        "mean_wait_part_s": _mean(hands_on["wait_part_s"].dropna().to_numpy()),
+        "by_component": breakdown("component", hit_component, components),
+        "by_cause": breakdown("cause", hit_cause, causes),
+    }
+    return block, productive, available
 
 
 def job_metrics(jobs: pd.DataFrame, window: Window) -> dict[str, Any]:
@@ -96,7 +202,9 @@ def job_metrics(jobs: pd.DataFrame, window: Window) -> dict[str, Any]:
     }
 
 
-def summarize(jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: Costs) -> dict[str, Any]:
+def summarize(
+    jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: Costs, faults: FaultData | None = None
+) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement and per-class figures.
 
     Args:
@@ -104,16 +212,32 @@ def summarize(jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: 
         window: the measured window.
         pools: the data center's pools (installed GPUs, prices by type, power figures).
         costs: prices and PUE.
+        faults: runs, overheads, interruptions, failures and downtime (None: nothing failed
+            and nothing was checkpointed).
 
     Returns:
         Nested by the part of each name before its first dot.
     """
     hours = window.length / 3600.0
     installed = sum(p.gpus for p in pools)
-    busy = busy_gpu_seconds(jobs, window, len(pools))
+    runs = faults.runs if faults is not None and len(faults.interruptions) else None
+    busy = busy_gpu_seconds(jobs, window, len(pools), runs)
     allocated = float(busy.sum()) / (installed * window.length) if window.length > 0 else 0.0
-    productive_gpu_h = float(busy.sum()) / 3600.0  # no failures or checkpoints yet
-    capital = sum(costs.gpu_hour_price(p.gpu_type) * p.gpus * hours for p in pools)
+    if faults is not None:
+        fault_block, productive_s, available = fault_metrics(jobs, faults, window, installed, float(busy.sum()))
+    else:
+        productive_s, available = float(busy.sum()), 1.0
+        fault_block = {
+            "failures": 0, "job_interruptions": 0, "lost_gpu_hours": 0.0, "downtime_gpu_hours": 0.0,
+            "mean_time_to_repair_s": None, "ettr": 1.0 if busy.sum() > 0 else None,
+        }  # fmt: skip
+    productive_gpu_h = productive_s / 3600.0
+    spare_gpus = sum((faults.spare_nodes if faults else 0) * p.gpus_per_node for p in pools)
+    spare_capital = sum(
+        costs.gpu_hour_price(p.gpu_type) * (faults.spare_nodes if faults else 0) * p.gpus_per_node * hours
+        for p in pools
+    )
+    capital = sum(costs.gpu_hour_price(p.gpu_type) * p.gpus * hours for p in pools) + spare_capital
     it_joules = sum(
         (len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * window.length
         + (p.gpu_power_w - p.gpu_idle_power_w) * busy[p.id]
@@ -138,8 +262,8 @@ def summarize(jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: 
         "jobs": job_metrics(jobs, window),
         "utilization": {
             "gpu_allocated": allocated,
-            "gpu_productive": allocated,
-            "gpu_available": 1.0,
+            "gpu_productive": productive_s / (installed * window.length) if window.length > 0 else 0.0,
+            "gpu_available": available,
         },
         "cost": {
             "total_usd": total,
@@ -147,15 +271,9 @@ def summarize(jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: 
             "energy_usd": energy_usd,
             "energy_kwh": energy_kwh,
             "usd_per_productive_gpu_hour": _number(total / productive_gpu_h) if productive_gpu_h else None,
+            "spare_capital_usd": spare_capital,
         },
-        "faults": {
-            "failures": 0,
-            "job_interruptions": 0,
-            "lost_gpu_hours": 0.0,
-            "downtime_gpu_hours": 0.0,
-            "mean_time_to_repair_s": None,
-            "ettr": 1.0 if len(cohort_started) else None,
-        },
+        "faults": fault_block,
         "queue": {
             "queued_at_end": int(jobs["start_s"].isna().sum()),
             "mean_queued_jobs": float(queue_area / window.length) if window.length > 0 else 0.0,
@@ -167,7 +285,7 @@ def summarize(jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: 
             "cross_rack_jobs": int((cohort_started["locality"] == "cross_rack").sum()),
         },
         "window": {"start_s": window.start, "end_s": window.end, "hours": hours},
-        "cluster": {"installed_gpus": installed, "nodes": sum(len(p.nodes) for p in pools)},
+        "cluster": {"installed_gpus": installed, "nodes": sum(len(p.nodes) for p in pools), "spare_gpus": spare_gpus},
         "classes": classes,
     }
 

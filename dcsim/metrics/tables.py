@@ -16,7 +16,9 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
     Columns (times in s from the start of the run; NaN where the event did not happen):
     ``job_id, job_class, tenant, priority, gpus, duration_s, estimate_s, submit_s,
     start_s, finish_s, wait_s, jct_s, slowdown, state, pool, gpu_type, first_node, nodes, racks,
-    locality`` and ``trace_id`` for trace jobs.
+    locality, interruptions, evictions`` and ``trace_id`` for trace jobs. ``start_s``, the
+    placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
+    failures that cut the job short, ``evictions`` planned maintenance.
     """
     sub = Collector.columns(col.submitted)
     n = sub["time"].size
@@ -41,6 +43,23 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
     if fin["job_id"].size:
         finish[fin["job_id"]] = fin["time"]
     state = np.where(~np.isnan(finish), 2, np.where(~np.isnan(start), 1, 0))
+    interruptions = np.zeros(n, dtype=np.int64)
+    evictions = np.zeros(n, dtype=np.int64)
+    it = Collector.columns(col.interrupted)
+    if it["job_id"].size:
+        by_failure = it["failure"] >= 0
+        interruptions = np.bincount(it["job_id"][by_failure], minlength=n).astype(np.int64)
+        evictions = np.bincount(it["job_id"][~by_failure], minlength=n).astype(np.int64)
+        # A job's state follows its last record: interrupted and requeued -> queued;
+        # interrupted for good -> failed; started after that -> running.
+        last_stop = np.full(n, -1, dtype=np.int64)
+        last_stop[it["job_id"]] = it["seq"]
+        last_start = np.full(n, -1, dtype=np.int64)
+        last_start[st["job_id"]] = st["seq"]
+        queued_again = (last_stop > last_start) & np.isnan(finish)
+        state = np.where(queued_again, 0, state)
+        gave_up = it["job_id"][it["requeued"] == 0]
+        state[gave_up] = 3
     classes = np.array(col.class_names or [""], dtype=object)
     tenants = np.array(col.tenant_names or [""], dtype=object)
     pool_types = np.array([p.gpu_type for p in topology.pools] + [""], dtype=object)
@@ -72,6 +91,8 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
             "nodes": nodes,
             "racks": racks,
             "locality": pd.Categorical.from_codes(locality, categories=list(LOCALITY_NAMES)),
+            "interruptions": interruptions,
+            "evictions": evictions,
         }
     )
     if col.trace_ids:
@@ -120,3 +141,118 @@ def events_table(col: Collector) -> pd.DataFrame:
     )
     frame["gpus"] = gpus[frame["job_id"].to_numpy()] if n_sub else np.array([], dtype=np.int64)
     return frame.sort_values("seq", kind="stable").drop(columns="seq").reset_index(drop=True)
+
+
+def runs_table(col: Collector) -> pd.DataFrame:
+    """One row per run of a job on its GPUs: ``job_id, pool, start_s, end_s`` (NaN: running at the end).
+
+    A job without interruptions has one run; each interruption ends one and the next
+    start begins another, so the k-th end record of a job closes its k-th start.
+    """
+    st = Collector.columns(col.started)
+    runs = pd.DataFrame({"job_id": st["job_id"].astype(np.int64), "pool": st["pool"].astype(np.int64),
+                         "start_s": st["time"].astype(float), "seq": st["seq"]})  # fmt: skip
+    fin = Collector.columns(col.finished)
+    it = Collector.columns(col.interrupted)
+    if not it["job_id"].size:  # one run per job: match by job id
+        end = pd.Series(fin["time"], index=fin["job_id"]) if fin["job_id"].size else pd.Series(dtype=float)
+        runs["end_s"] = runs["job_id"].map(end).astype(float)
+        return runs.drop(columns="seq")
+    ends = pd.DataFrame({
+        "job_id": np.concatenate([fin["job_id"], it["job_id"]]).astype(np.int64),
+        "end_s": np.concatenate([fin["time"], it["time"]]).astype(float),
+        "seq": np.concatenate([fin["seq"], it["seq"]]),
+    }).sort_values("seq", kind="stable")  # fmt: skip
+    runs = runs.sort_values("seq", kind="stable")
+    runs["k"] = runs.groupby("job_id").cumcount()
+    ends["k"] = ends.groupby("job_id").cumcount()
+    out = runs.merge(ends.drop(columns="seq"), on=["job_id", "k"], how="left")
+    return out.drop(columns=["seq", "k"]).reset_index(drop=True)
+
+
+def overhead_table(col: Collector) -> pd.DataFrame:
+    """Non-productive time of runs: ``job_id, start_s, end_s, restart_s, checkpoint_s, lost_s``."""
+    o = Collector.columns(col.overhead)
+    return pd.DataFrame({
+        "job_id": o["job_id"].astype(np.int64), "start_s": o["start"].astype(float), "end_s": o["end"].astype(float),
+        "restart_s": o["restart_s"].astype(float), "checkpoint_s": o["checkpoint_s"].astype(float),
+        "lost_s": o["lost_s"].astype(float),
+    })  # fmt: skip
+
+
+def interruptions_table(col: Collector) -> pd.DataFrame:
+    """One row per interrupted run: ``time_s, job_id, failure_id`` (-1: maintenance), ``lost_s, restart_s, requeued``."""
+    it = Collector.columns(col.interrupted)
+    return pd.DataFrame({
+        "time_s": it["time"].astype(float), "job_id": it["job_id"].astype(np.int64),
+        "failure_id": it["failure"].astype(np.int64), "lost_s": it["lost_s"].astype(float),
+        "restart_s": it["restart_s"].astype(float), "requeued": it["requeued"].astype(bool),
+    })  # fmt: skip
+
+
+def component_name(component: int, unit: int, topology: Topology) -> str:
+    """Name of a unit as failure traces write it: ``gpu:3.5``, ``node:3``, ``rack:1``, ``site:dc1``."""
+    if component == 0:
+        offsets = topology.gpu_offsets()
+        node = int(np.searchsorted(offsets, unit, side="right")) - 1
+        return f"gpu:{node}.{unit - offsets[node]}"
+    if component == 3:
+        return f"site:{topology.site_names[unit]}"
+    return f"{('gpu', 'node', 'rack')[component]}:{unit}"
+
+
+def failures_table(col: Collector, topology: Topology, jobs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per component failure.
+
+    Columns: ``failure_id, time_s, component`` (gpu, node, rack, site), ``cause, domain``
+    (the unit, as failure traces name it), ``gpus_down, traced, repaired_by`` (reboot,
+    technician, trace; empty if not repaired by the end), ``spare`` (a spare node stood
+    in), ``in_service_s`` (the slot back in service), ``repaired_s`` (the hardware fixed),
+    ``time_to_repair_s`` (failure to back in service),
+    ``wait_technician_s, wait_part_s, jobs_hit, lost_gpu_hours`` (work lost plus restart
+    time of the jobs it interrupted).
+    """
+    f = Collector.columns(col.failures)
+    n = f["time"].size
+    components = ("gpu", "node", "rack", "site")
+    frame = pd.DataFrame({
+        "failure_id": np.arange(n, dtype=np.int64),
+        "time_s": f["time"].astype(float),
+        "component": pd.Categorical([components[c] for c in f["component"]], categories=list(components)),
+        "cause": pd.Categorical([col.cause_names[c] for c in f["cause"]]),
+        "domain": [component_name(int(c), int(u), topology) for c, u in zip(f["component"], f["unit"], strict=True)],
+        "gpus_down": f["gpus_down"].astype(np.int64),
+        "traced": f["traced"].astype(bool),
+    })  # fmt: skip
+    r = Collector.columns(col.repairs)
+    how_names = np.array(["reboot", "technician", "trace"], dtype=object)
+    rep = pd.DataFrame({
+        "repaired_by": how_names[r["how"].astype(np.int64)] if r["how"].size else np.array([], dtype=object),
+        "repaired_s": r["repaired"].astype(float),
+        "wait_technician_s": r["wait_technician_s"].astype(float),
+        "wait_part_s": r["wait_part_s"].astype(float),
+    }, index=r["failure"].astype(np.int64))  # fmt: skip
+    back = Collector.columns(col.in_service)
+    service = pd.DataFrame(
+        {"spare": back["spare"].astype(bool), "in_service_s": back["time"].astype(float)},
+        index=back["failure"].astype(np.int64),
+    )
+    frame = frame.join(service, on="failure_id").join(rep, on="failure_id")
+    frame["spare"] = frame["spare"].astype("boolean").fillna(False).astype(bool)
+    frame["time_to_repair_s"] = frame["in_service_s"] - frame["time_s"]
+    it = interruptions_table(col)
+    it = it[it["failure_id"] >= 0]
+    gpus = jobs["gpus"].to_numpy() if jobs is not None else Collector.columns(col.submitted)["gpus"]
+    lost = (it["lost_s"] + it["restart_s"]) * gpus[it["job_id"].to_numpy()] / 3600.0
+    frame["jobs_hit"] = np.bincount(it["failure_id"], minlength=n)[:n].astype(np.int64)
+    frame["lost_gpu_hours"] = np.bincount(it["failure_id"], weights=lost, minlength=n)[:n]
+    order = ["failure_id", "time_s", "component", "cause", "domain", "gpus_down", "traced", "repaired_by", "spare",
+             "in_service_s", "repaired_s", "time_to_repair_s", "wait_technician_s", "wait_part_s", "jobs_hit",
+             "lost_gpu_hours"]  # fmt: skip
+    return frame[order]
+
+
+def down_table(col: Collector) -> pd.DataFrame:
+    """GPUs out of service as a step function: ``time_s, gpus`` from that time on."""
+    d = Collector.columns(col.down)
+    return pd.DataFrame({"time_s": d["time"].astype(float), "gpus": d["gpus"].astype(np.int64)})

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dcsim.core.registry import Registry
 from dcsim.policies.placement import PLACEMENT
+from dcsim.policies.repair import REPAIR
 from dcsim.policies.scheduling import SCHEDULER
 
-REGISTRIES: dict[str, Registry] = {"scheduler": SCHEDULER, "placement": PLACEMENT}
+REGISTRIES: dict[str, Registry] = {"scheduler": SCHEDULER, "placement": PLACEMENT, "repair": REPAIR}
 
-__all__ = ["PLACEMENT", "REGISTRIES", "SCHEDULER"]
+__all__ = ["PLACEMENT", "REGISTRIES", "REPAIR", "SCHEDULER"]

@@ -42,6 +42,54 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
     )
     if sc.repair is not None and sc.failures is None:
         problems.append(("repair", "a `repair` block needs a `failures` block (nothing would fail)"))
+    if sc.failures is not None or sc.maintenance:
+        problems += check_reliability(sc, build_topology(sc.datacenter))
+    return problems
+
+
+def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:
+    """Problems of the failures, repair and maintenance blocks against the data center."""
+    from dcsim.faults.trace import read_failure_trace
+
+    problems: list[tuple[str, str]] = []
+    types = topology.gpu_types()
+    failures = sc.failures
+    if failures is not None:
+        named = [(c, getattr(failures, c)) for c in ("gpu", "node", "rack", "site")]
+        named += [(f"causes.{i}", c) for i, c in enumerate(failures.causes)]
+        for path, model in named:
+            if model is None or model.per_type is None:
+                continue
+            unknown = sorted(set(model.per_type) - set(types))
+            if unknown:
+                problems.append(
+                    (f"failures.{path}.per_type", f"no GPUs of type {', '.join(unknown)} in the data center "
+                     f"(types present: {', '.join(types)})")
+                )  # fmt: skip
+        if failures.trace is not None:
+            try:
+                read_failure_trace(failures.trace, sc.base_dir, topology)
+            except MissingFileError as exc:
+                problems.append(("failures.trace.path", str(exc)))
+            except TraceError as exc:
+                problems.append(("failures.trace", str(exc)))
+    if sc.repair is not None and isinstance(sc.repair.time, EmpiricalDist):
+        try:
+            duration_sampler(sc.repair.time, sc.base_dir)
+        except TraceError as exc:
+            problems.append(("repair.time", str(exc)))
+    for i, mt in enumerate(sc.maintenance):
+        if mt.units is None:
+            continue
+        for j, unit in enumerate(mt.units):
+            path = f"maintenance.{i}.units.{j}"
+            if mt.scope == "site":
+                if str(unit) not in topology.site_names and not (isinstance(unit, int) and unit < len(topology.site_names)):
+                    problems.append((path, f"no site {unit!r}; sites: {', '.join(topology.site_names)}"))
+                continue
+            limit = len(topology.node_pool) if mt.scope == "node" else len(topology.rack_nodes)
+            if not isinstance(unit, int) or not 0 <= unit < limit:
+                problems.append((path, f"{mt.scope} ids are 0..{limit - 1}, counted in scenario order; got {unit!r}"))
     return problems
 
 

@@ -211,7 +211,7 @@ def _interval(value: Any) -> Any:
 
 
 class Checkpoint(Strict):
-    """Checkpointing of a job class (takes effect with failures)."""
+    """Checkpointing of a job class: blocking writes every `interval` of work; a restart after an interruption."""
 
     interval: Annotated[float | str, BeforeValidator(_interval)] = Field(
         description="time between checkpoints, or 'young_daly' for sqrt(2 * write * MTTI)",
@@ -238,7 +238,7 @@ class JobClass(Strict):
         ge=0,
         description="sigma of the log-normal error of the declared duration (0: exact)",
     )
-    checkpoint: Checkpoint | None = Field(None, description="checkpointing (with failures)")
+    checkpoint: Checkpoint | None = Field(None, description="checkpointing (none: an interrupted job starts over)")
 
     @model_validator(mode="after")
     def _batch_needs_count(self) -> JobClass:
@@ -269,7 +269,7 @@ class Trace(Strict):
     name: str = Field("trace", description="job class name of jobs without a class column")
     gpu_types: list[str] | None = Field(None, description="GPU types the jobs may use (any)")
     min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
-    checkpoint: Checkpoint | None = Field(None, description="checkpointing (with failures)")
+    checkpoint: Checkpoint | None = Field(None, description="checkpointing (none: an interrupted job starts over)")
 
     @field_validator("time_unit")
     @classmethod
@@ -370,68 +370,7 @@ class Datacenter(Strict):
         return self
 
 
-# --------------------------------------------------------------------------- failures & repair
-class FailureModel(Strict):
-    """Time to failure of one component (takes effect with the reliability model)."""
-
-    dist: Literal["exponential", "weibull", "lognormal"] = Field(
-        "exponential", description="time-to-failure distribution"
-    )
-    mtbf: PositiveSeconds | None = Field(None, description="mean time between failures")
-    afr: float | None = Field(None, gt=0, description="annual failure rate (failures per year)")
-    shape: float | None = Field(None, gt=0, description="Weibull shape")
-    sigma: float | None = Field(None, gt=0, description="log-normal sigma")
-    per_type: dict[str, FailureModel] | None = Field(None, description="overrides per GPU type")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> FailureModel:
-        if self.per_type is None and (self.mtbf is None) == (self.afr is None):
-            raise ValueError("give exactly one of `mtbf` or `afr`")
-        if self.mtbf is not None and self.afr is not None:
-            raise ValueError("give exactly one of `mtbf` or `afr`")
-        if self.dist == "weibull" and self.shape is None:
-            raise ValueError("a weibull failure model needs `shape`")
-        if self.dist == "lognormal" and self.sigma is None:
-            raise ValueError("a lognormal failure model needs `sigma`")
-        return self
-
-
-class Failures(Strict):
-    """Failure models per component class."""
-
-    gpu: FailureModel | None = Field(None, description="one GPU")
-    node: FailureModel | None = Field(None, description="a whole node")
-    rack: FailureModel | None = Field(None, description="ToR switch or PDU: the whole rack")
-    site: FailureModel | None = Field(None, description="site power: the whole site")
-
-
-class Reboot(Strict):
-    """Automatic reboot that fixes a share of failures."""
-
-    share: float = Field(ge=0, le=1, description="share of failures fixed by a reboot")
-    time: Seconds = Field(600.0, description="reboot time")
-
-
-class Spares(Strict):
-    """Spare capacity."""
-
-    nodes: int = Field(0, ge=0, description="spare nodes that stand in for failed ones")
-
-
-class Repair(Strict):
-    """How failed components come back (takes effect with the reliability model)."""
-
-    policy: Literal["fifo", "most_gpus_first"] = Field("fifo", description="repair order")
-    technicians: int = Field(1, ge=1, description="technicians working in parallel")
-    reboot: Reboot | None = Field(None, description="automatic reboots")
-    time: DurationDist = Field(
-        default_factory=lambda: ExponentialDist(dist="exponential", mean=4 * 3600.0),
-        description="hands-on repair time",
-    )
-    spares: Spares = Field(default_factory=Spares, description="spare parts and nodes")
-
-
-# --------------------------------------------------------------------------- policies, costs
+# --------------------------------------------------------------------------- policy specs
 def _policy_shorthand(value: Any) -> Any:
     if isinstance(value, str):
         return {"name": value}
@@ -448,6 +387,195 @@ class PolicySpec(Strict):
 Policy = Annotated[PolicySpec, BeforeValidator(_policy_shorthand)]
 
 
+def _check_policy(kind: str, spec: PolicySpec) -> PolicySpec:
+    """Check a policy name and its params against the registry of its kind."""
+    from dcsim.policies import REGISTRIES
+
+    registry = REGISTRIES[kind]
+    try:
+        registry.validate_params(spec.name, spec.params)
+    except DcsimError as exc:
+        raise ValueError(str(exc)) from None
+    except ValueError as exc:  # pydantic's ValidationError of the Params model
+        errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
+        parts = [f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors] or [str(exc)]
+        raise ValueError(f"{spec.name}: " + "; ".join(parts)) from None
+    return spec
+
+
+# --------------------------------------------------------------------------- failures & repair
+COMPONENTS = ("gpu", "node", "rack", "site")
+"""Component classes, from the smallest blast radius to the largest."""
+
+Component = Literal["gpu", "node", "rack", "site"]
+
+
+class FailureModel(Strict):
+    """Time to failure of each component of one class (a renewal: drawn afresh after each repair)."""
+
+    dist: Literal["exponential", "weibull", "lognormal"] = Field(
+        "exponential", description="time-to-failure distribution"
+    )
+    mtbf: PositiveSeconds | None = Field(None, description="mean time between failures of one component")
+    afr: float | None = Field(None, gt=0, description="annual failure rate of one component (failures per year)")
+    shape: float | None = Field(None, gt=0, description="Weibull shape (< 1: infant mortality)")
+    sigma: float | None = Field(None, gt=0, description="log-normal sigma")
+    per_type: dict[str, FailureModel] | None = Field(
+        None, description="a whole model per GPU type, replacing this one for nodes of that type"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FailureModel:
+        if self.per_type is None and (self.mtbf is None) == (self.afr is None):
+            raise ValueError("give exactly one of `mtbf` or `afr`")
+        if self.mtbf is not None and self.afr is not None:
+            raise ValueError("give exactly one of `mtbf` or `afr`")
+        if self.dist == "weibull" and self.shape is None:
+            raise ValueError("a weibull failure model needs `shape`")
+        if self.dist == "lognormal" and self.sigma is None:
+            raise ValueError("a lognormal failure model needs `sigma`")
+        return self
+
+
+class FailureCause(FailureModel):
+    """A named root cause on one component class (for a breakdown like Llama 3's Table 5)."""
+
+    name: str = Field(description="cause name, unique among causes (e.g. faulty_gpu)")
+    component: Component = Field(description="component class it strikes: gpu, node, rack or site")
+
+
+class FailureTrace(Strict):
+    """A CSV of failures replayed exactly: columns `time`, `component`, `duration`.
+
+    `component` names one component: `gpu:<node>.<index>`, `node:<node>`, `rack:<rack>` or
+    `site:<site name>`, with node and rack ids counted from 0 in scenario order. `duration`
+    is the time the component stays down (no reboot, technician or part is involved).
+    """
+
+    path: str = Field(description="CSV file, relative to the scenario file")
+    time_unit: str = Field("s", description="unit of `time` and `duration` (s, m, h, d)")
+    mode: Literal["replace", "add"] = Field(
+        "replace", description="replace: only the trace's failures; add: the trace on top of the random models"
+    )
+
+    @field_validator("time_unit")
+    @classmethod
+    def _known_unit(cls, value: str) -> str:
+        units.duration("1" + value)
+        return value
+
+
+class Failures(Strict):
+    """Failure models per component class, named causes, a failure trace."""
+
+    gpu: FailureModel | None = Field(None, description="one GPU: takes that GPU down")
+    node: FailureModel | None = Field(None, description="a whole node: takes its GPUs down")
+    rack: FailureModel | None = Field(None, description="ToR switch or PDU: takes the whole rack down")
+    site: FailureModel | None = Field(None, description="site power: takes the whole site down")
+    causes: list[FailureCause] = Field(default_factory=list, description="more failure models, each a named cause")
+    trace: FailureTrace | None = Field(None, description="failures replayed from a CSV")
+    max_restarts: int | None = Field(
+        None, ge=0, description="interruptions a job survives; one more and it is failed (default: no limit)"
+    )
+
+    @model_validator(mode="after")
+    def _unique_causes(self) -> Failures:
+        names = [c.name for c in self.causes]
+        clash = sorted({n for n in names if names.count(n) > 1 or n in COMPONENTS})
+        if clash:
+            raise ValueError(
+                f"cause names must be unique and differ from gpu, node, rack, site; repeated or reserved: {', '.join(clash)}"
+            )
+        return self
+
+    def models(self) -> list[tuple[str, str, FailureModel]]:
+        """Every random failure model as ``(cause, component class, model)``."""
+        out: list[tuple[str, str, FailureModel]] = [
+            (c, c, m) for c in COMPONENTS if (m := getattr(self, c)) is not None
+        ]
+        out += [(c.name, c.component, c) for c in self.causes]
+        if self.trace is not None and self.trace.mode == "replace":
+            return []
+        return out
+
+
+class Reboot(Strict):
+    """Automatic reboot that fixes a share of failures, with no technician or part."""
+
+    share: float = Field(ge=0, le=1, description="share of failures fixed by a reboot")
+    time: Seconds = Field(600.0, description="reboot time")
+
+
+class Spares(Strict):
+    """Spare nodes and spare parts."""
+
+    nodes: int = Field(0, ge=0, description="spare nodes per pool (site x node type) that stand in for a failed node")
+    swap_time: Seconds = Field(1800.0, description="time to put a spare node in place of a failed one")
+    parts: int | None = Field(
+        None, ge=0, description="spare parts on hand; every hands-on repair uses one (default: never short)"
+    )
+    restock: Seconds = Field(3 * 86400.0, description="lead time of a part ordered to replace one used")
+
+
+class WorkingHours(Strict):
+    """When technicians work: hands-on repair only progresses inside these hours."""
+
+    start: Seconds = Field(8 * 3600.0, description="start of the working day (time of day; day 0 starts at time 0)")
+    end: Seconds = Field(18 * 3600.0, description="end of the working day (time of day)")
+    days: Literal["all", "weekdays"] = Field("weekdays", description="weekdays: day 0 is a Monday")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if not self.start < self.end <= 86400.0:
+            raise ValueError("working hours need 0 <= start < end <= 24h")
+        return self
+
+
+def _repair_policy_shorthand(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class Repair(Strict):
+    """How failed components come back: reboot, or a technician with a spare part."""
+
+    policy: Annotated[PolicySpec, BeforeValidator(_repair_policy_shorthand)] = Field(
+        default_factory=lambda: PolicySpec(name="fifo"),
+        description="order of the technicians' queue (`dcsim policies` lists them)",
+    )
+    technicians: int = Field(1, ge=1, description="technicians working in parallel")
+    working_hours: WorkingHours | None = Field(None, description="technicians' hours (default: around the clock)")
+    reboot: Reboot | None = Field(None, description="automatic reboots")
+    time: DurationDist = Field(
+        default_factory=lambda: ExponentialDist(dist="exponential", mean=4 * 3600.0),
+        description="hands-on repair time",
+    )
+    spares: Spares = Field(default_factory=Spares, description="spare nodes and parts")
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, spec: PolicySpec) -> PolicySpec:
+        return _check_policy("repair", spec)
+
+
+class Maintenance(Strict):
+    """Planned maintenance: units taken out of service one at a time (rolling) or together."""
+
+    name: str = Field("maintenance", description="label in the results")
+    start: Seconds = Field(description="when the first window opens")
+    duration: PositiveSeconds = Field(description="time each unit is down once drained")
+    scope: Literal["node", "rack", "site"] = Field("rack", description="unit of maintenance")
+    units: list[int | str] | None = Field(
+        None, description="which units (node/rack ids from 0, or site names), in order (default: all)"
+    )
+    rolling: bool = Field(True, description="one unit after another; false: all units at once")
+    every: PositiveSeconds | None = Field(None, description="repeat the whole round this often")
+    drain: Literal["wait", "evict"] = Field(
+        "wait", description="wait: no new jobs, running ones finish; evict: jobs checkpoint and leave at once"
+    )
+
+
+
+
 class Policies(Strict):
     """Which policy makes each kind of decision (`dcsim schema` lists the names)."""
 
@@ -457,18 +585,7 @@ class Policies(Strict):
     @field_validator("scheduler", "placement")
     @classmethod
     def _known_policy(cls, spec: PolicySpec, info: Any) -> PolicySpec:
-        from dcsim.policies import REGISTRIES
-
-        registry = REGISTRIES[info.field_name]
-        try:
-            registry.validate_params(spec.name, spec.params)
-        except DcsimError as exc:
-            raise ValueError(str(exc)) from None
-        except ValueError as exc:  # pydantic's ValidationError of the Params model
-            errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
-            parts = [f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors] or [str(exc)]
-            raise ValueError(f"{spec.name}: " + "; ".join(parts)) from None
-        return spec
+        return _check_policy(info.field_name, spec)
 
 
 def _price_shorthand(value: Any) -> Any:
@@ -521,7 +638,8 @@ class Scenario(Strict):
     datacenter: Datacenter
     workload: Workload
     failures: Failures | None = Field(None, description="component failures (reliability model)")
-    repair: Repair | None = Field(None, description="repair (reliability model)")
+    repair: Repair | None = Field(None, description="repair of failed components (default: 1 technician)")
+    maintenance: list[Maintenance] = Field(default_factory=list, description="planned maintenance windows")
     policies: Policies = Field(default_factory=Policies)
     costs: Costs = Field(default_factory=Costs)
     metrics: Metrics = Field(default_factory=Metrics)

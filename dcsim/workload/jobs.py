@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-QUEUED, RUNNING, COMPLETED, FAILED = 0, 1, 2, 3
+QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED = 0, 1, 2, 3, 4
 STATE_NAMES = ("queued", "running", "completed", "failed")
+"""Names of the states a job can end a run in (INTERRUPTED is transient: the job is queued again)."""
+
+Checkpointing = tuple[float, float, float]
+"""(interval, write, restart) in s; interval NaN means Young/Daly, computed at each start."""
 
 
 class Job:
     """One job: all its GPUs start together and are released together.
 
     Attributes are plain slots for speed; policies read them through
-    :class:`dcsim.views.JobView` and never write them.
+    :class:`dcsim.views.JobView` and never write them. An interrupted job is queued
+    again as a new object (:meth:`requeued`) with the same id, so entries of the old
+    one left in queues stay dead.
     """
 
     __slots__ = (
+        "checkpoint",
         "duration",
         "estimate",
         "expected_duration",
@@ -23,10 +30,14 @@ class Job:
         "placement",
         "pools",
         "priority",
+        "restart_cost",
+        "restarts",
+        "run_interval",
         "start_time",
         "state",
         "submit_time",
         "tenant",
+        "work_left",
     )
 
     def __init__(
@@ -55,6 +66,24 @@ class Job:
         self.state = QUEUED
         self.start_time = -1.0
         self.placement: list[tuple[int, int]] = []
+        self.checkpoint: Checkpointing | None = None
+        self.work_left = duration
+        self.restarts = 0
+        self.restart_cost = 0.0
+        self.run_interval = float("inf")
+
+    def requeued(self, work_left: float) -> Job:
+        """The job as it goes back to the queue after an interruption, with ``work_left`` s to do."""
+        job = Job(self.id, self.job_class, self.tenant, self.priority, self.gpus, self.duration, self.estimate,
+                  self.expected_duration, self.submit_time, self.pools)  # fmt: skip
+        job.checkpoint = self.checkpoint
+        job.work_left = work_left
+        job.restarts = self.restarts + 1
+        return job
+
+    def __lt__(self, other: Job) -> bool:
+        """Order of two attempts of one job in a queue (compared only when key and id tie)."""
+        return self.restarts < other.restarts
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.job_class}, gpus={self.gpus}, duration={self.duration:g})"

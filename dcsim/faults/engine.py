@@ -1,0 +1,475 @@
+"""Failures, repairs and planned maintenance, wired into the data center model.
+
+Components form a tree read off the topology: site > rack > node > GPU. A failure
+*blocks* its unit and every unit below it (its blast radius); a unit is up while
+nothing blocks it. A blocked unit cannot fail again (its failure clocks are disarmed)
+and is re-armed, with a fresh time to failure, when the last block is lifted. The
+GPUs of a node that are blocked are out of service in the cluster's indexes.
+
+Random failures come from one :class:`FailureClock` per (cause, GPU type): no process
+per component, one pending SimPy timeout per clock. Each failure then runs one small
+repair process: an automatic reboot for a share of them, otherwise a spare node
+stands in (if one is left), a spare part is taken (if parts are counted) and a
+technician (a SimPy ``PriorityResource`` ordered by the repair policy) does the work,
+inside working hours if they are set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from dcsim.core.rng import stream
+from dcsim.faults.clock import FailureClock
+from dcsim.faults.models import time_to_failure
+from dcsim.faults.trace import read_failure_trace
+from dcsim.policies.repair import REPAIR
+from dcsim.scenario.schema import COMPONENTS, Maintenance, Repair, WorkingHours
+from dcsim.workload.distributions import duration_sampler
+
+if TYPE_CHECKING:
+    from dcsim.model import DataCenterModel
+    from dcsim.workload.jobs import Job
+
+GPU, NODE, RACK, SITE = range(4)
+REBOOT, TECHNICIAN, TRACED = 0, 1, 2
+HOW_NAMES = ("reboot", "technician", "trace")
+DAY = 86400.0
+
+
+@dataclass(slots=True)
+class Failure:
+    """A component failure as repair policies see it (:class:`dcsim.views.FailureView`)."""
+
+    id: int
+    time: float
+    component: str
+    cause: str
+    gpus_down: int
+    unit: int
+    jobs_hit: int = 0
+
+
+def work_finish(start: float, work: float, hours: WorkingHours | None) -> float:
+    """When ``work`` s of hands-on work begun at ``start`` ends, counting working hours only.
+
+    Day 0 begins at time 0 and is a Monday; with ``days: weekdays`` days 5 and 6 of
+    every week are off.
+    """
+    if hours is None:
+        return start + work
+    t = start
+    while True:
+        day = math.floor(t / DAY)
+        if hours.days == "all" or day % 7 < 5:
+            tod = t - day * DAY
+            begin = max(tod, hours.start)
+            if begin < hours.end:
+                if work <= hours.end - begin:
+                    return day * DAY + begin + work
+                work -= hours.end - begin
+        t = (day + 1) * DAY
+
+
+class Reliability:
+    """The failure, repair and maintenance machinery of one model.
+
+    Args:
+        model: the data center model it acts on (through ``interrupt`` and ``capacity_changed``).
+    """
+
+    def __init__(self, model: DataCenterModel) -> None:
+        from dcsim.model import guarded
+
+        self.model = model
+        self.env = model.env
+        sc = model.scenario
+        topo = model.topology
+        self.topology = topo
+        self.cluster = model.cluster
+        self.col = model.collector
+        self.seed = model.seed
+        self.node_gpus = topo.node_gpus
+        self.gpu_offset = topo.gpu_offsets()
+        self.gpu_node = [n for n, g in enumerate(topo.node_gpus) for _ in range(g)]
+        self.rack_nodes = topo.rack_nodes
+        self.site_nodes = topo.site_nodes
+        self.site_racks: list[list[int]] = [[] for _ in topo.site_names]
+        for r, s in enumerate(topo.rack_site):
+            self.site_racks[s].append(r)
+        sizes = [len(self.gpu_node), len(topo.node_pool), len(topo.rack_nodes), len(topo.site_names)]
+        # Invariant: blocked[c][u] == outages covering unit u of class c (its own and its ancestors').
+        self.blocked: list[list[int]] = [[0] * n for n in sizes]
+        #: Units blocked now, over all classes, plus nodes cordoned for maintenance.
+        self.outages = 0
+        self._clocks: list[tuple[FailureClock, int, str, list[int] | None, dict[int, int] | None]] = []
+        self._by_class: list[list[int]] = [[] for _ in COMPONENTS]
+        self._wake: list[float] = []
+        self._gen: list[int] = []
+        #: Failure rate per unit, per class and pool (site: per site), 1/s: for Young/Daly.
+        self._rates = [[0.0] * len(topo.pools) for _ in range(3)] + [[0.0] * len(topo.site_names)]
+        failures = sc.failures
+        if failures is not None:
+            for cause, kind, fm in failures.models():
+                self._add_cause(cause, COMPONENTS.index(kind), fm)
+        self.repair: Repair = sc.repair or Repair()
+        rep = self.repair
+        self.technicians = simpy.PriorityResource(self.env, capacity=rep.technicians)
+        self.parts = None
+        if rep.spares.parts is not None:
+            self.parts = simpy.Container(self.env, init=rep.spares.parts)
+        self.spares = [rep.spares.nodes] * len(topo.pools)
+        policy = REPAIR.create(rep.policy.name, rep.policy.params, stream(self.seed, "policy.repair"))
+        self.repair_key: Callable[[Failure], Any] = guarded(policy, "key", "repair", rep.policy.name, REPAIR)
+        self._repair_time, _ = duration_sampler(rep.time, sc.base_dir)
+        self._rng = stream(self.seed, "repairs")
+        self._draws: list[float] = []
+        self.max_restarts = failures.max_restarts if failures is not None else None
+        self._draining: dict[int, simpy.Event] = {}
+        for ci in range(len(self._clocks)):
+            self._schedule_clock(ci)
+        if failures is not None and failures.trace is not None:
+            rows = read_failure_trace(failures.trace, sc.base_dir, topo)
+            self.env.process(self._replay(rows))
+        for mt in sc.maintenance:
+            self.env.process(self._maintenance(mt))
+
+    # ------------------------------------------------------------------ clocks
+    def _add_cause(self, cause: str, cls: int, model: Any) -> None:
+        """One clock per GPU type the cause applies to (``per_type`` gives types their own model)."""
+        topo = self.topology
+        pools = topo.pools
+        if cls == SITE:
+            ttf = time_to_failure(model)
+            if ttf is not None:
+                self._add_clock(ttf, cls, cause, list(range(len(topo.site_names))))
+                self._rates[SITE] = [r + ttf.rate_per_s for r in self._rates[SITE]]
+            return
+        for gpu_type in topo.gpu_types():
+            ttf = time_to_failure(model, gpu_type)
+            if ttf is None:
+                continue
+            units: list[int] = []
+            for p in pools:
+                if p.gpu_type != gpu_type:
+                    continue
+                self._rates[cls][p.id] += ttf.rate_per_s
+                if cls == NODE:
+                    units += p.nodes
+                elif cls == RACK:
+                    units += p.racks
+                else:
+                    for n in p.nodes:
+                        units += range(self.gpu_offset[n], self.gpu_offset[n] + self.node_gpus[n])
+            if units:
+                self._add_clock(ttf, cls, f"{cause}", sorted(units))
+
+    def _add_clock(self, ttf: Any, cls: int, cause: str, units: list[int]) -> None:
+        n_all = len(self.blocked[cls])
+        whole = len(units) == n_all
+        rng = stream(self.seed, f"failures.{cause}.{len(self._clocks)}")
+        clock = FailureClock(ttf, len(units), rng, start=self.env.now)
+        local = None if whole else {u: i for i, u in enumerate(units)}
+        self._clocks.append((clock, cls, cause, None if whole else units, local))
+        self._by_class[cls].append(len(self._clocks) - 1)
+        self._wake.append(math.inf)
+        self._gen.append(0)
+        self.col.cause_code(cause)
+
+    def _schedule_clock(self, ci: int) -> None:
+        """Make the clock's earliest pending failure the one its timeout fires at."""
+        nxt = self._clocks[ci][0].peek()
+        t = math.inf if nxt is None else nxt[0]
+        if t == self._wake[ci]:
+            return
+        self._gen[ci] += 1
+        self._wake[ci] = t
+        if math.isfinite(t):
+            ev = self.env.timeout(max(t - self.env.now, 0.0))
+            ev.callbacks.append(partial(self._fire, ci, self._gen[ci]))
+
+    def _fire(self, ci: int, gen: int, _event: Any) -> None:
+        if gen != self._gen[ci]:
+            return  # superseded by an earlier failure time
+        self._wake[ci] = math.inf
+        clock, cls, cause, units, _ = self._clocks[ci]
+        now = self.env.now
+        while (nxt := clock.peek()) is not None and nxt[0] <= now:
+            clock.pop()
+            unit = nxt[1] if units is None else units[nxt[1]]
+            self._fail(cls, unit, cause, traced=False, down_for=None)
+        self._schedule_clock(ci)
+
+    def _set_armed(self, cls: int, unit: int, armed: bool) -> None:
+        for ci in self._by_class[cls]:
+            clock, _, _, _, local = self._clocks[ci]
+            i = unit if local is None else local.get(unit)
+            if i is None:
+                continue
+            if armed:
+                clock.rearm(i, self.env.now)
+                self._schedule_clock(ci)
+            else:
+                clock.disarm(i)
+
+    # ------------------------------------------------------------------ blast radius
+    def _tree(self, cls: int, unit: int) -> Iterable[tuple[int, int]]:
+        """The unit and every unit below it, as (class, unit)."""
+        if cls == GPU:
+            return [(GPU, unit)]
+        if cls == NODE:
+            nodes: Iterable[int] = (unit,)
+            above: list[tuple[int, int]] = [(NODE, unit)]
+        elif cls == RACK:
+            nodes = self.rack_nodes[unit]
+            above = [(RACK, unit)] + [(NODE, n) for n in nodes]
+        else:
+            nodes = self.site_nodes[unit]
+            above = [(SITE, unit)] + [(RACK, r) for r in self.site_racks[unit]] + [(NODE, n) for n in nodes]
+        off, gpn = self.gpu_offset, self.node_gpus
+        return above + [(GPU, g) for n in nodes for g in range(off[n], off[n] + gpn[n])]
+
+    def nodes_of(self, cls: int, unit: int) -> tuple[int, ...]:
+        """Nodes a unit's failure reaches."""
+        if cls == GPU:
+            return (self.gpu_node[unit],)
+        if cls == NODE:
+            return (unit,)
+        return self.rack_nodes[unit] if cls == RACK else self.site_nodes[unit]
+
+    def refresh(self, node: int) -> None:
+        """Make the node's out-of-service GPUs in the cluster match its blocks and cordon."""
+        cluster = self.cluster
+        if node in cluster.cordoned:
+            down = self.node_gpus[node] - cluster.allocated(node)
+        else:
+            off = self.gpu_offset[node]
+            blocked = self.blocked[GPU]
+            down = sum(1 for g in range(off, off + self.node_gpus[node]) if blocked[g])
+        if down != cluster.down[node]:
+            cluster.set_down(node, down)
+
+    def block(self, cls: int, unit: int, failure: Failure | None) -> None:
+        """Take a unit and everything below it out of service; interrupt the jobs on it."""
+        model = self.model
+        blocked = self.blocked
+        self.outages += 1
+        if cls == GPU:
+            node = self.gpu_node[unit]
+            if blocked[GPU][unit] == 0:
+                self._interrupt_gpu(node, unit, failure)
+            blocked[GPU][unit] += 1
+            if blocked[GPU][unit] == 1:
+                self._set_armed(GPU, unit, False)
+            self.refresh(node)
+            return
+        newly_down: list[int] = []
+        for c, u in self._tree(cls, unit):
+            blocked[c][u] += 1
+            if blocked[c][u] == 1:
+                self._set_armed(c, u, False)
+                if c == NODE:
+                    newly_down.append(u)
+        hit: dict[int, Job] = {}
+        for n in newly_down:
+            for job in model.node_jobs[n]:
+                hit[job.id] = job
+        for job in sorted(hit.values(), key=lambda j: j.id):
+            model.interrupt(job, failure)
+        for n in newly_down:
+            self.refresh(n)
+
+    def unblock(self, cls: int, unit: int) -> None:
+        """Lift one block of a unit and everything below it; re-arm what is up again."""
+        blocked = self.blocked
+        self.outages -= 1
+        nodes = set()
+        for c, u in self._tree(cls, unit):
+            blocked[c][u] -= 1
+            if blocked[c][u] == 0:
+                self._set_armed(c, u, True)
+            if c == NODE:
+                nodes.add(u)
+            elif c == GPU:
+                nodes.add(self.gpu_node[u])
+        for n in sorted(nodes):
+            self.refresh(n)
+
+    def _interrupt_gpu(self, node: int, gpu: int, failure: Failure | None) -> None:
+        """Interrupt the job on a failing GPU, if any.
+
+        Jobs are taken to hold a node's lowest up GPUs, in job-id order: which job a
+        failing GPU hits is then uniform over the node's up GPUs, so a job is hit in
+        proportion to its GPUs there (exact for exponential GPU lifetimes).
+        """
+        blocked = self.blocked[GPU]
+        off = self.gpu_offset[node]
+        rank = sum(1 for g in range(off, gpu) if not blocked[g])
+        for job in sorted(self.model.node_jobs[node], key=lambda j: j.id):
+            held = next(g for n, g in job.placement if n == node)
+            if rank < held:
+                self.model.interrupt(job, failure)
+                return
+            rank -= held
+
+    # ------------------------------------------------------------------ failures and repairs
+    def gpus_of(self, cls: int, unit: int) -> int:
+        """Installed GPUs in a unit."""
+        return 1 if cls == GPU else sum(self.node_gpus[n] for n in self.nodes_of(cls, unit))
+
+    def _fail(self, cls: int, unit: int, cause: str, traced: bool, down_for: float | None) -> None:
+        now = self.env.now
+        gpus = self.gpus_of(cls, unit)
+        fid = self.col.on_component_failed(now, self.col.cause_code(cause), cls, unit, gpus, traced)
+        failure = Failure(fid, now, COMPONENTS[cls], cause, gpus, unit)
+        self.block(cls, unit, failure)
+        self.model.capacity_changed()
+        self.env.process(self._repair(failure, cls, unit, down_for))
+
+    def _draw_repair(self) -> float:
+        if not self._draws:
+            self._draws = self._repair_time(self._rng, 256).tolist()[::-1]
+        return self._draws.pop()
+
+    def _repair(self, failure: Failure, cls: int, unit: int, down_for: float | None) -> Generator[Any, Any, None]:
+        env, rep, col = self.env, self.repair, self.col
+        wait_tech = wait_part = 0.0
+        spare = False
+        if down_for is not None:
+            how = TRACED
+            yield env.timeout(down_for)
+        elif rep.reboot is not None and rep.reboot.share > 0 and self._rng.random() < rep.reboot.share:
+            how = REBOOT
+            yield env.timeout(rep.reboot.time)
+        else:
+            how = TECHNICIAN
+            node = self.gpu_node[unit] if cls == GPU else unit
+            pool = self.topology.node_pool[node] if cls in (GPU, NODE) else -1
+            if pool >= 0 and self.spares[pool] > 0:
+                # A spare node takes the slot: the node is out for the swap, then back, new.
+                self.spares[pool] -= 1
+                spare = True
+                self.block(NODE, node, failure)
+                self.model.capacity_changed()
+                yield env.timeout(rep.spares.swap_time)
+                self.unblock(NODE, node)
+                self.unblock(cls, unit)
+                col.on_component_in_service(failure.id, env.now, True)
+                self.model.capacity_changed()
+            if self.parts is not None:
+                t0 = env.now
+                yield self.parts.get(1)
+                wait_part = env.now - t0
+                env.process(self._restock())
+            t0 = env.now
+            with self.technicians.request(priority=self.repair_key(failure)) as req:
+                yield req
+                begin = work_finish(env.now, 0.0, rep.working_hours)
+                wait_tech = begin - t0
+                yield env.timeout(work_finish(env.now, self._draw_repair(), rep.working_hours) - env.now)
+        if spare:
+            self.spares[self.topology.node_pool[self.gpu_node[unit] if cls == GPU else unit]] += 1
+        else:
+            self.unblock(cls, unit)
+            col.on_component_in_service(failure.id, env.now, False)
+            self.model.capacity_changed()
+        col.on_component_repaired(failure.id, env.now, wait_tech, wait_part, how)
+
+    def _restock(self) -> Generator[Any, Any, None]:
+        yield self.env.timeout(self.repair.spares.restock)
+        assert self.parts is not None
+        yield self.parts.put(1)
+
+    def _replay(self, rows: list[tuple[float, int, int, float]]) -> Generator[Any, Any, None]:
+        env = self.env
+        for t, cls, unit, down_for in rows:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self._fail(cls, unit, COMPONENTS[cls], traced=True, down_for=down_for)
+
+    # ------------------------------------------------------------------ maintenance
+    def _units(self, mt: Maintenance) -> list[int]:
+        topo = self.topology
+        if mt.scope == "site":
+            names = topo.site_names
+            if mt.units is None:
+                return list(range(len(names)))
+            return [names.index(u) if isinstance(u, str) else int(u) for u in mt.units]
+        if mt.units is None:
+            return list(range(len(topo.node_pool) if mt.scope == "node" else len(topo.rack_nodes)))
+        return [int(u) for u in mt.units]
+
+    def _maintenance(self, mt: Maintenance) -> Generator[Any, Any, None]:
+        env = self.env
+        cls = {"node": NODE, "rack": RACK, "site": SITE}[mt.scope]
+        units = self._units(mt)
+        t = mt.start
+        while True:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            if mt.rolling:
+                for u in units:
+                    yield env.process(self._maintain(mt, cls, [u]))
+            else:
+                yield env.process(self._maintain(mt, cls, units))
+            if mt.every is None:
+                return
+            t += mt.every
+
+    def _maintain(self, mt: Maintenance, cls: int, units: list[int]) -> Generator[Any, Any, None]:
+        """Drain the units (wait or evict), keep them down for the window, bring them back."""
+        env, model, cluster = self.env, self.model, self.cluster
+        nodes = sorted({n for u in units for n in self.nodes_of(cls, u)})
+        cluster.cordoned.update(nodes)
+        self.outages += 1
+        for n in nodes:
+            self.refresh(n)  # idle GPUs leave service now; busy ones as their jobs leave
+        if mt.drain == "evict":
+            hit = {job.id: job for n in nodes for job in model.node_jobs[n]}
+            for job in sorted(hit.values(), key=lambda j: j.id):
+                model.interrupt(job, None)
+        model.capacity_changed()
+        busy = [n for n in nodes if cluster.allocated(n)]
+        if busy:
+            events = [self._draining.setdefault(n, env.event()) for n in busy]
+            yield simpy.AllOf(env, events)
+        for u in units:
+            self.block(cls, u, None)
+        cluster.cordoned.difference_update(nodes)
+        self.outages -= 1
+        for n in nodes:
+            self.refresh(n)
+        yield env.timeout(mt.duration)
+        for u in units:
+            self.unblock(cls, u)
+        model.capacity_changed()
+
+    def released(self, placement: list[tuple[int, int]]) -> None:
+        """A job left these nodes: wake maintenance waiting for a cordoned node to empty."""
+        cluster = self.cluster
+        for n, _ in placement:
+            if n in cluster.cordoned:
+                self.refresh(n)
+                if n in self._draining and cluster.allocated(n) == 0:
+                    self._draining.pop(n).succeed()
+
+    # ------------------------------------------------------------------ checkpoint interval
+    def mtti(self, placement: list[tuple[int, int]]) -> float:
+        """Mean time to interruption of a job on ``placement``: 1 / the sum of failure rates in its blast radius, s."""
+        topo = self.topology
+        rates = self._rates
+        total = 0.0
+        racks, sites = set(), set()
+        for node, gpus in placement:
+            pool = topo.node_pool[node]
+            total += gpus * rates[GPU][pool] + rates[NODE][pool]
+            racks.add(topo.node_rack[node])
+            sites.add(topo.node_site[node])
+        total += sum(rates[RACK][topo.rack_pool[r]] for r in racks)
+        total += sum(rates[SITE][s] for s in sites)
+        return 1.0 / total if total > 0 else math.inf
