@@ -20,7 +20,7 @@ def short(path: Path) -> list[str]:
     sc: Scenario = load_scenario(str(path))
     if sc.horizon is None:
         return []
-    return ["horizon=2d", "warmup=2h"]
+    return ["horizon=2d"] + (["warmup=2h"] if sc.warmup else [])
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -36,7 +36,7 @@ def test_shipped_scenarios_are_all_covered() -> None:
     """The scenarios the README names are all here and run; none is silently missing."""
     names = {p.name for p in FILES if p.parent == ROOT / "scenarios"}
     assert {"quickstart.yaml", "capacity_planning.yaml", "placement_locality.yaml", "trace_replay.yaml",
-            "hetero_fleet.yaml"} <= names  # fmt: skip
+            "hetero_fleet.yaml", "llama3_54d.yaml", "repair_crew.yaml"} <= names  # fmt: skip
 
 
 def test_spec_files_are_all_covered_when_shared_is_present() -> None:
@@ -45,3 +45,19 @@ def test_spec_files_are_all_covered_when_shared_is_present() -> None:
         assert SPEC_FILES == []  # a plain clone: nothing to cover
         return
     assert {p.name for p in SPEC_FILES} >= {"hetero_fleet.yaml", "reliability.yaml", "trace_replay.yaml"}
+
+
+@pytest.mark.skipif(not (SHARED / "spec" / "reliability.yaml").is_file(), reason="shared/ is not beside the repo")
+def test_reliability_spec_runs_with_every_block_in_effect() -> None:
+    """The user's reliability file: failures strike, reboots and technicians repair, spares stand in, checkpoints cost."""
+    r = simulate(load_scenario(str(SHARED / "spec" / "reliability.yaml")))
+    f = r.summary["faults"]
+    assert f["failures"] > 0 and f["job_interruptions"] > 0
+    assert f["reboots"] > 0  # repair.reboot
+    assert r.failures is not None
+    assert (r.failures["repaired_by"] == "technician").any()  # repair.technicians, repair.time
+    assert f["spare_swaps"] > 0  # repair.spares.nodes
+    assert 0 < f["ettr"] < 1  # checkpoint writes and lost work
+    assert r.summary["utilization"]["gpu_available"] < 1
+    assert set(f["by_component"]) == {"gpu", "node", "rack"}
+    assert not any("not simulated" in n for n in r.summary["notes"])

@@ -1,4 +1,5 @@
-"""Plots of one run: utilization and queue over time, and the wait-time CDF.
+"""Plots of one run: utilization and queue over time, the wait-time CDF, and with failures
+a timeline of failures and repairs and the GPU-hours lost by cause.
 
 matplotlib is imported lazily (Agg backend), only when plots are asked for.
 """
@@ -108,6 +109,90 @@ def plot_run(result: Any, out_dir: str) -> list[str]:
         fontsize=10,
     )
     path = os.path.join(out_dir, "wait_cdf.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    paths.append(path)
+    if result.failures is not None:
+        paths += plot_failures(result, out_dir, plt)
+    return paths
+
+
+COMPONENT_COLORS = {"gpu": "#d62728", "node": "#ff7f0e", "rack": "#9467bd", "site": "#8c564b"}
+
+
+def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
+    """Write ``failures.png`` (failures and repairs on a timeline, GPUs up) and ``lost_by_cause.png``."""
+    sc = result.scenario
+    f = result.failures
+    down = result.down
+    end = float(result.summary["window"]["end_s"])
+    scale_t, label = _time_axis(np.array([end]))
+    k = scale_t[0] / end if end > 0 else 1.0
+    installed = result.summary["cluster"]["installed_gpus"]
+    fig, (ax1, ax2) = plt.subplots(
+        2, 1, figsize=(10, 6.5), sharex=True, constrained_layout=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
+    components = [c for c in ("gpu", "node", "rack", "site") if (f["component"] == c).any()]
+    for row, comp in enumerate(components):
+        part = f[f["component"] == comp]
+        start = part["time_s"].to_numpy() * k
+        back = part["in_service_s"].fillna(end).to_numpy() * k
+        ax1.hlines(np.full(len(part), row), start, back, color=COMPONENT_COLORS[comp], lw=6, alpha=0.35)
+        hit = part["jobs_hit"].to_numpy() > 0
+        ax1.plot(start[hit], np.full(hit.sum(), row), "v", color=COMPONENT_COLORS[comp], ms=6,
+                 label=f"{comp}: {len(part):,} failures, {int(part['jobs_hit'].sum()):,} job interruptions")  # fmt: skip
+        ax1.plot(start[~hit], np.full((~hit).sum(), row), "|", color=COMPONENT_COLORS[comp], ms=10)
+    ax1.set_yticks(range(len(components)), components)
+    ax1.set_ylim(-0.7, len(components) - 0.3 + 0.6)
+    ax1.set_ylabel("component")
+    ax1.legend(loc="upper right", frameon=False, fontsize=8)
+    ax1.set_title(
+        f"{sc.name}: failures (▼ interrupted a job, | hit idle units) and time out of service (bars), "
+        f"seed {result.seed}",
+        fontsize=10,
+    )
+    if down is not None and len(down):
+        t = np.append(down["time_s"].to_numpy(), end) * k
+        up = 100 * (1 - np.append(down["gpus"].to_numpy(), down["gpus"].iloc[-1]) / installed)
+        ax2.step(np.concatenate([[0.0], t]), np.concatenate([[100.0], up]), where="post", color="#2ca02c", lw=1)
+    avail = result.summary["utilization"]["gpu_available"]
+    ax2.axhline(100 * avail, color="#2ca02c", ls="--", lw=0.8, label=f"mean: {100 * avail:.2f} %")
+    ax2.set_ylabel("GPUs in service (%)")
+    ax2.set_xlabel(label)
+    ax2.legend(loc="lower right", frameon=False, fontsize=8)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.set_xlim(0, end * k)
+    path = os.path.join(out_dir, "failures.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    paths = [path]
+
+    causes = result.summary["faults"]["by_cause"]
+    rows = sorted(causes.items(), key=lambda kv: kv[1]["lost_gpu_hours"])
+    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.32 * len(rows) + 1.5)), constrained_layout=True)
+    names = [n for n, _ in rows]
+    lost = [v["lost_gpu_hours"] for _, v in rows]
+    comp_of = f.groupby("cause", observed=True)["component"].first().astype(str).to_dict() if len(f) else {}
+    colors = [COMPONENT_COLORS.get(comp_of.get(n, n), "#7f7f7f") for n in names]
+    bars = ax.barh(names, lost, color=colors)
+    for bar, (_, v) in zip(bars, rows, strict=True):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                f"  {v['interruptions']:,} interruptions ({100 * v['share_of_interruptions']:.1f} %)",
+                va="center", fontsize=8)  # fmt: skip
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    shown = [c for c in COMPONENT_COLORS if c in set(comp_of.values())]
+    ax.legend(handles=[Patch(color=COMPONENT_COLORS[c], label=c) for c in shown], title="component",
+              loc="lower right", frameon=False, fontsize=8)  # fmt: skip
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    ax.set_xlabel("GPU-hours lost (work since the last checkpoint + restart time)")
+    ax.set_xlim(0, max(lost + [1.0]) * 1.45)
+    ax.grid(alpha=0.3, axis="x")
+    total = result.summary["faults"]["lost_gpu_hours"]
+    ax.set_title(f"{sc.name}: {total:,.0f} GPU-hours lost to failures, by cause (seed {result.seed})", fontsize=10)
+    path = os.path.join(out_dir, "lost_by_cause.png")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     paths.append(path)
