@@ -9,6 +9,7 @@ the jobs table's ``first_node``). Times and durations are numbers in the trace's
 from __future__ import annotations
 
 import math
+import os
 
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
@@ -60,10 +61,9 @@ def read_failure_trace(trace: FailureTrace, base_dir: str, topology: Topology) -
         TraceError: a missing column or a bad row, with its line number.
     """
     path = resolve(base_dir, trace.path)
-    try:
-        table = read_csv_text(path)
-    except FileNotFoundError:
-        raise MissingFileError(f"{path}: failure trace not found; check `failures.trace.path`") from None
+    if not os.path.exists(path):
+        raise MissingFileError(f"{path}: file not found; check the path (relative to the scenario file)")
+    table = read_csv_text(path)
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise TraceError(
