@@ -22,6 +22,7 @@ examples:
   dcsim run scenarios/quickstart.yaml --set workload.jobs.0.duration.median=3h
   dcsim validate my_cluster.yaml
   dcsim compare scenarios/quickstart.yaml --policy scheduler=fifo,sjf --seeds 5
+  dcsim compare scenarios/repair_crew.yaml --vary repair.technicians=1,2,4 --seeds 5
   dcsim schema --markdown > docs/reference/scenario.md
 
 Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dcsim",
         description="dcsim: discrete-event simulator of AI (GPU) data centers. Describe sites, racks, "
-        "GPU nodes and a training workload in YAML; get cost, utilization and queueing results.",
+        "GPU nodes, a training workload, failures and repairs in YAML; get cost, utilization, queueing and "
+        "fault-impact results.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="simulate a scenario and write results/",
         description="Simulate a scenario, print a summary table and write summary.json, manifest.json, "
-        "jobs.parquet and timeseries.parquet to results/<scenario>/<run id>/ (or --out).",
+        "jobs.parquet and timeseries.parquet (and failures.parquet with failures) to "
+        "results/<scenario>/<run id>/ (or --out).",
     )  # fmt: skip
     _add_scenario_args(run)
     run.add_argument(
@@ -63,8 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         "replaced, a folder of other files is refused",
     )  # fmt: skip
     run.add_argument("--seed", type=int, metavar="N", help="seed of every random stream (default: the scenario's)")
-    run.add_argument("--csv", action="store_true", help="also write jobs.csv and timeseries.csv (and events.csv)")
-    run.add_argument("--plots", action="store_true", help="also write utilization.png and wait_cdf.png")
+    run.add_argument(
+        "--csv", action="store_true", help="also write jobs.csv and timeseries.csv (and events.csv, failures.csv)"
+    )
+    run.add_argument(
+        "--plots", action="store_true",
+        help="also write utilization.png and wait_cdf.png; with failures, failures.png and lost_by_cause.png",
+    )  # fmt: skip
     run.add_argument(
         "--events", action="store_true",
         help="also write events.parquet: every job_submitted, job_started, job_finished record in order",
@@ -111,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "policies", help="list the registered policies and their parameters",
-        description="List every registered scheduler and placement policy with its rule and parameters.",
+        description="List every registered scheduler, placement and repair policy with its rule and parameters.",
     )  # fmt: skip
     return parser
 

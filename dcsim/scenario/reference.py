@@ -117,13 +117,17 @@ def policies_text() -> str:
     from dcsim.policies import REGISTRIES
 
     lines = []
+    where = {"repair": "repair.policy"}
     for kind, registry in REGISTRIES.items():
-        lines.append(f"{kind} (policies.{kind}: NAME or {{name: NAME, params: {{...}}}}):")
-        for name, doc in registry.describe().items():
-            lines.append(f"  {name:<12} {doc}")
+        path = where.get(kind, f"policies.{kind}")
+        lines.append(f"{kind} ({path}: NAME or {{name: NAME, params: {{...}}}}):")
+        names = registry.describe()
+        width = max(12, *(len(n) for n in names))
+        for name, doc in names.items():
+            lines.append(f"  {name:<{width}} {doc}")
             fields = registry.params_model(name).model_fields
             for pname, f in fields.items():
-                lines.append(f"  {'':<12}   params.{pname} = {f.default!r}: {f.description or ''}")
+                lines.append(f"  {'':<{width}}   params.{pname} = {f.default!r}: {f.description or ''}")
         lines.append("")
     lines.append("A plug-in loads as 'module:Class': a class with a pydantic `Params` model and "
                  "__init__(params, rng), as in dcsim/policies/.")  # fmt: skip
