@@ -214,7 +214,7 @@ class Checkpoint(Strict):
     """Checkpointing of a job class: blocking writes every `interval` of work; a restart after an interruption."""
 
     interval: Annotated[float | str, BeforeValidator(_interval)] = Field(
-        description="time between checkpoints, or 'young_daly' for sqrt(2 * write * MTTI)",
+        description="work between checkpoints, or 'young_daly': Daly's optimum (~ sqrt(2 * write * MTTI)) for the job's placement",
         json_schema_extra={"x-unit": "duration"},
     )
     write: Seconds = Field(0.0, description="blocking time to write one checkpoint")

@@ -288,7 +288,7 @@ def test_ettr_matches_the_renewal_model(sweep: dict[float | str, np.ndarray], fa
 def test_ettr_is_highest_at_young_interval(sweep: dict[float | str, np.ndarray]) -> None:
     """The best measured interval is the analytic optimum of the sweep, or one whose
     expected ETTR is within 4 paired se of it (here only tau* qualifies: its neighbours
-    tau*/2 and 2 tau* lose about 0.016 and 0.020, some 40 paired se)."""
+    tau*/2 and 2 tau* lose 0.016 and 0.020 in theory, some 40 and 20 paired se)."""
     theory = {f: ettr_exact(f * TAU_STAR_S) for f in CKPT_FACTORS}
     best_theory = max(theory, key=lambda f: theory[f])
     assert best_theory == 1.0  # Young's interval is the optimum of this sweep
