@@ -23,6 +23,7 @@ from dcsim.core.errors import DcsimError, PlacementError, PluginError
 from dcsim.core.registry import Registry
 from dcsim.core.rng import stream
 from dcsim.core.sim import Simulation
+from dcsim.faults import checkpoint as ckpt
 from dcsim.infra.cluster import Cluster
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
@@ -30,7 +31,6 @@ from dcsim.policies import PLACEMENT, SCHEDULER
 from dcsim.scenario.schema import JobClass, Scenario
 from dcsim.workload.arrivals import arrival_times
 from dcsim.workload.distributions import count_sampler, duration_sampler
-from dcsim.faults import checkpoint as ckpt
 from dcsim.workload.jobs import COMPLETED, INTERRUPTED, RUNNING, Checkpointing, Job
 from dcsim.workload.queue import JobQueue
 from dcsim.workload.trace import read_trace
@@ -444,7 +444,7 @@ class DataCenterModel:
         """
         now = self.env.now
         plan = job.checkpoint
-        interval, write, restart = plan if plan is not None else (math.inf, 0.0, 0.0)
+        _, write, restart = plan if plan is not None else (math.inf, 0.0, 0.0)
         p = ckpt.progress(now - job.start_time, job.work_left, job.run_interval, write, job.restart_cost)
         saved, lost = p.saved, p.unsaved
         restart_cost = restart

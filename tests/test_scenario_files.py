@@ -49,7 +49,10 @@ def test_spec_files_are_all_covered_when_shared_is_present() -> None:
 
 @pytest.mark.skipif(not (SHARED / "spec" / "reliability.yaml").is_file(), reason="shared/ is not beside the repo")
 def test_reliability_spec_runs_with_every_block_in_effect() -> None:
-    """The user's reliability file: failures strike, reboots and technicians repair, spares stand in, checkpoints cost."""
+    """The user's reliability file: failures strike, reboots and technicians repair, spares stand in.
+
+    Checkpoints cost time and lost work, so the effective training time ratio is below 1.
+    """
     r = simulate(load_scenario(str(SHARED / "spec" / "reliability.yaml")))
     f = r.summary["faults"]
     assert f["failures"] > 0 and f["job_interruptions"] > 0

@@ -5,7 +5,8 @@ of node ids with lazy deletion (an entry is valid while ``free[node]`` equals th
 bucket's count). Placement queries ("lowest node with at least g free", "k lowest
 fully free nodes") cost O(gpus_per_node * log nodes), never a scan of the cluster.
 GPUs out of service (failed, or drained for maintenance) are in ``down``: they
-leave the buckets exactly like allocated ones. Policies see this object through :class:`dcsim.views.ClusterView` (queries only);
+leave the buckets exactly like allocated ones. Policies see this object through
+:class:`dcsim.views.ClusterView` (queries only);
 the engine alone calls :meth:`Cluster.allocate` and :meth:`Cluster.release`.
 """
 

@@ -228,8 +228,8 @@ def build_topology(dc: Datacenter) -> Topology:
         graph=graph,
     )
     topo.locality_hops = _locality_hops(topo)
-    site_index = {name: i for i, name in enumerate(topo.site_names)}
-    topo.node_site = [site_index[graph.nodes[("node", n)]["site"]] for n in range(node_id)]
+    site_of = {name: i for i, name in enumerate(topo.site_names)}
+    topo.node_site = [site_of[graph.nodes[("node", n)]["site"]] for n in range(node_id)]
     return topo
 
 

@@ -181,7 +181,10 @@ def overhead_table(col: Collector) -> pd.DataFrame:
 
 
 def interruptions_table(col: Collector) -> pd.DataFrame:
-    """One row per interrupted run: ``time_s, job_id, failure_id`` (-1: maintenance), ``lost_s, restart_s, requeued``."""
+    """One row per interrupted run: ``time_s, job_id, failure_id, lost_s, restart_s, requeued``.
+
+    ``failure_id`` is -1 for a maintenance eviction.
+    """
     it = Collector.columns(col.interrupted)
     return pd.DataFrame({
         "time_s": it["time"].astype(float), "job_id": it["job_id"].astype(np.int64),

@@ -1,5 +1,6 @@
-"""Plots of one run: utilization and queue over time, the wait-time CDF, and with failures
-a timeline of failures and repairs and the GPU-hours lost by cause.
+"""Plots of one run: utilization, queue, waits; with failures, their timeline and cost by cause.
+
+With failures: a timeline of failures and repairs, and the GPU-hours lost by cause.
 
 matplotlib is imported lazily (Agg backend), only when plots are asked for.
 """
@@ -139,8 +140,8 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
         back = part["in_service_s"].fillna(end).to_numpy() * k
         ax1.hlines(np.full(len(part), row), start, back, color=COMPONENT_COLORS[comp], lw=6, alpha=0.35)
         hit = part["jobs_hit"].to_numpy() > 0
-        ax1.plot(start[hit], np.full(hit.sum(), row), "v", color=COMPONENT_COLORS[comp], ms=6,
-                 label=f"{comp}: {len(part):,} failures, {int(part['jobs_hit'].sum()):,} job interruptions")  # fmt: skip
+        legend = f"{comp}: {len(part):,} failures, {int(part['jobs_hit'].sum()):,} job interruptions"
+        ax1.plot(start[hit], np.full(hit.sum(), row), "v", color=COMPONENT_COLORS[comp], ms=6, label=legend)
         ax1.plot(start[~hit], np.full((~hit).sum(), row), "|", color=COMPONENT_COLORS[comp], ms=10)
     ax1.set_yticks(range(len(components)), components)
     ax1.set_ylim(-0.7, len(components) - 0.3 + 0.6)
@@ -188,7 +189,7 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
               loc="lower right", frameon=False, fontsize=8)  # fmt: skip
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
     ax.set_xlabel("GPU-hours lost (work since the last checkpoint + restart time)")
-    ax.set_xlim(0, max(lost + [1.0]) * 1.45)
+    ax.set_xlim(0, max([*lost, 1.0]) * 1.45)
     ax.grid(alpha=0.3, axis="x")
     total = result.summary["faults"]["lost_gpu_hours"]
     ax.set_title(f"{sc.name}: {total:,.0f} GPU-hours lost to failures, by cause (seed {result.seed})", fontsize=10)

@@ -84,7 +84,9 @@ def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]
         for j, unit in enumerate(mt.units):
             path = f"maintenance.{i}.units.{j}"
             if mt.scope == "site":
-                if str(unit) not in topology.site_names and not (isinstance(unit, int) and unit < len(topology.site_names)):
+                if str(unit) not in topology.site_names and not (
+                    isinstance(unit, int) and unit < len(topology.site_names)
+                ):
                     problems.append((path, f"no site {unit!r}; sites: {', '.join(topology.site_names)}"))
                 continue
             limit = len(topology.node_pool) if mt.scope == "node" else len(topology.rack_nodes)

@@ -214,7 +214,8 @@ class Checkpoint(Strict):
     """Checkpointing of a job class: blocking writes every `interval` of work; a restart after an interruption."""
 
     interval: Annotated[float | str, BeforeValidator(_interval)] = Field(
-        description="work between checkpoints, or 'young_daly': Daly's optimum (~ sqrt(2 * write * MTTI)) for the job's placement",
+        description="work between checkpoints, or 'young_daly': Daly's optimum (~ sqrt(2 * write * MTTI)) "
+        "for the job's placement",
         json_schema_extra={"x-unit": "duration"},
     )
     write: Seconds = Field(0.0, description="blocking time to write one checkpoint")
@@ -484,7 +485,8 @@ class Failures(Strict):
         clash = sorted({n for n in names if names.count(n) > 1 or n in COMPONENTS})
         if clash:
             raise ValueError(
-                f"cause names must be unique and differ from gpu, node, rack, site; repeated or reserved: {', '.join(clash)}"
+                "cause names must be unique and differ from gpu, node, rack, site; "
+                f"repeated or reserved: {', '.join(clash)}"
             )
         return self
 
@@ -572,8 +574,6 @@ class Maintenance(Strict):
     drain: Literal["wait", "evict"] = Field(
         "wait", description="wait: no new jobs, running ones finish; evict: jobs checkpoint and leave at once"
     )
-
-
 
 
 class Policies(Strict):

@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import run_data, tiny_data
 
 H = 3600.0
 
 
 def one_job(tmp_path: Path, trace_rows: str | None, nodes: int = 2, racks: int = 1, **extra: Any) -> dict[str, Any]:
-    """``racks`` x ``nodes`` nodes of 8 GPUs, filled by one job of 10 h, checkpoint every 1 h (write 6 m, restart 12 m)."""
+    """``racks`` x ``nodes`` nodes of 8 GPUs, filled by one 10 h job.
+
+    It checkpoints every 1 h (write 6 m, restart 12 m).
+    """
     gpus = 8 * nodes * racks
     data = tiny_data(
         datacenter={"sites": [{"name": "dc1", "racks": racks, "nodes_per_rack": nodes, "node": {"gpus": 8}}]},

@@ -8,6 +8,7 @@ import pytest
 
 from dcsim.experiment.run import simulate
 from dcsim.scenario.load import load_scenario
+
 from conftest import ROOT
 
 TABLE5 = {  # Llama 3 Herd of Models, Table 5: interruptions in 54 days, by root cause
