@@ -47,11 +47,13 @@ class Collector:
         }  # fmt: skip
         self.failures: dict[str, array[Any]] = {
             "time": array("d"), "cause": array("i"), "component": array("b"), "unit": array("q"),
-            "gpus_down": array("q"), "traced": array("b"),
+            "gpus_down": array("q"), "traced": array("b"), "seq": array("q"),
         }  # fmt: skip
         self.cause_names: list[str] = []
         self._cause_index: dict[str, int] = {}
-        self.in_service: dict[str, array[Any]] = {"failure": array("q"), "time": array("d"), "spare": array("b")}
+        self.in_service: dict[str, array[Any]] = {
+            "failure": array("q"), "time": array("d"), "spare": array("b"), "seq": array("q"),
+        }  # fmt: skip
         self.repairs: dict[str, array[Any]] = {
             "failure": array("q"), "repaired": array("d"), "wait_technician_s": array("d"),
             "wait_part_s": array("d"), "how": array("b"),
@@ -160,6 +162,8 @@ class Collector:
         s["unit"].append(unit)
         s["gpus_down"].append(gpus_down)
         s["traced"].append(traced)
+        s["seq"].append(self._seq)
+        self._seq += 1
         return len(s["time"]) - 1
 
     def on_component_in_service(self, failure: int, time: float, spare: bool) -> None:
@@ -168,6 +172,8 @@ class Collector:
         s["failure"].append(failure)
         s["time"].append(time)
         s["spare"].append(spare)
+        s["seq"].append(self._seq)
+        self._seq += 1
 
     def on_component_repaired(
         self, failure: int, repaired: float, wait_technician_s: float, wait_part_s: float, how: int
@@ -227,6 +233,24 @@ class Collector:
         elif kind == "job_finished":
             for t, j in zip(self.finished["time"], self.finished["job_id"], strict=True):
                 yield rec.JobFinished(t, j)
+        elif kind == "job_interrupted":
+            s = self.interrupted
+            for i in range(len(s["time"])):
+                yield rec.JobInterrupted(
+                    s["time"][i], s["job_id"][i], s["failure"][i], s["lost_s"][i], s["restart_s"][i],
+                    bool(s["requeued"][i]),
+                )  # fmt: skip
+        elif kind == "component_failed":
+            s = self.failures
+            for i in range(len(s["time"])):
+                yield rec.ComponentFailed(
+                    s["time"][i], i, self.cause_names[s["cause"][i]], s["component"][i], s["unit"][i],
+                    s["gpus_down"][i], bool(s["traced"][i]),
+                )  # fmt: skip
+        elif kind == "component_repaired":
+            s = self.in_service
+            for i in range(len(s["time"])):
+                yield rec.ComponentRepaired(s["time"][i], s["failure"][i], bool(s["spare"][i]))
         elif kind == "sample":
             s = self.samples
             for i in range(len(s["time"])):

@@ -48,6 +48,47 @@ class JobFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class JobInterrupted:
+    """A run cut short by failure ``failure`` (-1: a maintenance eviction).
+
+    ``lost_s`` of work since the last checkpoint were lost; the job pays ``restart_s``
+    when it runs again, unless it was not requeued (failed after ``max_restarts``).
+    """
+
+    time: float
+    job_id: int
+    failure: int
+    lost_s: float
+    restart_s: float
+    requeued: bool
+    kind: str = "job_interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentFailed:
+    """Unit ``unit`` of component class ``component`` (0 gpu, 1 node, 2 rack, 3 site) failed."""
+
+    time: float
+    failure: int
+    cause: str
+    component: int
+    unit: int
+    gpus_down: int
+    traced: bool
+    kind: str = "component_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentRepaired:
+    """The slot of failure ``failure`` is back in service (``spare``: a spare node stands in)."""
+
+    time: float
+    failure: int
+    spare: bool
+    kind: str = "component_repaired"
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """A timeseries sample of the data center's state."""
 

@@ -116,31 +116,56 @@ def timeseries_table(col: Collector, installed_gpus: int) -> pd.DataFrame:
 
 
 def events_table(col: Collector) -> pd.DataFrame:
-    """Every job event in time order: ``time_s, kind, job_id`` plus the job's pool and GPUs where known.
+    """Every event record in the order the model emitted it.
 
-    ``kind`` is ``job_submitted``, ``job_started`` or ``job_finished`` (the record types of
-    :mod:`dcsim.metrics.records`), in the order the model emitted them (so at one instant a
-    completion comes before the start it made room for).
+    Columns: ``time_s, kind, job_id, pool, gpus, failure_id``. ``kind`` is ``job_submitted``,
+    ``job_started``, ``job_finished``, ``job_interrupted`` (a failure or, with ``failure_id``
+    -1, maintenance cut a run short), ``component_failed`` or ``component_repaired`` (the
+    failed unit's slot back in service); ``job_id`` is -1 on component records and
+    ``failure_id`` -1 where it does not apply. At one instant records keep their causal
+    order (a completion comes before the start it made room for).
     """
     sub = Collector.columns(col.submitted)
     st = Collector.columns(col.started)
     fin = Collector.columns(col.finished)
-    n_sub, n_st, n_fin = sub["time"].size, st["time"].size, fin["time"].size
-    gpus = sub["gpus"].astype(np.int64)
-    kinds = ["job_submitted", "job_started", "job_finished"]
+    it = Collector.columns(col.interrupted)
+    fa = Collector.columns(col.failures)
+    back = Collector.columns(col.in_service)
+    n = [sub["time"].size, st["time"].size, fin["time"].size, it["time"].size, fa["time"].size, back["time"].size]
+    kinds = ["job_submitted", "job_started", "job_finished", "job_interrupted", "component_failed",
+             "component_repaired"]  # fmt: skip
+
+    def none(k: int) -> np.ndarray:
+        return np.full(k, -1, dtype=np.int64)
+
     frame = pd.DataFrame(
         {
-            "time_s": np.concatenate([sub["time"], st["time"], fin["time"]]).astype(float),
-            "kind": pd.Categorical.from_codes(
-                np.repeat(np.arange(3, dtype=np.int8), [n_sub, n_st, n_fin]), categories=kinds
+            "time_s": np.concatenate(
+                [sub["time"], st["time"], fin["time"], it["time"], fa["time"], back["time"]]
+            ).astype(float),
+            "kind": pd.Categorical.from_codes(np.repeat(np.arange(6, dtype=np.int8), n), categories=kinds),
+            "job_id": np.concatenate(
+                [np.arange(n[0]), st["job_id"], fin["job_id"], it["job_id"], none(n[4]), none(n[5])]
+            ).astype(np.int64),
+            "pool": np.concatenate([none(n[0]), st["pool"], none(n[2]), none(n[3]), none(n[4]), none(n[5])]).astype(
+                np.int64
             ),
-            "job_id": np.concatenate([np.arange(n_sub), st["job_id"], fin["job_id"]]).astype(np.int64),
-            "pool": np.concatenate([np.full(n_sub, -1), st["pool"], np.full(n_fin, -1)]).astype(np.int64),
-            "seq": np.concatenate([sub["seq"], st["seq"], fin["seq"]]).astype(np.int64),
+            "failure_id": np.concatenate([none(sum(n[:3])), it["failure"], np.arange(n[4]), back["failure"]]).astype(
+                np.int64
+            ),
+            "seq": np.concatenate([sub["seq"], st["seq"], fin["seq"], it["seq"], fa["seq"], back["seq"]]).astype(
+                np.int64
+            ),
         }
     )
-    frame["gpus"] = gpus[frame["job_id"].to_numpy()] if n_sub else np.array([], dtype=np.int64)
-    return frame.sort_values("seq", kind="stable").drop(columns="seq").reset_index(drop=True)
+    # GPUs: the job's on job records, the blast radius on failures, 0 on repairs.
+    ids = frame["job_id"].to_numpy()
+    job_gpus = sub["gpus"].astype(np.int64)[np.clip(ids, 0, None)] if n[0] else np.zeros(len(ids), dtype=np.int64)
+    gpus = np.where(ids >= 0, job_gpus, 0)
+    gpus[sum(n[:4]) : sum(n[:5])] = fa["gpus_down"]
+    frame["gpus"] = gpus
+    frame = frame.sort_values("seq", kind="stable").drop(columns="seq").reset_index(drop=True)
+    return frame[["time_s", "kind", "job_id", "pool", "gpus", "failure_id"]]
 
 
 def runs_table(col: Collector) -> pd.DataFrame:

@@ -233,3 +233,46 @@ def test_same_seed_same_failures() -> None:
     assert a.failures is not None and len(a.failures) > 5
     assert a.failures.equals(b.failures)
     assert a.summary == b.summary
+
+
+def test_events_table_orders_failures_interruptions_and_repairs(tmp_path: Path) -> None:
+    from dcsim.experiment.run import simulate
+    from dcsim.scenario.load import scenario_from_data
+
+    data = one_job(tmp_path, "2.5,node:1,1\n")
+    r = simulate(scenario_from_data(data, str(tmp_path)), events=True)
+    ev = r.events
+    assert ev is not None
+    assert list(ev["kind"]) == [
+        "job_submitted", "job_started", "component_failed", "job_interrupted", "component_repaired", "job_started",
+        "job_finished",
+    ]  # fmt: skip
+    failed = ev[ev["kind"] == "component_failed"].iloc[0]
+    assert (failed["time_s"], failed["gpus"], failed["failure_id"], failed["job_id"]) == (2.5 * H, 8, 0, -1)
+    assert ev[ev["kind"] == "job_interrupted"]["failure_id"].tolist() == [0]
+
+
+def test_plots_with_failures(tmp_path: Path) -> None:
+    from dcsim.experiment.run import simulate, write_results
+    from dcsim.scenario.load import scenario_from_data
+
+    data = one_job(tmp_path, "2.5,node:1,1\n5,gpu:0.1,1\n")
+    r = simulate(scenario_from_data(data, str(tmp_path)))
+    out = write_results(r, str(tmp_path / "res"), csv=True, plots=True)
+    for name in ("failures.png", "lost_by_cause.png", "failures.parquet", "failures.csv"):
+        assert (Path(out) / name).stat().st_size > 0
+
+
+def test_reliability_records_read_back(tmp_path: Path) -> None:
+    from dcsim.model import DataCenterModel
+    from dcsim.scenario.load import scenario_from_data
+
+    model = DataCenterModel(scenario_from_data(one_job(tmp_path, "2.5,node:1,1\n"), str(tmp_path)))
+    model.run()
+    col = model.collector
+    (failed,) = col.records("component_failed")
+    (hit,) = col.records("job_interrupted")
+    (back,) = col.records("component_repaired")
+    assert (failed.time, failed.cause, failed.unit, failed.gpus_down, failed.traced) == (2.5 * H, "node", 1, 8, True)
+    assert (hit.failure, hit.requeued) == (0, True) and hit.lost_s == pytest.approx(0.3 * H)
+    assert (back.time, back.failure, back.spare) == (3.5 * H, 0, False)
