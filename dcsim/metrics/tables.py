@@ -218,15 +218,19 @@ def interruptions_table(col: Collector) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def component_name(component: int, unit: int, topology: Topology) -> str:
-    """Name of a unit as failure traces write it: ``gpu:3.5``, ``node:3``, ``rack:1``, ``site:dc1``."""
-    if component == 0:
-        offsets = topology.gpu_offsets()
-        node = int(np.searchsorted(offsets, unit, side="right")) - 1
-        return f"gpu:{node}.{unit - offsets[node]}"
-    if component == 3:
-        return f"site:{topology.site_names[unit]}"
-    return f"{('gpu', 'node', 'rack')[component]}:{unit}"
+def component_names(components: np.ndarray, units: np.ndarray, topology: Topology) -> list[str]:
+    """Names of units as failure traces write them: ``gpu:3.5``, ``node:3``, ``rack:1``, ``site:dc1``."""
+    offsets = np.asarray(topology.gpu_offsets())
+    node = np.searchsorted(offsets, units, side="right") - 1
+    out = []
+    for c, u, n in zip(components.tolist(), units.tolist(), node.tolist(), strict=True):
+        if c == 0:
+            out.append(f"gpu:{n}.{u - offsets[n]}")
+        elif c == 3:
+            out.append(f"site:{topology.site_names[u]}")
+        else:
+            out.append(f"{('gpu', 'node', 'rack')[c]}:{u}")
+    return out
 
 
 def failures_table(col: Collector, topology: Topology, jobs: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -246,9 +250,9 @@ def failures_table(col: Collector, topology: Topology, jobs: pd.DataFrame | None
     frame = pd.DataFrame({
         "failure_id": np.arange(n, dtype=np.int64),
         "time_s": f["time"].astype(float),
-        "component": pd.Categorical([components[c] for c in f["component"]], categories=list(components)),
-        "cause": pd.Categorical([col.cause_names[c] for c in f["cause"]]),
-        "domain": [component_name(int(c), int(u), topology) for c, u in zip(f["component"], f["unit"], strict=True)],
+        "component": pd.Categorical.from_codes(f["component"].astype(np.int64), categories=list(components)),
+        "cause": pd.Categorical.from_codes(f["cause"].astype(np.int64), categories=list(col.cause_names)),
+        "domain": component_names(f["component"], f["unit"], topology),
         "gpus_down": f["gpus_down"].astype(np.int64),
         "traced": f["traced"].astype(bool),
     })  # fmt: skip
