@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument(
         "--events", action="store_true",
-        help="also write events.parquet: every job_submitted, job_started, job_finished record in order",
+        help="also write events.parquet: every job and component record (submitted, started, finished, "
+        "interrupted; component failed, repaired) in order",
     )  # fmt: skip
     run.add_argument("--json", action="store_true", help="print summary.json instead of the table")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -96,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scenario_args(cmp_)
     cmp_.add_argument(
         "--policy", action="append", default=[], metavar="KIND=A,B",
-        help="policy variants, e.g. scheduler=fifo,sjf or placement=best_fit,worst_fit; repeatable",
+        help="policy variants, e.g. scheduler=fifo,sjf, placement=best_fit,worst_fit or "
+        "repair=fifo,most_gpus_first; repeatable",
     )  # fmt: skip
     cmp_.add_argument(
         "--vary", action="append", default=[], metavar="PATH=A,B",

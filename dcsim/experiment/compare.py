@@ -22,7 +22,9 @@ from dcsim.policies import REGISTRIES
 from dcsim.scenario.load import load_scenario
 from dcsim.scenario.schema import PolicySpec, Scenario
 
-POLICY_KINDS = ("scheduler", "placement")
+POLICY_KINDS = ("scheduler", "placement", "repair")
+POLICY_PATHS = {"scheduler": "policies.scheduler", "placement": "policies.placement", "repair": "repair.policy"}
+"""Where each policy kind sits in a scenario."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def parse_axis(text: str, policy: bool) -> Axis:
     if policy:
         if key not in POLICY_KINDS:
             raise OverrideError(f"{flag} {text!r}: {key!r} is no policy kind; use one of {', '.join(POLICY_KINDS)}")
-        return Axis(f"policies.{key}", items, policy=key)
+        return Axis(POLICY_PATHS[key], items, policy=key)
     return Axis(key, items)
 
 
@@ -66,7 +68,10 @@ def policy_override(axis: Axis, name: str, base: Scenario) -> str:
     """
     assert axis.policy is not None
     registry = REGISTRIES[axis.policy]
-    current: PolicySpec = getattr(base.policies, axis.policy)
+    if axis.policy == "repair":
+        current: PolicySpec = base.repair.policy if base.repair is not None else PolicySpec(name="fifo")
+    else:
+        current = getattr(base.policies, axis.policy)
     source = registry.params_model(current.name).model_fields
     try:
         target = registry.params_model(name).model_fields

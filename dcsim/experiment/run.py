@@ -206,6 +206,15 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
     jobs = summary["jobs"]
     if jobs["submitted"] and jobs["completed"] == 0 and jobs["running_at_end"] == 0:
         out.append("no job submitted after the warm-up ever started: check the placement policy and job sizes")
+    failures = scenario.failures
+    if failures is not None and failures.trace is not None and failures.trace.mode == "replace":
+        ignored = [c for c in ("gpu", "node", "rack", "site") if getattr(failures, c) is not None]
+        ignored += [c.name for c in failures.causes]
+        if ignored:
+            out.append(
+                f"failures.trace.mode is replace: the random models ({', '.join(ignored)}) were not used; "
+                "set mode: add to have both"
+            )
     if scenario.repair is not None and scenario.failures is None:
         out.append("a repair block without a failures block has no effect: nothing fails")
     faults = summary["faults"]
@@ -227,6 +236,7 @@ RUN_FILES = frozenset(
     {
         "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet", "events.parquet",
         "jobs.csv", "timeseries.csv", "events.csv", "utilization.png", "wait_cdf.png",
+        "failures.parquet", "failures.csv", "failures.png", "lost_by_cause.png",
     }
 )  # fmt: skip
 

@@ -31,7 +31,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("faults.failures", "component failures", "count"),
     ("faults.job_interruptions", "job interruptions", "count"),
     ("faults.lost_gpu_hours", "GPU-hours lost to failures", "number"),
-    ("faults.planned_interruptions", "  planned (maintenance evictions)", "count"),
+    ("faults.planned_interruptions", "planned interruptions (maintenance)", "count"),
     ("faults.ettr", "effective training time ratio", "share"),
     ("faults.downtime_gpu_hours", "GPU-hours down", "number"),
     ("faults.mean_time_to_repair_s", "mean time to repair", "seconds"),

@@ -118,6 +118,11 @@ def plot_run(result: Any, out_dir: str) -> list[str]:
     return paths
 
 
+def _count(n: int, word: str) -> str:
+    """``1 failure``, ``3 failures``."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 COMPONENT_COLORS = {"gpu": "#d62728", "node": "#ff7f0e", "rack": "#9467bd", "site": "#8c564b"}
 
 
@@ -140,7 +145,7 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
         back = part["in_service_s"].fillna(end).to_numpy() * k
         ax1.hlines(np.full(len(part), row), start, back, color=COMPONENT_COLORS[comp], lw=6, alpha=0.35)
         hit = part["jobs_hit"].to_numpy() > 0
-        legend = f"{comp}: {len(part):,} failures, {int(part['jobs_hit'].sum()):,} job interruptions"
+        legend = f"{comp}: {_count(len(part), 'failure')}, {_count(int(part['jobs_hit'].sum()), 'job interruption')}"
         ax1.plot(start[hit], np.full(hit.sum(), row), "v", color=COMPONENT_COLORS[comp], ms=6, label=legend)
         ax1.plot(start[~hit], np.full((~hit).sum(), row), "|", color=COMPONENT_COLORS[comp], ms=10)
     ax1.set_yticks(range(len(components)), components)
@@ -164,6 +169,11 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.set_xlim(0, end * k)
+        if sc.warmup > 0:
+            ax.axvspan(0, sc.warmup * k, color="0.9", zorder=0)
+    if sc.warmup > 0:
+        ax1.text(sc.warmup * k / 2, len(components) - 0.3 + 0.5, "warm-up (not measured)", ha="center", va="top",
+                 fontsize=8, color="0.4")  # fmt: skip
     path = os.path.join(out_dir, "failures.png")
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -179,7 +189,7 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
     bars = ax.barh(names, lost, color=colors)
     for bar, (_, v) in zip(bars, rows, strict=True):
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
-                f"  {v['interruptions']:,} interruptions ({100 * v['share_of_interruptions']:.1f} %)",
+                f"  {_count(v['interruptions'], 'interruption')} ({100 * v['share_of_interruptions']:.1f} %)",
                 va="center", fontsize=8)  # fmt: skip
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter
@@ -192,7 +202,8 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
     ax.set_xlim(0, max([*lost, 1.0]) * 1.45)
     ax.grid(alpha=0.3, axis="x")
     total = result.summary["faults"]["lost_gpu_hours"]
-    ax.set_title(f"{sc.name}: {total:,.0f} GPU-hours lost to failures, by cause (seed {result.seed})", fontsize=10)
+    ax.set_title(f"{sc.name}: {total:,.0f} GPU-hours lost to failures after warm-up, by cause (seed {result.seed})",
+                 fontsize=10)  # fmt: skip
     path = os.path.join(out_dir, "lost_by_cause.png")
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.infra.topology import Topology, build_topology
 from dcsim.scenario.schema import (
@@ -79,6 +80,21 @@ def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]
         except TraceError as exc:
             problems.append(("repair.time", str(exc)))
     for i, mt in enumerate(sc.maintenance):
+        if mt.every is not None:
+            if mt.units is not None:
+                count = len(mt.units)
+            elif mt.scope == "site":
+                count = len(topology.site_names)
+            else:
+                count = len(topology.node_pool) if mt.scope == "node" else len(topology.rack_nodes)
+            round_s = mt.duration * (count if mt.rolling else 1)
+            if mt.every < round_s:
+                problems.append(
+                    (f"maintenance.{i}.every", f"{units.format_duration(mt.every)} is shorter than one round "
+                     f"({count if mt.rolling else 1} x {units.format_duration(mt.duration)} = "
+                     f"{units.format_duration(round_s)}): rounds would overlap; make `every` longer, or list "
+                     "fewer `units`")
+                )  # fmt: skip
         if mt.units is None:
             continue
         for j, unit in enumerate(mt.units):

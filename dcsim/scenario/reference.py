@@ -81,6 +81,41 @@ def _default(prop: dict[str, Any], required: bool) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _models() -> dict[str, type]:
+    """Every scenario block class by name (the names of the JSON schema's ``$defs``)."""
+    from dcsim.scenario.schema import Strict
+
+    out: dict[str, type] = {}
+    stack: list[type] = [Strict]
+    while stack:
+        cls = stack.pop()
+        out[cls.__name__] = cls
+        stack += cls.__subclasses__()
+    return out
+
+
+def _factory_default(model: type | None, field: str) -> str:
+    """A readable form of a default made by a factory (an empty list, a block of defaults, ...)."""
+    from pydantic import BaseModel
+
+    info = getattr(model, "model_fields", {}).get(field)
+    if info is None:
+        return "(computed)"
+    value = info.get_default(call_default_factory=True)
+    if value in ([], {}):
+        return "none"
+    if isinstance(value, dict) and set(value) == {"*"}:
+        return str(value["*"])
+    if hasattr(value, "dist"):
+        from dcsim.core.units import format_duration
+
+        parts = [f"{k} {format_duration(v)}" for k, v in value.model_dump().items() if isinstance(v, float)]
+        return f"{value.dist}, " + ", ".join(parts)
+    if isinstance(value, BaseModel) and hasattr(value, "name"):
+        return repr(value.name)
+    return "its defaults"
+
+
 def sections() -> list[tuple[str, str, list[tuple[str, str, str, str, str]]]]:
     """``(block name, its description, rows of (field, type, unit, default, meaning))``."""
     schema = Scenario.model_json_schema()
@@ -99,15 +134,17 @@ def sections() -> list[tuple[str, str, list[tuple[str, str, str, str, str]]]]:
     order += sorted(set(defs) - set(order))
     blocks = [("Scenario", schema), *((name, defs[name]) for name in order)]
     out = []
+    models = _models()
     for name, block in blocks:
         if "properties" not in block:
             continue
         required = set(block.get("required", []))
         rows = []
         for field, prop in block["properties"].items():
-            rows.append(
-                (field, _type(prop), _unit(prop), _default(prop, field in required), prop.get("description", ""))
-            )
+            default = _default(prop, field in required)
+            if default == "(computed)":
+                default = _factory_default(models.get(name), field)
+            rows.append((field, _type(prop), _unit(prop), default, prop.get("description", "")))
         out.append((name, " ".join(block.get("description", "").split()), rows))
     return out
 

@@ -63,3 +63,35 @@ def test_bad_reliability_blocks_name_the_field(tmp_path: Path, top: dict, expect
     assert out.returncode == 2, out.stdout + out.stderr
     text = out.stdout + out.stderr
     assert expected in text and "Traceback" not in text
+
+
+def test_rerun_with_failures_replaces_the_earlier_run(tmp_path: Path) -> None:
+    """A run with failures writes failures.parquet and plots; running it again replaces them."""
+    path = write(tmp_path, horizon="20d", failures={"node": {"mtbf": "100h"}})
+    for _ in range(2):
+        out = run_cli("run", str(path), "--out", str(tmp_path / "res"), "--plots", "--csv", "--quiet", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+    assert (tmp_path / "res" / "failures.png").is_file() and (tmp_path / "res" / "failures.csv").is_file()
+
+
+def test_compare_repair_policies(tmp_path: Path) -> None:
+    path = write(tmp_path, horizon="20d", failures={"node": {"mtbf": "100h"}}, repair={"technicians": 1})
+    out = run_cli("compare", str(path), "--policy", "repair=fifo,most_gpus_first", "--seeds", "2",
+                  "--out", str(tmp_path / "c.csv"), cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "most_gpus_first" in out.stdout
+
+
+def test_maintenance_rounds_must_not_overlap(tmp_path: Path) -> None:
+    path = write(tmp_path, maintenance=[{"start": "1h", "duration": "2h", "scope": "rack", "every": "3h"}])
+    out = run_cli("validate", str(path), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "maintenance.0.every: 3.00 h is shorter than one round (2 x 2.00 h = 4.00 h)" in out.stdout + out.stderr
+
+
+def test_trace_replacing_random_models_is_noted(tmp_path: Path) -> None:
+    (tmp_path / "f.csv").write_text("time,component,duration\n10,node:0,60\n")
+    path = write(tmp_path, failures={"node": {"mtbf": "100h"}, "trace": {"path": "f.csv"}})
+    out = run_cli("run", str(path), "--out", str(tmp_path / "res"), "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "the random models (node) were not used" in out.stdout
