@@ -20,8 +20,10 @@ from dcsim.workload.distributions import read_csv_text, resolve
 COLUMNS = ("time", "component", "duration")
 
 
-def parse_component(text: str, topology: Topology) -> tuple[int, int]:
+def parse_component(text: str, topology: Topology, gpu_offsets: list[int] | None = None) -> tuple[int, int]:
     """``(component class index, unit id)`` of a component name.
+
+    ``gpu_offsets`` (:meth:`Topology.gpu_offsets`) saves recomputing them for each row.
 
     Raises:
         ValueError: the name is malformed or names no unit of the data center.
@@ -44,7 +46,8 @@ def parse_component(text: str, topology: Topology) -> tuple[int, int]:
             raise ValueError(f"no node {node}: nodes are 0..{n_nodes - 1}")
         if index >= topology.node_gpus[node]:
             raise ValueError(f"node {node} has GPUs 0..{topology.node_gpus[node] - 1}, not {index}")
-        return cls, topology.gpu_offsets()[node] + index
+        offsets = gpu_offsets if gpu_offsets is not None else topology.gpu_offsets()
+        return cls, offsets[node] + index
     if not ident.isdigit():
         raise ValueError(f"{kind} {ident!r} should be a whole number, e.g. {kind}:3")
     unit, limit = int(ident), (n_nodes if kind == "node" else n_racks)
@@ -70,6 +73,7 @@ def read_failure_trace(trace: FailureTrace, base_dir: str, topology: Topology) -
             f"{path}: missing column(s) {', '.join(missing)}; a failure trace has columns time, component, duration"
         )
     scale = units.duration("1" + trace.time_unit)
+    offsets = topology.gpu_offsets()
     rows = []
     for i, (t, comp, dur) in enumerate(zip(table["time"], table["component"], table["duration"], strict=True)):
         line = i + 2  # the header is line 1
@@ -80,7 +84,7 @@ def read_failure_trace(trace: FailureTrace, base_dir: str, topology: Topology) -
         if not (math.isfinite(time) and time >= 0 and math.isfinite(down) and down > 0):
             raise TraceError(f"{path} line {line}: need time >= 0 and duration > 0, got {t}, {dur}")
         try:
-            cls, unit = parse_component(comp, topology)
+            cls, unit = parse_component(comp, topology, offsets)
         except ValueError as exc:
             raise TraceError(f"{path} line {line}: {exc}") from None
         rows.append((time * scale, cls, unit, down * scale))
