@@ -455,10 +455,10 @@ class DataCenterModel:
             self.collector.on_overhead(job.id, job.start_time, now, p.restart, p.checkpoint, lost)
         self._left(job)
         job.state = INTERRUPTED
-        again = job.requeued(job.work_left - saved)
+        again = job.requeued(job.work_left - saved, failed=failure is not None)
         again.restart_cost = restart_cost
         limit = self.rel.max_restarts if self.rel is not None else None
-        requeue = limit is None or again.restarts <= limit
+        requeue = limit is None or again.interruptions <= limit  # maintenance evictions do not count
         fid = -1 if failure is None else failure.id
         if failure is not None:
             failure.jobs_hit += 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -127,7 +127,8 @@ class Reliability:
         policy = REPAIR.create(rep.policy.name, rep.policy.params, stream(self.seed, "policy.repair"))
         self.repair_key: Callable[[Failure], Any] = guarded(policy, "key", "repair", rep.policy.name, REPAIR)
         self._repair_time, _ = duration_sampler(rep.time, sc.base_dir)
-        self._rng = stream(self.seed, "repairs")
+        self._rng = stream(self.seed, "repairs")  # hands-on repair times
+        self._reboot_rng = stream(self.seed, "repairs.reboot")  # which failures a reboot fixes
         self._draws: list[float] = []
         self.max_restarts = failures.max_restarts if failures is not None else None
         self._draining: dict[int, simpy.Event] = {}
@@ -147,7 +148,7 @@ class Reliability:
         if cls == SITE:
             ttf = time_to_failure(model)
             if ttf is not None:
-                self._add_clock(ttf, cls, cause, list(range(len(topo.site_names))))
+                self._add_clock(ttf, cls, cause, list(range(len(topo.site_names))), f"failures.{cause}")
                 self._rates[SITE] = [r + ttf.rate_per_s for r in self._rates[SITE]]
             return
         for gpu_type in topo.gpu_types():
@@ -167,12 +168,13 @@ class Reliability:
                     for n in p.nodes:
                         units += range(self.gpu_offset[n], self.gpu_offset[n] + self.node_gpus[n])
             if units:
-                self._add_clock(ttf, cls, f"{cause}", sorted(units))
+                self._add_clock(ttf, cls, cause, sorted(units), f"failures.{cause}.{gpu_type}")
 
-    def _add_clock(self, ttf: Any, cls: int, cause: str, units: list[int]) -> None:
+    def _add_clock(self, ttf: Any, cls: int, cause: str, units: list[int], name: str) -> None:
+        """A clock over ``units`` with its own stream ``name``: adding a cause never shifts another's draws."""
         n_all = len(self.blocked[cls])
         whole = len(units) == n_all
-        rng = stream(self.seed, f"failures.{cause}.{len(self._clocks)}")
+        rng = stream(self.seed, name)
         clock = FailureClock(ttf, len(units), rng, start=self.env.now)
         local = None if whole else {u: i for i, u in enumerate(units)}
         self._clocks.append((clock, cls, cause, None if whole else units, local))
@@ -253,6 +255,7 @@ class Reliability:
             down = sum(1 for g in range(off, off + self.node_gpus[node]) if blocked[g])
         if down != cluster.down[node]:
             cluster.set_down(node, down)
+            self.col.on_down(self.env.now, cluster.down_gpus)
 
     def block(self, cls: int, unit: int, failure: Failure | None) -> None:
         """Take a unit and everything below it out of service; interrupt the jobs on it."""
@@ -323,57 +326,73 @@ class Reliability:
         return 1 if cls == GPU else sum(self.node_gpus[n] for n in self.nodes_of(cls, unit))
 
     def _fail(self, cls: int, unit: int, cause: str, traced: bool, down_for: float | None) -> None:
+        """A unit fails: record it, take its blast radius down, choose its repair, then schedule.
+
+        The repair path (reboot, or a spare node swapped in) is chosen here, before the
+        scheduling pass, so that no job is placed on a node about to be swapped.
+        """
         now = self.env.now
+        rep = self.repair
         gpus = self.gpus_of(cls, unit)
         fid = self.col.on_component_failed(now, self.col.cause_code(cause), cls, unit, gpus, traced)
         failure = Failure(fid, now, COMPONENTS[cls], cause, gpus, unit)
         self.block(cls, unit, failure)
+        if down_for is not None:
+            how = TRACED
+        elif rep.reboot is not None and rep.reboot.share > 0 and self._reboot_rng.random() < rep.reboot.share:
+            how = REBOOT
+        else:
+            how = TECHNICIAN
+        spare = False
+        if how == TECHNICIAN and cls in (GPU, NODE):
+            node = self.gpu_node[unit] if cls == GPU else unit
+            pool = self.topology.node_pool[node]
+            if self.spares[pool] > 0:
+                # A spare node takes the slot: the node is out for the swap, then back, new.
+                self.spares[pool] -= 1
+                spare = True
+                self.block(NODE, node, failure)
         self.model.capacity_changed()
-        self.env.process(self._repair(failure, cls, unit, down_for))
+        self.env.process(self._repair(failure, cls, unit, how, spare, down_for))
 
     def _draw_repair(self) -> float:
         if not self._draws:
             self._draws = self._repair_time(self._rng, 256).tolist()[::-1]
         return self._draws.pop()
 
-    def _repair(self, failure: Failure, cls: int, unit: int, down_for: float | None) -> Generator[Any, Any, None]:
+    def _repair(
+        self, failure: Failure, cls: int, unit: int, how: int, spare: bool, down_for: float | None
+    ) -> Generator[Any, Any, None]:
         env, rep, col = self.env, self.repair, self.col
         wait_tech = wait_part = 0.0
-        spare = False
-        if down_for is not None:
-            how = TRACED
+        node = self.gpu_node[unit] if cls == GPU else unit
+        if how == TRACED:
+            assert down_for is not None
             yield env.timeout(down_for)
-        elif rep.reboot is not None and rep.reboot.share > 0 and self._rng.random() < rep.reboot.share:
-            how = REBOOT
-            yield env.timeout(rep.reboot.time)
+        elif how == REBOOT:
+            yield env.timeout(rep.reboot.time if rep.reboot is not None else 0.0)
         else:
-            how = TECHNICIAN
-            node = self.gpu_node[unit] if cls == GPU else unit
-            pool = self.topology.node_pool[node] if cls in (GPU, NODE) else -1
-            if pool >= 0 and self.spares[pool] > 0:
-                # A spare node takes the slot: the node is out for the swap, then back, new.
-                self.spares[pool] -= 1
-                spare = True
-                self.block(NODE, node, failure)
-                self.model.capacity_changed()
+            if spare:
                 yield env.timeout(rep.spares.swap_time)
                 self.unblock(NODE, node)
                 self.unblock(cls, unit)
                 col.on_component_in_service(failure.id, env.now, True)
                 self.model.capacity_changed()
             if self.parts is not None:
+                env.process(self._restock())  # base stock: each part asked for is reordered at once
                 t0 = env.now
                 yield self.parts.get(1)
                 wait_part = env.now - t0
-                env.process(self._restock())
             t0 = env.now
-            with self.technicians.request(priority=self.repair_key(failure)) as req:
+            # With a spare in its slot, the broken node keeps no GPU out of service.
+            key = self.repair_key(replace(failure, gpus_down=0) if spare else failure)
+            with self.technicians.request(priority=key) as req:
                 yield req
                 begin = work_finish(env.now, 0.0, rep.working_hours)
                 wait_tech = begin - t0
                 yield env.timeout(work_finish(env.now, self._draw_repair(), rep.working_hours) - env.now)
         if spare:
-            self.spares[self.topology.node_pool[self.gpu_node[unit] if cls == GPU else unit]] += 1
+            self.spares[self.topology.node_pool[node]] += 1
         else:
             self.unblock(cls, unit)
             col.on_component_in_service(failure.id, env.now, False)
@@ -425,7 +444,9 @@ class Reliability:
         """Drain the units (wait or evict), keep them down for the window, bring them back."""
         env, model, cluster = self.env, self.model, self.cluster
         nodes = sorted({n for u in units for n in self.nodes_of(cls, u)})
-        cluster.cordoned.update(nodes)
+        cordoned = cluster.cordoned
+        for n in nodes:  # windows may overlap: a node stays cordoned while any window holds it
+            cordoned[n] = cordoned.get(n, 0) + 1
         self.outages += 1
         for n in nodes:
             self.refresh(n)  # idle GPUs leave service now; busy ones as their jobs leave
@@ -440,10 +461,14 @@ class Reliability:
             yield simpy.AllOf(env, events)
         for u in units:
             self.block(cls, u, None)
-        cluster.cordoned.difference_update(nodes)
+        for n in nodes:
+            cordoned[n] -= 1
+            if not cordoned[n]:
+                del cordoned[n]
         self.outages -= 1
         for n in nodes:
             self.refresh(n)
+        model.capacity_changed()
         yield env.timeout(mt.duration)
         for u in units:
             self.unblock(cls, u)
@@ -457,6 +482,7 @@ class Reliability:
                 self.refresh(n)
                 if n in self._draining and cluster.allocated(n) == 0:
                     self._draining.pop(n).succeed()
+        self.col.on_down(self.env.now, cluster.down_gpus)
 
     # ------------------------------------------------------------------ checkpoint interval
     def mtti(self, placement: list[tuple[int, int]]) -> float:

@@ -54,8 +54,9 @@ class Cluster:
         self.down: list[int] = [0] * len(self.free)
         self.down_gpus = 0
         self.pool_down: list[int] = [0] * len(self.pools)
-        #: Nodes being drained: GPUs released there go out of service, not back to free.
-        self.cordoned: set[int] = set()
+        #: Nodes being drained (with the number of windows holding each): GPUs released there
+        #: go out of service, not back to free.
+        self.cordoned: dict[int, int] = {}
 
     # ------------------------------------------------------------------ queries (the view)
     def count(self, pool: int, free: int) -> int:

@@ -247,10 +247,21 @@ def summarize(
     energy_usd = energy_kwh * costs.electricity_usd_per_kwh
     total = capital + energy_usd
 
-    queued_until = jobs["start_s"].fillna(window.end).to_numpy()
-    queue_area = overlap(jobs["submit_s"].to_numpy(), queued_until, window).sum()
     ran = jobs[jobs["start_s"].notna()]
-    run_area = overlap(ran["start_s"].to_numpy(), ran["finish_s"].fillna(window.end).to_numpy(), window).sum()
+    if runs is None:
+        queued_until = jobs["start_s"].fillna(window.end).to_numpy()
+        queue_area = overlap(jobs["submit_s"].to_numpy(), queued_until, window).sum()
+        run_area = overlap(ran["start_s"].to_numpy(), ran["finish_s"].fillna(window.end).to_numpy(), window).sum()
+        queued_now = int(jobs["start_s"].isna().sum())
+    else:
+        # Interrupted jobs queue again: queued time = time in the system - time running.
+        assert faults is not None
+        it = faults.interruptions
+        gave_up = pd.Series(it["time_s"].to_numpy(), index=it["job_id"].to_numpy())[~it["requeued"].to_numpy()]
+        left = jobs["finish_s"].fillna(jobs["job_id"].map(gave_up)).fillna(window.end).to_numpy()
+        run_area = overlap(runs["start_s"].to_numpy(), runs["end_s"].fillna(window.end).to_numpy(), window).sum()
+        queue_area = overlap(jobs["submit_s"].to_numpy(), left, window).sum() - run_area
+        queued_now = int((jobs["state"] == "queued").sum())
     cohort_started = ran[ran["submit_s"] >= window.start]
 
     classes = {}
@@ -275,7 +286,7 @@ def summarize(
         },
         "faults": fault_block,
         "queue": {
-            "queued_at_end": int(jobs["start_s"].isna().sum()),
+            "queued_at_end": queued_now,
             "mean_queued_jobs": float(queue_area / window.length) if window.length > 0 else 0.0,
             "mean_running_jobs": float(run_area / window.length) if window.length > 0 else 0.0,
             "arrival_rate_per_h": len(jobs[jobs["submit_s"] >= window.start]) / hours if hours > 0 else 0.0,

@@ -101,7 +101,7 @@ def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]
             path = f"maintenance.{i}.units.{j}"
             if mt.scope == "site":
                 if str(unit) not in topology.site_names and not (
-                    isinstance(unit, int) and unit < len(topology.site_names)
+                    isinstance(unit, int) and 0 <= unit < len(topology.site_names)
                 ):
                     problems.append((path, f"no site {unit!r}; sites: {', '.join(topology.site_names)}"))
                 continue

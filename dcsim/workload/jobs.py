@@ -26,6 +26,7 @@ class Job:
         "expected_duration",
         "gpus",
         "id",
+        "interruptions",
         "job_class",
         "placement",
         "pools",
@@ -69,16 +70,21 @@ class Job:
         self.checkpoint: Checkpointing | None = None
         self.work_left = duration
         self.restarts = 0
+        self.interruptions = 0
         self.restart_cost = 0.0
         self.run_interval = float("inf")
 
-    def requeued(self, work_left: float) -> Job:
-        """The job as it goes back to the queue after an interruption, with ``work_left`` s to do."""
+    def requeued(self, work_left: float, failed: bool = True) -> Job:
+        """The job as it goes back to the queue after an interruption, with ``work_left`` s to do.
+
+        ``failed``: a failure cut it short (counts toward ``max_restarts``), not maintenance.
+        """
         job = Job(self.id, self.job_class, self.tenant, self.priority, self.gpus, self.duration, self.estimate,
                   self.expected_duration, self.submit_time, self.pools)  # fmt: skip
         job.checkpoint = self.checkpoint
         job.work_left = work_left
         job.restarts = self.restarts + 1
+        job.interruptions = self.interruptions + failed
         return job
 
     def __lt__(self, other: Job) -> bool:

@@ -276,3 +276,108 @@ def test_reliability_records_read_back(tmp_path: Path) -> None:
     assert (failed.time, failed.cause, failed.unit, failed.gpus_down, failed.traced) == (2.5 * H, "node", 1, 8, True)
     assert (hit.failure, hit.requeued) == (0, True) and hit.lost_s == pytest.approx(0.3 * H)
     assert (back.time, back.failure, back.spare) == (3.5 * H, 0, False)
+
+
+def _one_node(**top: Any) -> dict[str, Any]:
+    return tiny_data(datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8}}]},
+                     **top)  # fmt: skip
+
+
+def test_a_spare_swap_never_hits_a_job_started_after_the_failure() -> None:
+    """Regression: the swap used to be decided after a scheduling pass had restarted the job on that node."""
+    data = _one_node(
+        workload={"jobs": [{"name": "j", "arrival": {"process": "batch", "at": 0}, "count": 1, "gpus": 7,
+                            "duration": "2000h"}]},
+        horizon="3000h", failures={"gpu": {"mtbf": "200h"}},
+        repair={"time": "4h", "spares": {"nodes": 1, "swap_time": "30m"}},
+    )  # fmt: skip
+    from dcsim.experiment.run import simulate
+    from dcsim.scenario.load import scenario_from_data
+
+    r = simulate(scenario_from_data(data, "."), events=True)
+    ev = r.events
+    assert ev is not None
+    hits = ev[ev["kind"] == "job_interrupted"]
+    assert len(hits) > 10
+    # One job, so one interruption per failure at most (the swap used to hit the restarted job again).
+    assert hits["failure_id"].is_unique
+
+
+def test_parts_on_order_arrive_after_the_restock_time() -> None:
+    """parts: 0: every hands-on repair waits the restock lead time (the part is ordered when needed)."""
+    data = _one_node(
+        workload={"jobs": [{"name": "j", "arrival": {"process": "periodic", "interval": "1h"}, "count": 50,
+                            "gpus": 8, "duration": "30m"}]},
+        failures={"node": {"mtbf": "10h"}}, repair={"time": "1h", "spares": {"parts": 0, "restock": "2d"}},
+    )  # fmt: skip
+    r = run_data(data)  # no horizon: this must end
+    f = r.failures
+    assert f is not None and len(f)
+    waits = f["wait_part_s"].dropna().tolist()
+    assert waits and waits == pytest.approx([2 * 86400.0] * len(waits))
+
+
+def test_overlapping_windows_keep_their_cordon() -> None:
+    """Window B (rack, wait) holds node 1 while window A (node 1) ends: job y must not start there."""
+    data = tiny_data(
+        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8}}]},
+        workload={"jobs": [
+            {"name": "x", "arrival": {"process": "batch", "at": 0}, "count": 1, "gpus": 8, "duration": "10h"},
+            {"name": "y", "arrival": {"process": "batch", "at": "4h"}, "count": 1, "gpus": 8, "duration": "1h"},
+        ]},
+        horizon="20h",
+        maintenance=[
+            {"name": "B", "start": "1h", "duration": "1h", "scope": "rack", "units": [0], "drain": "wait"},
+            {"name": "A", "start": "2h", "duration": "1h", "scope": "node", "units": [1], "drain": "wait"},
+        ],
+    )  # fmt: skip
+    r = run_data(data)
+    assert r.summary["faults"]["planned_interruptions"] == 0
+    # x ends at 10 h, the rack is down 10-11 h, then y runs 11-12 h.
+    assert r.jobs["start_s"][1] == pytest.approx(11 * H)
+
+
+def test_downtime_of_a_wait_drain_is_counted() -> None:
+    data = _one_node(
+        workload={"jobs": [{"name": "j", "arrival": {"process": "batch", "at": 0}, "count": 1, "gpus": 8,
+                            "duration": "1h"}]},
+        horizon="3h", maintenance=[{"start": "30m", "duration": "1h", "scope": "node", "drain": "wait"}],
+    )  # fmt: skip
+    r = run_data(data)
+    assert r.summary["faults"]["downtime_gpu_hours"] == pytest.approx(8 * 1.0)
+    assert r.summary["utilization"]["gpu_available"] == pytest.approx(1 - 8 / (8 * 3))
+
+
+def test_evictions_do_not_count_toward_max_restarts(tmp_path: Path) -> None:
+    data = one_job(tmp_path, "100,rack:1,1\n", nodes=1, racks=2)
+    data["workload"]["jobs"][0]["gpus"] = 8
+    data["failures"]["max_restarts"] = 0
+    data["maintenance"] = [{"start": "1h", "duration": "1h", "scope": "rack", "units": [0], "drain": "evict"}]
+    r = run_data(data, base_dir=str(tmp_path))
+    assert r.jobs["state"][0] == "completed" and r.jobs["evictions"][0] == 1
+
+
+def test_queue_metrics_count_the_time_interrupted_jobs_wait(tmp_path: Path) -> None:
+    """An 8-GPU 10 h job; its node is down 1-5 h: it runs 0-1 h and 5-15 h, and is queued 1-5 h."""
+    data = one_job(tmp_path, "1,node:0,4\n", nodes=1)
+    data["workload"]["jobs"][0].update(gpus=8)
+    del data["workload"]["jobs"][0]["checkpoint"]
+    data["horizon"] = "20h"
+    q = run_data(data, base_dir=str(tmp_path)).summary["queue"]
+    assert q["mean_running_jobs"] == pytest.approx((1 + 10) / 20)
+    assert q["mean_queued_jobs"] == pytest.approx(4 / 20)
+    data["horizon"] = "3h"
+    r = run_data(data, base_dir=str(tmp_path))
+    assert r.summary["queue"]["queued_at_end"] == 1 == r.summary["jobs"]["queued_at_end"]
+    assert r.summary["queue"]["mean_running_jobs"] == pytest.approx(1 / 3)
+
+
+def test_adding_a_cause_does_not_move_another_causes_failures() -> None:
+    """Common random numbers: each cause (and GPU type) draws from its own named stream."""
+    base = tiny_data(horizon="200d", failures={"node": {"mtbf": "500h"}})
+    more = tiny_data(horizon="200d", failures={"node": {"mtbf": "500h"}, "gpu": {"mtbf": "100000h"}})
+    a, b = run_data(base).failures, run_data(more).failures
+    assert a is not None and b is not None
+    first_a = a[a["component"] == "node"]["time_s"].iloc[0]
+    first_b = b[b["component"] == "node"]["time_s"].iloc[0]
+    assert first_a == first_b
