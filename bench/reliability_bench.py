@@ -57,7 +57,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from run_bench import BUSY_CORES, last_json, machine, median_runs, other_cpu_cores, run_child  # noqa: E402
+from run_bench import (  # noqa: E402
+    BUSY_CORES,
+    last_json,
+    machine,
+    md_table,
+    median_runs,
+    other_cpu_cores,
+    run_child,
+    text_table,
+)
 
 SEED = 1
 HORIZON = "30d"
@@ -292,23 +301,6 @@ def fmt_row(name: str, r: dict[str, Any], load: float) -> list[str]:
     ]  # fmt: skip
 
 
-def text_table(rows: list[list[str]]) -> str:
-    """Aligned plain-text table."""
-    widths = [max(len(r[i]) for r in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(COLUMNS, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(lines)
-
-
-def md_table(rows: list[list[str]]) -> str:
-    """Markdown table."""
-    lines = [
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "|".join("---:" if i > 1 else "---" for i in range(len(COLUMNS))) + "|",
-    ]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
 
 def dcsim_tree() -> str:
     """A digest of dcsim/ as it is on disk (commit and uncommitted changes), to notice edits during a run."""
@@ -384,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     if after != before or dcsim_tree() != tree:  # someone committed or edited dcsim/ while the cases ran
         notes.append(f"- dcsim changed while the cases ran: at the start `{before}`, at the end `{after}`")
     print()
-    print(text_table(rows))
+    print(text_table(rows, COLUMNS))
     if notes:
         print()
         print("\n".join(notes))
@@ -434,7 +426,7 @@ def write_markdown(
         f" parts: {SPARES['parts']}, restock: {SPARES['restock']}}}`",
         "- `failures-only`: the same data center and failures with one 1-GPU job of 1 h (a workload is required)",
         "",
-        md_table(rows),
+        md_table(rows, COLUMNS, text_columns=2),
         "",
         "Columns: `simulate s` is the wall time of `dcsim.experiment.run.simulate(scenario)` (build the model,",
         "run, jobs and fault tables, summary; not interpreter start-up, imports or scenario validation), the",

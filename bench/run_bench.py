@@ -317,19 +317,19 @@ def fmt_row(
     return row
 
 
-def text_table(rows: list[list[str]]) -> str:
+def text_table(rows: list[list[str]], columns: tuple[str, ...] | list[str] = COLUMNS) -> str:
     """Aligned plain-text table."""
-    widths = [max(len(r[i]) for r in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(COLUMNS, widths, strict=True))]
+    widths = [max(len(r[i]) for r in [list(columns), *rows]) for i in range(len(columns))]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(lines)
 
 
-def md_table(rows: list[list[str]]) -> str:
-    """Markdown table."""
+def md_table(rows: list[list[str]], columns: tuple[str, ...] | list[str] = COLUMNS, text_columns: int = 1) -> str:
+    """Markdown table: the first ``text_columns`` left-aligned, the rest right-aligned."""
     lines = [
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "|".join("---:" if i else "---" for i in range(len(COLUMNS))) + "|",
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---:" if i >= text_columns else "---" for i in range(len(columns))) + "|",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
