@@ -396,6 +396,8 @@ class DataCenterModel:
                 mtti = self.rel.mtti(placement) if self.rel is not None else math.inf
                 interval = max(ckpt.daly(write, mtti), 1.0)
             job.run_interval = interval
+            if not job.restarts:
+                self.collector.checkpoint_intervals[job.id] = interval
             wall = ckpt.wall_time(job.work_left, interval, write, job.restart_cost)
         elif job.restart_cost:
             wall += job.restart_cost

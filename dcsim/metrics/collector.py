@@ -29,6 +29,8 @@ class Collector:
             "gpus": array("q"), "duration_s": array("d"), "estimate_s": array("d"), "seq": array("q"),
         }  # fmt: skip
         self.trace_ids: dict[int, str] = {}
+        #: Checkpoint interval of each checkpointing job at its first start, s.
+        self.checkpoint_intervals: dict[int, float] = {}
         self.started: dict[str, array[Any]] = {
             "time": array("d"), "job_id": array("q"), "pool": array("i"), "first_node": array("q"), "nodes": array("i"),
             "racks": array("i"), "locality": array("b"), "seq": array("q"),

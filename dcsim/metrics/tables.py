@@ -16,7 +16,8 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
     Columns (times in s from the start of the run; NaN where the event did not happen):
     ``job_id, job_class, tenant, priority, gpus, duration_s, estimate_s, submit_s,
     start_s, finish_s, wait_s, jct_s, slowdown, state, pool, gpu_type, first_node, nodes, racks,
-    locality, interruptions, evictions`` and ``trace_id`` for trace jobs. ``start_s``, the
+    locality, interruptions, evictions``, ``checkpoint_interval_s`` when jobs checkpoint (the
+    interval at the first start: Young/Daly's for ``young_daly``) and ``trace_id`` for trace jobs. ``start_s``, the
     placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
     failures that cut the job short, ``evictions`` planned maintenance.
     """
@@ -95,6 +96,8 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
             "evictions": evictions,
         }
     )
+    if col.checkpoint_intervals:
+        frame["checkpoint_interval_s"] = pd.Series(col.checkpoint_intervals, dtype=float).reindex(frame.index)
     if col.trace_ids:
         frame["trace_id"] = pd.Series(col.trace_ids, dtype=object).reindex(frame.index)
     return frame

@@ -381,3 +381,16 @@ def test_adding_a_cause_does_not_move_another_causes_failures() -> None:
     first_a = a[a["component"] == "node"]["time_s"].iloc[0]
     first_b = b[b["component"] == "node"]["time_s"].iloc[0]
     assert first_a == first_b
+
+
+def test_young_daly_interval_is_daly_for_the_jobs_blast_radius(tmp_path: Path) -> None:
+    """16 GPUs on 2 nodes of 1 rack: M = 1 / (16/gpu_mtbf + 2/node_mtbf + 1/rack_mtbf)."""
+    from dcsim.faults.checkpoint import daly
+
+    data = one_job(tmp_path, None)
+    data["workload"]["jobs"][0]["checkpoint"]["interval"] = "young_daly"
+    data["failures"] = {"gpu": {"mtbf": "8000h"}, "node": {"mtbf": "2000h"}, "rack": {"mtbf": "4000h"}}
+    data["horizon"] = "1h"
+    r = run_data(data)
+    mtti = 1 / (16 / (8000 * H) + 2 / (2000 * H) + 1 / (4000 * H))
+    assert r.jobs["checkpoint_interval_s"][0] == pytest.approx(daly(360.0, mtti))
