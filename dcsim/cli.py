@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import dcsim
 from dcsim.core.errors import DcsimError
@@ -27,7 +28,8 @@ examples:
 
 Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,
 bandwidth 400Gbps, sizes 500GB. Exit status: 0 ok, 2 bad input (scenario, argument,
-trace file), 1 an internal error (please report it).
+trace file), 3 `dcsim allocate` found the problem infeasible, 1 an internal error
+(please report it).
 """
 
 
@@ -109,6 +111,25 @@ def build_parser() -> argparse.ArgumentParser:
                        help="replications: seeds S..S+N-1 from the scenario's seed S (default 3)")  # fmt: skip
     seeds.add_argument("--seed-list", metavar="A,B,...", help="explicit seeds, e.g. 1,2,3")
     cmp_.add_argument("--out", metavar="FILE", help="CSV of every run (default: results/<scenario>/compare.csv)")
+
+    alo = sub.add_parser(
+        "allocate", help="solve a static allocation (cost + lambda x fault exposure) with an LP/MILP",
+        description="Allocate services to pools by a MILP (PuLP; HiGHS by default, CBC with solver: cbc): "
+        "minimize capacity and service cost + lambda x fault exposure + a penalty per unmet instance, under "
+        "pool capacity and max_share_per_domain. Any status but optimal is reported as such; on a time-out "
+        "a greedy heuristic answers and says so.",
+    )  # fmt: skip
+    alo.add_argument("file", help="allocation problem YAML file (pools, services, lambda; see docs/allocate.md)")
+    alo.add_argument(
+        "--lambda", dest="lam", type=float, metavar="X", help="price of fault exposure (default: the file's)"
+    )
+    alo.add_argument(
+        "--lambda-sweep", metavar="X,Y,...",
+        help="solve at each lambda and print cost against fault exposure (with --out: sweep.csv and tradeoff.png)",
+    )  # fmt: skip
+    alo.add_argument("--json", action="store_true", help="print one JSON object (status, objective, terms, ...)")
+    alo.add_argument("--csv", metavar="FILE", help="also write the allocation (or the sweep) as CSV")
+    alo.add_argument("--out", metavar="DIR", help="with --lambda-sweep: write sweep.csv and tradeoff.png here")
 
     sch = sub.add_parser(
         "schema", help="print the reference of every scenario field",
@@ -231,6 +252,57 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lambdas(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise DcsimError(f"--lambda-sweep {text!r}: give numbers separated by commas, e.g. 0,0.1,1,10,100") from None
+    if not values or min(values) < 0:
+        raise DcsimError(f"--lambda-sweep {text!r}: give one or more lambdas >= 0, e.g. 0,0.1,1,10,100")
+    return values
+
+
+def _cmd_allocate(args: argparse.Namespace) -> int:
+    from dcsim.allocate.model import solve
+    from dcsim.allocate.report import allocation_table, answer_text, lambda_sweep, load_problem, plot_sweep
+
+    if args.lam is not None and args.lam < 0:
+        raise DcsimError(f"--lambda {args.lam:g}: lambda must be >= 0")
+    problem = load_problem(args.file)
+    if args.lambda_sweep:
+        sweep = lambda_sweep(problem, _lambdas(args.lambda_sweep))
+        if args.json:
+            print(json.dumps(sweep.to_dict(orient="records"), indent=2))
+        else:
+            print(f"{problem.name}: cost against fault exposure\n")
+            print(sweep.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+        if args.csv:
+            _write_csv(sweep, args.csv)
+        if args.out:
+            _write_csv(sweep, os.path.join(args.out, "sweep.csv"))
+            path = plot_sweep(problem, sweep, os.path.join(args.out, "tradeoff.png"))
+            if not args.json:
+                print(f"\nwrote {os.path.join(args.out, 'sweep.csv')} and {path}")
+        return 0
+    answer = solve(problem, args.lam)
+    if args.json:
+        print(json.dumps(answer.as_json(), indent=2))
+    else:
+        print(answer_text(problem, answer))
+    if args.csv:
+        _write_csv(allocation_table(answer), args.csv)
+    return 0 if answer.status != "infeasible" else 3
+
+
+def _write_csv(frame: Any, path: str) -> None:
+    """Write a table atomically (temporary name, then rename)."""
+    parent = os.path.dirname(path) or "."
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from dcsim.scenario.reference import markdown_reference, text_reference
     from dcsim.scenario.schema import Scenario
@@ -253,7 +325,7 @@ def _cmd_policies(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "run": _cmd_run, "validate": _cmd_validate, "compare": _cmd_compare,
-    "schema": _cmd_schema, "policies": _cmd_policies,
+    "schema": _cmd_schema, "policies": _cmd_policies, "allocate": _cmd_allocate,
 }  # fmt: skip
 
 

@@ -27,7 +27,7 @@ QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 SHORT = ["--set", "horizon=2d", "--set", "warmup=0"]
 HORIZON_S = 2 * 86400
 SCENARIO_FILES = SPEC_FILES + sorted((ROOT / "scenarios").glob("*.yaml"))
-SUBCOMMANDS = ["run", "validate", "compare", "schema", "policies"]
+SUBCOMMANDS = ["run", "validate", "compare", "allocate", "schema", "policies"]
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: Any) -> tuple[int, str, str]:
