@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--lambda-sweep", metavar="X,Y,...",
         help="solve at each lambda and print cost against fault exposure (with --out: sweep.csv and tradeoff.png)",
     )  # fmt: skip
+    alo.add_argument(
+        "--as-written", action="store_true",
+        help="solve the origin document's model literally (no demands): it returns x = 0; see docs/allocate.md",
+    )  # fmt: skip
     alo.add_argument("--json", action="store_true", help="print one JSON object (status, objective, terms, ...)")
     alo.add_argument("--csv", metavar="FILE", help="also write the allocation (or the sweep) as CSV")
     alo.add_argument("--out", metavar="DIR", help="with --lambda-sweep: write sweep.csv and tradeoff.png here")
@@ -284,10 +288,12 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"\nwrote {os.path.join(args.out, 'sweep.csv')} and {path}")
         return 0
-    answer = solve(problem, args.lam)
+    answer = solve(problem, args.lam, as_written=args.as_written)
     if args.json:
-        print(json.dumps(answer.as_json(), indent=2))
+        print(json.dumps({**answer.as_json(), "as_written": args.as_written}, indent=2))
     else:
+        if args.as_written:
+            print("the origin document's model as written: no demand constraints, so nothing need be placed\n")
         print(answer_text(problem, answer))
     if args.csv:
         _write_csv(allocation_table(answer), args.csv)

@@ -42,9 +42,13 @@ def unit_cost(problem: AllocationProblem, s: int, p: int, lam: float) -> tuple[f
 
 
 def build_problem(
-    problem: AllocationProblem, lam: float | None = None, elastic: bool = False
+    problem: AllocationProblem, lam: float | None = None, elastic: bool = False, as_written: bool = False
 ) -> tuple[pulp.LpProblem, dict[tuple[int, int], pulp.LpVariable], dict[int, pulp.LpVariable]]:
     """The MILP of ``problem`` (with ``lam`` in place of its lambda), and its x and unmet variables.
+
+    With ``as_written``, the origin document's model exactly: the same objective and the
+    capacity constraint, but no demand (nor unmet, nor share) constraints. Its optimum
+    is x = 0, which is why dcsim adds demands.
 
     With ``elastic`` every demand gets a slack variable and the objective is their sum:
     the least demand that cannot be met under the capacity and share constraints
@@ -58,7 +62,7 @@ def build_problem(
         for p in range(len(problem.pools)):
             x[s, p] = prob.add_variable(f"x_{s}_{p}", lowBound=0, cat=cat)
     unmet: dict[int, pulp.LpVariable] = {}
-    if problem.unmet_penalty is not None:
+    if problem.unmet_penalty is not None and not as_written:
         for s in range(len(problem.services)):
             unmet[s] = prob.add_variable(f"unmet_{s}", lowBound=0)
     slacks: list[pulp.LpVariable] = []
@@ -75,6 +79,8 @@ def build_problem(
         prob.addConstraint(constraint, name)
 
     for s, svc in enumerate(problem.services):
+        if as_written:
+            break
         met = pulp.lpSum(x[s, p] for p in range(len(problem.pools)))
         if s in unmet:
             add(met + unmet[s], "==", svc.demand, f"demand_{s}")
@@ -168,9 +174,12 @@ class Allocation:
 
 
 def evaluate(
-    problem: AllocationProblem, lam: float, units: dict[tuple[int, int], float]
+    problem: AllocationProblem, lam: float, units: dict[tuple[int, int], float], penalty: bool = True
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Objective terms and unmet demand of an allocation given as instances per (service, pool) index."""
+    """Objective terms and unmet demand of an allocation given as instances per (service, pool) index.
+
+    ``penalty``: charge unmet demand (not for the origin's model as written, which has none).
+    """
     terms = {"capacity_cost": 0.0, "service_cost": 0.0, "fault_exposure": 0.0, "unmet_penalty": 0.0, "exposure": 0.0}
     for (s, p), n in units.items():
         cap, own, fault = unit_cost(problem, s, p, lam)
@@ -182,7 +191,8 @@ def evaluate(
     for s, svc in enumerate(problem.services):
         left = svc.demand - sum(n for (t, _), n in units.items() if t == s)
         unmet[svc.name] = max(left, 0.0)
-        terms["unmet_penalty"] += (problem.unmet_penalty or 0.0) * max(left, 0.0)
+        if penalty:
+            terms["unmet_penalty"] += (problem.unmet_penalty or 0.0) * max(left, 0.0)
     return terms, unmet
 
 
@@ -252,14 +262,15 @@ def explain_infeasible(problem: AllocationProblem, lam: float) -> list[str]:
     return out
 
 
-def solve(problem: AllocationProblem, lam: float | None = None) -> Allocation:
+def solve(problem: AllocationProblem, lam: float | None = None, as_written: bool = False) -> Allocation:
     """Solve ``problem`` (at ``lam``, default its lambda) and report how.
 
     Any status but optimal is reported as such: infeasible problems name the constraints
     that cannot hold; on a time-out the greedy heuristic answers and ``fallback`` says so.
+    ``as_written`` solves the origin document's model (no demands; see :func:`build_problem`).
     """
     lam = problem.lambda_ if lam is None else lam
-    prob, x, _ = build_problem(problem, lam)
+    prob, x, _ = build_problem(problem, lam, as_written=as_written)
     t0 = time.perf_counter()
     with _quiet():
         code = prob.solve(solver_for(problem.solver, problem.time_limit))
@@ -268,7 +279,7 @@ def solve(problem: AllocationProblem, lam: float | None = None) -> Allocation:
     if status == "Optimal" and prob.sol_status == pulp.LpSolutionOptimal:
         units = {k: float(v.value() or 0.0) for k, v in x.items()}
         units = {k: round(v) if problem.services[k[0]].integral else v for k, v in units.items()}
-        terms, unmet = evaluate(problem, lam, units)
+        terms, unmet = evaluate(problem, lam, units, penalty=not as_written)
         objective = sum(v for k, v in terms.items() if k != "exposure")
         return Allocation("optimal", objective, terms, _named(problem, units), unmet, elapsed, lam)
     if status == "Infeasible":

@@ -184,3 +184,20 @@ def test_shipped_allocation_file_solves() -> None:
 
     a = solve(load_problem(str(ROOT / "scenarios" / "allocate" / "two_racks.yaml")))
     assert a.status == "optimal" and sum(a.unmet.values()) == 0
+
+
+def test_the_origin_example_as_written_and_corrected() -> None:
+    """Section 4.3 of the origin document: x = 0 as written; its answer breaks its own capacity."""
+    from conftest import ROOT
+
+    from dcsim.allocate.report import load_problem
+
+    pr = load_problem(str(ROOT / "scenarios" / "allocate" / "seed_lp_example.yaml"))
+    literal = solve(pr, as_written=True)
+    assert literal.status == "optimal" and literal.objective == 0 and literal.units == {}
+    # The document's answer for lambda = 1: x1 = 10, x2 = 15 with 5 units each, capacity 50.
+    assert 5 * 10 + 5 * 15 > 50
+    fixed = solve(pr)
+    assert fixed.units == {("service1", "cluster"): 10}  # 10 instances fit; lower impact wins the tie in cost
+    assert fixed.unmet == {"service1": 0, "service2": 15}
+    assert fixed.objective == pytest.approx(10 * 10 + 1 * 0.1 * 10 + 100 * 15)
