@@ -188,9 +188,9 @@ def test_shipped_allocation_file_solves() -> None:
 
 def test_the_origin_example_as_written_and_corrected() -> None:
     """Section 4.3 of the origin document: x = 0 as written; its answer breaks its own capacity."""
-    from conftest import ROOT
-
     from dcsim.allocate.report import load_problem
+
+    from conftest import ROOT
 
     pr = load_problem(str(ROOT / "scenarios" / "allocate" / "seed_lp_example.yaml"))
     literal = solve(pr, as_written=True)
