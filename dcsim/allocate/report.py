@@ -81,8 +81,11 @@ def plot_sweep(problem: AllocationProblem, sweep: pd.DataFrame, path: str) -> st
     cost = ok["capacity_cost"] + ok["service_cost"]
     fig, ax = plt.subplots(figsize=(8, 5.5), constrained_layout=True)
     ax.plot(ok["exposure"], cost, "-o", color="#1f77b4")
+    points: dict[tuple[float, float], list[str]] = {}  # lambdas that give the same answer share a label
     for lam, x, y in zip(ok["lambda"], ok["exposure"], cost, strict=True):
-        ax.annotate(f"λ={lam:g}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        points.setdefault((round(float(x), 9), round(float(y), 9)), []).append(f"{lam:g}")
+    for (x, y), lams in points.items():
+        ax.annotate("λ = " + ", ".join(lams), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set_xlabel("fault exposure (Σ impact × failure rate × units)")
     ax.set_ylabel("cost (capacity + services)")
     ax.set_title(f"{problem.name}: cost against fault exposure as lambda grows\n"
