@@ -452,7 +452,9 @@ class DataCenterModel:
         restart_cost = restart
         if failure is None and plan is not None:
             saved, lost = p.saved + p.unsaved, 0.0
-            restart_cost = restart + write
+            # The checkpoint written on the way out is paid at the restart; with nothing
+            # new to save (evicted while restarting) there is none to write.
+            restart_cost = restart + (write if p.unsaved > 0 else 0.0)
         if p.restart or p.checkpoint or lost:
             self.collector.on_overhead(job.id, job.start_time, now, p.restart, p.checkpoint, lost)
         self._left(job)

@@ -394,3 +394,17 @@ def test_young_daly_interval_is_daly_for_the_jobs_blast_radius(tmp_path: Path) -
     r = run_data(data)
     mtti = 1 / (16 / (8000 * H) + 2 / (2000 * H) + 1 / (4000 * H))
     assert r.jobs["checkpoint_interval_s"][0] == pytest.approx(daly(360.0, mtti))
+
+
+def test_an_eviction_while_restarting_writes_no_new_checkpoint(tmp_path: Path) -> None:
+    """Evicted from rack 0 at 1 h, then from rack 1 at 1.1 h while restarting: the second write is not needed."""
+    data = one_job(tmp_path, None, nodes=1, racks=2)
+    data["workload"]["jobs"][0]["gpus"] = 8
+    data["maintenance"] = [
+        {"name": "A", "start": "1h", "duration": "2h", "scope": "rack", "units": [0], "drain": "evict"},
+        {"name": "B", "start": "66m", "duration": "30m", "scope": "rack", "units": [1], "drain": "evict"},
+    ]
+    r = run_data(data)
+    # Rack 1 is back at 1.6 h: restart 0.2 h (no write), 9 h of work left, 8 checkpoints.
+    assert r.jobs["finish_s"][0] == pytest.approx((1.6 + 0.2 + 9 + 8 * 0.1) * H)
+    assert r.jobs["evictions"][0] == 2
