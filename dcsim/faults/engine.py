@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 GPU, NODE, RACK, SITE = range(4)
 REBOOT, TECHNICIAN, TRACED = 0, 1, 2
-HOW_NAMES = ("reboot", "technician", "trace")
+"""How a failure was repaired (names: :data:`dcsim.metrics.records.REPAIRED_BY`)."""
 DAY = 86400.0
 
 
@@ -414,14 +414,10 @@ class Reliability:
     # ------------------------------------------------------------------ maintenance
     def _units(self, mt: Maintenance) -> list[int]:
         topo = self.topology
-        if mt.scope == "site":
-            names = topo.site_names
-            if mt.units is None:
-                return list(range(len(names)))
-            return [names.index(u) if isinstance(u, str) else int(u) for u in mt.units]
         if mt.units is None:
-            return list(range(len(topo.node_pool) if mt.scope == "node" else len(topo.rack_nodes)))
-        return [int(u) for u in mt.units]
+            return list(range(topo.unit_count(mt.scope)))
+        names = topo.site_names
+        return [names.index(u) if isinstance(u, str) else int(u) for u in mt.units]
 
     def _maintenance(self, mt: Maintenance) -> Generator[Any, Any, None]:
         env = self.env

@@ -112,6 +112,14 @@ class Topology:
         """Site index of each rack."""
         return [self.node_site[m[0]] for m in self.rack_nodes]
 
+    def unit_count(self, scope: str) -> int:
+        """Number of units of a component class: ``gpu``, ``node``, ``rack`` or ``site``."""
+        if scope == "gpu":
+            return self.n_gpus
+        if scope == "node":
+            return len(self.node_pool)
+        return len(self.rack_nodes) if scope == "rack" else len(self.site_names)
+
     def gpu_offsets(self) -> list[int]:
         """Global id of each node's first GPU (GPU ids are dense, node by node)."""
         out, total = [], 0

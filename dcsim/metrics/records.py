@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+REPAIRED_BY = ("reboot", "technician", "trace")
+"""How a failure was repaired, by the code the engine records."""
+
 
 @dataclass(frozen=True, slots=True)
 class JobSubmitted:

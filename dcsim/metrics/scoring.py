@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dcsim.infra.topology import Pool
-from dcsim.scenario.schema import Costs
+from dcsim.scenario.schema import COMPONENTS, Costs
 
 CONTRACT = (
     "jobs.submitted", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",
@@ -153,7 +153,7 @@ def fault_metrics(
             }
         return out
 
-    components = [c for c in ("gpu", "node", "rack", "site")
+    components = [c for c in COMPONENTS
                   if c in {k for _, k in data.causes} or c in set(f["component"].astype(str))]  # fmt: skip
     causes = list(dict.fromkeys([c for c, _ in data.causes] + sorted(set(f["cause"].astype(str)))))
     block = {

@@ -7,6 +7,8 @@ import pandas as pd
 
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
+from dcsim.metrics.records import REPAIRED_BY
+from dcsim.scenario.schema import COMPONENTS
 from dcsim.workload.jobs import STATE_NAMES
 
 
@@ -232,7 +234,7 @@ def component_names(components: np.ndarray, units: np.ndarray, topology: Topolog
         elif c == 3:
             out.append(f"site:{topology.site_names[u]}")
         else:
-            out.append(f"{('gpu', 'node', 'rack')[c]}:{u}")
+            out.append(f"{COMPONENTS[c]}:{u}")
     return out
 
 
@@ -249,7 +251,7 @@ def failures_table(col: Collector, topology: Topology, jobs: pd.DataFrame | None
     """
     f = Collector.columns(col.failures)
     n = f["time"].size
-    components = ("gpu", "node", "rack", "site")
+    components = COMPONENTS
     frame = pd.DataFrame({
         "failure_id": np.arange(n, dtype=np.int64),
         "time_s": f["time"].astype(float),
@@ -260,7 +262,7 @@ def failures_table(col: Collector, topology: Topology, jobs: pd.DataFrame | None
         "traced": f["traced"].astype(bool),
     })  # fmt: skip
     r = Collector.columns(col.repairs)
-    how_names = np.array(["reboot", "technician", "trace"], dtype=object)
+    how_names = np.array(REPAIRED_BY, dtype=object)
     rep = pd.DataFrame({
         "repaired_by": how_names[r["how"].astype(np.int64)] if r["how"].size else np.array([], dtype=object),
         "repaired_s": r["repaired"].astype(float),

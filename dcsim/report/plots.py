@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.core.units import format_duration
+from dcsim.scenario.schema import COMPONENTS
 
 
 def _time_axis(seconds: np.ndarray) -> tuple[np.ndarray, str]:
@@ -138,7 +139,7 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
     fig, (ax1, ax2) = plt.subplots(
         2, 1, figsize=(10, 6.5), sharex=True, constrained_layout=True, gridspec_kw={"height_ratios": [2, 1]}
     )
-    components = [c for c in ("gpu", "node", "rack", "site") if (f["component"] == c).any()]
+    components = [c for c in COMPONENTS if (f["component"] == c).any()]
     for row, comp in enumerate(components):
         part = f[f["component"] == comp]
         start = part["time_s"].to_numpy() * k

@@ -81,12 +81,7 @@ def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]
             problems.append(("repair.time", str(exc)))
     for i, mt in enumerate(sc.maintenance):
         if mt.every is not None:
-            if mt.units is not None:
-                count = len(mt.units)
-            elif mt.scope == "site":
-                count = len(topology.site_names)
-            else:
-                count = len(topology.node_pool) if mt.scope == "node" else len(topology.rack_nodes)
+            count = len(mt.units) if mt.units is not None else topology.unit_count(mt.scope)
             round_s = mt.duration * (count if mt.rolling else 1)
             if mt.every < round_s:
                 problems.append(
@@ -105,7 +100,7 @@ def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]
                 ):
                     problems.append((path, f"no site {unit!r}; sites: {', '.join(topology.site_names)}"))
                 continue
-            limit = len(topology.node_pool) if mt.scope == "node" else len(topology.rack_nodes)
+            limit = topology.unit_count(mt.scope)
             if not isinstance(unit, int) or not 0 <= unit < limit:
                 problems.append((path, f"{mt.scope} ids are 0..{limit - 1}, counted in scenario order; got {unit!r}"))
     return problems
