@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
+from itertools import islice
 from typing import Any
 
 import pandas as pd
@@ -29,9 +30,10 @@ from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
 from dcsim.policies import PLACEMENT, SCHEDULER
 from dcsim.scenario.schema import JobClass, Scenario
+from dcsim.views import Fleet
 from dcsim.workload.arrivals import arrival_times
 from dcsim.workload.distributions import count_sampler, duration_sampler
-from dcsim.workload.jobs import COMPLETED, INTERRUPTED, RUNNING, Checkpointing, Job
+from dcsim.workload.jobs import COMPLETED, INTERRUPTED, QUEUED, RUNNING, Checkpointing, Job
 from dcsim.workload.queue import JobQueue
 from dcsim.workload.trace import read_trace
 
@@ -152,7 +154,15 @@ class DataCenterModel:
         # Shortcuts the built-in placement rules allow (see PlacementPolicy).
         self._trusted = declares(self.placement, "valid_by_construction")
         self._class_heads = declares(self.placement, "uniform_in_class")
-        self.queue = JobQueue(by_class=self.scheduler.backfill and self._class_heads)
+        #: A batch scheduler (``batch = True``, such as ``lp``) decides per epoch, not per event.
+        self.batch = bool(getattr(type(self.scheduler), "batch", False))
+        self._epoch_pending = False
+        #: Jobs started by the pass that keeps a batch scheduler work-conserving (see _epoch).
+        self.guard_starts = 0
+        if self.batch:
+            self.decide = guarded(self.scheduler, "decide", "scheduler", pol.scheduler.name, SCHEDULER)
+            self._plans_checked = type(self.scheduler) not in SCHEDULER.builtins()
+        self.queue = JobQueue(by_class=self.scheduler.backfill and self._class_heads and not self.batch)
         self.running = 0
         self.horizon = scenario.horizon
         self.sample_interval = scenario.metrics.sample_interval or (self.horizon / 1000 if self.horizon else 300.0)
@@ -183,6 +193,8 @@ class DataCenterModel:
             from dcsim.faults.engine import Reliability
 
             self.rel = Reliability(self)
+        if self.batch:
+            self._bind_batch()
         self._start_sources()
         self.env.process(self._sampler())
         self._check_drained()
@@ -265,6 +277,61 @@ class DataCenterModel:
         self._check_drained()
 
     # ------------------------------------------------------------------ scheduling
+    def _bind_batch(self) -> None:
+        """Give a batch scheduler the pools' prices and failure rates, and start its periodic epochs."""
+        costs = self.scenario.costs
+        kwh = costs.electricity_usd_per_kwh * costs.pue / 1000.0
+        pools = self.topology.pools
+        price = tuple(costs.gpu_hour_price(p.gpu_type) + p.gpu_power_w * kwh for p in pools)
+        rel = self.rel
+        rates = tuple(rel.pool_rates(p.id) if rel is not None else (0.0, 0.0, 0.0, 0.0) for p in pools)
+        bind = getattr(self.scheduler, "bind", None)
+        if bind is not None:
+            bind(Fleet(price, rates))
+        self.env.process(self._periodic_epochs(float(getattr(self.scheduler, "period", 300.0))))
+
+    def _periodic_epochs(self, period: float):
+        while True:
+            yield self.env.timeout(period)
+            if len(self.queue) and not self._epoch_pending:
+                self._epoch()
+
+    def _request_epoch(self) -> None:
+        """Ask for an epoch after the scheduler's ``delay``; requests meanwhile share it."""
+        if not self._epoch_pending:
+            self._epoch_pending = True
+            self.env.timeout(float(getattr(self.scheduler, "delay", 0.0))).callbacks.append(self._epoch)
+
+    def _epoch(self, _event: Any = None) -> None:
+        """One batch decision over the first ``window`` queued jobs.
+
+        The scheduler returns (job, placement) pairs, each started before the next is
+        asked for; or None when it has no answer (say a solver time-out), and then the
+        plain backfill pass with the placement policy decides instead. If the scheduler
+        leaves every GPU idle while a queued job fits, that pass runs too, so a held-back
+        job cannot wait forever on an idle cluster.
+        """
+        self._epoch_pending = False
+        queue = self.queue
+        if len(queue):
+            jobs = list(islice(queue, int(getattr(self.scheduler, "window", 200))))
+            plan = self.decide(jobs, self.cluster, self.env.now)
+            if plan is None:
+                self._backfill_scan()
+            else:
+                for job, placement in plan:
+                    if job.state != QUEUED:
+                        raise PlacementError(f"scheduler {self.scenario.policies.scheduler.name!r} started job "
+                                             f"{job.id} twice in one epoch")  # fmt: skip
+                    if self._plans_checked:
+                        self._check_placement(job, placement, self.scenario.policies.scheduler.name)
+                    self._start(job, placement)
+                    queue.discard(job)
+            if not self.running and len(queue):
+                self._backfill_scan()
+                self.guard_starts += self.running
+        self._check_drained()
+
     def _submit(self, job: Job) -> None:
         """Queue a job; try to start it if it could run now.
 
@@ -273,14 +340,22 @@ class DataCenterModel:
         backfill is on); the rest of the queue needs none, as capacity did not grow.
         """
         first = self.queue.push(self.sort_key(job), job)
-        if first or self.scheduler.backfill:
+        if self.batch:
+            self._request_epoch()
+        elif first or self.scheduler.backfill:
             placement = self.place(job, self.cluster)
             if placement is not None:
                 self._start(job, placement)
                 self.queue.discard(job)
 
     def _schedule(self) -> None:
-        """Start queued jobs in scheduler order while they fit (strict) or wherever they fit (backfill)."""
+        """Start queued jobs in scheduler order while they fit (strict) or wherever they fit (backfill).
+
+        A batch scheduler decides at its next epoch instead.
+        """
+        if self.batch:
+            self._request_epoch()
+            return
         queue = self.queue
         place = self.place
         cluster = self.cluster
@@ -340,14 +415,14 @@ class DataCenterModel:
             if entry is not None:
                 heappush(heads, (entry, key))
 
-    def _check_placement(self, job: Job, placement: list[tuple[int, int]]) -> None:
+    def _check_placement(self, job: Job, placement: list[tuple[int, int]], name: str | None = None) -> None:
         """Refuse a plug-in's placement that does not fit the job or the free GPUs.
 
         Raises:
-            PlacementError: names the policy and what is wrong.
+            PlacementError: names the policy (``name``; default the placement policy) and what is wrong.
         """
         cluster = self.cluster
-        name = self.scenario.policies.placement.name
+        name = name or self.scenario.policies.placement.name
         nodes = [n for n, _ in placement]
         problem = None
         if not placement:
@@ -365,7 +440,7 @@ class DataCenterModel:
                 if problem:
                     break
         if problem:
-            raise PlacementError(f"placement policy {name!r} gave job {job.id} {problem}")
+            raise PlacementError(f"policy {name!r} gave job {job.id} {problem}")
 
     def _start(self, job: Job, placement: list[tuple[int, int]]) -> None:
         """Give a job its GPUs and schedule its completion."""
@@ -483,7 +558,7 @@ class DataCenterModel:
         That is when every source is done and nothing runs: the queue is then empty, or
         stuck (no completion will ever free GPUs for it), which is reported.
         """
-        if self._open_sources or self.running or self.drained.triggered:
+        if self._open_sources or self.running or self.drained.triggered or self._epoch_pending:
             return
         if len(self.queue) and self.rel is not None and self.rel.outages:
             return  # capacity is out of service and will come back

@@ -8,6 +8,7 @@ values; they never mutate state, yield, or do I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from dcsim.infra.topology import Pool
@@ -127,3 +128,18 @@ class ClusterView(Protocol):
 
     def nodes_in_bucket(self, pool: int, free: int) -> list[int]:
         """Every node of ``pool`` with exactly ``free`` free GPUs, ascending."""
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Per-pool figures a batch scheduler prices decisions with (given once, by ``bind``).
+
+    Attributes:
+        price: USD per busy GPU-hour of each pool: its GPU-hour price plus a busy GPU's
+            energy (power x PUE x electricity price).
+        rates: failure rates of each pool, 1/s: (per GPU, per node, per rack, per site);
+            all zero without a failures block.
+    """
+
+    price: tuple[float, ...]
+    rates: tuple[tuple[float, float, float, float], ...]

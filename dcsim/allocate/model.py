@@ -122,13 +122,16 @@ def _quiet() -> Iterator[None]:
         os.close(saved)
 
 
-def solver_for(name: str, time_limit: float) -> Any:
-    """The PuLP solver object: HiGHS through highspy, or CBC."""
+def solver_for(name: str, time_limit: float, gap: float | None = None) -> Any:
+    """The PuLP solver object: HiGHS through highspy, or CBC; one thread, so answers repeat.
+
+    ``gap``: relative MIP gap at which to stop (None: the solver's default).
+    """
     if name == "highs":
-        return pulp.HiGHS(msg=False, timeLimit=time_limit)
+        return pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
     with warnings.catch_warnings():  # PuLP 3.3 deprecates its bundled CBC for 4.0; dcsim pins pulp < 4
         warnings.simplefilter("ignore", DeprecationWarning)
-        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit)
+        return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
 
 
 @dataclass

@@ -18,9 +18,10 @@ import pandas as pd
 import dcsim
 from dcsim.core.errors import OutputError
 from dcsim.infra.topology import GPU_POWER_W
-from dcsim.metrics.scoring import FaultData, Window, summarize
+from dcsim.metrics.scoring import FaultData, Window, scheduler_metrics, summarize
 from dcsim.metrics.tables import (
     down_table,
+    epochs_table,
     events_table,
     failures_table,
     interruptions_table,
@@ -50,6 +51,14 @@ class RunResult:
     data_files: dict[str, str] = field(default_factory=dict)
     failures: pd.DataFrame | None = None
     down: pd.DataFrame | None = None
+    epochs: pd.DataFrame | None = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables written to the results directory, by file name (without extension)."""
+        out = {"jobs": self.jobs, "timeseries": self.timeseries}
+        optional = {"failures": self.failures, "events": self.events, "epochs": self.epochs}
+        out.update({name: table for name, table in optional.items() if table is not None})
+        return out
 
     def manifest(self) -> dict[str, Any]:
         """What produced this run: resolved scenario, its hash, seed, versions, wall time."""
@@ -165,6 +174,10 @@ def simulate(
         "offered_load": offered / installed,
         "endless_load": work.endless_gpus / installed,
     }
+    epochs = None
+    if model.batch and hasattr(model.scheduler, "log"):
+        epochs = epochs_table(model.scheduler.log)
+        summary["scheduler"] = scheduler_metrics(epochs, window, model.guard_starts)
     summary["notes"] = notes(scenario, summary)
     if model.stuck_jobs:
         summary["notes"].append(
@@ -177,6 +190,7 @@ def simulate(
     result = RunResult(scenario, model.seed, summary, jobs, timeseries, wall, list(overrides), table, files)
     if faults is not None and model.rel is not None:
         result.failures, result.down = faults.failures, faults.down
+    result.epochs = epochs
     return result
 
 
@@ -236,7 +250,7 @@ RUN_FILES = frozenset(
     {
         "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet", "events.parquet",
         "jobs.csv", "timeseries.csv", "events.csv", "utilization.png", "wait_cdf.png",
-        "failures.parquet", "failures.csv", "failures.png", "lost_by_cause.png",
+        "failures.parquet", "failures.csv", "failures.png", "lost_by_cause.png", "epochs.parquet", "epochs.csv",
     }
 )  # fmt: skip
 
@@ -316,19 +330,10 @@ def write_results(
         with open(os.path.join(tmp, "manifest.json"), "w", encoding="utf-8") as fh:
             json.dump(result.manifest(), fh, sort_keys=True, indent=2)
             fh.write("\n")
-        result.jobs.to_parquet(os.path.join(tmp, "jobs.parquet"), index=False)
-        result.timeseries.to_parquet(os.path.join(tmp, "timeseries.parquet"), index=False)
-        if result.failures is not None:
-            result.failures.to_parquet(os.path.join(tmp, "failures.parquet"), index=False)
-        if result.events is not None:
-            result.events.to_parquet(os.path.join(tmp, "events.parquet"), index=False)
-        if csv:
-            result.jobs.to_csv(os.path.join(tmp, "jobs.csv"), index=False)
-            result.timeseries.to_csv(os.path.join(tmp, "timeseries.csv"), index=False)
-            if result.failures is not None:
-                result.failures.to_csv(os.path.join(tmp, "failures.csv"), index=False)
-            if result.events is not None:
-                result.events.to_csv(os.path.join(tmp, "events.csv"), index=False)
+        for name, table in result.tables().items():
+            table.to_parquet(os.path.join(tmp, f"{name}.parquet"), index=False)
+            if csv:
+                table.to_csv(os.path.join(tmp, f"{name}.csv"), index=False)
         if plots:
             from dcsim.report.plots import plot_run
 

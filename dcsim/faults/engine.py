@@ -481,6 +481,13 @@ class Reliability:
         self.col.on_down(self.env.now, cluster.down_gpus)
 
     # ------------------------------------------------------------------ checkpoint interval
+    def pool_rates(self, pool: int) -> tuple[float, float, float, float]:
+        """Failure rates of ``pool``, 1/s: per GPU, per node, per rack, and of its site."""
+        topo = self.topology
+        site = topo.site_names.index(topo.pools[pool].site)
+        rates = self._rates
+        return (rates[GPU][pool], rates[NODE][pool], rates[RACK][pool], rates[SITE][site])
+
     def mtti(self, placement: list[tuple[int, int]]) -> float:
         """Mean time to interruption of a job on ``placement``: 1 / the sum of failure rates in its blast radius, s."""
         topo = self.topology

@@ -301,6 +301,26 @@ def summarize(
     }
 
 
+def scheduler_metrics(epochs: pd.DataFrame, window: Window, guard_starts: int) -> dict[str, Any]:
+    """Epochs of a batch scheduler in the window: how many, how they were solved, what they started.
+
+    Solve times are wall-clock and would differ between identical runs, so they stay in
+    ``epochs.parquet`` and out of the summary.
+    """
+    inside = epochs[(epochs["time_s"] >= window.start) & (epochs["time_s"] <= window.end)]
+    n = len(inside)
+    fallbacks = int(inside["fallback"].sum())
+    return {
+        "epochs": n,
+        "fallbacks": fallbacks,
+        "fallback_share": fallbacks / n if n else None,
+        "by_level": {str(k): int(v) for k, v in inside["level"].value_counts().sort_index().items()},
+        "jobs_started": int(inside["started"].sum()),
+        "unplaced": int(inside["unplaced"].sum()),
+        "guard_starts": guard_starts,
+    }
+
+
 def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Flatten nested summary dicts to dotted names (``jobs.mean_wait_s``)."""
     out: dict[str, Any] = {}

@@ -293,3 +293,25 @@ def down_table(col: Collector) -> pd.DataFrame:
     """GPUs out of service as a step function: ``time_s, gpus`` from that time on."""
     d = Collector.columns(col.down)
     return pd.DataFrame({"time_s": d["time"].astype(float), "gpus": d["gpus"].astype(np.int64)})
+
+
+def epochs_table(log: list) -> pd.DataFrame:
+    """One row per epoch of a batch scheduler (``lp``): what it solved, how, and what it started.
+
+    Columns: ``time_s``, ``level`` (bins per node, rack or pool), ``jobs`` (in the
+    window), ``bins``, ``candidates`` (job-bin pairs: the binary variables), ``status``
+    (``optimal``, ``time_limit``, ...), ``solve_time_s`` (wall time: it varies from run
+    to run), ``started``, ``unplaced`` (chosen but not placeable on nodes), ``fallback``
+    (the placement policy decided instead), and the objective terms in USD
+    (``cost_usd``, ``fault_usd``, ``fragmentation_usd``, ``wait_usd``).
+    """
+    columns = ["time_s", "level", "jobs", "bins", "candidates", "status", "solve_time_s", "started", "unplaced"]
+    rows = [
+        (e.time, e.level, e.jobs, e.bins, e.candidates, e.status, e.solve_time_s, e.started, e.unplaced,
+         e.fallback, *(e.terms.get(t, 0.0) for t in ("cost", "fault", "fragmentation", "wait")))
+        for e in log
+    ]  # fmt: skip
+    columns += ["fallback", "cost_usd", "fault_usd", "fragmentation_usd", "wait_usd"]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.astype({"jobs": "int64", "bins": "int64", "candidates": "int64", "started": "int64",
+                         "unplaced": "int64", "fallback": "bool"})  # fmt: skip

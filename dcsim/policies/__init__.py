@@ -7,6 +7,7 @@ Each kind of decision has one Protocol and one registry. Policies read views
 from __future__ import annotations
 
 from dcsim.core.registry import Registry
+from dcsim.policies import lp as _lp  # noqa: F401  (registers the `lp` scheduler)
 from dcsim.policies.placement import PLACEMENT
 from dcsim.policies.repair import REPAIR
 from dcsim.policies.scheduling import SCHEDULER

@@ -481,7 +481,7 @@ def test_negative_seed_names_the_seed(tmp_path: Path, capsys: pytest.CaptureFixt
     [
         (["--policy", "sched=fifo,sjf"], ["'sched'", "scheduler, placement"]),
         (["--policy", "scheduler"], ["scheduler=fifo,sjf"]),
-        (["--policy", "scheduler=fifo,nope"], ["policies.scheduler", "'nope'", "fifo, priority, sjf"]),
+        (["--policy", "scheduler=fifo,nope"], ["policies.scheduler", "'nope'", "fifo, lp, priority, sjf"]),
         (["--vary", "horizon=abc,2d"], ["horizon", "'abc'"]),
         (["--seeds", "0"], ["--seeds 0", "at least 1"]),
         (["--seed-list", "a,b"], ["--seed-list 'a,b'", "whole numbers"]),
