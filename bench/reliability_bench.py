@@ -301,7 +301,6 @@ def fmt_row(name: str, r: dict[str, Any], load: float) -> list[str]:
     ]  # fmt: skip
 
 
-
 def dcsim_tree() -> str:
     """A digest of dcsim/ as it is on disk (commit and uncommitted changes), to notice edits during a run."""
     import hashlib

@@ -282,12 +282,13 @@ class DataCenterModel:
         costs = self.scenario.costs
         kwh = costs.electricity_usd_per_kwh * costs.pue / 1000.0
         pools = self.topology.pools
-        price = tuple(costs.gpu_hour_price(p.gpu_type) + p.gpu_power_w * kwh for p in pools)
+        price = tuple(costs.gpu_hour_price(p.gpu_type) for p in pools)
+        energy = tuple((p.gpu_power_w - p.gpu_idle_power_w) * kwh for p in pools)
         rel = self.rel
         rates = tuple(rel.pool_rates(p.id) if rel is not None else (0.0, 0.0, 0.0, 0.0) for p in pools)
         bind = getattr(self.scheduler, "bind", None)
         if bind is not None:
-            bind(Fleet(price, rates))
+            bind(Fleet(price, energy, rates))
         self.env.process(self._periodic_epochs(float(getattr(self.scheduler, "period", 300.0))))
 
     def _periodic_epochs(self, period: float):

@@ -135,11 +135,18 @@ class Fleet:
     """Per-pool figures a batch scheduler prices decisions with (given once, by ``bind``).
 
     Attributes:
-        price: USD per busy GPU-hour of each pool: its GPU-hour price plus a busy GPU's
-            energy (power x PUE x electricity price).
+        price: USD per GPU-hour of each pool (``costs.gpu_hour_usd``): what a GPU-hour is worth.
+        energy: USD a busy GPU-hour adds to the energy bill in each pool: (busy - idle
+            power) x PUE x electricity price.
         rates: failure rates of each pool, 1/s: (per GPU, per node, per rack, per site);
             all zero without a failures block.
     """
 
     price: tuple[float, ...]
+    energy: tuple[float, ...]
     rates: tuple[tuple[float, float, float, float], ...]
+
+    @property
+    def use_price(self) -> tuple[float, ...]:
+        """USD per busy GPU-hour when GPU-hours are paid by use: price plus energy."""
+        return tuple(p + e for p, e in zip(self.price, self.energy, strict=True))

@@ -5,14 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from dcsim.allocate.model import solve
+from dcsim.allocate.report import load_problem
+from dcsim.core.errors import ScenarioError
 from dcsim.experiment.run import simulate
 from dcsim.scenario.load import load_scenario
 from dcsim.scenario.schema import Scenario
 
 from conftest import ROOT, SHARED, SPEC_FILES
 
-FILES = sorted((ROOT / "scenarios").glob("*.yaml")) + SPEC_FILES
+
+def _is_allocation(path: Path) -> bool:
+    """An allocation problem for `dcsim allocate` (pools and services), not a scenario."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {"pools", "services"} <= set(data)
+
+
+SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+ALLOCATION_FILES = [p for p in SHIPPED if _is_allocation(p)]
+FILES = [p for p in SHIPPED if not _is_allocation(p)] + SPEC_FILES
 
 
 def short(path: Path) -> list[str]:
@@ -64,3 +77,15 @@ def test_reliability_spec_runs_with_every_block_in_effect() -> None:
     assert r.summary["utilization"]["gpu_available"] < 1
     assert set(f["by_component"]) == {"gpu", "node", "rack"}
     assert not any("not simulated" in n for n in r.summary["notes"])
+
+
+@pytest.mark.parametrize("path", ALLOCATION_FILES, ids=lambda p: p.name)
+def test_allocation_file_solves(path: Path) -> None:
+    """Allocation problems shipped beside the scenarios solve, and `dcsim run` sends them to `dcsim allocate`."""
+    assert solve(load_problem(str(path))).status == "optimal"
+    with pytest.raises(ScenarioError, match="dcsim allocate"):
+        load_scenario(str(path))
+
+
+def test_allocation_files_are_shipped() -> None:
+    assert {"seed_lp_example.yaml", "allocate_two_racks.yaml"} <= {p.name for p in ALLOCATION_FILES}

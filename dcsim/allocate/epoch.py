@@ -96,33 +96,100 @@ class EpochSolution:
     variables: int = 0
 
 
-def build_epoch(problem: EpochProblem) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
-    """The epoch MILP and its x variables (one per candidate, in order)."""
-    import pulp  # imported when first needed: the engine loads this module with every scheduler
+@dataclass
+class EpochMatrix:
+    """The epoch MILP as rows over columns: x (one per candidate), then z (one per job with candidates).
 
-    prob = pulp.LpProblem("epoch", pulp.LpMinimize)
-    x = [prob.add_variable(f"x_{i}", cat=pulp.LpBinary) for i in range(len(problem.candidates))]
+    Every column is binary. ``rows`` are (name, columns, coefficients, lower, upper).
+    Both solvers read this one description: HiGHS directly, CBC through PuLP.
+    """
+
+    cost: list[float]
+    n_x: int
+    jobs: list[int]
+    rows: list[tuple[str, list[int], list[float], float, float]]
+
+
+def epoch_matrix(problem: EpochProblem) -> EpochMatrix:
+    """The MILP of ``problem``: objective, start rows, and capacity rows that could bind."""
+    n_x = len(problem.candidates)
     by_job: dict[int, list[int]] = {}
-    gpus: list[list[tuple[pulp.LpVariable, int]]] = [[] for _ in problem.bins]
-    whole: list[list[tuple[pulp.LpVariable, int]]] = [[] for _ in problem.bins]
+    gpus: list[tuple[list[int], list[float]]] = [([], []) for _ in problem.bins]
+    whole: list[tuple[list[int], list[float]]] = [([], []) for _ in problem.bins]
+    bins = problem.bins
     for i, c in enumerate(problem.candidates):
         by_job.setdefault(c.job, []).append(i)
-        for b in (c.bin, *problem.bins[c.bin].parents):
-            gpus[b].append((x[i], c.gpus))
+        for b in (c.bin, *bins[c.bin].parents):
+            gpus[b][0].append(i)
+            gpus[b][1].append(c.gpus)
             if c.whole:
-                whole[b].append((x[i], c.whole))
-    objective = [c.price * x[i] for i, c in enumerate(problem.candidates)]
-    for j, idx in sorted(by_job.items()):
-        z = prob.add_variable(f"z_{j}", cat=pulp.LpBinary)
-        prob.addConstraint(pulp.lpSum(x[i] for i in idx) - z == 0, f"start_{j}")
-        objective.append(-problem.wait[j] * z)  # wait[j] * (1 - z) less a constant
-    for b, spec in enumerate(problem.bins):
-        if gpus[b] and sum(g for _, g in gpus[b]) > spec.free:
-            prob.addConstraint(pulp.LpAffineExpression(gpus[b]) <= spec.free, f"gpus_{b}")
-        if whole[b] and sum(w for _, w in whole[b]) > spec.whole:
-            prob.addConstraint(pulp.LpAffineExpression(whole[b]) <= spec.whole, f"whole_{b}")
-    prob.setObjective(pulp.lpSum(objective))
-    return prob, x
+                whole[b][0].append(i)
+                whole[b][1].append(c.whole)
+    jobs = sorted(by_job)
+    cost = [c.price for c in problem.candidates] + [-problem.wait[j] for j in jobs]  # wait * (1 - z), less a constant
+    rows: list[tuple[str, list[int], list[float], float, float]] = []
+    for k, j in enumerate(jobs):
+        idx = by_job[j]
+        rows.append((f"start_{j}", [*idx, n_x + k], [1.0] * len(idx) + [-1.0], 0.0, 0.0))
+    inf = float("inf")
+    for b, spec in enumerate(bins):
+        for kind, (cols, coefs), limit in (("gpus", gpus[b], spec.free), ("whole", whole[b], spec.whole)):
+            if cols and sum(coefs) > limit:  # a row that cannot bind is left out
+                rows.append((f"{kind}_{b}", cols, coefs, -inf, float(limit)))
+    return EpochMatrix(cost, n_x, jobs, rows)
+
+
+def build_epoch(problem: EpochProblem) -> tuple[pulp.LpProblem, list[pulp.LpVariable]]:
+    """The epoch MILP on PuLP, and its x variables (one per candidate, in order)."""
+    import pulp  # imported when first needed: the engine loads this module with every scheduler
+
+    m = epoch_matrix(problem)
+    prob = pulp.LpProblem("epoch", pulp.LpMinimize)
+    cols = [prob.add_variable(f"x_{i}", cat=pulp.LpBinary) for i in range(m.n_x)]
+    cols += [prob.add_variable(f"z_{j}", cat=pulp.LpBinary) for j in m.jobs]
+    for name, idx, coefs, lo, hi in m.rows:
+        expr = pulp.LpAffineExpression([(cols[i], a) for i, a in zip(idx, coefs, strict=True)])
+        prob.addConstraint(expr == hi if lo == hi else expr <= hi, name)
+    prob.setObjective(pulp.LpAffineExpression([(v, c) for v, c in zip(cols, m.cost, strict=True) if c]))
+    return prob, cols[: m.n_x]
+
+
+def _solve_highs(m: EpochMatrix, time_limit: float, gap: float) -> tuple[str, list[float]]:
+    """Solve the matrix with HiGHS through highspy (no modelling layer: an epoch is solved often)."""
+    import highspy
+
+    from dcsim.allocate.model import _quiet
+
+    lp = highspy.HighsLp()
+    n = len(m.cost)
+    lp.num_col_, lp.num_row_ = n, len(m.rows)
+    lp.col_cost_ = m.cost
+    lp.col_lower_, lp.col_upper_ = [0.0] * n, [1.0] * n
+    lp.row_lower_ = [r[3] for r in m.rows]
+    lp.row_upper_ = [r[4] for r in m.rows]
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+    matrix = lp.a_matrix_
+    matrix.format_ = highspy.MatrixFormat.kRowwise
+    matrix.num_col_, matrix.num_row_ = n, len(m.rows)
+    start, index, value = [0], [], []
+    for _, cols, coefs, _, _ in m.rows:
+        index += cols
+        value += coefs
+        start.append(len(index))
+    matrix.start_, matrix.index_, matrix.value_ = start, index, value
+    with _quiet():  # HiGHS prints its banner from C when created
+        h = highspy.Highs()
+    for option, setting in (("output_flag", False), ("threads", 1), ("time_limit", float(time_limit))):
+        h.setOptionValue(option, setting)
+    if gap > 0:
+        h.setOptionValue("mip_rel_gap", float(gap))
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kOptimal:
+        return "optimal", list(h.getSolution().col_value)
+    names = {highspy.HighsModelStatus.kInfeasible: "infeasible", highspy.HighsModelStatus.kUnbounded: "unbounded"}
+    return names.get(status, "time_limit"), []
 
 
 def terms_of(problem: EpochProblem, chosen: list[Candidate]) -> dict[str, float]:
@@ -157,24 +224,31 @@ def solve_epoch(
 
     ``gap``: relative MIP gap at which the solver may stop (0: proven optimal).
     """
-    import pulp
-
-    from dcsim.allocate.model import _quiet, solver_for
-
     t0 = time.perf_counter()
     if not problem.candidates:
         return EpochSolution("optimal", [], terms_of(problem, []), time.perf_counter() - t0, 0)
-    prob, x = build_epoch(problem)
-    engine = solver_for(solver, time_limit, gap if gap > 0 else None)
-    with _quiet():
-        code = prob.solve(engine)
+    if solver == "highs":
+        m = epoch_matrix(problem)
+        status, values = _solve_highs(m, time_limit, gap)
+        taken = values[: m.n_x]
+    else:
+        import pulp
+
+        from dcsim.allocate.model import _quiet, solver_for
+
+        prob, x = build_epoch(problem)
+        with _quiet():
+            code = prob.solve(solver_for(solver, time_limit, gap if gap > 0 else None))
+        name = pulp.LpStatus[code]
+        optimal = name == "Optimal" and prob.sol_status == pulp.LpSolutionOptimal
+        other = {"Infeasible": "infeasible", "Unbounded": "unbounded"}.get(name, "time_limit")
+        status = "optimal" if optimal else other
+        taken = [v.value() or 0.0 for v in x]
     elapsed = time.perf_counter() - t0
-    variables = len(prob.variables())
-    status = pulp.LpStatus[code]
-    if status != "Optimal" or prob.sol_status != pulp.LpSolutionOptimal:
-        name = {"Infeasible": "infeasible", "Unbounded": "unbounded"}.get(status, "time_limit")
-        return EpochSolution(name, [], {}, elapsed, variables)
-    chosen = [c for c, v in zip(problem.candidates, x, strict=True) if (v.value() or 0.0) > 0.5]
+    variables = len(problem.candidates) + len({c.job for c in problem.candidates})
+    if status != "optimal":
+        return EpochSolution(status, [], {}, elapsed, variables)
+    chosen = [c for c, v in zip(problem.candidates, taken, strict=True) if v > 0.5]
     return EpochSolution("optimal", chosen, terms_of(problem, chosen), elapsed, variables)
 
 
@@ -193,4 +267,7 @@ def brute_force(problem: EpochProblem) -> tuple[float, list[Candidate]]:
     return best
 
 
-__all__ = ["TERMS", "Bin", "Candidate", "EpochProblem", "EpochSolution", "brute_force", "build_epoch", "solve_epoch"]
+__all__ = [
+    "TERMS", "Bin", "Candidate", "EpochMatrix", "EpochProblem", "EpochSolution", "brute_force", "build_epoch",
+    "epoch_matrix", "solve_epoch",
+]  # fmt: skip

@@ -18,6 +18,10 @@ from dcsim.scenario.load import _message, _user_path, read_yaml
 def load_problem(path: str) -> AllocationProblem:
     """Read and validate an allocation file; one ScenarioError lists every problem."""
     data = read_yaml(path)
+    if "datacenter" in data and "pools" not in data:
+        raise ScenarioError(
+            [("", f"this is a simulation scenario, not an allocation problem: run `dcsim run {path}`")], path
+        )
     try:
         return AllocationProblem.model_validate(data)
     except ValidationError as exc:

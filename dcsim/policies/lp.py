@@ -6,15 +6,20 @@ first ``window`` queued jobs (in submission order) and the free capacity, in bin
 (nodes, racks or whole pools: ``level``, or ``auto`` by problem size), and solves
 :mod:`dcsim.allocate.epoch`'s problem with four priced terms, all in USD:
 
-- **cost**: ``gpus x estimated hours x (price of the bin's pool - the job's cheapest
-  pool)``, where a pool's price is its GPU-hour price plus a busy GPU's energy;
+- **cost**: ``gpus x estimated hours x (rate of the bin's pool - the job's cheapest
+  rate)``. With ``cost_basis: energy`` (the default) the rate is what a busy GPU adds
+  to the energy bill (busy minus idle power, x PUE x electricity price): in dcsim's
+  cost model capital is paid per installed GPU-hour whether used or not, so energy is
+  the cost a decision changes. ``cost_basis: gpu_hour`` uses the GPU-hour price plus
+  energy, as when GPU-hours are rented or charged back by use;
 - **fault exposure**: expected GPU-hours lost to failures (the bin's failure rates
-  for a job of that size x its run time x the work lost per interruption) x price;
-- **fragmentation**: GPUs the job leaves free beside it on a partly used node, priced
-  for one period;
-- **waiting**: a job left queued costs ``gpus x price x (its wait so far + one period)``;
-  so older jobs go first, and a job may wait for a cheaper or safer bin only while
-  that is worth it.
+  for a job of that size x its run time x the work lost per interruption), valued at
+  the pool's GPU-hour price;
+- **fragmentation**: GPUs the job leaves free beside it on a partly used node, valued
+  at the GPU-hour price for one period;
+- **waiting**: a job left queued costs ``gpus x GPU-hour price x (its wait so far + one
+  period)``; so older jobs go first, and a job may wait for a cheaper or safer bin
+  only while that is worth it.
 
 Then each chosen job is placed on nodes inside its bin (the tightest ones). If the
 solver gives no optimal answer in ``time_limit``, the epoch falls back to the plain
@@ -54,6 +59,9 @@ class LpParams(BaseModel):
     )
     max_cells: int = Field(20_000, ge=1, description="auto level: the most (job, bin) pairs in one epoch")
     cost_weight: float = Field(1.0, ge=0, description="weight of the cost term")
+    cost_basis: Literal["energy", "gpu_hour"] = Field(
+        "energy", description="cost of running: the energy it adds, or the GPU-hour price plus energy (rented GPUs)"
+    )
     fault_weight: float = Field(1.0, ge=0, description="weight of the fault-exposure term")
     wait_weight: float = Field(1.0, gt=0, description="weight of the waiting term")
     fragmentation_weight: float = Field(1.0, ge=0, description="weight of the fragmentation term")
@@ -196,7 +204,9 @@ class LinearProgram:
         candidates: list[Candidate] = []
         for j, job in enumerate(jobs):
             g = job.gpus
+            basis = fleet.energy if p.cost_basis == "energy" else fleet.use_price
             cheapest = min(fleet.price[q] for q in job.pools)
+            least = min(basis[q] for q in job.pools)
             wait.append(p.wait_weight * cheapest * g * (now - job.submit_time + p.period) / 3600.0)
             est = job.estimate
             for q in job.pools:
@@ -206,7 +216,7 @@ class LinearProgram:
                 if cluster.pool_free[q] < g or cluster.count(q, n) < shape.whole:
                     continue
                 price = fleet.price[q]
-                cost = p.cost_weight * g * est / 3600.0 * (price - cheapest)
+                cost = p.cost_weight * g * est / 3600.0 * (basis[q] - least)
                 rack_size = max(len(cluster.rack_nodes[r]) for r in pool.racks)
                 # Bins the job could start in: (bin, free-GPU histogram, racks it would span).
                 targets: list[tuple[int, Sequence[int], int]] = []

@@ -177,7 +177,13 @@ def load_scenario(path: str, overrides: Iterable[str] = (), seed: int | None = N
         ScenarioError: every problem found, each with its path.
         OverrideError: an override that does not apply.
     """
-    data = expand_shorthands(read_yaml(path))
+    data = read_yaml(path)
+    if {"pools", "services"} <= set(data) and "datacenter" not in data:
+        raise ScenarioError(
+            [("", f"this is an allocation problem (pools and services), not a scenario: run `dcsim allocate {path}`")],
+            path,
+        )
+    data = expand_shorthands(data)
     data = apply_overrides(data, overrides)
     if seed is not None:
         data["seed"] = seed

@@ -177,12 +177,22 @@ def test_bad_allocation_files(tmp_path: Path, change: dict[str, Any], expected: 
     assert out.returncode == 2 and expected in out.stderr and "Traceback" not in out.stderr
 
 
+def test_files_of_the_other_kind_are_pointed_to_the_right_command(tmp_path: Path) -> None:
+    from conftest import ROOT
+
+    scenario = run_cli("allocate", str(ROOT / "scenarios" / "quickstart.yaml"), cwd=tmp_path)
+    assert scenario.returncode == 2 and "dcsim run" in scenario.stderr and "Traceback" not in scenario.stderr
+    problem = run_cli("run", str(ROOT / "scenarios" / "seed_lp_example.yaml"), cwd=tmp_path)
+    assert problem.returncode == 2 and "dcsim allocate" in problem.stderr and "Traceback" not in problem.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_shipped_allocation_file_solves() -> None:
     from dcsim.allocate.report import load_problem
 
     from conftest import ROOT
 
-    a = solve(load_problem(str(ROOT / "scenarios" / "allocate" / "two_racks.yaml")))
+    a = solve(load_problem(str(ROOT / "scenarios" / "allocate_two_racks.yaml")))
     assert a.status == "optimal" and sum(a.unmet.values()) == 0
 
 
@@ -192,7 +202,7 @@ def test_the_origin_example_as_written_and_corrected() -> None:
 
     from conftest import ROOT
 
-    pr = load_problem(str(ROOT / "scenarios" / "allocate" / "seed_lp_example.yaml"))
+    pr = load_problem(str(ROOT / "scenarios" / "seed_lp_example.yaml"))
     literal = solve(pr, as_written=True)
     assert literal.status == "optimal" and literal.objective == 0 and literal.units == {}
     # The document's answer for lambda = 1: x1 = 10, x2 = 15 with 5 units each, capacity 50.
