@@ -180,7 +180,7 @@ def _check_out(out: str, want_dir: bool) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from dcsim.experiment.run import default_out_dir, simulate, summary_json, write_results
-    from dcsim.report.console import summary_table
+    from dcsim.report.console import solve_time_line, summary_table
     from dcsim.report.progress import Progress
     from dcsim.scenario.load import load_scenario
 
@@ -198,6 +198,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sys.stdout.write(summary_json(result.summary))
     elif not args.quiet:
         print(summary_table(result.summary))
+        if result.epochs is not None:
+            print(solve_time_line(result.epochs))
         print(f"\nresults: {out}/  (simulated in {result.wall_time_s:.2f} s wall)")
     return 0
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from dcsim.experiment.run import RunResult, simulate
 from dcsim.scenario.load import scenario_from_data
@@ -16,6 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 #: The user spec files; CI has shared/ beside the repo, a plain clone may not.
 SPEC_FILES = sorted((SHARED / "spec").glob("*.yaml"))
+
+
+def _is_allocation(path: Path) -> bool:
+    """An allocation problem for `dcsim allocate` (pools and services), not a scenario."""
+    return {"pools", "services"} <= set(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+_SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
+#: Shipped simulation scenarios, and allocation problems (`dcsim allocate`), in scenarios/.
+SHIPPED_SCENARIOS = [p for p in _SHIPPED if not _is_allocation(p)]
+ALLOCATION_FILES = [p for p in _SHIPPED if _is_allocation(p)]
 
 
 def tiny_data(**top: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from dcsim.allocate.model import solve
 from dcsim.allocate.report import load_problem
@@ -14,18 +13,9 @@ from dcsim.experiment.run import simulate
 from dcsim.scenario.load import load_scenario
 from dcsim.scenario.schema import Scenario
 
-from conftest import ROOT, SHARED, SPEC_FILES
+from conftest import ALLOCATION_FILES, ROOT, SHARED, SHIPPED_SCENARIOS, SPEC_FILES
 
-
-def _is_allocation(path: Path) -> bool:
-    """An allocation problem for `dcsim allocate` (pools and services), not a scenario."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {"pools", "services"} <= set(data)
-
-
-SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
-ALLOCATION_FILES = [p for p in SHIPPED if _is_allocation(p)]
-FILES = [p for p in SHIPPED if not _is_allocation(p)] + SPEC_FILES
+FILES = SHIPPED_SCENARIOS + SPEC_FILES
 
 
 def short(path: Path) -> list[str]:

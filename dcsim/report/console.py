@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from dcsim.core.units import format_duration
 
 #: The headline metrics, in print order: (dotted name, label, kind).
@@ -40,6 +42,25 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("placement.cross_rack_jobs", "  of them across racks", "count"),
     ("queue.mean_queued_jobs", "mean queue length (jobs)", "number"),
 )
+
+
+#: Rows shown for a batch scheduler (``lp``) only.
+SCHEDULER_ROWS = (
+    ("scheduler.epochs", "scheduling epochs (MILP)", "count"),
+    ("scheduler.fallbacks", "  fallbacks (no optimum in time)", "count"),
+    ("scheduler.unplaced", "  jobs chosen that did not fit", "count"),
+)
+
+
+def solve_time_line(epochs: Any) -> str:
+    """Solve times of a run's epochs, for people (wall-clock: not in summary.json)."""
+    t = epochs["solve_time_s"].to_numpy() * 1000.0
+    if not len(t):
+        return "MILP solve time: no epochs"
+    return (
+        f"MILP solve time per epoch: mean {t.mean():.1f} ms, p95 {float(np.percentile(t, 95)):.1f} ms, "
+        f"max {t.max():.1f} ms, total {t.sum() / 1000:.1f} s over {len(t):,} epochs"
+    )
 
 
 def lookup(summary: dict[str, Any], name: str) -> Any:
@@ -82,9 +103,10 @@ def summary_table(summary: dict[str, Any]) -> str:
         f"{cluster.get('installed_gpus', 0):,} GPUs on {cluster.get('nodes', 0):,} nodes; "
         f"measured {format_duration(window.get('hours', 0) * 3600)} after warm-up"
     )
-    width = max(len(label) for _, label, _ in HEADLINE)
+    rows = list(HEADLINE) + (list(SCHEDULER_ROWS) if "scheduler" in summary else [])
+    width = max(len(label) for _, label, _ in rows)
     lines = [head, "-" * (width + 18)]
-    for name, label, kind in HEADLINE:
+    for name, label, kind in rows:
         lines.append(f"{label:<{width}}  {format_value(lookup(summary, name), kind):>15}")
     for note in summary.get("notes", []):
         lines.append(f"note: {note}")

@@ -21,12 +21,12 @@ import pytest
 from dcsim.cli import build_parser, main
 from dcsim.scenario.schema import Scenario
 
-from conftest import ROOT, SPEC_FILES
+from conftest import ROOT, SHIPPED_SCENARIOS, SPEC_FILES
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 SHORT = ["--set", "horizon=2d", "--set", "warmup=0"]
 HORIZON_S = 2 * 86400
-SCENARIO_FILES = SPEC_FILES + sorted((ROOT / "scenarios").glob("*.yaml"))
+SCENARIO_FILES = SPEC_FILES + SHIPPED_SCENARIOS
 SUBCOMMANDS = ["run", "validate", "compare", "allocate", "schema", "policies"]
 
 
