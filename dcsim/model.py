@@ -157,8 +157,8 @@ class DataCenterModel:
         #: A batch scheduler (``batch = True``, such as ``lp``) decides per epoch, not per event.
         self.batch = bool(getattr(type(self.scheduler), "batch", False))
         self._epoch_pending = False
-        #: Jobs started by the pass that keeps a batch scheduler work-conserving (see _epoch).
-        self.guard_starts = 0
+        #: Start times of jobs started by the pass that keeps a batch scheduler work-conserving (see _epoch).
+        self.guard_starts: list[float] = []
         if self.batch:
             self.decide = guarded(self.scheduler, "decide", "scheduler", pol.scheduler.name, SCHEDULER)
             self._plans_checked = type(self.scheduler) not in SCHEDULER.builtins()
@@ -330,7 +330,7 @@ class DataCenterModel:
                     queue.discard(job)
             if not self.running and len(queue):
                 self._backfill_scan()
-                self.guard_starts += self.running
+                self.guard_starts += [self.env.now] * self.running
         self._check_drained()
 
     def _submit(self, job: Job) -> None:

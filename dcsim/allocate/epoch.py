@@ -181,8 +181,7 @@ def _solve_highs(m: EpochMatrix, time_limit: float, gap: float) -> tuple[str, li
         h = highspy.Highs()
     for option, setting in (("output_flag", False), ("threads", 1), ("time_limit", float(time_limit))):
         h.setOptionValue(option, setting)
-    if gap > 0:
-        h.setOptionValue("mip_rel_gap", float(gap))
+    h.setOptionValue("mip_rel_gap", float(gap))  # 0: proven optimal (HiGHS's default stops at 1e-4)
     h.passModel(lp)
     h.run()
     status = h.getModelStatus()
@@ -238,7 +237,7 @@ def solve_epoch(
 
         prob, x = build_epoch(problem)
         with _quiet():
-            code = prob.solve(solver_for(solver, time_limit, gap if gap > 0 else None))
+            code = prob.solve(solver_for(solver, time_limit, gap))
         name = pulp.LpStatus[code]
         optimal = name == "Optimal" and prob.sol_status == pulp.LpSolutionOptimal
         other = {"Infeasible": "infeasible", "Unbounded": "unbounded"}.get(name, "time_limit")

@@ -301,7 +301,7 @@ def summarize(
     }
 
 
-def scheduler_metrics(epochs: pd.DataFrame, window: Window, guard_starts: int) -> dict[str, Any]:
+def scheduler_metrics(epochs: pd.DataFrame, window: Window, guard_starts: Sequence[float]) -> dict[str, Any]:
     """Epochs of a batch scheduler in the window: how many, how they were solved, what they started.
 
     Solve times are wall-clock and would differ between identical runs, so they stay in
@@ -317,7 +317,7 @@ def scheduler_metrics(epochs: pd.DataFrame, window: Window, guard_starts: int) -
         "by_level": {str(k): int(v) for k, v in inside["level"].value_counts().sort_index().items()},
         "jobs_started": int(inside["started"].sum()),
         "unplaced": int(inside["unplaced"].sum()),
-        "guard_starts": guard_starts,
+        "guard_starts": sum(1 for t in guard_starts if window.start <= t <= window.end),
     }
 
 

@@ -7,16 +7,16 @@ first ``window`` queued jobs (in submission order) and the free capacity, in bin
 :mod:`dcsim.allocate.epoch`'s problem with four priced terms, all in USD:
 
 - **cost**: ``gpus x estimated hours x (rate of the bin's pool - the job's cheapest
-  rate)``. With ``cost_basis: energy`` (the default) the rate is what a busy GPU adds
+  pool's rate)``. With ``cost_basis: energy`` (the default) the rate is what a busy GPU adds
   to the energy bill (busy minus idle power, x PUE x electricity price): in dcsim's
   cost model capital is paid per installed GPU-hour whether used or not, so energy is
   the cost a decision changes. ``cost_basis: gpu_hour`` uses the GPU-hour price plus
   energy, as when GPU-hours are rented or charged back by use;
 - **fault exposure**: expected GPU-hours lost to failures (the bin's failure rates
   for a job of that size x its run time x the work lost per interruption), valued at
-  the pool's GPU-hour price;
+  the pool's GPU-hour price, above the same in the job's safest pool within one rack;
 - **fragmentation**: GPUs the job leaves free beside it on a partly used node, valued
-  at the GPU-hour price for one period;
+  at the GPU-hour price for one period, above the job's tightest fit this epoch;
 - **waiting**: a job left queued costs ``gpus x GPU-hour price x (its wait so far + one
   period)``; so older jobs go first, and a job may wait for a cheaper or safer bin
   only while that is worth it.
@@ -50,7 +50,6 @@ class LpParams(BaseModel):
     """Epochs, problem size, objective weights and solver of the ``lp`` scheduler."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    backfill: bool = Field(False, description="(not used: the MILP decides the order)")
     period: PositiveSeconds = Field(300.0, description="time between periodic epochs")
     delay: Seconds = Field(0.0, description="arrivals and completions within this time share one epoch")
     window: int = Field(200, ge=1, description="queued jobs considered per epoch, first submitted first")
@@ -125,6 +124,7 @@ class LinearProgram:
         self.backfill = False
         self.period = params.period
         self.delay = params.delay
+        self.window = params.window
         self.fleet: Fleet | None = None
         #: One record per epoch.
         self.log: list[EpochRecord] = []
@@ -209,6 +209,14 @@ class LinearProgram:
             least = min(basis[q] for q in job.pools)
             wait.append(p.wait_weight * cheapest * g * (now - job.submit_time + p.period) / 3600.0)
             est = job.estimate
+            # Exposure counts above the job's safest pool (within one rack), as cost counts
+            # above its cheapest: the terms steer between bins, and only a premium over the
+            # best makes a job wait.
+            safest = min(
+                self._fault(job, fleet.rates[q], _shape(g, cluster.pools[q].gpus_per_node), 1) * fleet.price[q]
+                for q in job.pools
+            )
+            mine: list[tuple[int, int, int, float, float, float]] = []  # bin, whole, GPUs left, fault, price, cost
             for q in job.pools:
                 pool = cluster.pools[q]
                 n = pool.gpus_per_node
@@ -242,9 +250,13 @@ class LinearProgram:
                     if bins[b].free < g or bins[b].whole < whole:
                         continue
                     if spanned not in faults:
-                        faults[spanned] = self._fault(job, fleet.rates[q], shape, spanned) * price
-                    frag = p.fragmentation_weight * price * left * period_h
-                    candidates.append(Candidate(j, b, g, whole, cost, faults[spanned], frag))
+                        faults[spanned] = max(self._fault(job, fleet.rates[q], shape, spanned) * price - safest, 0.0)
+                    mine.append((b, whole, left, faults[spanned], price, cost))
+            # Fragmentation counts above the job's tightest fit now.
+            tightest = min((price * left for _, _, left, _, price, _ in mine), default=0.0)
+            frag_h = p.fragmentation_weight * period_h
+            for b, whole, left, fault, price, cost in mine:
+                candidates.append(Candidate(j, b, g, whole, cost, fault, frag_h * (price * left - tightest)))
         return EpochProblem(bins, candidates, wait), level, where
 
     def _fault(self, job: JobView, rates: tuple[float, float, float, float], shape: _Shape, spanned: int) -> float:
