@@ -24,6 +24,8 @@ examples:
   dcsim validate my_cluster.yaml
   dcsim compare scenarios/quickstart.yaml --policy scheduler=fifo,sjf --seeds 5
   dcsim compare scenarios/repair_crew.yaml --vary repair.technicians=1,2,4 --seeds 5
+  dcsim compare scenarios/lp_scheduler.yaml --policy scheduler=fifo,lp --seeds 3
+  dcsim allocate scenarios/allocate_two_racks.yaml --lambda-sweep 0,1,10,100
   dcsim schema --markdown > docs/reference/scenario.md
 
 Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,

@@ -29,6 +29,7 @@ backfill pass with the scenario's placement policy, and the fallback is counted.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -56,7 +57,12 @@ class LpParams(BaseModel):
     level: Literal["auto", "node", "rack", "pool"] = Field(
         "auto", description="bins of free capacity: per node, rack or pool; auto: the finest within max_cells"
     )
-    max_cells: int = Field(20_000, ge=1, description="auto level: the most (job, bin) pairs in one epoch")
+    max_cells: int = Field(
+        10_000, ge=1, description="auto level: the most (job, bin) pairs in one epoch; halved after a time-out"
+    )
+    spare_bins: int | None = Field(
+        8, ge=0, description="bins a job keeps besides one per window job of its shape, best first (null: all)"
+    )
     cost_weight: float = Field(1.0, ge=0, description="weight of the cost term")
     cost_basis: Literal["energy", "gpu_hour"] = Field(
         "energy", description="cost of running: the energy it adds, or the GPU-hour price plus energy (rented GPUs)"
@@ -125,6 +131,8 @@ class LinearProgram:
         self.period = params.period
         self.delay = params.delay
         self.window = params.window
+        #: The auto level's bound, halved after each epoch that timed out (so a run does not keep falling back).
+        self.max_cells = params.max_cells
         self.fleet: Fleet | None = None
         #: One record per epoch.
         self.log: list[EpochRecord] = []
@@ -164,9 +172,9 @@ class LinearProgram:
         level = p.level
         if level == "auto":
             small = sum(1 for job in jobs if job.gpus < max(cluster.pools[q].gpus_per_node for q in job.pools))
-            if small * open_nodes + (len(jobs) - small) * len(racks) <= p.max_cells:
+            if small * open_nodes + (len(jobs) - small) * len(racks) <= self.max_cells:
                 level = "node"
-            elif len(jobs) * len(racks) <= p.max_cells:
+            elif len(jobs) * len(racks) <= self.max_cells:
                 level = "rack"
             else:
                 level = "pool"
@@ -193,15 +201,17 @@ class LinearProgram:
 
         def node_index(m: int, q: int, n: int) -> int:
             if m not in node_bin:
-                r = cluster.node_rack[m]
+                rack = rack_index(cluster.node_rack[m], q)  # first: it may add the rack's bin
                 node_bin[m] = len(bins)
-                bins.append(Bin(free[m], int(free[m] == n), (rack_index(r, q), pool_bin[q])))
+                bins.append(Bin(free[m], int(free[m] == n), (rack, pool_bin[q])))
                 where.append((q, (m,)))
             return node_bin[m]
 
+        rack_sizes = {q: max(len(cluster.rack_nodes[r]) for r in cluster.pools[q].racks) for q in pools}
         period_h = p.period / 3600.0
         wait: list[float] = []
         candidates: list[Candidate] = []
+        like = Counter((job.gpus, tuple(job.pools)) for job in jobs)
         for j, job in enumerate(jobs):
             g = job.gpus
             basis = fleet.energy if p.cost_basis == "energy" else fleet.use_price
@@ -225,7 +235,7 @@ class LinearProgram:
                     continue
                 price = fleet.price[q]
                 cost = p.cost_weight * g * est / 3600.0 * (basis[q] - least)
-                rack_size = max(len(cluster.rack_nodes[r]) for r in pool.racks)
+                rack_size = rack_sizes[q]
                 # Bins the job could start in: (bin, free-GPU histogram, racks it would span).
                 targets: list[tuple[int, Sequence[int], int]] = []
                 if shape.nodes > rack_size or level == "pool":
@@ -255,8 +265,13 @@ class LinearProgram:
             # Fragmentation counts above the job's tightest fit now.
             tightest = min((price * left for _, _, left, _, price, _ in mine), default=0.0)
             frag_h = p.fragmentation_weight * period_h
-            for b, whole, left, fault, price, cost in mine:
-                candidates.append(Candidate(j, b, g, whole, cost, fault, frag_h * (price * left - tightest)))
+            mine_c = [Candidate(j, b, g, whole, cost, fault, frag_h * (price * left - tightest))
+                      for b, whole, left, fault, price, cost in mine]  # fmt: skip
+            if p.spare_bins is not None:
+                keep = like[(g, tuple(job.pools))] + p.spare_bins
+                if len(mine_c) > keep:
+                    mine_c = sorted(mine_c, key=lambda c: (c.price, c.bin))[:keep]
+            candidates += mine_c
         return EpochProblem(bins, candidates, wait), level, where
 
     def _fault(self, job: JobView, rates: tuple[float, float, float, float], shape: _Shape, spanned: int) -> float:
@@ -296,6 +311,8 @@ class LinearProgram:
         )  # fmt: skip
         self.log.append(record)
         if record.fallback:
+            if solution.status == "time_limit" and p.level == "auto":
+                self.max_cells = max(1, min(self.max_cells, len(problem.candidates)) // 2)
             return None
         return self._place(jobs, cluster, solution.chosen, where, record)
 

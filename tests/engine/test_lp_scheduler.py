@@ -24,10 +24,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from dcsim.allocate.epoch import solve_epoch
 from dcsim.cli import main
 from dcsim.experiment.run import summary_json
 from dcsim.metrics.tables import jobs_table
 from dcsim.model import DataCenterModel
+from dcsim.workload.jobs import Job
 
 from conftest import build, run_data, tiny_data
 
@@ -580,3 +582,34 @@ def test_a_bad_lp_level_is_named_and_exits_2(tmp_path: Path, capsys: pytest.Capt
     assert "policies.scheduler" in err and "params.level" in err, err
     assert all(f"'{level}'" in err for level in ("auto", "node", "rack", "pool")), err  # what it may be
     assert not (tmp_path / "results").exists()
+
+
+# ---------------------------------------------------------------------------- bins
+@pytest.mark.parametrize("level", ["node", "rack", "pool"])
+def test_every_candidate_bin_holds_its_own_free_capacity(level: str) -> None:
+    """Node 0 of a 2-node rack has 2 GPUs free, node 1 all 8; two 2-GPU jobs queue. Each candidate's bin
+    must be the unit its level says, with that unit's own free GPUs and whole nodes, nested in the right
+    parents (a review found the first node of a rack pointing at the rack's bin, unchecked)."""
+    model = DataCenterModel(build(one_pool(2, [job("a", 6, "10h"), job("b", 2, "1h", at=H, count=2)],
+                                           policies=lp(level=level))))  # fmt: skip
+    model.env.run(until=0.5 * H)  # a runs on node 0; b's two jobs are not submitted yet
+    cluster = model.cluster
+    assert list(cluster.free) == [2, 8]
+    jobs = [Job(i, "b", "t", 0, 2, H, H, H, 0.0, (0,)) for i in range(2)]
+    problem, used, where = model.scheduler.problem(jobs, cluster, model.env.now)
+    assert used == level
+    for c in problem.candidates:
+        spec = problem.bins[c.bin]
+        pool, nodes = where[c.bin]
+        members = nodes or tuple(cluster.pools[pool].nodes)
+        assert spec.free == sum(cluster.free[m] for m in members)
+        assert spec.whole == sum(cluster.free[m] == 8 for m in members)
+        if level == "node":
+            assert len(nodes) == 1
+        for parent in spec.parents:
+            p_pool, p_nodes = where[parent]
+            assert set(members) <= set(p_nodes or cluster.pools[p_pool].nodes)
+    chosen = solve_epoch(problem).chosen
+    assert len(chosen) == 2
+    if level == "node":  # exact: one job per node, the tight one first
+        assert sorted(where[c.bin][1] for c in chosen) == [(0,), (1,)]
