@@ -742,7 +742,7 @@ def write_markdown(
         " with `Cluster.allocate` (each checked) and released again afterwards, so every level and size of a seed"
         " sees the same state. Seeds differ in cluster state and queue; tables give medians over seeds.",
         "",
-        "Columns: `auto`: on how many seeds `level: auto` (default `max_cells` 20,000) chose this level;"
+        "Columns: `auto`: on how many seeds `level: auto` (default `max_cells` 10,000) chose this level;"
         " `candidates`: (job, bin) pairs, the MILP's binary x variables (plus one z per job with a candidate);"
         " `problem s`: `LinearProgram.problem` (bins, candidates and their priced terms, in Python); `solve s`:"
         " `solve_epoch` (the epoch record's `solve_time_s`), `of which HiGHS s` inside `highspy.Highs.run`;"
