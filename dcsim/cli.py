@@ -26,12 +26,13 @@ examples:
   dcsim compare scenarios/repair_crew.yaml --vary repair.technicians=1,2,4 --seeds 5
   dcsim compare scenarios/lp_scheduler.yaml --policy scheduler=fifo,lp --seeds 3
   dcsim allocate scenarios/allocate_two_racks.yaml --lambda-sweep 0,1,10,100
+  dcsim sweep scenarios/quickstart.yaml --grid datacenter.sites.0.racks=6,8,10 --replications 5
   dcsim schema --markdown > docs/reference/scenario.md
 
 Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,
 bandwidth 400Gbps, sizes 500GB. Exit status: 0 ok, 2 bad input (scenario, argument,
-trace file), 3 `dcsim allocate` found the problem infeasible, 1 an internal error
-(please report it).
+trace file), 3 `dcsim allocate` found the problem infeasible, 4 `dcsim sweep` had
+failed runs (the rest completed), 1 an internal error (please report it).
 """
 
 
@@ -113,6 +114,36 @@ def build_parser() -> argparse.ArgumentParser:
                        help="replications: seeds S..S+N-1 from the scenario's seed S (default 3)")  # fmt: skip
     seeds.add_argument("--seed-list", metavar="A,B,...", help="explicit seeds, e.g. 1,2,3")
     cmp_.add_argument("--out", metavar="FILE", help="CSV of every run (default: results/<scenario>/compare.csv)")
+
+    swp = sub.add_parser(
+        "sweep", help="a grid of settings x replications, in parallel, resumable, with statistics",
+        description="Run the Cartesian product of the --grid (and --policy) values, each on the same N seeds "
+        "(common random numbers), on a local process pool or Dask. Each run is stored as it finishes "
+        "(runs/<key>.json, keyed by the resolved scenario's hash and the seed), so running the same sweep again "
+        "skips what is done. Writes runs.parquet/.csv (one row per run: grid values, seed, error, every metric) "
+        "and points.parquet/.csv (per grid point and metric: n, mean, std, 95%% confidence interval) to "
+        "results/<scenario>/sweep (or --out). Exit 0 if every run succeeded, 4 if some failed (their errors "
+        "are in runs.csv).",
+    )  # fmt: skip
+    _add_scenario_args(swp)
+    swp.add_argument(
+        "--grid", action="append", default=[], metavar="PATH=A,B",
+        help="a scenario field's values, e.g. datacenter.sites.0.racks=8,12,16; repeatable (the product is run)",
+    )  # fmt: skip
+    swp.add_argument(
+        "--policy", action="append", default=[], metavar="KIND=A,B",
+        help="policy values as a grid axis, e.g. scheduler=fifo,sjf; repeatable",
+    )  # fmt: skip
+    swp.add_argument("--replications", type=int, default=3, metavar="N",
+                     help="seeds S..S+N-1 from the scenario's seed S at every grid point (default 3)")  # fmt: skip
+    swp.add_argument("--out", metavar="DIR", help="sweep directory (default: results/<scenario>/sweep)")
+    swp.add_argument("--executor", choices=("local", "dask"), default="local",
+                     help="local: a process pool (default); dask: Dask distributed")  # fmt: skip
+    swp.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                     help="processes, or workers of a local Dask cluster (default: the number of cores)")  # fmt: skip
+    swp.add_argument("--scheduler", metavar="ADDR",
+                     help="with --executor dask: a scheduler such as tcp://host:8786 (default: start a local "
+                     "cluster on loopback)")  # fmt: skip
 
     alo = sub.add_parser(
         "allocate", help="solve a static allocation (cost + lambda x fault exposure) with an LP/MILP",
@@ -333,7 +364,48 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from dcsim.experiment.compare import parse_axis
+    from dcsim.experiment.sweep import check_sweep_dir, execute, plan, points_table, runs_table, write_tables
+    from dcsim.report.progress import SweepProgress
+    from dcsim.scenario.load import load_scenario
+
+    if args.replications < 1:
+        raise DcsimError(f"--replications {args.replications}: give at least 1")
+    if args.workers < 1:
+        raise DcsimError(f"--workers {args.workers}: give at least 1")
+    if args.scheduler and args.executor != "dask":
+        raise DcsimError("--scheduler is a Dask scheduler address: use it with --executor dask")
+    axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, policy=False) for t in args.grid]
+    base = load_scenario(args.file, args.overrides)
+    out = args.out or os.path.join("results", base.name, "sweep")
+    check_sweep_dir(out)
+    tasks = plan(args.file, axes, args.replications, args.overrides)
+    points = len({t.point for t in tasks})
+    print(f"{base.name}: {points} grid point(s) x {args.replications} seed(s) = {len(tasks)} runs, "
+          f"{args.executor} executor, {args.workers} worker(s); stored in {out}/runs", file=sys.stderr)  # fmt: skip
+    progress = SweepProgress(len(tasks))
+    try:
+        records = execute(tasks, out, args.executor, args.workers, args.scheduler, progress)
+    except KeyboardInterrupt:
+        print(f"\ndcsim sweep: interrupted; the {progress.done} run(s) done are kept in {out}/runs: run the same "
+              "command to go on from there", file=sys.stderr)  # fmt: skip
+        return 130
+    runs = runs_table(tasks, records, axes)
+    write_tables(out, runs, points_table(runs, axes))
+    failed = int((runs["error"] != "").sum())
+    print(f"runs: {os.path.join(out, 'runs.parquet')} (and .csv); statistics per point: "
+          f"{os.path.join(out, 'points.parquet')} (and .csv)")  # fmt: skip
+    if failed:
+        first = runs[runs["error"] != ""].iloc[0]
+        print(f"{failed} of {len(runs)} run(s) failed; the first (point {first['point']}, seed {first['seed']}): "
+              f"{first['error']}", file=sys.stderr)  # fmt: skip
+        return 4
+    return 0
+
+
 COMMANDS = {
+    "sweep": _cmd_sweep,
     "run": _cmd_run, "validate": _cmd_validate, "compare": _cmd_compare,
     "schema": _cmd_schema, "policies": _cmd_policies, "allocate": _cmd_allocate,
 }  # fmt: skip

@@ -63,3 +63,59 @@ class Progress:
         if self.shown:
             self.stream.write("\r\x1b[K")  # carriage return, then erase to the end of the line
             self.stream.flush()
+
+
+class SweepProgress:
+    """Runs done, failed and the time left, for a sweep.
+
+    On a terminal one line is redrawn: a bar, ``12/32 runs, 1 failed, 3 stored before,
+    ETA 1 min``. Elsewhere (CI, logs) a plain line is printed every ``every_s`` seconds
+    and at the end.
+
+    Args:
+        total: runs in the sweep.
+        stream: where to print (default: stderr).
+        every_s: seconds between plain lines when not on a terminal.
+    """
+
+    def __init__(self, total: int, stream: TextIO | None = None, every_s: float = 10.0) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.every_s = every_s
+        self.start = time.monotonic()
+        self.last = self.start
+        self.done = self.failed = self.cached = 0
+
+    def __call__(self, record: dict, cached: bool) -> None:
+        """Called after each run (``cached``: found stored from an earlier sweep)."""
+        self.done += 1
+        self.cached += cached
+        self.failed += record.get("error") is not None
+        now = time.monotonic()
+        if self.tty:
+            self._draw(now)
+        elif now - self.last >= self.every_s or self.done == self.total:
+            self.last = now
+            self.stream.write(self.line(now) + "\n")
+            self.stream.flush()
+
+    def line(self, now: float) -> str:
+        """``12/32 runs, 1 failed, 3 stored before, 40 s, ETA 1 min``."""
+        text = f"{self.done}/{self.total} runs, {self.failed} failed"
+        if self.cached:
+            text += f", {self.cached} stored before"
+        elapsed = now - self.start
+        text += f", {format_duration(elapsed)}"
+        ran = self.done - self.cached
+        if ran and self.done < self.total:
+            text += f", ETA {format_duration(elapsed / ran * (self.total - self.done))}"
+        return text
+
+    def _draw(self, now: float) -> None:
+        width = 24
+        filled = int(width * self.done / max(self.total, 1))
+        self.stream.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {self.line(now)}\x1b[K")
+        if self.done == self.total:
+            self.stream.write("\n")
+        self.stream.flush()

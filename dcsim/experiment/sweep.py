@@ -1,0 +1,298 @@
+"""Sweeps: a grid of settings times replications, run in parallel, resumable, with statistics.
+
+Every grid point runs on the same seeds (common random numbers: points are paired).
+Each run is stored as it finishes under a key derived from the resolved scenario's hash
+and the seed (``runs/<key>.json``, written to a temporary name and renamed), so a sweep
+run again skips what is done, and one killed loses at most the runs in flight. The
+tables are built from those files in grid order, so they are the same bytes whatever
+the executor and the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from dcsim.core.errors import DcsimError
+from dcsim.experiment.compare import Axis, variants
+from dcsim.experiment.run import scenario_hash, scenario_json
+from dcsim.scenario.load import load_scenario
+
+EXECUTORS = ("local", "dask")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of a sweep: grid point ``point`` (its ``values``) on ``seed``."""
+
+    index: int
+    point: int
+    values: dict[str, str]
+    seed: int
+    key: str
+    data: dict[str, Any]
+    base_dir: str
+
+
+def plan(path: str, axes: Sequence[Axis], replications: int, overrides: Sequence[str] = ()) -> list[Task]:
+    """Every (grid point, seed) of the sweep, point-major; each point's scenario is validated here.
+
+    Seeds are the scenario's seed and the ``replications - 1`` after it, the same at
+    every point. A run's key is a hash of its resolved scenario (without the seed, with
+    its data files) and the seed.
+
+    Raises:
+        ScenarioError, OverrideError: a grid value that does not make a valid scenario.
+    """
+    base = load_scenario(path, overrides)
+    seeds = [base.seed + i for i in range(replications)]
+    base_dir = os.path.dirname(os.path.abspath(path))
+    tasks: list[Task] = []
+    for p, variant in enumerate(variants(axes, base)):
+        sets = [*overrides, *variant.overrides]
+        scenario = load_scenario(path, sets)
+        digest = scenario_hash(scenario)
+        for seed in seeds:
+            key = hashlib.sha256(f"{digest}:{seed}".encode()).hexdigest()[:24]
+            data = scenario_json(scenario)
+            data["seed"] = seed
+            tasks.append(Task(len(tasks), p, variant.values, seed, key, data, base_dir))
+    return tasks
+
+
+def run_task(data: dict[str, Any], base_dir: str, seed: int) -> dict[str, Any]:
+    """Run one scenario (as resolved data) on ``seed``; never raises: a failure is returned as ``error``.
+
+    This is what a worker process executes; it imports the engine itself.
+    """
+    from dcsim.experiment.run import simulate
+    from dcsim.metrics.scoring import flatten
+    from dcsim.scenario.load import scenario_from_data
+
+    t0 = time.perf_counter()
+    try:
+        result = simulate(scenario_from_data(data, base_dir), seed)
+        metrics = {k: v for k, v in flatten(result.summary).items() if not isinstance(v, list)}
+        return {"metrics": metrics, "error": None, "wall_time_s": time.perf_counter() - t0}
+    except Exception as exc:  # a failing run must not sink the sweep: it is recorded
+        return {"metrics": {}, "error": f"{type(exc).__name__}: {exc}", "wall_time_s": time.perf_counter() - t0}
+
+
+def _write_json(path: str, record: dict[str, Any]) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(record, fh, sort_keys=True, allow_nan=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Store:
+    """Finished runs under ``<out>/runs/<key>.json``."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.dir = os.path.join(out_dir, "runs")
+        os.makedirs(self.dir, exist_ok=True)
+        for name in os.listdir(self.dir):  # a write cut short by a kill: never a result
+            if ".tmp-" in name:
+                os.remove(os.path.join(self.dir, name))
+
+    def path(self, key: str) -> str:
+        """The file of run ``key``."""
+        return os.path.join(self.dir, f"{key}.json")
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The stored run, or None (a file that does not read as a run counts as missing)."""
+        try:
+            with open(self.path(key), encoding="utf-8") as fh:
+                record = json.load(fh)
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) and "metrics" in record else None
+
+    def put(self, task: Task, outcome: dict[str, Any]) -> dict[str, Any]:
+        """Store a run's outcome, atomically; return the record as it reads back (so fresh and stored ones agree)."""
+        record = {"key": task.key, "point": task.point, "values": task.values, "seed": task.seed, **outcome}
+        _write_json(self.path(task.key), record)
+        return json.loads(json.dumps(record, sort_keys=True, allow_nan=True))
+
+
+def _local(todo: Sequence[Task], workers: int) -> Iterator[tuple[Task, dict[str, Any]]]:
+    if workers == 1:
+        for task in todo:
+            yield task, run_task(task.data, task.base_dir, task.seed)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(run_task, t.data, t.base_dir, t.seed): t for t in todo}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask(todo: Sequence[Task], workers: int, scheduler: str | None) -> Iterator[tuple[Task, dict[str, Any]]]:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise DcsimError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
+    try:
+        client = Client(scheduler or cluster, timeout="20s")
+    except OSError as exc:
+        if cluster is not None:
+            cluster.close()
+        raise DcsimError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc})") from None
+    try:
+        futures = {
+            client.submit(run_task, t.data, t.base_dir, t.seed, key=f"dcsim-run-{t.key}", pure=False): t for t in todo
+        }
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def execute(
+    tasks: Sequence[Task],
+    out_dir: str,
+    executor: str = "local",
+    workers: int = 1,
+    scheduler: str | None = None,
+    on_done: Callable[[dict[str, Any], bool], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the tasks not already stored; return every task's record, in task order.
+
+    Args:
+        tasks: from :func:`plan`.
+        out_dir: the sweep's directory (its ``runs/`` store).
+        executor: ``local`` (a process pool; inline with one worker) or ``dask``.
+        workers: processes (local) or Dask workers of a local cluster.
+        scheduler: a Dask scheduler address (none: a local cluster on loopback).
+        on_done: called after each run with (record, was it stored before).
+    """
+    if executor not in EXECUTORS:
+        raise DcsimError(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}")
+    store = Store(out_dir)
+    records: dict[str, dict[str, Any]] = {}
+    todo: list[Task] = []
+    for task in tasks:
+        stored = store.get(task.key)
+        if stored is not None and stored.get("error") is None:
+            records[task.key] = stored
+            if on_done is not None:
+                on_done(stored, True)
+        elif task.key not in {t.key for t in todo}:
+            todo.append(task)
+    runs = _local(todo, workers) if executor == "local" else _dask(todo, workers, scheduler)
+    for task, outcome in runs:
+        records[task.key] = store.put(task, outcome)
+        if on_done is not None:
+            on_done(records[task.key], False)
+    return [records[t.key] for t in tasks]
+
+
+def check_sweep_dir(out_dir: str) -> None:
+    """Refuse a sweep directory that holds files other than a sweep's.
+
+    Raises:
+        DcsimError: ``out_dir`` is a file, or a folder of other files.
+    """
+    if os.path.isfile(out_dir):
+        raise DcsimError(f"--out {out_dir}: is a file; give a directory for the sweep")
+    if os.path.isdir(out_dir):
+        ours = {"runs", "runs.parquet", "runs.csv", "points.parquet", "points.csv"}
+        others = sorted(e for e in os.listdir(out_dir) if e not in ours and ".tmp-" not in e)
+        if others:
+            raise DcsimError(
+                f"--out {out_dir}: holds {', '.join(others[:3])}, which a sweep does not write; give a new "
+                "directory (or an earlier sweep's, to resume it)"
+            )
+
+
+# --------------------------------------------------------------------------- tables
+def runs_table(tasks: Sequence[Task], records: Sequence[dict[str, Any]], axes: Sequence[Axis]) -> pd.DataFrame:
+    """One row per run, in grid order.
+
+    Columns: ``point``, the grid values (one column per path), ``seed``, ``error`` (empty
+    when the run succeeded), then every metric by its flattened contract name.
+    """
+    paths = [a.path for a in axes]
+    rows = []
+    for task, record in zip(tasks, records, strict=True):
+        clash = set(paths) & set(record["metrics"])
+        if clash:
+            raise DcsimError(f"grid path {sorted(clash)[0]!r} is also a metric name; vary it another way")
+        rows.append({"point": task.point, **task.values, "seed": task.seed, "error": record["error"] or "",
+                     **record["metrics"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def points_table(runs: pd.DataFrame, axes: Sequence[Axis], confidence: float = 0.95) -> pd.DataFrame:
+    """Per grid point and numeric metric: runs, mean, standard deviation and a t confidence interval.
+
+    Long form: ``point``, the grid values, ``metric``, ``n``, ``mean``, ``std``,
+    ``ci_low``, ``ci_high`` (``confidence``, default 95 %). Failed runs are left out;
+    a metric with one value has no deviation or interval (NaN).
+    """
+    from scipy import stats
+
+    paths = [a.path for a in axes]
+    fixed = {"point", "seed", "error", *paths}
+    ok = runs[runs["error"] == ""]
+    metrics = [c for c in runs.columns if c not in fixed]
+    rows = []
+    for point, group in ok.groupby("point", sort=True):
+        values = {p: group[p].iloc[0] for p in paths}
+        for metric in metrics:
+            series = pd.to_numeric(group[metric], errors="coerce").dropna()
+            n = len(series)
+            if n == 0:
+                continue
+            mean = float(series.mean())
+            std = float(series.std(ddof=1)) if n > 1 else math.nan
+            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n) if n > 1 else math.nan
+            rows.append({"point": point, **values, "metric": metric, "n": n, "mean": mean, "std": std,
+                         "ci_low": mean - half, "ci_high": mean + half})  # fmt: skip
+    columns = ["point", *paths, "metric", "n", "mean", "std", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_tables(out_dir: str, runs: pd.DataFrame, points: pd.DataFrame, csv: bool = True) -> None:
+    """``runs`` and ``points`` as Parquet (and CSV), each written to a temporary name and renamed."""
+    for name, table in (("runs", runs), ("points", points)):
+        for ext in ("parquet", "csv") if csv else ("parquet",):
+            final = os.path.join(out_dir, f"{name}.{ext}")
+            tmp = f"{final}.tmp-{os.getpid()}"
+            try:
+                if ext == "parquet":
+                    table.to_parquet(tmp, index=False)
+                else:
+                    table.to_csv(tmp, index=False)
+                os.replace(tmp, final)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+
+
+__all__ = [
+    "EXECUTORS", "Store", "Task", "check_sweep_dir", "execute", "plan", "points_table", "run_task", "runs_table",
+    "write_tables",
+]  # fmt: skip

@@ -1,0 +1,137 @@
+"""Sweeps: identical tables whatever the executor, resume after a kill, statistics, failing runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from dcsim.experiment.compare import parse_axis
+from dcsim.experiment.sweep import execute, plan, points_table, runs_table, write_tables
+
+from conftest import ROOT, tiny_data
+
+
+def scenario_file(tmp_path: Path, horizon: str = "2d", **top: Any) -> Path:
+    """A small scenario (2 racks of 2 nodes of 8 GPUs, Poisson 1- to 8-GPU jobs, 2 days)."""
+    data = tiny_data(
+        horizon=horizon,
+        workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": "6/h"},
+                            "gpus": {"values": [1, 2, 4, 8]}, "duration": {"dist": "exponential", "mean": "2h"}}]},
+        **top,
+    )  # fmt: skip
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def sweep(path: Path, out: Path, grid: list[str], reps: int, **kw: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    axes = [parse_axis(g, policy=False) for g in grid]
+    tasks = plan(str(path), axes, reps)
+    runs = runs_table(tasks, execute(tasks, str(out), **kw), axes)
+    points = points_table(runs, axes)
+    write_tables(str(out), runs, points)
+    return runs, points
+
+
+GRID = ["datacenter.sites.0.racks=2,3", "workload.jobs.0.arrival.rate=4/h,8/h"]
+
+
+def test_local_dask_and_one_worker_give_the_same_bytes(tmp_path: Path) -> None:
+    """The same sweep on 1 process, a pool of 2 and a Dask LocalCluster started here on loopback."""
+    from distributed import LocalCluster
+
+    path = scenario_file(tmp_path)
+    one, _ = sweep(path, tmp_path / "one", GRID, 2, workers=1)
+    sweep(path, tmp_path / "pool", GRID, 2, workers=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:  # fmt: skip
+        sweep(path, tmp_path / "dask", GRID, 2, executor="dask", scheduler=cluster.scheduler_address)
+    for name in ("runs.parquet", "points.parquet", "runs.csv", "points.csv"):
+        first = (tmp_path / "one" / name).read_bytes()
+        assert (tmp_path / "pool" / name).read_bytes() == first, name
+        assert (tmp_path / "dask" / name).read_bytes() == first, name
+    # 4 points x 2 seeds, grid-major; the same two seeds at every point (common random numbers).
+    assert len(one) == 8 and list(one["point"]) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert list(one["seed"]) == [1, 2] * 4
+    assert (one["error"] == "").all()
+    assert list(one["datacenter.sites.0.racks"]) == ["2"] * 4 + ["3"] * 4
+    # Paired: the arrivals do not depend on the racks, so submitted jobs match across that axis.
+    by = one.set_index(["workload.jobs.0.arrival.rate", "seed", "datacenter.sites.0.racks"])["jobs.submitted"]
+    assert (by.xs("2", level=2) == by.xs("3", level=2)).all()
+
+
+def test_points_hold_mean_std_and_the_t_interval_of_their_runs(tmp_path: Path) -> None:
+    runs, points = sweep(scenario_file(tmp_path), tmp_path / "s", GRID[:1], 5, workers=1)
+    for point, group in runs.groupby("point"):
+        values = group["jobs.mean_wait_s"].to_numpy(dtype=float)
+        row = points[(points["point"] == point) & (points["metric"] == "jobs.mean_wait_s")].iloc[0]
+        low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+        assert row["n"] == 5
+        assert row["mean"] == pytest.approx(values.mean())
+        assert row["std"] == pytest.approx(values.std(ddof=1))
+        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+
+
+def test_a_failing_run_is_recorded_and_the_rest_complete(tmp_path: Path) -> None:
+    """A plug-in that raises fails its runs; the other point's runs complete; the CLI exits 4."""
+    path = scenario_file(tmp_path)
+    out = tmp_path / "s"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dcsim", "sweep", str(path), "--policy",
+         "placement=first_fit,plugins.toy_policies:Raises", "--replications", "2", "--out", str(out), "--workers", "1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 4, proc.stderr
+    assert "Traceback" not in proc.stderr and "2 of 4 run(s) failed" in proc.stderr
+    runs = pd.read_csv(out / "runs.csv", keep_default_na=False)
+    failed = runs[runs["policies.placement"] == "plugins.toy_policies:Raises"]
+    assert len(failed) == 2 and failed["error"].str.contains("oops").all()
+    ok = runs[runs["policies.placement"] == "first_fit"]
+    assert (ok["error"] == "").all() and (pd.to_numeric(ok["jobs.completed"]) > 0).all()
+    points = pd.read_csv(out / "points.csv")
+    assert set(points["point"]) == {0}  # statistics of successful runs only
+
+
+def test_a_killed_sweep_resumes_without_running_anything_twice(tmp_path: Path) -> None:
+    """SIGKILL mid-sweep, then the same command: every run is there once; those done before are untouched."""
+    path = scenario_file(tmp_path, horizon="20d")
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "dcsim", "sweep", str(path), "--grid", "datacenter.sites.0.racks=2,3,4",
+           "--replications", "3", "--out", str(out), "--workers", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs_dir = out / "runs"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = [p for p in runs_dir.glob("*.json")] if runs_dir.exists() else []
+        if len(done) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in runs_dir.glob("*.json")}
+    assert 2 <= len(before) < 9, "the sweep was not killed mid-way"
+    assert not (out / "runs.parquet").exists()  # no table from a sweep that did not finish
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(before)} stored before" in again.stderr
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in runs_dir.glob("*.json")}
+    assert len(after) == 9 and not list(runs_dir.glob("*.tmp-*"))
+    assert all(after[name] == stamp for name, stamp in before.items())  # not run again
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 9 and runs[["point", "seed"]].drop_duplicates().shape[0] == 9
+    # The resumed tables equal those of a sweep run in one go.
+    fresh = tmp_path / "fresh"
+    subprocess.run([*cmd[:-4], "--out", str(fresh), "--workers", "1"], check=True, capture_output=True, timeout=300)
+    for name in ("runs.parquet", "points.parquet"):
+        assert (fresh / name).read_bytes() == (out / name).read_bytes(), name
