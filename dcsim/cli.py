@@ -279,14 +279,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print(f"{base.name}: {len(seeds)} seed(s) {', '.join(map(str, seeds))}; mean ± standard error over seeds\n")
     print(compare_table(aggregate(table), [a.path for a in axes]))
     out = args.out or os.path.join("results", base.name, "compare.csv")
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    tmp = f"{out}.tmp-{os.getpid()}"
-    try:
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    _write_csv(table, out)
     print(f"\nevery run's metrics: {out}")
     return 0
 
@@ -337,11 +330,9 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
 
 def _write_csv(frame: Any, path: str) -> None:
     """Write a table atomically (temporary name, then rename)."""
-    parent = os.path.dirname(path) or "."
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    from dcsim.core.files import write_atomically
+
+    write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:

@@ -17,11 +17,13 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from dcsim.core.errors import DcsimError
+from dcsim.core.files import write_atomically
 from dcsim.experiment.compare import Axis, variants
 from dcsim.experiment.run import scenario_hash, scenario_json
 from dcsim.scenario.load import load_scenario
@@ -87,12 +89,13 @@ def run_task(data: dict[str, Any], base_dir: str, seed: int) -> dict[str, Any]:
 
 
 def _write_json(path: str, record: dict[str, Any]) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, sort_keys=True, allow_nan=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(record, fh, sort_keys=True, allow_nan=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    write_atomically(path, write)
 
 
 class Store:
@@ -278,18 +281,9 @@ def points_table(runs: pd.DataFrame, axes: Sequence[Axis], confidence: float = 0
 def write_tables(out_dir: str, runs: pd.DataFrame, points: pd.DataFrame, csv: bool = True) -> None:
     """``runs`` and ``points`` as Parquet (and CSV), each written to a temporary name and renamed."""
     for name, table in (("runs", runs), ("points", points)):
-        for ext in ("parquet", "csv") if csv else ("parquet",):
-            final = os.path.join(out_dir, f"{name}.{ext}")
-            tmp = f"{final}.tmp-{os.getpid()}"
-            try:
-                if ext == "parquet":
-                    table.to_parquet(tmp, index=False)
-                else:
-                    table.to_csv(tmp, index=False)
-                os.replace(tmp, final)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
+        write_atomically(os.path.join(out_dir, f"{name}.parquet"), partial(table.to_parquet, index=False))
+        if csv:
+            write_atomically(os.path.join(out_dir, f"{name}.csv"), partial(table.to_csv, index=False))
 
 
 __all__ = [
