@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(common random numbers), on a local process pool or Dask. Each run is stored as it finishes "
         "(runs/<key>.json, keyed by the resolved scenario's hash and the seed), so running the same sweep again "
         "skips what is done. Writes runs.parquet/.csv (one row per run: grid values, seed, error, every metric) "
-        "and points.parquet/.csv (per grid point and metric: n, mean, std, 95%% confidence interval) to "
+        "and points.parquet/.csv (per grid point and metric: n, mean, std, 95% confidence interval) to "
         "results/<scenario>/sweep (or --out). Exit 0 if every run succeeded, 4 if some failed (their errors "
         "are in runs.csv).",
     )  # fmt: skip
@@ -367,7 +367,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise DcsimError(f"--workers {args.workers}: give at least 1")
     if args.scheduler and args.executor != "dask":
         raise DcsimError("--scheduler is a Dask scheduler address: use it with --executor dask")
-    axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, policy=False) for t in args.grid]
+    axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, False, "--grid") for t in args.grid]
     base = load_scenario(args.file, args.overrides)
     out = args.out or os.path.join("results", base.name, "sweep")
     check_sweep_dir(out)

@@ -39,13 +39,13 @@ class Axis:
     policy: str | None = None
 
 
-def parse_axis(text: str, policy: bool) -> Axis:
-    """Parse ``kind=a,b`` (``--policy``) or ``path=a,b`` (``--vary``).
+def parse_axis(text: str, policy: bool, flag: str | None = None) -> Axis:
+    """Parse ``kind=a,b`` (``--policy``) or ``path=a,b`` (``--vary``; ``flag`` names it in messages).
 
     Raises:
         OverrideError: malformed text, or an unknown policy kind.
     """
-    flag = "--policy" if policy else "--vary"
+    flag = flag or ("--policy" if policy else "--vary")
     key, eq, values = text.partition("=")
     key = key.strip()
     items = tuple(v.strip() for v in values.split(",") if v.strip())
