@@ -135,3 +135,35 @@ def test_a_killed_sweep_resumes_without_running_anything_twice(tmp_path: Path) -
     subprocess.run([*cmd[:-4], "--out", str(fresh), "--workers", "1"], check=True, capture_output=True, timeout=300)
     for name in ("runs.parquet", "points.parquet"):
         assert (fresh / name).read_bytes() == (out / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--grid", "foo"], "--grid 'foo'"),
+        (["--replications", "0"], "--replications 0"),
+        (["--workers", "0"], "--workers 0"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--executor dask"),
+        (["--grid", "datacenter.sites.0.racks=0,2"], "datacenter.sites.0.racks"),
+    ],
+)
+def test_bad_sweep_arguments_are_named_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], expected: str
+) -> None:
+    from dcsim.cli import main
+
+    path = scenario_file(tmp_path)
+    code = main(["sweep", str(path), "--out", str(tmp_path / "s"), "--workers", "1", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and "Traceback" not in err
+    assert not (tmp_path / "s" / "runs.parquet").exists()
+
+
+def test_a_folder_of_other_files_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dcsim.cli import main
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "notes.txt").write_text("mine")
+    code = main(["sweep", str(scenario_file(tmp_path)), "--out", str(tmp_path / "s"), "--workers", "1"])
+    assert code == 2 and "notes.txt" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["notes.txt"]
