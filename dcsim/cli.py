@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "skips what is done. Writes runs.parquet/.csv (one row per run: grid values, seed, error, every metric) "
         "and points.parquet/.csv (per grid point and metric: n, mean, std, 95% confidence interval) to "
         "results/<scenario>/sweep (or --out). Exit 0 if every run succeeded, 4 if some failed (their errors "
-        "are in runs.csv).",
+        "are in runs.csv). Without --grid and --policy it runs the scenario's own `sweep:` block.",
     )  # fmt: skip
     _add_scenario_args(swp)
     swp.add_argument(
@@ -134,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy", action="append", default=[], metavar="KIND=A,B",
         help="policy values as a grid axis, e.g. scheduler=fifo,sjf; repeatable",
     )  # fmt: skip
-    swp.add_argument("--replications", type=int, default=3, metavar="N",
-                     help="seeds S..S+N-1 from the scenario's seed S at every grid point (default 3)")  # fmt: skip
+    swp.add_argument("--replications", type=int, metavar="N",
+                     help="seeds S..S+N-1 from the scenario's seed S at every grid point (default: the file's "
+                     "sweep block, else 3)")  # fmt: skip
     swp.add_argument("--out", metavar="DIR", help="sweep directory (default: results/<scenario>/sweep)")
     swp.add_argument("--executor", choices=("local", "dask"), default="local",
                      help="local: a process pool (default); dask: Dask distributed")  # fmt: skip
@@ -361,19 +362,25 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from dcsim.report.progress import SweepProgress
     from dcsim.scenario.load import load_scenario
 
-    if args.replications < 1:
-        raise DcsimError(f"--replications {args.replications}: give at least 1")
     if args.workers < 1:
         raise DcsimError(f"--workers {args.workers}: give at least 1")
     if args.scheduler and args.executor != "dask":
         raise DcsimError("--scheduler is a Dask scheduler address: use it with --executor dask")
     axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, False, "--grid") for t in args.grid]
     base = load_scenario(args.file, args.overrides)
+    replications = args.replications
+    if not axes and base.sweep is not None:  # the sweep kept in the file
+        axes = [parse_axis(f"{k}={','.join(v)}", True) for k, v in base.sweep.policies.items()]
+        axes += [parse_axis(f"{k}={','.join(map(str, v))}", False, "sweep.grid") for k, v in base.sweep.grid.items()]
+        replications = args.replications if args.replications is not None else base.sweep.replications
+    replications = 3 if replications is None else replications
+    if replications < 1:
+        raise DcsimError(f"--replications {replications}: give at least 1")
     out = args.out or os.path.join("results", base.name, "sweep")
     check_sweep_dir(out)
-    tasks = plan(args.file, axes, args.replications, args.overrides)
+    tasks = plan(args.file, axes, replications, args.overrides)
     points = len({t.point for t in tasks})
-    print(f"{base.name}: {points} grid point(s) x {args.replications} seed(s) = {len(tasks)} runs, "
+    print(f"{base.name}: {points} grid point(s) x {replications} seed(s) = {len(tasks)} runs, "
           f"{args.executor} executor, {args.workers} worker(s); stored in {out}/runs", file=sys.stderr)  # fmt: skip
     progress = SweepProgress(len(tasks))
     try:

@@ -103,7 +103,7 @@ def data_files(scenario: Scenario) -> dict[str, str]:
 
 
 def scenario_hash(scenario: Scenario, files: dict[str, str] | None = None) -> str:
-    """SHA-256 of the resolved scenario without its seed, and of the data files it reads.
+    """SHA-256 of the resolved scenario without its seed (and ``sweep`` block), and of the data files it reads.
 
     Results are keyed by (hash, seed): the same hash means the same inputs.
 
@@ -113,6 +113,7 @@ def scenario_hash(scenario: Scenario, files: dict[str, str] | None = None) -> st
     """
     data = scenario_json(scenario)
     data.pop("seed", None)
+    data.pop("sweep", None)  # what a sweep varies is in the resolved scenario; its block is not
     data["data_files"] = data_files(scenario) if files is None else files
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 

@@ -624,6 +624,19 @@ class Metrics(Strict):
     )
 
 
+class Sweep(Strict):
+    """A sweep kept with the scenario: what ``dcsim sweep FILE`` runs when given no --grid or --policy."""
+
+    grid: dict[str, list[str | int | float]] = Field(
+        default_factory=dict,
+        description="scenario paths and their values, e.g. {datacenter.sites.0.racks: [8, 12, 16]}; the product is run",
+    )
+    policies: dict[Literal["scheduler", "placement", "repair"], list[str]] = Field(
+        default_factory=dict, description="policy kinds and their names as grid axes, e.g. {scheduler: [fifo, sjf]}"
+    )
+    replications: int = Field(3, ge=1, description="seeds at every grid point: the scenario's seed and those after it")
+
+
 # --------------------------------------------------------------------------- scenario
 class Scenario(Strict):
     """A whole scenario: the data center, its workload, policies, prices."""
@@ -643,6 +656,7 @@ class Scenario(Strict):
     policies: Policies = Field(default_factory=Policies)
     costs: Costs = Field(default_factory=Costs)
     metrics: Metrics = Field(default_factory=Metrics)
+    sweep: Sweep | None = Field(None, description="the sweep `dcsim sweep` runs by default (other commands ignore it)")
 
     _base_dir: str = PrivateAttr(default=".")
 

@@ -167,3 +167,25 @@ def test_a_folder_of_other_files_is_refused(tmp_path: Path, capsys: pytest.Captu
     code = main(["sweep", str(scenario_file(tmp_path)), "--out", str(tmp_path / "s"), "--workers", "1"])
     assert code == 2 and "notes.txt" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["notes.txt"]
+
+
+def test_a_sweep_kept_in_the_scenario_runs_and_growing_it_reuses_the_runs_done(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sweep:` in the file is what `dcsim sweep FILE` runs; a value added to it runs only the new point."""
+    from dcsim.cli import main
+
+    path = scenario_file(tmp_path, sweep={"grid": {"datacenter.sites.0.racks": [2, 3]}, "replications": 2})
+    assert main(["sweep", str(path), "--out", str(tmp_path / "s"), "--workers", "1"]) == 0
+    runs = pd.read_parquet(tmp_path / "s" / "runs.parquet")
+    assert list(runs["datacenter.sites.0.racks"]) == ["2", "2", "3", "3"] and list(runs["seed"]) == [1, 2, 1, 2]
+    capsys.readouterr()
+    path2 = scenario_file(tmp_path, sweep={"grid": {"datacenter.sites.0.racks": [2, 3, 4]}, "replications": 2})
+    assert path2 == path
+    assert main(["sweep", str(path), "--out", str(tmp_path / "s"), "--workers", "1"]) == 0
+    assert "4 stored before" in capsys.readouterr().err
+    grown = pd.read_parquet(tmp_path / "s" / "runs.parquet")
+    assert len(grown) == 6
+    pd.testing.assert_frame_equal(grown.iloc[:4], runs)
+    # `dcsim run` ignores the block.
+    assert main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 0
