@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="replications: seeds S..S+N-1 from the scenario's seed S (default 3)")  # fmt: skip
     seeds.add_argument("--seed-list", metavar="A,B,...", help="explicit seeds, e.g. 1,2,3")
     cmp_.add_argument("--out", metavar="FILE", help="CSV of every run (default: results/<scenario>/compare.csv)")
+    cmp_.add_argument(
+        "--baseline", metavar="VARIANT",
+        help="the variant the others are compared with, paired by seed (default: the first); its label as "
+        "printed, e.g. 'fifo' or 'fifo best_fit'",
+    )  # fmt: skip
 
     swp = sub.add_parser(
         "sweep", help="a grid of settings x replications, in parallel, resumable, with statistics",
@@ -253,8 +258,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from dcsim.core.errors import OverrideError
-    from dcsim.experiment.compare import aggregate, compare, parse_axis
-    from dcsim.report.console import compare_table
+    from dcsim.experiment.compare import aggregate, compare, paired_differences, parse_axis, variants
+    from dcsim.report.console import compare_table, difference_table
     from dcsim.scenario.load import load_scenario
 
     if args.out:
@@ -276,9 +281,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     def on_run(label: str, seed: int, wall: float) -> None:
         print(f"  ran {label} seed {seed} ({wall:.1f} s)", file=sys.stderr)
 
+    labels = [v.label for v in variants(axes, base)]
+    baseline = args.baseline or labels[0]
+    if baseline not in labels:
+        raise DcsimError(f"--baseline {baseline!r}: no such variant; the variants are {', '.join(labels)}")
     table = compare(args.file, axes, seeds, args.overrides, on_run)
     print(f"{base.name}: {len(seeds)} seed(s) {', '.join(map(str, seeds))}; mean ± standard error over seeds\n")
     print(compare_table(aggregate(table), [a.path for a in axes]))
+    if len(labels) > 1:
+        print(f"\neach variant minus {baseline}, paired by seed: mean difference ± 95 % confidence half-width; "
+              "* the interval excludes 0 (significant)\n")  # fmt: skip
+        print(difference_table(paired_differences(table, baseline), baseline))
     out = args.out or os.path.join("results", base.name, "compare.csv")
     _write_csv(table, out)
     print(f"\nevery run's metrics: {out}")

@@ -157,3 +157,41 @@ def aggregate(table: pd.DataFrame) -> list[tuple[str, dict[str, tuple[float | No
             values[column] = (float(series.mean()), se)
         out.append((label, values))
     return out
+
+
+def paired_differences(
+    table: pd.DataFrame, baseline: str, confidence: float = 0.95
+) -> list[tuple[str, dict[str, tuple[float | None, float | None, bool]]]]:
+    """Each variant minus ``baseline``, paired by seed: mean difference, t-interval half-width, significant.
+
+    The variants ran on the same seeds (common random numbers), so the per-seed
+    differences cancel the noise the variants share. A difference is significant when its
+    ``confidence`` interval excludes 0 (two seeds at least; with one, no interval).
+    """
+    from scipy import stats
+
+    base = table[table["variant"] == baseline].set_index("seed")
+    out = []
+    for label in dict.fromkeys(table["variant"]):
+        if label == baseline:
+            continue
+        part = table[table["variant"] == label].set_index("seed")
+        seeds = part.index.intersection(base.index)
+        values: dict[str, tuple[float | None, float | None, bool]] = {}
+        for column in part.columns:
+            if column == "variant" or column.startswith("set:"):
+                continue
+            a = pd.to_numeric(part.loc[seeds, column], errors="coerce")
+            b = pd.to_numeric(base.loc[seeds, column], errors="coerce")
+            d = (a - b).dropna()
+            if d.empty:
+                values[column] = (None, None, False)
+                continue
+            mean = float(d.mean())
+            if len(d) < 2:
+                values[column] = (mean, None, False)
+                continue
+            half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+            values[column] = (mean, half, abs(mean) > half)
+        out.append((label, values))
+    return out

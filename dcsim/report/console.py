@@ -142,3 +142,33 @@ def compare_table(
         line = "  ".join(f"{column[i]:>{w}}" for column, w in zip(cells, widths, strict=True))
         out.append(f"{label:<{width}}  {line}")
     return "\n".join(out)
+
+
+def difference_table(
+    rows: Sequence[tuple[str, dict[str, tuple[float | None, float | None, bool]]]], baseline: str
+) -> str:
+    """Each variant minus the baseline per headline metric: mean difference ± 95 % half-width, * if significant."""
+    width = max(len(label) for _, label, _ in HEADLINE)
+    cells: list[list[str]] = []
+    for _, values in rows:
+        column = []
+        for name, _, kind in HEADLINE:
+            mean, half, significant = values.get(name, (None, None, False))
+            shown = "mean_count" if kind == "count" else kind
+            if mean is None:
+                column.append("-")
+                continue
+            text = format_value(mean, shown)
+            text = ("+" + text if mean > 0 else text) if not text.startswith(("$", "-")) else text
+            if half is not None:
+                text += f" ±{format_value(half, shown).lstrip('$ ')}"
+            column.append(text + (" *" if significant else "  "))
+        cells.append(column)
+    widths = [max(len(label), *(len(c) for c in column)) for (label, _), column in zip(rows, cells, strict=True)]
+    title = f"minus {baseline}"
+    out = [f"{title:<{width}}  " + "  ".join(f"{lab:>{w}}" for (lab, _), w in zip(rows, widths, strict=True))]
+    out.append("-" * len(out[0]))
+    for i, (_, label, _) in enumerate(HEADLINE):
+        line = "  ".join(f"{column[i]:>{w}}" for column, w in zip(cells, widths, strict=True))
+        out.append(f"{label:<{width}}  {line}")
+    return "\n".join(out)
