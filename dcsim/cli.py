@@ -27,12 +27,15 @@ examples:
   dcsim compare scenarios/lp_scheduler.yaml --policy scheduler=fifo,lp --seeds 3
   dcsim allocate scenarios/allocate_two_racks.yaml --lambda-sweep 0,1,10,100
   dcsim sweep scenarios/quickstart.yaml --grid datacenter.sites.0.racks=6,8,10 --replications 5
+  dcsim plan scenarios/capacity_planning.yaml --vary datacenter.sites.0.racks --min 10 --max 30 \
+      --target 'jobs.p95_wait_s<=3600' --replications 5
   dcsim schema --markdown > docs/reference/scenario.md
 
 Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,
 bandwidth 400Gbps, sizes 500GB. Exit status: 0 ok, 2 bad input (scenario, argument,
 trace file), 3 `dcsim allocate` found the problem infeasible, 4 `dcsim sweep` had
-failed runs (the rest completed), 1 an internal error (please report it).
+failed runs (the rest completed), 5 `dcsim plan` found no value meeting the target, 1 an
+internal error (please report it).
 """
 
 
@@ -150,6 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--scheduler", metavar="ADDR",
                      help="with --executor dask: a scheduler such as tcp://host:8786 (default: start a local "
                      "cluster on loopback)")  # fmt: skip
+
+    pln = sub.add_parser(
+        "plan", help="the smallest value of a setting that meets a target, by bisection over simulations",
+        description="Find the smallest integer value of --vary in [--min, --max] (racks, nodes, technicians, ...) "
+        "whose upper 95% confidence bound of the metric's mean meets --target (lower bound for >=), by "
+        "bisection: --replications seeds per value, run like a sweep (parallel, resumable). Bisection assumes "
+        "the metric improves monotonically with the setting. Prints the values tried; writes plan.csv, plan.png "
+        "and the runs to results/<scenario>/plan (or --out). Exit 0 when found, 5 when even --max misses it.",
+    )  # fmt: skip
+    _add_scenario_args(pln)
+    pln.add_argument("--vary", required=True, metavar="PATH", help="the setting to size, e.g. datacenter.sites.0.racks")
+    pln.add_argument("--min", dest="low", type=int, required=True, metavar="A", help="smallest value to consider")
+    pln.add_argument("--max", dest="high", type=int, required=True, metavar="B", help="largest value to consider")
+    pln.add_argument("--target", required=True, metavar="'METRIC<=VALUE'",
+                     help="e.g. 'jobs.p95_wait_s<=3600' or 'utilization.gpu_available>=0.99' (metric names: "
+                     "docs/reference/metrics.md; values in their units: seconds, shares)")  # fmt: skip
+    pln.add_argument("--replications", type=int, default=5, metavar="N", help="seeds per value (default 5)")
+    pln.add_argument("--out", metavar="DIR", help="plan directory (default: results/<scenario>/plan)")
+    pln.add_argument("--executor", choices=("local", "dask"), default="local", help="as for sweep")
+    pln.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N", help="as for sweep")
+    pln.add_argument("--scheduler", metavar="ADDR", help="as for sweep")
 
     alo = sub.add_parser(
         "allocate", help="solve a static allocation (cost + lambda x fault exposure) with an LP/MILP",
@@ -415,8 +439,45 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from dcsim.experiment.plan import capacity_plan, parse_target, write_plan
+    from dcsim.experiment.sweep import check_sweep_dir
+    from dcsim.scenario.load import load_scenario
+
+    target = parse_target(args.target)
+    if args.workers < 1:
+        raise DcsimError(f"--workers {args.workers}: give at least 1")
+    base = load_scenario(args.file, args.overrides)
+    out = args.out or os.path.join("results", base.name, "plan")
+    check_sweep_dir(out)
+    print(f"{base.name}: smallest {args.vary} in [{args.low}, {args.high}] with {target} at the 95% bound, "
+          f"{args.replications} seeds per value", file=sys.stderr)  # fmt: skip
+
+    def on_value(row: dict[str, Any]) -> None:
+        verdict = "meets" if row["met"] else "misses"
+        print(f"  {args.vary} = {row['value']}: mean {row['mean']:.6g}, 95% [{row['ci_low']:.6g}, "
+              f"{row['ci_high']:.6g}] {verdict}", file=sys.stderr)  # fmt: skip
+
+    result = capacity_plan(
+        args.file, args.vary, args.low, args.high, target, args.replications, out, args.overrides, on_value,
+        executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+    )  # fmt: skip
+    files = write_plan(result, out)
+    print(result.tried.sort_values("value").to_string(index=False))
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.failed_runs:
+        print(f"note: {result.failed_runs} run(s) failed and were left out (their errors: {out}/runs)")
+    print(f"\nplan: {', '.join(files)}")
+    if result.answer is None:
+        print(f"no value in [{args.low}, {args.high}] meets {target}")
+        return 5
+    print(f"answer: {args.vary} = {result.answer}")
+    return 0
+
+
 COMMANDS = {
-    "sweep": _cmd_sweep,
+    "sweep": _cmd_sweep, "plan": _cmd_plan,
     "run": _cmd_run, "validate": _cmd_validate, "compare": _cmd_compare,
     "schema": _cmd_schema, "policies": _cmd_policies, "allocate": _cmd_allocate,
 }  # fmt: skip

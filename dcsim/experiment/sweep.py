@@ -221,7 +221,7 @@ def check_sweep_dir(out_dir: str) -> None:
     if os.path.isfile(out_dir):
         raise DcsimError(f"--out {out_dir}: is a file; give a directory for the sweep")
     if os.path.isdir(out_dir):
-        ours = {"runs", "runs.parquet", "runs.csv", "points.parquet", "points.csv"}
+        ours = {"runs", "runs.parquet", "runs.csv", "points.parquet", "points.csv", "plan.csv", "plan.png", "plots"}
         others = sorted(e for e in os.listdir(out_dir) if e not in ours and ".tmp-" not in e)
         if others:
             raise DcsimError(
