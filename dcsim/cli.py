@@ -27,6 +27,7 @@ examples:
   dcsim compare scenarios/lp_scheduler.yaml --policy scheduler=fifo,lp --seeds 3
   dcsim allocate scenarios/allocate_two_racks.yaml --lambda-sweep 0,1,10,100
   dcsim sweep scenarios/quickstart.yaml --grid datacenter.sites.0.racks=6,8,10 --replications 5
+  dcsim plot results/quickstart/sweep --metric jobs.p95_wait_s
   dcsim plan scenarios/capacity_planning.yaml --vary datacenter.sites.0.racks --min 10 --max 30 \
       --target 'jobs.p95_wait_s<=3600' --replications 5
   dcsim schema --markdown > docs/reference/scenario.md
@@ -174,6 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     pln.add_argument("--executor", choices=("local", "dask"), default="local", help="as for sweep")
     pln.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N", help="as for sweep")
     pln.add_argument("--scheduler", metavar="ADDR", help="as for sweep")
+
+    plo = sub.add_parser(
+        "plot", help="draw a sweep's metrics against a grid axis, with confidence bands",
+        description="From a sweep's points table, draw each metric's mean and 95% confidence band against a grid "
+        "axis, one line per value of the other axes, as DIR/plots/<metric>.png.",
+    )  # fmt: skip
+    plo.add_argument("dir", help="the directory `dcsim sweep` wrote")
+    plo.add_argument("--metric", action="append", default=[], metavar="NAME",
+                     help="a metric by its contract name, e.g. jobs.p95_wait_s; repeatable (default: the headline "
+                     "metrics)")  # fmt: skip
+    plo.add_argument("--x", metavar="PATH", help="the grid axis across (default: the first)")
 
     alo = sub.add_parser(
         "allocate", help="solve a static allocation (cost + lambda x fault exposure) with an LP/MILP",
@@ -476,8 +488,16 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from dcsim.report.sweep_plots import plot_sweep
+
+    files = plot_sweep(args.dir, args.metric, args.x)
+    print(f"{len(files)} plot(s) in {os.path.join(args.dir, 'plots')}")
+    return 0
+
+
 COMMANDS = {
-    "sweep": _cmd_sweep, "plan": _cmd_plan,
+    "sweep": _cmd_sweep, "plan": _cmd_plan, "plot": _cmd_plot,
     "run": _cmd_run, "validate": _cmd_validate, "compare": _cmd_compare,
     "schema": _cmd_schema, "policies": _cmd_policies, "allocate": _cmd_allocate,
 }  # fmt: skip

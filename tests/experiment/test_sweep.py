@@ -189,3 +189,20 @@ def test_a_sweep_kept_in_the_scenario_runs_and_growing_it_reuses_the_runs_done(
     pd.testing.assert_frame_equal(grown.iloc[:4], runs)
     # `dcsim run` ignores the block.
     assert main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+
+
+def test_plot_draws_each_metric_against_an_axis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dcsim.cli import main
+
+    sweep(scenario_file(tmp_path), tmp_path / "s", GRID, 2, workers=1)
+    assert main(["plot", str(tmp_path / "s"), "--metric", "jobs.mean_wait_s", "--metric", "cost.total_usd"]) == 0
+    plots = sorted(p.name for p in (tmp_path / "s" / "plots").iterdir())
+    assert plots == ["cost.total_usd.png", "jobs.mean_wait_s.png"]
+    assert all((tmp_path / "s" / "plots" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
+    assert main(["plot", str(tmp_path / "s"), "--x", "workload.jobs.0.arrival.rate"]) == 0
+    capsys.readouterr()
+    for args, expected in ((["--metric", "jobs.nope"], "jobs.nope"), (["--x", "seed"], "its axes")):
+        assert main(["plot", str(tmp_path / "s"), *args]) == 2
+        assert expected in capsys.readouterr().err
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "no points.parquet" in capsys.readouterr().err
