@@ -136,7 +136,9 @@ def _local(todo: Sequence[Task], workers: int) -> Iterator[tuple[Task, dict[str,
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    # fork where there is one (the workers start with dcsim already imported); spawn elsewhere
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
     try:
         futures = {pool.submit(run_task, t.data, t.base_dir, t.seed): t for t in todo}
         for future in as_completed(futures):
