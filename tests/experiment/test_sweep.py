@@ -103,8 +103,12 @@ def test_a_failing_run_is_recorded_and_the_rest_complete(tmp_path: Path) -> None
     assert set(points["point"]) == {0}  # statistics of successful runs only
 
 
-def test_a_killed_sweep_resumes_without_running_anything_twice(tmp_path: Path) -> None:
-    """SIGKILL mid-sweep, then the same command: every run is there once; those done before are untouched."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_a_killed_sweep_resumes_without_running_anything_twice(tmp_path: Path, sig: signal.Signals) -> None:
+    """Killed mid-sweep, then the same command: every run is there once; those done before are untouched.
+
+    SIGINT (Ctrl-C) ends the sweep with exit 130 and says how to go on; SIGKILL gives no chance to.
+    """
     path = scenario_file(tmp_path, horizon="20d")
     out = tmp_path / "s"
     cmd = [sys.executable, "-m", "dcsim", "sweep", str(path), "--grid", "datacenter.sites.0.racks=2,3,4",
@@ -117,8 +121,9 @@ def test_a_killed_sweep_resumes_without_running_anything_twice(tmp_path: Path) -
         if len(done) >= 2:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(sig)
+    code = proc.wait(timeout=60)
+    assert code == (130 if sig == signal.SIGINT else -signal.SIGKILL)
     before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in runs_dir.glob("*.json")}
     assert 2 <= len(before) < 9, "the sweep was not killed mid-way"
     assert not (out / "runs.parquet").exists()  # no table from a sweep that did not finish
@@ -206,3 +211,38 @@ def test_plot_draws_each_metric_against_an_axis(tmp_path: Path, capsys: pytest.C
         assert expected in capsys.readouterr().err
     assert main(["plot", str(tmp_path)]) == 2
     assert "no points.parquet" in capsys.readouterr().err
+
+
+class _Tty:
+    """A stream that says it is a terminal."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_redraws_on_a_terminal_and_prints_lines_elsewhere() -> None:
+    import io
+
+    from dcsim.report.progress import SweepProgress
+
+    tty = _Tty()
+    p = SweepProgress(4, stream=tty)  # type: ignore[arg-type]
+    for error, cached in ((None, True), ("X: y", False), (None, False), (None, False)):
+        p({"error": error}, cached)
+    frames = tty.text.split("\r")[1:]
+    assert len(frames) == 4 and frames[-1].endswith("\n")
+    assert "4/4 runs, 1 failed, 1 stored before" in frames[-1] and "ETA" in frames[1] and "ETA" not in frames[-1]
+    log = io.StringIO()
+    q = SweepProgress(3, stream=log, every_s=3600)
+    for _ in range(3):
+        q({"error": None}, False)
+    assert log.getvalue().count("\n") == 1 and "3/3 runs, 0 failed" in log.getvalue() and "\r" not in log.getvalue()
