@@ -122,7 +122,6 @@ def compare_table(
         rows: ``(variant label, {metric: (mean, standard error or None)})``.
         varied: the scenario paths the variants differ in, for the header.
     """
-    width = max(len(label) for _, label, _ in HEADLINE)
     cells: list[list[str]] = []
     for _, values in rows:
         column = []
@@ -134,9 +133,14 @@ def compare_table(
                 text += f" ±{format_value(se, shown).lstrip('$ ')}"
             column.append(text)
         cells.append(column)
-    widths = [max(len(label), *(len(c) for c in column)) for (label, _), column in zip(rows, cells, strict=True)]
-    title = "variant: " + " / ".join(varied) if varied else "variant"
-    out = [f"{title:<{width}}  " + "  ".join(f"{lab:>{w}}" for (lab, _), w in zip(rows, widths, strict=True))]
+    return _side_by_side("variant: " + " / ".join(varied) if varied else "variant", [r[0] for r in rows], cells)
+
+
+def _side_by_side(title: str, labels: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    """Headline metrics down, one right-aligned column of ``cells`` per label across."""
+    width = max(len(label) for _, label, _ in HEADLINE)
+    widths = [max(len(label), *(len(c) for c in column)) for label, column in zip(labels, cells, strict=True)]
+    out = [f"{title:<{width}}  " + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, widths, strict=True))]
     out.append("-" * len(out[0]))
     for i, (_, label, _) in enumerate(HEADLINE):
         line = "  ".join(f"{column[i]:>{w}}" for column, w in zip(cells, widths, strict=True))
@@ -148,7 +152,6 @@ def difference_table(
     rows: Sequence[tuple[str, dict[str, tuple[float | None, float | None, bool]]]], baseline: str
 ) -> str:
     """Each variant minus the baseline per headline metric: mean difference ± 95 % half-width, * if significant."""
-    width = max(len(label) for _, label, _ in HEADLINE)
     cells: list[list[str]] = []
     for _, values in rows:
         column = []
@@ -164,11 +167,4 @@ def difference_table(
                 text += f" ±{format_value(half, shown).lstrip('$ ')}"
             column.append(text + (" *" if significant else "  "))
         cells.append(column)
-    widths = [max(len(label), *(len(c) for c in column)) for (label, _), column in zip(rows, cells, strict=True)]
-    title = f"minus {baseline}"
-    out = [f"{title:<{width}}  " + "  ".join(f"{lab:>{w}}" for (lab, _), w in zip(rows, widths, strict=True))]
-    out.append("-" * len(out[0]))
-    for i, (_, label, _) in enumerate(HEADLINE):
-        line = "  ".join(f"{column[i]:>{w}}" for column, w in zip(cells, widths, strict=True))
-        out.append(f"{label:<{width}}  {line}")
-    return "\n".join(out)
+    return _side_by_side(f"minus {baseline}", [r[0] for r in rows], cells)
