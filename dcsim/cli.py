@@ -28,8 +28,8 @@ examples:
   dcsim allocate scenarios/allocate_two_racks.yaml --lambda-sweep 0,1,10,100
   dcsim sweep scenarios/quickstart.yaml --grid datacenter.sites.0.racks=6,8,10 --replications 5
   dcsim plot results/quickstart/sweep --metric jobs.p95_wait_s
-  dcsim plan scenarios/capacity_planning.yaml --vary datacenter.sites.0.racks --min 10 --max 30 \
-      --target 'jobs.p95_wait_s<=3600' --replications 5
+  dcsim plan scenarios/capacity_planning.yaml --vary datacenter.sites.0.racks --min 12 --max 28 \\
+      --target 'jobs.p95_wait_s<=3600'
   dcsim schema --markdown > docs/reference/scenario.md
 
 Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,
@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="simulate a scenario and write results/",
         description="Simulate a scenario, print a summary table and write summary.json, manifest.json, "
-        "jobs.parquet and timeseries.parquet (and failures.parquet with failures) to "
+        "jobs.parquet and timeseries.parquet (and failures.parquet with failures, epochs.parquet with the lp "
+        "scheduler) to "
         "results/<scenario>/<run id>/ (or --out).",
     )  # fmt: skip
     _add_scenario_args(run)
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         "skips what is done. Writes runs.parquet/.csv (one row per run: grid values, seed, error, every metric) "
         "and points.parquet/.csv (per grid point and metric: n, mean, std, 95% confidence interval) to "
         "results/<scenario>/sweep (or --out). Exit 0 if every run succeeded, 4 if some failed (their errors "
-        "are in runs.csv). Without --grid and --policy it runs the scenario's own `sweep:` block.",
+        "are in runs.csv). Without --grid and --policy it runs the scenario's own `sweep:` block (without one, the "
+        "scenario itself on N seeds). Values are separated by commas, so a value cannot hold one.",
     )  # fmt: skip
     _add_scenario_args(swp)
     swp.add_argument(
@@ -183,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     plo.add_argument("dir", help="the directory `dcsim sweep` wrote")
     plo.add_argument("--metric", action="append", default=[], metavar="NAME",
-                     help="a metric by its contract name, e.g. jobs.p95_wait_s; repeatable (default: the headline "
-                     "metrics)")  # fmt: skip
+                     help="a metric by its contract name, e.g. jobs.p95_wait_s; repeatable (default: every metric "
+                     "of the run summary table that the sweep has)")  # fmt: skip
     plo.add_argument("--x", metavar="PATH", help="the grid axis across (default: the first)")
 
     alo = sub.add_parser(
@@ -315,7 +317,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         seeds = [base.seed + i for i in range(args.seeds)]
 
     def on_run(label: str, seed: int, wall: float) -> None:
-        print(f"  ran {label} seed {seed} ({wall:.1f} s)", file=sys.stderr)
+        print(f"  ran {label} ({' / '.join(a.path for a in axes) or 'baseline'}), seed {seed} ({wall:.1f} s)",
+              file=sys.stderr)  # fmt: skip
 
     labels = [v.label for v in variants(axes, base)]
     baseline = args.baseline or labels[0]
@@ -350,6 +353,9 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
 
     if args.lam is not None and args.lam < 0:
         raise DcsimError(f"--lambda {args.lam:g}: lambda must be >= 0")
+    if args.out and not args.lambda_sweep:
+        raise DcsimError("--out is where --lambda-sweep writes sweep.csv and tradeoff.png; give --lambda-sweep "
+                         "too, or --csv FILE for one allocation")  # fmt: skip
     problem = load_problem(args.file)
     if args.lambda_sweep:
         sweep = lambda_sweep(problem, _lambdas(args.lambda_sweep))
@@ -452,11 +458,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from dcsim.core.units import format_duration
     from dcsim.experiment.plan import capacity_plan, parse_target, write_plan
     from dcsim.experiment.sweep import check_sweep_dir
     from dcsim.scenario.load import load_scenario
 
     target = parse_target(args.target)
+    if args.low > args.high:
+        raise DcsimError(f"--min {args.low} is above --max {args.high}")
     if args.workers < 1:
         raise DcsimError(f"--workers {args.workers}: give at least 1")
     base = load_scenario(args.file, args.overrides)
@@ -465,10 +474,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     print(f"{base.name}: smallest {args.vary} in [{args.low}, {args.high}] with {target} at the 95% bound, "
           f"{args.replications} seeds per value", file=sys.stderr)  # fmt: skip
 
+    def show(x: float) -> str:  # seconds as durations, the rest as numbers
+        return format_duration(x) if target.metric.endswith("_s") and x == x and x >= 0 else f"{x:.6g}"
+
     def on_value(row: dict[str, Any]) -> None:
         verdict = "meets" if row["met"] else "misses"
-        print(f"  {args.vary} = {row['value']}: mean {row['mean']:.6g}, 95% [{row['ci_low']:.6g}, "
-              f"{row['ci_high']:.6g}] {verdict}", file=sys.stderr)  # fmt: skip
+        print(f"  {args.vary} = {row['value']}: mean {show(row['mean'])}, 95% interval [{show(row['ci_low'])}, "
+              f"{show(row['ci_high'])}], {verdict}", file=sys.stderr)  # fmt: skip
 
     result = capacity_plan(
         args.file, args.vary, args.low, args.high, target, args.replications, out, args.overrides, on_value,

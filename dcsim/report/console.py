@@ -59,7 +59,7 @@ def solve_time_line(epochs: Any) -> str:
         return "MILP solve time: no epochs"
     return (
         f"MILP solve time per epoch: mean {t.mean():.1f} ms, p95 {float(np.percentile(t, 95)):.1f} ms, "
-        f"max {t.max():.1f} ms, total {t.sum() / 1000:.1f} s over {len(t):,} epochs"
+        f"max {t.max():.1f} ms, total {t.sum() / 1000:.1f} s over {len(t):,} epochs (warm-up included)"
     )
 
 
@@ -161,8 +161,11 @@ def difference_table(
             if mean is None:
                 column.append("-")
                 continue
-            text = format_value(mean, shown)
-            text = ("+" + text if mean > 0 else text) if not text.startswith(("$", "-")) else text
+            text = format_value(0.0 if abs(mean) < 1e-12 else mean, shown)
+            if text.startswith("$ -"):
+                text = "-$ " + text[3:]
+            elif mean > 0:
+                text = "+" + text
             if half is not None:
                 text += f" ±{format_value(half, shown).lstrip('$ ')}"
             column.append(text + (" *" if significant else "  "))
