@@ -466,6 +466,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     target = parse_target(args.target)
     if args.low > args.high:
         raise DcsimError(f"--min {args.low} is above --max {args.high}")
+    if args.scheduler and args.executor != "dask":
+        raise DcsimError("--scheduler is a Dask scheduler address: use it with --executor dask")
     if args.workers < 1:
         raise DcsimError(f"--workers {args.workers}: give at least 1")
     base = load_scenario(args.file, args.overrides)
@@ -475,17 +477,24 @@ def _cmd_plan(args: argparse.Namespace) -> int:
           f"{args.replications} seeds per value", file=sys.stderr)  # fmt: skip
 
     def show(x: float) -> str:  # seconds as durations, the rest as numbers
-        return format_duration(x) if target.metric.endswith("_s") and x == x and x >= 0 else f"{x:.6g}"
+        if target.metric.endswith("_s") and x == x:
+            return ("-" if x < 0 else "") + format_duration(abs(x))
+        return f"{x:.6g}"
 
     def on_value(row: dict[str, Any]) -> None:
         verdict = "meets" if row["met"] else "misses"
         print(f"  {args.vary} = {row['value']}: mean {show(row['mean'])}, 95% interval [{show(row['ci_low'])}, "
               f"{show(row['ci_high'])}], {verdict}", file=sys.stderr)  # fmt: skip
 
-    result = capacity_plan(
-        args.file, args.vary, args.low, args.high, target, args.replications, out, args.overrides, on_value,
-        executor=args.executor, workers=args.workers, scheduler=args.scheduler,
-    )  # fmt: skip
+    try:
+        result = capacity_plan(
+            args.file, args.vary, args.low, args.high, target, args.replications, out, args.overrides, on_value,
+            executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print(f"\ndcsim plan: interrupted; the runs done are kept in {out}/runs: run the same command to go on",
+              file=sys.stderr)  # fmt: skip
+        return 130
     files = write_plan(result, out)
     print(result.tried.sort_values("value").to_string(index=False))
     for note in result.notes:

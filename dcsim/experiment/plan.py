@@ -112,7 +112,10 @@ def capacity_plan(
         axis = Axis(vary, (str(value),))
         tasks = plan(path, [axis], replications, overrides)
         runs = runs_table(tasks, execute(tasks, out_dir, **executor), [axis])
-        failed += int((runs["error"] != "").sum())
+        errors = runs["error"][runs["error"] != ""]
+        failed += len(errors)
+        if len(errors) == len(runs):
+            raise DcsimError(f"every run at {vary} = {value} failed; the first: {errors.iloc[0]}")
         if target.metric not in runs.columns:
             raise DcsimError(f"--target: the summary has no metric {target.metric!r} (see docs/reference/metrics.md)")
         stats = points_table(runs, [axis])

@@ -54,6 +54,12 @@ def plan(path: str, axes: Sequence[Axis], replications: int, overrides: Sequence
     Raises:
         ScenarioError, OverrideError: a grid value that does not make a valid scenario.
     """
+    paths = [a.path for a in axes]
+    for name in paths:
+        if name == "seed":
+            raise DcsimError("the grid cannot vary seed: every point runs on the same seeds; use --replications")
+        if paths.count(name) > 1:
+            raise DcsimError(f"{name} is a grid axis twice; give its values once, e.g. {name}=A,B,C")
     base = load_scenario(path, overrides)
     seeds = [base.seed + i for i in range(replications)]
     base_dir = os.path.dirname(os.path.abspath(path))
@@ -84,8 +90,12 @@ def run_task(data: dict[str, Any], base_dir: str, seed: int) -> dict[str, Any]:
         result = simulate(scenario_from_data(data, base_dir), seed)
         metrics = {k: v for k, v in flatten(result.summary).items() if not isinstance(v, list)}
         return {"metrics": metrics, "error": None, "wall_time_s": time.perf_counter() - t0}
-    except Exception as exc:  # a failing run must not sink the sweep: it is recorded
+    except (Exception, SystemExit) as exc:  # a failing run must not sink the sweep: it is recorded
         return {"metrics": {}, "error": f"{type(exc).__name__}: {exc}", "wall_time_s": time.perf_counter() - t0}
+
+
+DIED = "the run's process died (a crash, the out-of-memory killer, or a plug-in that exits)"
+"""The error recorded for a run whose worker process died under it."""
 
 
 def _write_json(path: str, record: dict[str, Any]) -> None:
@@ -98,6 +108,19 @@ def _write_json(path: str, record: dict[str, Any]) -> None:
     write_atomically(path, write)
 
 
+def _alive(pid: int) -> bool:
+    """True if process ``pid`` exists (another sweep may be writing into the same store)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Store:
     """Finished runs under ``<out>/runs/<key>.json``."""
 
@@ -105,7 +128,8 @@ class Store:
         self.dir = os.path.join(out_dir, "runs")
         os.makedirs(self.dir, exist_ok=True)
         for name in os.listdir(self.dir):  # a write cut short by a kill: never a result
-            if ".tmp-" in name:
+            pid = name.rpartition(".tmp-")[2]
+            if ".tmp-" in name and not (pid.isdigit() and _alive(int(pid))):
                 os.remove(os.path.join(self.dir, name))
 
     def path(self, key: str) -> str:
@@ -128,23 +152,71 @@ class Store:
         return json.loads(json.dumps(record, sort_keys=True, allow_nan=True))
 
 
-def _local(todo: Sequence[Task], workers: int) -> Iterator[tuple[Task, dict[str, Any]]]:
-    if workers == 1:
-        for task in todo:
-            yield task, run_task(task.data, task.base_dir, task.seed)
-        return
+def _worker_init() -> None:
+    """In each pool worker: die with the sweep's process (Linux), and leave Ctrl-C to it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed when the parent dies, even by SIGKILL
+    except (OSError, AttributeError, TypeError):
+        pass  # not Linux: a worker outlives a killed parent only until its current run ends
+
+
+def _pool(workers: int) -> Any:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
 
     # fork where there is one (the workers start with dcsim already imported); spawn elsewhere
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_worker_init)
+
+
+def _stop(pool: Any) -> None:
+    """End a pool now: its workers are terminated, what they ran is lost (it was not stored)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _local(todo: Sequence[Task], workers: int) -> Iterator[tuple[Task, dict[str, Any]]]:
+    """Runs in a pool of worker processes (one worker too: a crashing run cannot take the sweep with it).
+
+    If a worker dies (its pool breaks), every run it may have held is run again alone,
+    in a pool of its own; a run whose process dies again is recorded as failed.
+    """
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    suspects: list[Task] = []
+    pool = _pool(workers)
     try:
         futures = {pool.submit(run_task, t.data, t.base_dir, t.seed): t for t in todo}
         for future in as_completed(futures):
-            yield futures[future], future.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                suspects.append(futures[future])
+                continue
+            yield futures[future], outcome
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    for task in sorted(suspects, key=lambda t: t.index):
+        alone = _pool(1)
+        try:
+            try:
+                outcome = alone.submit(run_task, task.data, task.base_dir, task.seed).result()
+            except BrokenProcessPool:
+                outcome = {"metrics": {}, "error": DIED, "wall_time_s": 0.0}
+            yield task, outcome
+        except BaseException:
+            _stop(alone)
+            raise
+        alone.shutdown(wait=True)
 
 
 def _dask(todo: Sequence[Task], workers: int, scheduler: str | None) -> Iterator[tuple[Task, dict[str, Any]]]:
@@ -159,7 +231,7 @@ def _dask(todo: Sequence[Task], workers: int, scheduler: str | None) -> Iterator
         )
     try:
         client = Client(scheduler or cluster, timeout="20s")
-    except OSError as exc:
+    except (OSError, ValueError, TypeError) as exc:
         if cluster is not None:
             cluster.close()
         raise DcsimError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc})") from None
@@ -168,7 +240,11 @@ def _dask(todo: Sequence[Task], workers: int, scheduler: str | None) -> Iterator
             client.submit(run_task, t.data, t.base_dir, t.seed, key=f"dcsim-run-{t.key}", pure=False): t for t in todo
         }
         for future in as_completed(futures):
-            yield futures[future], future.result()
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the worker died under the run (Dask retried it, then gave up)
+                outcome = {"metrics": {}, "error": f"{DIED}: {type(exc).__name__}: {exc}", "wall_time_s": 0.0}
+            yield futures[future], outcome
     finally:
         client.close()
         if cluster is not None:
@@ -188,7 +264,7 @@ def execute(
     Args:
         tasks: from :func:`plan`.
         out_dir: the sweep's directory (its ``runs/`` store).
-        executor: ``local`` (a process pool; inline with one worker) or ``dask``.
+        executor: ``local`` (a process pool) or ``dask``.
         workers: processes (local) or Dask workers of a local cluster.
         scheduler: a Dask scheduler address (none: a local cluster on loopback).
         on_done: called after each run with (record, was it stored before).
@@ -222,6 +298,11 @@ def check_sweep_dir(out_dir: str) -> None:
     """
     if os.path.isfile(out_dir):
         raise DcsimError(f"--out {out_dir}: is a file; give a directory for the sweep")
+    parent = os.path.abspath(out_dir)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise DcsimError(f"--out {out_dir}: {parent} is not a directory this user can write in; give another")
     if os.path.isdir(out_dir):
         ours = {"runs", "runs.parquet", "runs.csv", "points.parquet", "points.csv", "plan.csv", "plan.png", "plots"}
         others = sorted(e for e in os.listdir(out_dir) if e not in ours and ".tmp-" not in e)

@@ -46,6 +46,8 @@ def test_plan_finds_the_smallest_c_erlang_c_gives(tmp_path: Path) -> None:
     assert result.answer == c_star
     tried = result.tried.set_index("value")
     assert not tried.loc[c_star - 1, "met"] and tried.loc[c_star, "met"]  # bisection saw both sides
+    # The rule is the interval's upper end, not the mean.
+    assert (tried["met"] == (tried["ci_high"] <= target.value)).all()
     # Each value's mean is Erlang C's within a few standard errors.
     for c, row in tried.iterrows():
         se = (row["ci_high"] - row["mean"]) / 2.776  # t(0.975, 4)

@@ -54,3 +54,26 @@ def test_a_target_met_at_the_minimum_answers_it(tmp_path: Path, capsys: pytest.C
     assert plan(tmp_path, "--target", "utilization.gpu_available>=0.5") == 0
     assert "answer: datacenter.sites.0.racks = 1" in capsys.readouterr().out
     assert sorted(pd.read_csv(tmp_path / "p" / "plan.csv")["value"]) == [1, 3]
+
+
+def test_the_upper_bound_decides_not_the_mean() -> None:
+    from dcsim.experiment.plan import Target
+
+    t = Target("jobs.mean_wait_s", "<=", 100.0)
+    assert t.met(50.0, 100.0) and not t.met(50.0, 100.1)  # mean 75 < 100, but the bound is above
+    g = Target("utilization.gpu_available", ">=", 0.9)
+    assert g.met(0.9, 1.0) and not g.met(0.89, 0.99)
+
+
+def test_every_run_failing_is_said_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    code = plan(tmp_path, "--set", "policies.placement=plugins.toy_policies:Raises",
+                "--target", "jobs.p95_wait_s<=3600")  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "every run at datacenter.sites.0.racks = 3 failed" in err and "oops" in err
+    assert os.path.isdir(tmp_path / "p" / "runs")

@@ -53,9 +53,14 @@ def test_local_dask_and_one_worker_give_the_same_bytes(tmp_path: Path) -> None:
     path = scenario_file(tmp_path)
     one, _ = sweep(path, tmp_path / "one", GRID, 2, workers=1)
     sweep(path, tmp_path / "pool", GRID, 2, workers=2)
+    from distributed import Client, get_task_stream
+
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:  # fmt: skip
-        sweep(path, tmp_path / "dask", GRID, 2, executor="dask", scheduler=cluster.scheduler_address)
+                      dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        with get_task_stream(client) as stream:
+            sweep(path, tmp_path / "dask", GRID, 2, executor="dask", scheduler=cluster.scheduler_address)
+        ran = [t["key"] for t in stream.data]
+    assert len(ran) == 8 and all(str(k).startswith("dcsim-run-") for k in ran)  # this cluster ran the 8 runs
     for name in ("runs.parquet", "points.parquet", "runs.csv", "points.csv"):
         first = (tmp_path / "one" / name).read_bytes()
         assert (tmp_path / "pool" / name).read_bytes() == first, name
@@ -82,21 +87,26 @@ def test_points_hold_mean_std_and_the_t_interval_of_their_runs(tmp_path: Path) -
         assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
 
 
-def test_a_failing_run_is_recorded_and_the_rest_complete(tmp_path: Path) -> None:
-    """A plug-in that raises fails its runs; the other point's runs complete; the CLI exits 4."""
+@pytest.mark.parametrize(("plugin", "message"), [("Raises", "oops"), ("Dies", "process died")])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_failing_run_is_recorded_and_the_rest_complete(
+    tmp_path: Path, plugin: str, message: str, workers: str
+) -> None:
+    """A plug-in that raises, or kills its process, fails its runs; the other point's runs complete; exit 4."""
     path = scenario_file(tmp_path)
     out = tmp_path / "s"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
         [sys.executable, "-m", "dcsim", "sweep", str(path), "--policy",
-         "placement=first_fit,plugins.toy_policies:Raises", "--replications", "2", "--out", str(out), "--workers", "1"],
+         f"placement=first_fit,plugins.toy_policies:{plugin}", "--replications", "2", "--out", str(out),
+         "--workers", workers],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 4, proc.stderr
     assert "Traceback" not in proc.stderr and "2 of 4 run(s) failed" in proc.stderr
     runs = pd.read_csv(out / "runs.csv", keep_default_na=False)
-    failed = runs[runs["policies.placement"] == "plugins.toy_policies:Raises"]
-    assert len(failed) == 2 and failed["error"].str.contains("oops").all()
+    failed = runs[runs["policies.placement"] == f"plugins.toy_policies:{plugin}"]
+    assert len(failed) == 2 and failed["error"].str.contains(message).all()
     ok = runs[runs["policies.placement"] == "first_fit"]
     assert (ok["error"] == "").all() and (pd.to_numeric(ok["jobs.completed"]) > 0).all()
     points = pd.read_csv(out / "points.csv")
@@ -246,3 +256,76 @@ def test_progress_redraws_on_a_terminal_and_prints_lines_elsewhere() -> None:
     for _ in range(3):
         q({"error": None}, False)
     assert log.getvalue().count("\n") == 1 and "3/3 runs, 0 failed" in log.getvalue() and "\r" not in log.getvalue()
+
+
+def _children(pid: int) -> set[int]:
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        out |= {int(c) for c in text.split()}
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc to see the worker processes")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_signalling_the_sweep_alone_stops_its_workers_at_once(tmp_path: Path, sig: signal.Signals) -> None:
+    """A signal to the sweep's process only (kill PID, not Ctrl-C on the terminal's group): long runs in two
+    workers are not waited for, no worker is left behind, and what finished before stays stored."""
+    path = scenario_file(tmp_path, horizon="4000d")  # runs of several seconds each
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "dcsim", "sweep", str(path), "--grid", "datacenter.sites.0.racks=2,3",
+           "--replications", "3", "--out", str(out), "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = _children(proc.pid)
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the pool did not start"
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    code = proc.wait(timeout=30)
+    assert time.monotonic() - t0 < 10  # not the minutes the runs in flight would take
+    assert code == (130 if sig == signal.SIGINT else -signal.SIGKILL)
+    gone = time.monotonic() + 10
+    while time.monotonic() < gone and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.05)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in _state(w)]
+    assert not alive, f"workers left running: {alive}"
+    assert not list((out / "runs").glob("*.json")) or all(p.stat().st_size > 0 for p in (out / "runs").glob("*.json"))
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def test_write_atomically_leaves_the_old_file_when_the_writer_fails(tmp_path: Path) -> None:
+    from dcsim.core.files import write_atomically
+
+    target = tmp_path / "t.csv"
+    target.write_text("old")
+
+    def half(tmp: str) -> None:
+        Path(tmp).write_text("half of the new")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(str(target), half)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+    write_atomically(str(target), lambda tmp: Path(tmp).write_text("new"))
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
+def test_the_grid_cannot_vary_the_seed_or_repeat_an_axis(tmp_path: Path) -> None:
+    from dcsim.core.errors import DcsimError
+
+    path = scenario_file(tmp_path)
+    with pytest.raises(DcsimError, match="--replications"):
+        plan(str(path), [parse_axis("seed=1,2", False)], 2)
+    racks = [parse_axis(f"datacenter.sites.0.racks={n}", False) for n in (2, 3)]
+    with pytest.raises(DcsimError, match="twice"):
+        plan(str(path), racks, 2)

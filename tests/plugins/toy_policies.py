@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, ConfigDict
 
 from dcsim.policies.placement import FirstFit
@@ -80,3 +82,10 @@ class Raises:
 
     def place(self, job, cluster):
         raise ValueError("oops")
+
+
+class Dies(Raises):
+    """A plug-in that kills its process (as a crash or the out-of-memory killer would)."""
+
+    def place(self, job, cluster):
+        os._exit(1)
