@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--out", metavar="DIR", help="sweep directory (default: results/<scenario>/sweep)")
     swp.add_argument("--executor", choices=("local", "dask"), default="local",
                      help="local: a process pool (default); dask: Dask distributed")  # fmt: skip
-    swp.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+    swp.add_argument("--workers", type=int, default=_cores(), metavar="N",
                      help="processes, or workers of a local Dask cluster (default: the number of cores)")  # fmt: skip
     swp.add_argument("--scheduler", metavar="ADDR",
                      help="with --executor dask: a scheduler such as tcp://host:8786 (default: start a local "
@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     pln.add_argument("--replications", type=int, default=5, metavar="N", help="seeds per value (default 5)")
     pln.add_argument("--out", metavar="DIR", help="plan directory (default: results/<scenario>/plan)")
     pln.add_argument("--executor", choices=("local", "dask"), default="local", help="as for sweep")
-    pln.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N", help="as for sweep")
+    pln.add_argument("--workers", type=int, default=_cores(), metavar="N", help="as for sweep")
     pln.add_argument("--scheduler", metavar="ADDR", help="as for sweep")
 
     plo = sub.add_parser(
@@ -226,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="List every registered scheduler, placement and repair policy with its rule and parameters.",
     )  # fmt: skip
     return parser
+
+
+def _cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def _check_out(out: str, want_dir: bool) -> None:
