@@ -149,13 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seeds S..S+N-1 from the scenario's seed S at every grid point (default: the file's "
                      "sweep block, else 3)")  # fmt: skip
     swp.add_argument("--out", metavar="DIR", help="sweep directory (default: results/<scenario>/sweep)")
-    swp.add_argument("--executor", choices=("local", "dask"), default="local",
-                     help="local: a process pool (default); dask: Dask distributed")  # fmt: skip
-    swp.add_argument("--workers", type=int, default=_cores(), metavar="N",
-                     help="processes, or workers of a local Dask cluster (default: the number of cores)")  # fmt: skip
-    swp.add_argument("--scheduler", metavar="ADDR",
-                     help="with --executor dask: a scheduler such as tcp://host:8786 (default: start a local "
-                     "cluster on loopback)")  # fmt: skip
+    _add_executor_args(swp)
 
     pln = sub.add_parser(
         "plan", help="the smallest value of a setting that meets a target, by bisection over simulations",
@@ -174,9 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "docs/reference/metrics.md; values in their units: seconds, shares)")  # fmt: skip
     pln.add_argument("--replications", type=int, default=5, metavar="N", help="seeds per value (default 5)")
     pln.add_argument("--out", metavar="DIR", help="plan directory (default: results/<scenario>/plan)")
-    pln.add_argument("--executor", choices=("local", "dask"), default="local", help="as for sweep")
-    pln.add_argument("--workers", type=int, default=_cores(), metavar="N", help="as for sweep")
-    pln.add_argument("--scheduler", metavar="ADDR", help="as for sweep")
+    _add_executor_args(pln)
 
     plo = sub.add_parser(
         "plot", help="draw a sweep's metrics against a grid axis, with confidence bands",
@@ -226,6 +218,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="List every registered scheduler, placement and repair policy with its rule and parameters.",
     )  # fmt: skip
     return parser
+
+
+def _add_executor_args(p: argparse.ArgumentParser) -> None:
+    """--executor, --workers and --scheduler, for the commands that fan runs out (sweep, plan)."""
+    p.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local: a process pool (default); dask: Dask distributed")  # fmt: skip
+    p.add_argument("--workers", type=int, default=_cores(), metavar="N",
+                   help="processes, or workers of a local Dask cluster (default: the number of cores)")  # fmt: skip
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="with --executor dask: a scheduler such as tcp://host:8786 (default: start a local "
+                   "cluster on loopback)")  # fmt: skip
+
+
+def _check_executor(args: argparse.Namespace) -> None:
+    """Refuse executor arguments that cannot work together."""
+    if args.workers < 1:
+        raise DcsimError(f"--workers {args.workers}: give at least 1")
+    if args.scheduler and args.executor != "dask":
+        raise DcsimError("--scheduler is a Dask scheduler address: use it with --executor dask")
 
 
 def _cores() -> int:
@@ -423,10 +434,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from dcsim.report.progress import SweepProgress
     from dcsim.scenario.load import load_scenario
 
-    if args.workers < 1:
-        raise DcsimError(f"--workers {args.workers}: give at least 1")
-    if args.scheduler and args.executor != "dask":
-        raise DcsimError("--scheduler is a Dask scheduler address: use it with --executor dask")
+    _check_executor(args)
     axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, False, "--grid") for t in args.grid]
     base = load_scenario(args.file, args.overrides)
     replications = args.replications
@@ -472,10 +480,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     target = parse_target(args.target)
     if args.low > args.high:
         raise DcsimError(f"--min {args.low} is above --max {args.high}")
-    if args.scheduler and args.executor != "dask":
-        raise DcsimError("--scheduler is a Dask scheduler address: use it with --executor dask")
-    if args.workers < 1:
-        raise DcsimError(f"--workers {args.workers}: give at least 1")
+    _check_executor(args)
     base = load_scenario(args.file, args.overrides)
     out = args.out or os.path.join("results", base.name, "plan")
     check_sweep_dir(out)
