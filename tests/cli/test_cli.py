@@ -21,7 +21,7 @@ import pytest
 from dcsim.cli import build_parser, main
 from dcsim.scenario.schema import Scenario
 
-from conftest import ROOT, SHIPPED_SCENARIOS, SPEC_FILES
+from conftest import ROOT, SHIPPED_SCENARIOS, SPEC_FILES, SPEC_FUTURE
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 SHORT = ["--set", "horizon=2d", "--set", "warmup=0"]
@@ -372,3 +372,19 @@ def test_output_into_a_closed_pipe_gives_no_traceback() -> None:
         os.close(write_end)
     assert "Traceback" not in proc.stderr
     assert "BrokenPipeError" not in proc.stderr
+
+
+@pytest.mark.parametrize("path", SPEC_FUTURE, ids=[f"{p.parent.name}/{p.name}" for p in SPEC_FUTURE])
+def test_spec_files_of_unbuilt_features_are_refused_cleanly(path: Path) -> None:
+    """A user's file that uses features not built yet: exit 2, every problem on its own line with its path,
+    the unknown fields named, and no traceback (as a real process, from the file's folder)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dcsim", "validate", path.name], cwd=path.parent, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith(f"dcsim validate: error: {path.name}: ") and "problem" in lines[0]
+    assert any("unknown key" in line or "unknown scheduler" in line for line in lines[1:])
+    assert all(line.startswith("  ") and ": " in line for line in lines[1:])
