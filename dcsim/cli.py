@@ -47,6 +47,11 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
         help="override a scenario field before validation; repeatable. PATH steps into "
         "mappings by key and lists by index: --set workload.jobs.0.arrival.rate=8/h",
     )  # fmt: skip
+    p.add_argument(
+        "--no-plugins", action="store_true",
+        help="refuse policies given as 'module:Class' without importing them: a plug-in is code that runs "
+        "when the scenario is loaded, so use this for scenario files you did not write (also: DCSIM_NO_PLUGINS=1)",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -539,6 +544,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dcsim`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    plugins_env = os.environ.get("DCSIM_NO_PLUGINS")
+    if getattr(args, "no_plugins", False):
+        os.environ["DCSIM_NO_PLUGINS"] = "1"  # inherited by the processes of a sweep or plan
     try:
         return COMMANDS[args.command](args)
     except DcsimError as exc:
@@ -551,6 +559,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dcsim: interrupted; no results were written", file=sys.stderr)
         return 130
+    finally:  # main() may be called again in the same process (tests, notebooks)
+        if plugins_env is None:
+            os.environ.pop("DCSIM_NO_PLUGINS", None)
+        else:
+            os.environ["DCSIM_NO_PLUGINS"] = plugins_env
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,13 +28,22 @@ class ScenarioError(DcsimError):
         self.source = source
         super().__init__(self.format())
 
+    #: Problems listed in the message; the rest are counted (a file can have thousands).
+    SHOWN = 25
+
     def format(self) -> str:
-        """Return all problems as one message, one line per problem."""
+        """Return the problems as one message, one line per problem (the first :attr:`SHOWN` of them)."""
         where = f"{self.source}: " if self.source else ""
         n = len(self.problems)
-        head = f"{where}{n} problem{'s' if n != 1 else ''} in the scenario"
-        lines = [f"  {path or '(top level)'}: {msg}" for path, msg in self.problems]
+        head = f"{where}{n:,} problem{'s' if n != 1 else ''} in the scenario"
+        lines = [f"  {_cut(path, 120) or '(top level)'}: {_cut(msg, 400)}" for path, msg in self.problems[: self.SHOWN]]
+        if n > self.SHOWN:
+            lines.append(f"  ... and {n - self.SHOWN:,} more (fix these first, then validate again)")
         return "\n".join([head, *lines])
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class UnknownPolicyError(DcsimError):

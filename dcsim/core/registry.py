@@ -2,12 +2,22 @@
 
 A registry maps a name to a class with a nested pydantic ``Params`` model and an
 ``__init__(params, rng)``. Users' plug-ins load by ``module:Class``.
+
+A plug-in is code: naming ``module:Class`` in a scenario imports that module, which runs
+it. Before anything of the class is called, :meth:`Registry.lookup` checks that it is a
+class implementing the registry's protocol (the methods its kind needs, a pydantic
+``Params`` if any, an ``__init__`` taking ``(params, rng)``). Setting the environment
+variable ``DCSIM_NO_PLUGINS=1`` (the CLI's ``--no-plugins``) refuses every plug-in before
+its module is imported, for scenario files from untrusted sources.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+import inspect
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -16,6 +26,43 @@ from pydantic import BaseModel, ConfigDict
 from dcsim.core.errors import UnknownPolicyError
 
 T = TypeVar("T")
+
+NO_PLUGINS_ENV = "DCSIM_NO_PLUGINS"
+"""Environment variable: when set to anything but '' or '0', plug-ins are refused unimported."""
+
+
+def plugins_allowed() -> bool:
+    """Whether ``module:Class`` plug-ins may be imported (see :data:`NO_PLUGINS_ENV`)."""
+    return os.environ.get(NO_PLUGINS_ENV, "") in ("", "0")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, for quoting a user's value in a message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _import_plugin_module(module_name: str, search: Sequence[str]) -> Any:
+    """Import ``module_name``; if it is not on the path, look for it in the folders ``search``.
+
+    Raises:
+        ModuleNotFoundError: the module is on the path nowhere, and in none of ``search``.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.partition(".")[0]
+        if exc.name != top:
+            raise
+        for folder in search:
+            if os.path.isfile(os.path.join(folder, top + ".py")) or os.path.isfile(
+                os.path.join(folder, top, "__init__.py")
+            ):
+                # Appended, not prepended: a folder of scenarios never shadows an installed module.
+                if folder not in sys.path:
+                    sys.path.append(folder)
+                importlib.invalidate_caches()
+                return importlib.import_module(module_name)
+        raise
 
 
 class NoParams(BaseModel):
@@ -29,11 +76,19 @@ class Registry(Generic[T]):
 
     Args:
         kind: what the components decide, used in messages.
+        conforms: the protocol check of a plug-in class: returns what it lacks (e.g. "no
+            method place(job, cluster)"), or None if it implements the protocol.
+        shape: the protocol in a few words, for messages (e.g. "a class with
+            __init__(params, rng) and place(job, cluster)").
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(
+        self, kind: str, conforms: Callable[[type], str | None] | None = None, shape: str = "a policy class"
+    ) -> None:
         self.kind = kind
         self._classes: dict[str, type] = {}
+        self._conforms = conforms or (lambda cls: None)
+        self.shape = shape
 
     def register(self, name: str) -> Callable[[type], type]:
         """Class decorator that registers a component under ``name``."""
@@ -63,36 +118,88 @@ class Registry(Generic[T]):
             out[name] = doc[0] if doc else ""
         return out
 
-    def lookup(self, name: str) -> type:
+    def lookup(self, name: str, search: Sequence[str] = ()) -> type:
         """Return the class for ``name`` (a registered name or ``module:Class``).
 
+        Args:
+            name: a registered name, or ``module:Class`` (a plug-in).
+            search: folders to find a plug-in's module in when it is not on the Python path
+                (the scenario's folder, the current folder).
+
         Raises:
-            UnknownPolicyError: the name is not registered and is no importable plug-in.
+            UnknownPolicyError: the name is not registered, or the plug-in is refused
+                (plug-ins off), cannot be imported, or is not a class implementing the protocol.
         """
         if name in self._classes:
             return self._classes[name]
-        if ":" in name:
-            module_name, _, attr = name.partition(":")
-            try:
-                cls = getattr(importlib.import_module(module_name), attr)
-            except (ImportError, AttributeError) as exc:
-                raise UnknownPolicyError(
-                    f"cannot load {self.kind} plug-in {name!r}: {exc}; "
-                    "give it as 'module:Class' with the module importable"
-                ) from None
-            return cls
-        valid = ", ".join(self.names())
-        raise UnknownPolicyError(f"unknown {self.kind} {name!r}; valid names: {valid} (or a plug-in as 'module:Class')")
+        if ":" not in name:
+            valid = ", ".join(self.names())
+            raise UnknownPolicyError(
+                f"unknown {self.kind} {_short(name)!r}; valid names: {valid} (or a plug-in as 'module:Class')"
+            )
+        label = f"{self.kind} plug-in {_short(name)!r}"
+        module_name, _, attr = name.partition(":")
+        if not all(part.isidentifier() for part in module_name.split(".")) or not attr.isidentifier():
+            raise UnknownPolicyError(
+                f"{label}: give a plug-in as 'module:Class', with a module name (dotted words) and a class "
+                "name, e.g. 'mypolicies:LastFit'"
+            )
+        if not plugins_allowed():
+            raise UnknownPolicyError(
+                f"{label}: plug-ins are off (--no-plugins, or {NO_PLUGINS_ENV} set), so its code was not run; "
+                f"use a built-in {self.kind} ({', '.join(self.names())}) or allow plug-ins for a file you trust"
+            )
+        try:
+            module = _import_plugin_module(module_name, search)
+        except ModuleNotFoundError as exc:
+            raise UnknownPolicyError(
+                f"cannot load {label}: no module named {_short(exc.name or module_name)!r} on the Python path, "
+                f"beside the scenario or in the current folder; put {module_name.partition('.')[0]}.py beside "
+                "the scenario, or add its folder to PYTHONPATH"
+            ) from None
+        except Exception as exc:  # the plug-in's own code failed while importing
+            raise UnknownPolicyError(
+                f"cannot load {label}: importing {module_name!r} failed ({type(exc).__name__}: "
+                f"{_short(str(exc))}); fix the module"
+            ) from None
+        cls = getattr(module, attr, None)
+        if cls is None:
+            raise UnknownPolicyError(f"cannot load {label}: module {module_name!r} has no {attr!r}; check the name")
+        problem = self._not_a_policy(cls)
+        if problem:
+            raise UnknownPolicyError(f"{label} is not a {self.kind} policy: {problem}; a {self.kind} is {self.shape}")
+        return cls  # type: ignore[no-any-return]
 
-    def params_model(self, name: str) -> type[BaseModel]:
+    def _not_a_policy(self, obj: Any) -> str | None:
+        """What keeps ``obj`` from being a policy of this kind, or None."""
+        if not inspect.isclass(obj):
+            return f"it is a {'function' if callable(obj) else 'value'}, not a class"
+        params = getattr(obj, "Params", NoParams)
+        if not (inspect.isclass(params) and issubclass(params, BaseModel)):
+            return "its Params is not a pydantic model"
+        try:
+            inspect.signature(obj).bind(None, None)
+        except (TypeError, ValueError):
+            return "it cannot be built as Class(params, rng)"
+        return self._conforms(obj)
+
+    def params_model(self, name: str, search: Sequence[str] = ()) -> type[BaseModel]:
         """Return the ``Params`` model of ``name`` (``NoParams`` if it declares none)."""
-        return getattr(self.lookup(name), "Params", NoParams)
+        return getattr(self.lookup(name, search), "Params", NoParams)
 
-    def validate_params(self, name: str, params: Mapping[str, Any] | None) -> BaseModel:
+    def validate_params(self, name: str, params: Mapping[str, Any] | None, search: Sequence[str] = ()) -> BaseModel:
         """Validate ``params`` against the ``Params`` model of ``name``."""
-        return self.params_model(name).model_validate(dict(params or {}))
+        return self.params_model(name, search).model_validate(dict(params or {}))
 
     def create(self, name: str, params: Mapping[str, Any] | None, rng: np.random.Generator) -> T:
         """Build the component ``name`` with validated ``params`` and its own ``rng``."""
         cls = self.lookup(name)
         return cls(self.validate_params(name, params), rng)  # type: ignore[no-any-return]
+
+
+def lacks_methods(cls: type, *names: str) -> str | None:
+    """What a plug-in class lacks of the methods ``names`` (as ``"no method place(job, cluster)"``), or None."""
+    missing = [name for name in names if not callable(getattr(cls, name.partition("(")[0], None))]
+    if missing:
+        return "no method " + " or ".join(missing)
+    return None

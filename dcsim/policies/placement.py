@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dcsim.core.registry import NoParams, Registry
+from dcsim.core.registry import NoParams, Registry, lacks_methods
 from dcsim.infra.cluster import Placement
 from dcsim.views import ClusterView, JobView
 
@@ -37,7 +37,11 @@ class PlacementPolicy(Protocol):
         """Return ``[(node, gpus), ...]`` summing to ``job.gpus``, or None."""
 
 
-PLACEMENT: Registry[PlacementPolicy] = Registry("placement")
+PLACEMENT: Registry[PlacementPolicy] = Registry(
+    "placement",
+    lambda cls: lacks_methods(cls, "place(job, cluster)"),
+    "a class with __init__(params, rng) and place(job, cluster); see docs/howto.md",
+)
 
 _LOWEST, _TIGHTEST, _LOOSEST = 0, 1, 2
 

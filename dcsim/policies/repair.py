@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from dcsim.core.registry import Registry
+from dcsim.core.registry import Registry, lacks_methods
 from dcsim.views import FailureView
 
 
@@ -24,7 +24,11 @@ class RepairPolicy(Protocol):
         """Sort key of a failure waiting for a technician (compared with ``<``)."""
 
 
-REPAIR: Registry[RepairPolicy] = Registry("repair")
+REPAIR: Registry[RepairPolicy] = Registry(
+    "repair",
+    lambda cls: lacks_methods(cls, "key(failure)"),
+    "a class with __init__(params, rng) and key(failure); see docs/howto.md",
+)
 
 
 class _Params(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from dcsim.core.registry import Registry
+from dcsim.core.registry import Registry, lacks_methods
 from dcsim.views import JobView
 
 
@@ -26,7 +26,19 @@ class SchedulerPolicy(Protocol):
         """Sort key of a queued job (compared with ``<``)."""
 
 
-SCHEDULER: Registry[SchedulerPolicy] = Registry("scheduler")
+def _not_a_scheduler(cls: type) -> str | None:
+    """A scheduler orders the queue (``key``) or, with ``batch = True``, decides per epoch (``decide``)."""
+    if getattr(cls, "batch", False) is True:
+        return lacks_methods(cls, "decide(jobs, cluster, now)")
+    return lacks_methods(cls, "key(job)")
+
+
+SCHEDULER: Registry[SchedulerPolicy] = Registry(
+    "scheduler",
+    _not_a_scheduler,
+    "a class with __init__(params, rng), a backfill attribute and key(job), or batch = True and "
+    "decide(jobs, cluster, now); see docs/howto.md",
+)
 
 
 class _Params(BaseModel):

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from dcsim.core.errors import ScenarioError, unreadable
 from dcsim.scenario.checks import check_raw, check_scenario
+from dcsim.scenario.messages import plain
 from dcsim.scenario.overrides import apply_overrides
 from dcsim.scenario.schema import Scenario
 
@@ -127,9 +128,6 @@ def field_names() -> frozenset[str]:
 
 
 def _message(error: Any) -> str:
-    msg = str(error["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        msg = msg.removeprefix(prefix)
     if error["type"] == "extra_forbidden":
         key = str(error["loc"][-1]) if error["loc"] else ""
         names = [n for n in block_fields(tuple(error["loc"])) if n != key]
@@ -137,22 +135,13 @@ def _message(error: Any) -> str:
         close = close or difflib.get_close_matches(key, names, n=1, cutoff=0.6)
         hint = f"did you mean `{close[0]}`? " if close else ""
         return f"unknown key; {hint}check its spelling (`dcsim schema` lists every field)"
-    if error["type"] == "missing":
-        return "required field is missing"
-    if error["type"] == "union_tag_invalid":
-        ctx = error.get("ctx", {})
-        tag, expected = str(ctx.get("tag", "")), str(ctx.get("expected_tags", ""))
-        options = [t.strip().strip("'") for t in expected.split(",")]
-        close = difflib.get_close_matches(tag, options, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"{tag!r} is not one of {expected}{hint}"
-    return msg
+    return plain(error)
 
 
 def scenario_from_data(data: dict[str, Any], base_dir: str = ".", source: str | None = None) -> Scenario:
     """Validate raw scenario data; raise one ScenarioError listing every problem."""
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         problems = [(_user_path(data, e["loc"]), _message(e)) for e in exc.errors()]
         seen = set(problems)

@@ -10,6 +10,7 @@ both and reports every problem at once.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -388,19 +389,28 @@ class PolicySpec(Strict):
 Policy = Annotated[PolicySpec, BeforeValidator(_policy_shorthand)]
 
 
-def _check_policy(kind: str, spec: PolicySpec) -> PolicySpec:
-    """Check a policy name and its params against the registry of its kind."""
+def _check_policy(kind: str, spec: PolicySpec, info: ValidationInfo | None = None) -> PolicySpec:
+    """Check a policy name and its params against the registry of its kind.
+
+    A plug-in's module is looked for on the Python path, then beside the scenario file
+    (the validation context's ``base_dir``) and in the current folder.
+    """
     from dcsim.policies import REGISTRIES
 
     registry = REGISTRIES[kind]
+    context = (info.context if info is not None else None) or {}
+    search = [context["base_dir"]] if "base_dir" in context else []
+    search.append(os.getcwd())
     try:
-        registry.validate_params(spec.name, spec.params)
+        registry.validate_params(spec.name, spec.params, search)
     except DcsimError as exc:
         raise ValueError(str(exc)) from None
     except ValueError as exc:  # pydantic's ValidationError of the Params model
+        from dcsim.scenario.messages import cut, params_problems
+
         errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
-        parts = [f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors] or [str(exc)]
-        raise ValueError(f"{spec.name}: " + "; ".join(parts)) from None
+        parts = params_problems(errors) or [cut(str(exc))]
+        raise ValueError(f"{cut(spec.name, 80)}: " + "; ".join(parts)) from None
     return spec
 
 
@@ -555,8 +565,8 @@ class Repair(Strict):
 
     @field_validator("policy")
     @classmethod
-    def _known_policy(cls, spec: PolicySpec) -> PolicySpec:
-        return _check_policy("repair", spec)
+    def _known_policy(cls, spec: PolicySpec, info: ValidationInfo) -> PolicySpec:
+        return _check_policy("repair", spec, info)
 
 
 class Maintenance(Strict):
@@ -584,8 +594,8 @@ class Policies(Strict):
 
     @field_validator("scheduler", "placement")
     @classmethod
-    def _known_policy(cls, spec: PolicySpec, info: Any) -> PolicySpec:
-        return _check_policy(info.field_name, spec)
+    def _known_policy(cls, spec: PolicySpec, info: ValidationInfo) -> PolicySpec:
+        return _check_policy(str(info.field_name), spec, info)
 
 
 def _price_shorthand(value: Any) -> Any:

@@ -89,3 +89,29 @@ class Dies(Raises):
 
     def place(self, job, cluster):
         os._exit(1)
+
+
+#: Calls made into the classes below (validation must make none).
+CALLS: list[str] = []
+
+
+class NoRngInit:
+    """Not a policy: its constructor takes no (params, rng)."""
+
+    def __init__(self) -> None:
+        CALLS.append("NoRngInit.__init__")
+
+    def place(self, job, cluster):
+        CALLS.append("NoRngInit.place")
+
+
+class BadParams:
+    """Not a policy: its Params is no pydantic model."""
+
+    Params = dict
+
+    def __init__(self, params, rng) -> None:
+        CALLS.append("BadParams.__init__")
+
+    def place(self, job, cluster):
+        CALLS.append("BadParams.place")

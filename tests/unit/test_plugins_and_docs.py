@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from dcsim.core.errors import PlacementError, ScenarioError
 from dcsim.report.progress import Progress
@@ -172,3 +176,93 @@ def test_an_unknown_gpu_type_is_noted_with_the_defaults_used() -> None:
     data["datacenter"]["sites"][0]["node"]["gpu_type"] = "h100"
     notes = run_data(data).summary["notes"]
     assert any("GPU type h100 is not in dcsim's table" in n for n in notes)
+
+
+# --------------------------------------------------------------------------- plug-ins that are no policy
+@pytest.mark.parametrize(
+    ("kind", "name", "why"),
+    [
+        ("placement", "os:system", "it is a function, not a class"),
+        ("placement", "numpy:ndarray", "no method place"),
+        ("placement", "plugins.toy_policies:LongestFirst", "no method place"),  # a scheduler given as placement
+        ("scheduler", "plugins.toy_policies:LastFit", "no method key"),  # a placement given as scheduler
+        ("repair", "plugins.toy_policies:LastFit", "no method key"),
+        ("placement", "plugins.toy_policies:NoRngInit", r"it cannot be built as Class\(params, rng\)"),
+        ("placement", "plugins.toy_policies:BadParams", "its Params is not a pydantic model"),
+        ("placement", "os:sep", "it is a value, not a class"),
+    ],
+)
+def test_plugin_that_is_not_a_policy_is_refused_at_validation(kind: str, name: str, why: str) -> None:
+    """Validation refuses it before anything of it is called (os:system would otherwise run as os.system(...))."""
+    import plugins.toy_policies as toy
+
+    toy.CALLS.clear()
+    data = tiny_data(failures={"node": {"mtbf": "1000h"}}) if kind == "repair" else tiny_data()
+    where = "repair.policy" if kind == "repair" else f"policies.{kind}"
+    if kind == "repair":
+        data["repair"] = {"policy": name}
+    else:
+        data["policies"] = {kind: name}
+    with pytest.raises(ScenarioError, match=rf"{where}: {kind} plug-in .* is not a {kind} policy: {why}") as info:
+        build(data)
+    assert toy.CALLS == []  # nothing of the class was called
+    assert "Traceback" not in str(info.value) and len(str(info.value).splitlines()) == 2
+
+
+@pytest.mark.parametrize("name", ["..:X", "a/b:C", "mod:", ":Cls", "mod:not-a-name", "os:system()"])
+def test_plugin_name_that_is_not_module_colon_class_is_refused(name: str) -> None:
+    with pytest.raises(ScenarioError, match=r"give a plug-in as 'module:Class'"):
+        build(tiny_data(policies={"placement": name}))
+
+
+def test_plugin_module_that_fails_to_import_is_reported_as_its_own_error() -> None:
+    with pytest.raises(ScenarioError, match=r"importing 'plugins.broken_module' failed \(ZeroDivisionError"):
+        build(tiny_data(policies={"placement": "plugins.broken_module:X"}))
+
+
+def _plugin_beside_scenario(folder: Path, marker: Path) -> Path:
+    """A scenario and, beside it, a plug-in module that leaves ``marker`` when it is imported."""
+    folder.mkdir()
+    (folder / "besidepolicy.py").write_text(
+        "import pathlib\n"
+        f"pathlib.Path({str(marker)!r}).write_text('imported')\n"
+        "from dcsim.policies.placement import FirstFit as Beside\n",
+        encoding="utf-8",
+    )
+    scenario = folder / "s.yaml"
+    scenario.write_text(yaml.safe_dump(tiny_data(policies={"placement": "besidepolicy:Beside"})), encoding="utf-8")
+    return scenario
+
+
+def test_plugin_module_beside_the_scenario_loads_from_any_folder(tmp_path: Path) -> None:
+    """The console script has no scenario folder on its path: dcsim looks beside the scenario file."""
+    marker = tmp_path / "imported"
+    scenario = _plugin_beside_scenario(tmp_path / "study", marker)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "dcsim", "run", str(scenario), "--out", str(tmp_path / "out"), "--quiet"],
+        cwd=elsewhere, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert marker.read_text() == "imported"
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["policies"]["placement"]["name"] == (
+        "besidepolicy:Beside"
+    )
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_no_plugins_refuses_a_plugin_without_importing_it(tmp_path: Path, how: str) -> None:
+    marker = tmp_path / "imported"
+    scenario = _plugin_beside_scenario(tmp_path / "study", marker)
+    env = {**os.environ, "DCSIM_NO_PLUGINS": "1"} if how == "env" else dict(os.environ)
+    args = ["--no-plugins"] if how == "flag" else []
+    proc = subprocess.run(
+        [sys.executable, "-m", "dcsim", "run", str(scenario), "--out", str(tmp_path / "out"), *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "plug-ins are off" in proc.stderr and "policies.placement" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not marker.exists()  # the module's code never ran
+    assert not (tmp_path / "out").exists()
