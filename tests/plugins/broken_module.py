@@ -1,3 +1,3 @@
 """A plug-in module whose own code fails when imported (for the tests)."""
 
-1 / 0
+BROKEN = 1 / 0
