@@ -250,11 +250,21 @@ def _cores() -> int:
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
+def _check_names(out: str) -> None:
+    """Refuse an ``--out`` with a folder or file name longer than the file system takes."""
+    from dcsim.core.files import check_name_lengths
+
+    too_long = check_name_lengths(out, "--out")
+    if too_long:
+        raise DcsimError(too_long)
+
+
 def _check_out(out: str, want_dir: bool) -> None:
     """Raise a DcsimError if ``out`` cannot be written as a directory (or file) of results."""
     from dcsim.experiment.run import check_out_dir
 
-    flag = f"--out {out}"
+    flag = f"--out {out[:60]}{'...' if len(out) > 60 else ''}"
+    _check_names(out)
     path = os.path.abspath(out)
     if want_dir:
         try:
@@ -319,6 +329,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from dcsim.core.errors import OverrideError
     from dcsim.experiment.compare import aggregate, compare, paired_differences, parse_axis, variants
+    from dcsim.experiment.run import scenario_results
     from dcsim.report.console import compare_table, difference_table
     from dcsim.scenario.load import load_scenario
 
@@ -353,7 +364,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(f"\neach variant minus {baseline}, paired by seed: mean difference ± 95 % confidence half-width; "
               "* the interval excludes 0 (significant)\n")  # fmt: skip
         print(difference_table(paired_differences(table, baseline), baseline))
-    out = args.out or os.path.join("results", base.name, "compare.csv")
+    out = args.out or scenario_results(base.name, "compare.csv")
     _write_csv(table, out)
     print(f"\nevery run's metrics: {out}")
     return 0
@@ -435,6 +446,7 @@ def _cmd_policies(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from dcsim.experiment.compare import parse_axis
+    from dcsim.experiment.run import scenario_results
     from dcsim.experiment.sweep import check_sweep_dir, execute, plan, points_table, runs_table, write_tables
     from dcsim.report.progress import SweepProgress
     from dcsim.scenario.load import load_scenario
@@ -450,7 +462,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     replications = 3 if replications is None else replications
     if replications < 1:
         raise DcsimError(f"--replications {replications}: give at least 1")
-    out = args.out or os.path.join("results", base.name, "sweep")
+    out = args.out or scenario_results(base.name, "sweep")
+    _check_names(out)
     check_sweep_dir(out)
     tasks = plan(args.file, axes, replications, args.overrides)
     points = len({t.point for t in tasks})
@@ -479,6 +492,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from dcsim.core.units import format_duration
     from dcsim.experiment.plan import capacity_plan, parse_target, write_plan
+    from dcsim.experiment.run import scenario_results
     from dcsim.experiment.sweep import check_sweep_dir
     from dcsim.scenario.load import load_scenario
 
@@ -487,7 +501,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise DcsimError(f"--min {args.low} is above --max {args.high}")
     _check_executor(args)
     base = load_scenario(args.file, args.overrides)
-    out = args.out or os.path.join("results", base.name, "plan")
+    out = args.out or scenario_results(base.name, "plan")
+    _check_names(out)
     check_sweep_dir(out)
     print(f"{base.name}: smallest {args.vary} in [{args.low}, {args.high}] with {target} at the 95% bound, "
           f"{args.replications} seeds per value", file=sys.stderr)  # fmt: skip

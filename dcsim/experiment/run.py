@@ -17,6 +17,7 @@ import pandas as pd
 
 import dcsim
 from dcsim.core.errors import OutputError
+from dcsim.core.files import folder_name, make_dirs, remove_dirs
 from dcsim.infra.topology import GPU_POWER_W
 from dcsim.metrics.scoring import FaultData, Window, scheduler_metrics, summarize
 from dcsim.metrics.tables import (
@@ -321,11 +322,11 @@ def write_results(
     check_out_dir(out_dir)
     out_dir = os.path.normpath(out_dir)
     parent = os.path.dirname(out_dir) or "."
-    os.makedirs(parent, exist_ok=True)
+    made = make_dirs(parent)
     tmp = os.path.join(parent, f".{os.path.basename(out_dir)}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
     try:
+        os.makedirs(tmp)
         with open(os.path.join(tmp, "summary.json"), "w", encoding="utf-8") as fh:
             fh.write(summary_json(result.summary))
         with open(os.path.join(tmp, "manifest.json"), "w", encoding="utf-8") as fh:
@@ -342,6 +343,7 @@ def write_results(
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        remove_dirs(made)  # a failed run leaves no results/ folder behind
         raise
     return out_dir
 
@@ -357,6 +359,15 @@ def _replace_dir(src: str, dst: str) -> None:
         os.rename(src, dst)
 
 
+def scenario_results(name: str, *parts: str, root: str = "results") -> str:
+    """``results/<scenario folder>/<parts>``: the scenario's name made one safe folder name.
+
+    No name steers where results go: ``..``, ``/etc`` or ``a/../b`` become plain folder
+    names under ``results/`` (see :func:`dcsim.core.files.folder_name`).
+    """
+    return os.path.join(root, folder_name(name), *parts)
+
+
 def default_out_dir(result: RunResult, root: str = "results") -> str:
     """``results/<scenario>/<run id>``."""
-    return os.path.join(root, result.scenario.name, run_id(result.seed, result.overrides))
+    return scenario_results(result.scenario.name, run_id(result.seed, result.overrides), root=root)

@@ -651,7 +651,11 @@ class Sweep(Strict):
 class Scenario(Strict):
     """A whole scenario: the data center, its workload, policies, prices."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="names the results folder")
+    name: str = Field(
+        min_length=1,
+        description="names the results folder, results/<name>/ (characters other than letters, digits and ._+=- "
+        "become _, and a changed or long name gets a short hash: no name leads outside results/)",
+    )
     description: str = Field("", description="free text")
     seed: int = Field(0, ge=0, description="seed of every random stream")
     horizon: PositiveSeconds | None = Field(

@@ -10,6 +10,7 @@ subprocess to prove that no traceback reaches the user's terminal.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -751,3 +752,65 @@ def test_thousands_of_problems_are_counted_not_all_printed(tmp_path: Path, capsy
     assert "20,000 problems in the scenario" in lines[0]
     assert lines[1].startswith("  datacenter.sites.0.rackz: unknown key; did you mean `racks`?")
     assert lines[-1] == "  ... and 19,975 more (fix these first, then validate again)" and len(lines) == 27
+
+
+# --------------------------------------------------------------------------- names never steer where results go
+@pytest.mark.parametrize("name", ["..", "/etc", "a/../../b", "../escape", "x" * 300, "sub/dir", "."], ids=lambda n: n[:12])
+def test_scenario_name_cannot_steer_the_results_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """Whatever the scenario's name, its run lands in one folder directly under ./results."""
+    study = tmp_path / "study"
+    study.mkdir()
+    monkeypatch.chdir(study)
+    write_yaml(study / "s.yaml", tiny_data(name=name))
+    code, _, err = cli(capsys, "run", "s.yaml", "--quiet")
+    assert code == 0, err
+    nothing_but(tmp_path, "study")  # nothing beside the study folder
+    nothing_but(study, "s.yaml", "results")
+    (folder,) = (study / "results").iterdir()
+    assert folder.is_dir() and len(folder.name) <= 80 and not folder.name.startswith(".")
+    assert [p.name for p in folder.iterdir()] == ["seed1"]
+    assert json.loads((folder / "seed1" / "summary.json").read_text())["run"]["scenario"] == name
+
+
+def test_two_names_that_clean_up_alike_keep_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dcsim.core.files import folder_name
+
+    assert folder_name("a/b") != folder_name("a_b") and folder_name("a_b") == "a_b"
+    assert folder_name("x" * 300) != folder_name("x" * 299)
+
+
+def test_out_with_a_name_too_long_is_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_yaml(tmp_path / "s.yaml", tiny_data())
+    ran: list[bool] = []
+    monkeypatch.setattr("dcsim.experiment.run.simulate", lambda *a, **k: ran.append(True))
+    for command in (["run"], ["compare", "--seeds", "1"], ["sweep", "--replications", "1"]):
+        code, _, err = cli(capsys, *command, "s.yaml", "--out", str(Path("results") / ("n" * 300)))
+        assert_bad_input(code, err, command[0])
+        assert "--out" in err and "300 characters long" in err and len(err) < 400
+    assert ran == []
+    nothing_but(tmp_path, "s.yaml")
+
+
+def test_failed_write_leaves_no_results_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run whose writing fails removes the results/<scenario>/ folders it made for it."""
+    monkeypatch.chdir(tmp_path)
+    write_yaml(tmp_path / "s.yaml", tiny_data())
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", _fail)
+    with pytest.raises(OSError, match="simulated"):
+        cli(capsys, "run", "s.yaml", "--quiet")
+    nothing_but(tmp_path, "s.yaml")
+
+
+def test_failed_atomic_write_leaves_no_folder(tmp_path: Path) -> None:
+    from dcsim.core.files import write_atomically
+
+    with pytest.raises(OSError, match="simulated"):
+        write_atomically(str(tmp_path / "a" / "b" / "t.csv"), _fail)
+    nothing_but(tmp_path)
