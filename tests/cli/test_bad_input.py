@@ -597,7 +597,7 @@ def test_crash_while_writing_leaves_no_directory(
     with pytest.raises(OSError, match="simulated"):
         write_results(tiny_result, str(out), csv=True, plots=True)
     assert not out.exists()
-    nothing_but(tmp_path / "results")  # no .run1.tmp-<pid> left behind
+    nothing_but(tmp_path)  # no .run1.tmp-<pid> left behind, nor the results/ made for it
 
 
 def test_crash_while_writing_keeps_the_previous_results(
@@ -755,7 +755,9 @@ def test_thousands_of_problems_are_counted_not_all_printed(tmp_path: Path, capsy
 
 
 # --------------------------------------------------------------------------- names never steer where results go
-@pytest.mark.parametrize("name", ["..", "/etc", "a/../../b", "../escape", "x" * 300, "sub/dir", "."], ids=lambda n: n[:12])
+@pytest.mark.parametrize(
+    "name", ["..", "/etc", "a/../../b", "../escape", "x" * 300, "sub/dir", "."], ids=lambda n: n[:12]
+)
 def test_scenario_name_cannot_steer_the_results_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
