@@ -48,6 +48,11 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
         "mappings by key and lists by index: --set workload.jobs.0.arrival.rate=8/h",
     )  # fmt: skip
     p.add_argument(
+        "--allow-overload", action="store_true",
+        help="run even if the job classes without a count offer more than 10 times the installed GPUs (the queue "
+        "grows without bound; usually a rate written without its unit: `rate: 6` is 6 per second)",
+    )  # fmt: skip
+    p.add_argument(
         "--no-plugins", action="store_true",
         help="refuse policies given as 'module:Class' without importing them: a plug-in is code that runs "
         "when the scenario is loaded, so use this for scenario files you did not write (also: DCSIM_NO_PLUGINS=1)",
@@ -294,8 +299,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from dcsim.scenario.load import load_scenario
 
     scenario = load_scenario(args.file, args.overrides, args.seed)
+    report = _check_load(scenario, args)
     if args.out:
         _check_out(args.out, want_dir=True)
+    warnings = [line for line in report if "overloaded" in line]
+    if warnings and not args.quiet:  # before a run that would measure a state that never settles
+        print("\n".join(f"warning: {line}" for line in warnings), file=sys.stderr)
     progress = Progress(scenario.horizon) if not args.quiet else None
     try:
         result = simulate(scenario, progress=progress, overrides=args.overrides, events=args.events)
@@ -319,11 +328,29 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.file, args.overrides)
     topo = build_topology(scenario.datacenter)
+    report = _check_load(scenario, args, topo)
     print(
         f"{args.file}: valid. {topo.n_gpus:,} GPUs on {topo.n_nodes:,} nodes in {len(topo.rack_nodes):,} racks; "
         f"{len(scenario.workload.jobs)} job class(es){' and a trace' if scenario.workload.trace else ''}."
     )
+    print("\n".join(report))
     return 0
+
+
+def _check_load(scenario: Any, args: argparse.Namespace, topology: Any = None) -> list[str]:
+    """The offered load and the crew's, as lines to print; refuse a run that cannot finish.
+
+    Raises:
+        ScenarioError: never-ending classes offer far more than the cluster holds, and
+            --allow-overload was not given.
+    """
+    from dcsim.core.errors import ScenarioError
+    from dcsim.scenario.checks import load_report
+
+    lines, problems = load_report(scenario, topology)
+    if problems and not args.allow_overload:
+        raise ScenarioError(problems, args.file)
+    return lines
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

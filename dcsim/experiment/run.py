@@ -18,6 +18,7 @@ import pandas as pd
 import dcsim
 from dcsim.core.errors import OutputError
 from dcsim.core.files import folder_name, make_dirs, remove_dirs
+from dcsim.faults.crew import CREW_OVERLOADED, crew_load
 from dcsim.infra.topology import GPU_POWER_W
 from dcsim.metrics.scoring import FaultData, Window, scheduler_metrics, summarize
 from dcsim.metrics.tables import (
@@ -176,6 +177,9 @@ def simulate(
         "offered_load": offered / installed,
         "endless_load": work.endless_gpus / installed,
     }
+    crew = crew_load(scenario, model.topology)
+    if crew is not None:
+        summary["faults"]["repair_crew_load"] = crew.load
     epochs = None
     if model.batch and hasattr(model.scheduler, "log"):
         epochs = epochs_table(model.scheduler.log)
@@ -234,6 +238,8 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
     if scenario.repair is not None and scenario.failures is None:
         out.append("a repair block without a failures block has no effect: nothing fails")
     faults = summary["faults"]
+    if faults.get("repair_crew_load", 0) > 1:
+        out.append(f"the repair crew's load is {100 * faults['repair_crew_load']:.0f} %: {CREW_OVERLOADED}")
     if faults.get("unrepaired_at_end"):
         out.append(
             f"{faults['unrepaired_at_end']} failure(s) were not repaired by the end: mean_time_to_repair_s "

@@ -38,6 +38,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("faults.downtime_gpu_hours", "GPU-hours down", "number"),
     ("faults.mean_time_to_repair_s", "mean time to repair", "seconds"),
     ("faults.mean_wait_technician_s", "mean wait for a technician (hands-on)", "seconds"),
+    ("faults.repair_crew_load", "repair crew load (hands-on work / crew hours)", "share"),
     ("placement.multi_node_jobs", "multi-node jobs started", "count"),
     ("placement.cross_rack_jobs", "  of them across racks", "count"),
     ("queue.mean_queued_jobs", "mean queue length (jobs)", "number"),

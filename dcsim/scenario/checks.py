@@ -6,6 +6,7 @@ reports these problems together with the schema's, all at once.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -115,9 +116,10 @@ def check_raw(data: dict[str, Any], base: str) -> list[tuple[str, str]]:
         except (ValidationError, ValueError, TypeError):
             return None
 
+    missing = _missing_files(data, base)
     dc = part(Datacenter, data.get("datacenter"))
     if dc is None:
-        return []
+        return missing
     raw_workload = data.get("workload")
     workload: dict[str, Any] = raw_workload if isinstance(raw_workload, dict) else {}
     raw_jobs = workload.get("jobs")
@@ -131,7 +133,42 @@ def check_raw(data: dict[str, Any], base: str) -> list[tuple[str, str]]:
         "horizon" not in data or part(_Horizon, {"horizon": data["horizon"]}) is not None
     )
     horizon = part(_Horizon, {"horizon": data.get("horizon")})
-    return check_parts(dc, classes, trace, costs, horizon.horizon if horizon else None, horizon_known, base)
+    found = check_parts(dc, classes, trace, costs, horizon.horizon if horizon else None, horizon_known, base)
+    reported = {where for where, _ in missing}
+    return missing + [p for p in found if p[0] not in reported]
+
+
+def _missing_files(data: dict[str, Any], base: str) -> list[tuple[str, str]]:
+    """Data files named in blocks that failed the schema for other reasons, and that do not exist.
+
+    A block that validates has its file read by the other checks; one that does not is never
+    read, so without this a missing file would surface only once the block's other errors
+    are fixed (the user is told every problem at once).
+    """
+    blocks: list[tuple[str, Any]] = []
+    workload = data.get("workload")
+    if isinstance(workload, dict):
+        blocks.append(("workload.trace", workload.get("trace")))
+        jobs = workload.get("jobs")
+        for i, job in enumerate(jobs if isinstance(jobs, list) else []):
+            if isinstance(job, dict):
+                blocks += [(f"workload.jobs.{i}.{key}", job.get(key)) for key in ("duration", "gpus")]
+    failures = data.get("failures")
+    if isinstance(failures, dict):
+        blocks.append(("failures.trace", failures.get("trace")))
+    repair = data.get("repair")
+    if isinstance(repair, dict):
+        blocks.append(("repair.time", repair.get("time")))
+    problems = []
+    for where, block in blocks:
+        if not isinstance(block, dict) or not isinstance(block.get("path"), str) or not block["path"]:
+            continue
+        path = resolve(base, block["path"])
+        if not os.path.exists(path):
+            problems.append(
+                (f"{where}.path", f"{path}: file not found; check the path (relative to the scenario file)")
+            )
+    return problems
 
 
 class _Horizon(BaseModel):
@@ -221,3 +258,54 @@ def check_parts(
                 ("costs.gpu_hour_usd", f"no price for GPU type {', '.join(missing)}; add it, or a '*' default")
             )
     return problems
+
+
+#: Offered load of the never-ending classes above which a command refuses to run without
+#: ``--allow-overload``. Between 1 and this, a what-if of a smaller cluster, it warns; a rate
+#: written in the wrong unit (per second or minute for per hour, per hour for per day) is
+#: 24 to 3,600 times too high, and such runs take minutes to build an ever longer queue.
+OVERLOAD_REFUSED = 10.0
+
+
+def load_report(sc: Scenario, topology: Topology | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+    """What the workload and the failures ask of the data center, before any queueing.
+
+    Returns:
+        Lines for a person (the offered load, the repair crew's load) and the problems that
+        refuse a run without ``--allow-overload``: never-ending classes that offer more than
+        :data:`OVERLOAD_REFUSED` times the installed GPUs.
+    """
+    from dcsim.faults.crew import CREW_OVERLOADED, crew_load
+    from dcsim.workload.offered import offered_work
+
+    topology = topology or build_topology(sc.datacenter)
+    installed = topology.n_gpus
+    work = offered_work(sc)
+    period = sc.horizon
+    offered = work.gpus(period) if period is not None else work.endless_gpus
+    only = "" if period is not None or not work.finite_gpu_seconds else ", classes without a count only"
+    lines = [
+        f"offered load: {100 * offered / installed:,.1f} % of the installed GPUs ({offered:,.1f} of {installed:,} "
+        f"busy on average before queueing{only})"
+    ]
+    problems: list[tuple[str, str]] = []
+    endless = work.endless_gpus / installed
+    if endless > 1:
+        names = [c.name for c in sc.workload.jobs if c.count is None and not isinstance(c.arrival, BatchArrival)]
+        times = f"{endless:,.0f}" if endless >= 100 else f"{endless:.3g}"
+        what = (
+            f"the job classes without a count ({', '.join(names)}) offer {times} times the installed GPUs "
+            f"({work.endless_gpus:,.0f} GPUs of demand on {installed:,}): the queue grows without bound"
+        )
+        if endless > OVERLOAD_REFUSED:
+            problems.append(
+                ("workload.jobs", f"{what} and the run would take long; check the arrival rates (a bare number "
+                 "is per second: `rate: 6` is 6/s, write 6/h for six an hour), or give --allow-overload to run it")
+            )  # fmt: skip
+        else:
+            lines.append(f"overloaded: {what}, whatever the policy")
+    crew = crew_load(sc, topology)
+    if crew is not None:
+        line = f"repair crew load: {100 * crew.load:,.0f} % ({crew.describe()})"
+        lines.append(line + (f"; {CREW_OVERLOADED}" if crew.load > 1 else ""))
+    return lines, problems

@@ -816,3 +816,19 @@ def test_failed_atomic_write_leaves_no_folder(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="simulated"):
         write_atomically(str(tmp_path / "a" / "b" / "t.csv"), _fail)
     nothing_but(tmp_path)
+
+
+def test_trace_block_with_other_errors_still_reports_its_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every problem at once: a misspelt key and a bad unit in the trace block, and its file is missing."""
+    data = tiny_data()
+    data["workload"] = {"trace": {"path": "nowhere.csv", "time_unit": "fortnights", "colums": {}}}
+    data["failures"] = {"node": {"mtbf": "100h"}, "trace": {"path": "no_failures.csv", "mode": "sometimes"}}
+    code, _, err = cli(capsys, "validate", str(write_yaml(tmp_path / "s.yaml", data)))
+    assert_bad_input(code, err, "validate")
+    paths = problem_paths(err)
+    assert {"workload.trace.colums", "workload.trace.time_unit", "workload.trace.path"} <= set(paths)
+    assert {"failures.trace.mode", "failures.trace.path"} <= set(paths)
+    assert "nowhere.csv: file not found" in err and "no_failures.csv: file not found" in err
+    assert paths.count("workload.trace.path") == 1

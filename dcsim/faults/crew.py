@@ -1,0 +1,92 @@
+"""The repair crew's offered load: hands-on repairs arriving against the hours technicians work.
+
+Failures that neither a reboot fixes nor a trace times arrive at ``lambda`` per second
+(every unit's long-run failure rate, renewal theorem), each needing ``E[repair]`` seconds of
+hands-on work, done only inside working hours by ``c`` technicians. The crew's offered load
+is ``rho = lambda x E[repair] / (c x share of the week worked)``. Above 1 the crew cannot keep
+up: repairs queue, more and more of the fleet waits for a technician, and availability falls
+the longer the run (the finite fleet bounds the queue, so a run still ends, but what it
+measures depends on the horizon rather than on a steady state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dcsim.faults.models import time_to_failure
+from dcsim.infra.topology import Topology
+from dcsim.scenario.schema import COMPONENTS, Scenario
+from dcsim.workload.distributions import duration_sampler
+
+CREW_OVERLOADED = (
+    "overloaded: repairs queue without end, so availability falls the longer the run and what it measures depends "
+    "on the horizon; add technicians or working hours"
+)
+"""What an overloaded crew means for a run's results, for messages and notes."""
+
+
+@dataclass(frozen=True)
+class CrewLoad:
+    """What the technicians are offered.
+
+    Attributes:
+        hands_on_per_s: failures per second that need a technician.
+        mean_repair_s: mean hands-on repair time, s (working time).
+        technicians: crew size.
+        worked_share: share of the week inside working hours (1 without working hours).
+    """
+
+    hands_on_per_s: float
+    mean_repair_s: float
+    technicians: int
+    worked_share: float
+
+    @property
+    def load(self) -> float:
+        """Offered load of the crew: hands-on work asked for / technician time available."""
+        capacity = self.technicians * self.worked_share
+        work = self.hands_on_per_s * self.mean_repair_s
+        return work / capacity if capacity > 0 else (float("inf") if work > 0 else 0.0)
+
+    def describe(self) -> str:
+        """One sentence for a reader: how fast repairs arrive and how fast the crew finishes them."""
+        per_week = self.hands_on_per_s * 7 * 86400.0
+        hours = self.mean_repair_s / 3600.0
+        crew_week = self.technicians * self.worked_share * 7 * 24
+        return (
+            f"{per_week:.3g} hands-on repairs a week x {hours:.3g} h = {per_week * hours:.3g} h of work for "
+            f"{crew_week:.3g} technician-hours"
+        )
+
+
+def crew_load(sc: Scenario, topology: Topology) -> CrewLoad | None:
+    """The crew's offered load under the scenario's random failure models, or None without failures."""
+    failures = sc.failures
+    if failures is None or (failures.trace is not None and failures.trace.mode == "replace"):
+        return None
+    repair = sc.repair
+    if repair is None:
+        from dcsim.scenario.schema import Repair
+
+        repair = Repair()
+    rate = 0.0
+    for _, kind, model in failures.models():
+        if kind == "site":
+            ttf = time_to_failure(model)
+            if ttf is not None:
+                rate += len(topology.site_names) * ttf.rate_per_s
+            continue
+        for pool in topology.pools:
+            ttf = time_to_failure(model, pool.gpu_type)
+            if ttf is None:
+                continue
+            units = {"gpu": pool.gpus, "node": len(pool.nodes), "rack": len(pool.racks)}[kind]
+            rate += units * ttf.rate_per_s
+    assert COMPONENTS[-1] == "site"
+    reboot_share = repair.reboot.share if repair.reboot is not None else 0.0
+    _, mean_repair = duration_sampler(repair.time, sc.base_dir)
+    hours = repair.working_hours
+    worked = 1.0
+    if hours is not None:
+        worked = (hours.end - hours.start) / 86400.0 * (5.0 / 7.0 if hours.days == "weekdays" else 1.0)
+    return CrewLoad(rate * (1.0 - reboot_share), float(mean_repair), repair.technicians, worked)
