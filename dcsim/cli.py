@@ -27,9 +27,9 @@ examples:
   dcsim compare scenarios/lp_scheduler.yaml --policy scheduler=fifo,lp --seeds 3
   dcsim allocate scenarios/allocate_two_racks.yaml --lambda-sweep 0,1,10,100
   dcsim sweep scenarios/quickstart.yaml --grid datacenter.sites.0.racks=6,8,10 --replications 5
-  dcsim plot results/quickstart/sweep --metric jobs.p95_wait_s
+  dcsim plot results/quickstart/sweep --metric jobs.p95_wait_s --target 'jobs.p95_wait_s<=1h'
   dcsim plan scenarios/capacity_planning.yaml --vary datacenter.sites.0.racks --min 12 --max 28 \\
-      --target 'jobs.p95_wait_s<=3600'
+      --target 'jobs.p95_wait_s<=1h'
   dcsim schema --markdown > docs/reference/scenario.md
 
 Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,
@@ -166,30 +166,42 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find the smallest integer value of --vary in [--min, --max] (racks, nodes, technicians, ...) "
         "whose upper 95% confidence bound of the metric's mean meets --target (lower bound for >=), by "
         "bisection: --replications seeds per value, run like a sweep (parallel, resumable). Bisection assumes "
-        "the metric improves monotonically with the setting. Prints the values tried; writes plan.csv, plan.png "
-        "and the runs to results/<scenario>/plan (or --out). Exit 0 when found, 5 when even --max misses it.",
+        "the metric improves monotonically with the setting. Prints each value tried once, with its interval; "
+        "writes plan.csv and plan.png to a folder of their own per question (setting, range, target, "
+        "replications, --set) under results/<scenario>/plan/, so plans never overwrite each other, and keeps "
+        "the runs in results/<scenario>/plan/runs for every plan of the scenario to reuse (or all in --out). "
+        "Exit 0 when found, 5 when even --max misses it.",
     )  # fmt: skip
     _add_scenario_args(pln)
     pln.add_argument("--vary", required=True, metavar="PATH", help="the setting to size, e.g. datacenter.sites.0.racks")
     pln.add_argument("--min", dest="low", type=int, required=True, metavar="A", help="smallest value to consider")
     pln.add_argument("--max", dest="high", type=int, required=True, metavar="B", help="largest value to consider")
     pln.add_argument("--target", required=True, metavar="'METRIC<=VALUE'",
-                     help="e.g. 'jobs.p95_wait_s<=3600' or 'utilization.gpu_available>=0.99' (metric names: "
-                     "docs/reference/metrics.md; values in their units: seconds, shares)")  # fmt: skip
+                     help="e.g. 'jobs.p95_wait_s<=1h', 'utilization.gpu_available>=99%%' or "
+                     "'cost.total_usd<=$200k' (also >=, < and >; metric names: docs/reference/metrics.md; a "
+                     "value without a unit is in seconds, a share or USD)")  # fmt: skip
     pln.add_argument("--replications", type=int, default=5, metavar="N", help="seeds per value (default 5)")
-    pln.add_argument("--out", metavar="DIR", help="plan directory (default: results/<scenario>/plan)")
+    pln.add_argument("--out", metavar="DIR",
+                     help="plan directory: plan.csv, plan.png and runs/ (default: the runs in "
+                     "results/<scenario>/plan/runs, shared by that scenario's plans, and plan.csv and plan.png in "
+                     "results/<scenario>/plan/<setting>-<metric>-<hash of the question>/)")  # fmt: skip
     _add_executor_args(pln)
 
     plo = sub.add_parser(
         "plot", help="draw a sweep's metrics against a grid axis, with confidence bands",
         description="From a sweep's points table, draw each metric's mean and 95% confidence band against a grid "
-        "axis, one line per value of the other axes, as DIR/plots/<metric>.png.",
+        "axis, one line per value of the other axes, as DIR/plots/<metric>-vs-<axis>.png. Axes are in words "
+        "with units; bands stop at the metric's range (no wait below 0, no share above 100%); metrics that are "
+        "zero at every point are not drawn (and are named).",
     )  # fmt: skip
     plo.add_argument("dir", help="the directory `dcsim sweep` wrote")
     plo.add_argument("--metric", action="append", default=[], metavar="NAME",
                      help="a metric by its contract name, e.g. jobs.p95_wait_s; repeatable (default: every metric "
                      "of the run summary table that the sweep has)")  # fmt: skip
     plo.add_argument("--x", metavar="PATH", help="the grid axis across (default: the first)")
+    plo.add_argument("--target", metavar="'METRIC<=VALUE'",
+                     help="draw a target line on that metric's plot (and draw that metric), written as for "
+                     "`dcsim plan`, e.g. 'jobs.p95_wait_s<=1h'")  # fmt: skip
 
     alo = sub.add_parser(
         "allocate", help="solve a static allocation (cost + lambda x fault exposure) with an LP/MILP",
@@ -517,61 +529,74 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from dcsim.core.units import format_duration
-    from dcsim.experiment.plan import capacity_plan, parse_target, write_plan
+    from dcsim.experiment.plan import capacity_plan, parse_target, question_dir, write_plan
     from dcsim.experiment.run import scenario_results
     from dcsim.experiment.sweep import check_sweep_dir
+    from dcsim.metrics.names import describe, format_interval
     from dcsim.scenario.load import load_scenario
 
-    target = parse_target(args.target)
+    target = parse_target(args.target)  # a misspelled metric stops here, before any run
     if args.low > args.high:
         raise DcsimError(f"--min {args.low} is above --max {args.high}")
+    if args.replications < 2:
+        raise DcsimError(f"--replications {args.replications}: give at least 2 (a confidence interval needs them)")
     _check_executor(args)
     base = load_scenario(args.file, args.overrides)
-    out = args.out or scenario_results(base.name, "plan")
-    _check_names(out)
-    check_sweep_dir(out)
-    print(f"{base.name}: smallest {args.vary} in [{args.low}, {args.high}] with {target} at the 95% bound, "
-          f"{args.replications} seeds per value", file=sys.stderr)  # fmt: skip
-
-    def show(x: float) -> str:  # seconds as durations, the rest as numbers
-        if target.metric.endswith("_s") and x == x:
-            return ("-" if x < 0 else "") + format_duration(abs(x))
-        return f"{x:.6g}"
+    if args.out:
+        store = answer = args.out
+    else:  # one store of runs per scenario (plans reuse each other's runs), one folder per question
+        store = scenario_results(base.name, "plan")
+        answer = os.path.join(store, question_dir(args.vary, args.low, args.high, target, args.replications,
+                                                  args.overrides))  # fmt: skip
+    _check_names(answer)
+    check_sweep_dir(answer)
+    metric = describe(target.metric)
+    leaf = args.vary.rsplit(".", 1)[-1]
+    print(f"{base.name}: the smallest {args.vary} in [{args.low}, {args.high}] whose 95 % confidence bound meets "
+          f"{target}\n({metric.label}), by bisection over {args.replications} seeds per value:")  # fmt: skip
 
     def on_value(row: dict[str, Any]) -> None:
         verdict = "meets" if row["met"] else "misses"
-        print(f"  {args.vary} = {row['value']}: mean {show(row['mean'])}, 95% interval [{show(row['ci_low'])}, "
-              f"{show(row['ci_high'])}], {verdict}", file=sys.stderr)  # fmt: skip
+        shown = format_interval(metric, row["mean"], row["ci_low"], row["ci_high"])
+        print(f"  {leaf} = {row['value']}: {shown}: {verdict}", flush=True)
 
     try:
         result = capacity_plan(
-            args.file, args.vary, args.low, args.high, target, args.replications, out, args.overrides, on_value,
+            args.file, args.vary, args.low, args.high, target, args.replications, store, args.overrides, on_value,
             executor=args.executor, workers=args.workers, scheduler=args.scheduler,
         )  # fmt: skip
     except KeyboardInterrupt:
-        print(f"\ndcsim plan: interrupted; the runs done are kept in {out}/runs: run the same command to go on",
+        print(f"\ndcsim plan: interrupted; the runs done are kept in {store}/runs: run the same command to go on",
               file=sys.stderr)  # fmt: skip
         return 130
-    files = write_plan(result, out)
-    print(result.tried.sort_values("value").to_string(index=False))
+    files = write_plan(result, answer)
+    print()
+    if result.answer is None:
+        print(f"no value in [{args.low}, {args.high}] meets the target: {target}")
+    else:
+        below = result.tried[result.tried["value"] < result.answer]["value"]
+        why = f"; {int(below.max())} misses it" if len(below) and below.max() == result.answer - 1 else ""
+        print(f"answer: {args.vary} = {result.answer}{why}")
     for note in result.notes:
         print(f"note: {note}")
     if result.failed_runs:
-        print(f"note: {result.failed_runs} run(s) failed and were left out (their errors: {out}/runs)")
-    print(f"\nplan: {', '.join(files)}")
-    if result.answer is None:
-        print(f"no value in [{args.low}, {args.high}] meets {target}")
-        return 5
-    print(f"answer: {args.vary} = {result.answer}")
-    return 0
+        print(f"note: {result.failed_runs} run(s) failed and were left out (their errors: {store}/runs)")
+    print(f"plan: {files[0]} and {os.path.basename(files[1])}; runs: {os.path.join(store, 'runs')}")
+    return 5 if result.answer is None else 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from dcsim.report.sweep_plots import plot_sweep
 
-    files = plot_sweep(args.dir, args.metric, args.x)
-    print(f"{len(files)} plot(s) in {os.path.join(args.dir, 'plots')}")
+    target = None
+    if args.target:
+        from dcsim.experiment.plan import parse_target
+
+        target = parse_target(args.target)
+    drawn = plot_sweep(args.dir, args.metric, args.x, target)
+    print(f"{len(drawn.written)} plot(s) in {os.path.join(args.dir, 'plots')}")
+    if drawn.skipped:
+        print(f"not drawn, zero at every point: {', '.join(drawn.skipped)}")
     return 0
 
 

@@ -10,6 +10,8 @@ log2(max - min) steps.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import re
@@ -19,16 +21,20 @@ from typing import Any
 
 import pandas as pd
 
+from dcsim.core import units
 from dcsim.core.errors import DcsimError
 from dcsim.experiment.compare import Axis
 from dcsim.experiment.sweep import execute, plan, points_table, runs_table
+from dcsim.metrics.names import Metric, check_metric, clip, describe, format_one
 
-_TARGET = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
+_TARGET = re.compile(r"^\s*([^<>=≤≥\s]+)\s*(<=|>=|≤|≥|<|>)\s*(\S.*?)\s*$")
+_OPS = {"≤": "<=", "≥": ">="}
+_SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
 
 
 @dataclass(frozen=True)
 class Target:
-    """``metric <= value`` or ``metric >= value``."""
+    """``metric <= value`` or ``metric >= value`` (``<`` and ``>`` are strict); ``value`` in engine units."""
 
     metric: str
     op: str
@@ -36,25 +42,107 @@ class Target:
 
     def met(self, low: float, high: float) -> bool:
         """Met by an interval (low, high): its worst end satisfies the target."""
-        return high <= self.value if self.op == "<=" else low >= self.value
+        if self.op in ("<=", "<"):
+            return high <= self.value if self.op == "<=" else high < self.value
+        return low >= self.value if self.op == ">=" else low > self.value
 
     def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.value:g}"
+        return f"{self.metric} {self.op} {format_one(describe(self.metric), self.value)}"
+
+    def words(self) -> str:
+        """The target for people: ``p95 wait ≤ 60.0 min``."""
+        op = {"<=": "≤", ">=": "≥"}.get(self.op, self.op)
+        metric = describe(self.metric)
+        return f"{metric.label} {op} {format_one(metric, self.value)}"
+
+
+def _target_value(text: str, metric: Metric) -> float:
+    """The target's value in the metric's engine unit, from text with or without a unit."""
+    kind = metric.kind
+    raw = text.replace(",", "").replace(" ", "")
+    if kind == "seconds":
+        return units.duration(raw)
+    if kind == "share":
+        percent = raw.endswith("%")
+        value = _float(raw.rstrip("%")) / (100 if percent else 1)
+        if not percent and value > metric.high:
+            raise ValueError(f"a share is at most 1: write {raw}% or {value / 100:g}")
+        return value
+    if kind == "usd":
+        m = re.fullmatch(r"(?:US)?\$?([-+0-9.eE]+)([kKmMbB]?)\$?(?:USD)?", raw)
+        if m is None:
+            raise ValueError("write dollars as 200000, $200k or $1.5M")
+        return float(m.group(1)) * _SCALE[m.group(2).lower()]
+    if kind == "kwh":
+        m = re.fullmatch(r"([-+0-9.eE]+)([kKmM]?)(?:kWh|kwh)?", raw)
+        if m is None:
+            raise ValueError("write energy as 50000, 50k or 50000kWh")
+        return float(m.group(1)) * _SCALE[m.group(2).lower()]
+    return _float(raw)
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("") from None
+
+
+_EXAMPLES = {
+    "seconds": "a duration such as 1h, 90m or 3600 (seconds)",
+    "share": "a percentage such as 99% (or a share such as 0.99)",
+    "usd": "dollars such as $200k or 200000",
+    "kwh": "kWh such as 50k or 50000",
+}
 
 
 def parse_target(text: str) -> Target:
-    """Parse ``"jobs.p95_wait_s<=3600"``.
+    """Parse ``"jobs.p95_wait_s<=1h"``, ``"utilization.gpu_available>=99%"``, ``"cost.total_usd<=$200k"``.
+
+    The metric's name is checked first (with did-you-mean); the value is read in the
+    metric's unit: a duration for ``_s`` metrics, a percentage or a share for shares,
+    dollars for ``_usd``; a bare number is in the engine unit (seconds, share, USD).
 
     Raises:
-        DcsimError: not of the form METRIC<=VALUE or METRIC>=VALUE.
+        DcsimError: not of the form METRIC<=VALUE or METRIC>=VALUE, an unknown metric, a value
+            that does not read in the metric's unit, or one outside the metric's range.
     """
     m = _TARGET.match(text)
     if m is None:
-        raise DcsimError(
-            f"--target {text!r}: write it as METRIC<=VALUE or METRIC>=VALUE with a number in the metric's unit, "
-            "e.g. 'jobs.p95_wait_s<=3600'"
-        )
-    return Target(m.group(1), m.group(2), float(m.group(3)))
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise DcsimError(f"--target {shown!r}: write it as METRIC<=VALUE or METRIC>=VALUE, e.g. 'jobs.p95_wait_s<=1h' "
+                         "or 'utilization.gpu_available>=99%'")  # fmt: skip
+    name, op, written = m.group(1), _OPS.get(m.group(2), m.group(2)), m.group(3)
+    metric = describe(check_metric(name, "--target"))
+    example = _EXAMPLES.get(metric.kind, "a number")
+    try:
+        value = _target_value(written, metric)
+    except ValueError as exc:
+        detail = str(exc) if metric.kind != "seconds" else ""
+        raise DcsimError(f"--target {text!r}: {written!r} is not {example}{'; ' + detail if detail else ''}") from None
+    if not math.isfinite(value):
+        raise DcsimError(f"--target {text!r}: give a finite value, e.g. {example}")
+    if not metric.low <= value <= metric.high:
+        top = "100 %" if metric.high == 1 else f"{metric.high:g}"
+        raise DcsimError(f"--target {text!r}: {metric.label} lies between {metric.low:g} and {top}; "
+                         "give a value in that range")  # fmt: skip
+    return Target(metric.name, op, value)
+
+
+def question_dir(
+    vary: str, low: int, high: int, target: Target, replications: int, overrides: tuple[str, ...] | list[str] = ()
+) -> str:
+    """A directory name for one plan's question: ``<setting>-<metric>-<hash of everything asked>``.
+
+    Two plans of one scenario that ask different questions (setting, range, target,
+    replications, ``--set`` overrides) get different names, so their answers never
+    overwrite each other; the same question gets the same name.
+    """
+    asked = json.dumps([vary, low, high, target.metric, target.op, target.value, replications, list(overrides)])
+    digest = hashlib.sha256(asked.encode()).hexdigest()[:8]
+    leaf = re.sub(r"[^A-Za-z0-9_]", "_", vary.rsplit(".", 1)[-1])[:40]
+    metric = re.sub(r"[^A-Za-z0-9_]", "_", target.metric.rsplit(".", 1)[-1])[:40]
+    return f"{leaf}-{metric}-{digest}"
 
 
 @dataclass
@@ -104,6 +192,7 @@ def capacity_plan(
         raise DcsimError(f"--replications {replications}: give at least 2 (a confidence interval needs them)")
     rows: dict[int, dict[str, Any]] = {}
     failed = 0
+    metric = describe(target.metric)
 
     def evaluate(value: int) -> bool:
         nonlocal failed
@@ -116,15 +205,17 @@ def capacity_plan(
         failed += len(errors)
         if len(errors) == len(runs):
             raise DcsimError(f"every run at {vary} = {value} failed; the first: {errors.iloc[0]}")
-        if target.metric not in runs.columns:
-            raise DcsimError(f"--target: the summary has no metric {target.metric!r} (see docs/reference/metrics.md)")
+        if target.metric not in runs.columns:  # a class or cause this scenario does not have
+            raise DcsimError(f"--target: this scenario's runs have no metric {target.metric!r}; its job classes and "
+                             "failure causes are named in the scenario (see docs/reference/metrics.md)")  # fmt: skip
         stats = points_table(runs, [axis])
         row = stats[stats["metric"] == target.metric]
         if row.empty:
             mean = lo = hi = math.nan
             n = 0
-        else:
+        else:  # the t interval can reach past what the metric can be (a wait below 0): clip it there
             n, mean, lo, hi = (row.iloc[0][k] for k in ("n", "mean", "ci_low", "ci_high"))
+            lo, hi = clip(metric, float(lo)), clip(metric, float(hi))
         met = bool(n >= 2 and not math.isnan(lo) and target.met(lo, hi))
         rows[value] = {"value": value, "n": int(n), "mean": mean, "ci_low": lo, "ci_high": hi, "met": met}
         if on_value is not None:
@@ -160,22 +251,36 @@ def plot_plan(result: PlanResult, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
+    from dcsim.report.sweep_plots import metric_axis, setting_label
+
+    metric = describe(result.target.metric)
     t = result.tried.sort_values("value")
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    err = [t["mean"] - t["ci_low"], t["ci_high"] - t["mean"]]
-    colors = ["tab:green" if m else "tab:red" for m in t["met"]]
-    ax.errorbar(t["value"], t["mean"], yerr=err, fmt="none", ecolor="0.5", capsize=4, zorder=1)
-    ax.scatter(t["value"], t["mean"], c=colors, zorder=2, label="mean, 95 % interval (green: meets)")
-    ax.axhline(result.target.value, color="tab:blue", linestyle="--", label=f"target {result.target}")
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    scale = metric_axis(ax, metric, [*t["ci_high"], *t["mean"], result.target.value])
+    mean, low, high = t["mean"] / scale, t["ci_low"] / scale, t["ci_high"] / scale
+    met = t["met"].to_numpy(dtype=bool)
+    ax.errorbar(t["value"], mean, yerr=[mean - low, high - mean], fmt="none", ecolor="0.5", capsize=4, zorder=1)
+    for ok, color, words in ((True, "tab:green", "meets"), (False, "tab:red", "misses")):
+        if (met == ok).any():
+            ax.scatter(t["value"][met == ok], mean[met == ok], color=color, zorder=2,
+                       label=f"{words} the target (mean, 95 % interval)")  # fmt: skip
+    ax.axhline(result.target.value / scale, color="tab:blue", linestyle="--", label=f"target: {result.target.words()}")
     if result.answer is not None:
-        ax.axvline(result.answer, color="tab:green", alpha=0.4, label=f"answer: {result.path} = {result.answer}")
-    top = float(t["ci_high"].max())
+        ax.axvline(result.answer, color="tab:green", alpha=0.4, label=f"answer: {result.answer}")
+    top = float(t["ci_high"].max()) if len(t) else 0.0
     if result.target.value > 0 and top > 30 * result.target.value:  # misses far above: keep the target readable
-        ax.set_yscale("symlog", linthresh=result.target.value)
-    ax.set_xlabel(result.path)
-    ax.set_ylabel(result.target.metric)
-    ax.set_title(f"smallest {result.path} whose 95 % bound meets the target (bisection)", fontsize=10)
+        ax.set_yscale("symlog", linthresh=result.target.value / scale)
+    elif ax.get_ylim()[0] < 0:
+        ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    leaf = result.path.rsplit(".", 1)[-1].replace("_", " ")
+    ax.set_xlabel(setting_label(result.path))
+    n = int(t["n"].max()) if len(t) else 0
+    ax.set_title(f"smallest {leaf} whose 95 % bound meets {result.target.words()}\n"
+                 f"{result.target.metric}: each value tried by bisection, mean and 95 % interval over {n} seeds",
+                 fontsize=10)  # fmt: skip
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

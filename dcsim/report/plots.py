@@ -127,54 +127,137 @@ def _count(n: int, word: str) -> str:
 COMPONENT_COLORS = {"gpu": "#d62728", "node": "#ff7f0e", "rack": "#9467bd", "site": "#8c564b"}
 
 
-def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
-    """Write ``failures.png`` (failures and repairs on a timeline, GPUs up) and ``lost_by_cause.png``."""
+_BINS = ((600.0, "10 minutes"), (3600.0, "hour"), (6 * 3600.0, "6 hours"), (86400.0, "day"),
+         (7 * 86400.0, "week"), (30 * 86400.0, "30 days"))  # fmt: skip
+MAINTENANCE_COLOR = "#1f77b4"
+
+
+def _bin_width(span: float) -> tuple[float, str]:
+    """The shortest of ``_BINS`` that cuts ``span`` seconds into at most 100 bins."""
+    for width, name in _BINS:
+        if span / width <= 100:
+            return width, name
+    return _BINS[-1]
+
+
+def down_by_cause(result: Any) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """GPUs out of service over time, split by what took them out: each failed component class, and maintenance.
+
+    Returns ``(times, {component: GPUs down from its failures}, GPUs down for maintenance)``,
+    step functions (each value holds from its time to the next). The split adds up to the
+    run's exact count of GPUs out of service: failures' blast radii can overlap (a GPU fails
+    in a node that is down), so the failure classes are scaled to the GPUs actually down for
+    failures, and what is down beyond every failure is maintenance (drained or in its window).
+    """
+    f = result.failures
+    end = float(result.summary["window"]["end_s"])
+    down = result.down
+    d_t = down["time_s"].to_numpy(dtype=float) if down is not None else np.zeros(0)
+    d_g = down["gpus"].to_numpy(dtype=float) if down is not None else np.zeros(0)
+    start = f["time_s"].to_numpy(dtype=float)
+    back = f["in_service_s"].fillna(end).to_numpy(dtype=float)
+    times = np.unique(np.concatenate([[0.0], d_t, start, back]))
+    times = times[times <= end]
+    at = np.searchsorted(d_t, times, side="right") - 1
+    total = np.where(at >= 0, d_g[np.clip(at, 0, None)], 0.0) if d_g.size else np.zeros(times.size)
+    comps = f["component"].astype(str).to_numpy()
+    gpus = f["gpus_down"].to_numpy(dtype=float)
+    by: dict[str, np.ndarray] = {}
+    for comp in COMPONENTS:
+        mask = comps == comp
+        if not mask.any():
+            continue
+        delta = np.zeros(times.size)
+        np.add.at(delta, np.searchsorted(times, start[mask]), gpus[mask])
+        gone = back[mask] <= end
+        np.add.at(delta, np.searchsorted(times, back[mask][gone]), -gpus[mask][gone])
+        by[comp] = np.cumsum(delta)
+    failed = sum(by.values()) if by else np.zeros(times.size)
+    if result.scenario.maintenance:
+        shown = np.minimum(failed, total)
+        maintenance = total - shown
+    else:
+        shown, maintenance = total, np.zeros(times.size)
+    scale = np.divide(shown, failed, out=np.zeros(times.size), where=failed > 0)
+    return times, {c: v * scale for c, v in by.items()}, maintenance
+
+
+def failures_figure(result: Any, plt: Any) -> Any:
+    """The figure of ``failures.png``: failures per day (or hour, week) by component, GPUs out of service by cause.
+
+    Both panels aggregate: the number of drawn shapes depends on the component classes, not on
+    the number of failures, so a run with thousands of failures reads like one with ten.
+    Planned maintenance is a layer of its own below and a shaded span above.
+    """
     sc = result.scenario
     f = result.failures
-    down = result.down
     end = float(result.summary["window"]["end_s"])
     scale_t, label = _time_axis(np.array([end]))
     k = scale_t[0] / end if end > 0 else 1.0
     installed = result.summary["cluster"]["installed_gpus"]
-    fig, (ax1, ax2) = plt.subplots(
-        2, 1, figsize=(10, 6.5), sharex=True, constrained_layout=True, gridspec_kw={"height_ratios": [2, 1]}
-    )
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, constrained_layout=True)
+    width, per = _bin_width(end)
+    edges = np.arange(0.0, end + width, width)
     components = [c for c in COMPONENTS if (f["component"] == c).any()]
-    for row, comp in enumerate(components):
-        part = f[f["component"] == comp]
-        start = part["time_s"].to_numpy() * k
-        back = part["in_service_s"].fillna(end).to_numpy() * k
-        ax1.hlines(np.full(len(part), row), start, back, color=COMPONENT_COLORS[comp], lw=6, alpha=0.35)
-        hit = part["jobs_hit"].to_numpy() > 0
-        legend = f"{comp}: {_count(len(part), 'failure')}, {_count(int(part['jobs_hit'].sum()), 'job interruption')}"
-        ax1.plot(start[hit], np.full(hit.sum(), row), "v", color=COMPONENT_COLORS[comp], ms=6, label=legend)
-        ax1.plot(start[~hit], np.full((~hit).sum(), row), "|", color=COMPONENT_COLORS[comp], ms=10)
-    ax1.set_yticks(range(len(components)), components)
-    ax1.set_ylim(-0.7, len(components) - 0.3 + 0.6)
-    ax1.set_ylabel("component")
-    ax1.legend(loc="upper right", frameon=False, fontsize=8)
-    ax1.set_title(
-        f"{sc.name}: failures (▼ interrupted a job, | hit idle units) and time out of service (bars), "
-        f"seed {result.seed}",
-        fontsize=10,
-    )
-    if down is not None and len(down):
-        t = np.append(down["time_s"].to_numpy(), end) * k
-        up = 100 * (1 - np.append(down["gpus"].to_numpy(), down["gpus"].iloc[-1]) / installed)
-        ax2.step(np.concatenate([[0.0], t]), np.concatenate([[100.0], up]), where="post", color="#2ca02c", lw=1)
+    if components:
+        ax1.hist([f.loc[f["component"] == c, "time_s"].to_numpy() * k for c in components], bins=edges * k,
+                 stacked=True, histtype="stepfilled", color=[COMPONENT_COLORS[c] for c in components], alpha=0.8,
+                 label=[f"{c}: {_count(int((f['component'] == c).sum()), 'failure')}" for c in components])  # fmt: skip
+        hit = f.loc[f["jobs_hit"] > 0, "time_s"].to_numpy()
+        counts, _ = np.histogram(hit, bins=edges)
+        ax1.step(edges * k, np.append(counts, counts[-1] if counts.size else 0), where="post", color="black", lw=0.9,
+                 label=f"failures that interrupted a job: {len(hit):,}")  # fmt: skip
+    else:
+        ax1.text(0.5, 0.5, "no failures", transform=ax1.transAxes, ha="center", va="center", color="0.4")
+    from matplotlib.ticker import MaxNLocator
+
+    ax1.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax1.set_ylabel(f"failures per {per}")
+    ax1.set_ylim(0, max(1.0, ax1.get_ylim()[1]) * 1.25)
+
+    times, by, maintenance = down_by_cause(result)
+    t = np.append(times, end) * k
+    layers = [(f"{c} failures", COMPONENT_COLORS[c], v) for c, v in by.items()]
+    planned = int(result.summary["faults"].get("planned_interruptions") or 0)
+    if sc.maintenance:
+        layers.append((f"planned maintenance ({_count(planned, 'job eviction')})", MAINTENANCE_COLOR, maintenance))
+    base = np.zeros(times.size)
+    for name, color, values in layers:
+        top = base + values
+        ax2.fill_between(t, 100 * np.append(base, base[-1]) / installed, 100 * np.append(top, top[-1]) / installed,
+                         step="post", color=color, alpha=0.75 if color != MAINTENANCE_COLOR else 0.45, lw=0,
+                         label=name)  # fmt: skip
+        base = top
+    if sc.maintenance and maintenance.any():  # where maintenance holds GPUs, shade the failures panel too
+        under_way = (np.append(maintenance, maintenance[-1]) > 0).astype(float)
+        ax1.fill_between(t, 0, under_way, step="post", transform=ax1.get_xaxis_transform(), color=MAINTENANCE_COLOR,
+                         alpha=0.12, lw=0, label="planned maintenance under way")  # fmt: skip
     avail = result.summary["utilization"]["gpu_available"]
-    ax2.axhline(100 * avail, color="#2ca02c", ls="--", lw=0.8, label=f"mean: {100 * avail:.2f} %")
-    ax2.set_ylabel("GPUs in service (%)")
+    ax2.set_ylabel("GPUs out of service (% of installed)")
     ax2.set_xlabel(label)
-    ax2.legend(loc="lower right", frameon=False, fontsize=8)
+    ax2.set_ylim(0, max(float(100 * base.max() / installed) if base.size else 0.0, 1e-3) * 1.3)
+    ax2.set_title(f"GPUs out of service, by what took them out; mean availability after warm-up {100 * avail:.2f} %",
+                  fontsize=9)  # fmt: skip
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.set_xlim(0, end * k)
         if sc.warmup > 0:
             ax.axvspan(0, sc.warmup * k, color="0.9", zorder=0)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper right", frameon=True, framealpha=0.9, fontsize=8, ncols=2)
     if sc.warmup > 0:
-        ax1.text(sc.warmup * k / 2, len(components) - 0.3 + 0.5, "warm-up (not measured)", ha="center", va="top",
-                 fontsize=8, color="0.4")  # fmt: skip
+        ax1.text(0.005, 0.97, " warm-up", transform=ax1.transAxes, ha="left", va="top", fontsize=8, color="0.4")
+    n_hit = int(f["jobs_hit"].sum()) if len(f) else 0
+    ax1.set_title(f"{sc.name}: {_count(len(f), 'failure')} ({_count(n_hit, 'job interruption')}) over the run, "
+                  f"per {per} and component, seed {result.seed}", fontsize=10)  # fmt: skip
+    return fig
+
+
+def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
+    """Write ``failures.png`` (:func:`failures_figure`) and ``lost_by_cause.png`` (GPU-hours lost by cause)."""
+    sc = result.scenario
+    f = result.failures
+    fig = failures_figure(result, plt)
     path = os.path.join(out_dir, "failures.png")
     fig.savefig(path, dpi=120)
     plt.close(fig)

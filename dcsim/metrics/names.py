@@ -1,0 +1,279 @@
+"""Metric names of a run summary, for people: check a name, say it in words, print it with its unit.
+
+The words are the run summary table's (:data:`dcsim.report.console.HEADLINE`); names that
+table does not show get words from their own name. Every metric of a summary is
+non-negative, and shares of a whole (utilization, ETTR, ``share_of_...``) are at most 1:
+:func:`clip` keeps printed and plotted confidence bounds inside those limits.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+
+from dcsim.core.errors import DcsimError
+from dcsim.core.units import format_duration
+
+#: Every scalar metric of a run summary whose name does not depend on the scenario (flattened).
+STATIC_NAMES: tuple[str, ...] = (
+    "jobs.submitted", "jobs.started", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",
+    "jobs.mean_wait_s", "jobs.p95_wait_s", "jobs.mean_wait_incl_queued_s", "jobs.mean_jct_s", "jobs.p95_jct_s",
+    "jobs.mean_slowdown",
+    "utilization.gpu_allocated", "utilization.gpu_productive", "utilization.gpu_available",
+    "cost.total_usd", "cost.capital_usd", "cost.spare_capital_usd", "cost.energy_usd", "cost.energy_kwh",
+    "cost.usd_per_productive_gpu_hour",
+    "faults.failures", "faults.job_interruptions", "faults.lost_gpu_hours", "faults.downtime_gpu_hours",
+    "faults.mean_time_to_repair_s", "faults.ettr", "faults.planned_interruptions", "faults.jobs_failed",
+    "faults.unrepaired_at_end", "faults.reboots", "faults.spare_swaps", "faults.mean_wait_technician_s",
+    "faults.mean_wait_part_s",
+    "queue.queued_at_end", "queue.mean_queued_jobs", "queue.mean_running_jobs", "queue.arrival_rate_per_h",
+    "workload.offered_gpus", "workload.offered_load", "workload.endless_load",
+    "placement.multi_node_jobs", "placement.cross_rack_jobs",
+    "window.start_s", "window.end_s", "window.hours",
+    "cluster.installed_gpus", "cluster.nodes", "cluster.spare_gpus",
+    "scheduler.epochs", "scheduler.fallbacks", "scheduler.fallback_share", "scheduler.jobs_started",
+    "scheduler.unplaced", "scheduler.guard_starts",
+)  # fmt: skip
+
+_FAULT_FIELDS = ("failures", "interruptions", "share_of_interruptions", "lost_gpu_hours")
+#: Names that hold a job class, a failure cause, a component or a scheduling level: (family, fields).
+FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("classes.<class>", ("submitted", "completed", "mean_wait_s", "p95_wait_s", "mean_jct_s")),
+    ("faults.by_cause.<cause>", _FAULT_FIELDS),
+    ("faults.by_component.<component>", _FAULT_FIELDS),
+    ("scheduler.by_level.<level>", ("",)),
+)
+
+_CHOICES = {"<component>": ("gpu", "node", "rack", "site"), "<level>": ("node", "rack", "pool")}
+
+#: Words of the names the run summary table shows on an indented row (which reads only under its parent).
+_STANDALONE = {
+    "cost.capital_usd": "capital cost (GPU-hours installed)",
+    "cost.energy_usd": "energy cost",
+    "placement.cross_rack_jobs": "multi-node jobs across racks",
+    "scheduler.fallbacks": "MILP epochs without an optimum in time",
+    "scheduler.unplaced": "jobs the MILP chose that did not fit",
+}
+
+
+def _family_match(name: str) -> bool:
+    parts = name.split(".")
+    if len(parts) == 3 and parts[0] == "classes":
+        return bool(parts[1]) and parts[2] in FAMILIES[0][1]
+    if len(parts) == 4 and parts[:2] == ["faults", "by_cause"]:
+        return bool(parts[2]) and parts[3] in _FAULT_FIELDS
+    if len(parts) == 4 and parts[:2] == ["faults", "by_component"]:
+        return parts[2] in _CHOICES["<component>"] and parts[3] in _FAULT_FIELDS
+    return len(parts) == 3 and parts[:2] == ["scheduler", "by_level"] and parts[2] in _CHOICES["<level>"]
+
+
+def is_metric(name: str) -> bool:
+    """True if ``name`` is a metric a run summary can hold (classes and causes by any name)."""
+    return name in STATIC_NAMES or _family_match(name)
+
+
+def check_metric(name: str, flag: str) -> str:
+    """Return ``name`` if a run summary can hold it; else raise, naming ``flag`` and the nearest names.
+
+    Args:
+        name: a dotted metric name, e.g. ``jobs.p95_wait_s``.
+        flag: the argument it came from, for the message (``--target``, ``--metric``).
+
+    Raises:
+        DcsimError: not a metric of a run summary; the message suggests the closest names.
+    """
+    if is_metric(name):
+        return name
+    candidates = list(STATIC_NAMES)
+    head = name.rsplit(".", 1)
+    for family, fields in FAMILIES:  # a family name with a misspelled field: suggest that family's fields
+        prefix = family.rsplit(".", 1)[0] + "."
+        if name.startswith(prefix) and len(head) == 2 and fields != ("",):
+            candidates += [f"{head[0]}.{f}" for f in fields]
+    close = difflib.get_close_matches(name, candidates, n=2, cutoff=0.6)
+    if not close:  # a right field under a wrong group (cost.p95_wait_s): match on the last part
+        last = name.rsplit(".", 1)[-1]
+        close = [c for c in STATIC_NAMES if c.rsplit(".", 1)[-1] in difflib.get_close_matches(last, [
+            s.rsplit(".", 1)[-1] for s in STATIC_NAMES], n=2, cutoff=0.7)][:2]  # fmt: skip
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return _raise(flag, name, hint)
+
+
+def _raise(flag: str, name: str, hint: str) -> str:
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    raise DcsimError(f"{flag}: {shown!r} is not a metric of a run summary; {hint}"
+                     "the names are in docs/reference/metrics.md")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric for people: ``label`` in words, ``kind`` (how it prints), physical ``low`` and ``high`` bounds."""
+
+    name: str
+    label: str
+    kind: str
+    low: float = 0.0
+    high: float = math.inf
+
+
+def _kind_from_name(name: str) -> str:
+    last = name.rsplit(".", 1)[-1]
+    if last.endswith("_s"):
+        return "seconds"
+    if last.endswith("_usd") or last.startswith("usd_"):
+        return "usd"
+    if last.endswith("_kwh"):
+        return "kwh"
+    if "share" in last or name.startswith("utilization.") or last in ("ettr", "offered_load", "endless_load"):
+        return "share"
+    if last.endswith(("_hours", "_gpus", "_per_h", "_jobs")) and not last.startswith(("multi", "cross")):
+        return "number"
+    if last == "mean_slowdown":
+        return "ratio"
+    if name.startswith("scheduler.by_level."):
+        return "count"
+    return "count"
+
+
+def _words(name: str) -> str:
+    """Words from a name: ``classes.research.p95_wait_s`` -> ``p95 wait (research)``."""
+    parts = name.split(".")
+    last = re.sub(r"_(s|usd|kwh)$", "", parts[-1]).replace("_", " ")
+    last = last.replace("gpu", "GPU").replace("jct", "job completion time").replace("ettr", "ETTR")
+    if parts[0] == "classes" and len(parts) == 3:
+        return f"{last} ({parts[1]} jobs)"
+    if parts[:2] == ["faults", "by_cause"] and len(parts) == 4:
+        return f"{last} (cause {parts[2]})"
+    if parts[:2] == ["faults", "by_component"] and len(parts) == 4:
+        return f"{last} ({parts[2]} failures)"
+    if parts[:2] == ["scheduler", "by_level"]:
+        return f"scheduling epochs at {parts[2]} level"
+    return last
+
+
+def describe(name: str) -> Metric:
+    """Words, print kind and physical bounds of a metric (from the run summary table where it has a row)."""
+    from dcsim.report.console import HEADLINE, SCHEDULER_ROWS
+
+    rows = {n: (label, kind) for n, label, kind in (*HEADLINE, *SCHEDULER_ROWS)}
+    if name in rows:
+        label, kind = rows[name]
+        label = _STANDALONE.get(name, label.strip())
+    else:
+        label, kind = _words(name), _kind_from_name(name)
+    last = name.rsplit(".", 1)[-1]
+    whole = kind == "share" and last not in ("offered_load", "endless_load")  # a part of a whole: at most 1
+    return Metric(name, label, kind, 0.0, 1.0 if whole else math.inf)
+
+
+def clip(metric: Metric, value: float) -> float:
+    """``value`` kept within the metric's physical bounds (NaN stays NaN)."""
+    if math.isnan(value):
+        return value
+    return min(max(value, metric.low), metric.high)
+
+
+_DURATION_SCALES = (("s", 1.0), ("min", 60.0), ("h", 3600.0), ("d", 86400.0))
+
+
+def duration_unit(seconds: float) -> tuple[str, float]:
+    """The unit (and its length in seconds) that ``format_duration`` would print ``seconds`` in."""
+    text = format_duration(abs(seconds)) if math.isfinite(seconds) else "0 s"
+    unit = text.rsplit(" ", 1)[-1]
+    return unit, dict(_DURATION_SCALES)[unit]
+
+
+def _share_decimals(values: list[float]) -> int:
+    """Decimals of a percentage that tell the values apart (1; more near 0 or 100 % or for a narrow interval)."""
+    pct = [100 * v for v in values]
+    spread = max(pct) - min(pct)
+    digits = 1 if spread == 0 or spread >= 0.5 else 2 if spread >= 0.05 else 3
+    if any(99.5 < p < 100 or 0 < p < 0.5 for p in pct):
+        digits = max(digits, 2)
+    return digits
+
+
+def format_values(metric: Metric, values: list[float]) -> tuple[list[str], str]:
+    """Numbers of one metric in one unit, chosen for the largest: (the numbers, the unit after them).
+
+    The unit is ``''`` for counts and plain numbers, ``'$'`` goes before the number (a prefix).
+    """
+    finite = [v for v in values if math.isfinite(v)]
+    top = max((abs(v) for v in finite), default=0.0)
+    kind = metric.kind
+    if kind == "seconds":
+        unit, scale = duration_unit(top)
+        digits = 1 if unit in ("s", "min") else 2
+        return [_num(v / scale, digits) for v in values], unit
+    if kind == "share":
+        d = _share_decimals(finite or [0.0])
+        return [_num(100 * v, d) for v in values], "%"
+    if kind == "usd":
+        if top >= 1e6:
+            return [_num(v / 1e6, 2) for v in values], "$M"
+        return [_num(v, 0 if top >= 1e4 else 2) for v in values], "$"
+    if kind == "kwh":
+        return [_num(v, 0) for v in values], "kWh"
+    if kind == "count" and all(v == int(v) for v in finite):
+        return [_num(v, 0) for v in values], ""
+    if kind == "count":
+        return [_num(v, 1) for v in values], ""
+    return [_sig(v) for v in values], ""
+
+
+def _num(value: float, digits: int) -> str:
+    return f"{value:,.{digits}f}" if math.isfinite(value) else "-"
+
+
+def _sig(value: float) -> str:
+    if not math.isfinite(value):
+        return "-"
+    return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def with_unit(text: str, unit: str) -> str:
+    """``12.5`` and ``min`` -> ``12.5 min``; dollars go in front (``$ 1.25M``)."""
+    if unit == "$":
+        return f"$ {text}"
+    if unit == "$M":
+        return f"$ {text}M"
+    return f"{text} {unit}" if unit else text
+
+
+def format_interval(metric: Metric, mean: float, low: float, high: float) -> str:
+    """``52.1 min (95 % interval 41.2-63.0 min)``: one unit for all three, bounds clipped to the metric's range."""
+    low, high = clip(metric, low), clip(metric, high)
+    (m, lo, hi), unit = format_values(metric, [mean, low, high])
+    if math.isnan(low) or math.isnan(high):
+        return with_unit(m, unit) + " (no interval: fewer than 2 runs)"
+    if low == high == mean:
+        return with_unit(m, unit) + " in every run"
+    if unit == "$":
+        return f"$ {m} (95 % interval $ {lo} to $ {hi})"
+    if unit == "$M":
+        return f"$ {m}M (95 % interval $ {lo}M to $ {hi}M)"
+    return f"{with_unit(m, unit)} (95 % interval {lo} to {with_unit(hi, unit)})"
+
+
+def format_one(metric: Metric, value: float) -> str:
+    """One value with its unit."""
+    (text,), unit = format_values(metric, [value])
+    return with_unit(text, unit)
+
+
+__all__ = [
+    "FAMILIES",
+    "STATIC_NAMES",
+    "Metric",
+    "check_metric",
+    "clip",
+    "describe",
+    "duration_unit",
+    "format_interval",
+    "format_one",
+    "format_values",
+    "is_metric",
+    "with_unit",
+]
