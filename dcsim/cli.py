@@ -552,8 +552,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     check_sweep_dir(answer)
     metric = describe(target.metric)
     leaf = args.vary.rsplit(".", 1)[-1]
-    print(f"{base.name}: the smallest {args.vary} in [{args.low}, {args.high}] whose 95 % confidence bound meets "
-          f"{target}\n({metric.label}), by bisection over {args.replications} seeds per value:")  # fmt: skip
+    print(f"{base.name}: the smallest {args.vary} in [{args.low}, {args.high}] at which {target.sentence()} at the "
+          f"95 % confidence bound; {args.replications} seeds per value, by bisection:")  # fmt: skip
 
     def on_value(row: dict[str, Any]) -> None:
         verdict = "meets" if row["met"] else "misses"

@@ -49,6 +49,12 @@ class Target:
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {format_one(describe(self.metric), self.value)}"
 
+    def sentence(self) -> str:
+        """The target in a sentence: ``mean wait (jobs.mean_wait_s) is at most 60.0 s``."""
+        metric = describe(self.metric)
+        op = {"<=": "at most", ">=": "at least", "<": "below", ">": "above"}[self.op]
+        return f"{metric.label} ({self.metric}) is {op} {format_one(metric, self.value)}"
+
     def words(self) -> str:
         """The target for people: ``p95 wait ≤ 60.0 min``."""
         op = {"<=": "≤", ">=": "≥"}.get(self.op, self.op)
@@ -251,7 +257,7 @@ def plot_plan(result: PlanResult, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     from dcsim.report.sweep_plots import metric_axis, setting_label
 
@@ -272,8 +278,13 @@ def plot_plan(result: PlanResult, path: str) -> None:
     top = float(t["ci_high"].max()) if len(t) else 0.0
     if result.target.value > 0 and top > 30 * result.target.value:  # misses far above: keep the target readable
         ax.set_yscale("symlog", linthresh=result.target.value / scale)
-    elif ax.get_ylim()[0] < 0:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))  # 0.01, 0.1, 1, not 10^-2
+    if ax.get_ylim()[0] < 0:
         ax.set_ylim(bottom=0)
+    if len(t):
+        first, last = int(t["value"].min()), int(t["value"].max())
+        pad = max(1.0, 0.05 * (last - first))
+        ax.set_xlim(first - pad, last + pad)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     leaf = result.path.rsplit(".", 1)[-1].replace("_", " ")
     ax.set_xlabel(setting_label(result.path))

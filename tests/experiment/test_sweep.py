@@ -212,7 +212,7 @@ def test_plot_draws_each_metric_against_an_axis(tmp_path: Path, capsys: pytest.C
     sweep(scenario_file(tmp_path), tmp_path / "s", GRID, 2, workers=1)
     assert main(["plot", str(tmp_path / "s"), "--metric", "jobs.mean_wait_s", "--metric", "cost.total_usd"]) == 0
     plots = sorted(p.name for p in (tmp_path / "s" / "plots").iterdir())
-    assert plots == ["cost.total_usd.png", "jobs.mean_wait_s.png"]
+    assert plots == ["cost.total_usd-vs-racks.png", "jobs.mean_wait_s-vs-racks.png"]
     assert all((tmp_path / "s" / "plots" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
     assert main(["plot", str(tmp_path / "s"), "--x", "workload.jobs.0.arrival.rate"]) == 0
     capsys.readouterr()
