@@ -276,9 +276,10 @@ def plot_plan(result: PlanResult, path: str) -> None:
     if result.answer is not None:
         ax.axvline(result.answer, color="tab:green", alpha=0.4, label=f"answer: {result.answer}")
     top = float(t["ci_high"].max()) if len(t) else 0.0
-    if result.target.value > 0 and top > 30 * result.target.value:  # misses far above: keep the target readable
+    if result.target.value > 0 and top > 5 * result.target.value:  # misses far above: keep the target readable
         ax.set_yscale("symlog", linthresh=result.target.value / scale)
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))  # 0.01, 0.1, 1, not 10^-2
+        ax.set_ylabel(ax.get_ylabel()[:-1] + ", log scale above the target)")
     if ax.get_ylim()[0] < 0:
         ax.set_ylim(bottom=0)
     if len(t):

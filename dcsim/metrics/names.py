@@ -48,14 +48,28 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 _CHOICES = {"<component>": ("gpu", "node", "rack", "site"), "<level>": ("node", "rack", "pool")}
 
-#: Words of the names the run summary table shows on an indented row (which reads only under its parent).
-_STANDALONE = {
+#: Words of the names the run summary table does not show, or shows on an indented row (which reads only
+#: under its parent). The others take the table's words.
+_WORDS = {
     "cost.capital_usd": "capital cost (GPU-hours installed)",
     "cost.energy_usd": "energy cost",
     "placement.cross_rack_jobs": "multi-node jobs across racks",
     "scheduler.fallbacks": "MILP epochs without an optimum in time",
     "scheduler.unplaced": "jobs the MILP chose that did not fit",
-}
+    "jobs.started": "jobs started", "jobs.failed": "jobs failed (submitted after warm-up)",
+    "cost.spare_capital_usd": "capital cost of spare nodes",
+    "faults.jobs_failed": "jobs given up after max_restarts", "faults.unrepaired_at_end": "failures unrepaired at end",
+    "faults.reboots": "failures fixed by a reboot", "faults.spare_swaps": "spare nodes swapped in",
+    "faults.mean_wait_part_s": "mean wait for a spare part (hands-on)",
+    "queue.queued_at_end": "jobs queued at end (warm-up ones too)", "queue.mean_running_jobs": "mean running jobs",
+    "queue.arrival_rate_per_h": "job arrivals per hour", "workload.offered_gpus": "offered GPUs (mean demand)",
+    "workload.endless_load": "offered load of endless classes",
+    "window.start_s": "measured window start", "window.end_s": "measured window end",
+    "window.hours": "measured window (hours)",
+    "cluster.installed_gpus": "installed GPUs", "cluster.nodes": "nodes", "cluster.spare_gpus": "spare GPUs",
+    "scheduler.fallback_share": "share of MILP epochs without an optimum",
+    "scheduler.jobs_started": "jobs the MILP started", "scheduler.guard_starts": "jobs started by the idle guard",
+}  # fmt: skip
 
 
 def _family_match(name: str) -> bool:
@@ -87,21 +101,16 @@ def check_metric(name: str, flag: str) -> str:
     if is_metric(name):
         return name
     candidates = list(STATIC_NAMES)
-    head = name.rsplit(".", 1)
-    for family, fields in FAMILIES:  # a family name with a misspelled field: suggest that family's fields
-        prefix = family.rsplit(".", 1)[0] + "."
-        if name.startswith(prefix) and len(head) == 2 and fields != ("",):
-            candidates += [f"{head[0]}.{f}" for f in fields]
+    group = name.rsplit(".", 1)[0]
+    for family, fields in FAMILIES:  # a class or cause with a misspelled field: offer that family's fields
+        if name.startswith(family.rsplit(".", 1)[0] + ".") and fields != ("",):
+            candidates += [f"{group}.{f}" for f in fields]
     close = difflib.get_close_matches(name, candidates, n=2, cutoff=0.6)
-    if not close:  # a right field under a wrong group (cost.p95_wait_s): match on the last part
-        last = name.rsplit(".", 1)[-1]
-        close = [c for c in STATIC_NAMES if c.rsplit(".", 1)[-1] in difflib.get_close_matches(last, [
-            s.rsplit(".", 1)[-1] for s in STATIC_NAMES], n=2, cutoff=0.7)][:2]  # fmt: skip
+    if not close:  # the right field under a wrong group (cost.p95_wait_s): match on the last part
+        fields = difflib.get_close_matches(name.rsplit(".", 1)[-1], [n.rsplit(".", 1)[-1] for n in STATIC_NAMES],
+                                           n=2, cutoff=0.7)  # fmt: skip
+        close = [n for n in STATIC_NAMES if n.rsplit(".", 1)[-1] in fields][:2]
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    return _raise(flag, name, hint)
-
-
-def _raise(flag: str, name: str, hint: str) -> str:
     shown = name if len(name) <= 80 else name[:77] + "..."
     raise DcsimError(f"{flag}: {shown!r} is not a metric of a run summary; {hint}"
                      "the names are in docs/reference/metrics.md")  # fmt: skip
@@ -118,7 +127,12 @@ class Metric:
     high: float = math.inf
 
 
+_NUMBERS = ("lost_gpu_hours", "downtime_gpu_hours", "offered_gpus", "mean_queued_jobs", "mean_running_jobs",
+            "arrival_rate_per_h", "hours")  # fmt: skip
+
+
 def _kind_from_name(name: str) -> str:
+    """How a metric the run summary table does not show prints, from its name (counts unless it says otherwise)."""
     last = name.rsplit(".", 1)[-1]
     if last.endswith("_s"):
         return "seconds"
@@ -128,13 +142,9 @@ def _kind_from_name(name: str) -> str:
         return "kwh"
     if "share" in last or name.startswith("utilization.") or last in ("ettr", "offered_load", "endless_load"):
         return "share"
-    if last.endswith(("_hours", "_gpus", "_per_h", "_jobs")) and not last.startswith(("multi", "cross")):
+    if last in _NUMBERS:
         return "number"
-    if last == "mean_slowdown":
-        return "ratio"
-    if name.startswith("scheduler.by_level."):
-        return "count"
-    return "count"
+    return "ratio" if last == "mean_slowdown" else "count"
 
 
 def _words(name: str) -> str:
@@ -160,9 +170,9 @@ def describe(name: str) -> Metric:
     rows = {n: (label, kind) for n, label, kind in (*HEADLINE, *SCHEDULER_ROWS)}
     if name in rows:
         label, kind = rows[name]
-        label = _STANDALONE.get(name, label.strip())
+        label = _WORDS.get(name, label.strip())
     else:
-        label, kind = _words(name), _kind_from_name(name)
+        label, kind = _WORDS.get(name) or _words(name), _kind_from_name(name)
     last = name.rsplit(".", 1)[-1]
     whole = kind == "share" and last not in ("offered_load", "endless_load")  # a part of a whole: at most 1
     return Metric(name, label, kind, 0.0, 1.0 if whole else math.inf)

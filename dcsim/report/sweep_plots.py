@@ -197,9 +197,10 @@ def plot_sweep(
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(setting_label(x))
         top = float(part["ci_high"].max())
-        if target is not None and target.metric == metric_name and 0 < 30 * target.value < top:
+        if target is not None and target.metric == metric_name and 0 < 5 * target.value < top:
             ax.set_yscale("symlog", linthresh=target.value / scale)  # a target far below the misses: keep it visible
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))  # 0.01, 0.1, 1, not 10^-2
+            ax.set_ylabel(ax.get_ylabel()[:-1] + ", log scale above the target)")
         elif ax.get_ylim()[0] < 0 <= part["mean"].min():  # the margin, not the data, went below 0
             ax.set_ylim(bottom=0)
         n = int(part["n"].max()) if len(part) else 0
