@@ -257,9 +257,9 @@ def plot_plan(result: PlanResult, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
-    from dcsim.report.sweep_plots import metric_axis, setting_label
+    from dcsim.report.sweep_plots import log_above, metric_axis, setting_label
 
     metric = describe(result.target.metric)
     t = result.tried.sort_values("value")
@@ -277,9 +277,7 @@ def plot_plan(result: PlanResult, path: str) -> None:
         ax.axvline(result.answer, color="tab:green", alpha=0.4, label=f"answer: {result.answer}")
     top = float(t["ci_high"].max()) if len(t) else 0.0
     if result.target.value > 0 and top > 5 * result.target.value:  # misses far above: keep the target readable
-        ax.set_yscale("symlog", linthresh=result.target.value / scale)
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))  # 0.01, 0.1, 1, not 10^-2
-        ax.set_ylabel(ax.get_ylabel()[:-1] + ", log scale above the target)")
+        log_above(ax, result.target.value / scale)
     if ax.get_ylim()[0] < 0:
         ax.set_ylim(bottom=0)
     if len(t):

@@ -97,6 +97,15 @@ def _with_unit(label: str, unit: str) -> str:
     return f"{label[:-1]}, {unit})" if label.endswith(")") else f"{label} ({unit})"
 
 
+def log_above(ax: Any, threshold: float) -> None:
+    """A y axis linear up to ``threshold`` and logarithmic above, with plain tick labels, and a label that says so."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("symlog", linthresh=threshold)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))  # 0.01, 0.1, 1, not 10^-2
+    ax.set_ylabel(_with_unit(ax.get_ylabel(), "log scale above the target"))
+
+
 def _clipped(metric: Metric, series: pd.Series) -> pd.Series:
     return series.clip(lower=metric.low, upper=metric.high if math.isfinite(metric.high) else None)
 
@@ -141,7 +150,7 @@ def plot_sweep(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
     from dcsim.core.files import write_atomically
 
@@ -198,10 +207,8 @@ def plot_sweep(
         ax.set_xlabel(setting_label(x))
         top = float(part["ci_high"].max())
         if target is not None and target.metric == metric_name and 0 < 5 * target.value < top:
-            ax.set_yscale("symlog", linthresh=target.value / scale)  # a target far below the misses: keep it visible
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))  # 0.01, 0.1, 1, not 10^-2
-            ax.set_ylabel(ax.get_ylabel()[:-1] + ", log scale above the target)")
-        elif ax.get_ylim()[0] < 0 <= part["mean"].min():  # the margin, not the data, went below 0
+            log_above(ax, target.value / scale)  # a target far below the misses: keep it visible
+        if ax.get_ylim()[0] < 0 <= part["mean"].min():  # the margin, not the data, went below 0
             ax.set_ylim(bottom=0)
         n = int(part["n"].max()) if len(part) else 0
         ax.set_title(f"{metric.label} against {leaf.replace('_', ' ')}: mean and 95 % interval over {n} seeds\n"
@@ -217,4 +224,4 @@ def plot_sweep(
     return out
 
 
-__all__ = ["SweepPlots", "metric_axis", "plot_sweep", "read_points", "setting_label"]
+__all__ = ["SweepPlots", "log_above", "metric_axis", "plot_sweep", "read_points", "setting_label"]
