@@ -75,7 +75,7 @@ def test_axes_are_words_with_units_bands_stop_at_zero_counts_are_integers(sweep_
     assert [Path(p).name for p in drawn.written] == names
     by_label = {fig.axes[0].get_ylabel(): fig.axes[0] for fig in figures()}
     wait_ax = next(ax for label, ax in by_label.items() if label.startswith("mean wait ("))
-    unit = wait_ax.get_ylabel()[len("mean wait (") : -1]
+    unit = wait_ax.get_ylabel()[len("mean wait (") : -1].split(",")[0]  # "hours" or "hours, log scale above ..."
     assert unit in ("seconds", "minutes", "hours", "days")
     scale = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}[unit]
     band_low = min(float(p.vertices[:, 1].min()) for c in wait_ax.collections for p in c.get_paths())
