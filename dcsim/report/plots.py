@@ -107,7 +107,8 @@ def plot_run(result: Any, out_dir: str) -> list[str]:
     ax.set_title(
         f"{sc.name}: wait before start, {result.summary['cluster']['installed_gpus']:,} GPUs, "
         f"{sc.policies.scheduler.name} + {sc.policies.placement.name}, seed {result.seed}\n"
-        "jobs submitted after warm-up; a curve ending below 1: jobs still queued at the end",
+        f"{'jobs submitted after warm-up' if sc.warmup > 0 else 'every job'}; a curve ending below 1: jobs still "
+        "queued at the end",
         fontsize=10,
     )
     path = os.path.join(out_dir, "wait_cdf.png")
@@ -236,7 +237,8 @@ def failures_figure(result: Any, plt: Any) -> Any:
     ax2.set_ylabel("GPUs out of service (% of installed)")
     ax2.set_xlabel(label)
     ax2.set_ylim(0, max(float(100 * base.max() / installed) if base.size else 0.0, 1e-3) * 1.3)
-    ax2.set_title(f"GPUs out of service, by what took them out; mean availability after warm-up {100 * avail:.2f} %",
+    after = " after warm-up" if sc.warmup > 0 else ""
+    ax2.set_title(f"GPUs out of service, by what took them out; mean availability{after} {100 * avail:.2f} %",
                   fontsize=9)  # fmt: skip
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
@@ -286,7 +288,8 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
     ax.set_xlim(0, max([*lost, 1.0]) * 1.45)
     ax.grid(alpha=0.3, axis="x")
     total = result.summary["faults"]["lost_gpu_hours"]
-    ax.set_title(f"{sc.name}: {total:,.0f} GPU-hours lost to failures after warm-up, by cause (seed {result.seed})",
+    after = " after warm-up" if sc.warmup > 0 else ""
+    ax.set_title(f"{sc.name}: {total:,.0f} GPU-hours lost to failures{after}, by cause (seed {result.seed})",
                  fontsize=10)  # fmt: skip
     path = os.path.join(out_dir, "lost_by_cause.png")
     fig.savefig(path, dpi=120)

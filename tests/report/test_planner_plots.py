@@ -161,3 +161,15 @@ def test_gpus_out_of_service_add_up_to_the_runs_count() -> None:
     at = np.searchsorted(d["time_s"].to_numpy(), times, side="right") - 1
     exact = np.where(at >= 0, d["gpus"].to_numpy()[np.clip(at, 0, None)], 0)
     assert np.allclose(stacked, exact) and maintenance.max() >= 16  # a rack of 16 GPUs in maintenance
+
+
+def test_failures_plot_says_after_warm_up_only_with_one() -> None:
+    from dcsim.report.plots import failures_figure
+
+    for warmup, said in (("1d", True), ("0s", False)):
+        data = failing("300h")
+        data["warmup"] = warmup
+        fig = failures_figure(run_data(data), plt)
+        texts = [ax.get_title() for ax in fig.axes] + [t.get_text() for ax in fig.axes for t in ax.texts]
+        assert any("warm-up" in t for t in texts) == said, texts
+        plt.close(fig)
