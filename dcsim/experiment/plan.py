@@ -27,7 +27,7 @@ from dcsim.experiment.compare import Axis
 from dcsim.experiment.sweep import execute, plan, points_table, runs_table
 from dcsim.metrics.names import Metric, check_metric, clip, describe, format_one
 
-_TARGET = re.compile(r"^\s*([^<>=≤≥\s]+)\s*(<=|>=|≤|≥|<|>)\s*(\S.*?)\s*$")
+_TARGET = re.compile(r"([^<>=≤≥\s]+)\s*(<=|>=|≤|≥|<|>)(.*)", re.S)
 _OPS = {"≤": "<=", "≥": ">="}
 _SCALE = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9}
 
@@ -72,17 +72,17 @@ def _target_value(text: str, metric: Metric) -> float:
         percent = raw.endswith("%")
         value = _float(raw.rstrip("%")) / (100 if percent else 1)
         if not percent and value > metric.high:
-            raise ValueError(f"a share is at most 1: write {raw}% or {value / 100:g}")
+            raise ValueError("a share is at most 1: write the percentage with %")
         return value
     if kind == "usd":
         m = re.fullmatch(r"(?:US)?\$?([-+0-9.eE]+)([kKmMbB]?)\$?(?:USD)?", raw)
         if m is None:
-            raise ValueError("write dollars as 200000, $200k or $1.5M")
+            raise ValueError("")
         return float(m.group(1)) * _SCALE[m.group(2).lower()]
     if kind == "kwh":
         m = re.fullmatch(r"([-+0-9.eE]+)([kKmM]?)(?:kWh|kwh)?", raw)
         if m is None:
-            raise ValueError("write energy as 50000, 50k or 50000kWh")
+            raise ValueError("")
         return float(m.group(1)) * _SCALE[m.group(2).lower()]
     return _float(raw)
 
@@ -113,24 +113,26 @@ def parse_target(text: str) -> Target:
         DcsimError: not of the form METRIC<=VALUE or METRIC>=VALUE, an unknown metric, a value
             that does not read in the metric's unit, or one outside the metric's range.
     """
-    m = _TARGET.match(text)
-    if m is None:
-        shown = text if len(text) <= 80 else text[:77] + "..."
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    m = _TARGET.fullmatch(text.strip())
+    if m is None or not m.group(3).strip():
         raise DcsimError(f"--target {shown!r}: write it as METRIC<=VALUE or METRIC>=VALUE, e.g. 'jobs.p95_wait_s<=1h' "
                          "or 'utilization.gpu_available>=99%'")  # fmt: skip
-    name, op, written = m.group(1), _OPS.get(m.group(2), m.group(2)), m.group(3)
+    name, op, written = m.group(1), _OPS.get(m.group(2), m.group(2)), m.group(3).strip()
     metric = describe(check_metric(name, "--target"))
     example = _EXAMPLES.get(metric.kind, "a number")
+    value_shown = written if len(written) <= 40 else written[:37] + "..."
     try:
         value = _target_value(written, metric)
     except ValueError as exc:
         detail = str(exc) if metric.kind != "seconds" else ""
-        raise DcsimError(f"--target {text!r}: {written!r} is not {example}{'; ' + detail if detail else ''}") from None
+        raise DcsimError(f"--target {shown!r}: {value_shown!r} is not {example}{'; ' + detail if detail else ''}"
+                         ) from None  # fmt: skip
     if not math.isfinite(value):
-        raise DcsimError(f"--target {text!r}: give a finite value, e.g. {example}")
+        raise DcsimError(f"--target {shown!r}: give a finite value, e.g. {example}")
     if not metric.low <= value <= metric.high:
         top = "100 %" if metric.high == 1 else f"{metric.high:g}"
-        raise DcsimError(f"--target {text!r}: {metric.label} lies between {metric.low:g} and {top}; "
+        raise DcsimError(f"--target {shown!r}: {metric.label} lies between {metric.low:g} and {top}; "
                          "give a value in that range")  # fmt: skip
     return Target(metric.name, op, value)
 
