@@ -88,6 +88,10 @@ def is_metric(name: str) -> bool:
     return name in STATIC_NAMES or _family_match(name)
 
 
+def _cut(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_metric(name: str, flag: str) -> str:
     """Return ``name`` if a run summary can hold it; else raise, naming ``flag`` and the nearest names.
 
@@ -110,8 +114,8 @@ def check_metric(name: str, flag: str) -> str:
         fields = difflib.get_close_matches(name.rsplit(".", 1)[-1], [n.rsplit(".", 1)[-1] for n in STATIC_NAMES],
                                            n=2, cutoff=0.7)  # fmt: skip
         close = [n for n in STATIC_NAMES if n.rsplit(".", 1)[-1] in fields][:2]
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    shown = name if len(name) <= 80 else name[:77] + "..."
+    hint = f"did you mean {' or '.join(repr(_cut(c)) for c in close)}? " if close else ""
+    shown = _cut(name)
     raise DcsimError(f"{flag}: {shown!r} is not a metric of a run summary; {hint}"
                      "the names are in docs/reference/metrics.md")  # fmt: skip
 
