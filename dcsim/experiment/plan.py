@@ -6,6 +6,12 @@ metric's mean is at most the target (``<=``), or its lower bound at least the ta
 (``>=``). Bisection assumes the metric improves monotonically with the setting, and
 says so; it finds the smallest value in [min, max] that meets the target in about
 log2(max - min) steps.
+
+Targets are read in the metric's unit (``jobs.p95_wait_s<=1h``, ``utilization.gpu_available>=99%``,
+``cost.total_usd<=$200k``) and their metric's name is checked before anything runs. The
+interval's ends are clipped to what the metric can be (a wait is never below 0, a share
+never above 1), in the table and the plot; that changes no verdict, since a target lies
+inside the same range.
 """
 
 from __future__ import annotations
@@ -131,9 +137,8 @@ def parse_target(text: str) -> Target:
     if not math.isfinite(value):
         raise DcsimError(f"--target {shown!r}: give a finite value, e.g. {example}")
     if not metric.low <= value <= metric.high:
-        top = "100 %" if metric.high == 1 else f"{metric.high:g}"
-        raise DcsimError(f"--target {shown!r}: {metric.label} lies between {metric.low:g} and {top}; "
-                         "give a value in that range")  # fmt: skip
+        where = "between 0 and 100 %" if metric.high == 1 else "never below 0"
+        raise DcsimError(f"--target {shown!r}: {metric.label} is {where}; give a target in that range")
     return Target(metric.name, op, value)
 
 
@@ -314,4 +319,4 @@ def write_plan(result: PlanResult, out_dir: str) -> list[str]:
     return [csv, png]
 
 
-__all__ = ["PlanResult", "Target", "capacity_plan", "parse_target", "plot_plan", "write_plan"]
+__all__ = ["PlanResult", "Target", "capacity_plan", "parse_target", "plot_plan", "question_dir", "write_plan"]
