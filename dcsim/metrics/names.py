@@ -27,7 +27,7 @@ STATIC_NAMES: tuple[str, ...] = (
     "faults.failures", "faults.job_interruptions", "faults.lost_gpu_hours", "faults.downtime_gpu_hours",
     "faults.mean_time_to_repair_s", "faults.ettr", "faults.planned_interruptions", "faults.jobs_failed",
     "faults.unrepaired_at_end", "faults.reboots", "faults.spare_swaps", "faults.mean_wait_technician_s",
-    "faults.mean_wait_part_s",
+    "faults.mean_wait_part_s", "faults.repair_crew_load",
     "queue.queued_at_end", "queue.mean_queued_jobs", "queue.mean_running_jobs", "queue.arrival_rate_per_h",
     "workload.offered_gpus", "workload.offered_load", "workload.endless_load",
     "placement.multi_node_jobs", "placement.cross_rack_jobs",
@@ -178,7 +178,7 @@ def describe(name: str) -> Metric:
     else:
         label, kind = _WORDS.get(name) or _words(name), _kind_from_name(name)
     last = name.rsplit(".", 1)[-1]
-    whole = kind == "share" and last not in ("offered_load", "endless_load")  # a part of a whole: at most 1
+    whole = kind == "share" and last not in ("offered_load", "endless_load", "repair_crew_load")  # at most 1
     return Metric(name, label, kind, 0.0, 1.0 if whole else math.inf)
 
 

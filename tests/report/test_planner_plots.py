@@ -108,9 +108,11 @@ def test_every_metric_of_a_run_summary_is_a_known_name() -> None:
     from dcsim.metrics.names import is_metric
 
     data = tiny_data(horizon="1d", policies={"scheduler": "lp"}, failures={"node": {"mtbf": "50h"}},
+                     repair={"technicians": 1, "time": "4h"},
                      maintenance=[{"start": "5h", "duration": "1h", "scope": "rack"}])  # fmt: skip
     names = [k for k, v in flatten(run_data(data).summary).items() if not k.startswith("run.") and k != "notes"]
     assert "scheduler.epochs" in names and "faults.by_component.node.failures" in names
+    assert "faults.mean_wait_technician_s" in names
     assert [n for n in names if not is_metric(n)] == []
 
 
