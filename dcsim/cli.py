@@ -337,6 +337,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from dcsim.infra.topology import build_topology
     from dcsim.scenario.load import load_scenario
+    from dcsim.scenario.unmodelled import unmodelled_notes
 
     scenario = load_scenario(args.file, args.overrides)
     topo = build_topology(scenario.datacenter)
@@ -346,6 +347,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         f"{len(scenario.workload.jobs)} job class(es){' and a trace' if scenario.workload.trace else ''}."
     )
     print("\n".join(report))
+    for note in unmodelled_notes(scenario):
+        print(f"note: {note}")
     return 0
 
 

@@ -34,6 +34,7 @@ from dcsim.metrics.tables import (
 )
 from dcsim.model import DataCenterModel, ProgressHook
 from dcsim.scenario.schema import Scenario
+from dcsim.scenario.unmodelled import unmodelled_notes
 from dcsim.workload.distributions import resolve
 from dcsim.workload.offered import offered_work
 
@@ -225,7 +226,8 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
         )
     jobs = summary["jobs"]
     if jobs["submitted"] and jobs["completed"] == 0 and jobs["running_at_end"] == 0:
-        out.append("no job submitted after the warm-up ever started: check the placement policy and job sizes")
+        cohort = "no job submitted after the warm-up" if scenario.warmup > 0 else "no job"
+        out.append(f"{cohort} ever started: check the placement policy and job sizes")
     failures = scenario.failures
     if failures is not None and failures.trace is not None and failures.trace.mode == "replace":
         ignored = [c for c in ("gpu", "node", "rack", "site") if getattr(failures, c) is not None]
@@ -245,6 +247,7 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
             f"{faults['unrepaired_at_end']} failure(s) were not repaired by the end: mean_time_to_repair_s "
             "leaves them out, so it underestimates (more technicians, or a longer horizon?)"
         )
+    out.extend(unmodelled_notes(scenario))
     return out
 
 

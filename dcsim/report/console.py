@@ -98,11 +98,12 @@ def summary_table(summary: dict[str, Any]) -> str:
     run = summary.get("run", {})
     window = summary.get("window", {})
     cluster = summary.get("cluster", {})
+    after = " after warm-up" if window.get("start_s", 0) > 0 else ""  # no warm-up: nothing to be after
     head = (
         f"{run.get('scenario', '')}  seed {run.get('seed', '')}  "
         f"scheduler {run.get('scheduler', '')}  placement {run.get('placement', '')}\n"
         f"{cluster.get('installed_gpus', 0):,} GPUs on {cluster.get('nodes', 0):,} nodes; "
-        f"measured {format_duration(window.get('hours', 0) * 3600)} after warm-up"
+        f"measured {format_duration(window.get('hours', 0) * 3600)}{after}"
     )
     rows = list(HEADLINE) + (list(SCHEDULER_ROWS) if "scheduler" in summary else [])
     width = max(len(label) for _, label, _ in rows)
