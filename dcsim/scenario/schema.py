@@ -233,7 +233,9 @@ class JobClass(Strict):
     duration: DurationDist = Field(description="run time on the GPUs")
     gpu_types: list[str] | None = Field(None, description="GPU types the job may use (any)")
     min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
-    tenant: str = Field("default", description="tenant (team) the jobs belong to")
+    tenant: str = Field(
+        "default", description="tenant (team) the jobs belong to: a label in jobs.parquet (no quotas yet)"
+    )
     priority: int = Field(0, description="higher runs first under the `priority` scheduler")
     estimate_error: float = Field(
         0.0,
@@ -302,7 +304,9 @@ class NodeSpec(Strict):
     """A GPU server. Power defaults depend on the GPU type (see `dcsim schema`)."""
 
     gpus: int = Field(8, ge=1, description="GPUs per node")
-    gpu_type: str = Field("H100", description="GPU model name")
+    gpu_type: str = Field(
+        "H100", description="GPU model name: sets power and memory defaults, not speed (not yet modelled)"
+    )
     gpu_memory: Bytes | None = Field(None, description="memory of one GPU (default by type, e.g. H100 80GB)")
     gpu_power: Watts | None = Field(None, description="power of a busy GPU (default by type)")
     gpu_idle_power: Watts | None = Field(None, description="power of an idle GPU (default by type)")
@@ -314,19 +318,29 @@ class NodeSpec(Strict):
 class RackGroup(Strict):
     """Identical racks of identical nodes."""
 
-    name: str | None = Field(None, description="label of the group")
+    name: str | None = Field(None, description="label of the group (kept in the manifest; no effect on results)")
     racks: int = Field(ge=1, description="number of racks")
     nodes_per_rack: int = Field(ge=1, description="nodes in each rack")
     node: NodeSpec = Field(default_factory=NodeSpec, description="the node model")
 
 
 class Network(Strict):
-    """The fabric inside a site; used for job locality (same node, rack, or across racks)."""
+    """The fabric inside a site. Recorded, not yet modelled: run times do not depend on it (no effect on results)."""
 
-    topology: Literal["leaf_spine"] = Field("leaf_spine", description="fabric shape")
-    nic: BitsPerSecond = Field(400e9, description="node uplink bandwidth")
-    oversubscription: float = Field(1.0, ge=1, description="leaf down/up bandwidth ratio")
-    spines: int | None = Field(None, ge=1, description="spine switches (default: enough for 64-port leaves)")
+    topology: Literal["leaf_spine"] = Field(
+        "leaf_spine", description="fabric shape (recorded, not yet modelled: no effect on results)"
+    )
+    nic: BitsPerSecond = Field(
+        400e9, description="node uplink bandwidth (recorded, not yet modelled: no effect on results)"
+    )
+    oversubscription: float = Field(
+        1.0, ge=1, description="leaf down/up bandwidth ratio (recorded, not yet modelled: no effect on results)"
+    )
+    spines: int | None = Field(
+        None, ge=1,
+        description="spine switches, default enough for 64-port leaves (recorded, not yet modelled: no effect on "
+        "results)",
+    )  # fmt: skip
 
 
 class Site(Strict):
