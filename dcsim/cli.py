@@ -33,11 +33,34 @@ examples:
   dcsim schema --markdown > docs/reference/scenario.md
 
 Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,
-bandwidth 400Gbps, sizes 500GB. Exit status: 0 ok, 2 bad input (scenario, argument,
-trace file), 3 `dcsim allocate` found the problem infeasible, 4 `dcsim sweep` had
-failed runs (the rest completed), 5 `dcsim plan` found no value meeting the target, 1 an
-internal error (please report it).
+bandwidth 400Gbps, sizes 500GB.
+
+Exit status:
+  0    success
+  1    an internal error (please report it)
+  2    bad input (scenario, argument, trace file): one message naming the field or line
+  3    `dcsim allocate`: the problem is infeasible (the message says what binds)
+  4    `dcsim sweep`: some runs failed (their errors are in runs.csv; the rest completed)
+  5    `dcsim plan`: no value in [--min, --max] meets the target
+  130  interrupted (Ctrl-C): a run writes nothing; a sweep or plan keeps the runs done
 """
+
+#: The exit statuses each command can return (its --help lists them); see EPILOG for their meaning.
+EXIT_STATUS = {
+    "run": "0 success, 2 bad input, 130 interrupted (nothing written), 1 internal error",
+    "validate": "0 valid, 2 not valid (every problem printed), 130 interrupted, 1 internal error",
+    "compare": "0 success, 2 bad input, 130 interrupted (nothing written), 1 internal error",
+    "sweep": "0 every run succeeded, 2 bad input, 4 some runs failed (see runs.csv), 130 interrupted (the runs "
+    "done are kept: the same command resumes), 1 internal error",
+    "plan": "0 a value meets the target, 2 bad input, 5 no value in [--min, --max] meets it, 130 interrupted "
+    "(the runs done are kept: the same command resumes), 1 internal error",
+    "plot": "0 success, 2 bad input (not a sweep directory, unknown metric or axis), 130 interrupted, "
+    "1 internal error",
+    "allocate": "0 solved (optimal, or a time-out answered by the heuristic), 2 bad input, 3 infeasible, "
+    "130 interrupted, 1 internal error",
+    "schema": "0 success, 1 internal error",
+    "policies": "0 success, 1 internal error",
+}
 
 
 def _add_scenario_args(p: argparse.ArgumentParser) -> None:
@@ -239,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         "policies", help="list the registered policies and their parameters",
         description="List every registered scheduler, placement and repair policy with its rule and parameters.",
     )  # fmt: skip
+    for name, command in sub.choices.items():
+        command.epilog = f"Exit status: {EXIT_STATUS[name]}."
     return parser
 
 
