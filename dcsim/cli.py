@@ -54,8 +54,7 @@ EXIT_STATUS = {
     "done are kept: the same command resumes), 1 internal error",
     "plan": "0 a value meets the target, 2 bad input, 5 no value in [--min, --max] meets it, 130 interrupted "
     "(the runs done are kept: the same command resumes), 1 internal error",
-    "plot": "0 success, 2 bad input (not a sweep directory, unknown metric or axis), 130 interrupted, "
-    "1 internal error",
+    "plot": "0 success, 2 bad input (no sweep there, unknown metric or axis), 130 interrupted, 1 internal error",
     "allocate": "0 solved (optimal, or a time-out answered by the heuristic), 2 bad input, 3 infeasible, "
     "130 interrupted, 1 internal error",
     "schema": "0 success, 1 internal error",

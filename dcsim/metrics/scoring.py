@@ -3,7 +3,7 @@
 Every metric covers the measured window ``[warmup, end]``: jobs are the *cohort*
 submitted at or after the warm-up (``submitted = completed + failed +
 running_at_end + queued_at_end``), and time-weighted quantities integrate each job's
-interval clipped to the window. The names are DESIGN.md's public contract.
+interval clipped to the window. The names are a public contract (docs/reference/metrics.md).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ CONTRACT = (
     "faults.failures", "faults.job_interruptions", "faults.lost_gpu_hours", "faults.downtime_gpu_hours",
     "faults.mean_time_to_repair_s", "faults.ettr",
 )  # fmt: skip
-"""Every name ``summary.json`` must hold (DESIGN.md, "Metrics: names are a public contract")."""
+"""Every name ``summary.json`` must hold: the public contract of docs/reference/metrics.md."""
 
 
 @dataclass(frozen=True)
