@@ -586,7 +586,7 @@ class Repair(Strict):
 class Maintenance(Strict):
     """Planned maintenance: units taken out of service one at a time (rolling) or together."""
 
-    name: str = Field("maintenance", description="label in the results")
+    name: str = Field("maintenance", description="label of the window (kept in the manifest; no effect on results)")
     start: Seconds = Field(description="when the first window opens")
     duration: PositiveSeconds = Field(description="time each unit is down once drained")
     scope: Literal["node", "rack", "site"] = Field("rack", description="unit of maintenance")
