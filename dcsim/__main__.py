@@ -2,6 +2,10 @@
 
 import sys
 
-from dcsim.cli import main
+try:
+    from dcsim.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command is being imported: no traceback, the usual status
+    print("dcsim: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(main())

@@ -16,6 +16,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -152,17 +153,92 @@ class Store:
         return json.loads(json.dumps(record, sort_keys=True, allow_nan=True))
 
 
-def _worker_init() -> None:
-    """In each pool worker: die with the sweep's process (Linux), and leave Ctrl-C to it."""
+POLL_S = 0.1
+"""How often a waiting sweep looks for a Ctrl-C noted by :class:`Interrupts`, s."""
+
+
+class Interrupts:
+    """Ctrl-C while a sweep executes: noted by a handler that never raises, acted on at safe points.
+
+    Python's own handler raises ``KeyboardInterrupt`` wherever the main thread happens
+    to be. Starting a pool worker forks, and a signal that arrives during the fork is
+    handled in the first Python code after it: logging's ``_releaseLock``, which
+    ``os.fork`` calls in the parent; an exception there is printed as ``Exception
+    ignored in ... _releaseLock`` and dropped, and the sweep ran to the end. So while
+    runs execute, SIGINT only sets :attr:`seen` (and pool workers, forked with this
+    handler, note it harmlessly until they ignore it); :meth:`check`, called between
+    steps and at least every :data:`POLL_S` while waiting, raises the interrupt. While
+    workers start, SIGINT is also blocked (:meth:`starting`), so a worker started by
+    ``spawn`` cannot take it before it ignores it.
+
+    The handler is installed only in the main thread and only over Python's default
+    one (a Ctrl-C the caller ignores stays ignored). Used as a context manager; on
+    leaving, the previous handler is back, and a Ctrl-C noted but not yet acted on is
+    raised.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def __enter__(self) -> Interrupts:
+        import signal
+        import threading
+
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        if kind is None:
+            self.check()
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.seen = True
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if a Ctrl-C was noted."""
+        if self.seen:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def starting(self) -> Iterator[None]:
+        """Hold SIGINT back while worker processes start (they inherit the mask and unblock it once ignoring it)."""
+        import signal
+
+        block = getattr(signal, "pthread_sigmask", None)
+        if block is None or self._previous is None:
+            yield
+            return
+        block(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            block(signal.SIG_UNBLOCK, {signal.SIGINT})  # a Ctrl-C held back is noted now
+        self.check()
+
+
+def _worker_init(parent: int) -> None:
+    """In each pool worker: leave Ctrl-C to the sweep's process, and die with it (Linux)."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # discards a Ctrl-C held back while it started
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         import ctypes
 
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed when the parent dies, even by SIGKILL
     except (OSError, AttributeError, TypeError):
         pass  # not Linux: a worker outlives a killed parent only until its current run ends
+    if os.getppid() != parent:  # the sweep died before the line above took effect
+        os._exit(1)
 
 
 def _pool(workers: int) -> Any:
@@ -171,7 +247,8 @@ def _pool(workers: int) -> Any:
 
     # fork where there is one (the workers start with dcsim already imported); spawn elsewhere
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=_worker_init)
+    context = multiprocessing.get_context(method)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),))
 
 
 def _stop(pool: Any) -> None:
@@ -181,54 +258,80 @@ def _stop(pool: Any) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _local(todo: Sequence[Task], workers: int) -> Iterator[tuple[Task, dict[str, Any]]]:
+def _completed(futures: dict[Any, Task], interrupts: Interrupts) -> Iterator[Any]:
+    """The futures as they complete (those done together in task order), looking for a Ctrl-C meanwhile."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+        interrupts.check()
+        yield from sorted(done, key=lambda f: futures[f].index)
+
+
+def _local(todo: Sequence[Task], workers: int, interrupts: Interrupts) -> Iterator[tuple[Task, dict[str, Any]]]:
     """Runs in a pool of worker processes (one worker too: a crashing run cannot take the sweep with it).
 
     If a worker dies (its pool breaks), every run it may have held is run again alone,
     in a pool of its own; a run whose process dies again is recorded as failed.
     """
-    from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     suspects: list[Task] = []
-    pool = _pool(workers)
+    if not todo:
+        return
+    pool = None
     try:
-        futures = {pool.submit(run_task, t.data, t.base_dir, t.seed): t for t in todo}
-        for future in as_completed(futures):
+        with interrupts.starting():
+            pool = _pool(workers)
+            futures = {pool.submit(run_task, t.data, t.base_dir, t.seed): t for t in todo}
+        for future in _completed(futures, interrupts):
             try:
                 outcome = future.result()
             except BrokenProcessPool:
                 suspects.append(futures[future])
                 continue
             yield futures[future], outcome
+            interrupts.check()
     except BaseException:
-        _stop(pool)
+        if pool is not None:
+            _stop(pool)
         raise
     pool.shutdown(wait=True)
     for task in sorted(suspects, key=lambda t: t.index):
-        alone = _pool(1)
+        alone = None
         try:
+            with interrupts.starting():
+                alone = _pool(1)
+                future = alone.submit(run_task, task.data, task.base_dir, task.seed)
+            for _ in _completed({future: task}, interrupts):
+                pass
             try:
-                outcome = alone.submit(run_task, task.data, task.base_dir, task.seed).result()
+                outcome = future.result()
             except BrokenProcessPool:
                 outcome = {"metrics": {}, "error": DIED, "wall_time_s": 0.0}
             yield task, outcome
+            interrupts.check()
         except BaseException:
-            _stop(alone)
+            if alone is not None:
+                _stop(alone)
             raise
         alone.shutdown(wait=True)
 
 
-def _dask(todo: Sequence[Task], workers: int, scheduler: str | None) -> Iterator[tuple[Task, dict[str, Any]]]:
+def _dask(
+    todo: Sequence[Task], workers: int, scheduler: str | None, interrupts: Interrupts
+) -> Iterator[tuple[Task, dict[str, Any]]]:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise DcsimError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        )
+        with interrupts.starting():
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            )
     try:
         client = Client(scheduler or cluster, timeout="20s")
     except (OSError, ValueError, TypeError) as exc:
@@ -236,15 +339,23 @@ def _dask(todo: Sequence[Task], workers: int, scheduler: str | None) -> Iterator
             cluster.close()
         raise DcsimError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc})") from None
     try:
+        interrupts.check()
         futures = {
             client.submit(run_task, t.data, t.base_dir, t.seed, key=f"dcsim-run-{t.key}", pure=False): t for t in todo
         }
-        for future in as_completed(futures):
-            try:
-                outcome = future.result()
-            except Exception as exc:  # the worker died under the run (Dask retried it, then gave up)
-                outcome = {"metrics": {}, "error": f"{DIED}: {type(exc).__name__}: {exc}", "wall_time_s": 0.0}
-            yield futures[future], outcome
+        ready = as_completed(futures)
+        while not ready.is_empty():
+            batch = ready.next_batch(block=False)
+            interrupts.check()
+            if not batch:
+                time.sleep(POLL_S)
+            for future in sorted(batch, key=lambda f: futures[f].index):
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the worker died under the run (Dask retried it, then gave up)
+                    outcome = {"metrics": {}, "error": f"{DIED}: {type(exc).__name__}: {exc}", "wall_time_s": 0.0}
+                yield futures[future], outcome
+                interrupts.check()
     finally:
         client.close()
         if cluster is not None:
@@ -268,6 +379,10 @@ def execute(
         workers: processes (local) or Dask workers of a local cluster.
         scheduler: a Dask scheduler address (none: a local cluster on loopback).
         on_done: called after each run with (record, was it stored before).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C, whenever it came (see :class:`Interrupts`); the
+            workers are stopped first, and the runs stored so far are kept.
     """
     if executor not in EXECUTORS:
         raise DcsimError(f"--executor {executor!r}: use one of {', '.join(EXECUTORS)}")
@@ -282,11 +397,12 @@ def execute(
                 on_done(stored, True)
         elif task.key not in {t.key for t in todo}:
             todo.append(task)
-    runs = _local(todo, workers) if executor == "local" else _dask(todo, workers, scheduler)
-    for task, outcome in runs:
-        records[task.key] = store.put(task, outcome)
-        if on_done is not None:
-            on_done(records[task.key], False)
+    with Interrupts() as interrupts:
+        runs = _local(todo, workers, interrupts) if executor == "local" else _dask(todo, workers, scheduler, interrupts)
+        for task, outcome in runs:
+            records[task.key] = store.put(task, outcome)
+            if on_done is not None:
+                on_done(records[task.key], False)
     return [records[t.key] for t in tasks]
 
 
