@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="replications: seeds S..S+N-1 from the scenario's seed S (default 3)")  # fmt: skip
     seeds.add_argument("--seed-list", metavar="A,B,...", help="explicit seeds, e.g. 1,2,3")
     cmp_.add_argument("--out", metavar="FILE", help="CSV of every run (default: results/<scenario>/compare.csv)")
+    _add_metric_arg(cmp_, "tables")
     cmp_.add_argument(
         "--baseline", metavar="VARIANT",
         help="the variant the others are compared with, paired by seed (default: the first); its label as "
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seeds S..S+N-1 from the scenario's seed S at every grid point (default: the file's "
                      "sweep block, else 3)")  # fmt: skip
     swp.add_argument("--out", metavar="DIR", help="sweep directory (default: results/<scenario>/sweep)")
+    _add_metric_arg(swp, "table of points")
     _add_executor_args(swp)
 
     pln = sub.add_parser(
@@ -264,6 +266,21 @@ def build_parser() -> argparse.ArgumentParser:
     for name, command in sub.choices.items():
         command.epilog = f"Exit status: {EXIT_STATUS[name]}."
     return parser
+
+
+def _add_metric_arg(p: argparse.ArgumentParser, what: str) -> None:
+    """--metric NAME, repeatable: the metrics a command's printed tables show (the files keep every metric)."""
+    p.add_argument("--metric", dest="metrics", action="append", default=[], metavar="NAME",
+                   help=f"a metric the printed {what} show(s), by its name in summary.json, e.g. jobs.p95_wait_s; "
+                   "repeatable, in the order given (default: the run summary's headline metrics; the files "
+                   "keep every metric)")  # fmt: skip
+
+
+def _metrics(names: Sequence[str]) -> list[str]:
+    """The ``--metric`` names, each checked (a misspelled one is refused with a did-you-mean)."""
+    from dcsim.metrics.names import check_metric
+
+    return [check_metric(n, "--metric") for n in names]
 
 
 def _add_executor_args(p: argparse.ArgumentParser) -> None:
@@ -399,6 +416,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from dcsim.report.console import compare_table, difference_table
     from dcsim.scenario.load import load_scenario
 
+    metrics = _metrics(args.metrics)
     if args.out:
         _check_out(args.out, want_dir=False)
     axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, policy=False) for t in args.vary]
@@ -425,11 +443,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise DcsimError(f"--baseline {baseline!r}: no such variant; the variants are {', '.join(labels)}")
     table = compare(args.file, axes, seeds, args.overrides, on_run)
     print(f"{base.name}: {len(seeds)} seed(s) {', '.join(map(str, seeds))}; mean ± standard error over seeds\n")
-    print(compare_table(aggregate(table), [a.path for a in axes]))
+    print(compare_table(aggregate(table), [a.path for a in axes], metrics))
     if len(labels) > 1:
         print(f"\neach variant minus {baseline}, paired by seed: mean difference ± 95 % confidence half-width; "
               "* the interval excludes 0 (significant)\n")  # fmt: skip
-        print(difference_table(paired_differences(table, baseline), baseline))
+        print(difference_table(paired_differences(table, baseline), baseline, metrics))
     out = args.out or scenario_results(base.name, "compare.csv")
     _write_csv(table, out)
     print(f"\nevery run's metrics: {out}")
@@ -511,12 +529,14 @@ def _cmd_policies(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from dcsim.experiment import sweep
     from dcsim.experiment.compare import parse_axis
     from dcsim.experiment.run import scenario_results
-    from dcsim.experiment.sweep import check_sweep_dir, execute, plan, points_table, runs_table, write_tables
+    from dcsim.report.console import sweep_table
     from dcsim.report.progress import SweepProgress
     from dcsim.scenario.load import load_scenario
 
+    metrics = _metrics(args.metrics)
     _check_executor(args)
     axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, False, "--grid") for t in args.grid]
     base = load_scenario(args.file, args.overrides)
@@ -530,22 +550,29 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise DcsimError(f"--replications {replications}: give at least 1")
     out = args.out or scenario_results(base.name, "sweep")
     _check_names(out)
-    check_sweep_dir(out)
-    tasks = plan(args.file, axes, replications, args.overrides)
+    sweep.check_sweep_dir(out)
+    tasks = sweep.plan(args.file, axes, replications, args.overrides)
     points = len({t.point for t in tasks})
     print(f"{base.name}: {points} grid point(s) x {replications} seed(s) = {len(tasks)} runs, "
           f"{args.executor} executor, {args.workers} worker(s); stored in {out}/runs", file=sys.stderr)  # fmt: skip
     progress = SweepProgress(len(tasks))
     try:
-        records = execute(tasks, out, args.executor, args.workers, args.scheduler, progress)
+        records = sweep.execute(tasks, out, args.executor, args.workers, args.scheduler, progress)
+        runs = sweep.runs_table(tasks, records, axes)
+        stats = sweep.points_table(runs, axes)
+        sweep.write_tables(out, runs, stats)
     except KeyboardInterrupt:
-        print(f"\ndcsim sweep: interrupted; the {progress.done} run(s) done are kept in {out}/runs: run the same "
-              "command to go on from there", file=sys.stderr)  # fmt: skip
+        if not os.path.isdir(os.path.join(out, "runs")):
+            print("\ndcsim sweep: interrupted before any run finished; nothing was written", file=sys.stderr)
+        else:
+            print(f"\ndcsim sweep: interrupted; the {progress.done} run(s) done are kept in {out}/runs: run the "
+                  "same command to go on from there", file=sys.stderr)  # fmt: skip
         return 130
-    runs = runs_table(tasks, records, axes)
-    write_tables(out, runs, points_table(runs, axes))
     failed = int((runs["error"] != "").sum())
-    print(f"runs: {os.path.join(out, 'runs.parquet')} (and .csv); statistics per point: "
+    print(f"{base.name}: {points} grid point(s) x {replications} seed(s); mean ± 95 % confidence half-width over "
+          "seeds\n")  # fmt: skip
+    print(sweep_table([a.path for a in axes], sweep.point_estimates(runs, stats, axes), metrics))
+    print(f"\nruns: {os.path.join(out, 'runs.parquet')} (and .csv); statistics per point: "
           f"{os.path.join(out, 'points.parquet')} (and .csv)")  # fmt: skip
     if failed:
         first = runs[runs["error"] != ""].iloc[0]

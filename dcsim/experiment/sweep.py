@@ -123,12 +123,16 @@ def _alive(pid: int) -> bool:
 
 
 class Store:
-    """Finished runs under ``<out>/runs/<key>.json``."""
+    """Finished runs under ``<out>/runs/<key>.json``.
+
+    The folders are made when the first run is stored, so a sweep that fails before
+    (a Dask scheduler it cannot reach, a Ctrl-C) leaves nothing behind.
+    """
 
     def __init__(self, out_dir: str) -> None:
         self.dir = os.path.join(out_dir, "runs")
-        os.makedirs(self.dir, exist_ok=True)
-        for name in os.listdir(self.dir):  # a write cut short by a kill: never a result
+        names = os.listdir(self.dir) if os.path.isdir(self.dir) else []
+        for name in names:  # a write cut short by a kill: never a result
             pid = name.rpartition(".tmp-")[2]
             if ".tmp-" in name and not (pid.isdigit() and _alive(int(pid))):
                 os.remove(os.path.join(self.dir, name))
@@ -149,7 +153,7 @@ class Store:
     def put(self, task: Task, outcome: dict[str, Any]) -> dict[str, Any]:
         """Store a run's outcome, atomically; return the record as it reads back (so fresh and stored ones agree)."""
         record = {"key": task.key, "point": task.point, "values": task.values, "seed": task.seed, **outcome}
-        _write_json(self.path(task.key), record)
+        _write_json(self.path(task.key), record)  # makes the folders
         return json.loads(json.dumps(record, sort_keys=True, allow_nan=True))
 
 
@@ -333,11 +337,21 @@ def _dask(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
             )
     try:
-        client = Client(scheduler or cluster, timeout="20s")
+        client = Client(scheduler or cluster)  # waits distributed.comm.timeouts.connect of Dask's config
     except (OSError, ValueError, TypeError) as exc:
         if cluster is not None:
             cluster.close()
-        raise DcsimError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc})") from None
+        if not isinstance(exc, OSError):
+            raise DcsimError(
+                f"--scheduler {scheduler}: not a scheduler address; give one such as tcp://host:8786"
+            ) from None
+        import dask
+
+        wait = dask.config.get("distributed.comm.timeouts.connect")
+        raise DcsimError(
+            f"--scheduler {scheduler}: no Dask scheduler answered there within {wait}; start one there "
+            "(`dask scheduler`) or give the address it prints, e.g. tcp://host:8786"
+        ) from None
     try:
         interrupts.check()
         futures = {
@@ -477,6 +491,26 @@ def points_table(runs: pd.DataFrame, axes: Sequence[Axis], confidence: float = 0
     return pd.DataFrame(rows, columns=columns)
 
 
+def point_estimates(
+    runs: pd.DataFrame, points: pd.DataFrame, axes: Sequence[Axis]
+) -> list[tuple[dict[str, str], dict[str, tuple[float | None, float | None]]]]:
+    """Per grid point in order: its grid values and, per metric, the mean and the 95 % half-width (or None).
+
+    From :func:`runs_table` (every point, failed ones too) and :func:`points_table`;
+    what :func:`dcsim.report.console.sweep_table` prints.
+    """
+    paths = [a.path for a in axes]
+    out = []
+    for point, group in runs.groupby("point", sort=True):
+        rows = points[points["point"] == point]
+        values: dict[str, tuple[float | None, float | None]] = {}
+        for metric, mean, low, high in zip(rows["metric"], rows["mean"], rows["ci_low"], rows["ci_high"], strict=True):
+            half = (float(high) - float(low)) / 2
+            values[metric] = (float(mean), half if math.isfinite(half) else None)
+        out.append(({p: str(group[p].iloc[0]) for p in paths}, values))
+    return out
+
+
 def write_tables(out_dir: str, runs: pd.DataFrame, points: pd.DataFrame, csv: bool = True) -> None:
     """``runs`` and ``points`` as Parquet (and CSV), each written to a temporary name and renamed."""
     for name, table in (("runs", runs), ("points", points)):
@@ -486,6 +520,6 @@ def write_tables(out_dir: str, runs: pd.DataFrame, points: pd.DataFrame, csv: bo
 
 
 __all__ = [
-    "EXECUTORS", "Store", "Task", "check_sweep_dir", "execute", "plan", "points_table", "run_task", "runs_table",
-    "write_tables",
+    "EXECUTORS", "Interrupts", "Store", "Task", "check_sweep_dir", "execute", "plan", "point_estimates",
+    "points_table", "run_task", "runs_table", "write_tables",
 ]  # fmt: skip

@@ -1,13 +1,19 @@
-"""The summary table printed after a run, and the side-by-side table of `dcsim compare`."""
+"""The tables printed for people: a run's summary, `dcsim compare`'s variants and differences, a sweep's points.
+
+They share one way to print a metric (:func:`format_value`, :func:`format_estimate`) and one
+layout (:func:`render`), which wraps a table wider than the terminal into blocks.
+"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from dcsim.core.units import format_duration
+from dcsim.metrics.names import metric_kind
 
 #: The headline metrics, in print order: (dotted name, label, kind).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -115,61 +121,227 @@ def summary_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def metric_rows(names: Sequence[str] = ()) -> list[tuple[str, str, str]]:
+    """The rows a table shows: the headline metrics, or the ``names`` given (``--metric``), as (name, label, kind).
+
+    A named metric of the headline keeps its label there (without its indent); any
+    other is labelled by its name, and printed in the unit its name says.
+    """
+    if not names:
+        return list(HEADLINE)
+    known = {name: (label.strip(), kind) for name, label, kind in (*HEADLINE, *SCHEDULER_ROWS)}
+    return [(n, *known.get(n, (n, metric_kind(n)))) for n in dict.fromkeys(names)]
+
+
+def format_estimate(mean: float | None, spread: float | None, kind: str, signed: bool = False) -> str:
+    """A mean over seeds and its spread (standard error, or half-width) in the metric's unit: ``2.10 h ±15.0 min``.
+
+    Counts are shown with a decimal, as their means are fractional; ``signed`` puts a
+    sign on a difference (``+3.0 %``, ``-$ 12.00``).
+    """
+    if mean is None or mean != mean:
+        return "-"
+    if spread is not None and spread != spread:
+        spread = None
+    mean = 0.0 if signed and abs(mean) < 1e-12 else mean
+    shown = "mean_count" if kind == "count" and (signed or spread is not None) else kind
+    if kind == "seconds" and spread is not None:  # both in one unit, the one format_duration gives the larger
+        number, unit = format_duration(max(abs(mean), spread)).split(" ")
+        scale, digits = _SECONDS_PER[unit], len(number.partition(".")[2])
+        text, spread_text = f"{mean / scale:.{digits}f} {unit}", f"{spread / scale:.{digits}f} {unit}"
+    else:
+        text = format_value(mean, shown)
+        spread_text = format_value(spread, shown).lstrip("$ ") if spread is not None else ""
+    if signed and text.startswith("$ -"):
+        text = "-$ " + text[3:]
+    elif signed and mean > 0 and not text.startswith("-"):
+        text = "+" + text
+    return f"{text} ±{spread_text}" if spread is not None else text
+
+
+_SECONDS_PER = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+"""Seconds in each unit :func:`dcsim.core.units.format_duration` writes."""
+
+
+def _blocks(widths: Sequence[int], fixed: int, width: int) -> list[list[int]]:
+    """The value columns of each block: as many as fit ``width`` beside the ``fixed`` label columns (one at least)."""
+    left = sum(w + 2 for w in widths[:fixed])
+    blocks: list[list[int]] = [[]]
+    used = left
+    for c in range(fixed, len(widths)):
+        if blocks[-1] and used + widths[c] > width:
+            blocks.append([])
+            used = left
+        blocks[-1].append(c)
+        used += widths[c] + 2
+    return blocks
+
+
+def _widths(head: Sequence[str], body: Sequence[Sequence[str]], fixed: int, wrap: bool) -> list[int]:
+    """Each column's width: its widest cell, or its header (with ``wrap``, the header's longest word, for values)."""
+    out = []
+    for c, title in enumerate(head):
+        cells = max((len(row[c]) for row in body), default=0)
+        words = max((len(w) for w in title.split()), default=0) if wrap and c >= fixed else len(title)
+        out.append(max(cells, words))
+    return out
+
+
+def terminal_width() -> int:
+    """Columns of the terminal (``COLUMNS`` if set; 80 when there is none)."""
+    return shutil.get_terminal_size().columns
+
+
+def render(
+    head: Sequence[str], body: Sequence[Sequence[str]], fixed: int = 1, width: int | None = None, wrap: bool = False
+) -> str:
+    """An aligned table that fits ``width`` columns (default: :func:`terminal_width`).
+
+    The first ``fixed`` columns (labels, left-aligned) are repeated in every block; the
+    others (values, right-aligned) are wrapped into as many blocks, one under the other,
+    as it takes to fit. A column wider than the width on its own gets a block of its own.
+    With ``wrap``, a value column's header is broken over lines to the width of its values.
+    """
+    import textwrap
+
+    widths = _widths(head, body, fixed, wrap)
+    titles = [
+        textwrap.wrap(t, widths[c], break_on_hyphens=False) or [""] if wrap and c >= fixed else [t]
+        for c, t in enumerate(head)
+    ]
+
+    def line(cells: Sequence[str], columns: Sequence[int]) -> str:
+        labels = [f"{cells[c]:<{widths[c]}}" for c in range(fixed)]
+        values = [f"{cells[c]:>{widths[c]}}" for c in columns]
+        return "  ".join([*labels, *values]).rstrip()
+
+    parts = []
+    for columns in _blocks(widths, fixed, width or terminal_width()):
+        depth = max(len(titles[c]) for c in [*range(fixed), *columns])
+        stacked = [[""] * (depth - len(titles[c])) + titles[c] for c in range(len(head))]  # bottom-aligned
+        top = [line([stacked[c][i] for c in range(len(head))], columns) for i in range(depth)]
+        rule = "-" * max(len(t) for t in top)
+        parts.append("\n".join([*top, rule, *(line(row, columns) for row in body)]))
+    return "\n\n".join(parts)
+
+
+def _side_by_side(
+    title: str,
+    labels: Sequence[str],
+    cells: Sequence[Sequence[str]],
+    rows: Sequence[tuple[str, str, str]],
+    width: int | None = None,
+) -> str:
+    """Metrics down, one right-aligned column of ``cells`` per label across (wrapped to fit ``width``).
+
+    A ``title`` longer than the metric labels goes on a line of its own above, so that
+    it does not widen the label column.
+    """
+    body = [[label, *(column[i] for column in cells)] for i, (_, label, _) in enumerate(rows)]
+    if len(title) <= max((len(r[1]) for r in rows), default=0):
+        return render([title, *labels], body, width=width)
+    return title + "\n\n" + render(["", *labels], body, width=width)
+
+
 def compare_table(
-    rows: Sequence[tuple[str, dict[str, tuple[float | None, float | None]]]], varied: Sequence[str] = ()
+    rows: Sequence[tuple[str, dict[str, tuple[float | None, float | None]]]],
+    varied: Sequence[str] = (),
+    metrics: Sequence[str] = (),
 ) -> str:
     """Variants side by side: one column per variant, mean (and +- standard error) per metric.
 
     Args:
         rows: ``(variant label, {metric: (mean, standard error or None)})``.
         varied: the scenario paths the variants differ in, for the header.
+        metrics: the metrics shown, by name (default: the headline metrics).
     """
-    cells: list[list[str]] = []
+    shown = metric_rows(metrics)
+    cells = []
     for _, values in rows:
-        column = []
-        for name, _, kind in HEADLINE:
-            mean, se = values.get(name, (None, None))
-            shown = "mean_count" if kind == "count" and se else kind
-            text = format_value(mean, shown)
-            if se:
-                text += f" ±{format_value(se, shown).lstrip('$ ')}"
-            column.append(text)
-        cells.append(column)
-    return _side_by_side("variant: " + " / ".join(varied) if varied else "variant", [r[0] for r in rows], cells)
-
-
-def _side_by_side(title: str, labels: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
-    """Headline metrics down, one right-aligned column of ``cells`` per label across."""
-    width = max(len(label) for _, label, _ in HEADLINE)
-    widths = [max(len(label), *(len(c) for c in column)) for label, column in zip(labels, cells, strict=True)]
-    out = [f"{title:<{width}}  " + "  ".join(f"{lab:>{w}}" for lab, w in zip(labels, widths, strict=True))]
-    out.append("-" * len(out[0]))
-    for i, (_, label, _) in enumerate(HEADLINE):
-        line = "  ".join(f"{column[i]:>{w}}" for column, w in zip(cells, widths, strict=True))
-        out.append(f"{label:<{width}}  {line}")
-    return "\n".join(out)
+        estimates = [(values.get(name, (None, None)), kind) for name, _, kind in shown]
+        cells.append([format_estimate(mean, se or None, kind) for (mean, se), kind in estimates])
+    title = "variant: " + " / ".join(varied) if varied else "variant"
+    return _side_by_side(title, [r[0] for r in rows], cells, shown)
 
 
 def difference_table(
-    rows: Sequence[tuple[str, dict[str, tuple[float | None, float | None, bool]]]], baseline: str
+    rows: Sequence[tuple[str, dict[str, tuple[float | None, float | None, bool]]]],
+    baseline: str,
+    metrics: Sequence[str] = (),
 ) -> str:
-    """Each variant minus the baseline per headline metric: mean difference ± 95 % half-width, * if significant."""
+    """Each variant minus the baseline per metric: mean difference ± 95 % half-width, * if significant.
+
+    Args:
+        rows: ``(variant label, {metric: (mean difference, half-width or None, significant)})``.
+        baseline: the baseline's label, for the header.
+        metrics: the metrics shown, by name (default: the headline metrics).
+    """
+    shown = metric_rows(metrics)
     cells: list[list[str]] = []
     for _, values in rows:
         column = []
-        for name, _, kind in HEADLINE:
+        for name, _, kind in shown:
             mean, half, significant = values.get(name, (None, None, False))
-            shown = "mean_count" if kind == "count" else kind
-            if mean is None:
-                column.append("-")
-                continue
-            text = format_value(0.0 if abs(mean) < 1e-12 else mean, shown)
-            if text.startswith("$ -"):
-                text = "-$ " + text[3:]
-            elif mean > 0:
-                text = "+" + text
-            if half is not None:
-                text += f" ±{format_value(half, shown).lstrip('$ ')}"
-            column.append(text + (" *" if significant else "  "))
+            text = format_estimate(mean, half, kind, signed=True)
+            column.append(text if mean is None else text + (" *" if significant else "  "))
         cells.append(column)
-    return _side_by_side(f"minus {baseline}", [r[0] for r in rows], cells)
+    return _side_by_side(f"minus {baseline}", [r[0] for r in rows], cells, shown)
+
+
+def short_names(paths: Sequence[str]) -> list[str]:
+    """Column headers for scenario paths: the last part (``racks``), or as many parts as tell them apart."""
+    for parts in range(1, max((p.count(".") + 1 for p in paths), default=1) + 1):
+        names = [".".join(p.split(".")[-parts:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return list(paths)
+
+
+def sweep_table(
+    paths: Sequence[str],
+    points: Sequence[tuple[dict[str, str], dict[str, tuple[float | None, float | None]]]],
+    metrics: Sequence[str] = (),
+    width: int | None = None,
+) -> str:
+    """A sweep's grid points: mean ± 95 % half-width of each metric per point.
+
+    One row per point: its grid values, then a column per metric. When that is wider
+    than ``width``, the table is turned (metrics down, a column per point) if that fits,
+    as it does for a few points; else its metric columns wrap into blocks.
+
+    Args:
+        paths: the grid axes.
+        points: per point in grid order, ``({path: value}, {metric: (mean, half-width or None)})``.
+        metrics: the metrics shown, by name (default: the headline metrics, less those 0
+            or absent at every point, which a line under the table counts).
+        width: columns to fit (default: :func:`terminal_width`).
+    """
+    width = width or terminal_width()
+    shown = metric_rows(metrics)
+    left_out = 0
+    if not metrics:
+        kept = [r for r in shown if any(values.get(r[0], (None,))[0] not in (None, 0) for _, values in points)]
+        left_out, shown = len(shown) - len(kept), kept
+    cells = [[format_estimate(*values.get(name, (None, None)), kind) for name, _, kind in shown]
+             for _, values in points]  # fmt: skip
+    labels = [" ".join(grid[p] for p in paths) or "baseline" for grid, _ in points]
+    title = "point: " + " / ".join(paths) if paths else "point"
+    turned = [[label, *(column[i] for column in cells)] for i, (_, label, _) in enumerate(shown)]  # metrics down
+    names = short_names(paths)
+    head = [*names, *(label.strip() for _, label, _ in shown)]
+    body = [[*(grid[p] for p in paths), *column] for (grid, _), column in zip(points, cells, strict=True)]
+    lines = []
+    across = len(_blocks(_widths(head, body, len(paths), True), len(paths), width)) if paths else 2
+    down = len(_blocks(_widths(["", *labels], turned, 1, False), 1, width))
+    if across > 1 and down == 1:  # turned, it fits; a row per point does not
+        lines.append(_side_by_side(title, labels, cells, shown, width))
+    else:
+        legend = [f"{n} = {p}" for n, p in zip(names, paths, strict=True) if n != p]
+        if legend:
+            lines.append("; ".join(legend) + "\n")
+        lines.append(render(head, body, fixed=len(paths), width=width, wrap=True))
+    if left_out:
+        lines.append(
+            f"({left_out} headline metrics, 0 or absent at every point, are left out; --metric NAME shows any)"
+        )
+    return "\n".join(lines)
