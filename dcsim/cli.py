@@ -569,8 +569,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                   "same command to go on from there", file=sys.stderr)  # fmt: skip
         return 130
     failed = int((runs["error"] != "").sum())
-    print(f"{base.name}: {points} grid point(s) x {replications} seed(s); mean ± 95 % confidence half-width over "
-          "seeds\n")  # fmt: skip
+    print(f"{base.name}: mean ± 95 % confidence half-width over {replications} seed(s)\n")
     print(sweep_table([a.path for a in axes], sweep.point_estimates(runs, stats, axes), metrics))
     print(f"\nruns: {os.path.join(out, 'runs.parquet')} (and .csv); statistics per point: "
           f"{os.path.join(out, 'points.parquet')} (and .csv)")  # fmt: skip
