@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser(
         "compare", help="run policy variants side by side on the same seeds",
         description="Run every combination of the given variants on the same seeds (common random "
-        "numbers) and print one table of headline metrics, mean ± standard error over seeds. "
+        "numbers) and print one table of headline metrics (or --metric), mean ± standard error over seeds. "
         "Also writes every run's metrics to results/<scenario>/compare.csv (or --out).",
     )  # fmt: skip
     _add_scenario_args(cmp_)
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="replications: seeds S..S+N-1 from the scenario's seed S (default 3)")  # fmt: skip
     seeds.add_argument("--seed-list", metavar="A,B,...", help="explicit seeds, e.g. 1,2,3")
     cmp_.add_argument("--out", metavar="FILE", help="CSV of every run (default: results/<scenario>/compare.csv)")
-    _add_metric_arg(cmp_, "tables")
+    _add_metric_arg(cmp_, "the printed tables show")
     cmp_.add_argument(
         "--baseline", metavar="VARIANT",
         help="the variant the others are compared with, paired by seed (default: the first); its label as "
@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(runs/<key>.json, keyed by the resolved scenario's hash and the seed), so running the same sweep again "
         "skips what is done. Writes runs.parquet/.csv (one row per run: grid values, seed, error, every metric) "
         "and points.parquet/.csv (per grid point and metric: n, mean, std, 95% confidence interval) to "
-        "results/<scenario>/sweep (or --out). Exit 0 if every run succeeded, 4 if some failed (their errors "
+        "results/<scenario>/sweep (or --out), and prints a table of the points: one row per point, the headline "
+        "metrics (or --metric) as mean ± 95% half-width. Exit 0 if every run succeeded, 4 if some failed (their errors "
         "are in runs.csv). Without --grid and --policy it runs the scenario's own `sweep:` block (without one, the "
         "scenario itself on N seeds). Values are separated by commas, so a value cannot hold one.",
     )  # fmt: skip
@@ -182,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seeds S..S+N-1 from the scenario's seed S at every grid point (default: the file's "
                      "sweep block, else 3)")  # fmt: skip
     swp.add_argument("--out", metavar="DIR", help="sweep directory (default: results/<scenario>/sweep)")
-    _add_metric_arg(swp, "table of points")
+    _add_metric_arg(swp, "the printed table of points shows")
     _add_executor_args(swp)
 
     pln = sub.add_parser(
@@ -269,9 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_metric_arg(p: argparse.ArgumentParser, what: str) -> None:
-    """--metric NAME, repeatable: the metrics a command's printed tables show (the files keep every metric)."""
+    """--metric NAME, repeatable: the metrics a command's printed tables show (``what``: "the tables show")."""
     p.add_argument("--metric", dest="metrics", action="append", default=[], metavar="NAME",
-                   help=f"a metric the printed {what} show(s), by its name in summary.json, e.g. jobs.p95_wait_s; "
+                   help=f"a metric {what}, by its name in summary.json, e.g. jobs.p95_wait_s; "
                    "repeatable, in the order given (default: the run summary's headline metrics; the files "
                    "keep every metric)")  # fmt: skip
 
@@ -290,8 +291,8 @@ def _add_executor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=_cores(), metavar="N",
                    help="processes, or workers of a local Dask cluster (default: the number of cores)")  # fmt: skip
     p.add_argument("--scheduler", metavar="ADDR",
-                   help="with --executor dask: a scheduler such as tcp://host:8786 (default: start a local "
-                   "cluster on loopback)")  # fmt: skip
+                   help="with --executor dask: a scheduler such as tcp://host:8786, waited for as long as Dask's "
+                   "distributed.comm.timeouts.connect (default: start a local cluster on loopback)")  # fmt: skip
 
 
 def _check_executor(args: argparse.Namespace) -> None:
