@@ -332,10 +332,14 @@ def _dask(
         raise DcsimError("--executor dask needs dask.distributed: pip install 'dask[distributed]'") from None
     cluster = None
     if scheduler is None:
-        with interrupts.starting():
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-            )
+        try:
+            with interrupts.starting():
+                cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+                )
+        except Exception:
+            interrupts.check()  # a Ctrl-C to the group kills the workers as they start: it is the interrupt
+            raise
     try:
         client = Client(scheduler or cluster)  # waits distributed.comm.timeouts.connect of Dask's config
     except (OSError, ValueError, TypeError) as exc:
