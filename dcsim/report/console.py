@@ -6,6 +6,7 @@ layout (:func:`render`), which wraps a table wider than the terminal into blocks
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Sequence
 from typing import Any
@@ -134,7 +135,7 @@ def metric_rows(names: Sequence[str] = ()) -> list[tuple[str, str, str]]:
 
 
 def format_estimate(mean: float | None, spread: float | None, kind: str, signed: bool = False) -> str:
-    """A mean over seeds and its spread (standard error, or half-width) in the metric's unit: ``2.10 h ±15.0 min``.
+    """A mean over seeds and its spread (standard error, or half-width) in the metric's unit: ``2.10 h ±0.25 h``.
 
     Counts are shown with a decimal, as their means are fractional; ``signed`` puts a
     sign on a difference (``+3.0 %``, ``-$ 12.00``).
@@ -145,7 +146,8 @@ def format_estimate(mean: float | None, spread: float | None, kind: str, signed:
         spread = None
     mean = 0.0 if signed and abs(mean) < 1e-12 else mean
     shown = "mean_count" if kind == "count" and (signed or spread is not None) else kind
-    if kind == "seconds" and spread is not None:  # both in one unit, the one format_duration gives the larger
+    if kind == "seconds" and spread is not None and math.isfinite(mean) and math.isfinite(spread):
+        # both in one unit: the one format_duration gives the larger
         number, unit = format_duration(max(abs(mean), spread)).split(" ")
         scale, digits = _SECONDS_PER[unit], len(number.partition(".")[2])
         text, spread_text = f"{mean / scale:.{digits}f} {unit}", f"{spread / scale:.{digits}f} {unit}"

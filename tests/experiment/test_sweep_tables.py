@@ -101,6 +101,7 @@ def test_an_estimate_is_in_the_metrics_unit_with_both_ends_in_one_unit() -> None
     assert format_estimate(-12.0, 3.0, "usd", signed=True) == "-$ 12.00 ±3.00"
     assert format_estimate(0.02, None, "share", signed=True) == "+2.0 %"
     assert format_estimate(None, None, "seconds") == format_estimate(float("nan"), 1.0, "share") == "-"
+    assert format_estimate(float("inf"), 5.0, "seconds") == "inf ±5.0 s"  # no unit to share: each its own
 
 
 def test_a_wide_table_wraps_into_blocks_that_fit_and_repeat_the_labels() -> None:
