@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -190,8 +191,12 @@ def _widths(head: Sequence[str], body: Sequence[Sequence[str]], fixed: int, wrap
 
 
 def terminal_width() -> int:
-    """Columns of the terminal (``COLUMNS`` if set; 80 when there is none)."""
-    return shutil.get_terminal_size().columns
+    """Columns a table must fit: the terminal's (``COLUMNS`` if set); unlimited when there is no terminal.
+
+    Output to a file or a pipe is not wrapped, so it holds each table whole.
+    """
+    columns = shutil.get_terminal_size(fallback=(0, 0)).columns
+    return columns if columns > 0 else sys.maxsize
 
 
 def render(

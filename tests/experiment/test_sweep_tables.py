@@ -4,6 +4,7 @@ folders from a command that failed."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -118,6 +119,16 @@ def test_a_wide_table_wraps_into_blocks_that_fit_and_repeat_the_labels() -> None
     cells = [cell for line in rows for cell in line.split("  ")[1:] if cell.strip()]
     assert sorted(c.strip() for c in cells) == sorted(c for row in body for c in row[1:])  # each value once
     assert render(head, body, width=1000).count("\n\n") == 0  # wide enough: one block
+
+
+def test_tables_fit_the_terminal_and_are_whole_in_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    head = ["point", *(f"metric number {i}" for i in range(9))]
+    body = [["p0", *(f"0.{c} units" for c in range(9))]]
+    monkeypatch.setenv("COLUMNS", "50")
+    assert max(len(line) for line in render(head, body).splitlines()) <= 50
+    monkeypatch.delenv("COLUMNS")
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback: os.terminal_size(fallback))  # no terminal
+    assert "\n\n" not in render(head, body)
 
 
 def _points(n: int) -> list[tuple[dict[str, str], dict[str, tuple[float | None, float | None]]]]:
