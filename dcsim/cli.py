@@ -530,6 +530,13 @@ def _cmd_policies(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from dcsim.core.interrupts import Interrupts
+
+    with Interrupts(check_on_exit=False) as interrupts:  # a Ctrl-C at any moment is acted on, never lost
+        return _sweep(args, interrupts)
+
+
+def _sweep(args: argparse.Namespace, interrupts: Any) -> int:
     from dcsim.experiment import sweep
     from dcsim.experiment.compare import parse_axis
     from dcsim.experiment.run import scenario_results
@@ -537,10 +544,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from dcsim.report.progress import SweepProgress
     from dcsim.scenario.load import load_scenario
 
+    interrupts.check()
     metrics = _metrics(args.metrics)
     _check_executor(args)
     axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, False, "--grid") for t in args.grid]
     base = load_scenario(args.file, args.overrides)
+    interrupts.check()
     replications = args.replications
     if not axes and base.sweep is not None:  # the sweep kept in the file
         axes = [parse_axis(f"{k}={','.join(v)}", True) for k, v in base.sweep.policies.items()]
@@ -553,6 +562,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     _check_names(out)
     sweep.check_sweep_dir(out)
     tasks = sweep.plan(args.file, axes, replications, args.overrides)
+    interrupts.check()
     points = len({t.point for t in tasks})
     print(f"{base.name}: {points} grid point(s) x {replications} seed(s) = {len(tasks)} runs, "
           f"{args.executor} executor, {args.workers} worker(s); stored in {out}/runs", file=sys.stderr)  # fmt: skip
@@ -562,6 +572,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         runs = sweep.runs_table(tasks, records, axes)
         stats = sweep.points_table(runs, axes)
         sweep.write_tables(out, runs, stats)
+        interrupts.check()
     except KeyboardInterrupt:
         if not os.path.isdir(os.path.join(out, "runs")):
             print("\ndcsim sweep: interrupted before any run finished; nothing was written", file=sys.stderr)

@@ -16,7 +16,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -25,6 +24,7 @@ import pandas as pd
 
 from dcsim.core.errors import DcsimError
 from dcsim.core.files import write_atomically
+from dcsim.core.interrupts import POLL_S, Interrupts
 from dcsim.experiment.compare import Axis, variants
 from dcsim.experiment.run import scenario_hash, scenario_json
 from dcsim.scenario.load import load_scenario
@@ -155,77 +155,6 @@ class Store:
         record = {"key": task.key, "point": task.point, "values": task.values, "seed": task.seed, **outcome}
         _write_json(self.path(task.key), record)  # makes the folders
         return json.loads(json.dumps(record, sort_keys=True, allow_nan=True))
-
-
-POLL_S = 0.1
-"""How often a waiting sweep looks for a Ctrl-C noted by :class:`Interrupts`, s."""
-
-
-class Interrupts:
-    """Ctrl-C while a sweep executes: noted by a handler that never raises, acted on at safe points.
-
-    Python's own handler raises ``KeyboardInterrupt`` wherever the main thread happens
-    to be. Starting a pool worker forks, and a signal that arrives during the fork is
-    handled in the first Python code after it: logging's ``_releaseLock``, which
-    ``os.fork`` calls in the parent; an exception there is printed as ``Exception
-    ignored in ... _releaseLock`` and dropped, and the sweep ran to the end. So while
-    runs execute, SIGINT only sets :attr:`seen` (and pool workers, forked with this
-    handler, note it harmlessly until they ignore it); :meth:`check`, called between
-    steps and at least every :data:`POLL_S` while waiting, raises the interrupt. While
-    workers start, SIGINT is also blocked (:meth:`starting`), so a worker started by
-    ``spawn`` cannot take it before it ignores it.
-
-    The handler is installed only in the main thread and only over Python's default
-    one (a Ctrl-C the caller ignores stays ignored). Used as a context manager; on
-    leaving, the previous handler is back, and a Ctrl-C noted but not yet acted on is
-    raised.
-    """
-
-    def __init__(self) -> None:
-        self.seen = False
-        self._previous: Any = None
-
-    def __enter__(self) -> Interrupts:
-        import signal
-        import threading
-
-        main = threading.current_thread() is threading.main_thread()
-        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous = signal.signal(signal.SIGINT, self._note)
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        import signal
-
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-        if kind is None:
-            self.check()
-
-    def _note(self, signum: int, frame: object) -> None:
-        self.seen = True
-
-    def check(self) -> None:
-        """Raise ``KeyboardInterrupt`` if a Ctrl-C was noted."""
-        if self.seen:
-            raise KeyboardInterrupt
-
-    @contextmanager
-    def starting(self) -> Iterator[None]:
-        """Hold SIGINT back while worker processes start (they inherit the mask and unblock it once ignoring it)."""
-        import signal
-
-        block = getattr(signal, "pthread_sigmask", None)
-        if block is None or self._previous is None:
-            yield
-            return
-        block(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            yield
-        finally:
-            block(signal.SIG_UNBLOCK, {signal.SIGINT})  # a Ctrl-C held back is noted now
-        self.check()
 
 
 def _worker_init(parent: int) -> None:
