@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.core.units import format_duration
-from dcsim.metrics.names import metric_kind
+from dcsim.metrics.names import Metric, describe, format_values, with_unit
 
 #: The headline metrics, in print order: (dotted name, label, kind).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -126,13 +126,12 @@ def summary_table(summary: dict[str, Any]) -> str:
 def metric_rows(names: Sequence[str] = ()) -> list[tuple[str, str, str]]:
     """The rows a table shows: the headline metrics, or the ``names`` given (``--metric``), as (name, label, kind).
 
-    A named metric of the headline keeps its label there (without its indent); any
-    other is labelled by its name, and printed in the unit its name says.
+    A named metric is said in the words and printed in the unit of
+    :func:`dcsim.metrics.names.describe` (the headline's, where it has a row).
     """
     if not names:
         return list(HEADLINE)
-    known = {name: (label.strip(), kind) for name, label, kind in (*HEADLINE, *SCHEDULER_ROWS)}
-    return [(n, *known.get(n, (n, metric_kind(n)))) for n in dict.fromkeys(names)]
+    return [(n, (m := describe(n)).label, m.kind) for n in dict.fromkeys(names)]
 
 
 def format_estimate(mean: float | None, spread: float | None, kind: str, signed: bool = False) -> str:
@@ -148,10 +147,8 @@ def format_estimate(mean: float | None, spread: float | None, kind: str, signed:
     mean = 0.0 if signed and abs(mean) < 1e-12 else mean
     shown = "mean_count" if kind == "count" and (signed or spread is not None) else kind
     if kind == "seconds" and spread is not None and math.isfinite(mean) and math.isfinite(spread):
-        # both in one unit: the one format_duration gives the larger
-        number, unit = format_duration(max(abs(mean), spread)).split(" ")
-        scale, digits = _SECONDS_PER[unit], len(number.partition(".")[2])
-        text, spread_text = f"{mean / scale:.{digits}f} {unit}", f"{spread / scale:.{digits}f} {unit}"
+        (number, half), unit = format_values(Metric("", "", kind), [mean, spread])  # one unit, the larger's
+        text, spread_text = with_unit(number, unit), with_unit(half, unit)
     else:
         text = format_value(mean, shown)
         spread_text = format_value(spread, shown).lstrip("$ ") if spread is not None else ""
@@ -160,10 +157,6 @@ def format_estimate(mean: float | None, spread: float | None, kind: str, signed:
     elif signed and mean > 0 and not text.startswith("-"):
         text = "+" + text
     return f"{text} ±{spread_text}" if spread is not None else text
-
-
-_SECONDS_PER = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-"""Seconds in each unit :func:`dcsim.core.units.format_duration` writes."""
 
 
 def _blocks(widths: Sequence[int], fixed: int, width: int) -> list[list[int]]:
