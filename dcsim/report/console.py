@@ -178,7 +178,10 @@ def _widths(head: Sequence[str], body: Sequence[Sequence[str]], fixed: int, wrap
     out = []
     for c, title in enumerate(head):
         cells = max((len(row[c]) for row in body), default=0)
-        words = max((len(w) for w in title.split()), default=0) if wrap and c >= fixed else len(title)
+        if wrap and c >= fixed:  # a header may take a few lines, but not one word a line
+            words = max(max((len(w) for w in title.split()), default=0), min(len(title), 16))
+        else:
+            words = len(title)
         out.append(max(cells, words))
     return out
 
