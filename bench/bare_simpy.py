@@ -74,6 +74,23 @@ def draw(n_jobs: int, rate: float, sizes: list[int], weights: list[float], mean_
     return times, gpus, run_s
 
 
+def read_trace(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Submit times (s), GPU counts and run times (s) of a CSV trace ``job_id,submit,gpus,duration``."""
+    table = np.loadtxt(path, delimiter=",", skiprows=1, usecols=(1, 2, 3), ndmin=2)
+    order = np.argsort(table[:, 0], kind="stable")
+    table = table[order]
+    return table[:, 0], table[:, 1].astype(np.int64), table[:, 2]
+
+
+def write_trace(path: str, times: np.ndarray, gpus: np.ndarray, run_s: np.ndarray) -> None:
+    """Write jobs as the CSV trace :func:`read_trace` reads (floats as their shortest round-trip text)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("job_id,submit,gpus,duration\n")
+        fh.writelines(
+            f"{i},{t!r},{g},{d!r}\n" for i, (t, g, d) in enumerate(zip(times.tolist(), gpus.tolist(), run_s.tolist()))
+        )
+
+
 def simulate(
     times: np.ndarray, gpus: np.ndarray, run_s: np.ndarray, nodes: int, backfill: bool, callbacks: bool = False
 ) -> tuple[np.ndarray, int]:
@@ -196,6 +213,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ap.add_argument("--backfill", action="store_true", help="greedy backfill instead of strict FIFO")
     ap.add_argument("--job", choices=("process", "callback"), default="process",
                     help="a started job is a SimPy process (default) or a timeout with a callback")  # fmt: skip
+    ap.add_argument("--trace", metavar="CSV",
+                    help="replay this job trace (columns job_id, submit, gpus, duration; seconds) instead of "
+                    "drawing jobs (give --nodes; --jobs, --load, --sizes, --weights, --mean, --seed and --streams are then "
+                    "unused)")  # fmt: skip
     args = ap.parse_args(argv)
     nodes = args.nodes or max(1, round(args.jobs * 125 / 10_000))
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -204,7 +225,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     rate = args.load * nodes * GPUS_PER_NODE / (mean_gpus * args.mean)
 
     t0, c0 = time.perf_counter(), time.process_time()
-    times, gpus, run_s = draw(args.jobs, rate, sizes, weights, args.mean, args.seed, args.streams)
+    if args.trace:
+        times, gpus, run_s = read_trace(args.trace)
+        args.jobs = len(times)
+    else:
+        times, gpus, run_s = draw(args.jobs, rate, sizes, weights, args.mean, args.seed, args.streams)
     waits, max_queue = simulate(times, gpus, run_s, nodes, args.backfill, args.job == "callback")
     mean_wait = float(np.nanmean(waits))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -16,9 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 from itertools import islice
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from dcsim.core.errors import DcsimError, PlacementError, PluginError
 from dcsim.core.registry import Registry
@@ -37,7 +35,13 @@ from dcsim.workload.jobs import COMPLETED, INTERRUPTED, QUEUED, RUNNING, Checkpo
 from dcsim.workload.queue import JobQueue
 from dcsim.workload.trace import read_trace
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 ProgressHook = Callable[["DataCenterModel"], None]
+
+#: Trace rows turned into Python values at a time (see DataCenterModel._trace_arrivals).
+_TRACE_CHUNK = 4096
 
 
 @dataclass
@@ -229,29 +233,39 @@ class DataCenterModel:
         class_mean = table.groupby("job_class", sort=False)["duration"].transform("mean")
         self._open_sources += 1
         plan = checkpointing(trace.checkpoint)
-        self.env.process(self._trace_arrivals(table.assign(class_mean=class_mean), pools, plan))
+        self.collector.trace_id_column = table["trace_id"]
+        self.env.process(self._trace_arrivals(table, class_mean, pools, plan))
 
-    def _trace_arrivals(self, table: pd.DataFrame, pools: tuple[int, ...], plan: Checkpointing | None):
-        """Submit a trace's jobs at their submit times, each with its own fields."""
+    def _trace_arrivals(
+        self, table: pd.DataFrame, class_mean: pd.Series, pools: tuple[int, ...], plan: Checkpointing | None
+    ):
+        """Submit a trace's jobs at their submit times, each with its own fields.
+
+        Rows are turned into Python values a chunk at a time, so a trace of millions of
+        jobs is not held twice (as the table and as lists) through the run.
+        """
         env = self.env
         col = self.collector
-        rows = zip(
-            table["submit_time"].tolist(), table["gpus"].tolist(), table["duration"].tolist(),
-            table["estimate"].tolist(), table["job_class"].tolist(), table["tenant"].tolist(),
-            table["priority"].tolist(), table["class_mean"].tolist(), table["trace_id"].tolist(),
-            strict=True,
-        )  # fmt: skip
-        for t, gpus, duration, estimate, name, tenant, priority, mean, trace_id in rows:
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            job = Job(self._next_id, name, tenant, priority, gpus, duration, estimate, mean, env.now, pools)
-            job.checkpoint = plan
-            self._next_id += 1
-            col.on_job_submitted(
-                env.now, col.class_code(name), col.tenant_code(tenant), priority, gpus, duration, estimate
-            )
-            col.trace_ids[job.id] = trace_id
-            self._submit(job)
+        trace_jobs = col.trace_jobs
+        for first in range(0, len(table), _TRACE_CHUNK):
+            part = table.iloc[first : first + _TRACE_CHUNK]
+            rows = zip(
+                part["submit_time"].tolist(), part["gpus"].tolist(), part["duration"].tolist(),
+                part["estimate"].tolist(), part["job_class"].tolist(), part["tenant"].tolist(),
+                part["priority"].tolist(), class_mean.iloc[first : first + _TRACE_CHUNK].tolist(),
+                strict=True,
+            )  # fmt: skip
+            for t, gpus, duration, estimate, name, tenant, priority, mean in rows:
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                job = Job(self._next_id, name, tenant, priority, gpus, duration, estimate, mean, env.now, pools)
+                job.checkpoint = plan
+                self._next_id += 1
+                col.on_job_submitted(
+                    env.now, col.class_code(name), col.tenant_code(tenant), priority, gpus, duration, estimate
+                )
+                trace_jobs.append(job.id)
+                self._submit(job)
         self._open_sources -= 1
         self._check_drained()
 

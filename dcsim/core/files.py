@@ -4,6 +4,7 @@ Results are written to a temporary name beside the target, then renamed. Folders
 on the way are removed again if the write fails, so a failed command leaves nothing.
 Folder names made from a user's words (a scenario's name) go through :func:`folder_name`,
 so that no name (``..``, ``/etc``, ``a/../../b``, 300 characters) steers where results go.
+Data files read whole record their SHA-256 (:func:`file_sha256`), so hashing them costs no second read.
 """
 
 from __future__ import annotations
@@ -88,3 +89,34 @@ def write_atomically(path: str, write: Callable[[str], object]) -> None:
             os.remove(tmp)
         remove_dirs(made)
         raise
+
+
+#: SHA-256 of files already read whole in this process, by (path, modification time, size).
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def _key(path: str, stat: os.stat_result | None = None) -> tuple[str, int, int]:
+    stat = os.stat(path) if stat is None else stat
+    return (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+def remember_sha256(path: str, data: bytes, stat: os.stat_result) -> None:
+    """Record the SHA-256 of ``data``, read whole from ``path``, for :func:`file_sha256`.
+
+    Args:
+        path: the file.
+        data: its bytes.
+        stat: its ``os.stat`` taken before the read (so a file changed since is read again).
+    """
+    _digests[_key(path, stat)] = hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file's bytes; read again only if it changed since it was last read whole here."""
+    key = _key(path)
+    digest = _digests.get(key)
+    if digest is None:
+        with open(path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        _digests[key] = digest
+    return digest

@@ -18,12 +18,14 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from dcsim.core.errors import UnknownPolicyError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 T = TypeVar("T")
 

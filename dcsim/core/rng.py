@@ -9,8 +9,10 @@ random numbers).
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -23,5 +25,7 @@ def stream(seed: int, name: str) -> np.random.Generator:
     Returns:
         A PCG64 generator seeded from ``(seed, crc32(name))``.
     """
+    import numpy as np
+
     key = (zlib.crc32(name.encode()),)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))

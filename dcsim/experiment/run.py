@@ -17,7 +17,7 @@ import pandas as pd
 
 import dcsim
 from dcsim.core.errors import OutputError
-from dcsim.core.files import folder_name, make_dirs, remove_dirs
+from dcsim.core.files import file_sha256, folder_name, make_dirs, remove_dirs
 from dcsim.faults.crew import CREW_OVERLOADED, crew_load
 from dcsim.infra.topology import GPU_POWER_W
 from dcsim.metrics.scoring import FaultData, Window, scheduler_metrics, summarize
@@ -98,11 +98,7 @@ def data_files(scenario: Scenario) -> dict[str, str]:
         for spec in (cls.duration, cls.gpus):
             if getattr(spec, "dist", None) == "empirical":
                 paths.append(spec.path)  # type: ignore[union-attr]
-    out = {}
-    for path in sorted(set(paths)):
-        with open(resolve(scenario.base_dir, path), "rb") as fh:
-            out[path] = hashlib.sha256(fh.read()).hexdigest()
-    return out
+    return {path: file_sha256(resolve(scenario.base_dir, path)) for path in sorted(set(paths))}
 
 
 def scenario_hash(scenario: Scenario, files: dict[str, str] | None = None) -> str:

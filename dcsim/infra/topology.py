@@ -2,18 +2,22 @@
 
 Nodes are numbered 0..N-1 rack by rack, site by site. Nodes of one site with the same
 GPU type, GPUs per node and power figures form a *pool*: a gang job runs inside one
-pool (one GPU type, one site), on one node or on several. The fabric is a networkx
-graph (leaf-spine by default); node-to-rack membership and the hop counts of each
-locality class (same node, same rack, across racks) are read off that graph.
+pool (one GPU type, one site), on one node or on several. Membership (node to rack,
+pool and site) is built straight from the scenario in O(nodes); the fabric, a networkx
+graph (leaf-spine), is built only when asked for (:attr:`Topology.graph`), with the hop
+counts of each locality class (same node, same rack, across racks) read off it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import networkx as nx
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from dcsim.scenario.schema import Datacenter, NodeSpec
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 #: Busy and idle power of one GPU by type, in watts (public board-power figures;
 #: idle figures are typical of nvidia-smi readings on an idle, clocked-down board).
@@ -85,7 +89,12 @@ def node_power(spec: NodeSpec) -> tuple[float, float, float]:
 
 @dataclass
 class Topology:
-    """Static layout: which node sits in which rack, pool and site, and the fabric graph."""
+    """Static layout: which node sits in which rack, pool and site; the fabric graph on demand.
+
+    The membership lists are built straight from the scenario, in O(nodes). The fabric
+    graph (:attr:`graph`, networkx) is built only when asked for: a leaf-spine fabric of
+    16,000 racks has millions of links, and nothing in a run needs them.
+    """
 
     pools: list[Pool]
     node_pool: list[int]
@@ -94,10 +103,22 @@ class Topology:
     rack_nodes: list[tuple[int, ...]]
     rack_pool: list[int]
     site_names: list[str]
-    graph: nx.Graph
-    locality_hops: dict[int, int] = field(default_factory=dict)
-    #: Site index of each node, read off the fabric graph.
+    #: Site index of each node.
     node_site: list[int] = field(default_factory=list)
+    #: The ``datacenter`` block the topology was built from (for :attr:`graph`).
+    datacenter: Datacenter | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def graph(self) -> nx.Graph:
+        """The fabric as a networkx graph (built on first use; see :func:`fabric_graph`)."""
+        if self.datacenter is None:
+            raise ValueError("this topology was built without its datacenter block; it has no fabric graph")
+        return fabric_graph(self.datacenter)
+
+    @cached_property
+    def locality_hops(self) -> dict[int, int]:
+        """Hops between two nodes of each locality class, measured on :attr:`graph`."""
+        return _locality_hops(self)
 
     @property
     def site_nodes(self) -> list[tuple[int, ...]]:
@@ -153,35 +174,28 @@ class Topology:
 
 
 def build_topology(dc: Datacenter) -> Topology:
-    """Build pools, rack membership and the fabric graph of a data center.
+    """Build pools, rack and site membership of a data center.
 
     Args:
         dc: the validated ``datacenter`` block.
 
     Returns:
-        The topology; node and rack ids are dense, in scenario order.
+        The topology; node and rack ids are dense, in scenario order. Its fabric graph
+        is built when first asked for (:attr:`Topology.graph`).
     """
-    graph = nx.Graph()
     pool_key: dict[tuple, int] = {}
     pool_nodes: list[list[int]] = []
     pool_racks: list[list[int]] = []
     pool_meta: list[tuple[str, str, int, float, float, float, float]] = []
     node_pool: list[int] = []
     node_gpus: list[int] = []
+    node_rack: list[int] = []
+    node_site: list[int] = []
     rack_nodes: list[tuple[int, ...]] = []
     rack_pool: list[int] = []
     node_id = rack_id = 0
     for site_index, site in enumerate(dc.sites):
-        core = ("core", site.name)
-        graph.add_node(core, kind="core", site=site.name)
-        groups = site.groups
-        n_racks = sum(g.racks for g in groups)
-        spines = site.network.spines or max(1, -(-n_racks // LEAF_PORTS))
-        spine_names = [("spine", site.name, k) for k in range(spines)]
-        for spine in spine_names:
-            graph.add_node(spine, kind="spine", site=site.name)
-            graph.add_edge(spine, core, bandwidth_bps=float("inf"))
-        for group in groups:
+        for group in site.groups:
             busy_w, idle_w, base_w = node_power(group.node)
             memory = group.node.gpu_memory
             if memory is None:
@@ -193,39 +207,23 @@ def build_topology(dc: Datacenter) -> Topology:
                 pool_racks.append([])
                 pool_meta.append((site.name, group.node.gpu_type, group.node.gpus, busy_w, idle_w, base_w, memory))
             pool = pool_key[key]
-            uplink = group.nodes_per_rack * site.network.nic / site.network.oversubscription / spines
-            for _ in range(group.racks):
-                leaf = ("leaf", rack_id)
-                graph.add_node(leaf, kind="leaf", site=site.name)
-                for spine in spine_names:
-                    graph.add_edge(leaf, spine, bandwidth_bps=uplink)
-                members = tuple(range(node_id, node_id + group.nodes_per_rack))
-                for n in members:
-                    graph.add_node(("node", n), kind="node", site=site.name, gpus=group.node.gpus)
-                    graph.add_edge(("node", n), leaf, bandwidth_bps=site.network.nic)
-                    node_pool.append(pool)
-                    node_gpus.append(group.node.gpus)
-                rack_nodes.append(members)
-                rack_pool.append(pool)
-                pool_nodes[pool].extend(members)
-                pool_racks[pool].append(rack_id)
-                node_id += group.nodes_per_rack
-                rack_id += 1
-    if len(dc.sites) > 1:
-        graph.add_node(("wan",), kind="wan")
-        for site in dc.sites:
-            graph.add_edge(("core", site.name), ("wan",), bandwidth_bps=float("inf"))
-
-    # Read each node's rack off the fabric: its one leaf neighbour.
-    node_rack = [0] * node_id
-    for n in range(node_id):
-        (leaf,) = (v for v in graph.neighbors(("node", n)) if v[0] == "leaf")
-        node_rack[n] = leaf[1]
+            per_rack, racks = group.nodes_per_rack, group.racks
+            n = per_rack * racks
+            node_pool += [pool] * n
+            node_gpus += [group.node.gpus] * n
+            node_site += [site_index] * n
+            node_rack += [r for r in range(rack_id, rack_id + racks) for _ in range(per_rack)]
+            rack_nodes += [tuple(range(node_id + k * per_rack, node_id + (k + 1) * per_rack)) for k in range(racks)]
+            rack_pool += [pool] * racks
+            pool_nodes[pool] += range(node_id, node_id + n)
+            pool_racks[pool] += range(rack_id, rack_id + racks)
+            node_id += n
+            rack_id += racks
     pools = []
     for i, (site_name, gpu_type, gpus, busy_w, idle_w, base_w, memory) in enumerate(pool_meta):
         nodes, racks = tuple(pool_nodes[i]), tuple(pool_racks[i])
         pools.append(Pool(i, site_name, gpu_type, gpus, nodes, racks, busy_w, idle_w, base_w, memory))
-    topo = Topology(
+    return Topology(
         pools=pools,
         node_pool=node_pool,
         node_rack=node_rack,
@@ -233,16 +231,57 @@ def build_topology(dc: Datacenter) -> Topology:
         rack_nodes=rack_nodes,
         rack_pool=rack_pool,
         site_names=[s.name for s in dc.sites],
-        graph=graph,
+        node_site=node_site,
+        datacenter=dc,
     )
-    topo.locality_hops = _locality_hops(topo)
-    site_of = {name: i for i, name in enumerate(topo.site_names)}
-    topo.node_site = [site_of[graph.nodes[("node", n)]["site"]] for n in range(node_id)]
-    return topo
+
+
+def fabric_graph(dc: Datacenter) -> nx.Graph:
+    """The fabric of a data center as a networkx graph (leaf-spine).
+
+    Graph nodes are ``("node", n)`` (attributes ``kind``, ``site``, ``gpus``), ``("leaf", rack)``,
+    ``("spine", site, k)``, ``("core", site)`` and, with several sites, ``("wan",)``; links
+    carry ``bandwidth_bps``. Nodes and racks are numbered as in :func:`build_topology`.
+    A leaf links to every spine of its site, so the graph has racks x spines links: at
+    16,000 racks, millions. Nothing in a run reads it; it is there for the network model.
+    """
+    import networkx as nx
+
+    graph = nx.Graph()
+    node_id = rack_id = 0
+    for site in dc.sites:
+        core = ("core", site.name)
+        graph.add_node(core, kind="core", site=site.name)
+        groups = site.groups
+        n_racks = sum(g.racks for g in groups)
+        spines = site.network.spines or max(1, -(-n_racks // LEAF_PORTS))
+        spine_names = [("spine", site.name, k) for k in range(spines)]
+        for spine in spine_names:
+            graph.add_node(spine, kind="spine", site=site.name)
+            graph.add_edge(spine, core, bandwidth_bps=float("inf"))
+        for group in groups:
+            uplink = group.nodes_per_rack * site.network.nic / site.network.oversubscription / spines
+            for _ in range(group.racks):
+                leaf = ("leaf", rack_id)
+                graph.add_node(leaf, kind="leaf", site=site.name)
+                for spine in spine_names:
+                    graph.add_edge(leaf, spine, bandwidth_bps=uplink)
+                for n in range(node_id, node_id + group.nodes_per_rack):
+                    graph.add_node(("node", n), kind="node", site=site.name, gpus=group.node.gpus)
+                    graph.add_edge(("node", n), leaf, bandwidth_bps=site.network.nic)
+                node_id += group.nodes_per_rack
+                rack_id += 1
+    if len(dc.sites) > 1:
+        graph.add_node(("wan",), kind="wan")
+        for site in dc.sites:
+            graph.add_edge(("core", site.name), ("wan",), bandwidth_bps=float("inf"))
+    return graph
 
 
 def _locality_hops(topo: Topology) -> dict[int, int]:
     """Hops between two nodes of each locality class, measured on the graph."""
+    import networkx as nx
+
     hops = {SAME_NODE: 0}
     for members in topo.rack_nodes:
         if len(members) > 1:

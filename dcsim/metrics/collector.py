@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dcsim.metrics import records as rec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Collector:
@@ -28,7 +31,9 @@ class Collector:
             "time": array("d"), "job_class": array("i"), "tenant": array("i"), "priority": array("q"),
             "gpus": array("q"), "duration_s": array("d"), "estimate_s": array("d"), "seq": array("q"),
         }  # fmt: skip
-        self.trace_ids: dict[int, str] = {}
+        #: Job ids of the trace's jobs, in trace order, and the trace's ``trace_id`` column in that order.
+        self.trace_jobs: array[int] = array("q")
+        self.trace_id_column: pd.Series | None = None
         #: Checkpoint interval of each checkpointing job at its first start, s.
         self.checkpoint_intervals: dict[int, float] = {}
         self.started: dict[str, array[Any]] = {

@@ -100,8 +100,12 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
     )
     if col.checkpoint_intervals:
         frame["checkpoint_interval_s"] = pd.Series(col.checkpoint_intervals, dtype=float).reindex(frame.index)
-    if col.trace_ids:
-        frame["trace_id"] = pd.Series(col.trace_ids, dtype=object).reindex(frame.index)
+    if len(col.trace_jobs):
+        assert col.trace_id_column is not None
+        trace_id = np.full(n, np.nan, dtype=object)
+        ids = np.frombuffer(col.trace_jobs, dtype=np.int64)
+        trace_id[ids] = col.trace_id_column.iloc[: ids.size].tolist()
+        frame["trace_id"] = trace_id
     return frame
 
 

@@ -32,9 +32,8 @@ import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcsim.allocate.epoch import TERMS, Bin, Candidate, EpochProblem, solve_epoch
@@ -43,6 +42,9 @@ from dcsim.policies.placement import _TIGHTEST, place_in_pool
 from dcsim.policies.scheduling import SCHEDULER
 from dcsim.scenario.types import PositiveSeconds, Seconds
 from dcsim.views import ClusterView, Fleet, JobView
+
+if TYPE_CHECKING:
+    import numpy as np
 
 LEVELS = ("node", "rack", "pool")
 

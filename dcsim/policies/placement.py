@@ -9,14 +9,16 @@ the rule allows, so whole nodes stay whole). Policies return a placement
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcsim.core.registry import NoParams, Registry, lacks_methods
 from dcsim.infra.cluster import Placement
 from dcsim.views import ClusterView, JobView
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class PlacementPolicy(Protocol):

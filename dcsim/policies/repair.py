@@ -8,13 +8,15 @@ key, so a policy never yields or touches the model.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from dcsim.core.registry import Registry, lacks_methods
 from dcsim.views import FailureView
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class RepairPolicy(Protocol):

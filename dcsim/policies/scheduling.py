@@ -8,13 +8,15 @@ that fit start in its place (greedy, no reservation, so large jobs can wait long
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcsim.core.registry import Registry, lacks_methods
 from dcsim.views import JobView
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class SchedulerPolicy(Protocol):

@@ -39,13 +39,15 @@ def _largest_job(topology: Topology, gpu_types: list[str] | None, memory: float 
 
 def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
     """Return every problem of a schema-valid scenario as ``(path, message)``."""
+    topology = build_topology(sc.datacenter)
     problems = check_parts(
-        sc.datacenter, list(enumerate(sc.workload.jobs)), sc.workload.trace, sc.costs, sc.horizon, True, sc.base_dir
-    )
+        sc.datacenter, list(enumerate(sc.workload.jobs)), sc.workload.trace, sc.costs, sc.horizon, True, sc.base_dir,
+        topology,
+    )  # fmt: skip
     if sc.repair is not None and sc.failures is None:
         problems.append(("repair", "a `repair` block needs a `failures` block (nothing would fail)"))
     if sc.failures is not None or sc.maintenance:
-        problems += check_reliability(sc, build_topology(sc.datacenter))
+        problems += check_reliability(sc, topology)
     return problems
 
 
@@ -183,10 +185,11 @@ def check_parts(
     horizon: float | None,
     horizon_known: bool,
     base: str,
+    topology: Topology | None = None,
 ) -> list[tuple[str, str]]:
-    """Problems across blocks, for the blocks given (each valid on its own)."""
+    """Problems across blocks, for the blocks given (each valid on its own); ``topology``: the datacenter's if built."""
     problems: list[tuple[str, str]] = []
-    topology = build_topology(datacenter)
+    topology = build_topology(datacenter) if topology is None else topology
     types = topology.gpu_types()
     for i, cls in classes:
         path = f"workload.jobs.{i}"

@@ -11,9 +11,7 @@ import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
-
-import numpy as np
-import pandas as pd
+from typing import IO, TYPE_CHECKING
 
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError, unreadable
@@ -27,7 +25,11 @@ from dcsim.scenario.schema import (
     WeibullDist,
 )
 
-Sampler = Callable[[np.random.Generator, int], np.ndarray]
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+Sampler = Callable[["np.random.Generator", int], "np.ndarray"]
 
 
 def resolve(base_dir: str, path: str) -> str:
@@ -35,10 +37,17 @@ def resolve(base_dir: str, path: str) -> str:
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
 
 
-def read_csv_text(path: str) -> pd.DataFrame:
-    """Read a CSV file as text columns, turning every parse failure into a TraceError naming the line."""
+def read_csv_text(path: str, source: IO[bytes] | None = None) -> pd.DataFrame:
+    """Read a CSV file as text columns, turning every parse failure into a TraceError naming the line.
+
+    Args:
+        path: the file, named in messages.
+        source: its bytes when already read (default: read ``path``).
+    """
+    import pandas as pd
+
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        return pd.read_csv(path if source is None else source, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise TraceError(f"{path}: the file is empty; it needs a header line and one row per value") from None
     except pd.errors.ParserError as exc:
@@ -75,6 +84,9 @@ def _read_column(path: str, mtime_ns: int, size: int, column: str, kind: str) ->
     Raises:
         TraceError: a missing column, or a value that is not of ``kind``.
     """
+    import numpy as np
+    import pandas as pd
+
     frame = read_csv_text(path)
     if column not in frame.columns:
         raise TraceError(f"{path}: no column {column!r}; columns are {', '.join(frame.columns)}")
@@ -93,6 +105,8 @@ def _read_column(path: str, mtime_ns: int, size: int, column: str, kind: str) ->
 
 def duration_sampler(spec: object, base_dir: str = ".") -> tuple[Sampler, float]:
     """Return a sampler of durations (s) and the distribution's mean (s)."""
+    import numpy as np
+
     if isinstance(spec, FixedDist):
         v = spec.value
         return (lambda rng, n: np.full(n, v)), v
@@ -120,16 +134,41 @@ def duration_sampler(spec: object, base_dir: str = ".") -> tuple[Sampler, float]
 
 
 def count_sampler(spec: object, base_dir: str = ".") -> tuple[Sampler, int]:
-    """Return a sampler of GPU counts and the largest count it can draw."""
+    """Return a sampler of GPU counts and the largest count it can draw.
+
+    For a choice, the largest count is found without numpy (``dcsim validate`` needs
+    only that), and the sampler's arrays are made at its first draw.
+    """
     if isinstance(spec, ChoiceCount):
-        values = np.asarray(spec.values, dtype=np.int64)
+        values = list(spec.values)
         if len(values) == 1:
             v = int(values[0])
-            return (lambda rng, n: np.full(n, v, dtype=np.int64)), v
-        weights = np.asarray(spec.weights if spec.weights is not None else [1.0] * len(values))
-        p = weights / weights.sum()
-        return (lambda rng, n: rng.choice(values, n, p=p)), int(values[p > 0].max())
+
+            def single(rng: np.random.Generator, n: int) -> np.ndarray:
+                import numpy as np
+
+                return np.full(n, v, dtype=np.int64)
+
+            return single, v
+        weights = list(spec.weights) if spec.weights is not None else [1.0] * len(values)
+        total = sum(weights)
+        largest = max(v for v, w in zip(values, weights, strict=True) if w / total > 0)
+
+        @lru_cache(maxsize=1)
+        def arrays() -> tuple[np.ndarray, np.ndarray]:
+            import numpy as np
+
+            w = np.asarray(weights)
+            return np.asarray(values, dtype=np.int64), w / w.sum()
+
+        def choice(rng: np.random.Generator, n: int) -> np.ndarray:
+            counts, p = arrays()
+            return rng.choice(counts, n, p=p)
+
+        return choice, largest
     if isinstance(spec, EmpiricalCount):
-        values = read_column(resolve(base_dir, spec.path), spec.column, "count").astype(np.int64)
-        return (lambda rng, n: rng.choice(values, n)), int(values.max())
+        import numpy as np
+
+        counts = read_column(resolve(base_dir, spec.path), spec.column, "count").astype(np.int64)
+        return (lambda rng, n: rng.choice(counts, n)), int(counts.max())
     raise TypeError(f"not a GPU count distribution: {spec!r}")
