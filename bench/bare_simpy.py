@@ -86,9 +86,8 @@ def write_trace(path: str, times: np.ndarray, gpus: np.ndarray, run_s: np.ndarra
     """Write jobs as the CSV trace :func:`read_trace` reads (floats as their shortest round-trip text)."""
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("job_id,submit,gpus,duration\n")
-        fh.writelines(
-            f"{i},{t!r},{g},{d!r}\n" for i, (t, g, d) in enumerate(zip(times.tolist(), gpus.tolist(), run_s.tolist()))
-        )
+        rows = zip(times.tolist(), gpus.tolist(), run_s.tolist(), strict=True)
+        fh.writelines(f"{i},{t!r},{g},{d!r}\n" for i, (t, g, d) in enumerate(rows))
 
 
 def simulate(
@@ -215,8 +214,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     help="a started job is a SimPy process (default) or a timeout with a callback")  # fmt: skip
     ap.add_argument("--trace", metavar="CSV",
                     help="replay this job trace (columns job_id, submit, gpus, duration; seconds) instead of "
-                    "drawing jobs (give --nodes; --jobs, --load, --sizes, --weights, --mean, --seed and --streams are then "
-                    "unused)")  # fmt: skip
+                    "drawing jobs (give --nodes; --jobs, --load, --sizes, --weights, --mean, --seed and --streams "
+                    "are then unused)")  # fmt: skip
     args = ap.parse_args(argv)
     nodes = args.nodes or max(1, round(args.jobs * 125 / 10_000))
     sizes = [int(x) for x in args.sizes.split(",")]

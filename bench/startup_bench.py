@@ -31,7 +31,6 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="jobs of the memory case (default 1,000,000; 0 to skip)")  # fmt: skip
     ap.add_argument("--racks", type=int, default=LARGE_RACKS, help=f"racks of the large site (default {LARGE_RACKS})")
     ap.add_argument("--quick", action="store_true", help="skip the memory case")
-    ap.add_argument("--publish", action="store_true",
-                    help="write the table to bench/RESULTS-startup.md (default: bench/out/RESULTS-startup.md)")  # fmt: skip
+    ap.add_argument(
+        "--publish",
+        action="store_true",
+        help="write the table to bench/RESULTS-startup.md (default: bench/out/RESULTS-startup.md)",
+    )
     args = ap.parse_args(argv)
     folder = OUT / "startup"
     folder.mkdir(parents=True, exist_ok=True)
@@ -180,23 +182,23 @@ def main(argv: list[str] | None = None) -> int:
     def case(label: str, cmd: list[str], repeat: int = args.repeat) -> Timing:
         print(f"  {label} ...", end="", flush=True)
         t = timed(cmd, repeat)
-        print(f" {fmt(t.wall_s)} s wall, {fmt(t.cpu_s)} s CPU, {t.peak_mb:,.0f} MB" + (f"  ERROR {t.error}" if t.error else ""),
-              flush=True)  # fmt: skip
+        error = f"  ERROR {t.error}" if t.error else ""
+        print(f" {fmt(t.wall_s)} s wall, {fmt(t.cpu_s)} s CPU, {t.peak_mb:,.0f} MB{error}", flush=True)
         rows.append((label, t))
         return t
 
     floor = case("python -c pass", [sys.executable, "-c", "pass"])
     helps = case("dcsim --help", dcsim("--help"))
     validate = case("dcsim validate scenarios/quickstart.yaml", dcsim("validate", "scenarios/quickstart.yaml"))
-    bare = case(f"bare_simpy.py --trace ({ref.jobs:,} jobs)",
-                [sys.executable, str(HERE / "bare_simpy.py"), "--trace", str(csv), "--nodes", str(ref.nodes)])  # fmt: skip
+    bare_cmd = [sys.executable, str(HERE / "bare_simpy.py"), "--trace", str(csv), "--nodes", str(ref.nodes)]
+    bare = case(f"bare_simpy.py --trace ({ref.jobs:,} jobs)", bare_cmd)
     run = case(f"dcsim run ({ref.jobs:,}-job trace)", dcsim("run", str(scenario), "--out", str(run_out), "--quiet"))
     dcsim_wait = json.loads((run_out / "summary.json").read_text())["jobs"]["mean_wait_s"] if not run.error else None
     bare_wait = json.loads(bare.stdout.strip().splitlines()[-1])["mean_wait_s"] if not bare.error else None
     large = case(f"dcsim validate ({args.racks:,} racks)", dcsim("validate", str(site)), max(1, args.repeat // 2))
     big = None
     if args.memory_jobs and not args.quick:
-        mem_csv, mem_scenario = make_trace(ref_case(args.memory_jobs), folder)
+        _, mem_scenario = make_trace(ref_case(args.memory_jobs), folder)
         big = case(f"dcsim run ({args.memory_jobs:,}-job trace)",
                    dcsim("run", str(mem_scenario), "--out", str(folder / "run-big"), "--quiet"), 1)  # fmt: skip
 

@@ -18,6 +18,7 @@ import pandas as pd
 import dcsim
 from dcsim.core.errors import OutputError
 from dcsim.core.files import file_sha256, folder_name, make_dirs, remove_dirs
+from dcsim.core.memory import release_free_memory
 from dcsim.faults.crew import CREW_OVERLOADED, crew_load
 from dcsim.infra.topology import GPU_POWER_W
 from dcsim.metrics.scoring import FaultData, Window, scheduler_metrics, summarize
@@ -37,6 +38,7 @@ from dcsim.scenario.schema import Scenario
 from dcsim.scenario.unmodelled import unmodelled_notes
 from dcsim.workload.distributions import resolve
 from dcsim.workload.offered import offered_work
+from dcsim.workload.trace import forget_trace
 
 
 @dataclass
@@ -146,8 +148,13 @@ def simulate(
     """
     t0 = time.perf_counter()
     files = data_files(scenario)  # as the model reads them, just below
+    work = offered_work(scenario)
     model = DataCenterModel(scenario, seed, progress=progress)
     end = model.run()
+    # Before the tables are built: let the trace's table go (every job of it is submitted)
+    # and give the freed memory back to the system.
+    forget_trace()
+    release_free_memory()
     col = model.collector
     jobs = jobs_table(col, model.topology)
     window = Window(min(scenario.warmup, end), end)
@@ -166,7 +173,6 @@ def simulate(
         "scheduler": scenario.policies.scheduler.name,
         "placement": scenario.policies.placement.name,
     }
-    work = offered_work(scenario)
     installed = model.topology.n_gpus
     offered = work.gpus(scenario.horizon if scenario.horizon is not None else end)
     summary["workload"] = {

@@ -75,8 +75,8 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "job_id": np.arange(n, dtype=np.int64),
-            "job_class": pd.Categorical(classes[sub["job_class"]]) if n else pd.Categorical([]),
-            "tenant": pd.Categorical(tenants[sub["tenant"]]) if n else pd.Categorical([]),
+            "job_class": _categorical(sub["job_class"], classes),
+            "tenant": _categorical(sub["tenant"], tenants),
             "priority": sub["priority"].astype(np.int64),
             "gpus": sub["gpus"].astype(np.int64),
             "duration_s": duration,
@@ -89,24 +89,41 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
             "slowdown": jct / duration,
             "state": pd.Categorical.from_codes(state, categories=list(STATE_NAMES)),
             "pool": pool,
-            "gpu_type": pd.Categorical(pool_types[pool]) if n else pd.Categorical([]),
+            "gpu_type": _categorical(pool, pool_types),
             "first_node": first_node,
             "nodes": nodes,
             "racks": racks,
             "locality": pd.Categorical.from_codes(locality, categories=list(LOCALITY_NAMES)),
             "interruptions": interruptions,
             "evictions": evictions,
-        }
+        },
+        copy=False,  # the columns are new arrays: no second copy of a million-row table
     )
     if col.checkpoint_intervals:
         frame["checkpoint_interval_s"] = pd.Series(col.checkpoint_intervals, dtype=float).reindex(frame.index)
     if len(col.trace_jobs):
         assert col.trace_id_column is not None
-        trace_id = np.full(n, np.nan, dtype=object)
         ids = np.frombuffer(col.trace_jobs, dtype=np.int64)
-        trace_id[ids] = col.trace_id_column.iloc[: ids.size].tolist()
-        frame["trace_id"] = trace_id
+        row = np.full(n, -1, dtype=np.int64)  # each job's row in the trace; -1: not a trace job (NaN)
+        row[ids] = np.arange(ids.size)
+        trace_ids = col.trace_id_column.iloc[: ids.size].reset_index(drop=True)
+        frame["trace_id"] = trace_ids.reindex(row).set_axis(frame.index)
     return frame
+
+
+def _categorical(codes: np.ndarray, names: np.ndarray) -> pd.Categorical:
+    """``pd.Categorical(names[codes])`` (categories: the names present, sorted), without a string per row.
+
+    Negative codes count from the end of ``names``, as in numpy indexing.
+    """
+    if not codes.size:
+        return pd.Categorical([])
+    codes = np.where(codes < 0, codes + len(names), codes)
+    present = np.unique(codes)
+    order = sorted(range(present.size), key=lambda i: names[present[i]])
+    recode = np.zeros(len(names), dtype=np.int64)
+    recode[present[order]] = np.arange(present.size)
+    return pd.Categorical.from_codes(recode[codes], categories=[names[present[i]] for i in order])
 
 
 def timeseries_table(col: Collector, installed_gpus: int) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.core.files import remember_sha256
+from dcsim.core.memory import release_free_memory
 from dcsim.scenario.schema import Trace
 from dcsim.workload.distributions import read_csv_text, resolve
 
@@ -56,8 +57,15 @@ def read_trace(trace: Trace, base_dir: str = ".") -> pd.DataFrame:
         return _last[1]
     _last = None  # let the previous table go before reading the next
     table = _read(trace, path, stat)
+    release_free_memory()  # what parsing the file took
     _last = (key, table)
     return table
+
+
+def forget_trace() -> None:
+    """Drop the table :func:`read_trace` keeps (a run that has submitted its jobs needs it no more)."""
+    global _last
+    _last = None
 
 
 def _read(trace: Trace, path: str, stat: os.stat_result) -> pd.DataFrame:
@@ -119,9 +127,17 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> pd.DataFrame:
     out["job_class"] = raw[wanted["job_class"]].str.strip() if "job_class" in wanted else trace.name
     out["tenant"] = raw[wanted["tenant"]].str.strip() if "tenant" in wanted else "default"
     out["priority"] = numeric("priority", minimum=-(2**31), whole=True).astype(np.int64) if "priority" in wanted else 0
-    out["trace_id"] = raw[wanted["job_id"]].str.strip() if "job_id" in wanted else np.arange(n).astype(str)
+    if "job_id" in wanted:
+        out["trace_id"] = raw[wanted["job_id"]].str.strip()
+    else:  # the row number as text, made by Arrow: a Python string per row would cost ~100 bytes each
+        import pyarrow as pa
+
+        out["trace_id"] = pd.Series(pa.array(np.arange(n)).cast(pa.string()), dtype="str")
     out["line"] = np.arange(n) + 2
-    return out.sort_values("submit_time", kind="stable").reset_index(drop=True)
+    times = out["submit_time"].to_numpy()
+    if n > 1 and not (times[1:] >= times[:-1]).all():  # a sorted trace (the usual case) is not copied
+        out = out.sort_values("submit_time", kind="stable").reset_index(drop=True)
+    return out
 
 
 def _numeric_read(data: bytes, wanted: dict[str, str]) -> pd.DataFrame | None:
