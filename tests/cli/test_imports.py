@@ -1,0 +1,94 @@
+"""Start-up costs what a command needs: each command imports only its own libraries.
+
+Each case runs the command in a fresh interpreter through a small runner that calls
+``dcsim.cli.main`` and then writes the names of every imported module to a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
+
+#: Libraries no plain ``dcsim run`` needs: plots, Dask, the LP solvers, SciPy, the fabric graph.
+NOT_FOR_RUN = ("matplotlib", "dask", "distributed", "pulp", "highspy", "scipy", "networkx")
+#: ``dcsim validate`` reads YAML and checks it with the schema: no tables, no arrays.
+NOT_FOR_VALIDATE = (*NOT_FOR_RUN, "pandas", "numpy", "pyarrow", "simpy")
+#: ``dcsim --help`` is argparse alone.
+NOT_FOR_HELP = (*NOT_FOR_VALIDATE, "pydantic", "yaml")
+
+RUNNER = """
+import json, sys
+from dcsim.cli import main
+try:
+    status = main(sys.argv[2:])
+except SystemExit as exc:  # --help
+    status = exc.code
+with open(sys.argv[1], "w") as fh:
+    json.dump(sorted(sys.modules), fh)
+sys.exit(status)
+"""
+
+
+def imported(tmp_path: Path, *argv: str) -> set[str]:
+    """Top-level packages imported by ``dcsim ARGV`` in a fresh interpreter."""
+    listing = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(listing), *argv],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return {name.split(".")[0] for name in json.loads(listing.read_text())}
+
+
+def test_run_without_plots_imports_no_plotting_dask_lp_or_graph_library(tmp_path: Path) -> None:
+    modules = imported(
+        tmp_path, "run", str(QUICKSTART), "--set", "horizon=2d", "--set", "warmup=0", "--out", "out", "--quiet"
+    )
+    assert (tmp_path / "out" / "summary.json").exists()
+    assert {"simpy", "pandas"} <= modules  # it did run
+    assert sorted(modules & set(NOT_FOR_RUN)) == []
+
+
+def test_validate_imports_no_table_or_array_library(tmp_path: Path) -> None:
+    modules = imported(tmp_path, "validate", str(QUICKSTART))
+    assert "pydantic" in modules
+    assert sorted(modules & set(NOT_FOR_VALIDATE)) == []
+
+
+def test_help_imports_neither_the_schema_nor_any_library(tmp_path: Path) -> None:
+    modules = imported(tmp_path, "--help")
+    assert sorted(modules & set(NOT_FOR_HELP)) == []
+
+
+@pytest.mark.parametrize("racks", [16_000])
+def test_a_site_of_sixteen_thousand_racks_validates_in_seconds_and_little_memory(tmp_path: Path, racks: int) -> None:
+    """512,000 GPUs (the fabric graph alone would have millions of links: it is not built)."""
+    scenario = tmp_path / "big.yaml"
+    scenario.write_text(
+        "name: big\nhorizon: 1d\n"
+        f"datacenter: {{sites: [{{name: dc1, racks: {racks}, nodes_per_rack: 4, node: {{gpus: 8}}}}]}}\n"
+        "workload: {jobs: [{name: j, arrival: {process: poisson, rate: 1/h}, gpus: 8, duration: 1h}]}\n"
+    )
+    out = tmp_path / "out.txt"
+    t0 = time.perf_counter()
+    with out.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "dcsim", "validate", str(scenario)], stdout=fh, stderr=fh)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, out.read_text()
+    assert f"{racks:,} racks" in out.read_text()
+    # About 1 s and 50 MB on a quiet 2-core machine (24 s and 1.2 GB when the fabric graph was built).
+    assert wall < 15, f"validate took {wall:.1f} s"
+    assert usage.ru_maxrss / 1024 < 400, f"validate peaked at {usage.ru_maxrss / 1024:.0f} MB"

@@ -1,0 +1,117 @@
+"""What start-up builds and reads: the topology without its fabric graph, a trace parsed once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dcsim.experiment.run import simulate
+from dcsim.infra.topology import CROSS_RACK, SAME_NODE, SAME_RACK, build_topology
+from dcsim.scenario.load import load_scenario
+from dcsim.scenario.schema import Datacenter, Trace
+from dcsim.workload import trace as trace_module
+
+MIXED = {
+    "sites": [
+        {
+            "name": "east",
+            "rack_groups": [
+                {"racks": 2, "nodes_per_rack": 3, "node": {"gpus": 4, "gpu_type": "A100"}},
+                {"racks": 1, "nodes_per_rack": 1},
+                {"racks": 3, "nodes_per_rack": 2, "node": {"gpus": 4, "gpu_type": "A100"}},
+            ],
+        },
+        {"name": "west", "racks": 2, "nodes_per_rack": 2, "node": {"gpus": 8, "gpu_type": "H100"}},
+    ]
+}
+
+
+def test_topology_membership_is_built_without_the_fabric_graph_and_agrees_with_it() -> None:
+    topo = build_topology(Datacenter.model_validate(MIXED))
+    assert "graph" not in vars(topo)  # not built until asked for
+    graph = topo.graph
+    for n in range(topo.n_nodes):
+        (leaf,) = (v for v in graph.neighbors(("node", n)) if v[0] == "leaf")
+        assert leaf[1] == topo.node_rack[n]
+        assert graph.nodes[("node", n)]["site"] == topo.site_names[topo.node_site[n]]
+        assert graph.nodes[("node", n)]["gpus"] == topo.node_gpus[n]
+        assert n in topo.rack_nodes[topo.node_rack[n]]
+        assert n in topo.pools[topo.node_pool[n]].nodes
+    assert topo.n_nodes == 2 * 3 + 1 + 3 * 2 + 2 * 2
+    # Same site and GPU type: one pool across the two A100 groups, apart from the H100 rack between them.
+    assert [(p.site, p.gpu_type, len(p.nodes), p.racks) for p in topo.pools] == [
+        ("east", "A100", 12, (0, 1, 3, 4, 5)), ("east", "H100", 1, (2,)), ("west", "H100", 4, (6, 7)),
+    ]  # fmt: skip
+    assert topo.locality_hops == {SAME_NODE: 0, SAME_RACK: 2, CROSS_RACK: 4}
+
+
+def write_trace(tmp_path: Path, rows: list[str], header: str = "id,t,g,d") -> Path:
+    path = tmp_path / "trace.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+TRACE = Trace.model_validate({"path": "trace.csv", "columns": {"submit_time": "t", "gpus": "g", "duration": "d"}})
+
+
+def careful_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trace: Trace = TRACE) -> pd.DataFrame:
+    """The table of the text-only read (the numeric read turned off)."""
+    with monkeypatch.context() as m:
+        m.setattr(trace_module, "_numeric_read", lambda data, wanted: None)
+        trace_module.forget_trace()
+        table = trace_module.read_trace(trace, str(tmp_path))
+    trace_module.forget_trace()
+    return table
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["0.1", "1", "3600"],
+        [" 7.752458183288488", "2 ", "1157.846630669876"],
+        ["1e3", "8.0", "2.5E+2"],
+        ['"12"', "4", ".5"],
+        ["123456789.123456789", "16", "0.30000000000000004"],
+        ["+5", "1", "5."],
+    ],
+)
+def test_numbers_read_by_the_csv_reader_equal_the_careful_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cells: list[str]
+) -> None:
+    write_trace(tmp_path, [f"a,{cells[0]},{cells[1]},{cells[2]}", "b,0,1,60"])
+    trace_module.forget_trace()
+    fast = trace_module.read_trace(TRACE, str(tmp_path))
+    pd.testing.assert_frame_equal(fast, careful_read(tmp_path, monkeypatch))
+
+
+def test_a_bad_value_is_named_as_before(tmp_path: Path) -> None:
+    write_trace(tmp_path, ["a,0,1,60", "b,5,1,inf"])
+    trace_module.forget_trace()
+    with pytest.raises(Exception, match=r"line 3: column 'd' \(duration\) is 'inf'; it must be a number > 0"):
+        trace_module.read_trace(TRACE, str(tmp_path))
+
+
+def test_validate_and_run_parse_a_trace_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks, the offered load, the run and the manifest's hash share one parse of the file."""
+    write_trace(tmp_path, [f"j{i},{i * 60},{1 + i % 4},{600 + i}" for i in range(50)])
+    (tmp_path / "s.yaml").write_text(
+        "name: t\ndatacenter: {sites: [{name: dc1, racks: 1, nodes_per_rack: 2, node: {gpus: 4}}]}\n"
+        "workload: {trace: {path: trace.csv, columns: {submit_time: t, gpus: g, duration: d, job_id: id}}}\n"
+    )
+    parses = []
+    read_csv = pd.read_csv
+
+    def counting(*args: object, **kwargs: object) -> pd.DataFrame:
+        if kwargs.get("nrows") != 0:  # a header peek is not a parse
+            parses.append(args[0])
+        return read_csv(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(pd, "read_csv", counting)
+    trace_module.forget_trace()
+    result = simulate(load_scenario(str(tmp_path / "s.yaml")))
+    assert len(parses) == 1
+    assert result.summary["jobs"]["completed"] == 50
+    assert result.jobs["trace_id"].tolist() == [f"j{i}" for i in range(50)]
+    assert set(result.manifest()["data_files"]) == {"trace.csv"}
