@@ -6,7 +6,7 @@ One command::
     python bench/lp_bench.py --quick    # a smaller grid, one seed, short simulations: under 1 minute (prints only)
     python bench/lp_bench.py --parts target,sim   # some parts only (grid, target, sim)
 
-Three parts, written to ``bench/RESULTS-lp.md``:
+Three parts, written to ``bench/out/RESULTS-lp.md`` (``--publish``: ``bench/RESULTS-lp.md``):
 
 - ``grid``: one epoch, timed, for queued jobs in {10, 50, 200, 500, 1000} x nodes in
   {100, 1000}, at each bin level (``node``, ``rack``, ``pool``; the row ``auto`` picked is
@@ -632,8 +632,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller grid, one seed, short simulations (~1 minute)")
     ap.add_argument("--parts", default="grid,target,sim", help="comma-separated: grid, target, sim")
     ap.add_argument(
-        "--results", default=None, help="Markdown output ('' to skip; default bench/RESULTS-lp.md, none with --quick)"
-    )
+        "--results", default=None,
+        help="Markdown output ('' to skip; default bench/out/RESULTS-lp.md, with --publish bench/RESULTS-lp.md; "
+        "none with --quick)",
+    )  # fmt: skip
+    ap.add_argument("--publish", action="store_true",
+                    help="write the published table in bench/ (default: bench/out/, which git ignores)")  # fmt: skip
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per simulation before it is killed")
     ap.add_argument("--sim-worker", help=argparse.SUPPRESS)
     ap.add_argument("--horizon", default="6h", help=argparse.SUPPRESS)
@@ -647,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(sim_worker(args.sim_worker, args.horizon, burst, args.load)))
         return 0
     if args.results is None:
-        args.results = "" if args.quick else str(HERE / "RESULTS-lp.md")
+        args.results = "" if args.quick else str((HERE if args.publish else HERE / "out") / "RESULTS-lp.md")
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     unknown = parts - {"grid", "target", "sim"}
     if unknown:
@@ -705,6 +709,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{title}\n{text_table(rows, cols)}")
     print(f"\nbenchmark time {total:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in timings.items())})")
     if args.results:
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         write_markdown(
             Path(args.results), argv, info, load, seeds, time_limit, max_cells, plan, grid_rows, homo_rows, states,
             target_rows, target_raw, sim_rows, timings, total,

@@ -36,7 +36,8 @@ Cases (``CASES``):
 Every run is a fresh single-threaded subprocess (``run_bench.run_child``): ``simulate(...)``
 is timed (build the model, run, jobs and fault tables, summary), and split, by wrapping from
 outside, into the event loop (``DataCenterModel.run``) and the failures table; peak memory is
-the process's own ``ru_maxrss``. Writes ``bench/RESULTS-reliability.md``.
+the process's own ``ru_maxrss``. Writes ``bench/out/RESULTS-reliability.md`` (``--publish``:
+``bench/RESULTS-reliability.md``, the published table).
 """
 
 from __future__ import annotations
@@ -320,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated cases (default all: {','.join(CASES)})")
     ap.add_argument("--repeat", type=int, default=3, help="runs per case, median reported (default 3)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per run before it is killed")
-    ap.add_argument("--results", default=str(HERE / "RESULTS-reliability.md"), help="Markdown output ('' to skip)")
+    ap.add_argument("--results", default=None, help="Markdown output ('' to skip; default "
+                    "bench/out/RESULTS-reliability.md, with --publish bench/RESULTS-reliability.md)")  # fmt: skip
+    ap.add_argument("--publish", action="store_true",
+                    help="write the published table in bench/ (default: bench/out/, which git ignores)")  # fmt: skip
     ap.add_argument("--profile", metavar="CASE", help="run one case once under cProfile and print the hot spots")
     ap.add_argument("--dump", metavar="CASE", help="print a case's scenario as YAML and exit")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -379,7 +383,10 @@ def main(argv: list[str] | None = None) -> int:
     if notes:
         print()
         print("\n".join(notes))
+    if args.results is None:
+        args.results = str((HERE if args.publish else HERE / "out") / "RESULTS-reliability.md")
     if args.results:
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         write_markdown(Path(args.results), rows, argv, notes, args.repeat, before)
         print(f"\nwrote {args.results}")
     return 0

@@ -29,7 +29,8 @@ start-up included. Both simulators draw the same numbers (the bare script runs w
 ``--streams dcsim``), so their mean waits must agree to rounding: a check that the two
 model the same system.
 
-Prints a table and writes it as Markdown to ``bench/RESULTS.md``.
+Prints a table and writes it as Markdown to ``bench/out/RESULTS.md`` (``--publish``:
+``bench/RESULTS.md``, the published table).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BARE = HERE / "bare_simpy.py"
+OUT = HERE / "out"  # results of a run; the published tables in bench/ change only with --publish
 
 GPUS_PER_NODE = 8
 NODES_PER_10K_JOBS = 125
@@ -453,10 +455,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="runs per case, median reported (default 3 up to 100k jobs, 1 above)")  # fmt: skip
     ap.add_argument("--no-cli", action="store_true", help="skip timing the CLI path")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per run before it is killed")
-    ap.add_argument("--results", default=str(HERE / "RESULTS.md"), help="Markdown output ('' to skip)")
+    ap.add_argument("--results", default=None,
+                    help="Markdown output ('' to skip; default bench/out/RESULTS.md, with --publish "
+                    "bench/RESULTS.md)")  # fmt: skip
+    ap.add_argument("--publish", action="store_true",
+                    help="write the published table in bench/ (default: bench/out/, which git ignores)")  # fmt: skip
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
+    if args.results is None:
+        args.results = str((HERE if args.publish else OUT) / "RESULTS.md")
     if args.worker:
         raw = json.loads(args.worker)
         case = Case(**{**raw, "sizes": tuple(raw["sizes"]), "weights": tuple(raw["weights"])})
@@ -516,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("\n".join(notes))
     if args.results:
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         write_markdown(Path(args.results), rows, targets, argv, notes)
         print(f"\nwrote {args.results}")
     return 0

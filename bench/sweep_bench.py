@@ -39,6 +39,9 @@ def sweep(out: Path, horizon: str, executor: str, workers: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs; print only")
+    parser.add_argument("--publish", action="store_true",
+                        help="write bench/RESULTS-sweep.md (default: bench/out/RESULTS-sweep.md, which git "
+                        "ignores)")  # fmt: skip
     args = parser.parse_args()
     horizon = "60d" if args.quick else "500d"
     rows, walls = [], {}
@@ -69,7 +72,10 @@ def main() -> int:
         f"Tables (runs.parquet) byte-identical across the three cases: {same}. Target: speed-up >= 1.7 on 2 workers.",
         "",
     ]
-    (HERE / "RESULTS-sweep.md").write_text("\n".join(text), encoding="utf-8")
+    path = (HERE if args.publish else HERE / "out") / "RESULTS-sweep.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(text), encoding="utf-8")
+    print(f"wrote {path}")
     return 0 if same else 1
 
 
