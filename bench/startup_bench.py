@@ -90,15 +90,25 @@ def run_once(cmd: list[str], timeout_s: float) -> tuple[float, float, float, int
 
 def timed(cmd: list[str], repeat: int, timeout_s: float = 600.0) -> Timing:
     """Run ``cmd`` ``repeat`` times; the median wall time and that run's CPU time."""
-    runs = []
+    return timed_together([cmd], repeat, timeout_s)[0]
+
+
+def timed_together(cmds: list[list[str]], repeat: int, timeout_s: float = 600.0) -> list[Timing]:
+    """Run the commands in turn, ``repeat`` rounds, so that other work on the machine hits them alike."""
+    runs: list[list[tuple[float, float, float, str]]] = [[] for _ in cmds]
     for _ in range(repeat):
-        wall, cpu, peak, code, stdout, stderr = run_once(cmd, timeout_s)
-        if code != 0:
-            return Timing(float("nan"), float("nan"), peak, [wall], stdout, stderr.strip()[-2000:] or f"exit {code}")
-        runs.append((wall, cpu, peak, stdout))
-    ordered = sorted(runs, key=lambda r: r[0])
-    wall, cpu, _, stdout = ordered[(len(ordered) - 1) // 2]
-    return Timing(wall, cpu, max(r[2] for r in runs), [r[0] for r in runs], stdout)
+        for k, cmd in enumerate(cmds):
+            wall, cpu, peak, code, stdout, stderr = run_once(cmd, timeout_s)
+            if code != 0:
+                error = stderr.strip()[-2000:] or f"exit {code}"
+                return [Timing(float("nan"), float("nan"), peak, [wall], stdout, error) for _ in cmds]
+            runs[k].append((wall, cpu, peak, stdout))
+    out = []
+    for own in runs:
+        ordered = sorted(own, key=lambda r: r[0])
+        wall, cpu, _, stdout = ordered[(len(ordered) - 1) // 2]
+        out.append(Timing(wall, cpu, max(r[2] for r in own), [r[0] for r in own], stdout))
+    return out
 
 
 def ref_case(jobs: int) -> Case:
@@ -179,20 +189,23 @@ def main(argv: list[str] | None = None) -> int:
     run_out = folder / "run"
     rows: list[tuple[str, Timing]] = []
 
-    def case(label: str, cmd: list[str], repeat: int = args.repeat) -> Timing:
-        print(f"  {label} ...", end="", flush=True)
-        t = timed(cmd, repeat)
+    def show(label: str, t: Timing) -> Timing:
         error = f"  ERROR {t.error}" if t.error else ""
-        print(f" {fmt(t.wall_s)} s wall, {fmt(t.cpu_s)} s CPU, {t.peak_mb:,.0f} MB{error}", flush=True)
+        print(f"  {label}: {fmt(t.wall_s)} s wall, {fmt(t.cpu_s)} s CPU, {t.peak_mb:,.0f} MB{error}", flush=True)
         rows.append((label, t))
         return t
+
+    def case(label: str, cmd: list[str], repeat: int = args.repeat) -> Timing:
+        return show(label, timed(cmd, repeat))
 
     floor = case("python -c pass", [sys.executable, "-c", "pass"])
     helps = case("dcsim --help", dcsim("--help"))
     validate = case("dcsim validate scenarios/quickstart.yaml", dcsim("validate", "scenarios/quickstart.yaml"))
     bare_cmd = [sys.executable, str(HERE / "bare_simpy.py"), "--trace", str(csv), "--nodes", str(ref.nodes)]
-    bare = case(f"bare_simpy.py --trace ({ref.jobs:,} jobs)", bare_cmd)
-    run = case(f"dcsim run ({ref.jobs:,}-job trace)", dcsim("run", str(scenario), "--out", str(run_out), "--quiet"))
+    run_cmd = dcsim("run", str(scenario), "--out", str(run_out), "--quiet")
+    bare, run = timed_together([bare_cmd, run_cmd], args.repeat)  # alternately
+    show(f"bare_simpy.py --trace ({ref.jobs:,} jobs)", bare)
+    show(f"dcsim run ({ref.jobs:,}-job trace)", run)
     dcsim_wait = json.loads((run_out / "summary.json").read_text())["jobs"]["mean_wait_s"] if not run.error else None
     bare_wait = json.loads(bare.stdout.strip().splitlines()[-1])["mean_wait_s"] if not bare.error else None
     large = case(f"dcsim validate ({args.racks:,} racks)", dcsim("validate", str(site)), max(1, args.repeat // 2))
@@ -219,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     cpu_ratio = run.cpu_s / bare.cpu_s
     targets = [
         f"- `dcsim run` within {MAX_RUN_RATIO:g}x of the bare script at {ref.jobs:,} jobs (whole processes): "
-        f"{ratio:.2f}x wall ({cpu_ratio:.2f}x CPU), {verdict(ratio <= MAX_RUN_RATIO)}",
+        f"{ratio:.2f}x wall, {verdict(ratio <= MAX_RUN_RATIO)} ({cpu_ratio:.2f}x in CPU time, "
+        f"{verdict(cpu_ratio <= MAX_RUN_RATIO)})",
         f"- `dcsim validate scenarios/quickstart.yaml` under {MAX_VALIDATE_S:g} s: {fmt(validate.wall_s)} s, "
         f"{verdict(validate.wall_s < MAX_VALIDATE_S)}",
         f"- `dcsim --help` under {MAX_HELP_S:g} s: {fmt(helps.wall_s)} s, {verdict(helps.wall_s < MAX_HELP_S)}",
@@ -250,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *table,
         "",
-        "Every row is a fresh process timed from outside, start-up and imports included: wall time is the",
+        "Every row is a fresh process timed from outside, start-up and imports included (the bare script",
+        "and `dcsim run` alternately, so that other work on the machine hits both alike): wall time is the",
         f"median of {args.repeat} runs (of {max(1, args.repeat // 2)} for the large site, 1 for the memory case), CPU",
         "time (user + system) that of the median run, peak MB the largest maximum resident set of the runs.",
         "",
