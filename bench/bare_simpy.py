@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     help="replay this job trace (columns job_id, submit, gpus, duration; seconds) instead of "
                     "drawing jobs (give --nodes; --jobs, --load, --sizes, --weights, --mean, --seed and --streams "
                     "are then unused)")  # fmt: skip
+    ap.add_argument("--write-trace", metavar="CSV", help="write the drawn jobs as a trace (see --trace) and exit")
     args = ap.parse_args(argv)
     nodes = args.nodes or max(1, round(args.jobs * 125 / 10_000))
     sizes = [int(x) for x in args.sizes.split(",")]
@@ -223,6 +224,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     mean_gpus = sum(s * w for s, w in zip(sizes, weights, strict=True)) / sum(weights)
     rate = args.load * nodes * GPUS_PER_NODE / (mean_gpus * args.mean)
 
+    if args.write_trace:
+        write_trace(args.write_trace, *draw(args.jobs, rate, sizes, weights, args.mean, args.seed, args.streams))
+        return {}
     t0, c0 = time.perf_counter(), time.process_time()
     if args.trace:
         times, gpus, run_s = read_trace(args.trace)
