@@ -21,10 +21,11 @@ QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 
 #: Libraries no plain ``dcsim run`` needs: plots, Dask, the LP solvers, SciPy, the fabric graph.
 NOT_FOR_RUN = ("matplotlib", "dask", "distributed", "pulp", "highspy", "scipy", "networkx")
-#: ``dcsim validate`` reads YAML and checks it with the schema: no tables, no arrays.
-NOT_FOR_VALIDATE = (*NOT_FOR_RUN, "pandas", "numpy", "pyarrow", "simpy")
+#: ``dcsim validate`` reads YAML, checks it with the schema and prints the offered load (with
+#: numpy's arithmetic, as the run's summary has it): no tables, no simulation engine.
+NOT_FOR_VALIDATE = (*NOT_FOR_RUN, "pandas", "pyarrow", "simpy")
 #: ``dcsim --help`` is argparse alone.
-NOT_FOR_HELP = (*NOT_FOR_VALIDATE, "pydantic", "yaml")
+NOT_FOR_HELP = (*NOT_FOR_VALIDATE, "numpy", "pydantic", "yaml")
 
 RUNNER = """
 import json, sys
