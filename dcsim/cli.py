@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import dcsim
+from dcsim.core.bounds import MAX_REPLICATIONS, MAX_SEED, MAX_WORKERS
 from dcsim.core.errors import DcsimError
+from dcsim.core.text import quote
 
 EPILOG = """\
 examples:
@@ -62,6 +65,36 @@ EXIT_STATUS = {
 }
 
 
+def _whole(low: int, high: int, what: str) -> Any:
+    """An argparse type: a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{quote(text)} is not a whole number; give {what}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{quote(value)} is out of range; give {what} from {low} to {high:,}")
+        return value
+
+    return parse
+
+
+def _number(text: str) -> float:
+    """An argparse type: a finite number (not inf or nan)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{quote(text)} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{quote(text)} is not a finite number; give one such as 10")
+    return value
+
+
+_SEED = _whole(0, MAX_SEED, "a seed")
+_REPLICATIONS = _whole(1, MAX_REPLICATIONS, "a number of seeds")
+
+
 def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="scenario YAML file")
     p.add_argument(
@@ -107,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="results directory (default: results/<scenario>/seed<N>[-<hash>]); an earlier run there is "
         "replaced, a folder of other files is refused",
     )  # fmt: skip
-    run.add_argument("--seed", type=int, metavar="N", help="seed of every random stream (default: the scenario's)")
+    run.add_argument("--seed", type=_SEED, metavar="N", help="seed of every random stream (default: the scenario's)")
     run.add_argument(
         "--csv", action="store_true", help="also write jobs.csv and timeseries.csv (and events.csv, failures.csv)"
     )
@@ -147,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="any scenario field's variants, e.g. workload.jobs.0.arrival.rate=4/h,8/h; repeatable",
     )  # fmt: skip
     seeds = cmp_.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=int, default=3, metavar="N",
+    seeds.add_argument("--seeds", type=_REPLICATIONS, default=3, metavar="N",
                        help="replications: seeds S..S+N-1 from the scenario's seed S (default 3)")  # fmt: skip
     seeds.add_argument("--seed-list", metavar="A,B,...", help="explicit seeds, e.g. 1,2,3")
     cmp_.add_argument("--out", metavar="FILE", help="CSV of every run (default: results/<scenario>/compare.csv)")
@@ -179,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy", action="append", default=[], metavar="KIND=A,B",
         help="policy values as a grid axis, e.g. scheduler=fifo,sjf; repeatable",
     )  # fmt: skip
-    swp.add_argument("--replications", type=int, metavar="N",
+    swp.add_argument("--replications", type=_REPLICATIONS, metavar="N",
                      help="seeds S..S+N-1 from the scenario's seed S at every grid point (default: the file's "
                      "sweep block, else 3)")  # fmt: skip
     swp.add_argument("--out", metavar="DIR", help="sweep directory (default: results/<scenario>/sweep)")
@@ -205,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="e.g. 'jobs.p95_wait_s<=1h', 'utilization.gpu_available>=99%%' or "
                      "'cost.total_usd<=$200k' (also >=, < and >; metric names: docs/reference/metrics.md; a "
                      "value without a unit is in seconds, a share or USD)")  # fmt: skip
-    pln.add_argument("--replications", type=int, default=5, metavar="N", help="seeds per value (default 5)")
+    pln.add_argument("--replications", type=_REPLICATIONS, default=5, metavar="N", help="seeds per value (default 5)")
     pln.add_argument("--out", metavar="DIR",
                      help="plan directory: plan.csv, plan.png and runs/ (default: the runs in "
                      "results/<scenario>/plan/runs, shared by that scenario's plans, and plan.csv and plan.png in "
@@ -237,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     alo.add_argument("file", help="allocation problem YAML file (pools, services, lambda; see docs/allocate.md)")
     alo.add_argument(
-        "--lambda", dest="lam", type=float, metavar="X", help="price of fault exposure (default: the file's)"
+        "--lambda", dest="lam", type=_number, metavar="X", help="price of fault exposure (default: the file's)"
     )
     alo.add_argument(
         "--lambda-sweep", metavar="X,Y,...",
@@ -288,7 +321,7 @@ def _add_executor_args(p: argparse.ArgumentParser) -> None:
     """--executor, --workers and --scheduler, for the commands that fan runs out (sweep, plan)."""
     p.add_argument("--executor", choices=("local", "dask"), default="local",
                    help="local: a process pool (default); dask: Dask distributed")  # fmt: skip
-    p.add_argument("--workers", type=int, default=_cores(), metavar="N",
+    p.add_argument("--workers", type=_whole(1, MAX_WORKERS, "a number of processes"), default=_cores(), metavar="N",
                    help="processes, or workers of a local Dask cluster (default: the number of cores)")  # fmt: skip
     p.add_argument("--scheduler", metavar="ADDR",
                    help="with --executor dask: a scheduler such as tcp://host:8786, waited for as long as Dask's "
@@ -301,6 +334,13 @@ def _check_executor(args: argparse.Namespace) -> None:
         raise DcsimError(f"--workers {args.workers}: give at least 1")
     if args.scheduler and args.executor != "dask":
         raise DcsimError("--scheduler is a Dask scheduler address: use it with --executor dask")
+
+
+def _check_seeds(first: int, n: int, flag: str) -> None:
+    """Refuse replications whose seeds (first, first + 1, ...) run past the largest seed."""
+    if first + n - 1 > MAX_SEED:
+        raise DcsimError(f"{flag} {n}: the seeds {first}..{first + n - 1} run past the largest seed ({MAX_SEED}); "
+                         "give a smaller scenario seed (--set seed=N) or fewer replications")  # fmt: skip
 
 
 def _cores() -> int:
@@ -424,14 +464,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     base = load_scenario(args.file, args.overrides)
     if args.seed_list:
         try:
-            seeds = [int(s) for s in args.seed_list.split(",") if s.strip()]
-        except ValueError:
-            raise OverrideError(f"--seed-list {args.seed_list!r}: give whole numbers separated by commas") from None
+            seeds = [_SEED(s) for s in args.seed_list.split(",") if s.strip()]
+        except argparse.ArgumentTypeError as exc:
+            why = str(exc).split("; ")[0]
+            raise OverrideError(f"--seed-list {quote(args.seed_list)}: {why}; give seeds from 0 to {MAX_SEED:,} "
+                                "separated by commas, e.g. 1,2,3") from None  # fmt: skip
         if len(set(seeds)) != len(seeds) or not seeds:
-            raise OverrideError(f"--seed-list {args.seed_list!r}: give distinct seeds (a repeated seed repeats a run)")
+            raise OverrideError(
+                f"--seed-list {quote(args.seed_list)}: give distinct seeds (a repeated seed repeats a run)"
+            )
+        if len(seeds) > MAX_REPLICATIONS:
+            raise OverrideError(f"--seed-list: {len(seeds):,} seeds; give at most {MAX_REPLICATIONS:,}")
     else:
-        if args.seeds < 1:
-            raise OverrideError(f"--seeds {args.seeds}: give at least 1")
+        _check_seeds(base.seed, args.seeds, "--seeds")
         seeds = [base.seed + i for i in range(args.seeds)]
 
     def on_run(label: str, seed: int, wall: float) -> None:
@@ -441,7 +486,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     labels = [v.label for v in variants(axes, base)]
     baseline = args.baseline or labels[0]
     if baseline not in labels:
-        raise DcsimError(f"--baseline {baseline!r}: no such variant; the variants are {', '.join(labels)}")
+        raise DcsimError(f"--baseline {quote(baseline)}: no such variant; the variants are {', '.join(labels)}")
     table = compare(args.file, axes, seeds, args.overrides, on_run)
     print(f"{base.name}: {len(seeds)} seed(s) {', '.join(map(str, seeds))}; mean ± standard error over seeds\n")
     print(compare_table(aggregate(table), [a.path for a in axes], metrics))
@@ -457,11 +502,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _lambdas(text: str) -> list[float]:
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise DcsimError(f"--lambda-sweep {text!r}: give numbers separated by commas, e.g. 0,0.1,1,10,100") from None
+        values = [_number(v) for v in text.split(",") if v.strip()]
+    except argparse.ArgumentTypeError as exc:
+        why = str(exc).split("; ")[0]
+        raise DcsimError(f"--lambda-sweep {quote(text)}: {why}; give numbers separated by commas, e.g. "
+                         "0,0.1,1,10,100") from None  # fmt: skip
     if not values or min(values) < 0:
-        raise DcsimError(f"--lambda-sweep {text!r}: give one or more lambdas >= 0, e.g. 0,0.1,1,10,100")
+        raise DcsimError(f"--lambda-sweep {quote(text)}: give one or more lambdas >= 0, e.g. 0,0.1,1,10,100")
     return values
 
 
@@ -556,8 +603,7 @@ def _sweep(args: argparse.Namespace, interrupts: Any) -> int:
         axes += [parse_axis(f"{k}={','.join(map(str, v))}", False, "sweep.grid") for k, v in base.sweep.grid.items()]
         replications = args.replications if args.replications is not None else base.sweep.replications
     replications = 3 if replications is None else replications
-    if replications < 1:
-        raise DcsimError(f"--replications {replications}: give at least 1")
+    _check_seeds(base.seed, replications, "--replications")
     out = args.out or scenario_results(base.name, "sweep")
     _check_names(out)
     sweep.check_sweep_dir(out)
@@ -607,6 +653,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise DcsimError(f"--replications {args.replications}: give at least 2 (a confidence interval needs them)")
     _check_executor(args)
     base = load_scenario(args.file, args.overrides)
+    _check_seeds(base.seed, args.replications, "--replications")
     if args.out:
         store = answer = args.out
     else:  # one store of runs per scenario (plans reuse each other's runs), one folder per question

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 import re
 
+from dcsim.core.text import quote
+
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 
 DURATION_UNITS = {
@@ -36,22 +38,27 @@ SIZE_UNITS = {
 def _parse(value: object, units: dict[str, float], what: str, example: str) -> float:
     """Convert ``value`` (a number, or a string with one of ``units``) to a float."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a {what} such as {example}, got {value!r}")
+        raise ValueError(f"expected a {what} such as {example}, got {quote(value)}")
     if isinstance(value, int | float):
-        out = float(value)
+        try:
+            out = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise ValueError(f"{what} must be finite, got a number too large for one") from None
     elif isinstance(value, str):
         m = re.fullmatch(_NUMBER + r"\s*([A-Za-z/]*)", value.strip())
         if not m:
-            raise ValueError(f"expected a {what} such as {example}, got {value!r}")
+            raise ValueError(f"expected a {what} such as {example}, got {quote(value)}")
         number, unit = m.groups()
         if unit == "":
             factor = 1.0
         else:
             # Only bandwidth tells bytes (``GB/s``) from bits (``Gbps``, ``Gb/s``).
             if what == "size" and unit[-1] == "b" and unit[:-1] != unit[:-1].lower():  # Gb, Mb: bits
-                raise ValueError(f"{unit!r} in {value!r} is bits; sizes are in bytes: write {number}{unit[:-1]}B")
+                raise ValueError(
+                    f"{quote(unit)} in {quote(value)} is bits; sizes are in bytes: write {number}{unit[:-1]}B"
+                )
             if what == "duration" and unit == "M":
-                raise ValueError(f"'M' in {value!r} is ambiguous; write {number}m for minutes or use d/w/y")
+                raise ValueError(f"'M' in {quote(value)} is ambiguous; write {number}m for minutes or use d/w/y")
             key = unit if what == "power" else unit.lower()
             if what == "bandwidth" and unit.endswith("b/s"):
                 key = key.replace("b/s", "bps")
@@ -60,13 +67,13 @@ def _parse(value: object, units: dict[str, float], what: str, example: str) -> f
             found = units.get(key)
             if found is None:
                 valid = ", ".join(sorted(units))
-                raise ValueError(f"unknown unit {unit!r} in {value!r}; use one of: {valid}")
+                raise ValueError(f"unknown unit {quote(unit)} in {quote(value)}; use one of: {valid}")
             factor = found
         out = float(number) * factor
     else:
-        raise ValueError(f"expected a {what} such as {example}, got {value!r}")
+        raise ValueError(f"expected a {what} such as {example}, got {quote(value)}")
     if not math.isfinite(out):
-        raise ValueError(f"{what} must be finite, got {value!r}")
+        raise ValueError(f"{what} must be finite, got {quote(value)}")
     return out
 
 
@@ -85,12 +92,12 @@ def rate(value: object) -> float:
         try:
             out = float(count) / duration(per)
         except (ValueError, ZeroDivisionError):
-            raise ValueError(f"expected a rate such as '10/h' or '1/d', got {value!r}") from None
+            raise ValueError(f"expected a rate such as '10/h' or '1/d', got {quote(value)}") from None
         if not math.isfinite(out):
-            raise ValueError(f"rate must be finite, got {value!r}")
+            raise ValueError(f"rate must be finite, got {quote(value)}")
         return out
     if isinstance(value, str) and value.strip() and value.strip()[-1].isalpha():
-        raise ValueError(f"expected a rate such as '10/h' or '1/d' (events per unit of time), got {value!r}")
+        raise ValueError(f"expected a rate such as '10/h' or '1/d' (events per unit of time), got {quote(value)}")
     return _parse(value, {"": 1.0}, "rate", "'10/h' or '1/d'")
 
 

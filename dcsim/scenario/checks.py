@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.infra.topology import Topology, build_topology
+from dcsim.scenario.limits import check_limits
 from dcsim.scenario.schema import (
     BatchArrival,
     Costs,
@@ -48,6 +49,7 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
         problems.append(("repair", "a `repair` block needs a `failures` block (nothing would fail)"))
     if sc.failures is not None or sc.maintenance:
         problems += check_reliability(sc, topology)
+    problems += check_limits(sc)
     return problems
 
 

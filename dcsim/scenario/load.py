@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from dcsim.core import yamlfile
 from dcsim.core.errors import ScenarioError, unreadable
 from dcsim.scenario.checks import check_raw, check_scenario
 from dcsim.scenario.messages import plain
@@ -26,13 +27,16 @@ def read_yaml(path: str) -> dict[str, Any]:
     """Read a YAML mapping from ``path``.
 
     Raises:
-        ScenarioError: unreadable file, malformed YAML (with line and column), or not a mapping.
+        ScenarioError: unreadable file, malformed YAML (with line and column; also a value YAML
+            cannot convert, such as ``!!int 1.5``, or nesting too deep), or not a mapping.
     """
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise unreadable(path, exc, "a scenario .yaml file") from None
+    try:
+        data = yamlfile.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

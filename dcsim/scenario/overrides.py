@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
+from dcsim.core import yamlfile
 from dcsim.core.errors import OverrideError
+from dcsim.core.text import quote
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -24,11 +26,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     """
     path, eq, value = text.partition("=")
     if not eq or not path.strip():
-        raise OverrideError(f"--set {text!r}: write it as path=value, e.g. --set horizon=7d")
+        raise OverrideError(f"--set {quote(text)}: write it as path=value, e.g. --set horizon=7d")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
+        parsed = yamlfile.load(value) if value.strip() else ""
     except yaml.YAMLError as exc:
-        raise OverrideError(f"--set {text!r}: the value is not valid YAML: {exc}") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise OverrideError(f"--set {quote(text)}: the value is not valid YAML: {problem}") from None
     return path.strip().split("."), parsed
 
 
@@ -46,11 +49,13 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             last = depth == len(path) - 1
             where = ".".join(path[: depth + 1])
             if isinstance(node, list):
-                if not key.lstrip("-").isdigit():
-                    raise OverrideError(f"--set {text!r}: {where} indexes a list; use a number such as 0")
+                if not key.lstrip("-").isdigit() or len(key) > 18:
+                    raise OverrideError(f"--set {quote(text)}: {quote(where)} indexes a list; use a number such as 0")
                 index = int(key)
                 if not -len(node) <= index < len(node):
-                    raise OverrideError(f"--set {text!r}: {where} is out of range; the list has {len(node)} entries")
+                    raise OverrideError(
+                        f"--set {quote(text)}: {quote(where)} is out of range; the list has {len(node)} entries"
+                    )
                 if last:
                     node[index] = value
                 else:
@@ -64,6 +69,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
                     node = node[key]
             else:
                 raise OverrideError(
-                    f"--set {text!r}: {'.'.join(path[:depth])} is a value ({node!r}), not a mapping or list"
+                    f"--set {quote(text)}: {quote('.'.join(path[:depth]))} is a value ({quote(node)}), "
+                    "not a mapping or list"
                 )
     return out

@@ -10,6 +10,7 @@ both and reports every problem at once.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Annotated, Any, Literal
 
@@ -25,14 +26,25 @@ from pydantic import (
 )
 
 from dcsim.core import units
+from dcsim.core.bounds import MAX_REPLICATIONS, MAX_SEED
 from dcsim.core.errors import DcsimError
+from dcsim.core.text import quote
 from dcsim.scenario.types import BitsPerSecond, Bytes, PerSecond, PositiveSeconds, Seconds, Watts
 
 
 class Strict(BaseModel):
-    """Base of every scenario block: unknown keys are errors, values are frozen."""
+    """Base of every scenario block: unknown keys are errors, numbers finite, values frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+MAX_SIGMA = 20.0
+"""Largest log-normal sigma: exp(20 sigma) is already 10^173; beyond it draws overflow to infinity."""
+MIN_SHAPE = 0.1
+"""Smallest Weibull shape k: draws grow as (-log U)^(1/k), which overflows for tiny k."""
+MAX_GPUS = 10_000_000
+"""Most GPUs in a data center (and in one job): far above any data center today, and a bound on the memory
+and time that building the topology takes."""
 
 
 # --------------------------------------------------------------------------- distributions
@@ -63,7 +75,7 @@ class LogNormalDist(Strict):
     dist: Literal["lognormal"]
     median: PositiveSeconds | None = Field(None, description="median duration")
     mean: PositiveSeconds | None = Field(None, description="mean duration (instead of median)")
-    sigma: float = Field(gt=0, description="standard deviation of the log")
+    sigma: float = Field(gt=0, le=MAX_SIGMA, description="standard deviation of the log")
 
     @model_validator(mode="after")
     def _one_location(self) -> LogNormalDist:
@@ -76,7 +88,7 @@ class WeibullDist(Strict):
     """Weibull durations with the given shape; give `scale` or `mean`."""
 
     dist: Literal["weibull"]
-    shape: float = Field(gt=0, description="shape k (k < 1: decreasing hazard)")
+    shape: float = Field(ge=MIN_SHAPE, description="shape k (k < 1: decreasing hazard)")
     scale: PositiveSeconds | None = Field(None, description="scale (characteristic duration)")
     mean: PositiveSeconds | None = Field(None, description="mean duration (instead of scale)")
 
@@ -117,7 +129,7 @@ def _choice_if_shorthand(value: Any) -> Any:
     if not isinstance(value, dict):
         raise ValueError(
             f"expected a whole number of GPUs >= 1, {{values: [...], weights: [...]}} or an empirical column, "
-            f"got {value!r}"
+            f"got {quote(value)}"
         )
     if isinstance(value, dict) and "dist" not in value:
         return {"dist": "choice", **value}
@@ -128,7 +140,7 @@ class ChoiceCount(Strict):
     """GPU counts drawn from `values` with probabilities proportional to `weights`."""
 
     dist: Literal["choice"]
-    values: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, description="GPU counts")
+    values: list[Annotated[int, Field(ge=1, le=MAX_GPUS)]] = Field(min_length=1, description="GPU counts")
     weights: list[Annotated[float, Field(ge=0)]] | None = Field(
         None, description="relative weights, one per value (default: equal)"
     )
@@ -143,6 +155,8 @@ class ChoiceCount(Strict):
                 )
             if sum(self.weights) <= 0:
                 raise ValueError("`weights` must not all be zero")
+            if not math.isfinite(sum(self.weights)):
+                raise ValueError("`weights` are too large to add up; scale them down (only their ratios matter)")
         return self
 
 
@@ -240,6 +254,7 @@ class JobClass(Strict):
     estimate_error: float = Field(
         0.0,
         ge=0,
+        le=MAX_SIGMA,
         description="sigma of the log-normal error of the declared duration (0: exact)",
     )
     checkpoint: Checkpoint | None = Field(None, description="checkpointing (none: an interrupted job starts over)")
@@ -383,6 +398,12 @@ class Datacenter(Strict):
         names = [s.name for s in self.sites]
         if len(set(names)) != len(names):
             raise ValueError("site names must be unique")
+        gpus = sum(g.racks * g.nodes_per_rack * g.node.gpus for s in self.sites for g in s.groups)
+        if gpus > MAX_GPUS:
+            many = f"{gpus:,}" if gpus < 10**15 else "over 10^15"
+            raise ValueError(
+                f"{many} GPUs in all: dcsim models at most {MAX_GPUS:,}; give fewer racks, nodes or GPUs per node"
+            )
         return self
 
 
@@ -443,8 +464,8 @@ class FailureModel(Strict):
     )
     mtbf: PositiveSeconds | None = Field(None, description="mean time between failures of one component")
     afr: float | None = Field(None, gt=0, description="annual failure rate of one component (failures per year)")
-    shape: float | None = Field(None, gt=0, description="Weibull shape (< 1: infant mortality)")
-    sigma: float | None = Field(None, gt=0, description="log-normal sigma")
+    shape: float | None = Field(None, ge=MIN_SHAPE, description="Weibull shape (< 1: infant mortality)")
+    sigma: float | None = Field(None, gt=0, le=MAX_SIGMA, description="log-normal sigma")
     per_type: dict[str, FailureModel] | None = Field(
         None, description="a whole model per GPU type, replacing this one for nodes of that type"
     )
@@ -617,7 +638,9 @@ def _price_shorthand(value: Any) -> Any:
         try:
             value = float(value.strip().lstrip("$").replace(",", ""))
         except ValueError:
-            raise ValueError(f"expected a price in USD such as 2.10 (or one per GPU type), got {value!r}") from None
+            raise ValueError(
+                f"expected a price in USD such as 2.10 (or one per GPU type), got {quote(value)}"
+            ) from None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return {"*": value}
     return value
@@ -658,7 +681,9 @@ class Sweep(Strict):
     policies: dict[Literal["scheduler", "placement", "repair"], list[str]] = Field(
         default_factory=dict, description="policy kinds and their names as grid axes, e.g. {scheduler: [fifo, sjf]}"
     )
-    replications: int = Field(3, ge=1, description="seeds at every grid point: the scenario's seed and those after it")
+    replications: int = Field(
+        3, ge=1, le=MAX_REPLICATIONS, description="seeds at every grid point: the scenario's seed and those after it"
+    )
 
 
 # --------------------------------------------------------------------------- scenario
@@ -671,7 +696,7 @@ class Scenario(Strict):
         "become _, and a changed or long name gets a short hash: no name leads outside results/)",
     )
     description: str = Field("", description="free text")
-    seed: int = Field(0, ge=0, description="seed of every random stream")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of every random stream")
     horizon: PositiveSeconds | None = Field(
         None, description="simulated time to stop at (default: when the workload drains)"
     )
