@@ -386,6 +386,22 @@ def _check_out(out: str, want_dir: bool) -> None:
         raise DcsimError(f"{flag}: cannot write in {parent}")
 
 
+def _check_writable(flag: str, path: str, want_dir: bool) -> None:
+    """Refuse a file (or directory) path that cannot be written: the wrong kind, or no writable parent."""
+    full = os.path.abspath(path)
+    if want_dir and os.path.exists(full) and not os.path.isdir(full):
+        raise DcsimError(f"{flag} {quote(path)}: is a file; give a directory")
+    if not want_dir and (os.path.isdir(full) or path.endswith(("/", os.sep))):
+        raise DcsimError(f"{flag} {quote(path)}: is a directory; give a file name such as out.csv")
+    parent = os.path.dirname(full)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise DcsimError(f"{flag} {quote(path)}: {quote(parent)} is a file, not a directory")
+    if not os.access(parent, os.W_OK):
+        raise DcsimError(f"{flag} {quote(path)}: cannot write in {quote(parent)}")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from dcsim.experiment.run import default_out_dir, simulate, summary_json, write_results
     from dcsim.report.console import solve_time_line, summary_table
@@ -521,6 +537,10 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
     if args.out and not args.lambda_sweep:
         raise DcsimError("--out is where --lambda-sweep writes sweep.csv and tradeoff.png; give --lambda-sweep "
                          "too, or --csv FILE for one allocation")  # fmt: skip
+    if args.csv:
+        _check_writable("--csv", args.csv, want_dir=False)
+    if args.out:
+        _check_writable("--out", args.out, want_dir=True)
     problem = load_problem(args.file)
     if args.lambda_sweep:
         sweep = lambda_sweep(problem, _lambdas(args.lambda_sweep))

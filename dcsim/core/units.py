@@ -127,4 +127,4 @@ def format_duration(seconds: float) -> str:
         return f"{seconds / 60:.1f} min"
     if a < 2 * 86400:
         return f"{seconds / 3600:.2f} h"
-    return f"{seconds / 86400:.2f} d"
+    return f"{seconds / 86400:.2f} d" if a < 1e6 * 86400 else f"{seconds / 86400:.3g} d"

@@ -260,7 +260,8 @@ def summarize(
         gave_up = pd.Series(it["time_s"].to_numpy(), index=it["job_id"].to_numpy())[~it["requeued"].to_numpy()]
         left = jobs["finish_s"].fillna(jobs["job_id"].map(gave_up)).fillna(window.end).to_numpy()
         run_area = overlap(runs["start_s"].to_numpy(), runs["end_s"].fillna(window.end).to_numpy(), window).sum()
-        queue_area = overlap(jobs["submit_s"].to_numpy(), left, window).sum() - run_area
+        # A difference of two sums: where jobs never waited, rounding can leave -1e-15 instead of 0.
+        queue_area = max(0.0, overlap(jobs["submit_s"].to_numpy(), left, window).sum() - run_area)
         queued_now = int((jobs["state"] == "queued").sum())
     cohort_started = ran[ran["submit_s"] >= window.start]
 
@@ -269,7 +270,7 @@ def summarize(
         m = job_metrics(part, window)
         classes[str(name)] = {k: m[k] for k in ("submitted", "completed", "mean_wait_s", "p95_wait_s", "mean_jct_s")}
 
-    return {
+    return _finite({
         "jobs": job_metrics(jobs, window),
         "utilization": {
             "gpu_allocated": allocated,
@@ -298,7 +299,16 @@ def summarize(
         "window": {"start_s": window.start, "end_s": window.end, "hours": hours},
         "cluster": {"installed_gpus": installed, "nodes": sum(len(p.nodes) for p in pools), "spare_gpus": spare_gpus},
         "classes": classes,
-    }
+    })  # fmt: skip
+
+
+def _finite(node: Any) -> Any:
+    """``node`` with every non-finite float (a ratio over a vanishing duration) as None: JSON has no inf."""
+    if isinstance(node, dict):
+        return {key: _finite(value) for key, value in node.items()}
+    if isinstance(node, float) and not math.isfinite(node):
+        return None
+    return node
 
 
 def scheduler_metrics(epochs: pd.DataFrame, window: Window, guard_starts: Sequence[float]) -> dict[str, Any]:

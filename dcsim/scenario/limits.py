@@ -27,6 +27,8 @@ MAX_JOBS = 10_000_000
 """Most jobs a run may submit (every job is kept in memory: about 1 GB per million)."""
 MAX_SAMPLES = 1_000_000
 """Most timeseries samples of a run (the default is 1,000 over the horizon)."""
+UNTIMED_SAMPLE_S = 300.0
+"""Time between samples of a run without horizon and without ``metrics.sample_interval`` (the model's)."""
 MAX_FAILURES = 10_000_000
 """Most random failures expected over the horizon."""
 MAX_WINDOWS = 1_000_000
@@ -111,19 +113,26 @@ def check_limits(sc: Scenario) -> list[tuple[str, str]]:
              "in a run: lower the rate, shorten the horizon or set `count`")
         )  # fmt: skip
     interval = sc.metrics.sample_interval
-    if interval is not None:
+    if interval is not None or horizon is None:
         end = horizon
         if end is None:  # the run lasts at least until the last job arrives and runs
             end = max((_last_arrival(c) + _mean_duration(c) for c in sc.workload.jobs), default=0.0)
-        samples = end / interval
-        if samples > MAX_SAMPLES:
+        samples = end / (interval or UNTIMED_SAMPLE_S)
+        if samples > MAX_SAMPLES and interval is not None:
             span = f"the horizon ({_duration(end)})" if horizon is not None else (
                 f"the run (at least {_duration(end)})"
             )  # fmt: skip
             problems.append(
                 ("metrics.sample_interval", f"{_duration(interval)} over {span} makes {_count(samples)} "
                  f"samples; dcsim takes at most {MAX_SAMPLES:,} in a run: make it {_duration(end / MAX_SAMPLES)}"
-                 " or longer (or leave it out: 1,000 samples)")
+                 f" or longer{' (or leave it out: 1,000 samples)' if horizon is not None else ''}")
+            )  # fmt: skip
+        elif samples > MAX_SAMPLES:
+            problems.append(
+                ("horizon", f"without a horizon the run lasts until its last job ends (at least {_duration(end)}), "
+                 f"sampled every {_duration(UNTIMED_SAMPLE_S)}: {_count(samples)} samples; dcsim takes at most "
+                 f"{MAX_SAMPLES:,} in a run: set a `horizon`, or a `metrics.sample_interval` of "
+                 f"{_duration(end / MAX_SAMPLES)} or longer")
             )  # fmt: skip
     if horizon is None:
         return problems

@@ -42,6 +42,8 @@ MAX_SIGMA = 20.0
 """Largest log-normal sigma: exp(20 sigma) is already 10^173; beyond it draws overflow to infinity."""
 MIN_SHAPE = 0.1
 """Smallest Weibull shape k: draws grow as (-log U)^(1/k), which overflows for tiny k."""
+MAX_PRICE = 1e6
+"""Largest price (USD per GPU-hour or per kWh): costs over the longest horizon stay finite."""
 MAX_GPUS = 10_000_000
 """Most GPUs in a data center (and in one job): far above any data center today, and a bound on the memory
 and time that building the topology takes."""
@@ -463,7 +465,7 @@ class FailureModel(Strict):
         "exponential", description="time-to-failure distribution"
     )
     mtbf: PositiveSeconds | None = Field(None, description="mean time between failures of one component")
-    afr: float | None = Field(None, gt=0, description="annual failure rate of one component (failures per year)")
+    afr: float | None = Field(None, ge=1e-6, description="annual failure rate of one component (failures per year)")
     shape: float | None = Field(None, ge=MIN_SHAPE, description="Weibull shape (< 1: infant mortality)")
     sigma: float | None = Field(None, gt=0, le=MAX_SIGMA, description="log-normal sigma")
     per_type: dict[str, FailureModel] | None = Field(
@@ -649,13 +651,15 @@ def _price_shorthand(value: Any) -> Any:
 class Costs(Strict):
     """Prices. Capital is per installed GPU-hour; energy is metered at the facility (x PUE)."""
 
-    gpu_hour_usd: Annotated[dict[str, Annotated[float, Field(ge=0)]], BeforeValidator(_price_shorthand)] = Field(
+    gpu_hour_usd: Annotated[
+        dict[str, Annotated[float, Field(ge=0, le=MAX_PRICE)]], BeforeValidator(_price_shorthand)
+    ] = Field(
         default_factory=lambda: {"*": 2.0},
         description="capital + operations per installed GPU-hour, in USD: one number or one per GPU type",
         json_schema_extra={"x-unit": "USD per GPU-hour"},
     )
-    electricity_usd_per_kwh: float = Field(0.10, ge=0, description="electricity price, USD/kWh")
-    pue: float = Field(1.3, ge=1, description="power usage effectiveness: facility / IT power")
+    electricity_usd_per_kwh: float = Field(0.10, ge=0, le=MAX_PRICE, description="electricity price, USD/kWh")
+    pue: float = Field(1.3, ge=1, le=10, description="power usage effectiveness: facility / IT power")
 
     def gpu_hour_price(self, gpu_type: str) -> float:
         """USD per installed GPU-hour of ``gpu_type``."""
