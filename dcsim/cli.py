@@ -541,6 +541,9 @@ def _cmd_allocate(args: argparse.Namespace) -> int:
         _check_writable("--csv", args.csv, want_dir=False)
     if args.out:
         _check_writable("--out", args.out, want_dir=True)
+        if args.csv and os.path.abspath(args.csv) == os.path.abspath(args.out):
+            raise DcsimError(f"--csv {quote(args.csv)}: --out names the same path, a directory; give the CSV file "
+                             "another name")  # fmt: skip
     problem = load_problem(args.file)
     if args.lambda_sweep:
         sweep = lambda_sweep(problem, _lambdas(args.lambda_sweep))

@@ -134,6 +134,7 @@ def test_format_duration_of_a_huge_duration_is_short() -> None:
         (["allocate", "alloc.yaml", "--lambda-sweep", "0,1e400"], "--lambda-sweep"),
         (["allocate", "alloc.yaml", "--lambda-sweep", "nan"], "--lambda-sweep"),
         (["allocate", "alloc.yaml", "--csv", "."], "--csv"),
+        (["allocate", "alloc.yaml", "--lambda-sweep", "1", "--out", "res", "--csv", "res"], "--csv"),
     ],
 )
 def test_edge_arguments_are_refused(
