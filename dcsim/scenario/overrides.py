@@ -49,10 +49,10 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             last = depth == len(path) - 1
             where = ".".join(path[: depth + 1])
             if isinstance(node, list):
-                if not key.lstrip("-").isdigit() or len(key) > 18:
+                if not key.lstrip("-").isdigit():
                     raise OverrideError(f"--set {quote(text)}: {quote(where)} indexes a list; use a number such as 0")
-                index = int(key)
-                if not -len(node) <= index < len(node):
+                index = int(key) if len(key) <= 18 else None  # int() refuses over 4,300 digits
+                if index is None or not -len(node) <= index < len(node):
                     raise OverrideError(
                         f"--set {quote(text)}: {quote(where)} is out of range; the list has {len(node)} entries"
                     )
