@@ -156,8 +156,8 @@ def test_a_killed_sweep_resumes_without_running_anything_twice(tmp_path: Path, s
     ("extra", "expected"),
     [
         (["--grid", "foo"], "--grid 'foo'"),
-        (["--replications", "0"], "--replications 0"),
-        (["--workers", "0"], "--workers 0"),
+        (["--replications", "0"], "--replications: 0 is out of range"),
+        (["--workers", "0"], "--workers: 0 is out of range"),
         (["--scheduler", "tcp://127.0.0.1:1"], "--executor dask"),
         (["--grid", "datacenter.sites.0.racks=0,2"], "datacenter.sites.0.racks"),
     ],
@@ -168,7 +168,10 @@ def test_bad_sweep_arguments_are_named_and_exit_2(
     from dcsim.cli import main
 
     path = scenario_file(tmp_path)
-    code = main(["sweep", str(path), "--out", str(tmp_path / "s"), "--workers", "1", *extra])
+    try:
+        code = main(["sweep", str(path), "--out", str(tmp_path / "s"), "--workers", "1", *extra])
+    except SystemExit as exc:  # argparse's own errors: an out-of-range number
+        code = exc.code
     err = capsys.readouterr().err
     assert code == 2 and expected in err and "Traceback" not in err
     assert not (tmp_path / "s" / "runs.parquet").exists()
