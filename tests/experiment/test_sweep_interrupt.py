@@ -52,18 +52,23 @@ def test_ctrl_c_at_any_moment_of_start_up_ends_the_sweep_with_130(tmp_path: Path
     """Each try: exit 130, no traceback or "Exception ignored", no process left, no run to the end; then the sweep
     completes."""
     data = tiny_data(
-        horizon="30d",
+        horizon="200d",  # about a second a run: no try's sweep can finish before its signal
         workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": "6/h"},
                             "gpus": {"values": [1, 2, 4, 8]}, "duration": {"dist": "exponential", "mean": "2h"}}]},
     )  # fmt: skip
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     out = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "dcsim", "sweep", str(path), "--grid", "datacenter.sites.0.racks=2,3",
-           "--replications", "3", "--out", str(out), "--workers", str(WORKERS)]  # fmt: skip
+
+    def command(folder: Path) -> list[str]:
+        return [sys.executable, "-m", "dcsim", "sweep", str(path), "--grid", "datacenter.sites.0.racks=2,3",
+                "--replications", "3", "--out", str(folder), "--workers", str(WORKERS)]  # fmt: skip
+
     tries = [("spawn", d) for d in AFTER_SPAWN] + [("start", d) for d in AFTER_START]
     problems = []
     for i, (since, delay) in enumerate(tries):
+        # Each try its own folder: runs an earlier try stored would leave a later one nothing to do.
+        cmd = command(tmp_path / f"try{i}")
         # a new session, so that the group is the sweep's alone (a terminal's Ctrl-C signals the whole group)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)  # fmt: skip
@@ -92,8 +97,8 @@ def test_ctrl_c_at_any_moment_of_start_up_ends_the_sweep_with_130(tmp_path: Path
         if "runs.parquet" in stdout:
             problems.append(f"{what}: ran to the end")
     assert not problems, "\n".join(problems)
-    assert not (out / "runs.parquet").exists()
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert not list(tmp_path.glob("try*/runs.parquet"))
+    again = subprocess.run(command(out), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "6/6 runs, 0 failed" in again.stderr
     assert (out / "runs.parquet").exists()
