@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dcsim.core.text import cut
+
 
 class DcsimError(Exception):
     """Base class of every error caused by user input."""
@@ -36,14 +38,10 @@ class ScenarioError(DcsimError):
         where = f"{self.source}: " if self.source else ""
         n = len(self.problems)
         head = f"{where}{n:,} problem{'s' if n != 1 else ''} in the scenario"
-        lines = [f"  {_cut(path, 120) or '(top level)'}: {_cut(msg, 400)}" for path, msg in self.problems[: self.SHOWN]]
+        lines = [f"  {cut(path, 120) or '(top level)'}: {cut(msg, 400)}" for path, msg in self.problems[: self.SHOWN]]
         if n > self.SHOWN:
             lines.append(f"  ... and {n - self.SHOWN:,} more (fix these first, then validate again)")
         return "\n".join([head, *lines])
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class UnknownPolicyError(DcsimError):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from dcsim.core.errors import UnknownPolicyError
+from dcsim.core.text import cut
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,11 +37,6 @@ NO_PLUGINS_ENV = "DCSIM_NO_PLUGINS"
 def plugins_allowed() -> bool:
     """Whether ``module:Class`` plug-ins may be imported (see :data:`NO_PLUGINS_ENV`)."""
     return os.environ.get(NO_PLUGINS_ENV, "") in ("", "0")
-
-
-def _short(text: str, limit: int = 80) -> str:
-    """``text`` cut to ``limit`` characters, for quoting a user's value in a message."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _import_plugin_module(module_name: str, search: Sequence[str]) -> Any:
@@ -137,9 +133,9 @@ class Registry(Generic[T]):
         if ":" not in name:
             valid = ", ".join(self.names())
             raise UnknownPolicyError(
-                f"unknown {self.kind} {_short(name)!r}; valid names: {valid} (or a plug-in as 'module:Class')"
+                f"unknown {self.kind} {cut(name, 80)!r}; valid names: {valid} (or a plug-in as 'module:Class')"
             )
-        label = f"{self.kind} plug-in {_short(name)!r}"
+        label = f"{self.kind} plug-in {cut(name, 80)!r}"
         module_name, _, attr = name.partition(":")
         if not all(part.isidentifier() for part in module_name.split(".")) or not attr.isidentifier():
             raise UnknownPolicyError(
@@ -155,14 +151,14 @@ class Registry(Generic[T]):
             module = _import_plugin_module(module_name, search)
         except ModuleNotFoundError as exc:
             raise UnknownPolicyError(
-                f"cannot load {label}: no module named {_short(exc.name or module_name)!r} on the Python path, "
+                f"cannot load {label}: no module named {cut(exc.name or module_name, 80)!r} on the Python path, "
                 f"beside the scenario or in the current folder; put {module_name.partition('.')[0]}.py beside "
                 "the scenario, or add its folder to PYTHONPATH"
             ) from None
         except Exception as exc:  # the plug-in's own code failed while importing
             raise UnknownPolicyError(
                 f"cannot load {label}: importing {module_name!r} failed ({type(exc).__name__}: "
-                f"{_short(str(exc))}); fix the module"
+                f"{cut(str(exc), 80)}); fix the module"
             ) from None
         cls = getattr(module, attr, None)
         if cls is None:

@@ -6,10 +6,15 @@ QUOTE_LIMIT = 60
 """Characters of a quoted value kept; a longer one is cut with '...'."""
 
 
+def cut(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters (with '...')."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
     """``repr(value)`` cut to ``limit`` characters (with '...')."""
     try:
         text = repr(value)
     except ValueError:  # an integer too long for str() (over 4,300 digits)
         text = "a number too long to print"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return cut(text, limit)

@@ -2,8 +2,8 @@
 
 Pydantic reports errors by type (``int_parsing``, ``extra_forbidden``, ...) with messages
 written for programmers (``Input should be a valid integer``). :func:`plain` turns one
-error into a short sentence about the user's value; :func:`quote` cuts a value to a few
-dozen characters so that a 100,000-character string never floods the terminal.
+error into a short sentence about the user's value; :func:`as_written` shows a value cut to
+a few dozen characters, so that a 100,000-character string never floods the terminal.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-QUOTE_LIMIT = 60
-"""Characters of a user's value quoted in a message; longer values are cut with '...'."""
+from dcsim.core.text import QUOTE_LIMIT, cut
 
 
-def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
-    """A user's value as it would be written in YAML, cut to ``limit`` characters."""
+def as_written(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A user's value as it would be written in YAML (or described, for a list or mapping), cut to ``limit``."""
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif value is None:
@@ -36,18 +35,18 @@ def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
         text = f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
     else:
         text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return cut(text, limit)
 
 
 def _expected(what: str) -> Callable[[dict[str, Any]], str]:
-    return lambda e: f"expected {what}, got {quote(e.get('input'))}"
+    return lambda e: f"expected {what}, got {as_written(e.get('input'))}"
 
 
 def _bound(sign: str, key: str) -> Callable[[dict[str, Any]], str]:
     def say(e: dict[str, Any]) -> str:
         limit = (e.get("ctx") or {}).get(key)
-        return f"must be {sign} {limit:g}, got {quote(e.get('input'))}" if isinstance(limit, int | float) else (
-            f"out of range: {quote(e.get('input'))}"
+        return f"must be {sign} {limit:g}, got {as_written(e.get('input'))}" if isinstance(limit, int | float) else (
+            f"out of range: {as_written(e.get('input'))}"
         )  # fmt: skip
 
     return say
@@ -66,7 +65,7 @@ def _literal(e: dict[str, Any]) -> str:
     given = e.get("input")
     close = difflib.get_close_matches(str(given), options, n=1, cutoff=0.6) if isinstance(given, str) else []
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{quote(given)} is not one of {expected}{hint}"
+    return f"{as_written(given)} is not one of {expected}{hint}"
 
 
 def _union_tag(e: dict[str, Any]) -> str:
@@ -77,7 +76,7 @@ def _union_tag(e: dict[str, Any]) -> str:
     options = [t.strip().strip("'") for t in expected.split(",")]
     close = difflib.get_close_matches(tag, options, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{quote(tag)} is not one of {expected}{hint}"
+    return f"{as_written(tag)} is not one of {expected}{hint}"
 
 
 _PLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -88,13 +87,13 @@ _PLAIN: dict[str, Callable[[dict[str, Any]], str]] = {
     "int_parsing_size": lambda e: "this number is too large; give a smaller whole number",
     "float_type": _expected("a number"),
     "float_parsing": _expected("a number"),
-    "finite_number": lambda e: f"must be a finite number, got {quote(e.get('input'))}",
+    "finite_number": lambda e: f"must be a finite number, got {as_written(e.get('input'))}",
     "bool_type": _expected("true or false"),
     "bool_parsing": _expected("true or false"),
     "string_type": _expected("text"),
     "string_too_short": lambda e: "must not be empty",
     "string_too_long": lambda e: f"too long: at most {(e.get('ctx') or {}).get('max_length')} characters",
-    "string_pattern_mismatch": lambda e: f"{quote(e.get('input'))} is not allowed here",
+    "string_pattern_mismatch": lambda e: f"{as_written(e.get('input'))} is not allowed here",
     "list_type": _expected("a list"),
     "tuple_type": _expected("a list"),
     "set_type": _expected("a list"),
@@ -129,13 +128,9 @@ def plain(error: dict[str, Any]) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
     if msg.startswith("Input should be"):  # a type we have no sentence for: keep pydantic's meaning
-        return "expected" + msg.removeprefix("Input should be").split(",")[0] + f", got {quote(error.get('input'))}"
-    return cut(msg)
-
-
-def cut(message: str, limit: int = 300) -> str:
-    """A message cut to ``limit`` characters (a quoted value inside it may be long)."""
-    return message if len(message) <= limit else message[: limit - 3] + "..."
+        what = msg.removeprefix("Input should be").split(",")[0]
+        return f"expected{what}, got {as_written(error.get('input'))}"
+    return cut(msg, 300)
 
 
 def params_problems(errors: Iterable[dict[str, Any]]) -> list[str]:

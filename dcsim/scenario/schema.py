@@ -443,10 +443,11 @@ def _check_policy(kind: str, spec: PolicySpec, info: ValidationInfo | None = Non
     except DcsimError as exc:
         raise ValueError(str(exc)) from None
     except ValueError as exc:  # pydantic's ValidationError of the Params model
-        from dcsim.scenario.messages import cut, params_problems
+        from dcsim.core.text import cut
+        from dcsim.scenario.messages import params_problems
 
         errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
-        parts = params_problems(errors) or [cut(str(exc))]
+        parts = params_problems(errors) or [cut(str(exc), 300)]
         raise ValueError(f"{cut(spec.name, 80)}: " + "; ".join(parts)) from None
     return spec
 
