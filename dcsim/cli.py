@@ -17,7 +17,7 @@ from typing import Any
 import dcsim
 from dcsim.core.bounds import MAX_REPLICATIONS, MAX_SEED, MAX_WORKERS
 from dcsim.core.errors import DcsimError
-from dcsim.core.text import quote
+from dcsim.core.text import quote, quote_path
 
 EPILOG = """\
 examples:
@@ -362,7 +362,7 @@ def _check_out(out: str, want_dir: bool) -> None:
     """Raise a DcsimError if ``out`` cannot be written as a directory (or file) of results."""
     from dcsim.experiment.run import check_out_dir
 
-    flag = f"--out {out[:60]}{'...' if len(out) > 60 else ''}"
+    flag = f"--out {quote_path(out)}"
     _check_names(out)
     path = os.path.abspath(out)
     if want_dir:
@@ -375,31 +375,23 @@ def _check_out(out: str, want_dir: bool) -> None:
             first = fh.readline()
         if not first.startswith("variant,"):
             raise DcsimError(f"{flag}: {out} exists and is not an earlier dcsim compare table; give a new file name")
-    if not want_dir and (os.path.isdir(path) or out.endswith(("/", os.sep))):
-        raise DcsimError(f"{flag}: is a directory; give a CSV file name such as {os.path.join(out, 'compare.csv')}")
-    parent = os.path.dirname(path)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise DcsimError(f"{flag}: {parent} is a file, not a directory")
-    if not os.access(parent, os.W_OK):
-        raise DcsimError(f"{flag}: cannot write in {parent}")
+    _check_writable("--out", out, want_dir)
 
 
 def _check_writable(flag: str, path: str, want_dir: bool) -> None:
     """Refuse a file (or directory) path that cannot be written: the wrong kind, or no writable parent."""
     full = os.path.abspath(path)
     if want_dir and os.path.exists(full) and not os.path.isdir(full):
-        raise DcsimError(f"{flag} {quote(path)}: is a file; give a directory")
+        raise DcsimError(f"{flag} {quote_path(path)}: is a file; give a directory")
     if not want_dir and (os.path.isdir(full) or path.endswith(("/", os.sep))):
-        raise DcsimError(f"{flag} {quote(path)}: is a directory; give a file name such as out.csv")
+        raise DcsimError(f"{flag} {quote_path(path)}: is a directory; give a file name such as out.csv")
     parent = os.path.dirname(full)
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
-        raise DcsimError(f"{flag} {quote(path)}: {quote(parent)} is a file, not a directory")
+        raise DcsimError(f"{flag} {quote_path(path)}: {quote_path(parent)} is a file, not a directory")
     if not os.access(parent, os.W_OK):
-        raise DcsimError(f"{flag} {quote(path)}: cannot write in {quote(parent)}")
+        raise DcsimError(f"{flag} {quote_path(path)}: cannot write in {quote_path(parent)}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -18,3 +18,9 @@ def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
     except ValueError:  # an integer too long for str() (over 4,300 digits)
         text = "a number too long to print"
     return cut(text, limit)
+
+
+def quote_path(path: str, limit: int = QUOTE_LIMIT) -> str:
+    """A path quoted for a message, cut at its start when long: its end names the file."""
+    text = repr(path)
+    return text if len(text) <= limit else "'..." + text[-(limit - 4) :]
