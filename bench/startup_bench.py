@@ -99,6 +99,8 @@ def timed(cmd: list[str], repeat: int, timeout_s: float = 600.0) -> Timing:
 def timed_together(cmds: list[list[str]], repeat: int, timeout_s: float = 600.0) -> list[Timing]:
     """Run the commands in turn, ``repeat`` rounds, so that other work on the machine hits them alike."""
     runs: list[list[tuple[float, float, float, str]]] = [[] for _ in cmds]
+    for cmd in cmds:  # a warm-up round, untimed: bytecode compiled and cached, files in the page cache
+        run_once(cmd, timeout_s)
     for _ in range(repeat):
         for k, cmd in enumerate(cmds):
             wall, cpu, peak, code, stdout, stderr = run_once(cmd, timeout_s)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from dcsim.scenario.schema import FailureModel
+
+if TYPE_CHECKING:  # numpy is imported where times are drawn, so `dcsim validate` need not import it
+    import numpy as np
 
 YEAR_S = 365.0 * 86400.0
 

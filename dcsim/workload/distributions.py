@@ -104,12 +104,20 @@ def _read_column(path: str, mtime_ns: int, size: int, column: str, kind: str) ->
 
 
 def duration_sampler(spec: object, base_dir: str = ".") -> tuple[Sampler, float]:
-    """Return a sampler of durations (s) and the distribution's mean (s)."""
-    import numpy as np
+    """Return a sampler of durations (s) and the distribution's mean (s).
 
+    numpy is imported at the first draw, so that the mean alone (``dcsim validate``'s
+    offered load) needs none.
+    """
     if isinstance(spec, FixedDist):
         v = spec.value
-        return (lambda rng, n: np.full(n, v)), v
+
+        def fixed(rng: np.random.Generator, n: int) -> np.ndarray:
+            import numpy as np
+
+            return np.full(n, v)
+
+        return fixed, v
     if isinstance(spec, ExponentialDist):
         m = spec.mean
         return (lambda rng, n: rng.exponential(m, n)), m
