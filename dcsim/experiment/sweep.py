@@ -216,7 +216,7 @@ def _local(todo: Sequence[Task], workers: int, interrupts: Interrupts) -> Iterat
     pool = None
     try:
         with interrupts.starting():
-            pool = _pool(workers)
+            pool = _pool(min(workers, len(todo)))  # a forking pool starts all its workers at once
             futures = {pool.submit(run_task, t.data, t.base_dir, t.seed): t for t in todo}
         for future in _completed(futures, interrupts):
             try:

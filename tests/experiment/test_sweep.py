@@ -332,3 +332,15 @@ def test_the_grid_cannot_vary_the_seed_or_repeat_an_axis(tmp_path: Path) -> None
     racks = [parse_axis(f"datacenter.sites.0.racks={n}", False) for n in (2, 3)]
     with pytest.raises(DcsimError, match="twice"):
         plan(str(path), racks, 2)
+
+
+def test_a_pool_starts_no_more_workers_than_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--workers 64` for 2 runs forks 2 processes, not 64 (a forking pool starts all its workers at once)."""
+    import dcsim.experiment.sweep as sweep_module
+
+    sizes: list[int] = []
+    real = sweep_module._pool
+    monkeypatch.setattr(sweep_module, "_pool", lambda n: sizes.append(n) or real(n))
+    runs, _ = sweep(scenario_file(tmp_path), tmp_path / "out", ["datacenter.sites.0.racks=2"], 2, workers=64)
+    assert sizes == [2]
+    assert (runs["error"] == "").all() and len(runs) == 2
