@@ -62,6 +62,19 @@ def tiny_data(**top: Any) -> dict[str, Any]:
     return data
 
 
+def poisson_file(tmp_path: Path, horizon: str = "2d", rate: str = "6/h", **top: Any) -> Path:
+    """``tmp_path/s.yaml``: the tiny data center under Poisson 1- to 8-GPU jobs, exponential run times (mean 2 h)."""
+    data = tiny_data(
+        horizon=horizon,
+        workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": rate},
+                            "gpus": {"values": [1, 2, 4, 8]}, "duration": {"dist": "exponential", "mean": "2h"}}]},
+        **top,
+    )  # fmt: skip
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
 def build(data: dict[str, Any], base_dir: str = ".") -> Scenario:
     """Validate raw scenario data (raises ScenarioError listing every problem)."""
     return scenario_from_data(data, base_dir)

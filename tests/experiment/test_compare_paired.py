@@ -6,23 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from scipy import stats
 
 from dcsim.experiment.compare import compare, paired_differences, parse_axis
 
-from conftest import tiny_data
+from conftest import poisson_file
 
 
 def scenario(tmp_path: Path) -> Path:
-    data = tiny_data(
-        horizon="3d",
-        workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": "5/h"},
-                            "gpus": {"values": [1, 2, 4, 8]}, "duration": {"dist": "exponential", "mean": "2h"}}]},
-    )  # fmt: skip
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+    return poisson_file(tmp_path, "3d", "5/h")
 
 
 def test_differences_are_paired_by_seed_with_t_intervals(tmp_path: Path) -> None:

@@ -12,26 +12,17 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
 from dcsim.experiment.compare import parse_axis
 from dcsim.experiment.sweep import execute, plan, points_table, runs_table, write_tables
 
-from conftest import ROOT, tiny_data
+from conftest import ROOT, poisson_file
 
 
 def scenario_file(tmp_path: Path, horizon: str = "2d", **top: Any) -> Path:
     """A small scenario (2 racks of 2 nodes of 8 GPUs, Poisson 1- to 8-GPU jobs, 2 days)."""
-    data = tiny_data(
-        horizon=horizon,
-        workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": "6/h"},
-                            "gpus": {"values": [1, 2, 4, 8]}, "duration": {"dist": "exponential", "mean": "2h"}}]},
-        **top,
-    )  # fmt: skip
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+    return poisson_file(tmp_path, horizon, **top)
 
 
 def sweep(path: Path, out: Path, grid: list[str], reps: int, **kw: Any) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -12,23 +12,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from dcsim.cli import main
 from dcsim.report.console import HEADLINE, format_estimate, render, sweep_table
 
-from conftest import ROOT, tiny_data
+from conftest import ROOT, poisson_file
 
 
 def scenario_file(tmp_path: Path) -> Path:
-    data = tiny_data(
-        horizon="2d",
-        workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": "6/h"},
-                            "gpus": {"values": [1, 2, 4, 8]}, "duration": {"dist": "exponential", "mean": "2h"}}]},
-    )  # fmt: skip
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+    return poisson_file(tmp_path)
 
 
 def closed_port() -> int:
