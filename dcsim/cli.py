@@ -104,8 +104,8 @@ def _add_scenario_args(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument(
         "--allow-overload", action="store_true",
-        help="run even if the job classes without a count offer more than 10 times the installed GPUs (the queue "
-        "grows without bound; usually a rate written without its unit: `rate: 6` is 6 per second)",
+        help="accept a scenario whose job classes without a count offer more than 10 times the installed GPUs (the "
+        "queue grows without bound; usually a rate written without its unit: `rate: 6` is 6 per second)",
     )  # fmt: skip
     p.add_argument(
         "--no-plugins", action="store_true",
@@ -159,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser(
         "validate", help="check a scenario and print every problem",
         description="Check a scenario file against the schema and the data center; print every problem "
-        "with its path. Exit 0 if valid, 2 if not.",
+        "with its path. If valid, print the offered load (GPU demand / installed GPUs, before queueing) and, with "
+        "failures, the repair crew's load (hands-on repair work / technician hours), and what is recorded but not "
+        "modelled. Exit 0 if valid, 2 if not.",
     )  # fmt: skip
     _add_scenario_args(val)
 
@@ -455,7 +457,8 @@ def _check_load(scenario: Any, args: argparse.Namespace, topology: Any = None) -
     lines, problems = load_report(scenario, topology)
     if problems and not args.allow_overload:
         raise ScenarioError(problems, args.file)
-    return lines
+    # Allowed, an overload is still said before the run (the message without its remedy).
+    return lines + [f"overloaded: {message.partition(' and the run would take long')[0]}" for _, message in problems]
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

@@ -144,7 +144,7 @@ class Registry(Generic[T]):
             )
         if not plugins_allowed():
             raise UnknownPolicyError(
-                f"{label}: plug-ins are off (--no-plugins, or {NO_PLUGINS_ENV} set), so its code was not run; "
+                f"{label}: plug-ins are off (--no-plugins, or {NO_PLUGINS_ENV}=1), so its code was not run; "
                 f"use a built-in {self.kind} ({', '.join(self.names())}) or allow plug-ins for a file you trust"
             )
         try:

@@ -209,7 +209,8 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
     load = summary["workload"]["endless_load"]
     if load > 1:
         out.append(
-            f"the job classes without a count offer {load:.3g} times the installed GPUs: the queue grows "
+            f"the job classes without a count offer {f'{load:,.0f}' if load >= 100 else f'{load:.3g}'} times the "
+            "installed GPUs: the queue grows "
             "without bound, whatever the policy; check the arrival rates (a bare number is per second)"
         )
     known = set(GPU_POWER_W)

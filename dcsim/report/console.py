@@ -93,7 +93,7 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "seconds":
         return format_duration(float(value))
     if kind == "share":
-        return f"{100 * float(value):.1f} %"
+        return f"{100 * float(value):,.1f} %"
     if kind == "usd":
         return f"$ {float(value):,.2f}"
     if kind == "kwh":

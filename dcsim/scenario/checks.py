@@ -288,11 +288,18 @@ def load_report(sc: Scenario, topology: Topology | None = None) -> tuple[list[st
     work = offered_work(sc)
     period = sc.horizon
     offered = work.gpus(period) if period is not None else work.endless_gpus
-    only = "" if period is not None or not work.finite_gpu_seconds else ", classes without a count only"
-    lines = [
-        f"offered load: {100 * offered / installed:,.1f} % of the installed GPUs ({offered:,.1f} of {installed:,} "
-        f"busy on average before queueing{only})"
-    ]
+    if period is None and work.finite_gpu_seconds:  # a run that ends when its work drains
+        lines = [
+            f"offered work: {work.finite_gpu_seconds / 3600:,.0f} GPU-hours that end when they drain"
+            + (f", and {100 * offered / installed:,.1f} % of the installed GPUs busy by classes without a count"
+               if offered else "")
+            + "; the run reports its offered load over the time it takes"
+        ]  # fmt: skip
+    else:
+        lines = [
+            f"offered load: {100 * offered / installed:,.1f} % of the installed GPUs ({offered:,.1f} of "
+            f"{installed:,} busy on average before queueing)"
+        ]
     problems: list[tuple[str, str]] = []
     endless = work.endless_gpus / installed
     if endless > 1:

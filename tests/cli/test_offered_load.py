@@ -135,3 +135,24 @@ def load_scenario_data(data: dict[str, Any]) -> Any:
     from dcsim.scenario.load import scenario_from_data
 
     return scenario_from_data(data)
+
+
+def test_an_allowed_overload_is_still_said_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "run", write(tmp_path, endless("1/s") | {"horizon": "10m"}), "--allow-overload",
+                       "--out", tmp_path / "o")  # fmt: skip
+    assert code == 0
+    assert err.startswith(f"warning: overloaded: the job classes without a count (train) offer {3600 * 2 // 32} times")
+
+
+def test_work_that_drains_is_given_in_gpu_hours(capsys: pytest.CaptureFixture[str]) -> None:
+    """A trace without a horizon: its GPU-hours (sum of GPUs x run time over its rows), not a share of nothing."""
+    import pandas as pd
+
+    trace = pd.read_csv(ROOT / "scenarios" / "trace_replay.csv")
+    spec = yaml.safe_load((ROOT / "scenarios" / "trace_replay.yaml").read_text())["workload"]["trace"]
+    columns = spec.get("columns", {})
+    gpus, duration = trace[columns.get("gpus", "gpus")], trace[columns.get("duration", "duration")]
+    unit = {"s": 1, "m": 60, "h": 3600}[spec.get("time_unit", "s")]
+    code, out, _ = cli(capsys, "validate", ROOT / "scenarios" / "trace_replay.yaml")
+    assert code == 0
+    assert f"offered work: {(gpus * duration).sum() * unit / 3600:,.0f} GPU-hours that end when they drain" in out
