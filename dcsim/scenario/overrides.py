@@ -54,7 +54,8 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
                 index = int(key) if len(key) <= 18 else None  # int() refuses over 4,300 digits
                 if index is None or not -len(node) <= index < len(node):
                     raise OverrideError(
-                        f"--set {quote(text)}: {quote(where)} is out of range; the list has {len(node)} entries"
+                        f"--set {quote(text)}: {quote(where)} is out of range; the list has {len(node)} "
+                        f"entr{'y' if len(node) == 1 else 'ies'}"
                     )
                 if last:
                     node[index] = value
