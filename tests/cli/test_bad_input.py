@@ -435,7 +435,7 @@ def test_run_of_trace_with_no_rows_ends(tmp_path: Path) -> None:
     [
         (["--set", "horizon"], ["--set 'horizon'", "path=value"]),
         (["--set", "=2d"], ["path=value"]),
-        (["--set", "workload.jobs.5.gpus=2"], ["workload.jobs.5", "out of range", "1 entries"]),
+        (["--set", "workload.jobs.5.gpus=2"], ["workload.jobs.5", "out of range", "the list has 1 entry"]),
         (["--set", "workload.jobs.first.gpus=2"], ["workload.jobs.first", "number"]),
         (["--set", "name.x=1"], ["name", "not a mapping"]),
         (["--set", "horizon=[1"], ["not valid YAML"]),
