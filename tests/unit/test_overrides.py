@@ -119,7 +119,7 @@ def test_overridden_scenario_validates_with_the_new_values() -> None:
 @pytest.mark.parametrize(
     ("override", "words"),
     [
-        ("workload.jobs.1.gpus=2", ["workload.jobs.1", "out of range", "1 entries"]),
+        ("workload.jobs.1.gpus=2", ["workload.jobs.1", "out of range", "the list has 1 entry"]),
         ("workload.jobs.-2.gpus=2", ["workload.jobs.-2", "out of range"]),
         ("workload.jobs.first.gpus=2", ["workload.jobs.first", "indexes a list", "number"]),
         ("name.x=1", ["name", "is a value", "'tiny'"]),
