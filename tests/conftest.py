@@ -62,15 +62,25 @@ def tiny_data(**top: Any) -> dict[str, Any]:
     return data
 
 
-def poisson_file(tmp_path: Path, horizon: str = "2d", rate: str = "6/h", **top: Any) -> Path:
-    """``tmp_path/s.yaml``: the tiny data center under Poisson 1- to 8-GPU jobs, exponential run times (mean 2 h)."""
+def poisson_file(
+    tmp_path: Path,
+    horizon: str = "2d",
+    rate: str = "6/h",
+    gpus: Any = None,
+    mean: str = "2h",
+    file: str = "s.yaml",
+    **top: Any,
+) -> Path:
+    """``tmp_path/<file>``: the tiny data center under Poisson jobs (by default of 1 to 8 GPUs) with
+    exponential run times (by default of mean 2 h)."""
+    gpus = {"values": [1, 2, 4, 8]} if gpus is None else gpus
     data = tiny_data(
         horizon=horizon,
         workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": rate},
-                            "gpus": {"values": [1, 2, 4, 8]}, "duration": {"dist": "exponential", "mean": "2h"}}]},
+                            "gpus": gpus, "duration": {"dist": "exponential", "mean": mean}}]},
         **top,
     )  # fmt: skip
-    path = tmp_path / "s.yaml"
+    path = tmp_path / file
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 

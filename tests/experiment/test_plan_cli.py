@@ -8,35 +8,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from dcsim.cli import main
 from dcsim.core.errors import DcsimError
 
-from conftest import tiny_data
+from conftest import poisson_file
 
 
 def scenario(tmp_path: Path) -> Path:
-    data = tiny_data(
-        horizon="2d",
-        workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": "6/h"}, "gpus": 1,
-                            "duration": {"dist": "exponential", "mean": "1h"}}]},
-    )  # fmt: skip
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+    return poisson_file(tmp_path, gpus=1, mean="1h")
 
 
 def busy_scenario(tmp_path: Path) -> Path:
     """A queue at 1 rack (16 GPUs) for 8-GPU jobs at 6/h x 1 h: waits that differ a lot between seeds."""
-    data = tiny_data(
-        horizon="2d",
-        workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": "6/h"}, "gpus": 8,
-                            "duration": {"dist": "exponential", "mean": "1h"}}]},
-    )  # fmt: skip
-    path = tmp_path / "busy.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
+    return poisson_file(tmp_path, gpus=8, mean="1h", file="busy.yaml")
 
 
 def plan(tmp_path: Path, *extra: str, out: bool = True, path: Path | None = None) -> int:

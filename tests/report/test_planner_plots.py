@@ -11,27 +11,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-import yaml
 
 from dcsim.cli import main
 from dcsim.experiment.compare import parse_axis
 from dcsim.experiment.sweep import execute, plan, points_table, runs_table, write_tables
 from dcsim.metrics.scoring import flatten
 
-from conftest import run_data, tiny_data
+from conftest import poisson_file, run_data, tiny_data
 
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sweep over racks 1, 2 (2 seeds) of a queue of 8-GPU jobs: waits that differ a lot between seeds."""
     tmp = tmp_path_factory.mktemp("sweep")
-    data = tiny_data(
-        horizon="2d",
-        workload={"jobs": [{"name": "j", "arrival": {"process": "poisson", "rate": "5/h"}, "gpus": 8,
-                            "duration": {"dist": "exponential", "mean": "1h"}}]},
-    )  # fmt: skip
-    path = tmp / "s.yaml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    path = poisson_file(tmp, rate="5/h", gpus=8, mean="1h")
     axes = [parse_axis("datacenter.sites.0.racks=1,2", policy=False)]
     tasks = plan(str(path), axes, 2)
     runs = runs_table(tasks, execute(tasks, str(tmp / "s"), workers=1), axes)
