@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dcsim.core.errors import DcsimError, PlacementError, PluginError
 from dcsim.core.registry import Registry
@@ -33,10 +33,7 @@ from dcsim.workload.arrivals import arrival_times
 from dcsim.workload.distributions import count_sampler, duration_sampler
 from dcsim.workload.jobs import COMPLETED, INTERRUPTED, QUEUED, RUNNING, Checkpointing, Job
 from dcsim.workload.queue import JobQueue
-from dcsim.workload.trace import read_trace
-
-if TYPE_CHECKING:
-    import pandas as pd
+from dcsim.workload.trace import TraceTable, read_trace
 
 ProgressHook = Callable[["DataCenterModel"], None]
 
@@ -224,21 +221,18 @@ class DataCenterModel:
         assert trace is not None
         table = read_trace(trace, self.scenario.base_dir)
         if self.horizon is not None:
-            table = table[table["submit_time"] <= self.horizon]
+            table = table.first(int(table.submit_time.searchsorted(self.horizon, side="right")))
         pools = self.topology.allowed_pools(trace.gpu_types, trace.min_gpu_memory)
         if self.expected_jobs is not None:
             self.expected_jobs += len(table)
         # One source in file order (a stable sort by submit time), so ties keep the
         # trace's order; each job keeps its own class, tenant and priority.
-        class_mean = table.groupby("job_class", sort=False)["duration"].transform("mean")
         self._open_sources += 1
         plan = checkpointing(trace.checkpoint)
-        self.collector.trace_id_column = table["trace_id"]
-        self.env.process(self._trace_arrivals(table, class_mean, pools, plan))
+        self.collector.trace_rows, self.collector.trace_ids = table.rows, table.ids
+        self.env.process(self._trace_arrivals(table, pools, plan))
 
-    def _trace_arrivals(
-        self, table: pd.DataFrame, class_mean: pd.Series, pools: tuple[int, ...], plan: Checkpointing | None
-    ):
+    def _trace_arrivals(self, table: TraceTable, pools: tuple[int, ...], plan: Checkpointing | None):
         """Submit a trace's jobs at their submit times, each with its own fields.
 
         Rows are turned into Python values a chunk at a time, so a trace of millions of
@@ -247,23 +241,26 @@ class DataCenterModel:
         env = self.env
         col = self.collector
         trace_jobs = col.trace_jobs
+        class_mean = table.class_mean()
+        classes = [(name, col.class_code(name)) for name in table.class_names]
+        tenants = [(name, col.tenant_code(name)) for name in table.tenant_names]
         for first in range(0, len(table), _TRACE_CHUNK):
-            part = table.iloc[first : first + _TRACE_CHUNK]
+            part = slice(first, first + _TRACE_CHUNK)
             rows = zip(
-                part["submit_time"].tolist(), part["gpus"].tolist(), part["duration"].tolist(),
-                part["estimate"].tolist(), part["job_class"].tolist(), part["tenant"].tolist(),
-                part["priority"].tolist(), class_mean.iloc[first : first + _TRACE_CHUNK].tolist(),
+                table.submit_time[part].tolist(), table.gpus[part].tolist(), table.duration[part].tolist(),
+                table.estimate[part].tolist(), table.job_class[part].tolist(), table.tenant[part].tolist(),
+                table.priority[part].tolist(), class_mean[part].tolist(),
                 strict=True,
             )  # fmt: skip
-            for t, gpus, duration, estimate, name, tenant, priority, mean in rows:
+            for t, gpus, duration, estimate, c, u, priority, mean in rows:
                 if t > env.now:
                     yield env.timeout(t - env.now)
+                name, class_code = classes[c]
+                tenant, tenant_code = tenants[u]
                 job = Job(self._next_id, name, tenant, priority, gpus, duration, estimate, mean, env.now, pools)
                 job.checkpoint = plan
                 self._next_id += 1
-                col.on_job_submitted(
-                    env.now, col.class_code(name), col.tenant_code(tenant), priority, gpus, duration, estimate
-                )
+                col.on_job_submitted(env.now, class_code, tenant_code, priority, gpus, duration, estimate)
                 trace_jobs.append(job.id)
                 self._submit(job)
         self._open_sources -= 1

@@ -11,9 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 import dcsim
 from dcsim.core.errors import OutputError
@@ -40,30 +38,80 @@ from dcsim.workload.distributions import resolve
 from dcsim.workload.offered import offered_work
 from dcsim.workload.trace import forget_trace
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dcsim.core.table import Table
+
+
+#: Tables written to a results directory, in order.
+_WRITTEN = ("jobs", "timeseries", "failures", "events", "epochs")
+
 
 @dataclass
 class RunResult:
-    """Everything one run produced."""
+    """Everything one run produced.
+
+    The tables are kept as numpy columns (:class:`dcsim.core.table.Table`); the
+    properties ``jobs``, ``timeseries``, ``events``, ``failures``, ``down`` and ``epochs``
+    give them as pandas DataFrames (made on first use; None if the run has no such table).
+    """
 
     scenario: Scenario
     seed: int
     summary: dict[str, Any]
-    jobs: pd.DataFrame
-    timeseries: pd.DataFrame
     wall_time_s: float
+    data: dict[str, Table]
+    """The tables by name: ``jobs``, ``timeseries``, and ``events``, ``failures``, ``down``, ``epochs`` if made."""
     overrides: list[str] = field(default_factory=list)
-    events: pd.DataFrame | None = None
     data_files: dict[str, str] = field(default_factory=dict)
-    failures: pd.DataFrame | None = None
-    down: pd.DataFrame | None = None
-    epochs: pd.DataFrame | None = None
+    _frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
-    def tables(self) -> dict[str, pd.DataFrame]:
+    def frame(self, name: str) -> pd.DataFrame | None:
+        """Table ``name`` as a pandas DataFrame (None if the run has none)."""
+        if name not in self.data:
+            return None
+        if name not in self._frames:
+            self._frames[name] = self.data[name].to_pandas()
+        return self._frames[name]
+
+    @property
+    def jobs(self) -> pd.DataFrame:
+        """One row per job (:func:`dcsim.metrics.tables.jobs_table`)."""
+        frame = self.frame("jobs")
+        assert frame is not None
+        return frame
+
+    @property
+    def timeseries(self) -> pd.DataFrame:
+        """The sampled timeseries."""
+        frame = self.frame("timeseries")
+        assert frame is not None
+        return frame
+
+    @property
+    def events(self) -> pd.DataFrame | None:
+        """Every event record (with ``events=True``)."""
+        return self.frame("events")
+
+    @property
+    def failures(self) -> pd.DataFrame | None:
+        """One row per component failure (runs with failures)."""
+        return self.frame("failures")
+
+    @property
+    def down(self) -> pd.DataFrame | None:
+        """GPUs out of service over time (runs with failures)."""
+        return self.frame("down")
+
+    @property
+    def epochs(self) -> pd.DataFrame | None:
+        """One row per epoch of a batch scheduler."""
+        return self.frame("epochs")
+
+    def tables(self) -> dict[str, Table]:
         """The tables written to the results directory, by file name (without extension)."""
-        out = {"jobs": self.jobs, "timeseries": self.timeseries}
-        optional = {"failures": self.failures, "events": self.events, "epochs": self.epochs}
-        out.update({name: table for name, table in optional.items() if table is not None})
-        return out
+        return {name: self.data[name] for name in _WRITTEN if name in self.data}
 
     def manifest(self) -> dict[str, Any]:
         """What produced this run: resolved scenario, its hash, seed, versions, wall time."""
@@ -193,14 +241,15 @@ def simulate(
             f"the run stopped at {end:g} s with {model.stuck_jobs} job(s) queued, nothing running and nothing "
             "arriving: the placement policy never places them; check it and the job sizes"
         )
-    timeseries = timeseries_table(model.collector, model.topology.n_gpus)
-    table = events_table(model.collector) if events else None
-    wall = time.perf_counter() - t0
-    result = RunResult(scenario, model.seed, summary, jobs, timeseries, wall, list(overrides), table, files)
+    data = {"jobs": jobs, "timeseries": timeseries_table(model.collector, model.topology.n_gpus)}
     if faults is not None and model.rel is not None:
-        result.failures, result.down = faults.failures, faults.down
-    result.epochs = epochs
-    return result
+        data["failures"], data["down"] = faults.failures, faults.down
+    if events:
+        data["events"] = events_table(model.collector)
+    if epochs is not None:
+        data["epochs"] = epochs
+    wall = time.perf_counter() - t0
+    return RunResult(scenario, model.seed, summary, wall, data, list(overrides), files)
 
 
 def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
@@ -345,9 +394,11 @@ def write_results(
             json.dump(result.manifest(), fh, sort_keys=True, indent=2)
             fh.write("\n")
         for name, table in result.tables().items():
-            table.to_parquet(os.path.join(tmp, f"{name}.parquet"), index=False)
+            table.write_parquet(os.path.join(tmp, f"{name}.parquet"))
             if csv:
-                table.to_csv(os.path.join(tmp, f"{name}.csv"), index=False)
+                frame = result.frame(name)
+                assert frame is not None
+                frame.to_csv(os.path.join(tmp, f"{name}.csv"), index=False)
         if plots:
             from dcsim.report.plots import plot_run
 

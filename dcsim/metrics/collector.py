@@ -16,7 +16,7 @@ import numpy as np
 from dcsim.metrics import records as rec
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pyarrow as pa
 
 
 class Collector:
@@ -31,9 +31,11 @@ class Collector:
             "time": array("d"), "job_class": array("i"), "tenant": array("i"), "priority": array("q"),
             "gpus": array("q"), "duration_s": array("d"), "estimate_s": array("d"), "seq": array("q"),
         }  # fmt: skip
-        #: Job ids of the trace's jobs, in trace order, and the trace's ``trace_id`` column in that order.
+        #: Job ids of the trace's jobs, in the trace's order (by submit time), their rows in the
+        #: trace file, and the trace's ``job_id`` column (None: jobs are named by their row).
         self.trace_jobs: array[int] = array("q")
-        self.trace_id_column: pd.Series | None = None
+        self.trace_rows: np.ndarray | None = None
+        self.trace_ids: pa.Array | None = None
         #: Checkpoint interval of each checkpointing job at its first start, s.
         self.checkpoint_intervals: dict[int, float] = {}
         self.started: dict[str, array[Any]] = {

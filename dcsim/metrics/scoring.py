@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from dcsim.core.table import Table
 from dcsim.infra.topology import Pool
 from dcsim.scenario.schema import COMPONENTS, Costs
 
@@ -66,28 +66,33 @@ def overlap(start: np.ndarray, end: np.ndarray, window: Window) -> np.ndarray:
 class FaultData:
     """The reliability tables of a run (:mod:`dcsim.metrics.tables`); empty without failures."""
 
-    runs: pd.DataFrame
-    overhead: pd.DataFrame
-    interruptions: pd.DataFrame
-    failures: pd.DataFrame
-    down: pd.DataFrame
+    runs: Table
+    overhead: Table
+    interruptions: Table
+    failures: Table
+    down: Table
     causes: Sequence[tuple[str, str]] = ()
     """Every configured cause as (name, component class), so a cause that never struck still shows."""
     spare_nodes: int = 0
     """Spare nodes kept per pool (installed, so they cost capital)."""
 
 
-def busy_gpu_seconds(jobs: pd.DataFrame, window: Window, n_pools: int, runs: pd.DataFrame | None = None) -> np.ndarray:
+def busy_gpu_seconds(jobs: Table, window: Window, n_pools: int, runs: Table | None = None) -> np.ndarray:
     """GPU-seconds allocated to jobs inside the window, per pool (from each run when jobs were interrupted)."""
     if runs is not None and len(runs):
-        gpus = jobs["gpus"].to_numpy()[runs["job_id"].to_numpy()]
-        end = runs["end_s"].fillna(window.end).to_numpy()
-        seconds = overlap(runs["start_s"].to_numpy(), end, window) * gpus
-        return np.bincount(runs["pool"].to_numpy(), weights=seconds, minlength=n_pools)
-    ran = jobs[jobs["pool"] >= 0]
-    finish = ran["finish_s"].fillna(window.end).to_numpy()
-    seconds = overlap(ran["start_s"].to_numpy(), finish, window) * ran["gpus"].to_numpy()
-    return np.bincount(ran["pool"].to_numpy(), weights=seconds, minlength=n_pools)
+        gpus = jobs["gpus"][runs["job_id"]]
+        end = np.where(np.isnan(runs["end_s"]), window.end, runs["end_s"])
+        seconds = overlap(runs["start_s"], end, window) * gpus
+        return np.bincount(runs["pool"], weights=seconds, minlength=n_pools)
+    ran = jobs["pool"] >= 0
+    finish = _or(jobs["finish_s"][ran], window.end)
+    seconds = overlap(jobs["start_s"][ran], finish, window) * jobs["gpus"][ran]
+    return np.bincount(jobs["pool"][ran], weights=seconds, minlength=n_pools)
+
+
+def _or(values: np.ndarray, default: float | np.ndarray) -> np.ndarray:
+    """``values`` with NaN replaced by ``default``."""
+    return np.where(np.isnan(values), default, values)
 
 
 def step_integral(times: np.ndarray, levels: np.ndarray, window: Window) -> float:
@@ -99,7 +104,7 @@ def step_integral(times: np.ndarray, levels: np.ndarray, window: Window) -> floa
 
 
 def fault_metrics(
-    jobs: pd.DataFrame, data: FaultData, window: Window, installed: int, busy_gpu_s: float
+    jobs: Table, data: FaultData, window: Window, installed: int, busy_gpu_s: float
 ) -> tuple[dict[str, Any], float, float]:
     """The ``faults`` block, the productive GPU-seconds and the available share, over the window.
 
@@ -108,40 +113,39 @@ def fault_metrics(
     part inside. Interruptions, their lost work and restart time count at the
     interruption; failures at the failure.
     """
-    gpus = jobs["gpus"].to_numpy()
+    gpus = jobs["gpus"]
     o = data.overhead
     if len(o):
-        span = (o["end_s"] - o["start_s"]).to_numpy()
-        inside = overlap(o["start_s"].to_numpy(), o["end_s"].to_numpy(), window)
+        span = o["end_s"] - o["start_s"]
+        inside = overlap(o["start_s"], o["end_s"], window)
         share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
-        waste = (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]).to_numpy()
-        nonproductive = float((waste * share * gpus[o["job_id"].to_numpy()]).sum())
+        waste = o["restart_s"] + o["checkpoint_s"] + o["lost_s"]
+        nonproductive = float((waste * share * gpus[o["job_id"]]).sum())
     else:
         nonproductive = 0.0
     productive = max(busy_gpu_s - nonproductive, 0.0)
-    downtime = step_integral(data.down["time_s"].to_numpy(), data.down["gpus"].to_numpy(), window)
+    downtime = step_integral(data.down["time_s"], data.down["gpus"], window)
     available = 1.0 - downtime / (installed * window.length) if window.length > 0 else 1.0
 
-    def within(t: pd.Series) -> np.ndarray:
-        return ((t >= window.start) & (t <= window.end)).to_numpy()
+    def within(t: np.ndarray) -> np.ndarray:
+        return (t >= window.start) & (t <= window.end)
 
     it = data.interruptions
-    it = it[within(it["time_s"])]
-    by_failure = it[it["failure_id"] >= 0]
-    lost_gpu_h = (by_failure["lost_s"] + by_failure["restart_s"]) * gpus[by_failure["job_id"].to_numpy()] / 3600.0
-    f = data.failures
-    f = f[within(f["time_s"])]
-    repaired = f["time_to_repair_s"].dropna()
-    hands_on = f[f["repaired_by"] == "technician"]
+    it = it.rows(within(it["time_s"]))
+    by_failure = it.rows(it["failure_id"] >= 0)
+    lost_gpu_h = (by_failure["lost_s"] + by_failure["restart_s"]) * gpus[by_failure["job_id"]] / 3600.0
+    f = data.failures.rows(within(data.failures["time_s"]))
+    repaired = f["time_to_repair_s"][~np.isnan(f["time_to_repair_s"])]
+    hands_on = f.rows(f["repaired_by"] == "technician")
 
-    struck = by_failure["failure_id"].to_numpy()  # failure ids are row numbers of data.failures
-    hit_cause = data.failures["cause"].astype(str).to_numpy()[struck]
-    hit_component = data.failures["component"].astype(str).to_numpy()[struck]
+    struck = by_failure["failure_id"]  # failure ids are row numbers of data.failures
+    hit_cause = data.failures.coded("cause").strings()[struck]
+    hit_component = data.failures.coded("component").strings()[struck]
     total_hits = len(by_failure)
 
     def breakdown(key: str, hits: np.ndarray, names: list[str]) -> dict[str, Any]:
         out = {}
-        column = f[key].astype(str).to_numpy()
+        column = f.coded(key).strings()
         for name in names:
             mask = hits == name
             n_hits = int(mask.sum())
@@ -149,61 +153,66 @@ def fault_metrics(
                 "failures": int((column == name).sum()),
                 "interruptions": n_hits,
                 "share_of_interruptions": n_hits / total_hits if total_hits else 0.0,
-                "lost_gpu_hours": float(lost_gpu_h.to_numpy()[mask].sum()),
+                "lost_gpu_hours": float(lost_gpu_h[mask].sum()),
             }
         return out
 
-    components = [c for c in COMPONENTS
-                  if c in {k for _, k in data.causes} or c in set(f["component"].astype(str))]  # fmt: skip
-    causes = list(dict.fromkeys([c for c, _ in data.causes] + sorted(set(f["cause"].astype(str)))))
+    struck_components = set(f.coded("component").strings())
+    components = [c for c in COMPONENTS if c in {k for _, k in data.causes} or c in struck_components]
+    causes = list(dict.fromkeys([c for c, _ in data.causes] + sorted(set(f.coded("cause").strings()))))
     block = {
         "failures": len(f),
         "job_interruptions": total_hits,
         "lost_gpu_hours": float(lost_gpu_h.sum()),
         "downtime_gpu_hours": downtime / 3600.0,
-        "mean_time_to_repair_s": _mean(repaired.to_numpy()),
+        "mean_time_to_repair_s": _mean(repaired),
         "ettr": productive / busy_gpu_s if busy_gpu_s > 0 else None,
         "planned_interruptions": int((it["failure_id"] < 0).sum()),
         "jobs_failed": int((~it["requeued"]).sum()),
-        "unrepaired_at_end": int(f["in_service_s"].isna().sum()),
+        "unrepaired_at_end": int(np.isnan(f["in_service_s"]).sum()),
         "reboots": int((f["repaired_by"] == "reboot").sum()),
         "spare_swaps": int(f["spare"].sum()),
-        "mean_wait_technician_s": _mean(hands_on["wait_technician_s"].dropna().to_numpy()),
-        "mean_wait_part_s": _mean(hands_on["wait_part_s"].dropna().to_numpy()),
+        "mean_wait_technician_s": _mean(_known(hands_on["wait_technician_s"])),
+        "mean_wait_part_s": _mean(_known(hands_on["wait_part_s"])),
         "by_component": breakdown("component", hit_component, components),
         "by_cause": breakdown("cause", hit_cause, causes),
     }
     return block, productive, available
 
 
-def job_metrics(jobs: pd.DataFrame, window: Window) -> dict[str, Any]:
+def _known(values: np.ndarray) -> np.ndarray:
+    """``values`` without NaN."""
+    return values[~np.isnan(values)]
+
+
+def job_metrics(jobs: Table, window: Window) -> dict[str, Any]:
     """Counts, waits, JCTs and slowdowns of the cohort submitted in the window."""
-    cohort = jobs[jobs["submit_s"] >= window.start]
-    state = cohort["state"]
-    started = cohort[cohort["start_s"].notna()]
-    done = cohort[state == "completed"]
-    wait = started["wait_s"].to_numpy()
-    jct = done["jct_s"].to_numpy()
+    cohort = jobs.rows(jobs["submit_s"] >= window.start)
+    state = cohort.coded("state")
+    started = ~np.isnan(cohort["start_s"])
+    done = state.is_("completed")
+    wait = cohort["wait_s"][started]
+    jct = cohort["jct_s"][done]
     # Jobs never started have waited at least until the end: a lower bound on the true mean.
-    waited = cohort["start_s"].fillna(window.end).to_numpy() - cohort["submit_s"].to_numpy()
+    waited = _or(cohort["start_s"], window.end) - cohort["submit_s"]
     return {
         "submitted": len(cohort),
-        "started": len(started),
-        "completed": len(done),
-        "failed": int((state == "failed").sum()),
-        "running_at_end": int((state == "running").sum()),
-        "queued_at_end": int((state == "queued").sum()),
+        "started": int(started.sum()),
+        "completed": int(done.sum()),
+        "failed": int(state.is_("failed").sum()),
+        "running_at_end": int(state.is_("running").sum()),
+        "queued_at_end": int(state.is_("queued").sum()),
         "mean_wait_s": _mean(wait),
         "p95_wait_s": _p95(wait),
         "mean_wait_incl_queued_s": _mean(waited),
         "mean_jct_s": _mean(jct),
         "p95_jct_s": _p95(jct),
-        "mean_slowdown": _mean(done["slowdown"].to_numpy()),
+        "mean_slowdown": _mean(cohort["slowdown"][done]),
     }
 
 
 def summarize(
-    jobs: pd.DataFrame, window: Window, pools: Sequence[Pool], costs: Costs, faults: FaultData | None = None
+    jobs: Table, window: Window, pools: Sequence[Pool], costs: Costs, faults: FaultData | None = None
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement and per-class figures.
 
@@ -247,28 +256,31 @@ def summarize(
     energy_usd = energy_kwh * costs.electricity_usd_per_kwh
     total = capital + energy_usd
 
-    ran = jobs[jobs["start_s"].notna()]
+    ran = ~np.isnan(jobs["start_s"])
     if runs is None:
-        queued_until = jobs["start_s"].fillna(window.end).to_numpy()
-        queue_area = overlap(jobs["submit_s"].to_numpy(), queued_until, window).sum()
-        run_area = overlap(ran["start_s"].to_numpy(), ran["finish_s"].fillna(window.end).to_numpy(), window).sum()
-        queued_now = int(jobs["start_s"].isna().sum())
+        queued_until = _or(jobs["start_s"], window.end)
+        queue_area = overlap(jobs["submit_s"], queued_until, window).sum()
+        run_area = overlap(jobs["start_s"][ran], _or(jobs["finish_s"][ran], window.end), window).sum()
+        queued_now = int((~ran).sum())
     else:
         # Interrupted jobs queue again: queued time = time in the system - time running.
         assert faults is not None
         it = faults.interruptions
-        gave_up = pd.Series(it["time_s"].to_numpy(), index=it["job_id"].to_numpy())[~it["requeued"].to_numpy()]
-        left = jobs["finish_s"].fillna(jobs["job_id"].map(gave_up)).fillna(window.end).to_numpy()
-        run_area = overlap(runs["start_s"].to_numpy(), runs["end_s"].fillna(window.end).to_numpy(), window).sum()
+        gave_up = np.full(len(jobs), np.nan)
+        gave_up[it["job_id"][~it["requeued"]]] = it["time_s"][~it["requeued"]]
+        left = _or(_or(jobs["finish_s"], gave_up), window.end)
+        run_area = overlap(runs["start_s"], _or(runs["end_s"], window.end), window).sum()
         # A difference of two sums: where jobs never waited, rounding can leave -1e-15 instead of 0.
-        queue_area = max(0.0, overlap(jobs["submit_s"].to_numpy(), left, window).sum() - run_area)
-        queued_now = int((jobs["state"] == "queued").sum())
-    cohort_started = ran[ran["submit_s"] >= window.start]
+        queue_area = max(0.0, overlap(jobs["submit_s"], left, window).sum() - run_area)
+        queued_now = int(jobs.coded("state").is_("queued").sum())
+    cohort_started = jobs.rows(ran & (jobs["submit_s"] >= window.start))
 
     classes = {}
-    for name, part in jobs.groupby("job_class", observed=True, sort=True):
-        m = job_metrics(part, window)
-        classes[str(name)] = {k: m[k] for k in ("submitted", "completed", "mean_wait_s", "p95_wait_s", "mean_jct_s")}
+    job_class = jobs.coded("job_class")
+    for code in np.unique(job_class.codes).tolist():  # names sorted: codes follow them
+        m = job_metrics(jobs.rows(job_class.codes == code), window)
+        classes[job_class.names[code]] = {k: m[k] for k in ("submitted", "completed", "mean_wait_s", "p95_wait_s",
+                                                             "mean_jct_s")}  # fmt: skip
 
     return _finite({
         "jobs": job_metrics(jobs, window),
@@ -290,11 +302,11 @@ def summarize(
             "queued_at_end": queued_now,
             "mean_queued_jobs": float(queue_area / window.length) if window.length > 0 else 0.0,
             "mean_running_jobs": float(run_area / window.length) if window.length > 0 else 0.0,
-            "arrival_rate_per_h": len(jobs[jobs["submit_s"] >= window.start]) / hours if hours > 0 else 0.0,
+            "arrival_rate_per_h": int((jobs["submit_s"] >= window.start).sum()) / hours if hours > 0 else 0.0,
         },
         "placement": {
             "multi_node_jobs": int((cohort_started["nodes"] > 1).sum()),
-            "cross_rack_jobs": int((cohort_started["locality"] == "cross_rack").sum()),
+            "cross_rack_jobs": int(cohort_started.coded("locality").is_("cross_rack").sum()),
         },
         "window": {"start_s": window.start, "end_s": window.end, "hours": hours},
         "cluster": {"installed_gpus": installed, "nodes": sum(len(p.nodes) for p in pools), "spare_gpus": spare_gpus},
@@ -311,20 +323,21 @@ def _finite(node: Any) -> Any:
     return node
 
 
-def scheduler_metrics(epochs: pd.DataFrame, window: Window, guard_starts: Sequence[float]) -> dict[str, Any]:
+def scheduler_metrics(epochs: Table, window: Window, guard_starts: Sequence[float]) -> dict[str, Any]:
     """Epochs of a batch scheduler in the window: how many, how they were solved, what they started.
 
     Solve times are wall-clock and would differ between identical runs, so they stay in
     ``epochs.parquet`` and out of the summary.
     """
-    inside = epochs[(epochs["time_s"] >= window.start) & (epochs["time_s"] <= window.end)]
+    inside = epochs.rows((epochs["time_s"] >= window.start) & (epochs["time_s"] <= window.end))
     n = len(inside)
     fallbacks = int(inside["fallback"].sum())
+    levels, counts = np.unique(inside["level"].astype(str), return_counts=True)
     return {
         "epochs": n,
         "fallbacks": fallbacks,
         "fallback_share": fallbacks / n if n else None,
-        "by_level": {str(k): int(v) for k, v in inside["level"].value_counts().sort_index().items()},
+        "by_level": {str(k): int(v) for k, v in zip(levels.tolist(), counts.tolist(), strict=True)},
         "jobs_started": int(inside["started"].sum()),
         "unplaced": int(inside["unplaced"].sum()),
         "guard_starts": sum(1 for t in guard_starts if window.start <= t <= window.end),

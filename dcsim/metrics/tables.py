@@ -1,18 +1,27 @@
-"""Tables built from the collector's records: one row per job, and the timeseries."""
+"""Tables built from the collector's records: one row per job, and the timeseries.
+
+Tables are :class:`dcsim.core.table.Table` (numpy columns, no pandas): scoring and
+writing them costs no pandas import; ``Table.to_pandas`` gives a DataFrame.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from dcsim.core.table import Coded, Table
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import REPAIRED_BY
 from dcsim.scenario.schema import COMPONENTS
 from dcsim.workload.jobs import STATE_NAMES
 
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
+
+def jobs_table(col: Collector, topology: Topology) -> Table:
     """One row per submitted job: what it asked for, when it waited, ran and finished.
 
     Columns (times in s from the start of the run; NaN where the event did not happen):
@@ -72,64 +81,62 @@ def jobs_table(col: Collector, topology: Topology) -> pd.DataFrame:
     span = finish - start
     span = np.where(np.isclose(span, duration, rtol=1e-12, atol=0.0), duration, span)
     jct = (start - sub["time"]) + span
-    frame = pd.DataFrame(
-        {
-            "job_id": np.arange(n, dtype=np.int64),
-            "job_class": _categorical(sub["job_class"], classes),
-            "tenant": _categorical(sub["tenant"], tenants),
-            "priority": sub["priority"].astype(np.int64),
-            "gpus": sub["gpus"].astype(np.int64),
-            "duration_s": duration,
-            "estimate_s": sub["estimate_s"].astype(float),
-            "submit_s": sub["time"].astype(float),
-            "start_s": start,
-            "finish_s": finish,
-            "wait_s": start - sub["time"],
-            "jct_s": jct,
-            "slowdown": jct / duration,
-            "state": pd.Categorical.from_codes(state, categories=list(STATE_NAMES)),
-            "pool": pool,
-            "gpu_type": _categorical(pool, pool_types),
-            "first_node": first_node,
-            "nodes": nodes,
-            "racks": racks,
-            "locality": pd.Categorical.from_codes(locality, categories=list(LOCALITY_NAMES)),
-            "interruptions": interruptions,
-            "evictions": evictions,
-        },
-        copy=False,  # the columns are new arrays: no second copy of a million-row table
-    )
+    columns = {
+        "job_id": np.arange(n, dtype=np.int64),
+        "job_class": Coded.sorted_from(sub["job_class"], classes),
+        "tenant": Coded.sorted_from(sub["tenant"], tenants),
+        "priority": sub["priority"].astype(np.int64),
+        "gpus": sub["gpus"].astype(np.int64),
+        "duration_s": duration,
+        "estimate_s": sub["estimate_s"].astype(float),
+        "submit_s": sub["time"].astype(float),
+        "start_s": start,
+        "finish_s": finish,
+        "wait_s": start - sub["time"],
+        "jct_s": jct,
+        "slowdown": jct / duration,
+        "state": Coded(state.astype(np.int32), STATE_NAMES),
+        "pool": pool,
+        "gpu_type": Coded.sorted_from(pool, pool_types),
+        "first_node": first_node,
+        "nodes": nodes,
+        "racks": racks,
+        "locality": Coded(locality.astype(np.int32), LOCALITY_NAMES),
+        "interruptions": interruptions,
+        "evictions": evictions,
+    }
     if col.checkpoint_intervals:
-        frame["checkpoint_interval_s"] = pd.Series(col.checkpoint_intervals, dtype=float).reindex(frame.index)
+        interval = np.full(n, np.nan)
+        interval[list(col.checkpoint_intervals)] = list(col.checkpoint_intervals.values())
+        columns["checkpoint_interval_s"] = interval
     if len(col.trace_jobs):
-        assert col.trace_id_column is not None
+        assert col.trace_rows is not None
         ids = np.frombuffer(col.trace_jobs, dtype=np.int64)
-        row = np.full(n, -1, dtype=np.int64)  # each job's row in the trace; -1: not a trace job (NaN)
-        row[ids] = np.arange(ids.size)
-        trace_ids = col.trace_id_column.iloc[: ids.size].reset_index(drop=True)
-        frame["trace_id"] = trace_ids.reindex(row).set_axis(frame.index)
-    return frame
+        on_trace = np.full(n, -1, dtype=np.int64)  # each job's row in the trace file; -1: not a trace job (null)
+        on_trace[ids] = col.trace_rows[: ids.size]
+        columns["trace_id"] = trace_id_column(col.trace_ids, on_trace)
+    return Table(columns)
 
 
-def _categorical(codes: np.ndarray, names: np.ndarray) -> pd.Categorical:
-    """``pd.Categorical(names[codes])`` (categories: the names present, sorted), without a string per row.
+def trace_id_column(ids: pa.Array | None, rows: np.ndarray) -> pa.Array:
+    """The ``trace_id`` column: the text id of each job's trace row (row -1, a job of a class: null)."""
+    from dcsim.core.table import numbers_array
+    from dcsim.workload.trace import trace_id_texts
 
-    Negative codes count from the end of ``names``, as in numpy indexing.
-    """
-    if not codes.size:
-        return pd.Categorical([])
-    codes = np.where(codes < 0, codes + len(names), codes)
-    present = np.unique(codes)
-    order = sorted(range(present.size), key=lambda i: names[present[i]])
-    recode = np.zeros(len(names), dtype=np.int64)
-    recode[present[order]] = np.arange(present.size)
-    return pd.Categorical.from_codes(recode[codes], categories=[names[present[i]] for i in order])
+    on = rows >= 0
+    if on.all():
+        return trace_id_texts(ids, rows)
+    import pyarrow as pa
+
+    positions = np.cumsum(on) - 1  # each trace job's place among the trace jobs
+    where = numbers_array(np.where(on, positions, 0), pa.int64(), on)
+    return trace_id_texts(ids, rows[on]).take(where)  # imports pyarrow.compute: a trace mixed with classes
 
 
-def timeseries_table(col: Collector, installed_gpus: int) -> pd.DataFrame:
+def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``."""
     s = Collector.columns(col.samples)
-    return pd.DataFrame(
+    return Table(
         {
             "time_s": s["time"].astype(float),
             "busy_gpus": s["busy_gpus"].astype(np.int64),
@@ -141,7 +148,7 @@ def timeseries_table(col: Collector, installed_gpus: int) -> pd.DataFrame:
     )
 
 
-def events_table(col: Collector) -> pd.DataFrame:
+def events_table(col: Collector) -> Table:
     """Every event record in the order the model emitted it.
 
     Columns: ``time_s, kind, job_id, pool, gpus, failure_id``. ``kind`` is ``job_submitted``,
@@ -158,86 +165,95 @@ def events_table(col: Collector) -> pd.DataFrame:
     fa = Collector.columns(col.failures)
     back = Collector.columns(col.in_service)
     n = [sub["time"].size, st["time"].size, fin["time"].size, it["time"].size, fa["time"].size, back["time"].size]
-    kinds = ["job_submitted", "job_started", "job_finished", "job_interrupted", "component_failed",
-             "component_repaired"]  # fmt: skip
+    kinds = ("job_submitted", "job_started", "job_finished", "job_interrupted", "component_failed",
+             "component_repaired")  # fmt: skip
 
     def none(k: int) -> np.ndarray:
         return np.full(k, -1, dtype=np.int64)
 
-    frame = pd.DataFrame(
-        {
-            "time_s": np.concatenate(
-                [sub["time"], st["time"], fin["time"], it["time"], fa["time"], back["time"]]
-            ).astype(float),
-            "kind": pd.Categorical.from_codes(np.repeat(np.arange(6, dtype=np.int8), n), categories=kinds),
-            "job_id": np.concatenate(
-                [np.arange(n[0]), st["job_id"], fin["job_id"], it["job_id"], none(n[4]), none(n[5])]
-            ).astype(np.int64),
-            "pool": np.concatenate([none(n[0]), st["pool"], none(n[2]), none(n[3]), none(n[4]), none(n[5])]).astype(
-                np.int64
-            ),
-            "failure_id": np.concatenate([none(sum(n[:3])), it["failure"], np.arange(n[4]), back["failure"]]).astype(
-                np.int64
-            ),
-            "seq": np.concatenate([sub["seq"], st["seq"], fin["seq"], it["seq"], fa["seq"], back["seq"]]).astype(
-                np.int64
-            ),
-        }
-    )
+    job_id = np.concatenate([np.arange(n[0]), st["job_id"], fin["job_id"], it["job_id"], none(n[4]), none(n[5])])
+    job_id = job_id.astype(np.int64)
     # GPUs: the job's on job records, the blast radius on failures, 0 on repairs.
-    ids = frame["job_id"].to_numpy()
-    job_gpus = sub["gpus"].astype(np.int64)[np.clip(ids, 0, None)] if n[0] else np.zeros(len(ids), dtype=np.int64)
-    gpus = np.where(ids >= 0, job_gpus, 0)
+    job_gpus = sub["gpus"].astype(np.int64)[np.clip(job_id, 0, None)] if n[0] else np.zeros(job_id.size, np.int64)
+    gpus = np.where(job_id >= 0, job_gpus, 0)
     gpus[sum(n[:4]) : sum(n[:5])] = fa["gpus_down"]
-    frame["gpus"] = gpus
-    frame = frame.sort_values("seq", kind="stable").drop(columns="seq").reset_index(drop=True)
-    return frame[["time_s", "kind", "job_id", "pool", "gpus", "failure_id"]]
+    seq = np.concatenate([sub["seq"], st["seq"], fin["seq"], it["seq"], fa["seq"], back["seq"]]).astype(np.int64)
+    order = np.argsort(seq, kind="stable")
+    columns = {
+        "time_s": np.concatenate([sub["time"], st["time"], fin["time"], it["time"], fa["time"], back["time"]]),
+        "kind": Coded(np.repeat(np.arange(6, dtype=np.int32), n), kinds),
+        "job_id": job_id,
+        "pool": np.concatenate([none(n[0]), st["pool"], none(n[2]), none(n[3]), none(n[4]), none(n[5])]),
+        "gpus": gpus,
+        "failure_id": np.concatenate([none(sum(n[:3])), it["failure"], np.arange(n[4]), back["failure"]]),
+    }
+    columns["time_s"] = columns["time_s"].astype(float)
+    columns["pool"] = columns["pool"].astype(np.int64)
+    columns["failure_id"] = columns["failure_id"].astype(np.int64)
+    return Table(columns).rows(order)
 
 
-def runs_table(col: Collector) -> pd.DataFrame:
+def runs_table(col: Collector) -> Table:
     """One row per run of a job on its GPUs: ``job_id, pool, start_s, end_s`` (NaN: running at the end).
 
     A job without interruptions has one run; each interruption ends one and the next
     start begins another, so the k-th end record of a job closes its k-th start.
+    Rows are in the order the runs started.
     """
     st = Collector.columns(col.started)
-    runs = pd.DataFrame({"job_id": st["job_id"].astype(np.int64), "pool": st["pool"].astype(np.int64),
-                         "start_s": st["time"].astype(float), "seq": st["seq"]})  # fmt: skip
     fin = Collector.columns(col.finished)
     it = Collector.columns(col.interrupted)
+    job = st["job_id"].astype(np.int64)
+    end = np.full(job.size, np.nan)
     if not it["job_id"].size:  # one run per job: match by job id
-        end = pd.Series(fin["time"], index=fin["job_id"]) if fin["job_id"].size else pd.Series(dtype=float)
-        runs["end_s"] = runs["job_id"].map(end).astype(float)
-        return runs.drop(columns="seq")
-    ends = pd.DataFrame({
-        "job_id": np.concatenate([fin["job_id"], it["job_id"]]).astype(np.int64),
-        "end_s": np.concatenate([fin["time"], it["time"]]).astype(float),
-        "seq": np.concatenate([fin["seq"], it["seq"]]),
-    }).sort_values("seq", kind="stable")  # fmt: skip
-    runs = runs.sort_values("seq", kind="stable")
-    runs["k"] = runs.groupby("job_id").cumcount()
-    ends["k"] = ends.groupby("job_id").cumcount()
-    out = runs.merge(ends.drop(columns="seq"), on=["job_id", "k"], how="left")
-    return out.drop(columns=["seq", "k"]).reset_index(drop=True)
+        if fin["job_id"].size and job.size:
+            last = np.full(int(max(job.max(), fin["job_id"].max())) + 1, np.nan)
+            last[fin["job_id"]] = fin["time"]
+            end = last[job]
+    else:
+        ends_job = np.concatenate([fin["job_id"], it["job_id"]]).astype(np.int64)
+        ends_time = np.concatenate([fin["time"], it["time"]]).astype(float)
+        by_seq = np.argsort(np.concatenate([fin["seq"], it["seq"]]), kind="stable")
+        ends_job, ends_time = ends_job[by_seq], ends_time[by_seq]
+        span = max(job.size, ends_job.size) + 1
+        start_key = _nth_key(job, span)  # (job, k): the k-th start of the job ...
+        end_key = _nth_key(ends_job, span)  # ... and the k-th end
+        order = np.argsort(end_key, kind="stable")
+        at = np.searchsorted(end_key[order], start_key)
+        found = at < end_key.size
+        found[found] = end_key[order[at[found]]] == start_key[found]
+        end[found] = ends_time[order[at[found]]]
+    return Table({"job_id": job, "pool": st["pool"].astype(np.int64), "start_s": st["time"].astype(float),
+                  "end_s": end})  # fmt: skip
 
 
-def overhead_table(col: Collector) -> pd.DataFrame:
+def _nth_key(job: np.ndarray, span: int) -> np.ndarray:
+    """(job, how many earlier rows had that job) as one integer, ``job * span + k`` (``span``: above any k)."""
+    order = np.argsort(job, kind="stable")
+    sorted_job = job[order]
+    first = np.searchsorted(sorted_job, sorted_job, side="left")
+    nth = np.empty(job.size, dtype=np.int64)
+    nth[order] = np.arange(job.size) - first
+    return job * span + nth
+
+
+def overhead_table(col: Collector) -> Table:
     """Non-productive time of runs: ``job_id, start_s, end_s, restart_s, checkpoint_s, lost_s``."""
     o = Collector.columns(col.overhead)
-    return pd.DataFrame({
+    return Table({
         "job_id": o["job_id"].astype(np.int64), "start_s": o["start"].astype(float), "end_s": o["end"].astype(float),
         "restart_s": o["restart_s"].astype(float), "checkpoint_s": o["checkpoint_s"].astype(float),
         "lost_s": o["lost_s"].astype(float),
     })  # fmt: skip
 
 
-def interruptions_table(col: Collector) -> pd.DataFrame:
+def interruptions_table(col: Collector) -> Table:
     """One row per interrupted run: ``time_s, job_id, failure_id, lost_s, restart_s, requeued``.
 
     ``failure_id`` is -1 for a maintenance eviction.
     """
     it = Collector.columns(col.interrupted)
-    return pd.DataFrame({
+    return Table({
         "time_s": it["time"].astype(float), "job_id": it["job_id"].astype(np.int64),
         "failure_id": it["failure"].astype(np.int64), "lost_s": it["lost_s"].astype(float),
         "restart_s": it["restart_s"].astype(float), "requeued": it["requeued"].astype(bool),
@@ -259,7 +275,7 @@ def component_names(components: np.ndarray, units: np.ndarray, topology: Topolog
     return out
 
 
-def failures_table(col: Collector, topology: Topology, jobs: pd.DataFrame | None = None) -> pd.DataFrame:
+def failures_table(col: Collector, topology: Topology, jobs: Table | None = None) -> Table:
     """One row per component failure.
 
     Columns: ``failure_id, time_s, component`` (gpu, node, rack, site), ``cause, domain``
@@ -272,51 +288,54 @@ def failures_table(col: Collector, topology: Topology, jobs: pd.DataFrame | None
     """
     f = Collector.columns(col.failures)
     n = f["time"].size
-    components = COMPONENTS
-    frame = pd.DataFrame({
+    r = Collector.columns(col.repairs)
+    repaired = r["failure"].astype(np.int64)
+
+    def by_repair(values: np.ndarray) -> np.ndarray:
+        out = np.full(n, np.nan)
+        out[repaired] = values
+        return out
+
+    how = np.full(n, -1, dtype=np.int32)
+    how[repaired] = r["how"]
+    back = Collector.columns(col.in_service)
+    spare = np.zeros(n, dtype=bool)
+    spare[back["failure"]] = back["spare"].astype(bool)
+    in_service = np.full(n, np.nan)
+    in_service[back["failure"]] = back["time"]
+    time_s = f["time"].astype(float)
+    it = interruptions_table(col)
+    it = it.rows(it.number("failure_id") >= 0)
+    gpus = jobs.number("gpus") if jobs is not None else Collector.columns(col.submitted)["gpus"]
+    hit = it.number("failure_id")
+    lost = (it.number("lost_s") + it.number("restart_s")) * gpus[it.number("job_id")] / 3600.0
+    return Table({
         "failure_id": np.arange(n, dtype=np.int64),
-        "time_s": f["time"].astype(float),
-        "component": pd.Categorical.from_codes(f["component"].astype(np.int64), categories=list(components)),
-        "cause": pd.Categorical.from_codes(f["cause"].astype(np.int64), categories=list(col.cause_names)),
-        "domain": component_names(f["component"], f["unit"], topology),
+        "time_s": time_s,
+        "component": Coded(f["component"].astype(np.int32), tuple(COMPONENTS)),
+        "cause": Coded(f["cause"].astype(np.int32), tuple(col.cause_names)),
+        "domain": np.array(component_names(f["component"], f["unit"], topology), dtype=object),
         "gpus_down": f["gpus_down"].astype(np.int64),
         "traced": f["traced"].astype(bool),
+        "repaired_by": Coded(how, REPAIRED_BY).strings(),
+        "spare": spare,
+        "in_service_s": in_service,
+        "repaired_s": by_repair(r["repaired"]),
+        "time_to_repair_s": in_service - time_s,
+        "wait_technician_s": by_repair(r["wait_technician_s"]),
+        "wait_part_s": by_repair(r["wait_part_s"]),
+        "jobs_hit": np.bincount(hit, minlength=n)[:n].astype(np.int64),
+        "lost_gpu_hours": np.bincount(hit, weights=lost, minlength=n)[:n],
     })  # fmt: skip
-    r = Collector.columns(col.repairs)
-    how_names = np.array(REPAIRED_BY, dtype=object)
-    rep = pd.DataFrame({
-        "repaired_by": how_names[r["how"].astype(np.int64)] if r["how"].size else np.array([], dtype=object),
-        "repaired_s": r["repaired"].astype(float),
-        "wait_technician_s": r["wait_technician_s"].astype(float),
-        "wait_part_s": r["wait_part_s"].astype(float),
-    }, index=r["failure"].astype(np.int64))  # fmt: skip
-    back = Collector.columns(col.in_service)
-    service = pd.DataFrame(
-        {"spare": back["spare"].astype(bool), "in_service_s": back["time"].astype(float)},
-        index=back["failure"].astype(np.int64),
-    )
-    frame = frame.join(service, on="failure_id").join(rep, on="failure_id")
-    frame["spare"] = frame["spare"].astype("boolean").fillna(False).astype(bool)
-    frame["time_to_repair_s"] = frame["in_service_s"] - frame["time_s"]
-    it = interruptions_table(col)
-    it = it[it["failure_id"] >= 0]
-    gpus = jobs["gpus"].to_numpy() if jobs is not None else Collector.columns(col.submitted)["gpus"]
-    lost = (it["lost_s"] + it["restart_s"]) * gpus[it["job_id"].to_numpy()] / 3600.0
-    frame["jobs_hit"] = np.bincount(it["failure_id"], minlength=n)[:n].astype(np.int64)
-    frame["lost_gpu_hours"] = np.bincount(it["failure_id"], weights=lost, minlength=n)[:n]
-    order = ["failure_id", "time_s", "component", "cause", "domain", "gpus_down", "traced", "repaired_by", "spare",
-             "in_service_s", "repaired_s", "time_to_repair_s", "wait_technician_s", "wait_part_s", "jobs_hit",
-             "lost_gpu_hours"]  # fmt: skip
-    return frame[order]
 
 
-def down_table(col: Collector) -> pd.DataFrame:
+def down_table(col: Collector) -> Table:
     """GPUs out of service as a step function: ``time_s, gpus`` from that time on."""
     d = Collector.columns(col.down)
-    return pd.DataFrame({"time_s": d["time"].astype(float), "gpus": d["gpus"].astype(np.int64)})
+    return Table({"time_s": d["time"].astype(float), "gpus": d["gpus"].astype(np.int64)})
 
 
-def epochs_table(log: list) -> pd.DataFrame:
+def epochs_table(log: list) -> Table:
     """One row per epoch of a batch scheduler (``lp``): what it solved, how, and what it started.
 
     Columns: ``time_s``, ``level`` (bins per node, rack or pool), ``jobs`` (in the
@@ -326,13 +345,22 @@ def epochs_table(log: list) -> pd.DataFrame:
     (the placement policy decided instead), and the objective terms in USD
     (``cost_usd``, ``fault_usd``, ``fragmentation_usd``, ``wait_usd``).
     """
-    columns = ["time_s", "level", "jobs", "bins", "candidates", "status", "solve_time_s", "started", "unplaced"]
-    rows = [
-        (e.time, e.level, e.jobs, e.bins, e.candidates, e.status, e.solve_time_s, e.started, e.unplaced,
-         e.fallback, *(e.terms.get(t, 0.0) for t in ("cost", "fault", "fragmentation", "wait")))
-        for e in log
-    ]  # fmt: skip
-    columns += ["fallback", "cost_usd", "fault_usd", "fragmentation_usd", "wait_usd"]
-    table = pd.DataFrame(rows, columns=columns)
-    return table.astype({"jobs": "int64", "bins": "int64", "candidates": "int64", "started": "int64",
-                         "unplaced": "int64", "fallback": "bool"})  # fmt: skip
+
+    def column(values: list, dtype: type) -> np.ndarray:
+        return np.array(values, dtype=dtype) if values else np.zeros(0, dtype=dtype)
+
+    columns = {
+        "time_s": column([e.time for e in log], float),
+        "level": column([e.level for e in log], object),
+        "jobs": column([e.jobs for e in log], np.int64),
+        "bins": column([e.bins for e in log], np.int64),
+        "candidates": column([e.candidates for e in log], np.int64),
+        "status": column([e.status for e in log], object),
+        "solve_time_s": column([e.solve_time_s for e in log], float),
+        "started": column([e.started for e in log], np.int64),
+        "unplaced": column([e.unplaced for e in log], np.int64),
+        "fallback": column([e.fallback for e in log], bool),
+    }
+    for term in ("cost", "fault", "fragmentation", "wait"):
+        columns[f"{term}_usd"] = column([e.terms.get(term, 0.0) for e in log], float)
+    return Table(columns)

@@ -240,7 +240,7 @@ def check_parts(
         except TraceError as exc:
             problems.append(("workload.trace", str(exc)))
         else:
-            shared = sorted(set(table["job_class"]) & {cls.name for _, cls in classes})
+            shared = sorted(set(table.class_names) & {cls.name for _, cls in classes})
             if shared:
                 problems.append(
                     ("workload.trace", f"trace jobs of class {', '.join(map(repr, shared))} share the name of a "
@@ -248,12 +248,12 @@ def check_parts(
                      "trace's class column)")
                 )  # fmt: skip
             room, where = _largest_job(topology, trace.gpu_types, trace.min_gpu_memory)
-            too_big = table[table["gpus"] > room]
-            if len(too_big):
-                row = too_big.iloc[0]
+            too_big = (table.gpus > room).nonzero()[0]
+            if too_big.size:
+                first = too_big[0]
                 problems.append(
-                    ("workload.trace", f"{resolve(base, trace.path)} line {int(row['line'])}: "
-                     f"{int(row['gpus'])} GPUs > the largest pool ({where}); drop the job or add racks")
+                    ("workload.trace", f"{resolve(base, trace.path)} line {int(table.rows[first]) + 2}: "
+                     f"{int(table.gpus[first])} GPUs > the largest pool ({where}); drop the job or add racks")
                 )  # fmt: skip
     prices = costs.gpu_hour_usd if costs is not None else {"*": 0.0}
     if "*" not in prices:

@@ -78,7 +78,6 @@ def offered_work(scenario: Scenario) -> OfferedWork:
     trace = scenario.workload.trace
     if trace is not None:
         table = read_trace(trace, base)
-        if horizon is not None:
-            table = table[table["submit_time"] <= horizon]
-        finite += float((table["gpus"] * table["duration"]).sum())
+        n = len(table) if horizon is None else int(table.submit_time.searchsorted(horizon, side="right"))
+        finite += float((table.gpus[:n] * table.duration[:n]).sum())
     return OfferedWork(endless, finite)

@@ -10,9 +10,12 @@ read (see :func:`read_trace`).
 
 from __future__ import annotations
 
+import csv
 import io
 import os
-from typing import TYPE_CHECKING
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
@@ -23,16 +26,70 @@ from dcsim.workload.distributions import read_csv_text, resolve
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
+    import pyarrow as pa
 
 #: Fields read as numbers, and whether they must be whole numbers.
 _NUMERIC = {"submit_time": False, "gpus": True, "duration": False, "estimate": False, "priority": True}
 
+
+@dataclass(frozen=True)
+class TraceTable:
+    """A job trace, sorted by submission time (stably: ties keep the file's order).
+
+    Times in s. Text columns are codes into names; ``rows`` is each job's row in the
+    file (0 = the first after the header), so its line is ``rows + 2``.
+    """
+
+    submit_time: np.ndarray
+    gpus: np.ndarray
+    duration: np.ndarray
+    estimate: np.ndarray
+    priority: np.ndarray
+    job_class: np.ndarray
+    class_names: list[str]
+    tenant: np.ndarray
+    tenant_names: list[str]
+    rows: np.ndarray
+    ids: pa.Array | None
+    """The trace's ``job_id`` column in file order (None: jobs are named by their row)."""
+
+    def __len__(self) -> int:
+        return int(self.submit_time.size)
+
+    def first(self, n: int) -> TraceTable:
+        """The first ``n`` jobs."""
+        cut = {f: getattr(self, f)[:n] for f in ("submit_time", "gpus", "duration", "estimate", "priority",
+                                                 "job_class", "tenant", "rows")}  # fmt: skip
+        return replace(self, **cut)
+
+    def class_mean(self) -> np.ndarray:
+        """Each job's class's mean duration, s."""
+        import numpy as np
+
+        k = len(self.class_names)
+        total = np.bincount(self.job_class, weights=self.duration, minlength=k)
+        count = np.bincount(self.job_class, minlength=k)
+        return (total / np.maximum(count, 1))[self.job_class]
+
+
+def trace_id_texts(ids: pa.Array | None, rows: np.ndarray) -> pa.Array:
+    """The trace ids (text) of the jobs at file rows ``rows``, from a trace's ``ids`` (None: the row numbers)."""
+    import numpy as np
+
+    from dcsim.core.table import numbers_text
+
+    if ids is None:
+        return numbers_text(rows)
+    if rows.size == len(ids) and (rows == np.arange(rows.size)).all():
+        return ids
+    return ids.take(rows)  # imports pyarrow.compute: only for a trace cut by the horizon or out of order
+
+
 #: The last trace read: (file, mtime, size, trace block) -> its table.
-_last: tuple[tuple[str, int, int, str], pd.DataFrame] | None = None
+_last: tuple[tuple[str, int, int, str], TraceTable] | None = None
 
 
-def read_trace(trace: Trace, base_dir: str = ".") -> pd.DataFrame:
+def read_trace(trace: Trace, base_dir: str = ".") -> TraceTable:
     """Read a job trace into a table sorted by submission time.
 
     The table of the last trace read is kept while its file (path, modification
@@ -41,8 +98,7 @@ def read_trace(trace: Trace, base_dir: str = ".") -> pd.DataFrame:
     SHA-256 for :func:`dcsim.core.files.file_sha256`, so hashing it costs no read.
 
     Returns:
-        Columns ``submit_time`` (s), ``gpus``, ``duration`` (s), ``estimate`` (s),
-        ``job_class``, ``tenant``, ``priority``, ``trace_id``, ``line``.
+        The jobs, sorted by submission time.
 
     Raises:
         TraceError: a missing file or column, or a bad row.
@@ -68,10 +124,9 @@ def forget_trace() -> None:
     _last = None
 
 
-def _read(trace: Trace, path: str, stat: os.stat_result) -> pd.DataFrame:
+def _read(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
     """Read and check a trace file (see :func:`read_trace`)."""
     import numpy as np
-    import pandas as pd
 
     try:
         with open(path, "rb") as fh:
@@ -80,27 +135,14 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> pd.DataFrame:
         data = None  # read_csv_text below reports it as it always has
     else:
         remember_sha256(path, data, stat)
-    cols = trace.columns
-    wanted = {k: v for k, v in cols.model_dump().items() if v is not None}
-    raw = _numeric_read(data, wanted) if data is not None else None
+    wanted = {k: v for k, v in trace.columns.model_dump().items() if v is not None}
+    raw = _arrow_read(data, wanted) if data is not None else None
     if raw is None:  # the careful read, which finds and names any problem
-        raw = read_csv_text(path, io.BytesIO(data) if data is not None else None)
-    if raw.empty:
-        raise TraceError(f"{path}: no jobs: the file has a header line but no rows")
-    missing = [f"{k} -> {v!r}" for k, v in wanted.items() if v not in raw.columns]
-    if missing:
-        raise TraceError(
-            f"{path}: columns not found: {', '.join(missing)}; the file has "
-            f"{', '.join(raw.columns)} (fix workload.trace.columns)"
-        )
+        raw = _text_read(path, data, wanted)
     factor = units.duration("1" + trace.time_unit)
 
     def numeric(field: str, *, minimum: float, whole: bool = False, strict: bool = False) -> np.ndarray:
-        column = raw[wanted[field]]
-        if column.dtype == np.float64:
-            values = column.to_numpy()
-        else:
-            values = pd.to_numeric(column.str.strip(), errors="coerce").to_numpy(dtype=float)
+        values = raw[field]
         bad = ~np.isfinite(values) | (values <= minimum if strict else values < minimum)
         if whole:
             bad |= values != np.round(values)
@@ -115,52 +157,110 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> pd.DataFrame:
             )
         return values
 
-    n = len(raw)
-    out = pd.DataFrame(
-        {
-            "submit_time": numeric("submit_time", minimum=0) * factor,
-            "gpus": numeric("gpus", minimum=1, whole=True).astype(np.int64),
-            "duration": numeric("duration", minimum=0, strict=True) * factor,
-        }
+    submit = numeric("submit_time", minimum=0) * factor
+    n = submit.size
+    gpus = numeric("gpus", minimum=1, whole=True).astype(np.int64)
+    duration = numeric("duration", minimum=0, strict=True) * factor
+    estimate = numeric("estimate", minimum=0, strict=True) * factor if "estimate" in wanted else duration
+    priority = (
+        numeric("priority", minimum=-(2**31), whole=True).astype(np.int64)
+        if "priority" in wanted
+        else np.zeros(n, dtype=np.int64)
     )
-    out["estimate"] = numeric("estimate", minimum=0, strict=True) * factor if "estimate" in wanted else out["duration"]
-    out["job_class"] = raw[wanted["job_class"]].str.strip() if "job_class" in wanted else trace.name
-    out["tenant"] = raw[wanted["tenant"]].str.strip() if "tenant" in wanted else "default"
-    out["priority"] = numeric("priority", minimum=-(2**31), whole=True).astype(np.int64) if "priority" in wanted else 0
-    if "job_id" in wanted:
-        out["trace_id"] = raw[wanted["job_id"]].str.strip()
-    else:  # the row number as text, made by Arrow: a Python string per row would cost ~100 bytes each
-        import pyarrow as pa
+    one = np.zeros(n, dtype=np.int32)
+    job_class, class_names = raw["job_class"] if "job_class" in wanted else (one, [trace.name])
+    tenant, tenant_names = raw["tenant"] if "tenant" in wanted else (one, ["default"])
+    rows = np.arange(n)
+    if n > 1 and not (submit[1:] >= submit[:-1]).all():  # a sorted trace (the usual case) is not copied
+        rows = np.argsort(submit, kind="stable")
+        submit, gpus, duration, estimate, priority, job_class, tenant = (
+            a[rows] for a in (submit, gpus, duration, estimate, priority, job_class, tenant)
+        )
+    return TraceTable(submit, gpus, duration, estimate, priority, job_class, class_names, tenant, tenant_names,
+                      rows, raw.get("job_id"))  # fmt: skip
 
-        out["trace_id"] = pd.Series(pa.array(np.arange(n)).cast(pa.string()), dtype="str")
-    out["line"] = np.arange(n) + 2
-    times = out["submit_time"].to_numpy()
-    if n > 1 and not (times[1:] >= times[:-1]).all():  # a sorted trace (the usual case) is not copied
-        out = out.sort_values("submit_time", kind="stable").reset_index(drop=True)
+
+#: Whitespace next to a separator, which the careful read strips (the fast read would keep it).
+_SPACED = re.compile(rb"[ \t][,\r\n]|[,\n][ \t]|^[ \t]|[ \t]$")
+
+
+def _arrow_read(data: bytes, wanted: dict[str, str]) -> dict[str, Any] | None:
+    """The trace's columns parsed by Arrow's CSV reader; None if it refuses the file or might read it otherwise.
+
+    Numbers parse to the nearest double, as Python's ``float`` parses them; text
+    columns are dictionary-encoded. Anything unusual (whitespace around values, a
+    header with repeated or missing names, a blank, a word in a numeric column) is
+    left to :func:`_text_read`, which strips, names the line of a problem and gives the
+    same columns. Arrow is used without pandas (see :mod:`dcsim.core.table`).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    from dcsim.core.table import arrow_coded, arrow_numbers
+
+    if _SPACED.search(data):
+        return None
+    try:
+        header = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")]))
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return None
+    columns = set(wanted.values())
+    numbers = {v for k, v in wanted.items() if k in _NUMERIC}
+    ids = wanted.get("job_id")
+    text = {v for k, v in wanted.items() if k not in _NUMERIC and k != "job_id"}
+    shared = bool(numbers & (text | {ids})) or ids in text  # one column read two ways: left to the text read
+    if shared or len(set(header)) != len(header) or not columns <= set(header):
+        return None
+    types = {c: pa.float64() for c in numbers} | {c: pa.dictionary(pa.int32(), pa.string()) for c in text}
+    if ids is not None:
+        types[ids] = pa.string()
+    try:
+        table = pcsv.read_csv(
+            pa.py_buffer(data),
+            convert_options=pcsv.ConvertOptions(
+                column_types=types, include_columns=sorted(columns), null_values=[], strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )  # fmt: skip
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows == 0:
+        return None
+    out: dict[str, Any] = {}
+    for field, column in wanted.items():
+        if field in _NUMERIC:
+            out[field] = arrow_numbers(table.column(column))
+        elif field == "job_id":
+            chunks = table.column(column).chunks
+            out[field] = chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks)
+        else:
+            out[field] = arrow_coded(table.column(column))
     return out
 
 
-def _numeric_read(data: bytes, wanted: dict[str, str]) -> pd.DataFrame | None:
-    """The file with its numeric columns parsed as numbers by the CSV reader; None if that fails.
-
-    Numbers parse as :func:`pandas.to_numeric` parses them (the same converter), so
-    the table is the one the text read gives, without a Python string per value;
-    anything the reader refuses (a blank, a word) is left to the text read, which
-    names the line.
-    """
+def _text_read(path: str, data: bytes | None, wanted: dict[str, str]) -> dict[str, Any]:
+    """The trace's columns from its text, every value stripped; the first problem raised as a TraceError."""
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
-    as_text = {v for k, v in wanted.items() if k not in _NUMERIC}
-    numbers = {v for k, v in wanted.items() if k in _NUMERIC} - as_text
-    try:
-        header = pd.read_csv(io.BytesIO(data), nrows=0, skipinitialspace=True).columns
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None
-    if len(set(header)) != len(header) or not numbers <= set(header):
-        return None
-    dtypes = {c: (np.float64 if c in numbers else str) for c in header}
-    try:
-        return pd.read_csv(io.BytesIO(data), dtype=dtypes, keep_default_na=False, skipinitialspace=True)
-    except (ValueError, TypeError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None
+    raw = read_csv_text(path, io.BytesIO(data) if data is not None else None)
+    if raw.empty:
+        raise TraceError(f"{path}: no jobs: the file has a header line but no rows")
+    missing = [f"{k} -> {v!r}" for k, v in wanted.items() if v not in raw.columns]
+    if missing:
+        raise TraceError(
+            f"{path}: columns not found: {', '.join(missing)}; the file has "
+            f"{', '.join(raw.columns)} (fix workload.trace.columns)"
+        )
+    out: dict[str, Any] = {}
+    for field, column in wanted.items():
+        values = raw[column].str.strip()
+        if field in _NUMERIC:
+            out[field] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        elif field == "job_id":
+            out[field] = pa.array(values.to_numpy(dtype=object), type=pa.string())
+        else:
+            codes, names = pd.factorize(values, sort=False)
+            out[field] = (codes.astype(np.int32), [str(v) for v in names])
+    return out

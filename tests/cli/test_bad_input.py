@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from dcsim.cli import main
+from dcsim.core.table import Table
 from dcsim.experiment.run import write_results
 
 from conftest import ROOT, run_data, tiny_data
@@ -598,7 +599,7 @@ def test_crash_while_writing_leaves_no_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_result: Any, where: str
 ) -> None:
     if where == "parquet":
-        monkeypatch.setattr(pd.DataFrame, "to_parquet", _fail)
+        monkeypatch.setattr(Table, "write_parquet", _fail)
     elif where == "csv":
         monkeypatch.setattr(pd.DataFrame, "to_csv", _fail)
     else:
@@ -814,7 +815,7 @@ def test_failed_write_leaves_no_results_folder(
     """A run whose writing fails removes the results/<scenario>/ folders it made for it."""
     monkeypatch.chdir(tmp_path)
     write_yaml(tmp_path / "s.yaml", tiny_data())
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", _fail)
+    monkeypatch.setattr(Table, "write_parquet", _fail)
     with pytest.raises(OSError, match="simulated"):
         cli(capsys, "run", "s.yaml", "--quiet")
     nothing_but(tmp_path, "s.yaml")

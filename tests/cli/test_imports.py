@@ -19,11 +19,12 @@ from conftest import ROOT
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 
-#: Libraries no plain ``dcsim run`` needs: plots, Dask, the LP solvers, SciPy, the fabric graph.
-NOT_FOR_RUN = ("matplotlib", "dask", "distributed", "pulp", "highspy", "scipy", "networkx")
+#: Libraries no plain ``dcsim run`` needs: plots, Dask, the LP solvers, SciPy, the fabric graph,
+#: and pandas (its tables are numpy columns written through Arrow).
+NOT_FOR_RUN = ("matplotlib", "dask", "distributed", "pulp", "highspy", "scipy", "networkx", "pandas")
 #: ``dcsim validate`` reads YAML, checks it with the schema and prints the offered load (with
 #: numpy's arithmetic, as the run's summary has it): no tables, no simulation engine.
-NOT_FOR_VALIDATE = (*NOT_FOR_RUN, "pandas", "pyarrow", "simpy")
+NOT_FOR_VALIDATE = (*NOT_FOR_RUN, "pyarrow", "simpy")
 #: ``dcsim --help`` is argparse alone.
 NOT_FOR_HELP = (*NOT_FOR_VALIDATE, "numpy", "pydantic", "yaml")
 
@@ -51,8 +52,8 @@ sys.exit(status)
 """
 
 
-def imported(tmp_path: Path, *argv: str) -> set[str]:
-    """Top-level packages imported by ``dcsim ARGV`` in a fresh interpreter."""
+def loaded(tmp_path: Path, *argv: str) -> set[str]:
+    """Every module imported by ``dcsim ARGV`` in a fresh interpreter."""
     listing = tmp_path / "modules.json"
     proc = subprocess.run(
         [sys.executable, "-c", RUNNER, str(listing), *argv],
@@ -60,7 +61,12 @@ def imported(tmp_path: Path, *argv: str) -> set[str]:
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    return {name.split(".")[0] for name in json.loads(listing.read_text())}
+    return set(json.loads(listing.read_text()))
+
+
+def imported(tmp_path: Path, *argv: str) -> set[str]:
+    """Top-level packages imported by ``dcsim ARGV`` in a fresh interpreter."""
+    return {name.split(".")[0] for name in loaded(tmp_path, *argv)}
 
 
 def test_run_without_plots_imports_no_plotting_dask_lp_or_graph_library(tmp_path: Path) -> None:
@@ -68,8 +74,15 @@ def test_run_without_plots_imports_no_plotting_dask_lp_or_graph_library(tmp_path
         tmp_path, "run", str(QUICKSTART), "--set", "horizon=2d", "--set", "warmup=0", "--out", "out", "--quiet"
     )
     assert (tmp_path / "out" / "summary.json").exists()
-    assert {"simpy", "pandas"} <= modules  # it did run
+    assert {"simpy", "pyarrow"} <= modules  # it did run
     assert sorted(modules & set(NOT_FOR_RUN)) == []
+
+
+def test_a_trace_run_imports_no_pandas_and_no_arrow_compute(tmp_path: Path) -> None:
+    """A trace is parsed by Arrow's CSV reader and its ids made without pyarrow.compute."""
+    modules = loaded(tmp_path, "run", str(ROOT / "scenarios" / "trace_replay.yaml"), "--out", "out", "--quiet")
+    assert "pyarrow.csv" in modules and (tmp_path / "out" / "jobs.parquet").exists()
+    assert sorted(modules & {"pandas", "pyarrow.compute", *NOT_FOR_RUN}) == []
 
 
 def test_validate_imports_no_table_or_array_library(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ def test_class_head_backfill_equals_a_full_scan(scheduler: str, placement: str) 
     slow._class_heads = False  # the reference: the plain rule, a scan of the whole queue
     fast.run()
     slow.run()
-    a, b = jobs_table(fast.collector, fast.topology), jobs_table(slow.collector, slow.topology)
+    a = jobs_table(fast.collector, fast.topology).to_pandas()
+    b = jobs_table(slow.collector, slow.topology).to_pandas()
     assert len(fast.queue) > 20  # the queue was long enough for the order to matter
     pd.testing.assert_frame_equal(a, b)

@@ -144,7 +144,7 @@ def test_event_records_come_in_causal_order(tmp_path: Path) -> None:
 
     model = DataCenterModel(build(data, str(tmp_path)))
     model.run()
-    events = events_table(model.collector)
+    events = events_table(model.collector).to_pandas()
     assert list(zip(events["time_s"], events["kind"], events["job_id"], strict=True)) == [
         (0.0, "job_submitted", 0), (0.0, "job_started", 0), (10.0, "job_submitted", 1),
         (100.0, "job_finished", 0), (100.0, "job_started", 1), (150.0, "job_finished", 1),

@@ -487,7 +487,7 @@ def run_checked(data: dict[str, Any], seed: int = 0) -> tuple[DataCenterModel, p
         for m, total in enumerate(size):
             assert cluster.free[m] >= 0, (env.now, m, cluster.free[m])
             assert cluster.free[m] + cluster.down[m] + used[m] == total, (env.now, m)
-    return model, jobs_table(model.collector, topo), steps
+    return model, jobs_table(model.collector, topo).to_pandas(), steps
 
 
 @pytest.mark.parametrize("level", ["node", "rack", "pool"])

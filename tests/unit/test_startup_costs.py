@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.csv
 import pytest
 
 from dcsim.experiment.run import simulate
@@ -56,10 +57,10 @@ def write_trace(tmp_path: Path, rows: list[str], header: str = "id,t,g,d") -> Pa
 TRACE = Trace.model_validate({"path": "trace.csv", "columns": {"submit_time": "t", "gpus": "g", "duration": "d"}})
 
 
-def careful_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trace: Trace = TRACE) -> pd.DataFrame:
-    """The table of the text-only read (the numeric read turned off)."""
+def careful_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trace: Trace = TRACE) -> trace_module.TraceTable:
+    """The table of the text-only read (the Arrow read turned off)."""
     with monkeypatch.context() as m:
-        m.setattr(trace_module, "_numeric_read", lambda data, wanted: None)
+        m.setattr(trace_module, "_arrow_read", lambda data, wanted: None)
         trace_module.forget_trace()
         table = trace_module.read_trace(trace, str(tmp_path))
     trace_module.forget_trace()
@@ -83,7 +84,36 @@ def test_numbers_read_by_the_csv_reader_equal_the_careful_read(
     write_trace(tmp_path, [f"a,{cells[0]},{cells[1]},{cells[2]}", "b,0,1,60"])
     trace_module.forget_trace()
     fast = trace_module.read_trace(TRACE, str(tmp_path))
-    pd.testing.assert_frame_equal(fast, careful_read(tmp_path, monkeypatch))
+    assert_same_trace(fast, careful_read(tmp_path, monkeypatch))
+
+
+def assert_same_trace(a: trace_module.TraceTable, b: trace_module.TraceTable) -> None:
+    """Every column of two trace tables equal, bit for bit (the names' order aside: codes follow them)."""
+    for name in ("submit_time", "gpus", "duration", "estimate", "priority", "rows"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name
+    for codes, names in (("job_class", "class_names"), ("tenant", "tenant_names")):
+        x = [getattr(a, names)[c] for c in getattr(a, codes).tolist()]
+        assert x == [getattr(b, names)[c] for c in getattr(b, codes).tolist()], codes
+    assert (a.ids is None) == (b.ids is None) and (a.ids is None or a.ids.to_pylist() == b.ids.to_pylist())
+
+
+def test_the_arrow_read_and_the_careful_read_give_the_same_text_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Classes, tenants and ids, out of order and with repeats, by both reads (and the Arrow read was taken)."""
+    write_trace(tmp_path, ["j1,50,1,60,big,u2", "j2,10,2,60,small,u1", "j3,10,1,30,big,u1", "j4,0,4,9,tiny,u3"],
+                header="id,t,g,d,c,u")  # fmt: skip
+    columns = {"submit_time": "t", "gpus": "g", "duration": "d", "job_class": "c", "tenant": "u", "job_id": "id"}
+    trace = Trace.model_validate({"path": "trace.csv", "columns": columns})
+    trace_module.forget_trace()
+    wanted = {k: v for k, v in trace.columns.model_dump().items() if v is not None}
+    arrow = trace_module._arrow_read((tmp_path / "trace.csv").read_bytes(), wanted)
+    assert arrow is not None and arrow["job_class"][1] == ["big", "small", "tiny"]
+    fast = trace_module.read_trace(trace, str(tmp_path))
+    assert_same_trace(fast, careful_read(tmp_path, monkeypatch, trace))
+    assert fast.rows.tolist() == [3, 1, 2, 0]  # stably by submit time
+    assert trace_module.trace_id_texts(fast.ids, fast.rows).to_pylist() == ["j4", "j2", "j3", "j1"]
 
 
 def test_a_bad_value_is_named_as_before(tmp_path: Path) -> None:
@@ -101,14 +131,19 @@ def test_validate_and_run_parse_a_trace_once(tmp_path: Path, monkeypatch: pytest
         "workload: {trace: {path: trace.csv, columns: {submit_time: t, gpus: g, duration: d, job_id: id}}}\n"
     )
     parses = []
-    read_csv = pd.read_csv
+    read_csv, arrow_read_csv = pd.read_csv, pyarrow.csv.read_csv
 
     def counting(*args: object, **kwargs: object) -> pd.DataFrame:
         if kwargs.get("nrows") != 0:  # a header peek is not a parse
             parses.append(args[0])
         return read_csv(*args, **kwargs)  # type: ignore[call-overload]
 
+    def arrow_counting(*args: object, **kwargs: object) -> object:
+        parses.append(args[0])
+        return arrow_read_csv(*args, **kwargs)  # type: ignore[arg-type]
+
     monkeypatch.setattr(pd, "read_csv", counting)
+    monkeypatch.setattr(pyarrow.csv, "read_csv", arrow_counting)
     trace_module.forget_trace()
     result = simulate(load_scenario(str(tmp_path / "s.yaml")))
     assert len(parses) == 1
