@@ -56,18 +56,19 @@ class Coded:
 
     @staticmethod
     def sorted_from(codes: np.ndarray, names: Sequence[str]) -> Coded:
-        """Codes into ``names`` recoded so that the names are those present, sorted.
+        """Codes into ``names`` recoded so that the names are those present, sorted and each once.
 
+        ``names`` may repeat a name (two pools of one GPU type): its codes become one.
         Negative codes count from the end of ``names``, as in numpy indexing.
         """
         if not codes.size:
             return Coded(np.zeros(0, dtype=np.int32), ())
         codes = np.where(codes < 0, codes + len(names), codes)
-        present = np.unique(codes)
-        order = sorted(range(present.size), key=lambda i: names[present[i]])
+        present = np.unique(codes).tolist()
+        kept = sorted({names[c] for c in present})
         recode = np.zeros(len(names), dtype=np.int32)
-        recode[present[order]] = np.arange(present.size, dtype=np.int32)
-        return Coded(recode[codes], tuple(names[present[i]] for i in order))
+        recode[present] = [kept.index(names[c]) for c in present]
+        return Coded(recode[codes], tuple(kept))
 
 
 Column: TypeAlias = "np.ndarray | Coded | pa.Array"

@@ -58,6 +58,8 @@ def test_coded_sorted_from_keeps_only_present_names_in_order() -> None:
     coded = Coded.sorted_from(np.array([2, 0, 2, -1]), ["b", "z", "a", "m"])
     assert coded.names == ("a", "b", "m")
     assert coded.strings().tolist() == ["a", "b", "a", "m"]
+    twice = Coded.sorted_from(np.array([0, 2, 1, 2]), ["H100", "A100", "H100"])  # two pools of one type
+    assert twice.names == ("A100", "H100") and twice.strings().tolist() == ["H100", "H100", "A100", "H100"]
 
 
 @settings(max_examples=200, deadline=None)
