@@ -469,26 +469,58 @@ class DataCenterModel:
         self.collector.on_job_started(
             now, job.id, cluster.node_pool[first], first, len(placement), racks, cluster.locality(placement)
         )
+        rate = job.rate
         if not self.track:
-            self.env.timeout(job.duration, job).callbacks.append(self._finish)
+            self.env.timeout(job.duration / rate, job).callbacks.append(self._finish)
             return
         node_jobs = self.node_jobs
         for n, _ in placement:
             node_jobs[n].append(job)
         self.running_jobs[job.id] = job
-        wall = job.work_left
+        wall = job.work_left / rate
         if job.checkpoint is not None:
             interval, write, _ = job.checkpoint
-            if interval != interval:  # NaN: Young/Daly for this placement
+            if interval != interval:  # NaN: Young/Daly for this placement, in wall time: as work, at this rate
                 mtti = self.rel.mtti(placement) if self.rel is not None else math.inf
-                interval = max(ckpt.daly(write, mtti), 1.0)
+                interval = max(ckpt.daly(write, mtti), 1.0) * rate
             job.run_interval = interval
             if not job.restarts:
                 self.collector.checkpoint_intervals[job.id] = interval
-            wall = ckpt.wall_time(job.work_left, interval, write, job.restart_cost)
+            wall = ckpt.wall_time(job.work_left, interval, write, job.restart_cost, rate)
         elif job.restart_cost:
             wall += job.restart_cost
         self.env.timeout(wall, job).callbacks.append(self._finish)
+
+    def set_rate(self, job: Job, rate: float) -> None:
+        """Change the speed of a running job (s of work per s) from now on, and move its end.
+
+        The run's progress is settled at the old rate (work done, checkpoint phase), the
+        job's token bumped so that its pending end event goes stale, and one new end event
+        scheduled. A run whose rate never changes keeps its single timeout.
+        """
+        if job.state != RUNNING:
+            return
+        now = self.env.now
+        clock = job.clock
+        if clock is None:
+            plan = job.checkpoint
+            write = plan[1] if plan is not None else 0.0
+            clock = job.clock = ckpt.RunClock(job.work_left, job.run_interval, write, job.restart_cost, job.rate,
+                                              job.start_time)  # fmt: skip
+        clock.advance(now)
+        clock.rate = job.rate = rate
+        job.token += 1
+        left = clock.wall_left()
+        if left < math.inf:
+            self.env.timeout(left, (job, job.token)).callbacks.append(self._finish)
+
+    def _progress(self, job: Job, now: float) -> ckpt.Progress:
+        """Where the job's run stands at ``now``."""
+        if job.clock is not None:
+            return job.clock.at(now)
+        plan = job.checkpoint
+        write = plan[1] if plan is not None else 0.0
+        return ckpt.progress(now - job.start_time, job.work_left, job.run_interval, write, job.restart_cost, job.rate)
 
     def _left(self, job: Job) -> None:
         """A running job gave back its GPUs (finished or interrupted)."""
@@ -503,15 +535,19 @@ class DataCenterModel:
 
     def _overhead(self, job: Job, end: float, lost: float) -> None:
         """Record the restart and checkpoint time (and work lost) of the job's run ending at ``end``."""
-        plan = job.checkpoint
-        write = plan[1] if plan is not None else 0.0
-        p = ckpt.progress(end - job.start_time, job.work_left, job.run_interval, write, job.restart_cost)
+        p = self._progress(job, end)
         if p.restart or p.checkpoint or lost:
             self.collector.on_overhead(job.id, job.start_time, end, p.restart, p.checkpoint, lost)
 
     def _finish(self, event) -> None:
         """Completion callback: release the GPUs and schedule (a stale one, of an interrupted run, does nothing)."""
-        job: Job = event.value
+        job = event.value
+        if job.__class__ is tuple:  # an end moved by a rate change: only the latest counts
+            job, token = job
+            if token != job.token:
+                return
+        elif job.token:
+            return
         if job.state != RUNNING:
             return
         if self.track and (job.checkpoint is not None or job.restart_cost):
@@ -534,8 +570,8 @@ class DataCenterModel:
         now = self.env.now
         plan = job.checkpoint
         _, write, restart = plan if plan is not None else (math.inf, 0.0, 0.0)
-        p = ckpt.progress(now - job.start_time, job.work_left, job.run_interval, write, job.restart_cost)
-        saved, lost = p.saved, p.unsaved
+        p = self._progress(job, now)
+        saved, lost = p.saved, p.unsaved_wall
         restart_cost = restart
         if failure is None and plan is not None:
             saved, lost = p.saved + p.unsaved, 0.0

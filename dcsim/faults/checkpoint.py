@@ -18,19 +18,24 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """Where a run stands after ``elapsed`` seconds: the four parts add up to ``elapsed``.
+    """Where a run stands after ``elapsed`` seconds of wall time.
+
+    At rate 1 the four first parts add up to ``elapsed``; at another rate the work parts
+    are work (s at nominal speed) and ``unsaved_wall`` the wall time the unsaved work took.
 
     Attributes:
         saved: work made safe by completed checkpoints, s.
         unsaved: work done since the last completed checkpoint (lost on an interruption), s.
         restart: restart time paid, s.
         checkpoint: checkpoint write time paid (including a write cut short), s.
+        unsaved_wall: wall time spent computing ``unsaved``, s.
     """
 
     saved: float
     unsaved: float
     restart: float
     checkpoint: float
+    unsaved_wall: float
 
 
 def checkpoints(work: float, interval: float) -> int:
@@ -40,25 +45,31 @@ def checkpoints(work: float, interval: float) -> int:
     return math.ceil(work / interval - 1e-9) - 1
 
 
-def wall_time(work: float, interval: float, write: float, restart: float) -> float:
-    """Wall time of an uninterrupted run, s."""
-    return restart + work + checkpoints(work, interval) * write
+def wall_time(work: float, interval: float, write: float, restart: float, rate: float = 1.0) -> float:
+    """Wall time of an uninterrupted run at a constant ``rate`` (s of work per s), s."""
+    return restart + work / rate + checkpoints(work, interval) * write
 
 
-def progress(elapsed: float, work: float, interval: float, write: float, restart: float) -> Progress:
-    """How a run that started with ``work`` s left stands after ``elapsed`` s of wall time."""
+def progress(elapsed: float, work: float, interval: float, write: float, restart: float, rate: float = 1.0) -> Progress:
+    """How a run that started with ``work`` s left stands after ``elapsed`` s of wall time at a constant rate.
+
+    ``saved`` and ``unsaved`` are work (s at nominal speed); ``unsaved / rate`` is the
+    wall time it took.
+    """
     if elapsed <= restart:
-        return Progress(0.0, 0.0, elapsed, 0.0)
+        return Progress(0.0, 0.0, elapsed, 0.0, 0.0)
     t = elapsed - restart
     n = checkpoints(work, interval)
     if n == 0:
-        return Progress(0.0, min(t, work), restart, 0.0)
-    cycle = interval + write
+        done = min(t * rate, work)
+        return Progress(0.0, done, restart, 0.0, done / rate)
+    piece = interval / rate  # wall time of one piece of work
+    cycle = piece + write
     k = min(int(t // cycle), n)
     pos = t - k * cycle
-    if k < n and pos > interval:  # inside a write that never completed
-        return Progress(k * interval, interval, restart, k * write + (pos - interval))
-    return Progress(k * interval, pos, restart, k * write)
+    if k < n and pos > piece:  # inside a write that never completed
+        return Progress(k * interval, interval, restart, k * write + (pos - piece), piece)
+    return Progress(k * interval, pos * rate, restart, k * write, pos)
 
 
 def young(write: float, mtti: float) -> float:
@@ -80,3 +91,109 @@ def daly(write: float, mtti: float) -> float:
         return mtti
     f = write / (2.0 * mtti)
     return math.sqrt(2.0 * write * mtti) * (1.0 + math.sqrt(f) / 3.0 + f / 9.0) - write
+
+
+RESTART, COMPUTE, WRITE, DONE = 0, 1, 2, 3
+"""Phases of a run: paying its restart, computing, writing a checkpoint, finished."""
+
+
+class RunClock:
+    """Where a run stands when its rate may change: work done (s at nominal speed) and phase.
+
+    A run of ``work`` s of work pays ``restart`` s, then computes ``interval`` s of work
+    between blocking checkpoint writes of ``write`` s (none after the last piece), at
+    ``rate`` s of work per s. Restart and writes take wall time whatever the rate.
+    :meth:`advance` settles the run to a time at the rate that held since the last
+    settlement; a caller changing the rate advances first, sets :attr:`rate` and asks
+    :meth:`wall_left` for the run's new end.
+
+    Runs whose rate never changes do not need a clock: :func:`wall_time` and
+    :func:`progress` give their end and their state in closed form.
+    """
+
+    __slots__ = ("checkpoint_paid", "interval", "k", "left", "n", "phase", "rate", "restart_paid", "segment_wall",
+                 "since", "unsaved", "work", "write")  # fmt: skip
+
+    def __init__(self, work: float, interval: float, write: float, restart: float, rate: float, since: float):
+        self.work = work
+        self.interval = interval
+        self.write = write
+        self.rate = rate
+        self.since = since
+        self.n = checkpoints(work, interval)
+        self.k = 0  # checkpoints completed
+        self.unsaved = 0.0  # work since the last completed checkpoint
+        self.segment_wall = 0.0  # wall time spent computing that work
+        self.restart_paid = 0.0
+        self.checkpoint_paid = 0.0
+        self.phase = RESTART
+        self.left = restart  # wall time left of a restart or a write
+        self._settle_instant()
+
+    def at(self, now: float) -> Progress:
+        """Settle the run to ``now`` and say where it stands (see :class:`Progress`)."""
+        self.advance(now)
+        return Progress(self._pieces(self.k), self.unsaved, self.restart_paid, self.checkpoint_paid,
+                        self.segment_wall)  # fmt: skip
+
+    def _pieces(self, k: int) -> float:
+        """Work of ``k`` whole pieces (0 without checkpoints, whose interval is infinite)."""
+        return k * self.interval if k else 0.0
+
+    def _segment(self) -> float:
+        """Work of the piece being computed."""
+        return self.interval if self.k < self.n else self.work - self._pieces(self.n)
+
+    def _settle_instant(self) -> None:
+        """Complete a restart or write with no time left, and a piece with no work left."""
+        while True:
+            if self.phase in (RESTART, WRITE) and self.left <= 0.0:
+                if self.phase == WRITE:
+                    self.k += 1
+                    self.unsaved = self.segment_wall = 0.0
+                self.phase = COMPUTE
+            elif self.phase == COMPUTE and self.unsaved >= self._segment():
+                if self.k == self.n:
+                    self.phase = DONE
+                else:
+                    self.phase, self.left = WRITE, self.write
+            else:
+                return
+
+    def advance(self, now: float) -> None:
+        """Settle the run to ``now`` at the current rate."""
+        dt = now - self.since
+        self.since = now
+        while dt > 0.0 and self.phase != DONE:
+            if self.phase == COMPUTE:
+                need = (self._segment() - self.unsaved) / self.rate if self.rate > 0 else math.inf
+                if dt < need:
+                    self.unsaved += dt * self.rate
+                    self.segment_wall += dt
+                    return
+                dt -= need
+                self.unsaved = self._segment()
+                self.segment_wall += need
+            else:
+                step = min(dt, self.left)
+                self.left -= step
+                dt -= step
+                if self.phase == RESTART:
+                    self.restart_paid += step
+                else:
+                    self.checkpoint_paid += step
+                if self.left > 0.0:
+                    return
+                self.left = 0.0
+            self._settle_instant()
+
+    def wall_left(self) -> float:
+        """Wall time to the end of the run at the current rate, s (infinite at rate 0)."""
+        if self.phase == DONE:
+            return 0.0
+        if self.phase == WRITE:
+            work, writes = self.work - self._pieces(self.k + 1), self.n - self.k - 1
+        else:
+            work, writes = self.work - self._pieces(self.k) - self.unsaved, self.n - self.k
+        compute = work / self.rate if self.rate > 0 else (math.inf if work > 0 else 0.0)
+        return (self.left if self.phase in (RESTART, WRITE) else 0.0) + compute + writes * self.write

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED = 0, 1, 2, 3, 4
 STATE_NAMES = ("queued", "running", "completed", "failed")
 """Names of the states a job can end a run in (INTERRUPTED is transient: the job is queued again)."""
+
+if TYPE_CHECKING:
+    from dcsim.faults.checkpoint import RunClock
 
 Checkpointing = tuple[float, float, float]
 """(interval, write, restart) in s; interval NaN means Young/Daly, computed at each start."""
@@ -21,6 +26,7 @@ class Job:
 
     __slots__ = (
         "checkpoint",
+        "clock",
         "duration",
         "estimate",
         "expected_duration",
@@ -31,6 +37,7 @@ class Job:
         "placement",
         "pools",
         "priority",
+        "rate",
         "restart_cost",
         "restarts",
         "run_interval",
@@ -38,6 +45,7 @@ class Job:
         "state",
         "submit_time",
         "tenant",
+        "token",
         "work_left",
     )
 
@@ -73,6 +81,9 @@ class Job:
         self.interruptions = 0
         self.restart_cost = 0.0
         self.run_interval = float("inf")
+        self.rate = 1.0  # s of work per s in the current run
+        self.clock: RunClock | None = None  # the run's position once its rate has changed
+        self.token = 0  # the run's pending end event is the one with this token
 
     def requeued(self, work_left: float, failed: bool = True) -> Job:
         """The job as it goes back to the queue after an interruption, with ``work_left`` s to do.
