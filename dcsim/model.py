@@ -52,6 +52,7 @@ class _Source:
     expected_duration: float
     chunks: Iterator[tuple[list, list, list, list]]
     checkpoint: Checkpointing | None = None
+    speeds: tuple[float, ...] | None = None
 
 
 def checkpointing(spec: Any) -> Checkpointing | None:
@@ -207,7 +208,10 @@ class DataCenterModel:
         for cls in sc.workload.jobs:
             chunks, mean = class_chunks(cls, self.seed, self.horizon, base)
             pools = self.topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
-            src = _Source(cls.name, cls.tenant, cls.priority, pools, mean, chunks, checkpointing(cls.checkpoint))
+            speeds = self.topology.pool_rates(pools, cls.speed, cls.speed_reference)
+            src = _Source(
+                cls.name, cls.tenant, cls.priority, pools, mean, chunks, checkpointing(cls.checkpoint), speeds
+            )
             self._add_source(src)
         if sc.workload.trace is not None:
             self._start_trace()
@@ -230,9 +234,12 @@ class DataCenterModel:
         self._open_sources += 1
         plan = checkpointing(trace.checkpoint)
         self.collector.trace_rows, self.collector.trace_ids = table.rows, table.ids
-        self.env.process(self._trace_arrivals(table, pools, plan))
+        speeds = self.topology.pool_rates(pools, trace.speed, trace.speed_reference)
+        self.env.process(self._trace_arrivals(table, pools, plan, speeds))
 
-    def _trace_arrivals(self, table: TraceTable, pools: tuple[int, ...], plan: Checkpointing | None):
+    def _trace_arrivals(
+        self, table: TraceTable, pools: tuple[int, ...], plan: Checkpointing | None, speeds: tuple[float, ...] | None
+    ):
         """Submit a trace's jobs at their submit times, each with its own fields.
 
         Rows are turned into Python values a chunk at a time, so a trace of millions of
@@ -259,6 +266,7 @@ class DataCenterModel:
                 tenant, tenant_code = tenants[u]
                 job = Job(self._next_id, name, tenant, priority, gpus, duration, estimate, mean, env.now, pools)
                 job.checkpoint = plan
+                job.speeds = speeds
                 self._next_id += 1
                 col.on_job_submitted(env.now, class_code, tenant_code, priority, gpus, duration, estimate)
                 trace_jobs.append(job.id)
@@ -273,6 +281,7 @@ class DataCenterModel:
         class_code = col.class_code(src.name)
         tenant_code = col.tenant_code(src.tenant)
         plan = src.checkpoint
+        speeds = src.speeds
         for times, sizes, durations, estimates in src.chunks:
             for t, gpus, duration, estimate in zip(times, sizes, durations, estimates, strict=True):
                 if t > env.now:
@@ -281,6 +290,8 @@ class DataCenterModel:
                           src.expected_duration, env.now, src.pools)  # fmt: skip
                 if plan is not None:
                     job.checkpoint = plan
+                if speeds is not None:
+                    job.speeds = speeds
                 self._next_id += 1
                 col.on_job_submitted(env.now, class_code, tenant_code, src.priority, gpus, duration, estimate)
                 self._submit(job)
@@ -469,6 +480,9 @@ class DataCenterModel:
         self.collector.on_job_started(
             now, job.id, cluster.node_pool[first], first, len(placement), racks, cluster.locality(placement)
         )
+        speeds = job.speeds
+        if speeds is not None:  # a job spanning GPU types runs at its slowest GPU
+            job.rate = min(speeds[cluster.node_pool[n]] for n, _ in placement)
         rate = job.rate
         if not self.track:
             self.env.timeout(job.duration / rate, job).callbacks.append(self._finish)

@@ -57,6 +57,10 @@ class JobView(Protocol):
     def restarts(self) -> int:
         """Times the job was interrupted and queued again (0 for a fresh job)."""
 
+    @property
+    def speeds(self) -> Sequence[float] | None:
+        """The job's rate in each pool (by pool id): its speed there over its class's reference (None: 1 in all)."""
+
 
 class FailureView(Protocol):
     """What a repair policy may read of a failure waiting for a technician."""

@@ -267,8 +267,8 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
     if unknown:
         out.append(
             f"GPU type {', '.join(unknown)} is not in dcsim's table ({', '.join(sorted(known))}): its power "
-            "defaults to 500 W busy / 60 W idle and its memory to 0 GB unless the node sets gpu_power, "
-            "gpu_idle_power and gpu_memory"
+            "defaults to 500 W busy / 60 W idle, its memory to 0 GB and its speed to an H100's unless the node "
+            "sets gpu_power, gpu_idle_power, gpu_memory and gpu_speed"
         )
     window = summary["window"]
     if window["hours"] <= 0:

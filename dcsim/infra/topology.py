@@ -35,6 +35,13 @@ GPU_MEMORY_BYTES: dict[str, float] = {
     "B200": 192e9, "H200": 141e9, "H100": 80e9, "A100": 80e9, "L40S": 48e9, "V100": 32e9,
 }  # fmt: skip
 BASE_POWER_PER_GPU_W = 150.0
+#: Training throughput of one GPU by type, relative to an H100 (SXM): peak dense BF16 tensor-core
+#: throughput on the vendors' data sheets (H100 and H200 989 TFLOPS, B200 2,250, A100 312, L40S
+#: 362; V100 125 in FP16). Work bound by memory or the network sees smaller gaps (an A100 often
+#: reaches 0.4 to 0.5 of an H100 in measured LLM training): a class's ``speed`` or a node's
+#: ``gpu_speed`` says what a workload really gets.
+GPU_SPEED: dict[str, float] = {"B200": 2.27, "H200": 1.0, "H100": 1.0, "A100": 0.32, "L40S": 0.37, "V100": 0.13}
+DEFAULT_GPU_SPEED = 1.0
 
 #: Locality classes of a placement.
 LOCALITY_NAMES = ("node", "rack", "cross_rack")
@@ -58,6 +65,7 @@ class Pool:
         gpu_idle_power_w: power of an idle GPU, W.
         base_power_w: node power besides GPUs, W.
         gpu_memory_bytes: memory of one GPU (0 if unknown).
+        speed: training throughput of one GPU relative to an H100 (:data:`GPU_SPEED`).
     """
 
     id: int
@@ -70,11 +78,17 @@ class Pool:
     gpu_idle_power_w: float
     base_power_w: float
     gpu_memory_bytes: float = 0.0
+    speed: float = DEFAULT_GPU_SPEED
 
     @property
     def gpus(self) -> int:
         """Installed GPUs in the pool."""
         return self.gpus_per_node * len(self.nodes)
+
+
+def gpu_speed(spec: NodeSpec) -> float:
+    """Training throughput of one of the node's GPUs relative to an H100 (its ``gpu_speed``, else by type)."""
+    return spec.gpu_speed if spec.gpu_speed is not None else GPU_SPEED.get(spec.gpu_type, DEFAULT_GPU_SPEED)
 
 
 def node_power(spec: NodeSpec) -> tuple[float, float, float]:
@@ -163,6 +177,34 @@ class Topology:
         """GPU types present, sorted."""
         return sorted({p.gpu_type for p in self.pools})
 
+    def pool_rates(
+        self, pools: tuple[int, ...], speed: dict[str, float] | None, reference: str | None
+    ) -> tuple[float, ...] | None:
+        """Each pool's run-time rate for a class allowed on ``pools``: its speed over the reference's.
+
+        Args:
+            pools: the pools the class may run in.
+            speed: the class's own speeds by GPU type (others: the pools' speeds).
+            reference: the GPU type its durations are measured on (default: the fastest of ``pools``).
+
+        Returns:
+            A rate per pool id (s of work per s), or None when the class runs at rate 1 everywhere
+            it may run (a class on one GPU type keeps its run times).
+        """
+        own = speed or {}
+        by_pool = {p: own.get(self.pools[p].gpu_type, self.pools[p].speed) for p in pools}
+        if not by_pool:
+            return None
+        if reference is None:
+            ref = max(by_pool.values())
+        elif reference in own:
+            ref = own[reference]
+        else:
+            known = [self.pools[p].speed for p in range(len(self.pools)) if self.pools[p].gpu_type == reference]
+            ref = known[0] if known else GPU_SPEED.get(reference, DEFAULT_GPU_SPEED)
+        rates = tuple(by_pool.get(p, ref) / ref for p in range(len(self.pools)))
+        return None if all(rates[p] == 1.0 for p in pools) else rates
+
     def allowed_pools(self, gpu_types: list[str] | None, min_gpu_memory: float | None = None) -> tuple[int, ...]:
         """Pools a job may run in: GPU type in ``gpu_types`` (any if None), enough GPU memory."""
         return tuple(
@@ -186,7 +228,7 @@ def build_topology(dc: Datacenter) -> Topology:
     pool_key: dict[tuple, int] = {}
     pool_nodes: list[list[int]] = []
     pool_racks: list[list[int]] = []
-    pool_meta: list[tuple[str, str, int, float, float, float, float]] = []
+    pool_meta: list[tuple[str, str, int, float, float, float, float, float]] = []
     node_pool: list[int] = []
     node_gpus: list[int] = []
     node_rack: list[int] = []
@@ -200,12 +242,13 @@ def build_topology(dc: Datacenter) -> Topology:
             memory = group.node.gpu_memory
             if memory is None:
                 memory = GPU_MEMORY_BYTES.get(group.node.gpu_type, 0.0)
-            key = (site_index, group.node.gpu_type, group.node.gpus, busy_w, idle_w, base_w, memory)
+            speed = gpu_speed(group.node)
+            key = (site_index, group.node.gpu_type, group.node.gpus, busy_w, idle_w, base_w, memory, speed)
             if key not in pool_key:
                 pool_key[key] = len(pool_nodes)
                 pool_nodes.append([])
                 pool_racks.append([])
-                pool_meta.append((site.name, group.node.gpu_type, group.node.gpus, busy_w, idle_w, base_w, memory))
+                pool_meta.append((site.name, *key[1:]))
             pool = pool_key[key]
             per_rack, racks = group.nodes_per_rack, group.racks
             n = per_rack * racks
@@ -220,9 +263,9 @@ def build_topology(dc: Datacenter) -> Topology:
             node_id += n
             rack_id += racks
     pools = []
-    for i, (site_name, gpu_type, gpus, busy_w, idle_w, base_w, memory) in enumerate(pool_meta):
+    for i, (site_name, gpu_type, gpus, busy_w, idle_w, base_w, memory, speed) in enumerate(pool_meta):
         nodes, racks = tuple(pool_nodes[i]), tuple(pool_racks[i])
-        pools.append(Pool(i, site_name, gpu_type, gpus, nodes, racks, busy_w, idle_w, base_w, memory))
+        pools.append(Pool(i, site_name, gpu_type, gpus, nodes, racks, busy_w, idle_w, base_w, memory, speed))
     return Topology(
         pools=pools,
         node_pool=node_pool,

@@ -218,14 +218,16 @@ class LinearProgram:
             g = job.gpus
             basis = fleet.energy if p.cost_basis == "energy" else fleet.use_price
             cheapest = min(fleet.price[q] for q in job.pools)
-            least = min(basis[q] for q in job.pools)
             wait.append(p.wait_weight * cheapest * g * (now - job.submit_time + p.period) / 3600.0)
-            est = job.estimate
+            speeds = getattr(job, "speeds", None)
+            # Run time in each pool: the estimate on the class's reference GPU over the pool's rate.
+            est = {q: job.estimate if speeds is None else job.estimate / speeds[q] for q in job.pools}
+            least = min(basis[q] if speeds is None else basis[q] * est[q] for q in job.pools)
             # Exposure counts above the job's safest pool (within one rack), as cost counts
             # above its cheapest: the terms steer between bins, and only a premium over the
             # best makes a job wait.
             safest = min(
-                self._fault(job, fleet.rates[q], _shape(g, cluster.pools[q].gpus_per_node), 1) * fleet.price[q]
+                self._fault(job, fleet.rates[q], _shape(g, cluster.pools[q].gpus_per_node), 1, est[q]) * fleet.price[q]
                 for q in job.pools
             )
             mine: list[tuple[int, int, int, float, float, float]] = []  # bin, whole, GPUs left, fault, price, cost
@@ -236,7 +238,10 @@ class LinearProgram:
                 if cluster.pool_free[q] < g or cluster.count(q, n) < shape.whole:
                     continue
                 price = fleet.price[q]
-                cost = p.cost_weight * g * est / 3600.0 * (basis[q] - least)
+                if speeds is None:
+                    cost = p.cost_weight * g * est[q] / 3600.0 * (basis[q] - least)
+                else:  # a slower pool also holds the GPUs longer
+                    cost = p.cost_weight * g / 3600.0 * (basis[q] * est[q] - least)
                 rack_size = rack_sizes[q]
                 # Bins the job could start in: (bin, free-GPU histogram, racks it would span).
                 targets: list[tuple[int, Sequence[int], int]] = []
@@ -262,7 +267,8 @@ class LinearProgram:
                     if bins[b].free < g or bins[b].whole < whole:
                         continue
                     if spanned not in faults:
-                        faults[spanned] = max(self._fault(job, fleet.rates[q], shape, spanned) * price - safest, 0.0)
+                        fault = self._fault(job, fleet.rates[q], shape, spanned, est[q])
+                        faults[spanned] = max(fault * price - safest, 0.0)
                     mine.append((b, whole, left, faults[spanned], price, cost))
             # Fragmentation counts above the job's tightest fit now.
             tightest = min((price * left for _, _, left, _, price, _ in mine), default=0.0)
@@ -276,23 +282,28 @@ class LinearProgram:
             candidates += mine_c
         return EpochProblem(bins, candidates, wait), level, where
 
-    def _fault(self, job: JobView, rates: tuple[float, float, float, float], shape: _Shape, spanned: int) -> float:
-        """Weighted expected GPU-hours the job loses to failures in a bin spanning ``spanned`` racks."""
+    def _fault(
+        self, job: JobView, rates: tuple[float, float, float, float], shape: _Shape, spanned: int, est: float
+    ) -> float:
+        """Weighted expected GPU-hours the job loses to failures in a bin spanning ``spanned`` racks.
+
+        ``est``: the job's run time there, s.
+        """
         per_gpu, per_node, per_rack, per_site = rates
         rate = job.gpus * per_gpu + shape.nodes * per_node + spanned * per_rack + per_site
         if rate <= 0:
             return 0.0
-        return self.params.fault_weight * job.gpus * self._lost_h(job, rate) * rate * job.estimate
+        return self.params.fault_weight * job.gpus * self._lost_h(job, rate, est) * rate * est
 
-    def _lost_h(self, job: JobView, rate: float) -> float:
+    def _lost_h(self, job: JobView, rate: float, est: float) -> float:
         """GPU-hours per GPU one interruption loses: half a checkpoint interval plus the restart, or half the run."""
         plan = getattr(job, "checkpoint", None)
-        half_run = job.estimate / 2.0
+        half_run = est / 2.0
         if plan is None:
             return half_run / 3600.0
         interval, write, restart = plan
         if interval != interval:  # young_daly: Young's interval at this rate
-            interval = math.sqrt(2.0 * write / rate) if rate > 0 else job.estimate
+            interval = math.sqrt(2.0 * write / rate) if rate > 0 else est
         return (min(interval / 2.0, half_run) + restart) / 3600.0
 
     # ------------------------------------------------------------------ the decision

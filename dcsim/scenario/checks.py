@@ -29,6 +29,34 @@ from dcsim.workload.distributions import count_sampler, duration_sampler, resolv
 from dcsim.workload.trace import read_trace
 
 
+def _speed_problems(
+    path: str, speed: dict[str, float] | None, reference: str | None, types: list[str]
+) -> list[tuple[str, str]]:
+    """A class's ``speed`` names only GPU types of the data center; its ``speed_reference`` has a known speed."""
+    from dcsim.infra.topology import GPU_SPEED
+
+    out = []
+    own = speed or {}
+    unknown = sorted(set(own) - set(types))
+    if unknown:
+        out.append(
+            (
+                f"{path}.speed",
+                f"no GPUs of type {', '.join(unknown)} in the data center (types present: {', '.join(types)}); "
+                "drop the entry or fix the type's name",
+            )
+        )
+    if reference is not None and reference not in {*own, *types, *GPU_SPEED}:
+        out.append(
+            (
+                f"{path}.speed_reference",
+                f"the speed of GPU type {reference!r} is not known: give it in `speed` (e.g. {{{reference}: 1.0}}) "
+                f"or name a type of the data center ({', '.join(types)})",
+            )
+        )
+    return out
+
+
 def _largest_job(topology: Topology, gpu_types: list[str] | None, memory: float | None) -> tuple[int, str]:
     """GPUs of the largest allowed pool, and a description of it."""
     pools = [topology.pools[i] for i in topology.allowed_pools(gpu_types, memory)]
@@ -207,6 +235,7 @@ def check_parts(
                 (f"{path}.gpu_types", f"no GPUs of type {', '.join(unknown)} in the data center "
                  f"(types present: {', '.join(types)})")
             )  # fmt: skip
+        problems += _speed_problems(path, cls.speed, cls.speed_reference, types)
         try:
             _, largest = count_sampler(cls.gpus, base)
         except TraceError as exc:
@@ -233,6 +262,7 @@ def check_parts(
         unknown = sorted(set(trace.gpu_types or []) - set(types))
         if unknown:
             problems.append(("workload.trace.gpu_types", f"no GPUs of type {', '.join(unknown)} in the data center"))
+        problems += _speed_problems("workload.trace", trace.speed, trace.speed_reference, types)
         try:
             table = read_trace(trace, base)
         except MissingFileError as exc:

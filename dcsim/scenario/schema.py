@@ -249,6 +249,12 @@ class JobClass(Strict):
     duration: DurationDist = Field(description="run time on the GPUs")
     gpu_types: list[str] | None = Field(None, description="GPU types the job may use (any)")
     min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
+    speed: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+        None, description="this class's speed by GPU type, on the scale of the GPU speeds (H100 1), e.g. {A100: 0.45}"
+    )
+    speed_reference: str | None = Field(
+        None, description="GPU type `duration` is measured on (default: the fastest type the class may run on)"
+    )
     tenant: str = Field(
         "default", description="tenant (team) the jobs belong to: a label in jobs.parquet (no quotas yet)"
     )
@@ -290,6 +296,12 @@ class Trace(Strict):
     name: str = Field("trace", description="job class name of jobs without a class column")
     gpu_types: list[str] | None = Field(None, description="GPU types the jobs may use (any)")
     min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
+    speed: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+        None, description="the jobs' speed by GPU type, on the scale of the GPU speeds (H100 1), e.g. {A100: 0.45}"
+    )
+    speed_reference: str | None = Field(
+        None, description="GPU type the durations are measured on (default: the fastest type the jobs may run on)"
+    )
     checkpoint: Checkpoint | None = Field(None, description="checkpointing (none: an interrupted job starts over)")
 
     @field_validator("time_unit")
@@ -321,10 +333,11 @@ class NodeSpec(Strict):
     """A GPU server. Power defaults depend on the GPU type (see `dcsim schema`)."""
 
     gpus: int = Field(8, ge=1, description="GPUs per node")
-    gpu_type: str = Field(
-        "H100", description="GPU model name: sets power and memory defaults, not speed (not yet modelled)"
-    )
+    gpu_type: str = Field("H100", description="GPU model name: sets power, memory and speed defaults")
     gpu_memory: Bytes | None = Field(None, description="memory of one GPU (default by type, e.g. H100 80GB)")
+    gpu_speed: float | None = Field(
+        None, gt=0, description="training throughput of one GPU relative to an H100 (default by type, e.g. A100 0.32)"
+    )
     gpu_power: Watts | None = Field(None, description="power of a busy GPU (default by type)")
     gpu_idle_power: Watts | None = Field(None, description="power of an idle GPU (default by type)")
     base_power: Watts | None = Field(

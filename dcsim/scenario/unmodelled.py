@@ -1,8 +1,7 @@
 """What a scenario sets that the model records but does not simulate yet.
 
 The schema accepts a few fields ahead of the models that will use them: the network
-block is built into the fabric graph, but no job's run time depends on bandwidth yet,
-and GPU types differ in power, memory, price and failure rates, not in speed. A
+block is built into the fabric graph, but no job's run time depends on bandwidth yet. A
 scenario that sets them gets one line saying so, in the run's ``notes`` (through
 :func:`dcsim.experiment.run.notes`) and in ``dcsim validate``'s output, so that no
 field silently does nothing.
@@ -38,11 +37,5 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
             f"{names} {'is' if len(given) == 1 else 'are'} recorded but not yet modelled: "
             f"{'it changes' if len(given) == 1 else 'they change'} no result (run times do not depend on the "
             "fabric yet)"
-        )
-    types = sorted({group.node.gpu_type for site in scenario.datacenter.sites for group in site.groups})
-    if len(types) > 1:
-        out.append(
-            f"GPU types {', '.join(types)} differ here in power, memory, price and failure rates, not in speed: "
-            "per-GPU-type speed is not yet modelled, so a job runs as long on any of them"
         )
     return out

@@ -41,6 +41,7 @@ class Job:
         "restart_cost",
         "restarts",
         "run_interval",
+        "speeds",
         "start_time",
         "state",
         "submit_time",
@@ -82,6 +83,7 @@ class Job:
         self.restart_cost = 0.0
         self.run_interval = float("inf")
         self.rate = 1.0  # s of work per s in the current run
+        self.speeds: tuple[float, ...] | None = None  # rate per pool id (None: 1 everywhere)
         self.clock: RunClock | None = None  # the run's position once its rate has changed
         self.token = 0  # the run's pending end event is the one with this token
 
@@ -93,6 +95,7 @@ class Job:
         job = Job(self.id, self.job_class, self.tenant, self.priority, self.gpus, self.duration, self.estimate,
                   self.expected_duration, self.submit_time, self.pools)  # fmt: skip
         job.checkpoint = self.checkpoint
+        job.speeds = self.speeds
         job.work_left = work_left
         job.restarts = self.restarts + 1
         job.interruptions = self.interruptions + failed

@@ -46,7 +46,9 @@ def energy(busy_w: float = BUSY_W, idle_w: float = IDLE_W) -> float:
 
 
 def node(gpu_type: str, gpus: int = 8, busy_w: float = BUSY_W, idle_w: float = IDLE_W) -> dict[str, Any]:
-    return {"gpus": gpus, "gpu_type": gpu_type, "gpu_power": f"{busy_w:g}W", "gpu_idle_power": f"{idle_w:g}W"}
+    """A node whose GPUs all run at one speed: these cases are about prices, power and failures."""
+    return {"gpus": gpus, "gpu_type": gpu_type, "gpu_power": f"{busy_w:g}W", "gpu_idle_power": f"{idle_w:g}W",
+            "gpu_speed": 1.0}  # fmt: skip
 
 
 def lp(**params: Any) -> dict[str, Any]:
