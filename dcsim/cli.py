@@ -307,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_metric_arg(p: argparse.ArgumentParser, what: str) -> None:
     """--metric NAME, repeatable: the metrics a command's printed tables show (``what``: "the tables show")."""
     p.add_argument("--metric", dest="metrics", action="append", default=[], metavar="NAME",
-                   help=f"a metric {what}, by its name in summary.json, e.g. jobs.p95_wait_s; "
+                   help=f"a metric {what}, by its name in summary.json, e.g. jobs.p95_wait_s or "
+                   "cost.by_site.<site>.total_usd; "
                    "repeatable, in the order given (default: the run summary's headline metrics; the files "
                    "keep every metric)")  # fmt: skip
 

@@ -301,11 +301,11 @@ class DataCenterModel:
     # ------------------------------------------------------------------ scheduling
     def _bind_batch(self) -> None:
         """Give a batch scheduler the pools' prices and failure rates, and start its periodic epochs."""
-        costs = self.scenario.costs
-        kwh = costs.electricity_usd_per_kwh * costs.pue / 1000.0
+        costs = self.scenario.site_costs()  # each pool at its site's prices
+        kwh = {site: c.electricity_usd_per_kwh * c.pue / 1000.0 for site, c in costs.items()}
         pools = self.topology.pools
-        price = tuple(costs.gpu_hour_price(p.gpu_type) for p in pools)
-        energy = tuple((p.gpu_power_w - p.gpu_idle_power_w) * kwh for p in pools)
+        price = tuple(costs[p.site].gpu_hour_price(p.gpu_type) for p in pools)
+        energy = tuple((p.gpu_power_w - p.gpu_idle_power_w) * kwh[p.site] for p in pools)
         rel = self.rel
         rates = tuple(rel.pool_rates(p.id) if rel is not None else (0.0, 0.0, 0.0, 0.0) for p in pools)
         bind = getattr(self.scheduler, "bind", None)

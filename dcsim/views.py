@@ -139,9 +139,10 @@ class Fleet:
     """Per-pool figures a batch scheduler prices decisions with (given once, by ``bind``).
 
     Attributes:
-        price: USD per GPU-hour of each pool (``costs.gpu_hour_usd``): what a GPU-hour is worth.
+        price: USD per GPU-hour of each pool (``costs.gpu_hour_usd``, or its site's own): what a
+            GPU-hour is worth.
         energy: USD a busy GPU-hour adds to the energy bill in each pool: (busy - idle
-            power) x PUE x electricity price.
+            power) x PUE x electricity price (its site's).
         rates: failure rates of each pool, 1/s: (per GPU, per node, per rack, per site);
             all zero without a failures block.
     """

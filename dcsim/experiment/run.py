@@ -17,7 +17,7 @@ import dcsim
 from dcsim.core.errors import OutputError
 from dcsim.core.files import file_sha256, folder_name, make_dirs, remove_dirs
 from dcsim.core.memory import release_free_memory
-from dcsim.faults.crew import CREW_OVERLOADED, crew_load
+from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
 from dcsim.infra.topology import GPU_POWER_W
 from dcsim.metrics.scoring import FaultData, Window, scheduler_metrics, summarize
 from dcsim.metrics.tables import (
@@ -214,7 +214,7 @@ def simulate(
             runs_table(col), overhead_table(col), interruptions_table(col), failures_table(col, model.topology, jobs),
             down_table(col), causes, spares if scenario.failures is not None else 0,
         )  # fmt: skip
-    summary = summarize(jobs, window, model.topology.pools, scenario.costs, faults)
+    summary = summarize(jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs())
     summary["run"] = {
         "scenario": scenario.name,
         "seed": model.seed,
@@ -228,9 +228,10 @@ def simulate(
         "offered_load": offered / installed,
         "endless_load": work.endless_gpus / installed,
     }
-    crew = crew_load(scenario, model.topology)
-    if crew is not None:
-        summary["faults"]["repair_crew_load"] = crew.load
+    loads = crew_loads(scenario, model.topology)
+    if loads:
+        summary["faults"]["repair_crew_load"] = max(load.load for _, load in loads)  # the most loaded crew's
+        summary["faults"]["repair_crew_load_by_site"] = {site: load.load for crew, load in loads for site in crew.sites}
     epochs = None
     if model.batch and hasattr(model.scheduler, "log"):
         epochs = epochs_table(model.scheduler.log)
@@ -292,8 +293,16 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
     if scenario.repair is not None and scenario.failures is None:
         out.append("a repair block without a failures block has no effect: nothing fails")
     faults = summary["faults"]
-    if faults.get("repair_crew_load", 0) > 1:
-        out.append(f"the repair crew's load is {100 * faults['repair_crew_load']:.0f} %: {CREW_OVERLOADED}")
+    by_site = faults.get("repair_crew_load_by_site", {})
+    site_crews = crews(scenario)
+    if not any(crew.own for crew in site_crews):  # one crew for every site
+        if faults.get("repair_crew_load", 0) > 1:
+            out.append(f"the repair crew's load is {100 * faults['repair_crew_load']:.0f} %: {CREW_OVERLOADED}")
+    else:  # a note per overloaded crew, naming its site
+        for crew in site_crews:
+            load = by_site.get(crew.sites[0], 0)
+            if load > 1:
+                out.append(f"the repair crew's load is {100 * load:.0f} % at {crew.label}: {CREW_OVERLOADED}")
     if faults.get("unrepaired_at_end"):
         out.append(
             f"{faults['unrepaired_at_end']} failure(s) were not repaired by the end: mean_time_to_repair_s "

@@ -11,7 +11,8 @@ per component, one pending SimPy timeout per clock. Each failure then runs one s
 repair process: an automatic reboot for a share of them, otherwise a spare node
 stands in (if one is left), a spare part is taken (if parts are counted) and a
 technician (a SimPy ``PriorityResource`` ordered by the repair policy) does the work,
-inside working hours if they are set.
+inside working hours if they are set. The technician is of the failed unit's site's crew:
+its own if the site has a ``repair`` block, else the scenario-wide crew.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import simpy
 
 from dcsim.core.rng import stream
 from dcsim.faults.clock import FailureClock
+from dcsim.faults.crew import crews
 from dcsim.faults.models import time_to_failure
 from dcsim.faults.trace import read_failure_trace
 from dcsim.policies.repair import REPAIR
@@ -119,7 +121,13 @@ class Reliability:
                 self._add_cause(cause, COMPONENTS.index(kind), fm)
         self.repair: Repair = sc.repair or Repair()
         rep = self.repair
-        self.technicians = simpy.PriorityResource(self.env, capacity=rep.technicians)
+        #: The repair crews (the scenario-wide one, and one per site with its own `repair`),
+        #: each a ``PriorityResource`` of its technicians, and the crew of each site.
+        self.crews = crews(sc)
+        self.technicians = [simpy.PriorityResource(self.env, capacity=c.technicians) for c in self.crews]
+        crew_of = {name: i for i, c in enumerate(self.crews) for name in c.sites}
+        self.site_crew = [crew_of[name] for name in topo.site_names]
+        self.rack_site = topo.rack_site
         self.parts = None
         if rep.spares.parts is not None:
             self.parts = simpy.Container(self.env, init=rep.spares.parts)
@@ -321,6 +329,14 @@ class Reliability:
             rank -= held
 
     # ------------------------------------------------------------------ failures and repairs
+    def site_of(self, cls: int, unit: int) -> int:
+        """Site index of a unit."""
+        if cls == SITE:
+            return unit
+        if cls == RACK:
+            return self.rack_site[unit]
+        return self.topology.node_site[self.gpu_node[unit] if cls == GPU else unit]
+
     def gpus_of(self, cls: int, unit: int) -> int:
         """Installed GPUs in a unit."""
         return 1 if cls == GPU else sum(self.node_gpus[n] for n in self.nodes_of(cls, unit))
@@ -386,11 +402,13 @@ class Reliability:
             t0 = env.now
             # With a spare in its slot, the broken node keeps no GPU out of service.
             key = self.repair_key(replace(failure, gpus_down=0) if spare else failure)
-            with self.technicians.request(priority=key) as req:
+            crew = self.site_crew[self.site_of(cls, unit)]  # a site's failures go to its own crew
+            hours = self.crews[crew].working_hours
+            with self.technicians[crew].request(priority=key) as req:
                 yield req
-                begin = work_finish(env.now, 0.0, rep.working_hours)
+                begin = work_finish(env.now, 0.0, hours)
                 wait_tech = begin - t0
-                yield env.timeout(work_finish(env.now, self._draw_repair(), rep.working_hours) - env.now)
+                yield env.timeout(work_finish(env.now, self._draw_repair(), hours) - env.now)
         if spare:
             self.spares[self.topology.node_pool[node]] += 1
         else:

@@ -38,13 +38,26 @@ STATIC_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 _FAULT_FIELDS = ("failures", "interruptions", "share_of_interruptions", "lost_gpu_hours")
-#: Names that hold a job class, a failure cause, a component or a scheduling level: (family, fields).
+_COST_FIELDS = ("total_usd", "capital_usd", "energy_usd", "energy_kwh")
+_UTILIZATION_FIELDS = ("gpu_allocated", "gpu_productive")
+#: Names that hold a job class, a failure cause, a component, a scheduling level, a site or a GPU type:
+#: (family, fields).
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("classes.<class>", ("submitted", "completed", "mean_wait_s", "p95_wait_s", "mean_jct_s")),
     ("faults.by_cause.<cause>", _FAULT_FIELDS),
     ("faults.by_component.<component>", _FAULT_FIELDS),
     ("scheduler.by_level.<level>", ("",)),
+    ("cost.by_site.<site>", _COST_FIELDS),
+    ("cost.by_gpu_type.<gpu_type>", _COST_FIELDS),
+    ("utilization.by_site.<site>", _UTILIZATION_FIELDS),
+    ("utilization.by_gpu_type.<gpu_type>", _UTILIZATION_FIELDS),
+    ("faults.repair_crew_load_by_site.<site>", ("",)),
 )
+#: The families named by a site or a GPU type: (first two parts, the fields after the name).
+_BREAKDOWNS = {
+    ("cost", "by_site"): _COST_FIELDS, ("cost", "by_gpu_type"): _COST_FIELDS,
+    ("utilization", "by_site"): _UTILIZATION_FIELDS, ("utilization", "by_gpu_type"): _UTILIZATION_FIELDS,
+}  # fmt: skip
 
 _CHOICES = {"<component>": ("gpu", "node", "rack", "site"), "<level>": ("node", "rack", "pool")}
 
@@ -70,6 +83,11 @@ _WORDS = {
     "scheduler.fallback_share": "share of MILP epochs without an optimum",
     "scheduler.jobs_started": "jobs the MILP started", "scheduler.guard_starts": "jobs started by the idle guard",
 }  # fmt: skip
+_BREAKDOWN_WORDS = {
+    "total_usd": "total cost", "capital_usd": "capital cost", "energy_usd": "energy cost",
+    "energy_kwh": "energy (facility, incl. PUE)", "gpu_allocated": "GPU utilization (allocated)",
+    "gpu_productive": "GPU utilization (productive)",
+}  # fmt: skip
 
 
 def _family_match(name: str) -> bool:
@@ -80,6 +98,10 @@ def _family_match(name: str) -> bool:
         return bool(parts[2]) and parts[3] in _FAULT_FIELDS
     if len(parts) == 4 and parts[:2] == ["faults", "by_component"]:
         return parts[2] in _CHOICES["<component>"] and parts[3] in _FAULT_FIELDS
+    if len(parts) == 4 and (parts[0], parts[1]) in _BREAKDOWNS:
+        return bool(parts[2]) and parts[3] in _BREAKDOWNS[parts[0], parts[1]]
+    if len(parts) == 3 and parts[:2] == ["faults", "repair_crew_load_by_site"]:
+        return bool(parts[2])
     return len(parts) == 3 and parts[:2] == ["scheduler", "by_level"] and parts[2] in _CHOICES["<level>"]
 
 
@@ -137,6 +159,8 @@ _NUMBERS = ("lost_gpu_hours", "downtime_gpu_hours", "offered_gpus", "mean_queued
 
 def _kind_from_name(name: str) -> str:
     """How a metric the run summary table does not show prints, from its name (counts unless it says otherwise)."""
+    if name.startswith("faults.repair_crew_load_by_site."):
+        return "share"
     last = name.rsplit(".", 1)[-1]
     if last.endswith("_s"):
         return "seconds"
@@ -164,6 +188,11 @@ def _words(name: str) -> str:
         return f"{last} ({parts[2]} failures)"
     if parts[:2] == ["scheduler", "by_level"]:
         return f"scheduling epochs at {parts[2]} level"
+    if parts[:2] == ["faults", "repair_crew_load_by_site"] and len(parts) == 3:
+        return f"repair crew load (site {parts[2]})"
+    if len(parts) == 4 and (parts[0], parts[1]) in _BREAKDOWNS:
+        group = "site" if parts[1] == "by_site" else "GPU type"
+        return f"{_BREAKDOWN_WORDS[parts[3]]} ({group} {parts[2]})"
     return last
 
 
@@ -178,7 +207,8 @@ def describe(name: str) -> Metric:
     else:
         label, kind = _WORDS.get(name) or _words(name), _kind_from_name(name)
     last = name.rsplit(".", 1)[-1]
-    whole = kind == "share" and last not in ("offered_load", "endless_load", "repair_crew_load")  # at most 1
+    loads = ("offered_load", "endless_load", "repair_crew_load")
+    whole = kind == "share" and last not in loads and not name.startswith("faults.repair_crew_load_by_site.")
     return Metric(name, label, kind, 0.0, 1.0 if whole else math.inf)
 
 

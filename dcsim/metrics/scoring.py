@@ -9,7 +9,7 @@ interval clipped to the window. The names are a public contract (docs/reference/
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,10 +211,111 @@ def job_metrics(jobs: Table, window: Window) -> dict[str, Any]:
     }
 
 
+def overhead_pools(jobs: Table, data: FaultData) -> np.ndarray:
+    """The pool of each row of ``data.overhead``: that of the run it is of (same job, same start)."""
+    o = data.overhead
+    first = jobs["pool"][o["job_id"]]  # the pool of the job's first start
+    runs = data.runs
+    if not len(data.interruptions) or not len(runs) or not len(o):
+        return first
+    starts = np.unique(np.concatenate([runs["start_s"], o["start_s"]]))
+    span = starts.size + 1
+    run_key = runs["job_id"] * span + np.searchsorted(starts, runs["start_s"])
+    row_key = o["job_id"] * span + np.searchsorted(starts, o["start_s"])
+    order = np.argsort(run_key, kind="stable")
+    at = np.clip(np.searchsorted(run_key[order], row_key, side="right") - 1, 0, None)
+    found = run_key[order[at]] == row_key
+    return np.where(found, runs["pool"][order[at]], first)
+
+
+def nonproductive_by_pool(jobs: Table, data: FaultData, window: Window, n_pools: int) -> np.ndarray:
+    """GPU-seconds of restarts, checkpoint writes and lost work inside the window, per pool.
+
+    The same sum as :func:`fault_metrics`' (a run straddling an edge of the window counts in
+    proportion to its part inside), split by the pool each run ran in.
+    """
+    o = data.overhead
+    if not len(o):
+        return np.zeros(n_pools)
+    span = o["end_s"] - o["start_s"]
+    inside = overlap(o["start_s"], o["end_s"], window)
+    share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
+    waste = o["restart_s"] + o["checkpoint_s"] + o["lost_s"]
+    weights = waste * share * jobs["gpus"][o["job_id"]]
+    return np.bincount(overhead_pools(jobs, data), weights=weights, minlength=n_pools)
+
+
+_COST_PARTS = ("total_usd", "capital_usd", "energy_usd", "energy_kwh")
+
+
+def by_site_and_gpu_type(
+    pools: Sequence[Pool],
+    busy: np.ndarray,
+    nonproductive: np.ndarray,
+    window: Window,
+    costs_of: Sequence[Costs],
+    spare_nodes: int,
+) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """Cost and utilization per site and per GPU type, from per-pool figures (one bincount per part).
+
+    Args:
+        pools: the data center's pools.
+        busy: GPU-seconds allocated inside the window, per pool.
+        nonproductive: GPU-seconds of that allocation that advanced no kept work, per pool.
+        window: the measured window.
+        costs_of: the prices of each pool (its site's).
+        spare_nodes: spare nodes kept per pool.
+
+    Returns:
+        ``{"cost": {"by_site": {site: {total_usd, capital_usd, energy_usd, energy_kwh}},
+        "by_gpu_type": {...}}, "utilization": {"by_site": {site: {gpu_allocated,
+        gpu_productive}}, "by_gpu_type": {...}}}``; each utilization is over the group's
+        installed GPUs, so the installed-weighted mean of a breakdown is the total.
+    """
+    hours = window.length / 3600.0
+    price = np.array([c.gpu_hour_price(p.gpu_type) for p, c in zip(pools, costs_of, strict=True)], dtype=float)
+    gpus = np.array([p.gpus for p in pools], dtype=float)
+    per_node = np.array([p.gpus_per_node for p in pools], dtype=float)
+    capital = price * gpus * hours + price * spare_nodes * per_node * hours
+    joules = np.array(
+        [(len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * window.length
+         + (p.gpu_power_w - p.gpu_idle_power_w) * busy[p.id] for p in pools], dtype=float,
+    )  # fmt: skip
+    kwh = joules * np.array([c.pue for c in costs_of]) / 3.6e6
+    energy_usd = kwh * np.array([c.electricity_usd_per_kwh for c in costs_of])
+    productive = busy - nonproductive
+    out: dict[str, dict[str, dict[str, dict[str, float]]]] = {"cost": {}, "utilization": {}}
+    for key, names in (("by_site", [p.site for p in pools]), ("by_gpu_type", [p.gpu_type for p in pools])):
+        groups = sorted(set(names)) if key == "by_gpu_type" else list(dict.fromkeys(names))
+        index = np.array([groups.index(n) for n in names], dtype=np.int64)
+
+        def total(values: np.ndarray, index: np.ndarray = index, n: int = len(groups)) -> list[float]:
+            return np.bincount(index, weights=values, minlength=n).tolist()
+
+        parts = zip(total(capital), total(energy_usd), total(kwh), strict=True)
+        out["cost"][key] = {
+            g: dict(zip(_COST_PARTS, (c + e, c, e, k), strict=True)) for g, (c, e, k) in zip(groups, parts, strict=True)
+        }
+        seconds = [n * window.length for n in total(gpus)]
+        out["utilization"][key] = {
+            g: {
+                "gpu_allocated": a / s if s > 0 else 0.0,
+                "gpu_productive": max(pr, 0.0) / s if s > 0 else 0.0,
+            }
+            for g, a, pr, s in zip(groups, total(busy), total(productive), seconds, strict=True)
+        }
+    return out
+
+
 def summarize(
-    jobs: Table, window: Window, pools: Sequence[Pool], costs: Costs, faults: FaultData | None = None
+    jobs: Table,
+    window: Window,
+    pools: Sequence[Pool],
+    costs: Costs,
+    faults: FaultData | None = None,
+    site_costs: Mapping[str, Costs] | None = None,
 ) -> dict[str, Any]:
-    """Score one run: every contract metric, plus queue, placement and per-class figures.
+    """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
     Args:
         jobs: the jobs table (:func:`dcsim.metrics.tables.jobs_table`).
@@ -223,6 +324,8 @@ def summarize(
         costs: prices and PUE.
         faults: runs, overheads, interruptions, failures and downtime (None: nothing failed
             and nothing was checkpointed).
+        site_costs: the prices of each site by name (:meth:`Scenario.site_costs`), for sites
+            with prices of their own; a site not in it has ``costs``.
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -241,19 +344,30 @@ def summarize(
             "mean_time_to_repair_s": None, "ettr": 1.0 if busy.sum() > 0 else None,
         }  # fmt: skip
     productive_gpu_h = productive_s / 3600.0
-    spare_gpus = sum((faults.spare_nodes if faults else 0) * p.gpus_per_node for p in pools)
-    spare_capital = sum(
-        costs.gpu_hour_price(p.gpu_type) * (faults.spare_nodes if faults else 0) * p.gpus_per_node * hours
-        for p in pools
-    )
-    capital = sum(costs.gpu_hour_price(p.gpu_type) * p.gpus * hours for p in pools) + spare_capital
-    it_joules = sum(
-        (len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * window.length
-        + (p.gpu_power_w - p.gpu_idle_power_w) * busy[p.id]
-        for p in pools
-    )
-    energy_kwh = it_joules * costs.pue / 3.6e6
-    energy_usd = energy_kwh * costs.electricity_usd_per_kwh
+    spare_nodes = faults.spare_nodes if faults else 0
+    spare_gpus = sum(spare_nodes * p.gpus_per_node for p in pools)
+    costs_of = [(site_costs or {}).get(p.site, costs) for p in pools]
+    nonproductive = nonproductive_by_pool(jobs, faults, window, len(pools)) if faults else np.zeros(len(pools))
+    parts = by_site_and_gpu_type(pools, busy, nonproductive, window, costs_of, spare_nodes)
+    if all(c == costs for c in costs_of):  # one set of prices: the totals as they always were
+        spare_capital = sum(costs.gpu_hour_price(p.gpu_type) * spare_nodes * p.gpus_per_node * hours for p in pools)
+        capital = sum(costs.gpu_hour_price(p.gpu_type) * p.gpus * hours for p in pools) + spare_capital
+        it_joules = sum(
+            (len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * window.length
+            + (p.gpu_power_w - p.gpu_idle_power_w) * busy[p.id]
+            for p in pools
+        )
+        energy_kwh = it_joules * costs.pue / 3.6e6
+        energy_usd = energy_kwh * costs.electricity_usd_per_kwh
+    else:  # prices differ by site: the totals are the sums of the sites'
+        spare_capital = sum(
+            c.gpu_hour_price(p.gpu_type) * spare_nodes * p.gpus_per_node * hours
+            for p, c in zip(pools, costs_of, strict=True)
+        )
+        by_site = parts["cost"]["by_site"].values()
+        capital = sum(site["capital_usd"] for site in by_site)
+        energy_kwh = sum(site["energy_kwh"] for site in by_site)
+        energy_usd = sum(site["energy_usd"] for site in by_site)
     total = capital + energy_usd
 
     ran = ~np.isnan(jobs["start_s"])
@@ -288,6 +402,7 @@ def summarize(
             "gpu_allocated": allocated,
             "gpu_productive": productive_s / (installed * window.length) if window.length > 0 else 0.0,
             "gpu_available": available,
+            **parts["utilization"],
         },
         "cost": {
             "total_usd": total,
@@ -296,6 +411,7 @@ def summarize(
             "energy_kwh": energy_kwh,
             "usd_per_productive_gpu_hour": _number(total / productive_gpu_h) if productive_gpu_h else None,
             "spare_capital_usd": spare_capital,
+            **parts["cost"],
         },
         "faults": fault_block,
         "queue": {

@@ -118,9 +118,36 @@ def summary_table(summary: dict[str, Any]) -> str:
     lines = [head, "-" * (width + 18)]
     for name, label, kind in rows:
         lines.append(f"{label:<{width}}  {format_value(lookup(summary, name), kind):>15}")
+    lines += breakdown_tables(summary)
     for note in summary.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def breakdown_tables(summary: dict[str, Any], width: int | None = None) -> list[str]:
+    """Cost and utilization per site and per GPU type, a table each, when there are two or more of them."""
+    out = []
+    crew = lookup(summary, "faults.repair_crew_load_by_site") or {}
+    for key, title in (("by_site", "site"), ("by_gpu_type", "GPU type")):
+        costs = lookup(summary, f"cost.{key}") or {}
+        if len(costs) < 2:
+            continue
+        use = lookup(summary, f"utilization.{key}") or {}
+        head = [title, "total cost", "capital", "energy", "energy (kWh)", "allocated", "productive"]
+        body = []
+        for name, c in costs.items():
+            u = use.get(name, {})
+            body.append([
+                name, format_value(c.get("total_usd"), "usd"), format_value(c.get("capital_usd"), "usd"),
+                format_value(c.get("energy_usd"), "usd"), format_value(c.get("energy_kwh"), "kwh").removesuffix(" kWh"),
+                format_value(u.get("gpu_allocated"), "share"), format_value(u.get("gpu_productive"), "share"),
+            ])  # fmt: skip
+        if key == "by_site" and crew:
+            head.append("crew load")
+            for row in body:
+                row.append(format_value(crew.get(row[0]), "share"))
+        out += ["", render(head, body, width=width)]
+    return out
 
 
 def metric_rows(names: Sequence[str] = ()) -> list[tuple[str, str, str]]:

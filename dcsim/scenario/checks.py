@@ -75,6 +75,12 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
     )  # fmt: skip
     if sc.repair is not None and sc.failures is None:
         problems.append(("repair", "a `repair` block needs a `failures` block (nothing would fail)"))
+    if sc.failures is None:
+        problems += [
+            (f"datacenter.sites.{i}.repair", "a site's `repair` block needs a `failures` block (nothing would fail)")
+            for i, site in enumerate(sc.datacenter.sites)
+            if site.repair is not None
+        ]
     if sc.failures is not None or sc.maintenance:
         problems += check_reliability(sc, topology)
     problems += check_limits(sc)
@@ -285,12 +291,36 @@ def check_parts(
                     ("workload.trace", f"{resolve(base, trace.path)} line {int(table.rows[first]) + 2}: "
                      f"{int(table.gpus[first])} GPUs > the largest pool ({where}); drop the job or add racks")
                 )  # fmt: skip
-    prices = costs.gpu_hour_usd if costs is not None else {"*": 0.0}
-    if "*" not in prices:
-        missing = sorted(set(types) - set(prices))
+    problems += _price_problems(datacenter, topology, costs)
+    return problems
+
+
+def _price_problems(datacenter: Datacenter, topology: Topology, costs: Costs | None) -> list[tuple[str, str]]:
+    """Every GPU type of every site has a price: the site's own, or the scenario-wide one."""
+    scenario_wide = costs if costs is not None else Costs(gpu_hour_usd={"*": 0.0})
+    types_of: dict[str, set[str]] = {}
+    for pool in topology.pools:
+        types_of.setdefault(pool.site, set()).add(pool.gpu_type)
+    shared: set[str] = set()  # types of the sites that take the scenario-wide prices
+    problems = []
+    for i, site in enumerate(datacenter.sites):
+        types = types_of.get(site.name, set())
+        if site.costs is None or site.costs.gpu_hour_usd is None:
+            shared |= types
+            continue
+        prices = scenario_wide.for_site(site.costs).gpu_hour_usd
+        missing = sorted(types - set(prices)) if "*" not in prices else []
         if missing:
             problems.append(
-                ("costs.gpu_hour_usd", f"no price for GPU type {', '.join(missing)}; add it, or a '*' default")
+                (f"datacenter.sites.{i}.costs.gpu_hour_usd", f"no price for GPU type {', '.join(missing)} at site "
+                 f"{site.name!r}, here or in the scenario-wide costs; add it, or a '*' default")
+            )  # fmt: skip
+    prices = scenario_wide.gpu_hour_usd
+    if "*" not in prices:
+        missing = sorted(shared - set(prices))
+        if missing:
+            problems.insert(
+                0, ("costs.gpu_hour_usd", f"no price for GPU type {', '.join(missing)}; add it, or a '*' default")
             )
     return problems
 
@@ -310,7 +340,7 @@ def load_report(sc: Scenario, topology: Topology | None = None) -> tuple[list[st
         refuse a run without ``--allow-overload``: never-ending classes that offer more than
         :data:`OVERLOAD_REFUSED` times the installed GPUs.
     """
-    from dcsim.faults.crew import CREW_OVERLOADED, crew_load
+    from dcsim.faults.crew import CREW_OVERLOADED, crew_loads
     from dcsim.workload.offered import offered_work
 
     topology = topology or build_topology(sc.datacenter)
@@ -346,8 +376,10 @@ def load_report(sc: Scenario, topology: Topology | None = None) -> tuple[list[st
             )  # fmt: skip
         else:
             lines.append(f"overloaded: {what}, whatever the policy")
-    crew = crew_load(sc, topology)
-    if crew is not None:
-        line = f"repair crew load: {100 * crew.load:,.0f} % ({crew.describe()})"
-        lines.append(line + (f"; {CREW_OVERLOADED}" if crew.load > 1 else ""))
+    loads = crew_loads(sc, topology) or []
+    per_site = any(crew.own for crew, _ in loads)
+    for crew, load in loads:
+        where = f" at {crew.label}" if per_site else ""
+        line = f"repair crew load{where}: {100 * load.load:,.0f} % ({load.describe()})"
+        lines.append(line + (f"; {CREW_OVERLOADED}" if load.load > 1 else ""))
     return lines, problems

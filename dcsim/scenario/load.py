@@ -20,7 +20,7 @@ from dcsim.core.errors import ScenarioError, unreadable
 from dcsim.scenario.checks import check_raw, check_scenario
 from dcsim.scenario.messages import plain
 from dcsim.scenario.overrides import apply_overrides
-from dcsim.scenario.schema import Scenario
+from dcsim.scenario.schema import Repair, Scenario
 
 
 def read_yaml(path: str) -> dict[str, Any]:
@@ -134,6 +134,12 @@ def field_names() -> frozenset[str]:
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         key = str(error["loc"][-1]) if error["loc"] else ""
+        loc = tuple(error["loc"])
+        if len(loc) == 5 and loc[:2] == ("datacenter", "sites") and loc[3] == "repair" and key in Repair.model_fields:
+            return (
+                f"a site's `repair` takes only technicians and working_hours; `{key}` is scenario-wide: set "
+                f"`repair.{key}`"
+            )
         names = [n for n in block_fields(tuple(error["loc"])) if n != key]
         close = [n for n in names if len(key) >= 3 and n.startswith(key)]
         close = close or difflib.get_close_matches(key, names, n=1, cutoff=0.6)

@@ -382,6 +382,14 @@ class Site(Strict):
     node: NodeSpec | None = Field(None, description="node model (uniform site)")
     rack_groups: list[RackGroup] | None = Field(None, description="heterogeneous racks")
     network: Network = Field(default_factory=Network, description="the site's fabric")
+    costs: SiteCosts | None = Field(
+        None, description="the site's own prices; a field it does not set is the scenario-wide `costs` one"
+    )
+    repair: SiteRepair | None = Field(
+        None,
+        description="the site's own repair crew, which repairs only this site's failures; a field it does not set "
+        "is the scenario-wide `repair` one (without it, the site shares the scenario-wide crew)",
+    )
 
     @model_validator(mode="after")
     def _one_layout(self) -> Site:
@@ -599,7 +607,11 @@ def _repair_policy_shorthand(value: Any) -> Any:
 
 
 class Repair(Strict):
-    """How failed components come back: reboot, or a technician with a spare part."""
+    """How failed components come back: reboot, or a technician with a spare part.
+
+    Its technicians form the crew of every site without a `repair` block of its own; a site
+    with one has a crew of its own, which takes its missing fields from this block.
+    """
 
     policy: Annotated[PolicySpec, BeforeValidator(_repair_policy_shorthand)] = Field(
         default_factory=lambda: PolicySpec(name="fifo"),
@@ -663,7 +675,10 @@ def _price_shorthand(value: Any) -> Any:
 
 
 class Costs(Strict):
-    """Prices. Capital is per installed GPU-hour; energy is metered at the facility (x PUE)."""
+    """Prices. Capital is per installed GPU-hour; energy is metered at the facility (x PUE).
+
+    These are every site's prices, save those a site sets in its own `costs` block (field by field).
+    """
 
     gpu_hour_usd: Annotated[
         dict[str, Annotated[float, Field(ge=0, le=MAX_PRICE)]], BeforeValidator(_price_shorthand)
@@ -679,6 +694,53 @@ class Costs(Strict):
         """USD per installed GPU-hour of ``gpu_type``."""
         prices = self.gpu_hour_usd
         return prices[gpu_type] if gpu_type in prices else prices["*"]
+
+    def for_site(self, site: SiteCosts | None) -> Costs:
+        """These prices with a site's own on top, field by field (``self`` if the site sets none).
+
+        A site's ``gpu_hour_usd`` is looked up first: its price for the type, then its ``*``;
+        only a type it has no price for (and no ``*``) takes the scenario-wide price.
+        """
+        if site is None:
+            return self
+        update: dict[str, Any] = {k: v for k, v in site if v is not None}
+        own = site.gpu_hour_usd
+        if own is not None:
+            update["gpu_hour_usd"] = dict(own) if "*" in own else {**self.gpu_hour_usd, **own}
+        return self.model_copy(update=update) if update else self
+
+
+class SiteCosts(Strict):
+    """A site's own prices: any field of the scenario-wide `costs`; a field not set is the scenario-wide one."""
+
+    gpu_hour_usd: (
+        Annotated[dict[str, Annotated[float, Field(ge=0, le=MAX_PRICE)]], BeforeValidator(_price_shorthand)] | None
+    ) = Field(
+        None,
+        description="capital + operations per installed GPU-hour at this site, in USD: one number or one per GPU "
+        "type (a type without a price here, and no '*' here, takes the scenario-wide price)",
+        json_schema_extra={"x-unit": "USD per GPU-hour"},
+    )
+    electricity_usd_per_kwh: float | None = Field(
+        None, ge=0, le=MAX_PRICE, description="electricity price at this site, USD/kWh"
+    )
+    pue: float | None = Field(None, ge=1, le=10, description="power usage effectiveness of this site")
+
+
+class SiteRepair(Strict):
+    """A site's own repair crew: it repairs the site's failures, and only them.
+
+    A field it does not set is the scenario-wide `repair` one (so `repair: {}` gives the site a
+    crew of its own as large as the scenario-wide one). The repair policy, repair time, reboots
+    and spares stay scenario-wide.
+    """
+
+    technicians: int | None = Field(None, ge=1, description="technicians of this site's crew")
+    working_hours: WorkingHours | None = Field(
+        None,
+        description="this crew's hours (default: the scenario-wide ones; around the clock: {start: 0h, end: 24h, "
+        "days: all})",
+    )
 
 
 class Metrics(Strict):
@@ -746,3 +808,13 @@ class Scenario(Strict):
     def base_dir(self) -> str:
         """Folder that relative paths in the scenario are resolved against."""
         return self._base_dir
+
+    def site_costs(self) -> dict[str, Costs]:
+        """The prices of each site, by site name: its own `costs` on top of the scenario-wide ones."""
+        return {site.name: self.costs.for_site(site.costs) for site in self.datacenter.sites}
+
+
+# Site refers to SiteCosts and SiteRepair, defined with the blocks they take their defaults from.
+Site.model_rebuild()
+Datacenter.model_rebuild()
+Scenario.model_rebuild()

@@ -210,6 +210,30 @@ SCENARIO_CASES = [
         "workload.jobs.0.count",
         ["count", "horizon"],
     ),
+    (
+        "site_costs_unknown_field",
+        _set("datacenter.sites.0.costs", {"electricty_usd_per_kwh": 0.1}),
+        "datacenter.sites.0.costs.electricty_usd_per_kwh",
+        ["unknown key", "did you mean `electricity_usd_per_kwh`?"],
+    ),
+    (
+        "site_costs_negative_price",
+        _set("datacenter.sites.0.costs", {"gpu_hour_usd": {"H100": -2.5}}),
+        "datacenter.sites.0.costs.gpu_hour_usd.H100",
+        ["must be >= 0, got -2.5"],
+    ),
+    (
+        "site_costs_negative_electricity_price",
+        _set("datacenter.sites.0.costs", {"electricity_usd_per_kwh": -0.1}),
+        "datacenter.sites.0.costs.electricity_usd_per_kwh",
+        ["must be >= 0, got -0.1"],
+    ),
+    (
+        "site_repair_with_a_scenario_wide_field",
+        _set("datacenter.sites.0.repair", {"technicians": 2, "policy": "fifo"}),
+        "datacenter.sites.0.repair.policy",
+        ["takes only technicians and working_hours", "set `repair.policy`"],
+    ),
 ]
 
 
@@ -248,6 +272,27 @@ def test_gpu_type_typo_is_reported_once_not_as_a_size_problem_too(
     code, _, err = cli(capsys, "validate", write_yaml(tmp_path / "s.yaml", data))
     assert_bad_input(code, err, "validate")
     assert problem_paths(err) == ["workload.jobs.0.gpu_types"], err
+
+
+def test_a_site_price_list_without_a_price_for_its_gpus_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Site dc1's own price list has no H100 price and no '*', and neither has the scenario-wide one."""
+    data = tiny_data(costs={"gpu_hour_usd": {"A100": 1.0}})
+    data["datacenter"]["sites"][0]["costs"] = {"gpu_hour_usd": {"B200": 3.0}}
+    code, _, err = cli(capsys, "validate", write_yaml(tmp_path / "s.yaml", data))
+    assert_bad_input(code, err, "validate")
+    assert problem_paths(err) == ["datacenter.sites.0.costs.gpu_hour_usd"], err
+    assert "no price for GPU type H100 at site 'dc1'" in err
+
+
+def test_a_site_repair_block_without_failures_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tiny_data()
+    data["datacenter"]["sites"][0]["repair"] = {"technicians": 2}
+    code, _, err = cli(capsys, "validate", write_yaml(tmp_path / "s.yaml", data))
+    assert_bad_input(code, err, "validate")
+    assert problem_paths(err) == ["datacenter.sites.0.repair"], err
+    assert "needs a `failures` block" in err
 
 
 def test_warmup_not_shorter_than_horizon(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
