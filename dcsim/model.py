@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import gc
 import math
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 from itertools import islice
 from typing import Any
 
-from dcsim.core.errors import DcsimError, PlacementError, PluginError
-from dcsim.core.registry import Registry
+from dcsim.core.errors import PlacementError
+from dcsim.core.registry import guarded
 from dcsim.core.rng import stream
 from dcsim.core.sim import Simulation
 from dcsim.faults import checkpoint as ckpt
@@ -85,31 +84,6 @@ def class_chunks(
             yield times.tolist(), size_draw(rngs["job_sizes"], n).tolist(), durations.tolist(), estimates.tolist()
 
     return chunks(), mean
-
-
-def guarded(policy: object, method: str, kind: str, name: str, registry: Registry) -> Callable[..., Any]:
-    """``policy.method``, wrapped for a plug-in so that its exceptions name it.
-
-    Raises (from the wrapper):
-        PluginError: the plug-in raised; the message names it, the exception and where.
-    """
-    call: Callable[..., Any] = getattr(policy, method)
-    if type(policy) in registry.builtins():
-        return call
-
-    def wrapper(*args: Any) -> Any:
-        try:
-            return call(*args)
-        except DcsimError:
-            raise
-        except Exception as exc:
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            raise PluginError(
-                f"{kind} plug-in {name!r} raised {type(exc).__name__}: {exc} "
-                f"(in {method}(), {where.filename}:{where.lineno})"
-            ) from exc
-
-    return wrapper
 
 
 def declares(policy: object, flag: str) -> bool:
@@ -194,7 +168,10 @@ class DataCenterModel:
         if reliability:
             from dcsim.faults.engine import Reliability
 
-            self.rel = Reliability(self)
+            self.rel = Reliability(
+                self.env, self.scenario, self.topology, self.cluster, self.collector, self.seed,
+                holders=self.node_jobs.__getitem__, lose=self.interrupt, capacity_changed=self.capacity_changed,
+            )  # fmt: skip
         if self.batch:
             self._bind_batch()
         self._start_sources()

@@ -17,12 +17,13 @@ import importlib
 import inspect
 import os
 import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from dcsim.core.errors import UnknownPolicyError
+from dcsim.core.errors import DcsimError, PluginError, UnknownPolicyError
 from dcsim.core.text import cut
 
 if TYPE_CHECKING:
@@ -201,3 +202,28 @@ def lacks_methods(cls: type, *names: str) -> str | None:
     if missing:
         return "no method " + " or ".join(missing)
     return None
+
+
+def guarded(policy: object, method: str, kind: str, name: str, registry: Registry) -> Callable[..., Any]:
+    """``policy.method``, wrapped for a plug-in so that its exceptions name it.
+
+    Raises (from the wrapper):
+        PluginError: the plug-in raised; the message names it, the exception and where.
+    """
+    call: Callable[..., Any] = getattr(policy, method)
+    if type(policy) in registry.builtins():
+        return call
+
+    def wrapper(*args: Any) -> Any:
+        try:
+            return call(*args)
+        except DcsimError:
+            raise
+        except Exception as exc:
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            raise PluginError(
+                f"{kind} plug-in {name!r} raised {type(exc).__name__}: {exc} "
+                f"(in {method}(), {where.filename}:{where.lineno})"
+            ) from exc
+
+    return wrapper

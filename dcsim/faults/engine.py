@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from dcsim.core.registry import guarded
 from dcsim.core.rng import stream
 from dcsim.faults.clock import FailureClock
 from dcsim.faults.crew import crews
@@ -35,7 +36,12 @@ from dcsim.scenario.schema import COMPONENTS, Maintenance, Repair, WorkingHours
 from dcsim.workload.distributions import duration_sampler
 
 if TYPE_CHECKING:
-    from dcsim.model import DataCenterModel
+    import simpy
+
+    from dcsim.infra.cluster import Cluster
+    from dcsim.infra.topology import Topology
+    from dcsim.metrics.collector import Collector
+    from dcsim.scenario.schema import Scenario
     from dcsim.workload.jobs import Job
 
 GPU, NODE, RACK, SITE = range(4)
@@ -79,23 +85,45 @@ def work_finish(start: float, work: float, hours: WorkingHours | None) -> float:
 
 
 class Reliability:
-    """The failure, repair and maintenance machinery of one model.
+    """The failure, repair and maintenance machinery of one run.
+
+    It knows the engine only through three callables, so it imports nothing of it.
 
     Args:
-        model: the data center model it acts on (through ``interrupt`` and ``capacity_changed``).
+        env: the SimPy environment.
+        scenario: the validated scenario (its failures, repair and maintenance blocks).
+        topology: the data center's layout.
+        cluster: the live GPU state (it sets GPUs down and up).
+        collector: where failures, repairs and downtime are recorded.
+        seed: the run seed (its streams: ``failures.<cause>``, ``repair``, ...).
+        holders: the jobs holding GPUs on a node (a live list: do not keep it).
+        lose: cut a job short, ``lose(job, failure)`` (``failure`` None: maintenance evicts it).
+        capacity_changed: GPUs went out of or back into service.
     """
 
-    def __init__(self, model: DataCenterModel) -> None:
-        from dcsim.model import guarded
-
-        self.model = model
-        self.env = model.env
-        sc = model.scenario
-        topo = model.topology
+    def __init__(
+        self,
+        env: simpy.Environment,
+        scenario: Scenario,
+        topology: Topology,
+        cluster: Cluster,
+        collector: Collector,
+        seed: int,
+        *,
+        holders: Callable[[int], list[Job]],
+        lose: Callable[[Job, Failure | None], None],
+        capacity_changed: Callable[[], None],
+    ) -> None:
+        self.env = env
+        self.holders = holders
+        self.lose = lose
+        self.capacity_changed = capacity_changed
+        sc = scenario
+        topo = topology
         self.topology = topo
-        self.cluster = model.cluster
-        self.col = model.collector
-        self.seed = model.seed
+        self.cluster = cluster
+        self.col = collector
+        self.seed = seed
         self.node_gpus = topo.node_gpus
         self.gpu_offset = topo.gpu_offsets()
         self.gpu_node = [n for n, g in enumerate(topo.node_gpus) for _ in range(g)]
@@ -267,7 +295,6 @@ class Reliability:
 
     def block(self, cls: int, unit: int, failure: Failure | None) -> None:
         """Take a unit and everything below it out of service; interrupt the jobs on it."""
-        model = self.model
         blocked = self.blocked
         self.outages += 1
         if cls == GPU:
@@ -288,10 +315,10 @@ class Reliability:
                     newly_down.append(u)
         hit: dict[int, Job] = {}
         for n in newly_down:
-            for job in model.node_jobs[n]:
+            for job in self.holders(n):
                 hit[job.id] = job
         for job in sorted(hit.values(), key=lambda j: j.id):
-            model.interrupt(job, failure)
+            self.lose(job, failure)
         for n in newly_down:
             self.refresh(n)
 
@@ -321,10 +348,10 @@ class Reliability:
         blocked = self.blocked[GPU]
         off = self.gpu_offset[node]
         rank = sum(1 for g in range(off, gpu) if not blocked[g])
-        for job in sorted(self.model.node_jobs[node], key=lambda j: j.id):
+        for job in sorted(self.holders(node), key=lambda j: j.id):
             held = next(g for n, g in job.placement if n == node)
             if rank < held:
-                self.model.interrupt(job, failure)
+                self.lose(job, failure)
                 return
             rank -= held
 
@@ -368,7 +395,7 @@ class Reliability:
                 self.spares[pool] -= 1
                 spare = True
                 self.block(NODE, node, failure)
-        self.model.capacity_changed()
+        self.capacity_changed()
         self.env.process(self._repair(failure, cls, unit, how, spare, down_for))
 
     def _draw_repair(self) -> float:
@@ -393,7 +420,7 @@ class Reliability:
                 self.unblock(NODE, node)
                 self.unblock(cls, unit)
                 col.on_component_in_service(failure.id, env.now, True)
-                self.model.capacity_changed()
+                self.capacity_changed()
             if self.parts is not None:
                 env.process(self._restock())  # base stock: each part asked for is reordered at once
                 t0 = env.now
@@ -414,7 +441,7 @@ class Reliability:
         else:
             self.unblock(cls, unit)
             col.on_component_in_service(failure.id, env.now, False)
-            self.model.capacity_changed()
+            self.capacity_changed()
         col.on_component_repaired(failure.id, env.now, wait_tech, wait_part, how)
 
     def _restock(self) -> Generator[Any, Any, None]:
@@ -456,7 +483,7 @@ class Reliability:
 
     def _maintain(self, mt: Maintenance, cls: int, units: list[int]) -> Generator[Any, Any, None]:
         """Drain the units (wait or evict), keep them down for the window, bring them back."""
-        env, model, cluster = self.env, self.model, self.cluster
+        env, cluster = self.env, self.cluster
         nodes = sorted({n for u in units for n in self.nodes_of(cls, u)})
         cordoned = cluster.cordoned
         for n in nodes:  # windows may overlap: a node stays cordoned while any window holds it
@@ -465,10 +492,10 @@ class Reliability:
         for n in nodes:
             self.refresh(n)  # idle GPUs leave service now; busy ones as their jobs leave
         if mt.drain == "evict":
-            hit = {job.id: job for n in nodes for job in model.node_jobs[n]}
+            hit = {job.id: job for n in nodes for job in self.holders(n)}
             for job in sorted(hit.values(), key=lambda j: j.id):
-                model.interrupt(job, None)
-        model.capacity_changed()
+                self.lose(job, None)
+        self.capacity_changed()
         busy = [n for n in nodes if cluster.allocated(n)]
         if busy:
             events = [self._draining.setdefault(n, env.event()) for n in busy]
@@ -482,11 +509,11 @@ class Reliability:
         self.outages -= 1
         for n in nodes:
             self.refresh(n)
-        model.capacity_changed()
+        self.capacity_changed()
         yield env.timeout(mt.duration)
         for u in units:
             self.unblock(cls, u)
-        model.capacity_changed()
+        self.capacity_changed()
 
     def released(self, placement: list[tuple[int, int]]) -> None:
         """A job left these nodes: wake maintenance waiting for a cordoned node to empty."""

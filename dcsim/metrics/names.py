@@ -16,6 +16,49 @@ from dataclasses import dataclass
 from dcsim.core.errors import DcsimError
 from dcsim.core.units import format_duration
 
+#: The headline metrics, in the order a run's summary table prints them: (dotted name, label, kind).
+HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("workload.offered_load", "offered load (GPU demand / installed)", "share"),
+    ("jobs.submitted", "jobs submitted", "count"),
+    ("jobs.completed", "jobs completed", "count"),
+    ("jobs.running_at_end", "running at end", "count"),
+    ("jobs.queued_at_end", "queued at end", "count"),
+    ("jobs.mean_wait_s", "mean wait", "seconds"),
+    ("jobs.p95_wait_s", "p95 wait", "seconds"),
+    ("jobs.mean_wait_incl_queued_s", "mean wait, still-queued jobs too (≥)", "seconds"),
+    ("jobs.mean_jct_s", "mean job completion time", "seconds"),
+    ("jobs.p95_jct_s", "p95 job completion time", "seconds"),
+    ("jobs.mean_slowdown", "mean slowdown (JCT / run time)", "ratio"),
+    ("utilization.gpu_allocated", "GPU utilization (allocated)", "share"),
+    ("utilization.gpu_productive", "GPU utilization (productive)", "share"),
+    ("utilization.gpu_available", "GPU availability", "share"),
+    ("cost.total_usd", "total cost", "usd"),
+    ("cost.capital_usd", "  capital (GPU-hours installed)", "usd"),
+    ("cost.energy_usd", "  energy", "usd"),
+    ("cost.energy_kwh", "energy (facility, incl. PUE)", "kwh"),
+    ("cost.usd_per_productive_gpu_hour", "cost per productive GPU-hour", "usd"),
+    ("faults.failures", "component failures", "count"),
+    ("faults.job_interruptions", "job interruptions", "count"),
+    ("faults.lost_gpu_hours", "GPU-hours lost to failures", "number"),
+    ("faults.planned_interruptions", "planned interruptions (maintenance)", "count"),
+    ("faults.ettr", "effective training time ratio", "share"),
+    ("faults.downtime_gpu_hours", "GPU-hours down", "number"),
+    ("faults.mean_time_to_repair_s", "mean time to repair", "seconds"),
+    ("faults.mean_wait_technician_s", "mean wait for a technician (hands-on)", "seconds"),
+    ("faults.repair_crew_load", "repair crew load (hands-on work / crew hours)", "share"),
+    ("placement.multi_node_jobs", "multi-node jobs started", "count"),
+    ("placement.cross_rack_jobs", "  of them across racks", "count"),
+    ("queue.mean_queued_jobs", "mean queue length (jobs)", "number"),
+)
+
+
+#: Rows shown for a batch scheduler (``lp``) only.
+SCHEDULER_ROWS = (
+    ("scheduler.epochs", "scheduling epochs (MILP)", "count"),
+    ("scheduler.fallbacks", "  fallbacks (no optimum in time)", "count"),
+    ("scheduler.unplaced", "  jobs chosen that did not fit", "count"),
+)
+
 #: Every scalar metric of a run summary whose name does not depend on the scenario (flattened).
 STATIC_NAMES: tuple[str, ...] = (
     "jobs.submitted", "jobs.started", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",
@@ -198,8 +241,6 @@ def _words(name: str) -> str:
 
 def describe(name: str) -> Metric:
     """Words, print kind and physical bounds of a metric (from the run summary table where it has a row)."""
-    from dcsim.report.console import HEADLINE, SCHEDULER_ROWS
-
     rows = {n: (label, kind) for n, label, kind in (*HEADLINE, *SCHEDULER_ROWS)}
     if name in rows:
         label, kind = rows[name]

@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dcsim.core.errors import DcsimError
-from dcsim.metrics.names import Metric, check_metric, describe, duration_unit
-from dcsim.report.console import HEADLINE
+from dcsim.metrics.names import HEADLINE, Metric, check_metric, describe, duration_unit
 
 if TYPE_CHECKING:
-    from dcsim.experiment.plan import Target
+    from dcsim.metrics.targets import Target
 
 _UNIT_WORDS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days"}
 
