@@ -196,8 +196,8 @@ def simulate(
     """
     t0 = time.perf_counter()
     files = data_files(scenario)  # as the model reads them, just below
-    work = offered_work(scenario)
     model = DataCenterModel(scenario, seed, progress=progress)
+    work = offered_work(scenario, model.topology)  # before the run, which lets the trace's table go
     end = model.run()
     # Before the tables are built: let the trace's table go (every job of it is submitted)
     # and give the freed memory back to the system.

@@ -37,7 +37,7 @@ def _speed_problems(
 
     out = []
     own = speed or {}
-    unknown = sorted(set(own) - set(types))
+    unknown = sorted(set(own) - set(types) - {reference})  # the reference's speed may be of a type not here
     if unknown:
         out.append(
             (
@@ -345,7 +345,7 @@ def load_report(sc: Scenario, topology: Topology | None = None) -> tuple[list[st
 
     topology = topology or build_topology(sc.datacenter)
     installed = topology.n_gpus
-    work = offered_work(sc)
+    work = offered_work(sc, topology)
     period = sc.horizon
     offered = work.gpus(period) if period is not None else work.endless_gpus
     if period is None and work.finite_gpu_seconds:  # a run that ends when its work drains

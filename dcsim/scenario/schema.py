@@ -330,7 +330,7 @@ class Workload(Strict):
 
 # --------------------------------------------------------------------------- datacenter
 class NodeSpec(Strict):
-    """A GPU server. Power defaults depend on the GPU type (see `dcsim schema`)."""
+    """A GPU server. Power, memory and speed defaults depend on the GPU type (the tables: docs/background.md)."""
 
     gpus: int = Field(8, ge=1, description="GPUs per node")
     gpu_type: str = Field("H100", description="GPU model name: sets power, memory and speed defaults")

@@ -47,7 +47,7 @@ def read_csv_text(path: str, source: IO[bytes] | None = None) -> pd.DataFrame:
     import pandas as pd
 
     try:
-        return pd.read_csv(path if source is None else source, dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(path if source is None else source, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise TraceError(f"{path}: the file is empty; it needs a header line and one row per value") from None
     except pd.errors.ParserError as exc:
@@ -60,6 +60,12 @@ def read_csv_text(path: str, source: IO[bytes] | None = None) -> pd.DataFrame:
         raise TraceError(f"{path}: not a readable CSV file: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise unreadable(path, exc, "a CSV file", TraceError) from None
+    names = [str(c).strip() for c in frame.columns]  # `gpus ,` is the column `gpus`, as values are stripped
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise TraceError(f"{path}: the header names column {', '.join(map(repr, twice))} twice; rename one")
+    frame.columns = names
+    return frame
 
 
 def read_column(path: str, column: str, kind: str) -> np.ndarray:

@@ -4,11 +4,16 @@ Classes that never stop offer ``rate x mean GPUs x mean run time`` GPUs in stead
 state; if that exceeds the installed GPUs, the queue grows without bound whatever
 the policy. Finite work (a ``count``, a batch, a trace) is a total of GPU-seconds,
 spread over the horizon (or the run) to compare it with capacity.
+
+Run times are on each class's reference GPU type; where GPU types differ in speed
+(given the topology), a class's work is divided by its mean rate over the GPUs it may
+use (weighted by their number), so that the load is in GPU time as the run will spend it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dcsim.scenario.schema import (
     BatchArrival,
@@ -21,6 +26,23 @@ from dcsim.scenario.schema import (
 )
 from dcsim.workload.distributions import duration_sampler, read_column, resolve
 from dcsim.workload.trace import read_trace
+
+if TYPE_CHECKING:
+    from dcsim.infra.topology import Topology
+
+
+def mean_rate(
+    topology: Topology | None, gpu_types: list[str] | None, memory: float | None, speed: object, reference: str | None
+) -> float:
+    """A class's rate averaged over the GPUs it may use (1 without a topology or where speeds are equal)."""
+    if topology is None:
+        return 1.0
+    pools = topology.allowed_pools(gpu_types, memory)
+    rates = topology.pool_rates(pools, speed, reference)  # type: ignore[arg-type]
+    if rates is None:
+        return 1.0
+    gpus = sum(topology.pools[p].gpus for p in pools)
+    return sum(topology.pools[p].gpus * rates[p] for p in pools) / gpus
 
 
 def mean_gpus(spec: object, base_dir: str) -> float:
@@ -52,14 +74,20 @@ class OfferedWork:
         return self.endless_gpus + (self.finite_gpu_seconds / period_s if period_s > 0 else 0.0)
 
 
-def offered_work(scenario: Scenario) -> OfferedWork:
-    """The work each class and the trace bring (expected values, before any queueing)."""
+def offered_work(scenario: Scenario, topology: Topology | None = None) -> OfferedWork:
+    """The work each class and the trace bring (expected values, before any queueing).
+
+    Args:
+        scenario: the validated scenario.
+        topology: its data center, to count GPU-type speeds (None: every class at rate 1).
+    """
     base = scenario.base_dir
     horizon = scenario.horizon
     endless = finite = 0.0
     for cls in scenario.workload.jobs:
         _, mean_duration = duration_sampler(cls.duration, base)
-        per_job = mean_gpus(cls.gpus, base) * mean_duration
+        rate_on_gpus = mean_rate(topology, cls.gpu_types, cls.min_gpu_memory, cls.speed, cls.speed_reference)
+        per_job = mean_gpus(cls.gpus, base) * mean_duration / rate_on_gpus
         arrival = cls.arrival
         if isinstance(arrival, BatchArrival):
             if horizon is None or arrival.at <= horizon:
@@ -79,5 +107,6 @@ def offered_work(scenario: Scenario) -> OfferedWork:
     if trace is not None:
         table = read_trace(trace, base)
         n = len(table) if horizon is None else int(table.submit_time.searchsorted(horizon, side="right"))
-        finite += float((table.gpus[:n] * table.duration[:n]).sum())
+        speed = mean_rate(topology, trace.gpu_types, trace.min_gpu_memory, trace.speed, trace.speed_reference)
+        finite += float((table.gpus[:n] * table.duration[:n]).sum()) / speed
     return OfferedWork(endless, finite)

@@ -123,3 +123,21 @@ def test_the_lp_scheduler_prices_the_longer_run_on_slower_gpus() -> None:
     jobs = run_data(data).jobs
     assert jobs["gpu_type"].tolist() == ["H100"]
     assert (jobs["finish_s"] - jobs["start_s"]).tolist() == [10 * H]
+
+
+def test_the_reference_may_be_a_type_the_data_center_does_not_have() -> None:
+    """Run times measured on an A40 (speed 0.3 given): on the H100 (1.0) a 10 h job takes 3 h."""
+    data = two_types(count=1, gpu_types=["H100"], speed={"A40": 0.3}, speed_reference="A40")
+    assert run_hours(data) == pytest.approx([10.0 * 0.3 / 1.0])
+
+
+def test_the_offered_load_counts_the_speed_of_the_gpus_a_class_may_use() -> None:
+    """0.1 jobs/h of 8 GPUs x 10 h on 8 H100 (rate 1) and 8 A100 (0.32): 8 GPU-hours of work per hour, done at
+    a mean rate of (8 x 1 + 8 x 0.32) / 16 = 0.66, keep 8 / 0.66 GPUs busy; on the H100 alone (rate 1), 8."""
+    from dcsim.workload.offered import offered_work
+
+    poisson = {"arrival": {"process": "poisson", "rate": "0.1/h"}, "count": None}
+    for extra, busy in (({}, 8 / ((8 * 1.0 + 8 * GPU_SPEED["A100"]) / 16)), ({"gpu_types": ["H100"]}, 8.0)):
+        scenario = build({**two_types(**poisson, **extra), "horizon": "10d"})
+        work = offered_work(scenario, DataCenterModel(scenario).topology)
+        assert work.endless_gpus == pytest.approx(busy)

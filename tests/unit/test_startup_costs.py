@@ -150,3 +150,14 @@ def test_validate_and_run_parse_a_trace_once(tmp_path: Path, monkeypatch: pytest
     assert result.summary["jobs"]["completed"] == 50
     assert result.jobs["trace_id"].tolist() == [f"j{i}" for i in range(50)]
     assert set(result.manifest()["data_files"]) == {"trace.csv"}
+
+
+def test_a_header_with_spaces_around_its_names_reads_as_its_clean_twin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = ["a,0,1,60", "b,5,2,30"]
+    write_trace(tmp_path, rows)
+    clean = careful_read(tmp_path, monkeypatch)
+    write_trace(tmp_path, rows, header="id , t ,g ,d ")
+    trace_module.forget_trace()
+    assert_same_trace(trace_module.read_trace(TRACE, str(tmp_path)), clean)
