@@ -160,8 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check a scenario and print every problem",
         description="Check a scenario file against the schema and the data center; print every problem "
         "with its path. If valid, print the offered load (GPU demand / installed GPUs, before queueing) and, with "
-        "failures, the repair crew's load (hands-on repair work / technician hours), and what is recorded but not "
-        "modelled. Exit 0 if valid, 2 if not.",
+        "failures, the repair crew's load (hands-on repair work / technician hours), the GPU speeds of a mixed "
+        "fleet, the defaults of GPU types dcsim has no figures for, and what is recorded but not modelled. "
+        "Exit 0 if valid, 2 if not.",
     )  # fmt: skip
     _add_scenario_args(val)
 
@@ -430,7 +431,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from dcsim.infra.topology import build_topology
     from dcsim.scenario.load import load_scenario
-    from dcsim.scenario.unmodelled import unmodelled_notes
+    from dcsim.scenario.unmodelled import default_gpu_notes, unmodelled_notes
 
     scenario = load_scenario(args.file, args.overrides)
     topo = build_topology(scenario.datacenter)
@@ -440,7 +441,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         f"{len(scenario.workload.jobs)} job class(es){' and a trace' if scenario.workload.trace else ''}."
     )
     print("\n".join(report))
-    for note in unmodelled_notes(scenario):
+    speeds = {(p.gpu_type, p.speed) for p in topo.pools}
+    if len({s for _, s in speeds}) > 1:
+        shown = ", ".join(f"{t} {s:g}" for t, s in sorted(speeds, key=lambda x: (-x[1], x[0])))
+        print(f"GPU speeds (H100 = 1; a class's own `speed` overrides them): {shown}")
+    for note in (*default_gpu_notes(scenario), *unmodelled_notes(scenario)):
         print(f"note: {note}")
     return 0
 

@@ -18,7 +18,6 @@ from dcsim.core.errors import OutputError
 from dcsim.core.files import file_sha256, folder_name, make_dirs, remove_dirs
 from dcsim.core.memory import release_free_memory
 from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
-from dcsim.infra.topology import GPU_POWER_W
 from dcsim.metrics.scoring import FaultData, Window, scheduler_metrics, summarize
 from dcsim.metrics.tables import (
     down_table,
@@ -33,7 +32,7 @@ from dcsim.metrics.tables import (
 )
 from dcsim.model import DataCenterModel, ProgressHook
 from dcsim.scenario.schema import Scenario
-from dcsim.scenario.unmodelled import unmodelled_notes
+from dcsim.scenario.unmodelled import default_gpu_notes, unmodelled_notes
 from dcsim.workload.distributions import resolve
 from dcsim.workload.offered import offered_work
 from dcsim.workload.trace import forget_trace
@@ -263,14 +262,7 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
             "installed GPUs: the queue grows "
             "without bound, whatever the policy; check the arrival rates (a bare number is per second)"
         )
-    known = set(GPU_POWER_W)
-    unknown = sorted({g.node.gpu_type for site in scenario.datacenter.sites for g in site.groups} - known)
-    if unknown:
-        out.append(
-            f"GPU type {', '.join(unknown)} is not in dcsim's table ({', '.join(sorted(known))}): its power "
-            "defaults to 500 W busy / 60 W idle, its memory to 0 GB and its speed to an H100's unless the node "
-            "sets gpu_power, gpu_idle_power, gpu_memory and gpu_speed"
-        )
+    out.extend(default_gpu_notes(scenario))
     window = summary["window"]
     if window["hours"] <= 0:
         out.append(

@@ -9,6 +9,7 @@ field silently does nothing.
 
 from __future__ import annotations
 
+from dcsim.infra.topology import GPU_POWER_W
 from dcsim.scenario.schema import Network, Scenario
 
 NETWORK_FIELDS = tuple(Network.model_fields)
@@ -39,3 +40,16 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
             "fabric yet)"
         )
     return out
+
+
+def default_gpu_notes(scenario: Scenario) -> list[str]:
+    """A line naming GPU types dcsim has no figures for, and the defaults they get (empty if none)."""
+    known = set(GPU_POWER_W)
+    unknown = sorted({g.node.gpu_type for site in scenario.datacenter.sites for g in site.groups} - known)
+    if not unknown:
+        return []
+    return [
+        f"GPU type {', '.join(unknown)} is not in dcsim's table ({', '.join(sorted(known))}): its power "
+        "defaults to 500 W busy / 60 W idle, its memory to 0 GB and its speed to an H100's unless the node "
+        "sets gpu_power, gpu_idle_power, gpu_memory and gpu_speed"
+    ]

@@ -141,3 +141,18 @@ def test_the_offered_load_counts_the_speed_of_the_gpus_a_class_may_use() -> None
         scenario = build({**two_types(**poisson, **extra), "horizon": "10d"})
         work = offered_work(scenario, DataCenterModel(scenario).topology)
         assert work.endless_gpus == pytest.approx(busy)
+
+
+def test_validate_prints_the_speeds_of_a_mixed_fleet_and_the_defaults_of_unknown_types(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = two_types(a100={"gpu_type": "MI300X"})
+    file = tmp_path / "s.yaml"
+    file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert main(["validate", str(file)]) == 0
+    out = capsys.readouterr().out
+    assert "GPU speeds (H100 = 1; a class's own `speed` overrides them): H100 1, MI300X 1" not in out  # one speed
+    assert "note: GPU type MI300X is not in dcsim's table" in out
+    file.write_text(yaml.safe_dump(two_types()), encoding="utf-8")
+    assert main(["validate", str(file)]) == 0
+    assert f"H100 1, A100 {GPU_SPEED['A100']:g}" in capsys.readouterr().out
