@@ -321,6 +321,15 @@ def _metrics(names: Sequence[str]) -> list[str]:
     return [check_metric(n, "--metric") for n in names]
 
 
+def _check_metric_parts(metrics: list[str], scenario: Any) -> None:
+    """Per-site and per-GPU-type ``--metric`` names must name a site or type of the scenario."""
+    from dcsim.metrics.names import check_parts
+
+    sites = [s.name for s in scenario.datacenter.sites]
+    types = sorted({g.node.gpu_type for s in scenario.datacenter.sites for g in s.groups})
+    check_parts(metrics, "--metric", sites, types)
+
+
 def _add_executor_args(p: argparse.ArgumentParser) -> None:
     """--executor, --workers and --scheduler, for the commands that fan runs out (sweep, plan)."""
     p.add_argument("--executor", choices=("local", "dask"), default="local",
@@ -479,6 +488,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         _check_out(args.out, want_dir=False)
     axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, policy=False) for t in args.vary]
     base = load_scenario(args.file, args.overrides)
+    _check_metric_parts(metrics, base)
     if args.seed_list:
         try:
             seeds = [_SEED(s) for s in args.seed_list.split(",") if s.strip()]
@@ -620,6 +630,7 @@ def _sweep(args: argparse.Namespace, interrupts: Any) -> int:
     _check_executor(args)
     axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, False, "--grid") for t in args.grid]
     base = load_scenario(args.file, args.overrides)
+    _check_metric_parts(metrics, base)
     interrupts.check()
     replications = args.replications
     if not axes and base.sweep is not None:  # the sweep kept in the file

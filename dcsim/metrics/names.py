@@ -185,6 +185,27 @@ def check_metric(name: str, flag: str) -> str:
                      "the names are in docs/reference/metrics.md")  # fmt: skip
 
 
+def check_parts(names: list[str], flag: str, sites: list[str], gpu_types: list[str]) -> None:
+    """Refuse a per-site or per-GPU-type metric of a site or type the scenario does not have.
+
+    Raises:
+        DcsimError: naming the metric, the unknown part and the ones there are.
+    """
+    for name in names:
+        parts = name.split(".")
+        if len(parts) >= 3 and parts[1] in ("by_site", "by_gpu_type"):
+            what, there, known = (
+                ("site", parts[2], sites) if parts[1] == "by_site" else ("GPU type", parts[2], gpu_types)
+            )
+        elif len(parts) == 3 and parts[:2] == ["faults", "repair_crew_load_by_site"]:
+            what, there, known = "site", parts[2], sites
+        else:
+            continue
+        if there not in known:
+            raise DcsimError(f"{flag}: {_cut(name)!r}: the scenario has no {what} {_cut(there)!r} "
+                             f"({what}s: {', '.join(known)})")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Metric:
     """A metric for people: ``label`` in words, ``kind`` (how it prints), physical ``low`` and ``high`` bounds."""
@@ -353,6 +374,7 @@ __all__ = [
     "STATIC_NAMES",
     "Metric",
     "check_metric",
+    "check_parts",
     "clip",
     "describe",
     "duration_unit",

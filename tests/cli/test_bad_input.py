@@ -888,3 +888,22 @@ def test_trace_block_with_other_errors_still_reports_its_missing_file(
     assert {"failures.trace.mode", "failures.trace.path"} <= set(paths)
     assert "nowhere.csv: file not found" in err and "no_failures.csv: file not found" in err
     assert paths.count("workload.trace.path") == 1
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep"])
+@pytest.mark.parametrize(
+    ("metric", "words"),
+    [
+        ("cost.by_site.nowhere.total_usd", "the scenario has no site 'nowhere' (sites: dc1)"),
+        ("utilization.by_gpu_type.B200.gpu_allocated", "the scenario has no GPU type 'B200' (GPU types: H100)"),
+        ("faults.repair_crew_load_by_site.dc2", "the scenario has no site 'dc2' (sites: dc1)"),
+    ],
+)
+def test_a_metric_of_a_site_or_gpu_type_the_scenario_lacks_is_refused_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, metric: str, words: str
+) -> None:
+    write_yaml(tmp_path / "s.yaml", tiny_data())
+    extra = ["--policy", "scheduler=fifo", "--seeds", "1"] if command == "compare" else ["--grid", "seed=1,2"]
+    code, _, err = cli(capsys, command, tmp_path / "s.yaml", *extra, "--metric", metric, "--out", tmp_path / "o")
+    assert code == 2 and words in err and "Traceback" not in err
+    nothing_but(tmp_path, "s.yaml")
