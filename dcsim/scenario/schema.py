@@ -282,7 +282,7 @@ class TraceColumns(Strict):
     duration: str = Field(description="run time column")
     job_id: str | None = Field(None, description="job id column (default: row number)")
     job_class: str | None = Field(None, description="job class column")
-    tenant: str | None = Field(None, description="tenant column")
+    tenant: str | None = Field(None, description="tenant column (blank: the tenant `default`)")
     priority: str | None = Field(None, description="priority column (integers)")
     estimate: str | None = Field(None, description="declared run time column (for `sjf`)")
 
@@ -293,7 +293,7 @@ class Trace(Strict):
     path: str = Field(description="CSV file, relative to the scenario file")
     columns: TraceColumns = Field(description="column mapping")
     time_unit: str = Field("s", description="unit of the time columns (s, m, h, d)")
-    name: str = Field("trace", description="job class name of jobs without a class column")
+    name: str = Field("trace", description="job class of jobs without a class column, or with a blank class")
     gpu_types: list[str] | None = Field(None, description="GPU types the jobs may use (any)")
     min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
     speed: dict[str, Annotated[float, Field(gt=0)]] | None = Field(

@@ -168,8 +168,8 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
         else np.zeros(n, dtype=np.int64)
     )
     one = np.zeros(n, dtype=np.int32)
-    job_class, class_names = raw["job_class"] if "job_class" in wanted else (one, [trace.name])
-    tenant, tenant_names = raw["tenant"] if "tenant" in wanted else (one, ["default"])
+    job_class, class_names = _blank_is(trace.name, *raw["job_class"]) if "job_class" in wanted else (one, [trace.name])
+    tenant, tenant_names = _blank_is("default", *raw["tenant"]) if "tenant" in wanted else (one, ["default"])
     rows = np.arange(n)
     if n > 1 and not (submit[1:] >= submit[:-1]).all():  # a sorted trace (the usual case) is not copied
         rows = np.argsort(submit, kind="stable")
@@ -178,6 +178,18 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
         )
     return TraceTable(submit, gpus, duration, estimate, priority, job_class, class_names, tenant, tenant_names,
                       rows, raw.get("job_id"))  # fmt: skip
+
+
+def _blank_is(default: str, codes: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """A text column's codes and names with an empty value read as ``default`` (a job's class or tenant left blank)."""
+    if "" not in names:
+        return codes, names
+    if default not in names:
+        return codes, [default if n == "" else n for n in names]
+    import numpy as np
+
+    blank, named = names.index(""), names.index(default)
+    return np.where(codes == blank, named, codes).astype(codes.dtype), names  # "" stays a name no job has
 
 
 #: Whitespace next to a separator, which the careful read strips (the fast read would keep it).

@@ -161,3 +161,15 @@ def test_a_header_with_spaces_around_its_names_reads_as_its_clean_twin(
     write_trace(tmp_path, rows, header="id , t ,g ,d ")
     trace_module.forget_trace()
     assert_same_trace(trace_module.read_trace(TRACE, str(tmp_path)), clean)
+
+
+def test_a_blank_class_or_tenant_is_the_trace_name_or_the_default_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_trace(tmp_path, ["a,0,1,60,,u1", "b,5,2,30,big,", "c,9,1,30,trace,u1"], header="id,t,g,d,c,u")
+    columns = {"submit_time": "t", "gpus": "g", "duration": "d", "job_class": "c", "tenant": "u"}
+    trace = Trace.model_validate({"path": "trace.csv", "columns": columns})
+    for table in (trace_module.read_trace(trace, str(tmp_path)), careful_read(tmp_path, monkeypatch, trace)):
+        assert [table.class_names[c] for c in table.job_class.tolist()] == ["trace", "big", "trace"]
+        assert [table.tenant_names[c] for c in table.tenant.tolist()] == ["u1", "default", "u1"]
+        trace_module.forget_trace()
