@@ -4,7 +4,8 @@ PyYAML's safe loader builds only plain data (no Python objects), but some inputs
 still escape as Python errors: a tagged value it cannot convert (``!!int 1.5``), an
 integer longer than Python converts (``ValueError: Exceeds the limit (4300 digits)``),
 a date such as ``2024-13-45``, or nesting deep enough to exhaust the recursion limit
-(the C parser crashes outright). :func:`load` turns each into a
+(the C parser crashes outright); a key given twice in one mapping is kept silently (the
+last wins). :func:`load` turns each into a
 :class:`yaml.MarkedYAMLError` whose mark is the value's line and column, so callers
 handle every bad input as malformed YAML.
 """
@@ -45,6 +46,18 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
                 kind = _KINDS.get(str(node.tag).rsplit(":", 1)[-1], "a value of type " + quote(str(node.tag)))
                 problem = f"{quote(value)} cannot be read as {kind}"
             raise ConstructorError(None, None, problem, node.start_mark) from None
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        """A mapping, refusing a key given twice (PyYAML keeps the last silently)."""
+        seen: dict[tuple[str, str], Any] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if (key.tag, key.value) in seen:
+                    first = seen[(key.tag, key.value)].line + 1
+                    raise ConstructorError(None, None, f"the key {quote(key.value)} is given twice (first on line "
+                                           f"{first}); keep one", key.start_mark)  # fmt: skip
+                seen[(key.tag, key.value)] = key.start_mark
+        return super().construct_mapping(node, deep)
 
 
 def _check_depth(text: str) -> None:

@@ -210,3 +210,14 @@ def test_mean_queue_is_never_negative(tmp_path: Path) -> None:
     summary = run_data(data, base_dir=str(tmp_path)).summary
     assert summary["faults"]["job_interruptions"] > 0
     assert summary["queue"]["mean_queued_jobs"] >= 0
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """PyYAML keeps the last of two equal keys; a scenario whose `seed` is set twice says which lines."""
+    path = tmp_path / "s.yaml"
+    text = yaml.safe_dump(tiny_data(), sort_keys=False)
+    path.write_text(text + "seed: 2\n", encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    first = 1 + text.splitlines().index("seed: 1")
+    assert f"line {len(text.splitlines()) + 1}" in err and f"'seed' is given twice (first on line {first})" in err
