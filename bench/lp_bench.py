@@ -247,12 +247,12 @@ class State:
     """A cluster state with its fleet (prices and failure rates as the engine binds them)."""
 
     def __init__(self, fleet: str, nodes: int, seed: int, kind: str) -> None:
-        from dcsim.model import DataCenterModel
+        from dcsim.engine import DataCenterModel
         from dcsim.scenario.load import scenario_from_data
 
         self.fleet_name, self.nodes, self.seed, self.kind = fleet, nodes, seed, kind
         lp_model = DataCenterModel(scenario_from_data(scenario_data(fleet, nodes, "lp"), str(ROOT)), seed)
-        self.fleet = lp_model.scheduler.fleet  # what DataCenterModel._bind_batch gave the scheduler
+        self.fleet = lp_model.scheduler.fleet  # what DataCenterModel._fleet gave the scheduler
         if kind == "random":
             occupy_random(lp_model.cluster, seed)
             self.cluster, self.now = lp_model.cluster, NOW

@@ -190,8 +190,8 @@ def worker(name: str, profile: bool = False) -> dict[str, Any]:
     import resource
 
     import dcsim.experiment.run as run_mod
+    from dcsim.engine import DataCenterModel
     from dcsim.experiment.run import simulate
-    from dcsim.model import DataCenterModel
     from dcsim.scenario.load import scenario_from_data
 
     # Split simulate's time: the event loop (DataCenterModel.run) and the failures table,

@@ -3,13 +3,27 @@
 A view is a window onto the live state and its indexes, not a copy: copying the
 cluster per decision would cost O(cluster). Policies read these and return decision
 values; they never mutate state, yield, or do I/O.
+
+The Protocols say what a policy may read. The built-in policies are given the engine's
+live objects, which have these attributes (it keeps the hot path free of a proxy); a
+plug-in gets proxies that have nothing else:
+
+- :func:`cluster_view`: built once per run, O(1) per read; its sequences are live but
+  read-only, and nothing public on it leads to ``allocate``, ``release`` or the lists
+  behind it.
+- :class:`JobSnapshot`: an immutable record of a job's fields, made when the job is
+  shown to the plug-in. A job's fields do not change while it is queued or in one run
+  (an interrupted job is queued again as a new object), so it is exact, and it holds no
+  reference to the engine's job.
+- :class:`QueueView`: the queue in order, as snapshots made lazily (O(1) to build); it
+  remembers the jobs it showed, so the engine can map a decision back to its job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from dcsim.infra.topology import Pool
 
@@ -60,6 +74,18 @@ class JobView(Protocol):
     @property
     def speeds(self) -> Sequence[float] | None:
         """The job's rate in each pool (by pool id): its speed there over its class's reference (None: 1 in all)."""
+
+    @property
+    def start_time(self) -> float:
+        """Start of its current run, s (-1 while queued)."""
+
+    @property
+    def placement(self) -> Sequence[tuple[int, int]]:
+        """``(node, GPUs)`` of its current run (empty while queued)."""
+
+    @property
+    def rate(self) -> float:
+        """Work done per second in its current run (1 at the reference speed)."""
 
 
 class FailureView(Protocol):
@@ -121,6 +147,18 @@ class ClusterView(Protocol):
     def rack_whole_free(self) -> Sequence[int]:
         """Nodes of each rack with every GPU free."""
 
+    @property
+    def busy_gpus(self) -> int:
+        """GPUs allocated to runs."""
+
+    @property
+    def down_gpus(self) -> int:
+        """GPUs out of service (failed, or drained for maintenance)."""
+
+    @property
+    def installed_gpus(self) -> int:
+        """GPUs installed."""
+
     def count(self, pool: int, free: int) -> int:
         """Nodes of ``pool`` with exactly ``free`` free GPUs."""
 
@@ -132,6 +170,176 @@ class ClusterView(Protocol):
 
     def nodes_in_bucket(self, pool: int, free: int) -> list[int]:
         """Every node of ``pool`` with exactly ``free`` free GPUs, ascending."""
+
+    def running(self) -> Sequence[JobView]:
+        """The jobs running now (plug-ins get snapshots; empty when the engine does not track runs)."""
+
+
+class QueueLike(Protocol):
+    """What a scheduler may read of the queue: its jobs in order, and what just changed."""
+
+    #: The job just queued when the engine asks because of an arrival (None: capacity was
+    #: freed, or an epoch); with it, only that job can have become startable.
+    arrival: Any
+    #: Whether ``arrival`` is first in line.
+    arrival_first: bool
+
+    def __len__(self) -> int:
+        """Jobs queued."""
+
+    def __iter__(self) -> Iterator[Any]:
+        """Queued jobs in the scheduler's order."""
+
+    def first(self) -> Any:
+        """The job first in line, or None."""
+
+
+class JobSnapshot(NamedTuple):
+    """A job as a plug-in policy sees it: its fields, frozen (see :class:`JobView`)."""
+
+    id: int
+    job_class: str
+    tenant: str
+    priority: int
+    gpus: int
+    estimate: float
+    expected_duration: float
+    submit_time: float
+    pools: tuple[int, ...]
+    restarts: int
+    speeds: tuple[float, ...] | None
+    start_time: float
+    placement: tuple[tuple[int, int], ...]
+    rate: float
+
+    @classmethod
+    def of(cls, job: Any) -> JobSnapshot:
+        """The snapshot of a live job."""
+        return cls(job.id, job.job_class, job.tenant, job.priority, job.gpus, job.estimate, job.expected_duration,
+                   job.submit_time, job.pools, job.restarts, job.speeds, job.start_time,
+                   tuple(job.placement), job.rate)  # fmt: skip
+
+
+class QueueView:
+    """The live queue as a plug-in scheduler reads it: snapshots in order, made lazily.
+
+    Args:
+        queue: the engine's queue.
+        window: the most jobs shown per decision (None: all).
+    """
+
+    __slots__ = ("_limit", "_queue", "_shown", "arrival", "arrival_first")
+
+    def __init__(self, queue: QueueLike, window: int | None = None) -> None:
+        self._queue, self._limit = queue, window
+        self._shown: dict[int, Any] = {}
+        self.arrival: JobSnapshot | None = None
+        self.arrival_first = False
+
+    def __len__(self) -> int:
+        return len(self._queue) if self._limit is None else min(len(self._queue), self._limit)
+
+    def __iter__(self) -> Iterator[JobSnapshot]:
+        for i, job in enumerate(self._queue):
+            if self._limit is not None and i >= self._limit:
+                return
+            yield self._show(job)
+
+    def first(self) -> JobSnapshot | None:
+        """The job first in line, or None."""
+        job = self._queue.first()
+        return None if job is None else self._show(job)
+
+    def _show(self, job: Any) -> JobSnapshot:
+        self._shown[job.id] = job
+        return JobSnapshot.of(job)
+
+    def refresh(self, arrival: Any = None, first: bool = False) -> None:
+        """Forget the jobs shown before; note the arrival (engine only)."""
+        self._shown.clear()
+        self.arrival = None if arrival is None else self._show(arrival)
+        self.arrival_first = first
+
+    def job(self, shown: Any) -> Any:
+        """The engine's job behind a job this view showed, or None (engine only)."""
+        return self._shown.get(getattr(shown, "id", None))
+
+
+class _ReadOnly(Sequence):
+    """A live list, readable only."""
+
+    __slots__ = ()
+
+
+def read_only(items: list[Any]) -> Sequence[Any]:
+    """A read-only, live view of ``items`` (nothing public on it leads to the list)."""
+
+    class View(_ReadOnly):
+        __slots__ = ()
+
+        def __getitem__(self, i: Any) -> Any:
+            return items[i]
+
+        def __len__(self) -> int:
+            return len(items)
+
+        def __iter__(self) -> Iterator[Any]:
+            return iter(items)
+
+        def __repr__(self) -> str:
+            return f"read_only({items!r})"
+
+    return View()
+
+
+def cluster_view(cluster: Any, running: Callable[[], Iterable[Any]] = tuple) -> ClusterView:
+    """A read-only proxy of the live cluster, for plug-in policies (O(1) to build and per read).
+
+    Args:
+        cluster: the engine's :class:`dcsim.infra.cluster.Cluster`.
+        running: the jobs running now (the engine's), shown as snapshots by ``running()``.
+    """
+    free, pool_free, whole = read_only(cluster.free), read_only(cluster.pool_free), read_only(cluster.rack_whole_free)
+    pools, node_pool, node_rack = tuple(cluster.pools), tuple(cluster.node_pool), tuple(cluster.node_rack)
+    rack_nodes = tuple(tuple(r) for r in cluster.rack_nodes)
+    count, lowest, lowest_k, bucket = cluster.count, cluster.lowest_node, cluster.lowest_nodes, cluster.nodes_in_bucket
+
+    class View:
+        """The cluster, read-only (see :class:`ClusterView`)."""
+
+        __slots__ = ()
+
+        pools = property(lambda self: pools)
+        free = property(lambda self: free)
+        pool_free = property(lambda self: pool_free)
+        node_pool = property(lambda self: node_pool)
+        node_rack = property(lambda self: node_rack)
+        rack_nodes = property(lambda self: rack_nodes)
+        rack_whole_free = property(lambda self: whole)
+        busy_gpus = property(lambda self: cluster.busy_gpus)
+        down_gpus = property(lambda self: cluster.down_gpus)
+        installed_gpus = property(lambda self: cluster.installed_gpus)
+
+        def count(self, pool: int, free: int) -> int:
+            return count(pool, free)
+
+        def lowest_node(self, pool: int, free: int) -> int | None:
+            return lowest(pool, free)
+
+        def lowest_nodes(self, pool: int, free: int, k: int, exclude: int = -1) -> list[int]:
+            return lowest_k(pool, free, k, exclude)
+
+        def nodes_in_bucket(self, pool: int, free: int) -> list[int]:
+            return bucket(pool, free)
+
+        def running(self) -> list[JobSnapshot]:
+            """The jobs running now, as snapshots."""
+            return [JobSnapshot.of(job) for job in running()]
+
+        def __repr__(self) -> str:
+            return f"<cluster view: {cluster.busy_gpus} of {cluster.installed_gpus} GPUs busy>"
+
+    return View()  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The simulation clock: a thin owner of ``simpy.Environment``.
 
-Knows no domain words; the data center model (:mod:`dcsim.model`) builds on it.
+Knows no domain words; the data center model (:mod:`dcsim.engine`) builds on it.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import dcsim
 from dcsim.core.errors import OutputError
 from dcsim.core.files import file_sha256, folder_name, make_dirs, remove_dirs
 from dcsim.core.memory import release_free_memory
+from dcsim.engine.model import DataCenterModel, ProgressHook
 from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
 from dcsim.metrics.scoring import FaultData, Window, scheduler_metrics, summarize
 from dcsim.metrics.tables import (
@@ -30,7 +31,7 @@ from dcsim.metrics.tables import (
     runs_table,
     timeseries_table,
 )
-from dcsim.model import DataCenterModel, ProgressHook
+from dcsim.policies.lp import LinearProgram
 from dcsim.scenario.schema import Scenario
 from dcsim.scenario.unmodelled import default_gpu_notes, unmodelled_notes
 from dcsim.workload.distributions import resolve
@@ -232,7 +233,7 @@ def simulate(
         summary["faults"]["repair_crew_load"] = max(load.load for _, load in loads)  # the most loaded crew's
         summary["faults"]["repair_crew_load_by_site"] = {site: load.load for crew, load in loads for site in crew.sites}
     epochs = None
-    if model.batch and hasattr(model.scheduler, "log"):
+    if isinstance(model.scheduler, LinearProgram):
         epochs = epochs_table(model.scheduler.log)
         summary["scheduler"] = scheduler_metrics(epochs, window, model.guard_starts)
     summary["notes"] = notes(scenario, summary)

@@ -12,6 +12,7 @@ the engine alone calls :meth:`Cluster.allocate` and :meth:`Cluster.release`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from heapq import heapify, heappop, heappush
 
 from dcsim.infra.topology import CROSS_RACK, SAME_NODE, SAME_RACK, Pool, Topology
@@ -57,6 +58,8 @@ class Cluster:
         #: Nodes being drained (with the number of windows holding each): GPUs released there
         #: go out of service, not back to free.
         self.cordoned: dict[int, int] = {}
+        #: The holders of GPUs by id, kept by the engine when it tracks runs (else empty).
+        self.holders: dict[int, object] = {}
 
     # ------------------------------------------------------------------ queries (the view)
     def count(self, pool: int, free: int) -> int:
@@ -98,6 +101,10 @@ class Cluster:
         """Every node of ``pool`` with exactly ``free`` free GPUs, ascending."""
         state = self.free
         return sorted({n for n in self._buckets[pool][free] if state[n] == free})
+
+    def running(self) -> Iterable[object]:
+        """The holders of GPUs now (jobs' runs), when the engine tracks them."""
+        return self.holders.values()
 
     def locality(self, placement: Placement) -> int:
         """Locality class of a placement: SAME_NODE, SAME_RACK or CROSS_RACK."""

@@ -46,7 +46,7 @@ class Collector:
         # A run cut short: by a failure (failure >= 0) or a maintenance eviction (-1).
         self.interrupted: dict[str, array[Any]] = {
             "time": array("d"), "job_id": array("q"), "failure": array("q"), "lost_s": array("d"),
-            "restart_s": array("d"), "requeued": array("b"), "seq": array("q"),
+            "restart_s": array("d"), "requeued": array("b"), "reason": array("b"), "seq": array("q"),
         }  # fmt: skip
         # Non-productive parts of runs (only runs that had some): restart, checkpoint
         # writes, work lost; ``end`` is the run's end (or the end of the simulation).
@@ -131,9 +131,12 @@ class Collector:
         self._seq += 1
 
     def on_job_interrupted(
-        self, time: float, job_id: int, failure: int, lost_s: float, restart_s: float, requeued: bool
+        self, time: float, job_id: int, failure: int, lost_s: float, restart_s: float, requeued: bool, reason: int
     ) -> None:
-        """Record a ``job_interrupted``: ``lost_s`` of work lost; ``restart_s`` to pay before it runs again."""
+        """Record a ``job_interrupted``: ``lost_s`` of work lost; ``restart_s`` to pay before it runs again.
+
+        ``reason``: the code of its reason (:data:`dcsim.workload.jobs.REASONS`).
+        """
         s = self.interrupted
         s["time"].append(time)
         s["job_id"].append(job_id)
@@ -141,6 +144,7 @@ class Collector:
         s["lost_s"].append(lost_s)
         s["restart_s"].append(restart_s)
         s["requeued"].append(requeued)
+        s["reason"].append(reason)
         s["seq"].append(self._seq)
         self._seq += 1
 

@@ -29,6 +29,8 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("jobs.mean_jct_s", "mean job completion time", "seconds"),
     ("jobs.p95_jct_s", "p95 job completion time", "seconds"),
     ("jobs.mean_slowdown", "mean slowdown (JCT / run time)", "ratio"),
+    ("jobs.preemptions", "runs preempted by a policy", "count"),
+    ("jobs.preempted_gpu_hours", "GPU-hours lost to preemption", "number"),
     ("utilization.gpu_allocated", "GPU utilization (allocated)", "share"),
     ("utilization.gpu_productive", "GPU utilization (productive)", "share"),
     ("utilization.gpu_available", "GPU availability", "share"),
@@ -63,7 +65,7 @@ SCHEDULER_ROWS = (
 STATIC_NAMES: tuple[str, ...] = (
     "jobs.submitted", "jobs.started", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",
     "jobs.mean_wait_s", "jobs.p95_wait_s", "jobs.mean_wait_incl_queued_s", "jobs.mean_jct_s", "jobs.p95_jct_s",
-    "jobs.mean_slowdown",
+    "jobs.mean_slowdown", "jobs.preemptions", "jobs.preempted_gpu_hours",
     "utilization.gpu_allocated", "utilization.gpu_productive", "utilization.gpu_available",
     "cost.total_usd", "cost.capital_usd", "cost.spare_capital_usd", "cost.energy_usd", "cost.energy_kwh",
     "cost.usd_per_productive_gpu_hour",

@@ -132,7 +132,7 @@ def fault_metrics(
 
     it = data.interruptions
     it = it.rows(within(it["time_s"]))
-    by_failure = it.rows(it["failure_id"] >= 0)
+    by_failure = it.rows(it.coded("reason").is_("failure"))
     lost_gpu_h = (by_failure["lost_s"] + by_failure["restart_s"]) * gpus[by_failure["job_id"]] / 3600.0
     f = data.failures.rows(within(data.failures["time_s"]))
     repaired = f["time_to_repair_s"][~np.isnan(f["time_to_repair_s"])]
@@ -167,7 +167,7 @@ def fault_metrics(
         "downtime_gpu_hours": downtime / 3600.0,
         "mean_time_to_repair_s": _mean(repaired),
         "ettr": productive / busy_gpu_s if busy_gpu_s > 0 else None,
-        "planned_interruptions": int((it["failure_id"] < 0).sum()),
+        "planned_interruptions": int(it.coded("reason").is_("maintenance").sum()),
         "jobs_failed": int((~it["requeued"]).sum()),
         "unrepaired_at_end": int(np.isnan(f["in_service_s"]).sum()),
         "reboots": int((f["repaired_by"] == "reboot").sum()),
@@ -209,6 +209,19 @@ def job_metrics(jobs: Table, window: Window) -> dict[str, Any]:
         "p95_jct_s": _p95(jct),
         "mean_slowdown": _mean(cohort["slowdown"][done]),
     }
+
+
+def preemption_metrics(jobs: Table, faults: FaultData | None, window: Window) -> dict[str, Any]:
+    """Runs a policy preempted inside the window, and the GPU-hours they cost (work lost plus restart time)."""
+    if faults is None or not len(faults.interruptions):
+        return {"preemptions": 0, "preempted_gpu_hours": 0.0}
+    it = faults.interruptions
+    reason = it.coded("reason")
+    hit = it.rows(
+        (reason.codes > reason.code("maintenance")) & (it["time_s"] >= window.start) & (it["time_s"] <= window.end)
+    )
+    lost = (hit["lost_s"] + hit["restart_s"]) * jobs["gpus"][hit["job_id"]] / 3600.0
+    return {"preemptions": len(hit), "preempted_gpu_hours": float(lost.sum())}
 
 
 def overhead_pools(jobs: Table, data: FaultData) -> np.ndarray:
@@ -397,7 +410,7 @@ def summarize(
                                                              "mean_jct_s")}  # fmt: skip
 
     return _finite({
-        "jobs": job_metrics(jobs, window),
+        "jobs": {**job_metrics(jobs, window), **preemption_metrics(jobs, faults, window)},
         "utilization": {
             "gpu_allocated": allocated,
             "gpu_productive": productive_s / (installed * window.length) if window.length > 0 else 0.0,

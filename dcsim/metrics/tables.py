@@ -15,10 +15,12 @@ from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import REPAIRED_BY
 from dcsim.scenario.schema import COMPONENTS
-from dcsim.workload.jobs import STATE_NAMES
+from dcsim.workload.jobs import REASONS, STATE_NAMES
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+_FAILURE, _MAINTENANCE = REASONS.index("failure"), REASONS.index("maintenance")
 
 
 def jobs_table(col: Collector, topology: Topology) -> Table:
@@ -27,10 +29,10 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
     Columns (times in s from the start of the run; NaN where the event did not happen):
     ``job_id, job_class, tenant, priority, gpus, duration_s, estimate_s, submit_s,
     start_s, finish_s, wait_s, jct_s, slowdown, state, pool, gpu_type, first_node, nodes, racks,
-    locality, interruptions, evictions``, ``checkpoint_interval_s`` when jobs checkpoint (the
+    locality, interruptions, evictions, preemptions``, ``checkpoint_interval_s`` when jobs checkpoint (the
     interval at the first start: Young/Daly's for ``young_daly``) and ``trace_id`` for trace jobs. ``start_s``, the
     placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
-    failures that cut the job short, ``evictions`` planned maintenance.
+    failures that cut the job short, ``evictions`` planned maintenance, ``preemptions`` a policy's preemptions.
     """
     sub = Collector.columns(col.submitted)
     n = sub["time"].size
@@ -57,11 +59,13 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
     state = np.where(~np.isnan(finish), 2, np.where(~np.isnan(start), 1, 0))
     interruptions = np.zeros(n, dtype=np.int64)
     evictions = np.zeros(n, dtype=np.int64)
+    preemptions = np.zeros(n, dtype=np.int64)
     it = Collector.columns(col.interrupted)
     if it["job_id"].size:
-        by_failure = it["failure"] >= 0
-        interruptions = np.bincount(it["job_id"][by_failure], minlength=n).astype(np.int64)
-        evictions = np.bincount(it["job_id"][~by_failure], minlength=n).astype(np.int64)
+        reason = it["reason"]
+        interruptions = np.bincount(it["job_id"][reason == _FAILURE], minlength=n).astype(np.int64)
+        evictions = np.bincount(it["job_id"][reason == _MAINTENANCE], minlength=n).astype(np.int64)
+        preemptions = np.bincount(it["job_id"][reason > _MAINTENANCE], minlength=n).astype(np.int64)
         # A job's state follows its last record: interrupted and requeued -> queued;
         # interrupted for good -> failed; started after that -> running.
         last_stop = np.full(n, -1, dtype=np.int64)
@@ -104,6 +108,7 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         "locality": Coded(locality.astype(np.int32), LOCALITY_NAMES),
         "interruptions": interruptions,
         "evictions": evictions,
+        "preemptions": preemptions,
     }
     if col.checkpoint_intervals:
         interval = np.full(n, np.nan)
@@ -248,15 +253,17 @@ def overhead_table(col: Collector) -> Table:
 
 
 def interruptions_table(col: Collector) -> Table:
-    """One row per interrupted run: ``time_s, job_id, failure_id, lost_s, restart_s, requeued``.
+    """One row per interrupted run: ``time_s, job_id, failure_id, lost_s, restart_s, requeued, reason``.
 
-    ``failure_id`` is -1 for a maintenance eviction.
+    ``reason``: failure, maintenance, or a policy's preemption (priority, quota, scale_up);
+    ``failure_id`` is -1 unless a failure.
     """
     it = Collector.columns(col.interrupted)
     return Table({
         "time_s": it["time"].astype(float), "job_id": it["job_id"].astype(np.int64),
         "failure_id": it["failure"].astype(np.int64), "lost_s": it["lost_s"].astype(float),
         "restart_s": it["restart_s"].astype(float), "requeued": it["requeued"].astype(bool),
+        "reason": Coded(it["reason"].astype(np.int32), REASONS),
     })  # fmt: skip
 
 

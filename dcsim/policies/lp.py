@@ -32,6 +32,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,9 +40,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from dcsim.allocate.epoch import TERMS, Bin, Candidate, EpochProblem, solve_epoch
 from dcsim.infra.cluster import Placement
 from dcsim.policies.placement import _TIGHTEST, place_in_pool
-from dcsim.policies.scheduling import SCHEDULER
+from dcsim.policies.scheduling import SCHEDULER, Epoch, SchedulerBase
 from dcsim.scenario.types import PositiveSeconds, Seconds
-from dcsim.views import ClusterView, Fleet, JobView
+from dcsim.views import ClusterView, Fleet, JobView, QueueLike
 
 if TYPE_CHECKING:
     import numpy as np
@@ -121,18 +122,14 @@ def _leftover(hist: Sequence[int], rest: int, n: int) -> tuple[int, int]:
 
 
 @SCHEDULER.register("lp")
-class LinearProgram:
+class LinearProgram(SchedulerBase):
     """MILP per epoch over queued jobs and free capacity: cost, fault exposure, waiting, fragmentation."""
 
     Params = LpParams
-    batch = True
 
     def __init__(self, params: LpParams, rng: np.random.Generator) -> None:
         self.params, self.rng = params, rng
-        self.backfill = False
-        self.period = params.period
-        self.delay = params.delay
-        self.window = params.window
+        self.epoch = Epoch(params.period, params.delay, params.window)
         #: The auto level's bound, halved after each epoch that timed out (so a run does not keep falling back).
         self.max_cells = params.max_cells
         self.fleet: Fleet | None = None
@@ -307,14 +304,14 @@ class LinearProgram:
         return (min(interval / 2.0, half_run) + restart) / 3600.0
 
     # ------------------------------------------------------------------ the decision
-    def decide(
-        self, jobs: Sequence[JobView], cluster: ClusterView, now: float
-    ) -> Iterator[tuple[JobView, Placement]] | None:
-        """Solve the epoch; None if the solver gave no optimal answer (the engine falls back).
+    def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterator[tuple[JobView, Placement]] | None:
+        """Solve the epoch over the first ``window`` queued jobs; None if the solver gave no optimal answer.
 
         Otherwise an iterator of (job, placement); the engine starts each before asking
-        for the next, so each placement sees the GPUs taken by the ones before it.
+        for the next, so each placement sees the GPUs taken by the ones before it. On
+        None the engine's backfill pass with the placement policy decides (a fallback).
         """
+        jobs = list(islice(queue, self.epoch.window))
         problem, level, where = self.problem(jobs, cluster, now)
         p = self.params
         solution = solve_epoch(problem, p.solver, p.time_limit, p.gap)

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED = 0, 1, 2, 3, 4
 STATE_NAMES = ("queued", "running", "completed", "failed")
 """Names of the states a job can end a run in (INTERRUPTED is transient: the job is queued again)."""
+REASONS = ("failure", "maintenance", "priority", "quota", "scale_up")
+"""Why a holder of GPUs loses them before its end (its code is its index): a failure, a
+maintenance eviction, or a policy's preemption for priority, quota or a service's scale-up."""
 
 if TYPE_CHECKING:
     from dcsim.faults.checkpoint import RunClock
+
+
+class Holder(Protocol):
+    """Anything that holds GPUs (a job's run; a service replica).
+
+    Failures, maintenance and preemption treat them alike.
+    """
+
+    @property
+    def id(self) -> int:
+        """Its id (holders hit at once are lost in id order)."""
+
+    @property
+    def placement(self) -> list[tuple[int, int]]:
+        """``(node, GPUs)`` it holds."""
+
+    def lose(self, reason: str, failure: Any = None) -> None:
+        """Give its GPUs back now, for ``reason`` (one of :data:`REASONS`); ``failure`` is the failure, if one."""
+
 
 Checkpointing = tuple[float, float, float]
 """(interval, write, restart) in s; interval NaN means Young/Daly, computed at each start."""
@@ -41,6 +63,7 @@ class Job:
         "restart_cost",
         "restarts",
         "run_interval",
+        "runs",
         "speeds",
         "start_time",
         "state",
@@ -86,6 +109,10 @@ class Job:
         self.speeds: tuple[float, ...] | None = None  # rate per pool id (None: 1 everywhere)
         self.clock: RunClock | None = None  # the run's position once its rate has changed
         self.token = 0  # the run's pending end event is the one with this token
+
+    def lose(self, reason: str, failure: Any = None) -> None:
+        """Lose the GPUs of this run now (a :class:`Holder`): see :meth:`dcsim.engine.runs.Runs.lose`."""
+        self.runs.lose(self, reason, failure)
 
     def requeued(self, work_left: float, failed: bool = True) -> Job:
         """The job as it goes back to the queue after an interruption, with ``work_left`` s to do.

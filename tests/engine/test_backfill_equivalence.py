@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from dcsim.engine import DataCenterModel
 from dcsim.metrics.tables import jobs_table
-from dcsim.model import DataCenterModel
 
 from conftest import build, tiny_data
 

@@ -138,7 +138,7 @@ def test_event_records_come_in_causal_order(tmp_path: Path) -> None:
         datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8}}]},
         workload={"trace": {"path": "t.csv", "columns": {"submit_time": "t", "gpus": "gpus", "duration": "dur"}}},
     )
-    from dcsim.model import DataCenterModel
+    from dcsim.engine import DataCenterModel
 
     from conftest import build
 

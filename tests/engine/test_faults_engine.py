@@ -264,7 +264,7 @@ def test_plots_with_failures(tmp_path: Path) -> None:
 
 
 def test_reliability_records_read_back(tmp_path: Path) -> None:
-    from dcsim.model import DataCenterModel
+    from dcsim.engine import DataCenterModel
     from dcsim.scenario.load import scenario_from_data
 
     model = DataCenterModel(scenario_from_data(one_job(tmp_path, "2.5,node:1,1\n"), str(tmp_path)))

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from dcsim.cli import main
+from dcsim.engine import DataCenterModel
 from dcsim.infra.topology import GPU_SPEED
-from dcsim.model import DataCenterModel
 from dcsim.workload.jobs import Job
 
 from conftest import build, run_data, tiny_data
@@ -69,7 +69,7 @@ def test_a_job_spanning_types_runs_at_its_slowest_gpu() -> None:
     model = DataCenterModel(build(two_types(count=1)))
     job = Job(0, "train", "default", 0, 8, 10 * H, 10 * H, 10 * H, 0.0, (0, 1))
     job.speeds = model.topology.pool_rates((0, 1), None, None)
-    model._start(job, [(0, 4), (1, 4)])
+    model.runs.start(job, [(0, 4), (1, 4)])
     assert job.rate == GPU_SPEED["A100"] / GPU_SPEED["H100"]
 
 

@@ -5,7 +5,7 @@ numbers (prices, failure rates, the epoch period), from queueing theory (Erlang 
 Little's law), or from another run (fifo) that the lp must equal by argument; none is
 read off a run of the lp.
 
-Prices as the lp sees them (dcsim/model.py ``_bind_batch``, dcsim/policies/lp.py): a pool's
+Prices as the lp sees them (dcsim/engine/model.py ``_fleet``, dcsim/policies/lp.py): a pool's
 GPU-hour price ``p`` (``costs.gpu_hour_usd``) values waiting, fault exposure and fragmentation;
 the cost term uses the pool's *rate*: with ``cost_basis: energy`` (the default) the energy a busy
 GPU adds, ``(busy - idle power) x pue x electricity / 1000`` USD per GPU-hour; with
@@ -26,9 +26,9 @@ import yaml
 
 from dcsim.allocate.epoch import solve_epoch
 from dcsim.cli import main
+from dcsim.engine import DataCenterModel
 from dcsim.experiment.run import summary_json
 from dcsim.metrics.tables import jobs_table
-from dcsim.model import DataCenterModel
 from dcsim.workload.jobs import Job
 
 from conftest import build, run_data, tiny_data

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from dcsim.engine import DataCenterModel
 from dcsim.faults.checkpoint import COMPUTE, DONE, RESTART, WRITE, RunClock, progress, wall_time
 from dcsim.metrics.tables import jobs_table
-from dcsim.model import DataCenterModel
 from dcsim.workload.jobs import Job
 
 from conftest import build, tiny_data
@@ -104,13 +104,13 @@ def model_with(data: dict[str, Any], changes: list[tuple[float, float]], base_di
     """The model of ``data``, with a process that sets the rate of the first job to start at the given times."""
     model = DataCenterModel(build(data, base_dir))
     started: list[Job] = []
-    start: Callable[..., None] = model._start
+    start: Callable[..., None] = model.runs.start
 
     def capture(job: Job, placement: list[tuple[int, int]]) -> None:
         started.append(job)
         start(job, placement)
 
-    model._start = capture  # type: ignore[method-assign]
+    model.runs.start = capture  # type: ignore[method-assign]
 
     def changer():
         for at, rate in changes:

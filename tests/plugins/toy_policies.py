@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -115,3 +116,98 @@ class BadParams:
 
     def place(self, job, cluster):
         CALLS.append("BadParams.place")
+
+
+# ---------------------------------------------------------------- schedulers that decide (issue 11 point 4)
+from dcsim.policies.scheduling import Preempt, SchedulerBase  # noqa: E402
+
+
+def _fit(job, cluster):
+    """The lowest node of the job's pools with room for it (single-node jobs), or None."""
+    for node, free in enumerate(cluster.free):
+        if cluster.node_pool[node] in job.pools and free >= job.gpus:
+            return [(node, job.gpus)]
+    return None
+
+
+class PreemptLowerPriority(SchedulerBase):
+    """Strict priority; when the head does not fit, preempt the lowest-priority, latest-started run below it."""
+
+    preempts = True
+
+    def __init__(self, params, rng) -> None:
+        self.params, self.rng = params, rng
+
+    def key(self, job):
+        return (-job.priority, job.submit_time)
+
+    def decide(self, queue, cluster, now):
+        head = queue.first()
+        while head is not None:
+            placement = _fit(head, cluster)
+            if placement is not None:
+                yield head, placement
+            else:
+                below = [r for r in cluster.running() if r.priority < head.priority]
+                if not below:
+                    return
+                yield Preempt(min(below, key=lambda r: (r.priority, -r.start_time)), "priority")
+            head = queue.first()
+
+
+class WrongDecisions(SchedulerBase):
+    """Each decision wrong in the way ``params.mistake`` says."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        mistake: str = "unshown"
+
+    def __init__(self, params, rng) -> None:
+        self.params, self.rng = params, rng
+        self.preempts = params.mistake != "undeclared"
+
+    def decide(self, queue, cluster, now):
+        first = queue.first()
+        mistake = self.params.mistake
+        if mistake in ("reason", "undeclared"):
+            for run in cluster.running():
+                yield Preempt(run, "because" if mistake == "reason" else "priority")
+        elif mistake == "unshown" and first is not None:
+            yield first._replace(id=first.id + 1000), [(0, first.gpus)]
+            return
+        elif mistake == "idle_victim" and first is not None:
+            yield Preempt(first, "priority")
+            return
+        if first is not None:
+            placement = _fit(first, cluster)
+            if placement is not None:
+                yield first, placement
+
+
+class DecideWithoutDefaults:
+    """Has decide but neither epoch nor preempts: not a scheduler."""
+
+    def __init__(self, params, rng) -> None:
+        pass
+
+    def key(self, job):
+        return 0
+
+    def bind(self, fleet):
+        pass
+
+    def decide(self, queue, cluster, now):
+        return ()
+
+
+class Peeker:
+    """Keeps what it is given, to show that views lead nowhere (placement)."""
+
+    seen: ClassVar[list] = []
+
+    def __init__(self, params, rng) -> None:
+        pass
+
+    def place(self, job, cluster):
+        Peeker.seen.append((job, cluster))
+        return _fit(job, cluster)

@@ -282,7 +282,7 @@ def test_the_breakdown_names_are_known_metric_names() -> None:
 def test_the_lp_scheduler_prices_each_pool_at_its_site_s_prices() -> None:
     """Pools of sites a (3.00 $/GPU-h, 0.20 $/kWh x PUE 1.5) and c (scenario-wide 2.50, 0.10 x 1.3):
     a busy GPU-hour adds (700 - 100) W x PUE x price to the energy bill."""
-    from dcsim.model import DataCenterModel
+    from dcsim.engine import DataCenterModel
 
     data = idle_sites()
     data["policies"] = {"scheduler": "lp"}

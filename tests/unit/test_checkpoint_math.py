@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dcsim.engine.reliability import work_finish
 from dcsim.faults.checkpoint import checkpoints, daly, progress, wall_time, young
-from dcsim.faults.engine import work_finish
 from dcsim.scenario.schema import WorkingHours
 
 H = 3600.0

@@ -68,9 +68,9 @@ def test_no_import_cycle_besides_the_known_one() -> None:
 def test_the_cycle_finder_sees_imports_inside_functions_and_type_checking() -> None:
     """The reader finds a cycle made only of a function-level and a TYPE_CHECKING import."""
     graph = import_graph()
-    graph.add_edge("dcsim.core.units", "dcsim.model")  # as if core.units imported the model in a function
-    assert {"dcsim.core.units", "dcsim.model"} <= cyclic_modules(graph)
-    # model -> faults.engine is a function-level import in DataCenterModel.__init__.
-    assert graph.has_edge("dcsim.model", "dcsim.faults.engine")
-    # faults.engine -> metrics.collector is a TYPE_CHECKING import.
-    assert graph.has_edge("dcsim.faults.engine", "dcsim.metrics.collector")
+    graph.add_edge("dcsim.core.units", "dcsim.engine.model")  # as if core.units imported the model in a function
+    assert {"dcsim.core.units", "dcsim.engine.model"} <= cyclic_modules(graph)
+    # engine.model -> engine.reliability is a function-level import in DataCenterModel.__init__.
+    assert graph.has_edge("dcsim.engine.model", "dcsim.engine.reliability")
+    # engine.runs -> engine.reliability is a TYPE_CHECKING import.
+    assert graph.has_edge("dcsim.engine.runs", "dcsim.engine.reliability")

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from dcsim.infra.topology import Topology
     from dcsim.metrics.collector import Collector
     from dcsim.scenario.schema import Scenario
-    from dcsim.workload.jobs import Job
+    from dcsim.workload.jobs import Holder
 
 GPU, NODE, RACK, SITE = range(4)
 REBOOT, TECHNICIAN, TRACED = 0, 1, 2
@@ -87,7 +87,9 @@ def work_finish(start: float, work: float, hours: WorkingHours | None) -> float:
 class Reliability:
     """The failure, repair and maintenance machinery of one run.
 
-    It knows the engine only through three callables, so it imports nothing of it.
+    It knows the engine only through two callables, so it imports nothing of it: the
+    holders of GPUs on a node (job runs; service replicas later), each lost with
+    ``holder.lose(reason, failure)``, and ``capacity_changed``.
 
     Args:
         env: the SimPy environment.
@@ -96,8 +98,7 @@ class Reliability:
         cluster: the live GPU state (it sets GPUs down and up).
         collector: where failures, repairs and downtime are recorded.
         seed: the run seed (its streams: ``failures.<cause>``, ``repair``, ...).
-        holders: the jobs holding GPUs on a node (a live list: do not keep it).
-        lose: cut a job short, ``lose(job, failure)`` (``failure`` None: maintenance evicts it).
+        holders: the holders of GPUs on a node (a live list: do not keep it).
         capacity_changed: GPUs went out of or back into service.
     """
 
@@ -110,13 +111,11 @@ class Reliability:
         collector: Collector,
         seed: int,
         *,
-        holders: Callable[[int], list[Job]],
-        lose: Callable[[Job, Failure | None], None],
+        holders: Callable[[int], list[Holder]],
         capacity_changed: Callable[[], None],
     ) -> None:
         self.env = env
         self.holders = holders
-        self.lose = lose
         self.capacity_changed = capacity_changed
         sc = scenario
         topo = topology
@@ -313,12 +312,12 @@ class Reliability:
                 self._set_armed(c, u, False)
                 if c == NODE:
                     newly_down.append(u)
-        hit: dict[int, Job] = {}
+        hit: dict[int, Holder] = {}
         for n in newly_down:
-            for job in self.holders(n):
-                hit[job.id] = job
-        for job in sorted(hit.values(), key=lambda j: j.id):
-            self.lose(job, failure)
+            for holder in self.holders(n):
+                hit[holder.id] = holder
+        for holder in sorted(hit.values(), key=lambda j: j.id):
+            holder.lose("failure" if failure is not None else "maintenance", failure)
         for n in newly_down:
             self.refresh(n)
 
@@ -351,7 +350,7 @@ class Reliability:
         for job in sorted(self.holders(node), key=lambda j: j.id):
             held = next(g for n, g in job.placement if n == node)
             if rank < held:
-                self.lose(job, failure)
+                job.lose("failure" if failure is not None else "maintenance", failure)
                 return
             rank -= held
 
@@ -494,7 +493,7 @@ class Reliability:
         if mt.drain == "evict":
             hit = {job.id: job for n in nodes for job in self.holders(n)}
             for job in sorted(hit.values(), key=lambda j: j.id):
-                self.lose(job, None)
+                job.lose("maintenance")
         self.capacity_changed()
         busy = [n for n in nodes if cluster.allocated(n)]
         if busy:

@@ -1,0 +1,229 @@
+"""The data center model: wiring only.
+
+It builds the parts of one run and connects them: the workload's sources submit jobs
+to the dispatcher, which applies the scheduler's decisions; runs hold GPUs until they
+end or are lost; the reliability machinery (failures, repairs, maintenance) knows runs
+only as holders. There is no process per job or per GPU, which keeps a million jobs
+within a small factor of bare SimPy. Policies decide; the engine applies their
+decisions and emits records to the collector. It does no metric arithmetic.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from typing import Any
+
+from dcsim.core.sim import Simulation
+from dcsim.engine.dispatch import Dispatcher
+from dcsim.engine.runs import Runs
+from dcsim.engine.sources import Sources
+from dcsim.infra.cluster import Cluster
+from dcsim.infra.topology import build_topology
+from dcsim.metrics.collector import Collector
+from dcsim.policies.scheduling import KeyOrder
+from dcsim.views import Fleet
+from dcsim.workload.jobs import Job
+
+ProgressHook = Callable[["DataCenterModel"], None]
+
+
+class DataCenterModel:
+    """GPU data center under a training workload, for one scenario and seed.
+
+    Args:
+        scenario: the validated scenario.
+        seed: the run seed (overrides ``scenario.seed``).
+        collector: receives the event records (a new one if None).
+        progress: called at every timeseries sample (for progress displays).
+    """
+
+    def __init__(
+        self,
+        scenario: Any,
+        seed: int | None = None,
+        collector: Collector | None = None,
+        progress: ProgressHook | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.sim = Simulation()
+        self.env = self.sim.env
+        self.topology = build_topology(scenario.datacenter)
+        self.cluster = Cluster(self.topology)
+        self.collector = collector or Collector()
+        self.progress = progress
+        self.horizon = scenario.horizon
+        self.sample_interval = scenario.metrics.sample_interval or (self.horizon / 1000 if self.horizon else 300.0)
+        #: Jobs left queued with nothing running and nothing arriving (a run without horizon stops).
+        self.stuck_jobs = 0
+        self.drained = self.env.event()
+        # Fixed per-pool power figures for timeseries samples.
+        self._pool_power = [
+            (len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w, p.gpu_power_w - p.gpu_idle_power_w)
+            for p in self.topology.pools
+        ]
+        wl = scenario.workload
+        checkpoints = any(c.checkpoint is not None for c in wl.jobs) or (wl.trace is not None and wl.trace.checkpoint)
+        reliability = scenario.failures is not None or bool(scenario.maintenance)
+        self.runs = runs = Runs(self.env, self.cluster, self.collector, False, self._ended, self._requeue)
+        self.dispatch = Dispatcher(self.env, scenario.policies, self.seed, self.cluster, runs, self.check_drained)
+        #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
+        #: preemption need them: the plain engine stays lean.
+        self.track = reliability or bool(checkpoints) or self.dispatch.scheduler.preempts
+        if self.track:
+            runs.track = True
+            runs.node_jobs = [[] for _ in self.cluster.free]
+        self.rel = None
+        if reliability:
+            from dcsim.engine.reliability import Reliability
+
+            self.rel = runs.rel = Reliability(
+                self.env, scenario, self.topology, self.cluster, self.collector, self.seed,
+                holders=runs.holders, capacity_changed=self.capacity_changed,
+            )  # fmt: skip
+        if not isinstance(self.dispatch.scheduler, KeyOrder):
+            self.dispatch.scheduler.bind(self._fleet())
+        self.dispatch.start_epochs()
+        self.sources = Sources(
+            self.env, scenario, self.seed, self.topology, self.collector, self.dispatch.submit, self.check_drained
+        )
+        self.env.process(self._sampler())
+        self.check_drained()
+
+    # ------------------------------------------------------------------ the parts, for callers and tests
+    @property
+    def scheduler(self) -> Any:
+        """The scheduler policy as the scenario names it (a key order's own object, not its KeyOrder)."""
+        return self.dispatch.policy
+
+    @property
+    def queue(self) -> Any:
+        """The job queue."""
+        return self.dispatch.queue
+
+    @property
+    def running(self) -> int:
+        """Jobs running now."""
+        return self.runs.count
+
+    @property
+    def running_jobs(self) -> dict[int, Job]:
+        """Running jobs by id (kept when runs are tracked)."""
+        return self.runs.running_jobs
+
+    @property
+    def expected_jobs(self) -> int | None:
+        """Jobs the workload will submit, when known in advance."""
+        return self.sources.expected_jobs
+
+    @property
+    def guard_starts(self) -> list[float]:
+        """Start times of jobs started by the pass that keeps a batch scheduler work-conserving."""
+        return self.dispatch.guard_starts
+
+    def set_rate(self, job: Job, rate: float) -> None:
+        """Change the speed of a running job from now on (see :meth:`Runs.set_rate`)."""
+        self.runs.set_rate(job, rate)
+
+    def _fleet(self) -> Fleet:
+        """The pools' prices and failure rates a scheduler prices decisions with."""
+        costs = self.scenario.site_costs()  # each pool at its site's prices
+        kwh = {site: c.electricity_usd_per_kwh * c.pue / 1000.0 for site, c in costs.items()}
+        pools = self.topology.pools
+        price = tuple(costs[p.site].gpu_hour_price(p.gpu_type) for p in pools)
+        energy = tuple((p.gpu_power_w - p.gpu_idle_power_w) * kwh[p.site] for p in pools)
+        rel = self.rel
+        rates = tuple(rel.pool_rates(p.id) if rel is not None else (0.0, 0.0, 0.0, 0.0) for p in pools)
+        return Fleet(price, energy, rates)
+
+    # ------------------------------------------------------------------ events between the parts
+    def _ended(self) -> None:
+        """A run finished: schedule, then see whether the run is over."""
+        if len(self.dispatch.queue):
+            self.dispatch.schedule()
+        self.check_drained()
+
+    def _requeue(self, job: Job) -> None:
+        self.dispatch.requeue(job)
+
+    def capacity_changed(self) -> None:
+        """GPUs went out of or back into service (or a run was lost): record the level and schedule."""
+        self.collector.on_down(self.env.now, self.cluster.down_gpus)
+        self.dispatch.schedule()
+        self.check_drained()
+
+    def check_drained(self) -> None:
+        """End a run without horizon once nothing more can happen.
+
+        That is when every source is done and nothing runs: the queue is then empty, or
+        stuck (no completion will ever free GPUs for it), which is reported.
+        """
+        if self.sources.open or self.runs.count or self.drained.triggered or self.dispatch.pending:
+            return
+        queue = self.dispatch.queue
+        if len(queue) and self.rel is not None and self.rel.outages:
+            return  # capacity is out of service and will come back
+        if len(queue):
+            if self.horizon is not None:
+                return  # the run goes on to its horizon; the queue is counted there
+            self.stuck_jobs = len(queue)
+        self.drained.succeed()
+
+    # ------------------------------------------------------------------ timeseries
+    def power_w(self) -> float:
+        """IT power now, W (PUE is applied in scoring)."""
+        total = 0.0
+        free = self.cluster.pool_free
+        down = self.cluster.pool_down
+        for i, (fixed, per_busy) in enumerate(self._pool_power):
+            total += fixed + per_busy * (self.topology.pools[i].gpus - free[i] - down[i])
+        return total
+
+    def _sample(self) -> None:
+        self.collector.on_sample(
+            self.env.now, self.cluster.busy_gpus, len(self.dispatch.queue), self.runs.count, self.power_w()
+        )
+
+    def _sampler(self):
+        env = self.env
+        while True:
+            self._sample()
+            if self.progress is not None:
+                self.progress(self)
+            yield env.timeout(self.sample_interval)
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> float:
+        """Run to the horizon, or until the workload drains; return the end time, s.
+
+        Per-job objects are acyclic (reference counting frees them), so the cyclic
+        garbage collector only re-scans the live jobs again and again; at a million jobs
+        that cost more than the simulation. It runs rarely during the run (thresholds
+        raised, setup objects frozen) and as before afterwards.
+        """
+        thresholds = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(200_000, 50, 1_000)
+        try:
+            if self.horizon is not None:
+                self.env.run(until=self.horizon)
+            else:
+                self.env.run(until=self.drained)
+        finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
+        end = float(self.env.now)
+        self.runs.close(end)  # runs cut by the end: nothing lost (yet)
+        samples = self.collector.samples["time"]
+        if not samples or samples[-1] < end:
+            self._sample()
+        return end
+
+    @property
+    def now(self) -> float:
+        """Simulated time, s."""
+        return float(self.env.now)
+
+
+__all__ = ["DataCenterModel"]

@@ -1,0 +1,225 @@
+"""Job runs: a job holding its GPUs, from its start to its end or its loss.
+
+A run holds its work left, its rate, the time since which that rate holds, its phase
+(restart, compute, checkpoint write) and a token (:class:`dcsim.faults.checkpoint.RunClock`).
+A run whose rate never changes has one pending SimPy timeout, computed at the start
+(the fast path: no clock object); :meth:`Runs.set_rate` settles the work done at the old
+rate, bumps the token (the old end event goes stale) and schedules one new end.
+
+A run is a *holder*: it has a ``placement`` and is lost with ``job.lose(reason, failure)``
+(a failure, maintenance, or a policy's preemption), which settles what it loses by the
+checkpoint arithmetic and queues the job again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from dcsim.faults import checkpoint as ckpt
+from dcsim.infra.cluster import Cluster, Placement
+from dcsim.metrics.collector import Collector
+from dcsim.workload.jobs import COMPLETED, INTERRUPTED, REASONS, RUNNING, Job
+
+if TYPE_CHECKING:
+    from dcsim.engine.reliability import Reliability
+
+_FAILURE, _MAINTENANCE = REASONS.index("failure"), REASONS.index("maintenance")
+
+
+class Runs:
+    """The running jobs of one model: starts, rate changes, ends and losses.
+
+    Args:
+        env: the SimPy environment.
+        cluster: the live GPU state (allocated at a start, released at an end).
+        collector: receives ``job_started``, ``job_finished``, ``job_interrupted`` and overhead records.
+        track: keep the jobs on each node and every running job (failures, maintenance,
+            checkpoints and preemption need them; the plain engine stays lean).
+        ended: called after a run finished (the engine then schedules).
+        requeue: queues a lost job's next attempt.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cluster: Cluster,
+        collector: Collector,
+        track: bool,
+        ended: Callable[[], None],
+        requeue: Callable[[Job], None],
+    ) -> None:
+        self.env, self.cluster, self.collector = env, cluster, collector
+        self.track = track
+        self.ended, self.requeue = ended, requeue
+        self.count = 0
+        #: Jobs holding GPUs on each node, and every running job by id (kept when ``track``).
+        self.node_jobs: list[list[Job]] = [[] for _ in cluster.free] if track else []
+        self.running_jobs: dict[int, Job] = {}
+        cluster.holders = self.running_jobs  # type: ignore[assignment]
+        #: The reliability machinery, when there are failures or maintenance (set by the engine).
+        self.rel: Reliability | None = None
+
+    def holders(self, node: int) -> list[Job]:
+        """The runs holding GPUs on ``node`` (a live list: do not keep it)."""
+        return self.node_jobs[node]
+
+    def start(self, job: Job, placement: Placement) -> None:
+        """Give a job its GPUs and schedule its end."""
+        cluster = self.cluster
+        cluster.allocate(placement)
+        job.state = RUNNING
+        job.placement = placement
+        job.start_time = now = self.env.now
+        self.count += 1
+        racks = len({cluster.node_rack[n] for n, _ in placement}) if len(placement) > 1 else 1
+        first = placement[0][0]
+        self.collector.on_job_started(
+            now, job.id, cluster.node_pool[first], first, len(placement), racks, cluster.locality(placement)
+        )
+        speeds = job.speeds
+        if speeds is not None:  # a job spanning GPU types runs at its slowest GPU
+            job.rate = min(speeds[cluster.node_pool[n]] for n, _ in placement)
+        rate = job.rate
+        if not self.track:
+            self.env.timeout(job.duration / rate, job).callbacks.append(self._finish)
+            return
+        job.runs = self
+        node_jobs = self.node_jobs
+        for n, _ in placement:
+            node_jobs[n].append(job)
+        self.running_jobs[job.id] = job
+        wall = job.work_left / rate
+        if job.checkpoint is not None:
+            interval, write, _ = job.checkpoint
+            if interval != interval:  # NaN: Young/Daly for this placement, in wall time: as work, at this rate
+                mtti = self.rel.mtti(placement) if self.rel is not None else math.inf
+                interval = max(ckpt.daly(write, mtti), 1.0) * rate
+            job.run_interval = interval
+            if not job.restarts:
+                self.collector.checkpoint_intervals[job.id] = interval
+            wall = ckpt.wall_time(job.work_left, interval, write, job.restart_cost, rate)
+        elif job.restart_cost:
+            wall += job.restart_cost
+        self.env.timeout(wall, job).callbacks.append(self._finish)
+
+    def set_rate(self, job: Job, rate: float) -> None:
+        """Change the speed of a running job (s of work per s) from now on, and move its end.
+
+        The run's progress is settled at the old rate (work done, checkpoint phase), the
+        job's token bumped so that its pending end event goes stale, and one new end event
+        scheduled. A run whose rate never changes keeps its single timeout.
+        """
+        if job.state != RUNNING:
+            return
+        now = self.env.now
+        clock = job.clock
+        if clock is None:
+            plan = job.checkpoint
+            write = plan[1] if plan is not None else 0.0
+            clock = job.clock = ckpt.RunClock(job.work_left, job.run_interval, write, job.restart_cost, job.rate,
+                                              job.start_time)  # fmt: skip
+        clock.advance(now)
+        clock.rate = job.rate = rate
+        job.token += 1
+        left = clock.wall_left()
+        if left < math.inf:
+            self.env.timeout(left, (job, job.token)).callbacks.append(self._finish)
+
+    def progress(self, job: Job, now: float) -> ckpt.Progress:
+        """Where the job's run stands at ``now``."""
+        if job.clock is not None:
+            return job.clock.at(now)
+        plan = job.checkpoint
+        write = plan[1] if plan is not None else 0.0
+        return ckpt.progress(now - job.start_time, job.work_left, job.run_interval, write, job.restart_cost, job.rate)
+
+    def _left(self, job: Job) -> None:
+        """A running job gave back its GPUs (finished or lost)."""
+        self.cluster.release(job.placement)
+        self.count -= 1
+        if self.track:
+            for n, _ in job.placement:
+                self.node_jobs[n].remove(job)
+            del self.running_jobs[job.id]
+            if self.cluster.cordoned and self.rel is not None:
+                self.rel.released(job.placement)
+
+    def overhead(self, job: Job, end: float) -> None:
+        """Record the restart and checkpoint time of the job's run ending at ``end`` (nothing lost)."""
+        p = self.progress(job, end)
+        if p.restart or p.checkpoint:
+            self.collector.on_overhead(job.id, job.start_time, end, p.restart, p.checkpoint, 0.0)
+
+    def _finish(self, event: Any) -> None:
+        """End callback: release the GPUs and schedule (a stale one, of a lost or moved run, does nothing)."""
+        job = event.value
+        if job.__class__ is tuple:  # an end moved by a rate change: only the latest counts
+            job, token = job
+            if token != job.token:
+                return
+        elif job.token:
+            return
+        if job.state != RUNNING:
+            return
+        if self.track and (job.checkpoint is not None or job.restart_cost):
+            self.overhead(job, self.env.now)
+        self._left(job)
+        job.state = COMPLETED
+        self.collector.on_job_finished(self.env.now, job.id)
+        self.ended()
+
+    def lose(self, job: Job, reason: str, failure: Any = None) -> None:
+        """Cut a running job short: by a failure, evicted for maintenance, or preempted by a policy.
+
+        Work since the last completed checkpoint is lost; an evicted job with
+        checkpointing writes one as it leaves (its write time is paid at its restart).
+        The job goes back to the queue (at its scheduler's place), or fails after
+        ``max_restarts`` failures. The caller runs the scheduling pass.
+        """
+        code = REASONS.index(reason)
+        now = self.env.now
+        plan = job.checkpoint
+        _, write, restart = plan if plan is not None else (math.inf, 0.0, 0.0)
+        p = self.progress(job, now)
+        saved, lost = p.saved, p.unsaved_wall
+        restart_cost = restart
+        if code == _MAINTENANCE and plan is not None:
+            saved, lost = p.saved + p.unsaved, 0.0
+            # The checkpoint written on the way out is paid at the restart; with nothing
+            # new to save (evicted while restarting) there is none to write.
+            restart_cost = restart + (write if p.unsaved > 0 else 0.0)
+        if p.restart or p.checkpoint or lost:
+            self.collector.on_overhead(job.id, job.start_time, now, p.restart, p.checkpoint, lost)
+        self._left(job)
+        job.state = INTERRUPTED
+        failed = code == _FAILURE
+        again = job.requeued(job.work_left - saved, failed=failed)
+        again.restart_cost = restart_cost
+        limit = self.rel.max_restarts if self.rel is not None else None
+        requeue = not failed or limit is None or again.interruptions <= limit  # only failures count
+        if failure is not None:
+            failure.jobs_hit += 1
+        self.collector.on_job_interrupted(
+            now,
+            job.id,
+            failure.id if failure is not None else -1,
+            lost,
+            restart_cost if requeue else 0.0,
+            requeue,
+            code,
+        )
+        if requeue:
+            self.requeue(again)
+
+    def close(self, end: float) -> None:
+        """The run ended at ``end``: record the overhead of the runs still going (nothing lost yet)."""
+        for job in self.running_jobs.values():
+            if job.checkpoint is not None or job.restart_cost:
+                self.overhead(job, end)
+
+
+__all__ = ["Runs"]
