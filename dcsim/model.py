@@ -26,12 +26,13 @@ from dcsim.infra.cluster import Cluster
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
 from dcsim.policies import PLACEMENT, SCHEDULER
-from dcsim.scenario.schema import JobClass, Scenario
+from dcsim.scenario.schema import Scenario
 from dcsim.views import Fleet
 from dcsim.workload.arrivals import arrival_times
 from dcsim.workload.distributions import count_sampler, duration_sampler
 from dcsim.workload.jobs import COMPLETED, INTERRUPTED, QUEUED, RUNNING, Checkpointing, Job
 from dcsim.workload.queue import JobQueue
+from dcsim.workload.spec import JobClass
 from dcsim.workload.trace import TraceTable, read_trace
 
 ProgressHook = Callable[["DataCenterModel"], None]

@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcsim.allocate.epoch import TERMS, Bin, Candidate, EpochProblem, solve_epoch
+from dcsim.core.spec import PositiveSeconds, Seconds
 from dcsim.infra.cluster import Placement
 from dcsim.policies.placement import _TIGHTEST, place_in_pool
 from dcsim.policies.scheduling import SCHEDULER
-from dcsim.scenario.types import PositiveSeconds, Seconds
 from dcsim.views import ClusterView, Fleet, JobView
 
 if TYPE_CHECKING:
