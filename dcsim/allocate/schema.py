@@ -11,8 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from dcsim.scenario.schema import Strict
-from dcsim.scenario.types import Seconds
+from dcsim.core.spec import Seconds, Strict
 
 
 class PoolSpec(Strict):

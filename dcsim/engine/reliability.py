@@ -30,9 +30,10 @@ from dcsim.core.rng import stream
 from dcsim.faults.clock import FailureClock
 from dcsim.faults.crew import crews
 from dcsim.faults.models import time_to_failure
+from dcsim.faults.spec import COMPONENTS, Maintenance, Repair
 from dcsim.faults.trace import read_failure_trace
+from dcsim.infra.spec import WorkingHours
 from dcsim.policies.repair import REPAIR
-from dcsim.scenario.schema import COMPONENTS, Maintenance, Repair, WorkingHours
 from dcsim.workload.distributions import duration_sampler
 
 if TYPE_CHECKING:

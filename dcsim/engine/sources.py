@@ -20,6 +20,7 @@ from dcsim.metrics.collector import Collector
 from dcsim.workload.arrivals import arrival_times
 from dcsim.workload.distributions import count_sampler, duration_sampler
 from dcsim.workload.jobs import Checkpointing, Job
+from dcsim.workload.spec import JobClass
 from dcsim.workload.trace import TraceTable, read_trace
 
 #: Trace rows turned into Python values at a time (see Sources._trace_arrivals).
@@ -51,7 +52,7 @@ def checkpointing(spec: Any) -> Checkpointing | None:
     return (interval, spec.write, spec.restart)
 
 
-def class_chunks(cls: Any, seed: int, horizon: float | None, base_dir: str) -> tuple[Iterator[Chunk], float]:
+def class_chunks(cls: JobClass, seed: int, horizon: float | None, base_dir: str) -> tuple[Iterator[Chunk], float]:
     """Chunks of one class's jobs, drawn from its own named streams; and its mean run time."""
     size_draw, _ = count_sampler(cls.gpus, base_dir)
     duration_draw, mean = duration_sampler(cls.duration, base_dir)

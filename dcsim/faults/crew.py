@@ -15,11 +15,16 @@ failures; the sites without one share the scenario-wide crew (:func:`crews`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dcsim.faults.models import time_to_failure
+from dcsim.faults.spec import COMPONENTS, Repair
+from dcsim.infra.spec import WorkingHours
 from dcsim.infra.topology import Topology
-from dcsim.scenario.schema import COMPONENTS, Repair, Scenario, WorkingHours
 from dcsim.workload.distributions import duration_sampler
+
+if TYPE_CHECKING:
+    from dcsim.scenario.schema import Scenario  # annotation only: the schema composes this package's spec
 
 CREW_OVERLOADED = (
     "overloaded: repairs queue without end, so availability falls the longer the run and what it measures depends "

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dcsim.scenario.schema import FailureModel
+from dcsim.faults.spec import FailureModel
 
 if TYPE_CHECKING:  # numpy is imported where times are drawn, so `dcsim validate` need not import it
     import numpy as np

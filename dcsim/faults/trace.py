@@ -13,8 +13,8 @@ import os
 
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
+from dcsim.faults.spec import COMPONENTS, FailureTrace
 from dcsim.infra.topology import Topology
-from dcsim.scenario.schema import COMPONENTS, FailureTrace
 from dcsim.workload.distributions import read_csv_text, resolve
 
 COLUMNS = ("time", "component", "duration")

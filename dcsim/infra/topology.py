@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from dcsim.scenario.schema import Datacenter, NodeSpec
+from dcsim.infra.spec import Datacenter, NodeSpec
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from dcsim.core.table import Table
+from dcsim.faults.spec import COMPONENTS
+from dcsim.infra.spec import Costs
 from dcsim.infra.topology import Pool
-from dcsim.scenario.schema import COMPONENTS, Costs
 
 CONTRACT = (
     "jobs.submitted", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dcsim.core.table import Coded, Table
+from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import REPAIRED_BY
-from dcsim.scenario.schema import COMPONENTS
 from dcsim.workload.jobs import REASONS, STATE_NAMES
 
 if TYPE_CHECKING:

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcsim.allocate.epoch import TERMS, Bin, Candidate, EpochProblem, solve_epoch
+from dcsim.core.spec import PositiveSeconds, Seconds
 from dcsim.infra.cluster import Placement
 from dcsim.policies.placement import _TIGHTEST, place_in_pool
 from dcsim.policies.scheduling import SCHEDULER, Epoch, SchedulerBase
-from dcsim.scenario.types import PositiveSeconds, Seconds
 from dcsim.views import ClusterView, Fleet, JobView, QueueLike
 
 if TYPE_CHECKING:

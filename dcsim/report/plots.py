@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.core.units import format_duration
-from dcsim.scenario.schema import COMPONENTS
+from dcsim.faults.spec import COMPONENTS
 
 
 def _time_axis(seconds: np.ndarray) -> tuple[np.ndarray, str]:

@@ -1,7 +1,8 @@
 """Checks that need more than one block of the scenario; each problem carries its path.
 
 :func:`check_parts` works on whichever blocks validated, so that ``dcsim validate``
-reports these problems together with the schema's, all at once.
+reports these problems together with the schema's, all at once. Policy names and
+parameters are checked in :mod:`dcsim.scenario.load` (the schema knows no policies).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
+from dcsim.core.spec import PositiveSeconds
 from dcsim.infra.topology import Topology, build_topology
 from dcsim.scenario.limits import check_limits
 from dcsim.scenario.schema import (
@@ -24,7 +26,6 @@ from dcsim.scenario.schema import (
     Scenario,
     Trace,
 )
-from dcsim.scenario.types import PositiveSeconds
 from dcsim.workload.distributions import count_sampler, duration_sampler, resolve
 from dcsim.workload.trace import read_trace
 

@@ -1,7 +1,10 @@
-"""Loading scenario files: YAML -> overrides -> schema -> whole-scenario checks.
+"""Loading scenario files: YAML -> overrides -> schema and policy checks -> whole-scenario checks.
 
 Every problem is collected and raised together as one :class:`ScenarioError` whose
-paths are those of the user's file (``workload.jobs.0.duration.mean``).
+paths are those of the user's file (``workload.jobs.0.duration.mean``). The schema knows no
+policies: :func:`policy_problems` checks each policy's name and parameters against its
+registry, and each problem takes the place among the schema's that the field's place in
+the schema gives it.
 """
 
 from __future__ import annotations
@@ -13,14 +16,16 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from dcsim.core import yamlfile
-from dcsim.core.errors import ScenarioError, unreadable
+from dcsim.core.errors import DcsimError, ScenarioError, unreadable
+from dcsim.core.spec import Policy, PolicySpec
+from dcsim.core.text import cut
 from dcsim.scenario.checks import check_raw, check_scenario
-from dcsim.scenario.messages import plain
+from dcsim.scenario.messages import params_problems, plain
 from dcsim.scenario.overrides import apply_overrides
-from dcsim.scenario.schema import Repair, Scenario
+from dcsim.scenario.schema import Policies, Repair, Scenario
 
 
 def read_yaml(path: str) -> dict[str, Any]:
@@ -148,15 +153,77 @@ def _message(error: Any) -> str:
     return plain(error)
 
 
+#: Where a scenario names a policy, as (block, field, kind of policy), in the schema's field order.
+POLICY_FIELDS = (
+    ("repair", "policy", "repair"),
+    ("policies", "scheduler", "scheduler"),
+    ("policies", "placement", "placement"),
+)
+
+
+def policy_problems(data: dict[str, Any], base_dir: str) -> list[tuple[tuple[str, str], str]]:
+    """Unknown policy names and bad parameters, as ``(location, message)`` in the schema's field order.
+
+    Only a policy field the user gave, and that is a valid policy spec (its own errors are the
+    schema's), is checked. A plug-in's module is looked for on the Python path, then beside the
+    scenario file (``base_dir``) and in the current folder.
+    """
+    from dcsim.policies import REGISTRIES
+
+    adapter: TypeAdapter[PolicySpec] = TypeAdapter(Policy)
+    search = [base_dir, os.getcwd()]
+    problems = []
+    for block, field, kind in POLICY_FIELDS:
+        raw = data.get(block)
+        if not isinstance(raw, dict) or field not in raw:
+            continue
+        try:
+            spec = adapter.validate_python(raw[field])
+        except ValidationError:
+            continue
+        try:
+            REGISTRIES[kind].validate_params(spec.name, spec.params, search)
+        except DcsimError as exc:
+            problems.append(((block, field), str(exc)))
+        except ValueError as exc:  # pydantic's ValidationError of the Params model
+            errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
+            parts = params_problems(errors) or [cut(str(exc), 300)]
+            problems.append(((block, field), f"{cut(spec.name, 80)}: " + "; ".join(parts)))
+    return problems
+
+
+def _schema_rank(loc: tuple[Any, ...]) -> tuple[int, int]:
+    """Where pydantic reports an error at ``loc`` among a scenario's (top-level field, its field; extras last).
+
+    Pydantic validates fields in declaration order and then refuses unknown keys; the policy
+    blocks' errors come from the checks, and take the place the schema would give them.
+    """
+    fields = list(Scenario.model_fields)
+    top = fields.index(loc[0]) if loc and loc[0] in fields else len(fields)
+    if len(loc) < 2:
+        return top, -1
+    block = {"repair": Repair, "policies": Policies}.get(str(loc[0]))
+    inner = list(block.model_fields) if block is not None else []
+    return top, inner.index(loc[1]) if loc[1] in inner else len(inner)
+
+
 def scenario_from_data(data: dict[str, Any], base_dir: str = ".", source: str | None = None) -> Scenario:
     """Validate raw scenario data; raise one ScenarioError listing every problem."""
     try:
-        scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
+        scenario: Scenario | None = Scenario.model_validate(data)
+        errors: list[Any] = []
     except ValidationError as exc:
-        problems = [(_user_path(data, e["loc"]), _message(e)) for e in exc.errors()]
+        scenario, errors = None, exc.errors()
+    found = [(tuple(e["loc"]), _message(e)) for e in errors]
+    policies = policy_problems(data, base_dir)
+    for loc, text in policies:
+        at = next((i for i, (other, _) in enumerate(found) if _schema_rank(other) > _schema_rank(loc)), len(found))
+        found.insert(at, (loc, cut(text, 300)))  # as pydantic's message of a validator's error is cut
+    if scenario is None or policies:
+        problems = [(_user_path(data, loc), text) for loc, text in found]
         seen = set(problems)
         problems += [p for p in check_raw(data, base_dir) if p not in seen]
-        raise ScenarioError(problems, source) from None
+        raise ScenarioError(problems, source)
     scenario._base_dir = base_dir
     problems = check_scenario(scenario)
     if problems:

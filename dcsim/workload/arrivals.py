@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from dcsim.scenario.schema import BatchArrival, DiurnalArrival, PeriodicArrival, PoissonArrival
+from dcsim.workload.spec import BatchArrival, DiurnalArrival, PeriodicArrival, PoissonArrival
 
 CHUNK = 1 << 15
 

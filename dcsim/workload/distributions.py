@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING
 
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError, unreadable
-from dcsim.scenario.schema import (
+from dcsim.workload.spec import (
     ChoiceCount,
     EmpiricalCount,
     EmpiricalDist,

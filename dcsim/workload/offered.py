@@ -15,20 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dcsim.scenario.schema import (
+from dcsim.workload.distributions import duration_sampler, read_column, resolve
+from dcsim.workload.spec import (
     BatchArrival,
     ChoiceCount,
     DiurnalArrival,
     EmpiricalCount,
     PeriodicArrival,
     PoissonArrival,
-    Scenario,
 )
-from dcsim.workload.distributions import duration_sampler, read_column, resolve
 from dcsim.workload.trace import read_trace
 
 if TYPE_CHECKING:
     from dcsim.infra.topology import Topology
+    from dcsim.scenario.schema import Scenario  # annotation only: the schema composes this package's spec
 
 
 def mean_rate(

@@ -21,8 +21,8 @@ from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.core.files import remember_sha256
 from dcsim.core.memory import release_free_memory
-from dcsim.scenario.schema import Trace
 from dcsim.workload.distributions import read_csv_text, resolve
+from dcsim.workload.spec import Trace
 
 if TYPE_CHECKING:
     import numpy as np

@@ -1,0 +1,219 @@
+"""The infrastructure's part of the scenario schema: sites > racks > nodes, the fabric, and what a site owns.
+
+A site owns its prices (:class:`SiteCosts`, on top of the scenario-wide :class:`Costs`) and
+may have a repair crew of its own (:class:`SiteRepair`, whose hours are :class:`WorkingHours`,
+also the scenario-wide crew's). :mod:`dcsim.scenario.schema` composes this with the other
+packages' specs into the whole scenario.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from dcsim.core.spec import BitsPerSecond, Bytes, Seconds, Strict, Watts
+from dcsim.core.text import quote
+
+MAX_PRICE = 1e6
+"""Largest price (USD per GPU-hour or per kWh): costs over the longest horizon stay finite."""
+MAX_GPUS = 10_000_000
+"""Most GPUs in a data center (and in one job): far above any data center today, and a bound on the memory
+and time that building the topology takes."""
+
+
+class WorkingHours(Strict):
+    """When technicians work: hands-on repair only progresses inside these hours."""
+
+    start: Seconds = Field(8 * 3600.0, description="start of the working day (time of day; day 0 starts at time 0)")
+    end: Seconds = Field(18 * 3600.0, description="end of the working day (time of day)")
+    days: Literal["all", "weekdays"] = Field("weekdays", description="weekdays: day 0 is a Monday")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if not self.start < self.end <= 86400.0:
+            raise ValueError("working hours need 0 <= start < end <= 24h")
+        return self
+
+
+class SiteRepair(Strict):
+    """A site's own repair crew: it repairs the site's failures, and only them.
+
+    A field it does not set is the scenario-wide `repair` one (so `repair: {}` gives the site a
+    crew of its own as large as the scenario-wide one). The repair policy, repair time, reboots
+    and spares stay scenario-wide.
+    """
+
+    technicians: int | None = Field(None, ge=1, description="technicians of this site's crew")
+    working_hours: WorkingHours | None = Field(
+        None,
+        description="this crew's hours (default: the scenario-wide ones; around the clock: {start: 0h, end: 24h, "
+        "days: all})",
+    )
+
+
+def _price_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().lstrip("$").replace(",", ""))
+        except ValueError:
+            raise ValueError(
+                f"expected a price in USD such as 2.10 (or one per GPU type), got {quote(value)}"
+            ) from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"*": value}
+    return value
+
+
+class Costs(Strict):
+    """Prices. Capital is per installed GPU-hour; energy is metered at the facility (x PUE).
+
+    These are every site's prices, save those a site sets in its own `costs` block (field by field).
+    """
+
+    gpu_hour_usd: Annotated[
+        dict[str, Annotated[float, Field(ge=0, le=MAX_PRICE)]], BeforeValidator(_price_shorthand)
+    ] = Field(
+        default_factory=lambda: {"*": 2.0},
+        description="capital + operations per installed GPU-hour, in USD: one number or one per GPU type",
+        json_schema_extra={"x-unit": "USD per GPU-hour"},
+    )
+    electricity_usd_per_kwh: float = Field(0.10, ge=0, le=MAX_PRICE, description="electricity price, USD/kWh")
+    pue: float = Field(1.3, ge=1, le=10, description="power usage effectiveness: facility / IT power")
+
+    def gpu_hour_price(self, gpu_type: str) -> float:
+        """USD per installed GPU-hour of ``gpu_type``."""
+        prices = self.gpu_hour_usd
+        return prices[gpu_type] if gpu_type in prices else prices["*"]
+
+    def for_site(self, site: SiteCosts | None) -> Costs:
+        """These prices with a site's own on top, field by field (``self`` if the site sets none).
+
+        A site's ``gpu_hour_usd`` is looked up first: its price for the type, then its ``*``;
+        only a type it has no price for (and no ``*``) takes the scenario-wide price.
+        """
+        if site is None:
+            return self
+        update: dict[str, Any] = {k: v for k, v in site if v is not None}
+        own = site.gpu_hour_usd
+        if own is not None:
+            update["gpu_hour_usd"] = dict(own) if "*" in own else {**self.gpu_hour_usd, **own}
+        return self.model_copy(update=update) if update else self
+
+
+class SiteCosts(Strict):
+    """A site's own prices: any field of the scenario-wide `costs`; a field not set is the scenario-wide one."""
+
+    gpu_hour_usd: (
+        Annotated[dict[str, Annotated[float, Field(ge=0, le=MAX_PRICE)]], BeforeValidator(_price_shorthand)] | None
+    ) = Field(
+        None,
+        description="capital + operations per installed GPU-hour at this site, in USD: one number or one per GPU "
+        "type (a type without a price here, and no '*' here, takes the scenario-wide price)",
+        json_schema_extra={"x-unit": "USD per GPU-hour"},
+    )
+    electricity_usd_per_kwh: float | None = Field(
+        None, ge=0, le=MAX_PRICE, description="electricity price at this site, USD/kWh"
+    )
+    pue: float | None = Field(None, ge=1, le=10, description="power usage effectiveness of this site")
+
+
+class NodeSpec(Strict):
+    """A GPU server. Power, memory and speed defaults depend on the GPU type (the tables: docs/background.md)."""
+
+    gpus: int = Field(8, ge=1, description="GPUs per node")
+    gpu_type: str = Field("H100", description="GPU model name: sets power, memory and speed defaults")
+    gpu_memory: Bytes | None = Field(None, description="memory of one GPU (default by type, e.g. H100 80GB)")
+    gpu_speed: float | None = Field(
+        None, gt=0, description="training throughput of one GPU relative to an H100 (default by type, e.g. A100 0.32)"
+    )
+    gpu_power: Watts | None = Field(None, description="power of a busy GPU (default by type)")
+    gpu_idle_power: Watts | None = Field(None, description="power of an idle GPU (default by type)")
+    base_power: Watts | None = Field(
+        None, description="node power besides GPUs: CPUs, memory, NICs, fans (default 150 W/GPU)"
+    )
+
+
+class RackGroup(Strict):
+    """Identical racks of identical nodes."""
+
+    name: str | None = Field(None, description="label of the group (kept in the manifest; no effect on results)")
+    racks: int = Field(ge=1, description="number of racks")
+    nodes_per_rack: int = Field(ge=1, description="nodes in each rack")
+    node: NodeSpec = Field(default_factory=NodeSpec, description="the node model")
+
+
+class Network(Strict):
+    """The fabric inside a site. Recorded, not yet modelled: run times do not depend on it (no effect on results)."""
+
+    topology: Literal["leaf_spine"] = Field(
+        "leaf_spine", description="fabric shape (recorded, not yet modelled: no effect on results)"
+    )
+    nic: BitsPerSecond = Field(
+        400e9, description="node uplink bandwidth (recorded, not yet modelled: no effect on results)"
+    )
+    oversubscription: float = Field(
+        1.0, ge=1, description="leaf down/up bandwidth ratio (recorded, not yet modelled: no effect on results)"
+    )
+    spines: int | None = Field(
+        None, ge=1,
+        description="spine switches, default enough for 64-port leaves (recorded, not yet modelled: no effect on "
+        "results)",
+    )  # fmt: skip
+
+
+class Site(Strict):
+    """A data center: racks of nodes, either uniform (`racks`, `nodes_per_rack`, `node`) or `rack_groups`."""
+
+    name: str = Field(description="site name, unique")
+    racks: int | None = Field(None, ge=1, description="racks (uniform site)")
+    nodes_per_rack: int | None = Field(None, ge=1, description="nodes per rack (uniform site)")
+    node: NodeSpec | None = Field(None, description="node model (uniform site)")
+    rack_groups: list[RackGroup] | None = Field(None, description="heterogeneous racks")
+    network: Network = Field(default_factory=Network, description="the site's fabric")
+    costs: SiteCosts | None = Field(
+        None, description="the site's own prices; a field it does not set is the scenario-wide `costs` one"
+    )
+    repair: SiteRepair | None = Field(
+        None,
+        description="the site's own repair crew, which repairs only this site's failures; a field it does not set "
+        "is the scenario-wide `repair` one (without it, the site shares the scenario-wide crew)",
+    )
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> Site:
+        uniform = self.racks is not None or self.nodes_per_rack is not None or self.node is not None
+        if uniform and self.rack_groups:
+            raise ValueError("give either `racks`/`nodes_per_rack`/`node` or `rack_groups`, not both")
+        if not uniform and not self.rack_groups:
+            raise ValueError("give `racks` and `nodes_per_rack` (and `node`), or `rack_groups`")
+        if uniform and (self.racks is None or self.nodes_per_rack is None):
+            raise ValueError("a uniform site needs both `racks` and `nodes_per_rack`")
+        return self
+
+    @property
+    def groups(self) -> list[RackGroup]:
+        """The site's racks as rack groups (a uniform site is one group)."""
+        if self.rack_groups:
+            return list(self.rack_groups)
+        assert self.racks is not None and self.nodes_per_rack is not None
+        return [RackGroup(racks=self.racks, nodes_per_rack=self.nodes_per_rack, node=self.node or NodeSpec())]
+
+
+class Datacenter(Strict):
+    """Sites > racks > nodes > GPUs."""
+
+    sites: list[Site] = Field(min_length=1, description="the sites")
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> Datacenter:
+        names = [s.name for s in self.sites]
+        if len(set(names)) != len(names):
+            raise ValueError("site names must be unique")
+        gpus = sum(g.racks * g.nodes_per_rack * g.node.gpus for s in self.sites for g in s.groups)
+        if gpus > MAX_GPUS:
+            many = f"{gpus:,}" if gpus < 10**15 else "over 10^15"
+            raise ValueError(
+                f"{many} GPUs in all: dcsim models at most {MAX_GPUS:,}; give fewer racks, nodes or GPUs per node"
+            )
+        return self

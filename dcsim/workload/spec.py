@@ -1,0 +1,285 @@
+"""The workload's part of the scenario schema: job classes, arrival processes, size and duration distributions, a trace.
+
+Polymorphic blocks (distributions, arrival processes) are discriminated unions on one key
+(``dist``, ``process``). A class's checkpointing is here too: it is part of the job.
+:mod:`dcsim.scenario.schema` composes this with the other packages' specs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from dcsim.core import units
+from dcsim.core.spec import MAX_SIGMA, MIN_SHAPE, Bytes, DurationUnit, PerSecond, PositiveSeconds, Seconds, Strict
+from dcsim.core.text import quote
+from dcsim.infra.spec import MAX_GPUS
+
+
+# --------------------------------------------------------------------------- distributions
+def _fixed_if_scalar(value: Any) -> Any:
+    """Let a bare duration (``2h``) stand for ``{dist: fixed, value: 2h}``."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return {"dist": "fixed", "value": value}
+    return value
+
+
+class FixedDist(Strict):
+    """Always the same duration."""
+
+    dist: Literal["fixed"]
+    value: PositiveSeconds = Field(description="the duration")
+
+
+class ExponentialDist(Strict):
+    """Exponential durations (memoryless) with the given mean."""
+
+    dist: Literal["exponential"]
+    mean: PositiveSeconds = Field(description="mean duration")
+
+
+class LogNormalDist(Strict):
+    """Log-normal durations: ``exp(N(log median, sigma^2))``; give `median` or `mean`."""
+
+    dist: Literal["lognormal"]
+    median: PositiveSeconds | None = Field(None, description="median duration")
+    mean: PositiveSeconds | None = Field(None, description="mean duration (instead of median)")
+    sigma: float = Field(gt=0, le=MAX_SIGMA, description="standard deviation of the log")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> LogNormalDist:
+        if (self.median is None) == (self.mean is None):
+            raise ValueError("give exactly one of `median` or `mean`")
+        return self
+
+
+class WeibullDist(Strict):
+    """Weibull durations with the given shape; give `scale` or `mean`."""
+
+    dist: Literal["weibull"]
+    shape: float = Field(ge=MIN_SHAPE, description="shape k (k < 1: decreasing hazard)")
+    scale: PositiveSeconds | None = Field(None, description="scale (characteristic duration)")
+    mean: PositiveSeconds | None = Field(None, description="mean duration (instead of scale)")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> WeibullDist:
+        if (self.scale is None) == (self.mean is None):
+            raise ValueError("give exactly one of `scale` or `mean`")
+        return self
+
+
+class EmpiricalDist(Strict):
+    """Values resampled (with replacement) from a column of a CSV file."""
+
+    dist: Literal["empirical"]
+    path: str = Field(description="CSV file, relative to the scenario file")
+    column: str = Field(description="column holding the values")
+    unit: DurationUnit = Field("s", description="time unit of the column's numbers (s, m, h, d)")
+
+
+DurationDist = Annotated[
+    FixedDist | ExponentialDist | LogNormalDist | WeibullDist | EmpiricalDist,
+    BeforeValidator(_fixed_if_scalar),
+    Field(discriminator="dist"),
+]
+"""A distribution of durations; a bare duration means `fixed`."""
+
+
+def _choice_if_shorthand(value: Any) -> Any:
+    """Let ``8`` stand for ``{values: [8]}`` and ``{values: ...}`` for ``dist: choice``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"dist": "choice", "values": [value]}
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"expected a whole number of GPUs >= 1, {{values: [...], weights: [...]}} or an empirical column, "
+            f"got {quote(value)}"
+        )
+    if isinstance(value, dict) and "dist" not in value:
+        return {"dist": "choice", **value}
+    return value
+
+
+class ChoiceCount(Strict):
+    """GPU counts drawn from `values` with probabilities proportional to `weights`."""
+
+    dist: Literal["choice"]
+    values: list[Annotated[int, Field(ge=1, le=MAX_GPUS)]] = Field(min_length=1, description="GPU counts")
+    weights: list[Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="relative weights, one per value (default: equal)"
+    )
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> ChoiceCount:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError(
+                    f"`weights` has {len(self.weights)} entries but `values` has "
+                    f"{len(self.values)}; give one weight per value"
+                )
+            if sum(self.weights) <= 0:
+                raise ValueError("`weights` must not all be zero")
+            if not math.isfinite(sum(self.weights)):
+                raise ValueError("`weights` are too large to add up; scale them down (only their ratios matter)")
+        return self
+
+
+class EmpiricalCount(Strict):
+    """GPU counts resampled from a column of a CSV file."""
+
+    dist: Literal["empirical"]
+    path: str = Field(description="CSV file, relative to the scenario file")
+    column: str = Field(description="column holding whole GPU counts >= 1")
+
+
+GpuCount = Annotated[
+    ChoiceCount | EmpiricalCount,
+    BeforeValidator(_choice_if_shorthand),
+    Field(discriminator="dist"),
+]
+"""GPUs per job: ``8``, ``{values: [...], weights: [...]}`` or an empirical column."""
+
+
+# --------------------------------------------------------------------------- arrivals
+class PoissonArrival(Strict):
+    """Poisson arrivals: exponential gaps with the given mean rate."""
+
+    process: Literal["poisson"]
+    rate: PerSecond = Field(description="mean arrivals per unit time, e.g. 10/h")
+
+
+class DiurnalArrival(Strict):
+    """Poisson arrivals whose rate follows the day: rate * (1 + amplitude*cos(2pi(t-peak)/period))."""
+
+    process: Literal["diurnal"]
+    rate: PerSecond = Field(description="mean rate over a period, e.g. 10/h")
+    amplitude: float = Field(0.5, ge=0, le=1, description="relative swing around the mean")
+    peak: Seconds = Field(14 * 3600.0, description="time of the peak within the period")
+    period: PositiveSeconds = Field(86400.0, description="length of one cycle")
+
+
+class PeriodicArrival(Strict):
+    """One arrival every `interval`, the first at `start`."""
+
+    process: Literal["periodic"]
+    interval: PositiveSeconds = Field(description="time between arrivals")
+    start: Seconds = Field(0.0, description="time of the first arrival")
+
+
+class BatchArrival(Strict):
+    """All `count` jobs of the class arrive together at `at`."""
+
+    process: Literal["batch"]
+    at: Seconds = Field(0.0, description="arrival time of the batch")
+
+
+Arrival = Annotated[
+    PoissonArrival | DiurnalArrival | PeriodicArrival | BatchArrival,
+    Field(discriminator="process"),
+]
+
+
+# --------------------------------------------------------------------------- workload
+def _interval(value: Any) -> Any:
+    if value == "young_daly":
+        return value
+    out = units.duration(value)
+    if out <= 0:
+        raise ValueError("checkpoint interval must be > 0 (or 'young_daly')")
+    return out
+
+
+class Checkpoint(Strict):
+    """Checkpointing of a job class: blocking writes every `interval` of work; a restart after an interruption."""
+
+    interval: Annotated[float | str, BeforeValidator(_interval)] = Field(
+        description="work between checkpoints, or 'young_daly': Daly's optimum (~ sqrt(2 * write * MTTI)) "
+        "for the job's placement",
+        json_schema_extra={"x-unit": "duration"},
+    )
+    write: Seconds = Field(0.0, description="blocking time to write one checkpoint")
+    restart: Seconds = Field(0.0, description="time to restart from a checkpoint")
+
+
+class JobClass(Strict):
+    """A class of gang-scheduled training jobs: every GPU of a job starts at once."""
+
+    name: str = Field(description="class name, unique in the workload")
+    arrival: Arrival = Field(description="arrival process (discriminated by `process`)")
+    count: int | None = Field(None, ge=1, description="stop after this many jobs")
+    gpus: GpuCount = Field(description="GPUs per job; jobs larger than a node span nodes")
+    duration: DurationDist = Field(description="run time on the GPUs")
+    gpu_types: list[str] | None = Field(None, description="GPU types the job may use (any)")
+    min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
+    speed: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+        None, description="this class's speed by GPU type, on the scale of the GPU speeds (H100 1), e.g. {A100: 0.45}"
+    )
+    speed_reference: str | None = Field(
+        None, description="GPU type `duration` is measured on (default: the fastest type the class may run on)"
+    )
+    tenant: str = Field(
+        "default", description="tenant (team) the jobs belong to: a label in jobs.parquet (no quotas yet)"
+    )
+    priority: int = Field(0, description="higher runs first under the `priority` scheduler")
+    estimate_error: float = Field(
+        0.0,
+        ge=0,
+        le=MAX_SIGMA,
+        description="sigma of the log-normal error of the declared duration (0: exact)",
+    )
+    checkpoint: Checkpoint | None = Field(None, description="checkpointing (none: an interrupted job starts over)")
+
+    @model_validator(mode="after")
+    def _batch_needs_count(self) -> JobClass:
+        if isinstance(self.arrival, BatchArrival) and self.count is None:
+            raise ValueError("a `batch` arrival needs `count` (how many jobs arrive)")
+        return self
+
+
+class TraceColumns(Strict):
+    """Which CSV column holds each job field (values are column names)."""
+
+    submit_time: str = Field(description="submission time column")
+    gpus: str = Field(description="GPUs per job column")
+    duration: str = Field(description="run time column")
+    job_id: str | None = Field(None, description="job id column (default: row number)")
+    job_class: str | None = Field(None, description="job class column")
+    tenant: str | None = Field(None, description="tenant column (blank: the tenant `default`)")
+    priority: str | None = Field(None, description="priority column (integers)")
+    estimate: str | None = Field(None, description="declared run time column (for `sjf`)")
+
+
+class Trace(Strict):
+    """A CSV job trace replayed as given."""
+
+    path: str = Field(description="CSV file, relative to the scenario file")
+    columns: TraceColumns = Field(description="column mapping")
+    time_unit: DurationUnit = Field("s", description="unit of the time columns (s, m, h, d)")
+    name: str = Field("trace", description="job class of jobs without a class column, or with a blank class")
+    gpu_types: list[str] | None = Field(None, description="GPU types the jobs may use (any)")
+    min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
+    speed: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+        None, description="the jobs' speed by GPU type, on the scale of the GPU speeds (H100 1), e.g. {A100: 0.45}"
+    )
+    speed_reference: str | None = Field(
+        None, description="GPU type the durations are measured on (default: the fastest type the jobs may run on)"
+    )
+    checkpoint: Checkpoint | None = Field(None, description="checkpointing (none: an interrupted job starts over)")
+
+
+class Workload(Strict):
+    """What runs: job classes, a job trace, or both."""
+
+    jobs: list[JobClass] = Field(default_factory=list, description="job classes")
+    trace: Trace | None = Field(None, description="a CSV job trace")
+
+    @model_validator(mode="after")
+    def _something_runs(self) -> Workload:
+        if not self.jobs and self.trace is None:
+            raise ValueError("give at least one job class in `jobs` or a `trace`")
+        names = [c.name for c in self.jobs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"job class names must be unique; repeated: {', '.join(dupes)}")
+        return self
