@@ -351,13 +351,14 @@ class Fleet:
             GPU-hour is worth.
         energy: USD a busy GPU-hour adds to the energy bill in each pool: (busy - idle
             power) x PUE x electricity price (its site's).
-        rates: failure rates of each pool, 1/s: (per GPU, per node, per rack, per site);
-            all zero without a failures block.
+        rates: failure rates of each pool, 1/s, per unit of each component kind in the order
+            of :data:`dcsim.infra.components.KINDS` (GPU, node, rack, site); all zero without a
+            failures block.
     """
 
     price: tuple[float, ...]
     energy: tuple[float, ...]
-    rates: tuple[tuple[float, float, float, float], ...]
+    rates: tuple[tuple[float, ...], ...]
 
     @property
     def use_price(self) -> tuple[float, ...]:

@@ -19,6 +19,7 @@ from dcsim.engine.dispatch import Dispatcher
 from dcsim.engine.runs import Runs
 from dcsim.engine.sources import Sources
 from dcsim.infra.cluster import Cluster
+from dcsim.infra.components import KINDS
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
 from dcsim.policies.scheduling import KeyOrder
@@ -134,7 +135,8 @@ class DataCenterModel:
         price = tuple(costs[p.site].gpu_hour_price(p.gpu_type) for p in pools)
         energy = tuple((p.gpu_power_w - p.gpu_idle_power_w) * kwh[p.site] for p in pools)
         rel = self.rel
-        rates = tuple(rel.pool_rates(p.id) if rel is not None else (0.0, 0.0, 0.0, 0.0) for p in pools)
+        none = (0.0,) * len(KINDS)
+        rates = tuple(rel.pool_rates(p.id) if rel is not None else none for p in pools)
         return Fleet(price, energy, rates)
 
     # ------------------------------------------------------------------ events between the parts

@@ -18,7 +18,7 @@ its own if the site has a ``repair`` block, else the scenario-wide crew.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -30,8 +30,9 @@ from dcsim.core.rng import stream
 from dcsim.faults.clock import FailureClock
 from dcsim.faults.crew import crews
 from dcsim.faults.models import time_to_failure
-from dcsim.faults.spec import COMPONENTS, Maintenance, Repair
+from dcsim.faults.spec import Maintenance, Repair
 from dcsim.faults.trace import read_failure_trace
+from dcsim.infra.components import GPU, NAMES, NODE, RACK, SITE, ComponentTree
 from dcsim.infra.spec import WorkingHours
 from dcsim.policies.repair import REPAIR
 from dcsim.workload.distributions import duration_sampler
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from dcsim.scenario.schema import Scenario
     from dcsim.workload.jobs import Holder
 
-GPU, NODE, RACK, SITE = range(4)
 REBOOT, TECHNICIAN, TRACED = 0, 1, 2
 """How a failure was repaired (names: :data:`dcsim.metrics.records.REPAIRED_BY`)."""
 DAY = 86400.0
@@ -125,20 +125,16 @@ class Reliability:
         self.col = collector
         self.seed = seed
         self.node_gpus = topo.node_gpus
-        self.gpu_offset = topo.gpu_offsets()
-        self.gpu_node = [n for n, g in enumerate(topo.node_gpus) for _ in range(g)]
-        self.rack_nodes = topo.rack_nodes
-        self.site_nodes = topo.site_nodes
-        self.site_racks: list[list[int]] = [[] for _ in topo.site_names]
-        for r, s in enumerate(topo.rack_site):
-            self.site_racks[s].append(r)
-        sizes = [len(self.gpu_node), len(topo.node_pool), len(topo.rack_nodes), len(topo.site_names)]
-        # Invariant: blocked[c][u] == outages covering unit u of class c (its own and its ancestors').
-        self.blocked: list[list[int]] = [[0] * n for n in sizes]
+        #: The component tree (site > rack > node > GPU) failures and maintenance walk.
+        self.tree = tree = ComponentTree(topo)
+        self.gpu_offset = tree.gpu_offset
+        self.gpu_node = tree.gpu_node
+        # Invariant: blocked[c][u] == outages covering unit u of kind c (its own and its ancestors').
+        self.blocked: list[list[int]] = [[0] * tree.count(k) for k in range(len(NAMES))]
         #: Units blocked now, over all classes, plus nodes cordoned for maintenance.
         self.outages = 0
         self._clocks: list[tuple[FailureClock, int, str, list[int] | None, dict[int, int] | None]] = []
-        self._by_class: list[list[int]] = [[] for _ in COMPONENTS]
+        self._by_class: list[list[int]] = [[] for _ in NAMES]
         self._wake: list[float] = []
         self._gen: list[int] = []
         #: Failure rate per unit, per class and pool (site: per site), 1/s: for Young/Daly.
@@ -146,7 +142,7 @@ class Reliability:
         failures = sc.failures
         if failures is not None:
             for cause, kind, fm in failures.models():
-                self._add_cause(cause, COMPONENTS.index(kind), fm)
+                self._add_cause(cause, NAMES.index(kind), fm)
         self.repair: Repair = sc.repair or Repair()
         rep = self.repair
         #: The repair crews (the scenario-wide one, and one per site with its own `repair`),
@@ -155,7 +151,6 @@ class Reliability:
         self.technicians = [simpy.PriorityResource(self.env, capacity=c.technicians) for c in self.crews]
         crew_of = {name: i for i, c in enumerate(self.crews) for name in c.sites}
         self.site_crew = [crew_of[name] for name in topo.site_names]
-        self.rack_site = topo.rack_site
         self.parts = None
         if rep.spares.parts is not None:
             self.parts = simpy.Container(self.env, init=rep.spares.parts)
@@ -196,13 +191,7 @@ class Reliability:
                 if p.gpu_type != gpu_type:
                     continue
                 self._rates[cls][p.id] += ttf.rate_per_s
-                if cls == NODE:
-                    units += p.nodes
-                elif cls == RACK:
-                    units += p.racks
-                else:
-                    for n in p.nodes:
-                        units += range(self.gpu_offset[n], self.gpu_offset[n] + self.node_gpus[n])
+                units += self.tree.in_pool(cls, p.id)
             if units:
                 self._add_clock(ttf, cls, cause, sorted(units), f"failures.{cause}.{gpu_type}")
 
@@ -256,29 +245,9 @@ class Reliability:
                 clock.disarm(i)
 
     # ------------------------------------------------------------------ blast radius
-    def _tree(self, cls: int, unit: int) -> Iterable[tuple[int, int]]:
-        """The unit and every unit below it, as (class, unit)."""
-        if cls == GPU:
-            return [(GPU, unit)]
-        if cls == NODE:
-            nodes: Iterable[int] = (unit,)
-            above: list[tuple[int, int]] = [(NODE, unit)]
-        elif cls == RACK:
-            nodes = self.rack_nodes[unit]
-            above = [(RACK, unit)] + [(NODE, n) for n in nodes]
-        else:
-            nodes = self.site_nodes[unit]
-            above = [(SITE, unit)] + [(RACK, r) for r in self.site_racks[unit]] + [(NODE, n) for n in nodes]
-        off, gpn = self.gpu_offset, self.node_gpus
-        return above + [(GPU, g) for n in nodes for g in range(off[n], off[n] + gpn[n])]
-
     def nodes_of(self, cls: int, unit: int) -> tuple[int, ...]:
         """Nodes a unit's failure reaches."""
-        if cls == GPU:
-            return (self.gpu_node[unit],)
-        if cls == NODE:
-            return (unit,)
-        return self.rack_nodes[unit] if cls == RACK else self.site_nodes[unit]
+        return tuple(self.tree.nodes(cls, unit))
 
     def refresh(self, node: int) -> None:
         """Make the node's out-of-service GPUs in the cluster match its blocks and cordon."""
@@ -307,7 +276,7 @@ class Reliability:
             self.refresh(node)
             return
         newly_down: list[int] = []
-        for c, u in self._tree(cls, unit):
+        for c, u in self.tree.subtree(cls, unit):
             blocked[c][u] += 1
             if blocked[c][u] == 1:
                 self._set_armed(c, u, False)
@@ -327,7 +296,7 @@ class Reliability:
         blocked = self.blocked
         self.outages -= 1
         nodes = set()
-        for c, u in self._tree(cls, unit):
+        for c, u in self.tree.subtree(cls, unit):
             blocked[c][u] -= 1
             if blocked[c][u] == 0:
                 self._set_armed(c, u, True)
@@ -356,18 +325,6 @@ class Reliability:
             rank -= held
 
     # ------------------------------------------------------------------ failures and repairs
-    def site_of(self, cls: int, unit: int) -> int:
-        """Site index of a unit."""
-        if cls == SITE:
-            return unit
-        if cls == RACK:
-            return self.rack_site[unit]
-        return self.topology.node_site[self.gpu_node[unit] if cls == GPU else unit]
-
-    def gpus_of(self, cls: int, unit: int) -> int:
-        """Installed GPUs in a unit."""
-        return 1 if cls == GPU else sum(self.node_gpus[n] for n in self.nodes_of(cls, unit))
-
     def _fail(self, cls: int, unit: int, cause: str, traced: bool, down_for: float | None) -> None:
         """A unit fails: record it, take its blast radius down, choose its repair, then schedule.
 
@@ -376,9 +333,9 @@ class Reliability:
         """
         now = self.env.now
         rep = self.repair
-        gpus = self.gpus_of(cls, unit)
+        gpus = self.tree.gpus(cls, unit)
         fid = self.col.on_component_failed(now, self.col.cause_code(cause), cls, unit, gpus, traced)
-        failure = Failure(fid, now, COMPONENTS[cls], cause, gpus, unit)
+        failure = Failure(fid, now, NAMES[cls], cause, gpus, unit)
         self.block(cls, unit, failure)
         if down_for is not None:
             how = TRACED
@@ -429,7 +386,7 @@ class Reliability:
             t0 = env.now
             # With a spare in its slot, the broken node keeps no GPU out of service.
             key = self.repair_key(replace(failure, gpus_down=0) if spare else failure)
-            crew = self.site_crew[self.site_of(cls, unit)]  # a site's failures go to its own crew
+            crew = self.site_crew[self.tree.above(cls, unit, SITE)]  # a site's failures go to its own crew
             hours = self.crews[crew].working_hours
             with self.technicians[crew].request(priority=key) as req:
                 yield req
@@ -454,19 +411,18 @@ class Reliability:
         for t, cls, unit, down_for in rows:
             if t > env.now:
                 yield env.timeout(t - env.now)
-            self._fail(cls, unit, COMPONENTS[cls], traced=True, down_for=down_for)
+            self._fail(cls, unit, NAMES[cls], traced=True, down_for=down_for)
 
     # ------------------------------------------------------------------ maintenance
     def _units(self, mt: Maintenance) -> list[int]:
-        topo = self.topology
         if mt.units is None:
-            return list(range(topo.unit_count(mt.scope)))
-        names = topo.site_names
+            return list(range(self.tree.count(NAMES.index(mt.scope))))
+        names = self.topology.site_names
         return [names.index(u) if isinstance(u, str) else int(u) for u in mt.units]
 
     def _maintenance(self, mt: Maintenance) -> Generator[Any, Any, None]:
         env = self.env
-        cls = {"node": NODE, "rack": RACK, "site": SITE}[mt.scope]
+        cls = NAMES.index(mt.scope)
         units = self._units(mt)
         t = mt.start
         while True:
@@ -526,12 +482,11 @@ class Reliability:
         self.col.on_down(self.env.now, cluster.down_gpus)
 
     # ------------------------------------------------------------------ checkpoint interval
-    def pool_rates(self, pool: int) -> tuple[float, float, float, float]:
-        """Failure rates of ``pool``, 1/s: per GPU, per node, per rack, and of its site."""
+    def pool_rates(self, pool: int) -> tuple[float, ...]:
+        """Failure rates of one unit of each component kind in ``pool``, 1/s, in kind order (site: its site's)."""
         topo = self.topology
         site = topo.site_names.index(topo.pools[pool].site)
-        rates = self._rates
-        return (rates[GPU][pool], rates[NODE][pool], rates[RACK][pool], rates[SITE][site])
+        return tuple(rates[site if kind == SITE else pool] for kind, rates in enumerate(self._rates))
 
     def mtti(self, placement: list[tuple[int, int]]) -> float:
         """Mean time to interruption of a job on ``placement``: 1 / the sum of failure rates in its blast radius, s."""

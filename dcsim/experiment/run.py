@@ -19,6 +19,7 @@ from dcsim.core.files import file_sha256, folder_name, make_dirs, remove_dirs
 from dcsim.core.memory import release_free_memory
 from dcsim.engine.model import DataCenterModel, ProgressHook
 from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
+from dcsim.faults.spec import COMPONENTS
 from dcsim.metrics.scoring import FaultData, Window, scheduler_metrics, summarize
 from dcsim.metrics.tables import (
     down_table,
@@ -276,7 +277,7 @@ def notes(scenario: Scenario, summary: dict[str, Any]) -> list[str]:
         out.append(f"{cohort} ever started: check the placement policy and job sizes")
     failures = scenario.failures
     if failures is not None and failures.trace is not None and failures.trace.mode == "replace":
-        ignored = [c for c in ("gpu", "node", "rack", "site") if getattr(failures, c) is not None]
+        ignored = [c for c in COMPONENTS if getattr(failures, c) is not None]
         ignored += [c.name for c in failures.causes]
         if ignored:
             out.append(

@@ -13,13 +13,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from dcsim.core.spec import MAX_SIGMA, MIN_SHAPE, DurationUnit, Policy, PolicySpec, PositiveSeconds, Seconds, Strict
+from dcsim.infra.components import NAMES
 from dcsim.infra.spec import WorkingHours
 from dcsim.workload.spec import DurationDist, ExponentialDist
 
-COMPONENTS = ("gpu", "node", "rack", "site")
-"""Component classes, from the smallest blast radius to the largest."""
+COMPONENTS = NAMES
+"""Component kinds a failure strikes, from the smallest blast radius to the largest (the component tree's)."""
 
-Component = Literal["gpu", "node", "rack", "site"]
+Component = Literal[NAMES]  # type: ignore[valid-type]
 
 
 class FailureModel(Strict):

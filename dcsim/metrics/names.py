@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from dcsim.core.errors import DcsimError
 from dcsim.core.units import format_duration
+from dcsim.infra.components import NAMES
 
 #: The headline metrics, in the order a run's summary table prints them: (dotted name, label, kind).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -104,7 +105,7 @@ _BREAKDOWNS = {
     ("utilization", "by_site"): _UTILIZATION_FIELDS, ("utilization", "by_gpu_type"): _UTILIZATION_FIELDS,
 }  # fmt: skip
 
-_CHOICES = {"<component>": ("gpu", "node", "rack", "site"), "<level>": ("node", "rack", "pool")}
+_CHOICES = {"<component>": NAMES, "<level>": ("node", "rack", "pool")}
 
 #: Words of the names the run summary table does not show, or shows on an indented row (which reads only
 #: under its parent). The others take the table's words.

@@ -279,15 +279,14 @@ class LinearProgram(SchedulerBase):
             candidates += mine_c
         return EpochProblem(bins, candidates, wait), level, where
 
-    def _fault(
-        self, job: JobView, rates: tuple[float, float, float, float], shape: _Shape, spanned: int, est: float
-    ) -> float:
+    def _fault(self, job: JobView, rates: tuple[float, ...], shape: _Shape, spanned: int, est: float) -> float:
         """Weighted expected GPU-hours the job loses to failures in a bin spanning ``spanned`` racks.
 
         ``est``: the job's run time there, s.
         """
-        per_gpu, per_node, per_rack, per_site = rates
-        rate = job.gpus * per_gpu + shape.nodes * per_node + spanned * per_rack + per_site
+        # Units of each component kind (dcsim.infra.components.KINDS order) the job spans in this bin.
+        spans = (job.gpus, shape.nodes, spanned, 1)
+        rate = sum(n * r for n, r in zip(spans, rates, strict=True))
         if rate <= 0:
             return 0.0
         return self.params.fault_weight * job.gpus * self._lost_h(job, rate, est) * rate * est

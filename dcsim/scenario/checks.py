@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.core.spec import PositiveSeconds
+from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import Topology, build_topology
 from dcsim.scenario.limits import check_limits
 from dcsim.scenario.schema import (
@@ -96,7 +97,7 @@ def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]
     types = topology.gpu_types()
     failures = sc.failures
     if failures is not None:
-        named = [(c, getattr(failures, c)) for c in ("gpu", "node", "rack", "site")]
+        named = [(c, getattr(failures, c)) for c in COMPONENTS]
         named += [(f"causes.{i}", c) for i, c in enumerate(failures.causes)]
         for path, model in named:
             if model is None or model.per_type is None:
