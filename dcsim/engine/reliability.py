@@ -27,10 +27,11 @@ import simpy
 
 from dcsim.core.registry import guarded
 from dcsim.core.rng import stream
+from dcsim.engine.maintenance import MaintenanceWindows
 from dcsim.faults.clock import FailureClock
 from dcsim.faults.crew import crews
 from dcsim.faults.models import time_to_failure
-from dcsim.faults.spec import Maintenance, Repair
+from dcsim.faults.spec import Repair
 from dcsim.faults.trace import read_failure_trace
 from dcsim.infra.components import GPU, NAMES, NODE, RACK, SITE, ComponentTree
 from dcsim.infra.spec import WorkingHours
@@ -162,14 +163,13 @@ class Reliability:
         self._reboot_rng = stream(self.seed, "repairs.reboot")  # which failures a reboot fixes
         self._draws: list[float] = []
         self.max_restarts = failures.max_restarts if failures is not None else None
-        self._draining: dict[int, simpy.Event] = {}
         for ci in range(len(self._clocks)):
             self._schedule_clock(ci)
         if failures is not None and failures.trace is not None:
             rows = read_failure_trace(failures.trace, sc.base_dir, topo)
             self.env.process(self._replay(rows))
-        for mt in sc.maintenance:
-            self.env.process(self._maintenance(mt))
+        #: Planned maintenance windows, drained through this object's blocks.
+        self.maintenance = MaintenanceWindows(self, sc.maintenance)
 
     # ------------------------------------------------------------------ clocks
     def _add_cause(self, cause: str, cls: int, model: Any) -> None:
@@ -413,73 +413,9 @@ class Reliability:
                 yield env.timeout(t - env.now)
             self._fail(cls, unit, NAMES[cls], traced=True, down_for=down_for)
 
-    # ------------------------------------------------------------------ maintenance
-    def _units(self, mt: Maintenance) -> list[int]:
-        if mt.units is None:
-            return list(range(self.tree.count(NAMES.index(mt.scope))))
-        names = self.topology.site_names
-        return [names.index(u) if isinstance(u, str) else int(u) for u in mt.units]
-
-    def _maintenance(self, mt: Maintenance) -> Generator[Any, Any, None]:
-        env = self.env
-        cls = NAMES.index(mt.scope)
-        units = self._units(mt)
-        t = mt.start
-        while True:
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            if mt.rolling:
-                for u in units:
-                    yield env.process(self._maintain(mt, cls, [u]))
-            else:
-                yield env.process(self._maintain(mt, cls, units))
-            if mt.every is None:
-                return
-            t += mt.every
-
-    def _maintain(self, mt: Maintenance, cls: int, units: list[int]) -> Generator[Any, Any, None]:
-        """Drain the units (wait or evict), keep them down for the window, bring them back."""
-        env, cluster = self.env, self.cluster
-        nodes = sorted({n for u in units for n in self.nodes_of(cls, u)})
-        cordoned = cluster.cordoned
-        for n in nodes:  # windows may overlap: a node stays cordoned while any window holds it
-            cordoned[n] = cordoned.get(n, 0) + 1
-        self.outages += 1
-        for n in nodes:
-            self.refresh(n)  # idle GPUs leave service now; busy ones as their jobs leave
-        if mt.drain == "evict":
-            hit = {job.id: job for n in nodes for job in self.holders(n)}
-            for job in sorted(hit.values(), key=lambda j: j.id):
-                job.lose("maintenance")
-        self.capacity_changed()
-        busy = [n for n in nodes if cluster.allocated(n)]
-        if busy:
-            events = [self._draining.setdefault(n, env.event()) for n in busy]
-            yield simpy.AllOf(env, events)
-        for u in units:
-            self.block(cls, u, None)
-        for n in nodes:
-            cordoned[n] -= 1
-            if not cordoned[n]:
-                del cordoned[n]
-        self.outages -= 1
-        for n in nodes:
-            self.refresh(n)
-        self.capacity_changed()
-        yield env.timeout(mt.duration)
-        for u in units:
-            self.unblock(cls, u)
-        self.capacity_changed()
-
     def released(self, placement: list[tuple[int, int]]) -> None:
-        """A job left these nodes: wake maintenance waiting for a cordoned node to empty."""
-        cluster = self.cluster
-        for n, _ in placement:
-            if n in cluster.cordoned:
-                self.refresh(n)
-                if n in self._draining and cluster.allocated(n) == 0:
-                    self._draining.pop(n).succeed()
-        self.col.on_down(self.env.now, cluster.down_gpus)
+        """A run left these nodes (see :meth:`MaintenanceWindows.released`)."""
+        self.maintenance.released(placement)
 
     # ------------------------------------------------------------------ checkpoint interval
     def pool_rates(self, pool: int) -> tuple[float, ...]:
