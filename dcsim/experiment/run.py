@@ -176,6 +176,25 @@ def run_id(seed: int, overrides: Sequence[str] = ()) -> str:
     return f"seed{seed}-{digest}"
 
 
+def class_speeds(model: DataCenterModel) -> dict[str, tuple[float, ...] | None]:
+    """Each job class's rate per pool id, as the model gives its jobs (None: 1 everywhere).
+
+    A trace's classes (names no job class has) all take the trace's speeds.
+    """
+    topology, workload = model.topology, model.scenario.workload
+
+    def rates(spec: Any) -> tuple[float, ...] | None:
+        pools = topology.allowed_pools(spec.gpu_types, spec.min_gpu_memory)
+        return topology.pool_rates(pools, spec.speed, spec.speed_reference)
+
+    out = {spec.name: rates(spec) for spec in workload.jobs}
+    if workload.trace is not None:
+        traced = rates(workload.trace)
+        for name in model.collector.class_names:
+            out.setdefault(name, traced)
+    return out
+
+
 def simulate(
     scenario: Scenario,
     seed: int | None = None,
@@ -215,7 +234,9 @@ def simulate(
             runs_table(col), overhead_table(col), interruptions_table(col), failures_table(col, model.topology, jobs),
             down_table(col), causes, spares if scenario.failures is not None else 0,
         )  # fmt: skip
-    summary = summarize(jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs())
+    summary = summarize(
+        jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model)
+    )
     summary["run"] = {
         "scenario": scenario.name,
         "seed": model.seed,

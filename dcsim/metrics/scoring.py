@@ -259,6 +259,48 @@ def nonproductive_by_pool(jobs: Table, data: FaultData, window: Window, n_pools:
     return np.bincount(overhead_pools(jobs, data), weights=weights, minlength=n_pools)
 
 
+def class_rates(jobs: Table, n_pools: int, speeds: Mapping[str, Sequence[float] | None]) -> np.ndarray | None:
+    """The rate of each job class (by code) in each pool, classes x pools; None if every rate is 1."""
+    job_class = jobs.coded("job_class")
+    table = np.ones((len(job_class.names), n_pools))
+    for code, name in enumerate(job_class.names):
+        rates = speeds.get(name)
+        if rates is not None:
+            table[code] = rates
+    return None if (table == 1.0).all() else table
+
+
+def work_gpu_seconds(
+    jobs: Table, window: Window, rates: np.ndarray, runs: Table | None, faults: FaultData | None
+) -> float:
+    """Kept work done inside the window, in GPU-seconds at each job class's reference speed.
+
+    Each run's productive GPU-seconds (allocated less restarts, checkpoint writes and work
+    lost, as :func:`fault_metrics` counts them) times its job's rate in the run's pool
+    (``rates``: :func:`class_rates`): a job completed inside the window counts ``gpus x
+    duration_s``; a run cut by an edge of the window counts its part inside; lost work
+    counts nothing.
+    """
+    codes = jobs.coded("job_class").codes
+    if runs is not None:
+        ids = runs["job_id"]
+        end = np.where(np.isnan(runs["end_s"]), window.end, runs["end_s"])
+        seconds = overlap(runs["start_s"], end, window) * jobs["gpus"][ids]
+        work = float((seconds * rates[codes[ids], runs["pool"]]).sum())
+    else:
+        ids = np.flatnonzero(jobs["pool"] >= 0)
+        seconds = overlap(jobs["start_s"][ids], _or(jobs["finish_s"][ids], window.end), window) * jobs["gpus"][ids]
+        work = float((seconds * rates[codes[ids], jobs["pool"][ids]]).sum())
+    o = faults.overhead if faults is not None else None
+    if o is not None and len(o):
+        span = o["end_s"] - o["start_s"]
+        share = np.divide(overlap(o["start_s"], o["end_s"], window), span, out=np.zeros_like(span), where=span > 0)
+        ids = o["job_id"]
+        waste = (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * share * jobs["gpus"][ids]
+        work -= float((waste * rates[codes[ids], overhead_pools(jobs, faults)]).sum())
+    return max(work, 0.0)
+
+
 _COST_PARTS = ("total_usd", "capital_usd", "energy_usd", "energy_kwh")
 
 
@@ -328,6 +370,7 @@ def summarize(
     costs: Costs,
     faults: FaultData | None = None,
     site_costs: Mapping[str, Costs] | None = None,
+    speeds: Mapping[str, Sequence[float] | None] | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -340,6 +383,8 @@ def summarize(
             and nothing was checkpointed).
         site_costs: the prices of each site by name (:meth:`Scenario.site_costs`), for sites
             with prices of their own; a site not in it has ``costs``.
+        speeds: each job class's rate per pool id (its speed there over its reference type's;
+            None or absent: 1 everywhere), for the work done at reference speed.
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -358,6 +403,8 @@ def summarize(
             "mean_time_to_repair_s": None, "ettr": 1.0 if busy.sum() > 0 else None,
         }  # fmt: skip
     productive_gpu_h = productive_s / 3600.0
+    rates = class_rates(jobs, len(pools), speeds) if speeds else None
+    work_gpu_h = productive_gpu_h if rates is None else work_gpu_seconds(jobs, window, rates, runs, faults) / 3600.0
     spare_nodes = faults.spare_nodes if faults else 0
     spare_gpus = sum(spare_nodes * p.gpus_per_node for p in pools)
     costs_of = [(site_costs or {}).get(p.site, costs) for p in pools]
@@ -424,6 +471,7 @@ def summarize(
             "energy_usd": energy_usd,
             "energy_kwh": energy_kwh,
             "usd_per_productive_gpu_hour": _number(total / productive_gpu_h) if productive_gpu_h else None,
+            "usd_per_work_gpu_hour": _number(total / work_gpu_h) if work_gpu_h else None,
             "spare_capital_usd": spare_capital,
             **parts["cost"],
         },

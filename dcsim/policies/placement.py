@@ -5,15 +5,21 @@ node it gets one node; otherwise it gets ``g // n`` whole free nodes of ``n`` GP
 for a remainder ``r = g % n``, ``r`` GPUs on one more node (a partly used node when
 the rule allows, so whole nodes stay whole). Policies return a placement
 (``[(node, gpus), ...]``) or None to leave the job queued.
+
+Every built-in rule takes ``prefer``: ``pool_order`` (the default) weighs all of a job's
+pools alike by the rule's own criterion; ``fast`` tries them fastest first for that job (by
+its ``speeds``; pools of equal speed together, judged by the rule as one group, in pool
+order): the job goes to a slower pool only when no faster one has room for it now.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dcsim.core.registry import NoParams, Registry, lacks_methods
+from dcsim.core.registry import Registry, lacks_methods
 from dcsim.infra.cluster import Placement
 from dcsim.views import ClusterView, JobView
 
@@ -99,34 +105,81 @@ def place_in_pool(cluster: ClusterView, pool: int, gpus: int, mode: int) -> tupl
     return None
 
 
+Prefer = Literal["pool_order", "fast"]
+_PREFER_HELP = "pool_order: the rule weighs all the job's pools alike; fast: its fastest pools first, slower when full"
+
+
+class _PreferParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    prefer: Prefer = Field("pool_order", description=_PREFER_HELP)
+
+
+def speed_tiers(pools: Sequence[int], speeds: Sequence[float] | None) -> list[Sequence[int]]:
+    """``pools`` in groups of equal speed, fastest first, each in pool order (one group without speeds)."""
+    if speeds is None or len(pools) < 2:
+        return [pools]
+    by_speed: dict[float, list[int]] = {}
+    for pool in pools:
+        by_speed.setdefault(speeds[pool], []).append(pool)
+    return [by_speed[s] for s in sorted(by_speed, reverse=True)]
+
+
 class _BuiltIn:
-    """What every built-in placement rule guarantees (see :class:`PlacementPolicy`)."""
+    """What every built-in placement rule guarantees (see :class:`PlacementPolicy`).
+
+    With ``prefer: fast`` a job fits exactly when it fits one of its pools, as with
+    ``pool_order``: the order only chooses among the pools it fits, so ``uniform_in_class``
+    still holds (two jobs of one (pools, GPUs) class may differ in speeds, not in fitting).
+    """
 
     valid_by_construction = True
     uniform_in_class = True
+    params: _PreferParams
+
+    def __init__(self, params: _PreferParams, rng: np.random.Generator) -> None:
+        self.params, self.rng = params, rng
+        self.fast = params.prefer == "fast"
+        self._tiers: dict[tuple[Sequence[int], Sequence[float]], list[Sequence[int]]] = {}
+        if not self.fast and type(self).place is _BuiltIn.place:
+            self.place = self.place_among  # type: ignore[method-assign]  # no extra call on the hot path
+
+    def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
+        """The rule's choice among the job's pools; with ``prefer: fast``, among its fastest pools that fit."""
+        speeds = job.speeds if self.fast else None
+        if speeds is None:
+            return self.place_among(job, cluster)
+        key = (job.pools, speeds)
+        tiers = self._tiers.get(key)
+        if tiers is None:
+            tiers = self._tiers[key] = speed_tiers(job.pools, speeds)
+        for pools in tiers:
+            found = self.place_among(job, cluster, pools)
+            if found is not None:
+                return found
+        return None
+
+    def place_among(self, job: JobView, cluster: ClusterView, pools: Sequence[int] | None = None) -> Placement | None:
+        """The rule's placement of ``job`` in one of ``pools`` (default: all of the job's), or None."""
+        raise NotImplementedError
 
 
 @PLACEMENT.register("first_fit")
 class FirstFit(_BuiltIn):
     """The lowest-id node(s) with room: for whole nodes the lowest free ones. Cost O(n log N) per try."""
 
-    Params = NoParams
+    Params = _PreferParams
 
-    def __init__(self, params: NoParams, rng: np.random.Generator) -> None:
-        self.params, self.rng = params, rng
-
-    def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
-        """First fit over the job's pools in pool order, by lowest node id."""
+    def place_among(self, job: JobView, cluster: ClusterView, pools: Sequence[int] | None = None) -> Placement | None:
+        """First fit over ``pools`` (default: the job's), by lowest node id."""
         best: Placement | None = None
-        for pool in job.pools:
+        for pool in job.pools if pools is None else pools:
             found = place_in_pool(cluster, pool, job.gpus, _LOWEST)
             if found is not None and (best is None or found[0][0][0] < best[0][0]):
                 best = found[0]
         return best
 
 
-class _FitParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _FitParams(_PreferParams):
     gpu_weight: float = Field(1.0, description=">0 packs (fewest free GPUs left), <0 spreads")
 
 
@@ -135,15 +188,17 @@ class _Fit(_BuiltIn):
 
     Params = _FitParams
 
+    params: _FitParams
+
     def __init__(self, params: _FitParams, rng: np.random.Generator) -> None:
-        self.params, self.rng = params, rng
+        super().__init__(params, rng)
         self.mode = _TIGHTEST if params.gpu_weight >= 0 else _LOOSEST
 
-    def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
-        """Best score over the job's pools; score = weight * GPUs left free, ties -> lowest node id."""
+    def place_among(self, job: JobView, cluster: ClusterView, pools: Sequence[int] | None = None) -> Placement | None:
+        """Best score over ``pools`` (default: the job's); score = weight * GPUs left free, ties -> lowest node id."""
         best: tuple[float, int, Placement] | None = None
         weight = self.params.gpu_weight
-        for pool in job.pools:
+        for pool in job.pools if pools is None else pools:
             found = place_in_pool(cluster, pool, job.gpus, self.mode)
             if found is not None:
                 score = (weight * found[1], found[0][0][0])
@@ -180,15 +235,12 @@ class RackPack(_BuiltIn):
     lowest node id. Cost per multi-node try O(racks + nodes of the chosen racks) in a pool.
     """
 
-    Params = NoParams
+    Params = _PreferParams
 
-    def __init__(self, params: NoParams, rng: np.random.Generator) -> None:
-        self.params, self.rng = params, rng
-
-    def place(self, job: JobView, cluster: ClusterView) -> Placement | None:
-        """Fewest racks, then fewest nodes, then fewest GPUs or whole nodes left over, over the job's pools."""
+    def place_among(self, job: JobView, cluster: ClusterView, pools: Sequence[int] | None = None) -> Placement | None:
+        """Fewest racks, then nodes, then GPUs or whole nodes left over, over ``pools`` (default: the job's)."""
         best: tuple[tuple[int, int, int, int], Placement] | None = None
-        for pool in job.pools:
+        for pool in job.pools if pools is None else pools:
             n = cluster.pools[pool].gpus_per_node
             if job.gpus <= n:
                 single = place_in_pool(cluster, pool, job.gpus, _TIGHTEST)
