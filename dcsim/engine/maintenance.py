@@ -11,26 +11,24 @@ units one after another.
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
 from dcsim.faults.spec import Maintenance
 from dcsim.infra.components import NAMES
 
-if TYPE_CHECKING:
-    from dcsim.engine.reliability import Reliability
-
 
 class MaintenanceWindows:
     """The maintenance windows of one run, as processes.
 
     Args:
-        rel: the reliability machinery whose blocks, cordons and capacity callback they use.
+        rel: the :class:`~dcsim.engine.reliability.Reliability` whose blocks, cordons and capacity
+            callback they use (it builds them, so this module does not import it).
         windows: the scenario's ``maintenance`` blocks.
     """
 
-    def __init__(self, rel: Reliability, windows: Sequence[Maintenance]) -> None:
+    def __init__(self, rel: Any, windows: Sequence[Maintenance]) -> None:
         self.rel, self.env, self.cluster = rel, rel.env, rel.cluster
         self._draining: dict[int, simpy.Event] = {}
         for mt in windows:
