@@ -1,103 +1,285 @@
 """Immutable event records: the contract between the model and the metrics.
 
-On the hot path the collector stores them column-wise (one array per field); these
-types are how they read back one at a time.
+Each record kind is declared once, here, as a frozen dataclass whose fields carry their
+storage type (:data:`F64`, :data:`I64`, :data:`I32`, :data:`I8`, :data:`Flag`, a coded
+name such as :data:`CauseName`, or :data:`Row`). :func:`record` reads that declaration
+into a :class:`RecordKind`, from which the rest follows
+(:class:`dcsim.metrics.collector.Collector`): one typed array per stored field (plus
+``seq``, the emission order, for kinds declared ``ordered``), the emit function
+``on_<kind>(...)`` taking the stored fields in order, ``records(kind)`` reading them back
+as instances of the dataclass, and the columns and dtypes of the tables.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated, TypeVar, get_type_hints
 
 REPAIRED_BY = ("reboot", "technician", "trace")
 """How a failure was repaired, by the code the engine records."""
 
 
+@dataclass(frozen=True)
+class Storage:
+    """How one field of a record is stored.
+
+    Attributes:
+        typecode: the :mod:`array` typecode of its column; "" for a field that is not
+            stored (:data:`Row`: the record's row in its kind).
+        flag: stored as an int8, read back as a bool.
+        names: for coded text, the vocabulary its codes index (the emitter takes the code,
+            from ``Collector.code(names, text)``; the read-back gives the text).
+    """
+
+    typecode: str
+    flag: bool = False
+    names: str = ""
+
+    @property
+    def stored(self) -> bool:
+        """Whether the field has a column (a :data:`Row` field has none)."""
+        return bool(self.typecode)
+
+    @property
+    def dtype(self) -> str:
+        """The numpy dtype of its column in a table: float64, int64 or bool (coded text: its int32 codes)."""
+        if self.flag:
+            return "bool"
+        if self.names:
+            return "int32"
+        return "float64" if self.typecode == "d" else "int64"
+
+
+F64 = Annotated[float, Storage("d")]
+I64 = Annotated[int, Storage("q")]
+I32 = Annotated[int, Storage("i")]
+I8 = Annotated[int, Storage("b")]
+Flag = Annotated[bool, Storage("b", flag=True)]
+Row = Annotated[int, Storage("")]
+"""The record's row among the records of its kind (its id): not stored (the emitter may return it)."""
+ClassName = Annotated[str, Storage("i", names="job_class")]
+TenantName = Annotated[str, Storage("i", names="tenant")]
+CauseName = Annotated[str, Storage("i", names="cause")]
+
+SEQ = Storage("q")
+"""The ``seq`` column of an ordered kind: the order of emission across every ordered kind."""
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """What a record declaration defines: a kind's fields, storage and emitter.
+
+    Attributes:
+        kind: the kind's name (``job_started``), as ``records(kind)`` and tables name it.
+        type: the record dataclass.
+        store: the collector's attribute holding its columns (a dict of arrays).
+        emitter: the collector's emit function's name (``on_<kind>`` unless declared).
+        fields: every field of the record but ``kind``, in order, with its storage.
+        ordered: whether it has a ``seq`` column.
+        returns_row: whether its emitter returns the new record's row (its id, for a kind
+            with a :data:`Row` field whose emitters need it).
+    """
+
+    kind: str
+    type: type
+    store: str
+    emitter: str
+    fields: tuple[tuple[str, Storage], ...]
+    ordered: bool
+    returns_row: bool
+
+    @property
+    def columns(self) -> tuple[tuple[str, Storage], ...]:
+        """The stored columns, in order (``seq`` last for an ordered kind)."""
+        stored = tuple((name, s) for name, s in self.fields if s.stored)
+        return (*stored, ("seq", SEQ)) if self.ordered else stored
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        """The emitter's arguments: the stored fields, in order."""
+        return tuple(name for name, s in self.fields if s.stored)
+
+
+RECORDS: dict[str, RecordKind] = {}
+"""Every declared record kind by name, in declaration order."""
+
+T = TypeVar("T")
+
+
+def record(
+    store: str, *, ordered: bool = False, emitter: str = "", returns_row: bool = False
+) -> Callable[[type[T]], type[T]]:
+    """Declare a record dataclass a record kind: its kind is its ``kind`` field's default.
+
+    Args:
+        store: the collector's attribute for its columns.
+        ordered: give it a ``seq`` column (emission order across ordered kinds).
+        emitter: its emit function's name (default ``on_<kind>``).
+        returns_row: its emitter returns the new record's row (off where no caller needs
+            it: the job records are on the hot path).
+
+    Raises:
+        TypeError: a field has no storage type, or the kind is declared twice.
+    """
+
+    def declare(cls: type[T]) -> type[T]:
+        hints = get_type_hints(cls, include_extras=True)
+        kind = ""
+        fields = []
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name == "kind":
+                kind = str(f.default)
+                continue
+            storage = [m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, Storage)]
+            if not storage:
+                raise TypeError(f"{cls.__name__}.{f.name}: declare its storage type (F64, I64, Flag, ...)")
+            fields.append((f.name, storage[0]))
+        if not kind or kind in RECORDS:
+            raise TypeError(f"{cls.__name__}: a record needs a 'kind' field with a default of its own")
+        RECORDS[kind] = RecordKind(kind, cls, store, emitter or f"on_{kind}", tuple(fields), ordered, returns_row)
+        return cls
+
+    return declare
+
+
+def vocabularies() -> tuple[str, ...]:
+    """The vocabularies of every coded field, in order of first use."""
+    return tuple(dict.fromkeys(s.names for k in RECORDS.values() for _, s in k.fields if s.names))
+
+
+# ---------------------------------------------------------------------- the record kinds
+# Job ids are dense in submission order, so a submission's row is its job id.
+@record("submitted", ordered=True)
 @dataclass(frozen=True, slots=True)
 class JobSubmitted:
     """A job entered the queue."""
 
-    time: float
-    job_id: int
-    job_class: str
-    tenant: str
-    priority: int
-    gpus: int
-    duration_s: float
-    estimate_s: float
+    time: F64
+    job_id: Row
+    job_class: ClassName
+    tenant: TenantName
+    priority: I64
+    gpus: I64
+    duration_s: F64
+    estimate_s: F64
     kind: str = "job_submitted"
 
 
+@record("started", ordered=True)
 @dataclass(frozen=True, slots=True)
 class JobStarted:
     """A job got its GPUs: ``nodes`` nodes of ``pool`` from ``first_node`` on, in locality class ``locality``."""
 
-    time: float
-    job_id: int
-    pool: int
-    first_node: int
-    nodes: int
-    racks: int
-    locality: int
+    time: F64
+    job_id: I64
+    pool: I32
+    first_node: I64
+    nodes: I32
+    racks: I32
+    locality: I8
     kind: str = "job_started"
 
 
+@record("finished", ordered=True)
 @dataclass(frozen=True, slots=True)
 class JobFinished:
     """A job completed and released its GPUs."""
 
-    time: float
-    job_id: int
+    time: F64
+    job_id: I64
     kind: str = "job_finished"
 
 
+@record("interrupted", ordered=True)
 @dataclass(frozen=True, slots=True)
 class JobInterrupted:
-    """A run cut short by failure ``failure`` (-1: a maintenance eviction).
+    """A run cut short: by failure ``failure``, by maintenance, or preempted by a policy.
 
     ``lost_s`` of work since the last checkpoint were lost; the job pays ``restart_s``
     when it runs again, unless it was not requeued (failed after ``max_restarts``).
+    ``reason`` is the code of its reason in :data:`dcsim.workload.jobs.REASONS`;
+    ``failure`` is -1 unless the reason is a failure.
     """
 
-    time: float
-    job_id: int
-    failure: int
-    lost_s: float
-    restart_s: float
-    requeued: bool
+    time: F64
+    job_id: I64
+    failure: I64
+    lost_s: F64
+    restart_s: F64
+    requeued: Flag
+    reason: I8
     kind: str = "job_interrupted"
 
 
+@record("overhead", emitter="on_overhead")
+@dataclass(frozen=True, slots=True)
+class RunOverhead:
+    """The non-productive seconds of one run of a job from ``start`` to ``end`` (or the end of the simulation).
+
+    Only runs that had some: restart, checkpoint writes, work lost.
+    """
+
+    job_id: I64
+    start: F64
+    end: F64
+    restart_s: F64
+    checkpoint_s: F64
+    lost_s: F64
+    kind: str = "run_overhead"
+
+
+@record("failures", ordered=True, returns_row=True)
 @dataclass(frozen=True, slots=True)
 class ComponentFailed:
     """Unit ``unit`` of component class ``component`` (0 gpu, 1 node, 2 rack, 3 site) failed."""
 
-    time: float
-    failure: int
-    cause: str
-    component: int
-    unit: int
-    gpus_down: int
-    traced: bool
+    time: F64
+    failure: Row
+    cause: CauseName
+    component: I8
+    unit: I64
+    gpus_down: I64
+    traced: Flag
     kind: str = "component_failed"
 
 
+@record("in_service", ordered=True, emitter="on_component_in_service")
 @dataclass(frozen=True, slots=True)
 class ComponentRepaired:
     """The slot of failure ``failure`` is back in service (``spare``: a spare node stands in)."""
 
-    time: float
-    failure: int
-    spare: bool
+    failure: I64
+    time: F64
+    spare: Flag
     kind: str = "component_repaired"
 
 
+@record("repairs", emitter="on_component_repaired")
+@dataclass(frozen=True, slots=True)
+class HardwareRepaired:
+    """The failed hardware of failure ``failure`` is fixed at ``repaired``, ``how`` (:data:`REPAIRED_BY`).
+
+    ``wait_technician_s`` and ``wait_part_s``: how long it waited for a technician and a part.
+    """
+
+    failure: I64
+    repaired: F64
+    wait_technician_s: F64
+    wait_part_s: F64
+    how: I8
+    kind: str = "hardware_repaired"
+
+
+@record("samples")
 @dataclass(frozen=True, slots=True)
 class Sample:
     """A timeseries sample of the data center's state."""
 
-    time: float
-    busy_gpus: int
-    queued_jobs: int
-    running_jobs: int
-    power_w: float
+    time: F64
+    busy_gpus: I64
+    queued_jobs: I64
+    running_jobs: I64
+    power_w: F64
     kind: str = "sample"

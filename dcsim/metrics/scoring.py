@@ -19,6 +19,7 @@ from dcsim.core.table import Table
 from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.spec import Costs
 from dcsim.infra.topology import Pool
+from dcsim.metrics import monitors
 
 CONTRACT = (
     "jobs.submitted", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",
@@ -98,10 +99,7 @@ def _or(values: np.ndarray, default: float | np.ndarray) -> np.ndarray:
 
 def step_integral(times: np.ndarray, levels: np.ndarray, window: Window) -> float:
     """Integral over the window of a step function (``levels[i]`` from ``times[i]`` on; 0 before)."""
-    if not times.size:
-        return 0.0
-    ends = np.append(times[1:], max(window.end, float(times[-1])))
-    return float((overlap(times, ends, window) * levels).sum())
+    return monitors.step_integral(times, levels, window.start, window.end)
 
 
 def fault_metrics(

@@ -6,7 +6,7 @@ writing them costs no pandas import; ``Table.to_pandas`` gives a DataFrame.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from dcsim.core.table import Coded, Table
 from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
-from dcsim.metrics.records import REPAIRED_BY
+from dcsim.metrics.records import RECORDS, REPAIRED_BY
 from dcsim.workload.jobs import REASONS, STATE_NAMES
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
     placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
     failures that cut the job short, ``evictions`` planned maintenance, ``preemptions`` a policy's preemptions.
     """
-    sub = Collector.columns(col.submitted)
+    sub = col.columns("job_submitted")
     n = sub["time"].size
     start = np.full(n, np.nan)
     finish = np.full(n, np.nan)
@@ -43,7 +43,7 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
     nodes = np.zeros(n, dtype=np.int64)
     racks = np.zeros(n, dtype=np.int64)
     locality = np.full(n, -1, dtype=np.int64)
-    st = Collector.columns(col.started)
+    st = col.columns("job_started")
     if st["job_id"].size:
         # Reversed assignment keeps each job's first start (restarts come later).
         ids = st["job_id"][::-1]
@@ -53,14 +53,14 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         nodes[ids] = st["nodes"][::-1]
         racks[ids] = st["racks"][::-1]
         locality[ids] = st["locality"][::-1]
-    fin = Collector.columns(col.finished)
+    fin = col.columns("job_finished")
     if fin["job_id"].size:
         finish[fin["job_id"]] = fin["time"]
     state = np.where(~np.isnan(finish), 2, np.where(~np.isnan(start), 1, 0))
     interruptions = np.zeros(n, dtype=np.int64)
     evictions = np.zeros(n, dtype=np.int64)
     preemptions = np.zeros(n, dtype=np.int64)
-    it = Collector.columns(col.interrupted)
+    it = col.columns("job_interrupted")
     if it["job_id"].size:
         reason = it["reason"]
         interruptions = np.bincount(it["job_id"][reason == _FAILURE], minlength=n).astype(np.int64)
@@ -140,7 +140,7 @@ def trace_id_column(ids: pa.Array | None, rows: np.ndarray) -> pa.Array:
 
 def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``."""
-    s = Collector.columns(col.samples)
+    s = col.columns("sample")
     return Table(
         {
             "time_s": s["time"].astype(float),
@@ -163,38 +163,40 @@ def events_table(col: Collector) -> Table:
     ``failure_id`` -1 where it does not apply. At one instant records keep their causal
     order (a completion comes before the start it made room for).
     """
-    sub = Collector.columns(col.submitted)
-    st = Collector.columns(col.started)
-    fin = Collector.columns(col.finished)
-    it = Collector.columns(col.interrupted)
-    fa = Collector.columns(col.failures)
-    back = Collector.columns(col.in_service)
-    n = [sub["time"].size, st["time"].size, fin["time"].size, it["time"].size, fa["time"].size, back["time"].size]
-    kinds = ("job_submitted", "job_started", "job_finished", "job_interrupted", "component_failed",
-             "component_repaired")  # fmt: skip
+    kinds = [k for k in RECORDS.values() if k.ordered]  # in the order of their codes in ``kind``
+    parts = [(k, col.columns(k.kind)) for k in kinds]
+    n = [c["seq"].size for _, c in parts]
 
-    def none(k: int) -> np.ndarray:
-        return np.full(k, -1, dtype=np.int64)
+    def field(name: str) -> np.ndarray:
+        """Each kind's field ``name`` (its row for a :data:`Row` field), -1 on kinds without it."""
+        out = []
+        for (k, c), size in zip(parts, n, strict=True):
+            storage = dict(k.fields).get(name)
+            if storage is None:
+                out.append(np.full(size, -1, dtype=np.int64))
+            else:
+                out.append(c[name] if storage.stored else np.arange(size))
+        return np.concatenate(out).astype(np.int64)
 
-    job_id = np.concatenate([np.arange(n[0]), st["job_id"], fin["job_id"], it["job_id"], none(n[4]), none(n[5])])
-    job_id = job_id.astype(np.int64)
+    job_id = field("job_id")
     # GPUs: the job's on job records, the blast radius on failures, 0 on repairs.
-    job_gpus = sub["gpus"].astype(np.int64)[np.clip(job_id, 0, None)] if n[0] else np.zeros(job_id.size, np.int64)
+    gpus_of_job = col.columns("job_submitted")["gpus"].astype(np.int64)  # a submission's row is its job id
+    job_gpus = gpus_of_job[np.clip(job_id, 0, None)] if gpus_of_job.size else np.zeros(job_id.size, np.int64)
     gpus = np.where(job_id >= 0, job_gpus, 0)
-    gpus[sum(n[:4]) : sum(n[:5])] = fa["gpus_down"]
-    seq = np.concatenate([sub["seq"], st["seq"], fin["seq"], it["seq"], fa["seq"], back["seq"]]).astype(np.int64)
+    at = np.cumsum([0, *n])
+    for i, (_, c) in enumerate(parts):
+        if "gpus_down" in c:
+            gpus[at[i] : at[i + 1]] = c["gpus_down"]
+    seq = np.concatenate([c["seq"] for _, c in parts]).astype(np.int64)
     order = np.argsort(seq, kind="stable")
     columns = {
-        "time_s": np.concatenate([sub["time"], st["time"], fin["time"], it["time"], fa["time"], back["time"]]),
-        "kind": Coded(np.repeat(np.arange(6, dtype=np.int32), n), kinds),
+        "time_s": np.concatenate([c["time"] for _, c in parts]).astype(float),
+        "kind": Coded(np.repeat(np.arange(len(kinds), dtype=np.int32), n), tuple(k.kind for k in kinds)),
         "job_id": job_id,
-        "pool": np.concatenate([none(n[0]), st["pool"], none(n[2]), none(n[3]), none(n[4]), none(n[5])]),
+        "pool": field("pool"),
         "gpus": gpus,
-        "failure_id": np.concatenate([none(sum(n[:3])), it["failure"], np.arange(n[4]), back["failure"]]),
+        "failure_id": field("failure"),
     }
-    columns["time_s"] = columns["time_s"].astype(float)
-    columns["pool"] = columns["pool"].astype(np.int64)
-    columns["failure_id"] = columns["failure_id"].astype(np.int64)
     return Table(columns).rows(order)
 
 
@@ -205,9 +207,9 @@ def runs_table(col: Collector) -> Table:
     start begins another, so the k-th end record of a job closes its k-th start.
     Rows are in the order the runs started.
     """
-    st = Collector.columns(col.started)
-    fin = Collector.columns(col.finished)
-    it = Collector.columns(col.interrupted)
+    st = col.columns("job_started")
+    fin = col.columns("job_finished")
+    it = col.columns("job_interrupted")
     job = st["job_id"].astype(np.int64)
     end = np.full(job.size, np.nan)
     if not it["job_id"].size:  # one run per job: match by job id
@@ -242,14 +244,29 @@ def _nth_key(job: np.ndarray, span: int) -> np.ndarray:
     return job * span + nth
 
 
+def record_table(col: Collector, kind: str, **names: str) -> Table:
+    """The fields of a record kind as a table, in declaration order, columns renamed by ``names``.
+
+    Floats are float64, integers int64, flags bool, coded text :class:`Coded`, a :data:`Row`
+    field its rows; ``seq`` is left out.
+    """
+    c = col.columns(kind)
+    size = len(next(iter(c.values())))
+    out: dict[str, Any] = {}
+    for name, storage in RECORDS[kind].fields:
+        if not storage.stored:
+            values: Any = np.arange(size, dtype=np.int64)
+        elif storage.names:
+            values = Coded(c[name].astype(np.int32), tuple(col.names[storage.names]))
+        else:
+            values = c[name].astype(storage.dtype)
+        out[names.get(name, name)] = values
+    return Table(out)
+
+
 def overhead_table(col: Collector) -> Table:
     """Non-productive time of runs: ``job_id, start_s, end_s, restart_s, checkpoint_s, lost_s``."""
-    o = Collector.columns(col.overhead)
-    return Table({
-        "job_id": o["job_id"].astype(np.int64), "start_s": o["start"].astype(float), "end_s": o["end"].astype(float),
-        "restart_s": o["restart_s"].astype(float), "checkpoint_s": o["checkpoint_s"].astype(float),
-        "lost_s": o["lost_s"].astype(float),
-    })  # fmt: skip
+    return record_table(col, "run_overhead", start="start_s", end="end_s")
 
 
 def interruptions_table(col: Collector) -> Table:
@@ -258,13 +275,8 @@ def interruptions_table(col: Collector) -> Table:
     ``reason``: failure, maintenance, or a policy's preemption (priority, quota, scale_up);
     ``failure_id`` is -1 unless a failure.
     """
-    it = Collector.columns(col.interrupted)
-    return Table({
-        "time_s": it["time"].astype(float), "job_id": it["job_id"].astype(np.int64),
-        "failure_id": it["failure"].astype(np.int64), "lost_s": it["lost_s"].astype(float),
-        "restart_s": it["restart_s"].astype(float), "requeued": it["requeued"].astype(bool),
-        "reason": Coded(it["reason"].astype(np.int32), REASONS),
-    })  # fmt: skip
+    table = record_table(col, "job_interrupted", time="time_s", failure="failure_id").columns
+    return Table({**table, "reason": Coded(table["reason"].astype(np.int32), REASONS)})
 
 
 def component_names(components: np.ndarray, units: np.ndarray, topology: Topology) -> list[str]:
@@ -293,9 +305,9 @@ def failures_table(col: Collector, topology: Topology, jobs: Table | None = None
     ``wait_technician_s, wait_part_s, jobs_hit, lost_gpu_hours`` (work lost plus restart
     time of the jobs it interrupted).
     """
-    f = Collector.columns(col.failures)
+    f = col.columns("component_failed")
     n = f["time"].size
-    r = Collector.columns(col.repairs)
+    r = col.columns("hardware_repaired")
     repaired = r["failure"].astype(np.int64)
 
     def by_repair(values: np.ndarray) -> np.ndarray:
@@ -305,7 +317,7 @@ def failures_table(col: Collector, topology: Topology, jobs: Table | None = None
 
     how = np.full(n, -1, dtype=np.int32)
     how[repaired] = r["how"]
-    back = Collector.columns(col.in_service)
+    back = col.columns("component_repaired")
     spare = np.zeros(n, dtype=bool)
     spare[back["failure"]] = back["spare"].astype(bool)
     in_service = np.full(n, np.nan)
@@ -313,7 +325,7 @@ def failures_table(col: Collector, topology: Topology, jobs: Table | None = None
     time_s = f["time"].astype(float)
     it = interruptions_table(col)
     it = it.rows(it.number("failure_id") >= 0)
-    gpus = jobs.number("gpus") if jobs is not None else Collector.columns(col.submitted)["gpus"]
+    gpus = jobs.number("gpus") if jobs is not None else col.columns("job_submitted")["gpus"]
     hit = it.number("failure_id")
     lost = (it.number("lost_s") + it.number("restart_s")) * gpus[it.number("job_id")] / 3600.0
     return Table({
@@ -338,8 +350,8 @@ def failures_table(col: Collector, topology: Topology, jobs: Table | None = None
 
 def down_table(col: Collector) -> Table:
     """GPUs out of service as a step function: ``time_s, gpus`` from that time on."""
-    d = Collector.columns(col.down)
-    return Table({"time_s": d["time"].astype(float), "gpus": d["gpus"].astype(np.int64)})
+    times, gpus = col.down.series().columns()
+    return Table({"time_s": times.astype(float), "gpus": gpus.astype(np.int64)})
 
 
 def epochs_table(log: list) -> Table:
