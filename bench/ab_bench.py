@@ -37,12 +37,17 @@ CASES = {
     ),
     "ref-1m": Case("ref", 1_000_000, *REF_MIX, load=0.9),
 }
+#: Cases of reliability_bench.py (100,000 GPUs, 30 days), run by its own --worker.
+RELIABILITY = ("off", "on", "on-young-daly", "on-maint", "on-spares", "failures-only", "on-x10")
 
 
-def one(tree: Path, case: Case) -> dict:
-    """One worker run of ``case`` with ``tree``'s dcsim, in a fresh process."""
+def one(tree: Path, name: str) -> dict:
+    """One worker run of case ``name`` with ``tree``'s dcsim, in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    cmd = [sys.executable, str(tree / "bench" / "run_bench.py"), "--worker", json.dumps(asdict(case))]
+    if name in CASES:
+        cmd = [sys.executable, str(tree / "bench" / "run_bench.py"), "--worker", json.dumps(asdict(CASES[name]))]
+    else:
+        cmd = [sys.executable, str(tree / "bench" / "reliability_bench.py"), "--worker", name]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=tree)
     return last_json(out.stdout)
 
@@ -50,22 +55,23 @@ def one(tree: Path, case: Case) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("other", type=Path, help="the other tree (a worktree of the revision to compare against)")
-    ap.add_argument("--cases", default="ref-100k,heavy-fifo-100k,heavy-backfill-100k",
-                    help=f"comma-separated, of {', '.join(CASES)}")  # fmt: skip
+    ap.add_argument(
+        "--cases",
+        default="ref-100k,heavy-fifo-100k,heavy-backfill-100k",
+        help=f"comma-separated, of {', '.join([*CASES, *RELIABILITY])} (reliability_bench's)",
+    )
     ap.add_argument("--repeat", type=int, default=5, help="runs per side and case (median reported)")
     args = ap.parse_args(argv)
     print(f"{'case':<22} {'this':>9} {'other':>9} {'this/other':>11}  (median wall s of simulate, alternating)")
     for name in args.cases.split(","):
-        case = CASES[name]
+        if name not in CASES and name not in RELIABILITY:
+            ap.error(f"unknown case {name!r}")
         this: list[float] = []
         other: list[float] = []
         for i in range(args.repeat):
             order = [(ROOT, this), (args.other, other)]
             for tree, times in order if i % 2 == 0 else order[::-1]:
-                r = one(tree, case)
-                times.append(r["wall_s"])
-                waits = r["mean_wait_s"]
-            del waits
+                times.append(one(tree, name)["wall_s"])
         a, b = statistics.median(this), statistics.median(other)
         print(f"{name:<22} {a:>9.3f} {b:>9.3f} {a / b:>11.3f}", flush=True)
     return 0

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from dcsim.core.table import Table
-from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.spec import Costs
 from dcsim.infra.topology import Pool
-from dcsim.metrics import monitors
+from dcsim.metrics.fault_scores import (
+    FaultData,
+    fault_metrics,
+    nonproductive_by_pool,
+    overhead_pools,
+    preemption_metrics,
+)
+from dcsim.metrics.window import Window, _mean, _number, _or, _p95, busy_gpu_seconds, overlap
 
 CONTRACT = (
     "jobs.submitted", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",
@@ -31,157 +36,6 @@ CONTRACT = (
     "faults.mean_time_to_repair_s", "faults.ettr",
 )  # fmt: skip
 """Every name ``summary.json`` must hold: the public contract of docs/reference/metrics.md."""
-
-
-@dataclass(frozen=True)
-class Window:
-    """The measured window, s."""
-
-    start: float
-    end: float
-
-    @property
-    def length(self) -> float:
-        """Window length, s."""
-        return self.end - self.start
-
-
-def _number(x: float) -> float | None:
-    """A JSON-safe float: None for NaN or infinity."""
-    return float(x) if math.isfinite(x) else None
-
-
-def _mean(values: np.ndarray) -> float | None:
-    return float(values.mean()) if values.size else None
-
-
-def _p95(values: np.ndarray) -> float | None:
-    return float(np.percentile(values, 95)) if values.size else None
-
-
-def overlap(start: np.ndarray, end: np.ndarray, window: Window) -> np.ndarray:
-    """Length of each interval ``[start, end)`` inside the window (0 if disjoint), s."""
-    return np.clip(np.minimum(end, window.end) - np.maximum(start, window.start), 0.0, None)
-
-
-@dataclass(frozen=True)
-class FaultData:
-    """The reliability tables of a run (:mod:`dcsim.metrics.tables`); empty without failures."""
-
-    runs: Table
-    overhead: Table
-    interruptions: Table
-    failures: Table
-    down: Table
-    causes: Sequence[tuple[str, str]] = ()
-    """Every configured cause as (name, component class), so a cause that never struck still shows."""
-    spare_nodes: int = 0
-    """Spare nodes kept per pool (installed, so they cost capital)."""
-
-
-def busy_gpu_seconds(jobs: Table, window: Window, n_pools: int, runs: Table | None = None) -> np.ndarray:
-    """GPU-seconds allocated to jobs inside the window, per pool (from each run when jobs were interrupted)."""
-    if runs is not None and len(runs):
-        gpus = jobs["gpus"][runs["job_id"]]
-        end = np.where(np.isnan(runs["end_s"]), window.end, runs["end_s"])
-        seconds = overlap(runs["start_s"], end, window) * gpus
-        return np.bincount(runs["pool"], weights=seconds, minlength=n_pools)
-    ran = jobs["pool"] >= 0
-    finish = _or(jobs["finish_s"][ran], window.end)
-    seconds = overlap(jobs["start_s"][ran], finish, window) * jobs["gpus"][ran]
-    return np.bincount(jobs["pool"][ran], weights=seconds, minlength=n_pools)
-
-
-def _or(values: np.ndarray, default: float | np.ndarray) -> np.ndarray:
-    """``values`` with NaN replaced by ``default``."""
-    return np.where(np.isnan(values), default, values)
-
-
-def step_integral(times: np.ndarray, levels: np.ndarray, window: Window) -> float:
-    """Integral over the window of a step function (``levels[i]`` from ``times[i]`` on; 0 before)."""
-    return monitors.step_integral(times, levels, window.start, window.end)
-
-
-def fault_metrics(
-    jobs: Table, data: FaultData, window: Window, installed: int, busy_gpu_s: float
-) -> tuple[dict[str, Any], float, float]:
-    """The ``faults`` block, the productive GPU-seconds and the available share, over the window.
-
-    Productive time is allocated time less restarts, checkpoint writes and work lost;
-    a run that straddles an edge of the window counts its overhead in proportion to its
-    part inside. Interruptions, their lost work and restart time count at the
-    interruption; failures at the failure.
-    """
-    gpus = jobs["gpus"]
-    o = data.overhead
-    if len(o):
-        span = o["end_s"] - o["start_s"]
-        inside = overlap(o["start_s"], o["end_s"], window)
-        share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
-        waste = o["restart_s"] + o["checkpoint_s"] + o["lost_s"]
-        nonproductive = float((waste * share * gpus[o["job_id"]]).sum())
-    else:
-        nonproductive = 0.0
-    productive = max(busy_gpu_s - nonproductive, 0.0)
-    downtime = step_integral(data.down["time_s"], data.down["gpus"], window)
-    available = 1.0 - downtime / (installed * window.length) if window.length > 0 else 1.0
-
-    def within(t: np.ndarray) -> np.ndarray:
-        return (t >= window.start) & (t <= window.end)
-
-    it = data.interruptions
-    it = it.rows(within(it["time_s"]))
-    by_failure = it.rows(it.coded("reason").is_("failure"))
-    lost_gpu_h = (by_failure["lost_s"] + by_failure["restart_s"]) * gpus[by_failure["job_id"]] / 3600.0
-    f = data.failures.rows(within(data.failures["time_s"]))
-    repaired = f["time_to_repair_s"][~np.isnan(f["time_to_repair_s"])]
-    hands_on = f.rows(f["repaired_by"] == "technician")
-
-    struck = by_failure["failure_id"]  # failure ids are row numbers of data.failures
-    hit_cause = data.failures.coded("cause").strings()[struck]
-    hit_component = data.failures.coded("component").strings()[struck]
-    total_hits = len(by_failure)
-
-    def breakdown(key: str, hits: np.ndarray, names: list[str]) -> dict[str, Any]:
-        out = {}
-        column = f.coded(key).strings()
-        for name in names:
-            mask = hits == name
-            n_hits = int(mask.sum())
-            out[name] = {
-                "failures": int((column == name).sum()),
-                "interruptions": n_hits,
-                "share_of_interruptions": n_hits / total_hits if total_hits else 0.0,
-                "lost_gpu_hours": float(lost_gpu_h[mask].sum()),
-            }
-        return out
-
-    struck_components = set(f.coded("component").strings())
-    components = [c for c in COMPONENTS if c in {k for _, k in data.causes} or c in struck_components]
-    causes = list(dict.fromkeys([c for c, _ in data.causes] + sorted(set(f.coded("cause").strings()))))
-    block = {
-        "failures": len(f),
-        "job_interruptions": total_hits,
-        "lost_gpu_hours": float(lost_gpu_h.sum()),
-        "downtime_gpu_hours": downtime / 3600.0,
-        "mean_time_to_repair_s": _mean(repaired),
-        "ettr": productive / busy_gpu_s if busy_gpu_s > 0 else None,
-        "planned_interruptions": int(it.coded("reason").is_("maintenance").sum()),
-        "jobs_failed": int((~it["requeued"]).sum()),
-        "unrepaired_at_end": int(np.isnan(f["in_service_s"]).sum()),
-        "reboots": int((f["repaired_by"] == "reboot").sum()),
-        "spare_swaps": int(f["spare"].sum()),
-        "mean_wait_technician_s": _mean(_known(hands_on["wait_technician_s"])),
-        "mean_wait_part_s": _mean(_known(hands_on["wait_part_s"])),
-        "by_component": breakdown("component", hit_component, components),
-        "by_cause": breakdown("cause", hit_cause, causes),
-    }
-    return block, productive, available
-
-
-def _known(values: np.ndarray) -> np.ndarray:
-    """``values`` without NaN."""
-    return values[~np.isnan(values)]
 
 
 def job_metrics(jobs: Table, window: Window) -> dict[str, Any]:
@@ -208,53 +62,6 @@ def job_metrics(jobs: Table, window: Window) -> dict[str, Any]:
         "p95_jct_s": _p95(jct),
         "mean_slowdown": _mean(cohort["slowdown"][done]),
     }
-
-
-def preemption_metrics(jobs: Table, faults: FaultData | None, window: Window) -> dict[str, Any]:
-    """Runs a policy preempted inside the window, and the GPU-hours they cost (work lost plus restart time)."""
-    if faults is None or not len(faults.interruptions):
-        return {"preemptions": 0, "preempted_gpu_hours": 0.0}
-    it = faults.interruptions
-    reason = it.coded("reason")
-    hit = it.rows(
-        (reason.codes > reason.code("maintenance")) & (it["time_s"] >= window.start) & (it["time_s"] <= window.end)
-    )
-    lost = (hit["lost_s"] + hit["restart_s"]) * jobs["gpus"][hit["job_id"]] / 3600.0
-    return {"preemptions": len(hit), "preempted_gpu_hours": float(lost.sum())}
-
-
-def overhead_pools(jobs: Table, data: FaultData) -> np.ndarray:
-    """The pool of each row of ``data.overhead``: that of the run it is of (same job, same start)."""
-    o = data.overhead
-    first = jobs["pool"][o["job_id"]]  # the pool of the job's first start
-    runs = data.runs
-    if not len(data.interruptions) or not len(runs) or not len(o):
-        return first
-    starts = np.unique(np.concatenate([runs["start_s"], o["start_s"]]))
-    span = starts.size + 1
-    run_key = runs["job_id"] * span + np.searchsorted(starts, runs["start_s"])
-    row_key = o["job_id"] * span + np.searchsorted(starts, o["start_s"])
-    order = np.argsort(run_key, kind="stable")
-    at = np.clip(np.searchsorted(run_key[order], row_key, side="right") - 1, 0, None)
-    found = run_key[order[at]] == row_key
-    return np.where(found, runs["pool"][order[at]], first)
-
-
-def nonproductive_by_pool(jobs: Table, data: FaultData, window: Window, n_pools: int) -> np.ndarray:
-    """GPU-seconds of restarts, checkpoint writes and lost work inside the window, per pool.
-
-    The same sum as :func:`fault_metrics`' (a run straddling an edge of the window counts in
-    proportion to its part inside), split by the pool each run ran in.
-    """
-    o = data.overhead
-    if not len(o):
-        return np.zeros(n_pools)
-    span = o["end_s"] - o["start_s"]
-    inside = overlap(o["start_s"], o["end_s"], window)
-    share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
-    waste = o["restart_s"] + o["checkpoint_s"] + o["lost_s"]
-    weights = waste * share * jobs["gpus"][o["job_id"]]
-    return np.bincount(overhead_pools(jobs, data), weights=weights, minlength=n_pools)
 
 
 def class_rates(jobs: Table, n_pools: int, speeds: Mapping[str, Sequence[float] | None]) -> np.ndarray | None:

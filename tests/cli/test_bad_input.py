@@ -26,7 +26,7 @@ import yaml
 
 from dcsim.cli import main
 from dcsim.core.table import Table
-from dcsim.experiment.run import write_results
+from dcsim.experiment.results import write_results
 
 from conftest import ROOT, run_data, tiny_data
 

@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from dcsim.experiment.run import RunResult, summary_json, write_results
+from dcsim.experiment.results import write_results
+from dcsim.experiment.run import RunResult, summary_json
 
 from conftest import run_data, tiny_data
 

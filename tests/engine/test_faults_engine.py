@@ -253,7 +253,8 @@ def test_events_table_orders_failures_interruptions_and_repairs(tmp_path: Path) 
 
 
 def test_plots_with_failures(tmp_path: Path) -> None:
-    from dcsim.experiment.run import simulate, write_results
+    from dcsim.experiment.results import write_results
+    from dcsim.experiment.run import simulate
     from dcsim.scenario.load import scenario_from_data
 
     data = one_job(tmp_path, "2.5,node:1,1\n5,gpu:0.1,1\n")
