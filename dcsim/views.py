@@ -76,6 +76,10 @@ class JobView(Protocol):
         """The job's rate in each pool (by pool id): its speed there over its class's reference (None: 1 in all)."""
 
     @property
+    def checkpoint(self) -> tuple[float, float, float] | None:
+        """Its checkpointing as (interval of work, write time, restart time), s; interval NaN: Young/Daly."""
+
+    @property
     def start_time(self) -> float:
         """Start of its current run, s (-1 while queued)."""
 
@@ -208,6 +212,7 @@ class JobSnapshot(NamedTuple):
     pools: tuple[int, ...]
     restarts: int
     speeds: tuple[float, ...] | None
+    checkpoint: tuple[float, float, float] | None
     start_time: float
     placement: tuple[tuple[int, int], ...]
     rate: float
@@ -216,7 +221,7 @@ class JobSnapshot(NamedTuple):
     def of(cls, job: Any) -> JobSnapshot:
         """The snapshot of a live job."""
         return cls(job.id, job.job_class, job.tenant, job.priority, job.gpus, job.estimate, job.expected_duration,
-                   job.submit_time, job.pools, job.restarts, job.speeds, job.start_time,
+                   job.submit_time, job.pools, job.restarts, job.speeds, job.checkpoint, job.start_time,
                    tuple(job.placement), job.rate)  # fmt: skip
 
 

@@ -209,11 +209,6 @@ SCHEDULER: Registry[Any] = Registry(
 )
 
 
-def is_order(policy: object) -> bool:
-    """True if ``policy`` is an order (``key`` and ``backfill``, no ``decide``), to be run by :class:`KeyOrder`."""
-    return not callable(getattr(type(policy), "decide", None))
-
-
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     backfill: bool = Field(False, description="start later jobs that fit when the first does not")
