@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated, of {', '.join([*CASES, *RELIABILITY])} (reliability_bench's)",
     )
     ap.add_argument("--repeat", type=int, default=5, help="runs per side and case (median reported)")
+    ap.add_argument("--publish", action="store_true", help="also write the table to bench/RESULTS-ab.md")
     args = ap.parse_args(argv)
+    rows = []
     print(f"{'case':<22} {'this':>9} {'other':>9} {'this/other':>11}  (median wall s of simulate, alternating)")
     for name in args.cases.split(","):
         if name not in CASES and name not in RELIABILITY:
@@ -73,7 +75,18 @@ def main(argv: list[str] | None = None) -> int:
             for tree, times in order if i % 2 == 0 else order[::-1]:
                 times.append(one(tree, name)["wall_s"])
         a, b = statistics.median(this), statistics.median(other)
+        rows.append(f"| {name} | {a:.3f} | {b:.3f} | {a / b:.3f} |")
         print(f"{name:<22} {a:>9.3f} {b:>9.3f} {a / b:>11.3f}", flush=True)
+    if args.publish:
+        revs = [subprocess.run(["git", "-C", str(t), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                               check=False).stdout.strip() for t in (ROOT, args.other)]  # fmt: skip
+        (HERE / "RESULTS-ab.md").write_text(
+            f"# A/B: this tree ({revs[0]}) against {revs[1]}\n\n"
+            f"`python bench/ab_bench.py OTHER_TREE {' '.join(argv or sys.argv[1:])}`: each case's `simulate` "
+            f"timed in a fresh process, the two trees alternately, {args.repeat} runs per side; medians.\n\n"
+            "| case | this (s) | other (s) | this / other |\n|---|---:|---:|---:|\n" + "\n".join(rows) + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

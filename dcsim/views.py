@@ -15,8 +15,9 @@ plug-in gets proxies that have nothing else:
   shown to the plug-in. A job's fields do not change while it is queued or in one run
   (an interrupted job is queued again as a new object), so it is exact, and it holds no
   reference to the engine's job.
-- :class:`QueueView`: the queue in order, as snapshots made lazily (O(1) to build); it
-  remembers the jobs it showed, so the engine can map a decision back to its job.
+- :func:`queue_view`: the queue in order, as snapshots made lazily (O(1) to build); the
+  engine alone keeps the map from the jobs it showed back to its jobs.
+- :class:`FailureSnapshot`: a failure as a repair plug-in sees it.
 """
 
 from __future__ import annotations
@@ -225,49 +226,76 @@ class JobSnapshot(NamedTuple):
                    tuple(job.placement), job.rate)  # fmt: skip
 
 
-class QueueView:
-    """The live queue as a plug-in scheduler reads it: snapshots in order, made lazily.
+class FailureSnapshot(NamedTuple):
+    """A failure as a plug-in repair policy sees it: its fields, frozen (see :class:`FailureView`)."""
+
+    id: int
+    time: float
+    component: str
+    cause: str
+    gpus_down: int
+    jobs_hit: int
+
+    @classmethod
+    def of(cls, failure: Any) -> FailureSnapshot:
+        """The snapshot of a live failure."""
+        return cls(failure.id, failure.time, failure.component, failure.cause, failure.gpus_down, failure.jobs_hit)
+
+
+def queue_view(queue: QueueLike, window: int | None = None) -> tuple[QueueLike, Callable[..., None], Callable]:
+    """The live queue as a plug-in scheduler reads it: snapshots in order, made lazily (O(1) to build).
 
     Args:
         queue: the engine's queue.
         window: the most jobs shown per decision (None: all).
+
+    Returns:
+        The view; ``refresh(arrival=None, first=False)``, which forgets the jobs shown before
+        and notes an arrival; and ``job_of(snapshot)``, the engine's job behind a job the view
+        showed (or None). Only the engine holds the last two: nothing on the view leads to a job.
     """
+    shown: dict[int, Any] = {}
+    state: list[Any] = [None, False]  # the arrival's snapshot, and whether it is first in line
 
-    __slots__ = ("_limit", "_queue", "_shown", "arrival", "arrival_first")
-
-    def __init__(self, queue: QueueLike, window: int | None = None) -> None:
-        self._queue, self._limit = queue, window
-        self._shown: dict[int, Any] = {}
-        self.arrival: JobSnapshot | None = None
-        self.arrival_first = False
-
-    def __len__(self) -> int:
-        return len(self._queue) if self._limit is None else min(len(self._queue), self._limit)
-
-    def __iter__(self) -> Iterator[JobSnapshot]:
-        for i, job in enumerate(self._queue):
-            if self._limit is not None and i >= self._limit:
-                return
-            yield self._show(job)
-
-    def first(self) -> JobSnapshot | None:
-        """The job first in line, or None."""
-        job = self._queue.first()
-        return None if job is None else self._show(job)
-
-    def _show(self, job: Any) -> JobSnapshot:
-        self._shown[job.id] = job
+    def show(job: Any) -> JobSnapshot:
+        shown[job.id] = job
         return JobSnapshot.of(job)
 
-    def refresh(self, arrival: Any = None, first: bool = False) -> None:
-        """Forget the jobs shown before; note the arrival (engine only)."""
-        self._shown.clear()
-        self.arrival = None if arrival is None else self._show(arrival)
-        self.arrival_first = first
+    class View:
+        """The queue, read-only (see :class:`QueueLike`)."""
 
-    def job(self, shown: Any) -> Any:
-        """The engine's job behind a job this view showed, or None (engine only)."""
-        return self._shown.get(getattr(shown, "id", None))
+        __slots__ = ()
+
+        arrival = property(lambda self: state[0])
+        arrival_first = property(lambda self: state[1])
+
+        def __len__(self) -> int:
+            return len(queue) if window is None else min(len(queue), window)
+
+        def __iter__(self) -> Iterator[JobSnapshot]:
+            for i, job in enumerate(queue):
+                if window is not None and i >= window:
+                    return
+                yield show(job)
+
+        def first(self) -> JobSnapshot | None:
+            """The job first in line, or None."""
+            job = queue.first()
+            return None if job is None else show(job)
+
+        def __repr__(self) -> str:
+            return f"<queue view: {len(queue)} jobs>"
+
+    def refresh(arrival: Any = None, first: bool = False) -> None:
+        shown.clear()
+        state[0] = None if arrival is None else show(arrival)
+        state[1] = first
+
+    def job_of(snapshot: Any) -> Any:
+        key = getattr(snapshot, "id", None)
+        return shown.get(key) if isinstance(key, int) else None
+
+    return View(), refresh, job_of  # type: ignore[return-value]
 
 
 class _ReadOnly(Sequence):

@@ -17,21 +17,26 @@ idle cluster.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import simpy
 
-from dcsim.core.errors import PlacementError
+from dcsim.core.errors import DcsimError, PlacementError, PluginError
 from dcsim.core.registry import guarded
 from dcsim.core.rng import stream
+from dcsim.core.text import cut
 from dcsim.engine.runs import Runs
 from dcsim.infra.cluster import Cluster, Placement
 from dcsim.policies import PLACEMENT, SCHEDULER
 from dcsim.policies.scheduling import PREEMPT_REASONS, KeyOrder, Preempt, Scheduler, scan
-from dcsim.views import JobSnapshot, QueueView, cluster_view
+from dcsim.views import JobSnapshot, cluster_view, queue_view
 from dcsim.workload.jobs import QUEUED, RUNNING, Job
 from dcsim.workload.queue import JobQueue
+
+#: Passes in a row at one instant after preemptions before a scheduler is taken not to settle.
+_MAX_REPASSES = 1000
 
 
 def declares(policy: object, flag: str) -> bool:
@@ -82,7 +87,11 @@ class Dispatcher:
             #: Decisions come from a plug-in: it reads views, its decisions are mapped back and checked.
             self.plugin = not builtin
         else:  # an order: a key and a backfill flag, run by the built-in KeyOrder
-            self.scheduler = KeyOrder(key, bool(policy.backfill), place, class_heads)
+            backfill = getattr(policy, "backfill", None)
+            if not isinstance(backfill, bool):
+                raise PluginError(f"scheduler plug-in {sched.name!r} has no backfill attribute (True or False); "
+                                  "set it in the class or in __init__")  # fmt: skip
+            self.scheduler = KeyOrder(key, backfill, place, class_heads)
             self._decide = self.scheduler.decide
             self.plugin = False
         #: What the scheduler reads of the cluster: the live one (built in), or the view (plug-in).
@@ -95,8 +104,10 @@ class Dispatcher:
         self.epoch = self.scheduler.epoch
         backfill = isinstance(self.scheduler, KeyOrder) and self.scheduler.class_heads
         self.queue = JobQueue(by_class=backfill)
-        self.queue.arrival, self.queue.arrival_first = None, False
-        self.queue_view = QueueView(self.queue, None if self.epoch is None else self.epoch.window)
+        #: A plug-in scheduler's view of the queue, and the engine's own handles on it.
+        self.queue_view, self._refresh, self._job_of_shown = queue_view(
+            self.queue, None if self.epoch is None else self.epoch.window
+        )
         self._epoch_pending = False
         #: Start times of jobs started by the pass that keeps a batch scheduler work-conserving.
         self.guard_starts: list[float] = []
@@ -104,6 +115,8 @@ class Dispatcher:
         self.preemptions = dict.fromkeys(PREEMPT_REASONS, 0)
         #: Jobs preempted during a pass, queued again after it (the pass may be iterating the queue).
         self._held: list[Job] | None = None
+        #: Passes in a row at one instant that preempted (a scheduler that never settles is refused).
+        self._repasses = (-1.0, 0)
 
     # ------------------------------------------------------------------ when to decide
     def start_epochs(self) -> None:
@@ -120,7 +133,7 @@ class Dispatcher:
             placement = arrived(job, first, self.cluster)
             if placement is not None:
                 if not self._trusted:
-                    self.check_placement(job, placement, self.placement_name)
+                    placement = self.check_placement(job, placement, self.placement_name)
                 self.runs.start(job, placement)
                 queue.discard(job)
             return
@@ -129,9 +142,10 @@ class Dispatcher:
             return
         queue.arrival, queue.arrival_first = job, first
         try:
-            self._apply(self._decide(self._shown(queue), self._cluster, self.env.now), self.plugin)
+            decisions = self._decide(self._shown(queue), self._cluster, self.env.now)
         finally:
             queue.arrival = None
+        self._apply(decisions, self.plugin)
 
     def requeue(self, job: Job) -> None:
         """Queue a lost job's next attempt (the caller runs the pass); held back while a pass iterates the queue."""
@@ -147,16 +161,13 @@ class Dispatcher:
         if self.epoch is not None:
             self._request_epoch()
             return
-        queue = self.queue
-        self._apply(
-            self._decide(self._shown(queue) if self.plugin else queue, self._cluster, self.env.now), self.plugin
-        )
+        self._apply(self._decide(self._shown(self.queue), self._cluster, self.env.now), self.plugin)
 
     def _shown(self, queue: JobQueue) -> Any:
         """What the scheduler reads of the queue: the queue itself (built-in), or a fresh view (plug-in)."""
         if not self.plugin:
             return queue
-        self.queue_view.refresh(queue.arrival, queue.arrival_first)
+        self._refresh(queue.arrival, queue.arrival_first)
         return self.queue_view
 
     def _periodic_epochs(self, period: float):
@@ -182,11 +193,7 @@ class Dispatcher:
         self._epoch_pending = False
         queue = self.queue
         if len(queue):
-            decisions = self._decide(self._shown(queue), self._cluster, self.env.now)
-            if decisions is None:
-                self._apply(scan(queue, self.cluster, self.place))
-            else:
-                self._apply(decisions, self.plugin, once=True)
+            self._apply(self._decide(self._shown(queue), self._cluster, self.env.now), self.plugin, once=True)
             if not self.runs.count and len(queue):
                 self._apply(scan(queue, self.cluster, self.place))
                 self.guard_starts += [self.env.now] * self.runs.count
@@ -196,26 +203,30 @@ class Dispatcher:
     def _apply(self, decisions: Iterable[Any] | None, by_plugin: bool = False, once: bool = False) -> None:
         """Apply decisions in order, each before the next is drawn; then drop the started jobs from the queue.
 
-        ``by_plugin``: they come from a plug-in scheduler (jobs are snapshots, placements are
-        checked); ``once``: a job started twice in one pass is the scheduler's error (a batch plan).
+        None (the scheduler has no answer) hands the decision to the placement policy's
+        backfill pass. ``by_plugin``: they come from a plug-in scheduler (jobs are snapshots,
+        each decision is checked, and an exception while drawing them names the plug-in);
+        ``once``: a job started twice in one pass is the scheduler's error (a batch plan).
+        A pass that preempted asks the scheduler again: the victims' GPUs are free.
         """
         if decisions is None:
-            return
+            decisions, by_plugin = scan(self.queue, self.cluster, self.place), False
+        elif by_plugin:
+            decisions = self._drawn(decisions)
         queue, runs = self.queue, self.runs
         started = []
         for decision in decisions:
             if decision.__class__ is Preempt:
                 self._preempt(decision)
                 continue
-            job, placement = decision
             if by_plugin:
-                job = self._job_of(job)
-                self.check_placement(job, placement, self.scheduler_name)
+                job, placement = self._start_of(decision)
             else:
+                job, placement = decision
                 if once and job.state != QUEUED:
                     raise PlacementError(f"scheduler {self.scheduler_name!r} started job {job.id} twice in one epoch")
                 if not self._trusted:
-                    self.check_placement(job, placement, self.placement_name)
+                    placement = self.check_placement(job, placement, self.placement_name)
             runs.start(job, placement)
             started.append(job)
         for job in started:  # after the loop: discarding may compact the queue being iterated
@@ -225,10 +236,57 @@ class Dispatcher:
             self._held = None
             for job in held:
                 queue.push(self.key(job), job)
+            self._ask_again()
+
+    def _drawn(self, decisions: Any) -> Iterator[Any]:
+        """A plug-in's decisions, drawn one at a time; what it raises while making them names it."""
+        name = self.scheduler_name
+        try:
+            iterator = iter(decisions)
+        except TypeError:
+            raise PluginError(
+                f"scheduler plug-in {name!r}: decide() returned {cut(repr(decisions), 60)}; return "
+                "an iterable of (job, placement) and Preempt(job, reason), or None"
+            ) from None
+        while True:
+            try:
+                decision = next(iterator)
+            except StopIteration:
+                return
+            except DcsimError:
+                raise
+            except Exception as exc:
+                where = traceback.extract_tb(exc.__traceback__)[-1]
+                raise PluginError(f"scheduler plug-in {name!r} raised {type(exc).__name__}: {exc} (while making "
+                                  f"its decisions, {where.filename}:{where.lineno})") from exc  # fmt: skip
+            yield decision
+
+    def _start_of(self, decision: Any) -> tuple[Job, Placement]:
+        """A plug-in's start decision as (the queued job, its checked placement), or PlacementError."""
+        name = self.scheduler_name
+        if isinstance(decision, Preempt) or not isinstance(decision, (tuple, list)) or len(decision) != 2:
+            raise PlacementError(
+                f"scheduler {name!r} decided {cut(repr(decision), 60)}: a decision is (job, "
+                "placement) or Preempt(job, reason), as dcsim.policies.scheduling makes it"
+            )
+        shown, placement = decision
+        job = self._job_of(shown)
+        return job, self.check_placement(job, placement, name)
+
+    def _ask_again(self) -> None:
+        """After a pass that preempted: ask the scheduler again, now (event-driven) or at its next epoch."""
+        now = self.env.now
+        at, passes = self._repasses
+        passes = passes + 1 if at == now else 1
+        self._repasses = (now, passes)
+        if passes > _MAX_REPASSES:
+            raise PlacementError(f"scheduler {self.scheduler_name!r} preempted in {passes} passes in a row at "
+                                 f"t={now:g} s without settling; a preemption must free GPUs for a start")  # fmt: skip
+        self.schedule()
 
     def _job_of(self, shown: Any) -> Job:
         """The queued job behind a plug-in's decision, or PlacementError."""
-        job = self.queue_view.job(shown)
+        job = self._job_of_shown(shown)
         if job is None or job.state != QUEUED:
             what = "a job it was not shown" if job is None else f"job {job.id}, which is not queued"
             raise PlacementError(f"scheduler {self.scheduler_name!r} started {what}")
@@ -242,36 +300,45 @@ class Dispatcher:
             raise PlacementError(f"scheduler {name!r} preempted for {reason!r}; a reason is one of {PREEMPT_REASONS}")
         if not self.scheduler.preempts:
             raise PlacementError(f"scheduler {name!r} preempted a job but does not set preempts = True")
-        job = self.runs.running_jobs.get(getattr(decision.job, "id", -1))
+        key = getattr(decision.job, "id", None)
+        job = self.runs.running_jobs.get(key) if isinstance(key, int) else None
         if job is None or job.state != RUNNING:
-            raise PlacementError(f"scheduler {name!r} preempted {decision.job!r}, which is not running")
+            raise PlacementError(f"scheduler {name!r} preempted {cut(repr(decision.job), 60)}, which is not running")
         self.preemptions[reason] += 1
         if self._held is None:
             self._held = []
         job.lose(reason)
 
-    def check_placement(self, job: Job, placement: Placement, name: str) -> None:
-        """Refuse a plug-in's placement that does not fit the job or the free GPUs.
+    def check_placement(self, job: Job, placement: Any, name: str) -> Placement:
+        """A plug-in's placement as the engine keeps it (a new list of (int, int) pairs), or PlacementError.
+
+        Refused: anything but (node, GPUs) pairs of whole numbers, an empty placement, the
+        wrong number of GPUs, a node twice, a node outside the job's pools, more GPUs than
+        the node has free.
 
         Raises:
             PlacementError: names the policy ``name`` and what is wrong.
         """
         cluster = self.cluster
-        problem = None
         try:
-            nodes = [n for n, _ in placement]
+            pairs = [(n, g) for n, g in placement]
         except (TypeError, ValueError):
-            nodes, problem = [], f"{placement!r}, not a list of (node, GPUs) pairs"
-        if problem:
-            pass
-        elif not placement:
+            pairs = None
+        if pairs is None or not all(type(n) is int and type(g) is int for n, g in pairs):
+            raise PlacementError(
+                f"policy {name!r} gave job {job.id} {cut(repr(placement), 60)}: a placement is a "
+                "list of (node, GPUs) pairs of whole numbers, or None to leave the job queued"
+            )
+        nodes = [n for n, _ in pairs]
+        problem = None
+        if not pairs:
             problem = "an empty placement (return None to leave the job queued)"
-        elif sum(g for _, g in placement) != job.gpus:
-            problem = f"{sum(g for _, g in placement)} GPUs for a job of {job.gpus}"
+        elif sum(g for _, g in pairs) != job.gpus:
+            problem = f"{sum(g for _, g in pairs)} GPUs for a job of {job.gpus}"
         elif len(set(nodes)) != len(nodes):
-            problem = f"a node twice in {placement}"
+            problem = f"a node twice in {pairs}"
         else:
-            for node, gpus in placement:
+            for node, gpus in pairs:
                 if not 0 <= node < len(cluster.free) or cluster.node_pool[node] not in job.pools:
                     problem = f"node {node}, outside the job's pools {list(job.pools)}"
                 elif gpus < 1 or cluster.free[node] < gpus:
@@ -280,6 +347,7 @@ class Dispatcher:
                     break
         if problem:
             raise PlacementError(f"policy {name!r} gave job {job.id} {problem}")
+        return pairs
 
 
 __all__ = ["Dispatcher", "declares"]

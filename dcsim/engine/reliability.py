@@ -1,4 +1,4 @@
-"""Failures, repairs and planned maintenance, wired into the data center model.
+"""Failures and repairs, wired into the data center model (planned maintenance: :mod:`dcsim.engine.maintenance`).
 
 Components form a tree read off the topology: site > rack > node > GPU. A failure
 *blocks* its unit and every unit below it (its blast radius); a unit is up while
@@ -13,6 +13,10 @@ stands in (if one is left), a spare part is taken (if parts are counted) and a
 technician (a SimPy ``PriorityResource`` ordered by the repair policy) does the work,
 inside working hours if they are set. The technician is of the failed unit's site's crew:
 its own if the site has a ``repair`` block, else the scenario-wide crew.
+
+About 440 lines, one object on purpose: the failure clocks, the block counts of the blast
+radius and the repair processes share one state (a unit re-arms when its last block lifts,
+which a repair, a spare swap or a maintenance window may do).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from dcsim.faults.trace import read_failure_trace
 from dcsim.infra.components import GPU, NAMES, NODE, RACK, SITE, ComponentTree
 from dcsim.infra.spec import WorkingHours
 from dcsim.policies.repair import REPAIR
+from dcsim.views import FailureSnapshot
 from dcsim.workload.distributions import duration_sampler
 
 if TYPE_CHECKING:
@@ -157,7 +162,11 @@ class Reliability:
             self.parts = simpy.Container(self.env, init=rep.spares.parts)
         self.spares = [rep.spares.nodes] * len(topo.pools)
         policy = REPAIR.create(rep.policy.name, rep.policy.params, stream(self.seed, "policy.repair"))
-        self.repair_key: Callable[[Failure], Any] = guarded(policy, "key", "repair", rep.policy.name, REPAIR)
+        key = guarded(policy, "key", "repair", rep.policy.name, REPAIR)
+        if type(policy) not in REPAIR.builtins():  # a plug-in reads a frozen snapshot, not the live failure
+            plain = key
+            key = lambda failure: plain(FailureSnapshot.of(failure))  # noqa: E731
+        self.repair_key: Callable[[Failure], Any] = key
         self._repair_time, _ = duration_sampler(rep.time, sc.base_dir)
         self._rng = stream(self.seed, "repairs")  # hands-on repair times
         self._reboot_rng = stream(self.seed, "repairs.reboot")  # which failures a reboot fixes

@@ -83,6 +83,10 @@ class JobQueue:
     def __init__(self, by_class: bool = False) -> None:
         self._order = SortedRun()
         self.classes: dict[ClassKey, SortedRun] | None = {} if by_class else None
+        #: While the scheduler decides on an arrival: the job just queued, and whether it is
+        #: first in line (None otherwise; see :class:`dcsim.views.QueueLike`).
+        self.arrival: Job | None = None
+        self.arrival_first = False
 
     def __len__(self) -> int:
         return self._order.live

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from dcsim.core.errors import PlacementError
+from dcsim.core.errors import PlacementError, PluginError
 from dcsim.engine import DataCenterModel
 from dcsim.infra.cluster import Cluster
 from dcsim.policies import SCHEDULER
 from dcsim.policies.scheduling import KeyOrder, Scheduler
-from dcsim.views import JobSnapshot
+from dcsim.views import FailureSnapshot, JobSnapshot
 from dcsim.workload.jobs import Job
 
 from conftest import build, run_data, tiny_data
@@ -192,3 +192,110 @@ def test_a_plug_in_key_sees_a_snapshot() -> None:
     order = KeyOrder(Spy().key, False, lambda job, cluster: None, False)
     assert order.arrived(object(), False, None) is None  # not first, no backfill: nothing to try
     assert not seen
+
+
+def test_the_scheduler_is_asked_again_after_a_pass_that_only_preempted(tmp_path: Path) -> None:
+    """PreemptThenStop preempts the low job at 3 h and starts nothing in that pass: the engine asks
+    again at once (the victim's GPUs are free), so the times are those of the first test."""
+    sched = "plugins.toy_policies:PreemptThenStop"
+    r = run_data(trace_data(tmp_path, [(0, 8, 10 * H, 0), (3 * H, 8, 2 * H, 5)], sched), base_dir=str(tmp_path))
+    assert r.jobs["start_s"].tolist() == [0.0, 3 * H]
+    assert r.jobs["finish_s"].tolist() == [15 * H, 5 * H]
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "words"),
+    [
+        ("raises", PluginError, r"raised ZeroDivisionError.*while making its decisions"),
+        ("not_iterable", PluginError, r"decide\(\) returned 5"),
+        ("bare_job", PlacementError, r"a decision is \(job, placement\)"),
+        ("float_placement", PlacementError, r"pairs of whole numbers"),
+        ("str_node", PlacementError, r"pairs of whole numbers"),
+        ("unhashable_victim", PlacementError, r"which is not running"),
+    ],
+)
+def test_a_decision_of_the_wrong_shape_is_refused_naming_the_plug_in(
+    tmp_path: Path, kind: str, error: type, words: str
+) -> None:
+    sched = {"name": "plugins.toy_policies:Garbage", "params": {"kind": kind}}
+    model = DataCenterModel(build(trace_data(tmp_path, [(0, 4, H, 0)], sched), str(tmp_path)))
+    with pytest.raises(error, match=rf"'plugins.toy_policies:Garbage'.*{words}"):
+        model.run()
+
+
+def test_no_answer_from_an_event_driven_scheduler_hands_the_decision_to_backfill(tmp_path: Path) -> None:
+    """decide() returns None: first fit in queue order starts both jobs at once (4 + 4 of 8 GPUs)."""
+    sched = {"name": "plugins.toy_policies:Garbage", "params": {"kind": "none"}}
+    r = run_data(trace_data(tmp_path, [(0, 4, H, 0), (10, 4, H, 0)], sched), base_dir=str(tmp_path))
+    assert r.jobs["start_s"].tolist() == [0.0, 10.0]
+
+
+def test_the_engine_keeps_its_own_copy_of_a_plug_ins_placement(tmp_path: Path) -> None:
+    """The plug-in's list of lists is checked and copied as tuples: changing it later changes nothing."""
+    from plugins.toy_policies import Garbage
+
+    sched = {"name": "plugins.toy_policies:Garbage", "params": {"kind": "list_placement"}}
+    ckpt = {"interval": "1h", "write": "1min", "restart": "1min"}  # runs tracked
+    model = DataCenterModel(build(trace_data(tmp_path, [(0, 4, H, 0)], sched, ckpt), str(tmp_path)))
+    model.env.run(until=1.0)
+    job = model.running_jobs[0]
+    assert job.placement == [(0, 4)] and job.placement is not Garbage.given
+    Garbage.given[0][1] = 1
+    assert job.placement == [(0, 4)] and model.dispatch.view.running()[0].placement == ((0, 4),)
+    model.run()
+    assert model.cluster.busy_gpus == 0 and model.cluster.free[0] == 8
+
+
+def test_an_order_without_backfill_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(PluginError, match=r"'plugins.toy_policies:NoBackfill' has no backfill attribute"):
+        DataCenterModel(build(trace_data(tmp_path, [(0, 4, H, 0)], "plugins.toy_policies:NoBackfill"), str(tmp_path)))
+
+
+def test_a_repair_plug_in_reads_a_frozen_failure(tmp_path: Path) -> None:
+    from plugins.toy_policies import KeepsFailures
+
+    KeepsFailures.seen.clear()
+    data = trace_data(tmp_path, [(0, 8, 10 * H, 0)], "fifo")
+    data["failures"] = {"node": {"mtbf": "5h"}}
+    data["repair"] = {
+        "technicians": 1,
+        "time": {"dist": "fixed", "value": "1h"},
+        "policy": "plugins.toy_policies:KeepsFailures",
+    }
+    data["horizon"] = "3d"
+    run_data(data, base_dir=str(tmp_path))
+    assert KeepsFailures.seen and all(isinstance(f, FailureSnapshot) for f in KeepsFailures.seen)
+    with pytest.raises(AttributeError):
+        KeepsFailures.seen[0].gpus_down = 0  # type: ignore[misc]
+
+
+def test_a_plug_in_scheduler_reaches_no_live_job_through_the_queue_or_the_running_jobs(tmp_path: Path) -> None:
+    """Walk everything public a decide() plug-in is given, calling the queue's and the cluster's readers."""
+    seen: list[Any] = []
+
+    from plugins import toy_policies
+
+    class Spy(toy_policies.PreemptLowerPriority):
+        def decide(self, queue, cluster, now):
+            seen.append((queue, cluster, list(queue), queue.first(), cluster.running(), queue.arrival))
+            return super().decide(queue, cluster, now)
+
+    toy_policies.Spy = Spy  # type: ignore[attr-defined]
+    try:
+        sched = "plugins.toy_policies:Spy"
+        run_data(trace_data(tmp_path, [(0, 8, 10 * H, 0), (3 * H, 8, 2 * H, 5)], sched), base_dir=str(tmp_path))
+    finally:
+        del toy_policies.Spy
+    assert seen and any(running for *_, running, _ in seen)
+    queue, cluster = seen[0][0], seen[0][1]
+    # The whole public surface: readers only (a method such as the engine's map back to jobs is not there).
+    assert {n for n in dir(queue) if not n.startswith("_")} == {"arrival", "arrival_first", "first"}
+    assert {n for n in dir(cluster) if not n.startswith("_")} == {
+        "busy_gpus", "count", "down_gpus", "free", "installed_gpus", "lowest_node", "lowest_nodes",
+        "node_pool", "node_rack", "nodes_in_bucket", "pool_free", "pools", "rack_nodes", "rack_whole_free", "running",
+    }  # fmt: skip
+    for item in seen:
+        for root in item:
+            for path, obj in reachable(root):
+                assert not isinstance(obj, (Cluster, Job, DataCenterModel)), path
+                assert not hasattr(obj, "allocate") and not hasattr(obj, "lose"), path

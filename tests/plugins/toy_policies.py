@@ -211,3 +211,80 @@ class Peeker:
     def place(self, job, cluster):
         Peeker.seen.append((job, cluster))
         return _fit(job, cluster)
+
+
+class PreemptThenStop(PreemptLowerPriority):
+    """As PreemptLowerPriority, but a pass that preempts ends there: the engine must ask again."""
+
+    def decide(self, queue, cluster, now):
+        head = queue.first()
+        if head is None:
+            return
+        placement = _fit(head, cluster)
+        if placement is not None:
+            yield head, placement
+            return
+        below = [r for r in cluster.running() if r.priority < head.priority]
+        if below:
+            yield Preempt(min(below, key=lambda r: (r.priority, -r.start_time)), "priority")
+
+
+class Garbage(SchedulerBase):
+    """Decisions of the wrong shape, as ``params.kind`` says."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        kind: str = "raises"
+
+    def __init__(self, params, rng) -> None:
+        self.params, self.rng = params, rng
+        self.preempts = True
+
+    def decide(self, queue, cluster, now):
+        kind = self.params.kind
+        first = queue.first()
+        if kind == "not_iterable":
+            return 5
+        if kind == "none":
+            return None
+        return self._decisions(kind, first, cluster)
+
+    def _decisions(self, kind, first, cluster):
+        if first is None:
+            return
+        if kind == "raises":
+            yield 1 / 0
+        elif kind == "bare_job":
+            yield first
+        elif kind == "float_placement":
+            yield first, [(0, float(first.gpus))]
+        elif kind == "str_node":
+            yield first, [("0", first.gpus)]
+        elif kind == "unhashable_victim":
+            yield Preempt(type("V", (), {"id": [1]})(), "priority")
+        elif kind == "list_placement":
+            Garbage.given = [[0, first.gpus]]
+            yield first, Garbage.given
+
+
+class NoBackfill:
+    """An order without its backfill attribute."""
+
+    def __init__(self, params, rng) -> None:
+        pass
+
+    def key(self, job):
+        return job.submit_time
+
+
+class KeepsFailures:
+    """A repair order that keeps what it is given (to show it is a frozen snapshot)."""
+
+    seen: ClassVar[list] = []
+
+    def __init__(self, params, rng) -> None:
+        pass
+
+    def key(self, failure):
+        KeepsFailures.seen.append(failure)
+        return failure.time
