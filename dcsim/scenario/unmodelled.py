@@ -39,6 +39,28 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
             f"{'it changes' if len(given) == 1 else 'they change'} no result (run times do not depend on the "
             "fabric yet)"
         )
+    out += unused_price_notes(scenario)
+    return out
+
+
+def unused_price_notes(scenario: Scenario) -> list[str]:
+    """One line per ``gpu_hour_usd`` block that prices GPU types no node (of the fleet, or of its site) has."""
+    sites = scenario.datacenter.sites
+    fleet = {g.node.gpu_type for site in sites for g in site.groups}
+    priced = [("costs.gpu_hour_usd", scenario.costs.gpu_hour_usd, fleet, "the fleet")]
+    for i, site in enumerate(sites):
+        if site.costs is not None and site.costs.gpu_hour_usd:
+            types = {g.node.gpu_type for g in site.groups}
+            priced.append((f"datacenter.sites.{i}.costs.gpu_hour_usd", site.costs.gpu_hour_usd, types, "the site"))
+    out = []
+    for path, prices, types, where in priced:
+        absent = sorted(set(prices) - types - {"*"})
+        if absent:
+            out.append(
+                f"{path} prices {', '.join(absent)}, which no node of {where} has: "
+                f"{'it changes' if len(absent) == 1 else 'they change'} no result "
+                f"({where} has {', '.join(sorted(types))}; check the spelling)"
+            )
     return out
 
 

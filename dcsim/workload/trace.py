@@ -176,8 +176,29 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
         submit, gpus, duration, estimate, priority, job_class, tenant = (
             a[rows] for a in (submit, gpus, duration, estimate, priority, job_class, tenant)
         )
+    ids = raw.get("job_id")
+    if ids is not None:
+        _check_ids(ids, path, wanted["job_id"])
     return TraceTable(submit, gpus, duration, estimate, priority, job_class, class_names, tenant, tenant_names,
-                      rows, raw.get("job_id"))  # fmt: skip
+                      rows, ids)  # fmt: skip
+
+
+def _check_ids(ids: pa.Array, path: str, column: str) -> None:
+    """Refuse a ``job_id`` column with an empty value or one value twice (results name jobs by it).
+
+    Raises:
+        TraceError: names the file, the line(s) and the value.
+    """
+    seen: dict[str, int] = {}
+    for row, value in enumerate(ids.to_pylist()):
+        text = (value or "").strip()
+        if not text:
+            raise TraceError(f"{path} line {row + 2}: column {column!r} (job_id) is empty; give every job an id, "
+                             "or leave job_id out of workload.trace.columns to name jobs by their row")  # fmt: skip
+        first = seen.setdefault(text, row)
+        if first != row:
+            raise TraceError(f"{path} lines {first + 2} and {row + 2}: column {column!r} (job_id) is {text!r} "
+                             "twice; job ids must be unique")  # fmt: skip
 
 
 def _blank_is(default: str, codes: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:

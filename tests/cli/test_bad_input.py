@@ -78,6 +78,16 @@ def trace_case(tmp_path: Path, csv_text: str | None) -> Path:
     return scenario
 
 
+def with_job_ids(scenario: Path) -> Path:
+    """The trace-replay scenario reading its CSV's job_id column too."""
+    text = scenario.read_text(encoding="utf-8")
+    assert "columns: {submit_time: arrival," in text
+    scenario.write_text(
+        text.replace("columns: {submit_time: arrival,", "columns: {job_id: job_id, submit_time: arrival,")
+    )
+    return scenario
+
+
 def csv_lines() -> list[str]:
     return (ROOT / "scenarios" / "trace_replay.csv").read_text(encoding="utf-8").splitlines()
 
@@ -396,6 +406,27 @@ def test_trace_row_with_negative_duration(tmp_path: Path, capsys: pytest.Capture
     assert_bad_input(code, err, "run")
     assert "trace_replay.csv line 6" in err
     assert "'duration'" in err and "'-5'" in err and "> 0" in err
+    nothing_but(tmp_path, "trace_replay.yaml", "trace_replay.csv")
+
+
+def test_trace_with_a_job_id_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Line 5 repeats line 3's job id: refused naming both lines (results name jobs by their id)."""
+    lines = csv_lines()
+    first_id = lines[2].split(",")[0]
+    lines[4] = ",".join([first_id, *lines[4].split(",")[1:]])
+    scenario = with_job_ids(trace_case(tmp_path, "\n".join(lines) + "\n"))
+    code, _, err = cli(capsys, "validate", scenario)
+    assert_bad_input(code, err, "validate")
+    assert "trace_replay.csv lines 3 and 5" in err and f"{first_id!r} twice" in err
+
+
+def test_trace_with_an_empty_job_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = csv_lines()
+    lines[3] = ",".join(["", *lines[3].split(",")[1:]])
+    scenario = with_job_ids(trace_case(tmp_path, "\n".join(lines) + "\n"))
+    code, _, err = cli(capsys, "run", scenario, "--out", tmp_path / "out")
+    assert_bad_input(code, err, "run")
+    assert "trace_replay.csv line 4" in err and "is empty" in err
     nothing_but(tmp_path, "trace_replay.yaml", "trace_replay.csv")
 
 

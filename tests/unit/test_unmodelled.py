@@ -66,3 +66,22 @@ def test_validate_prints_the_note(
     assert main(["validate", str(path)]) == 0
     out = capsys.readouterr().out
     assert (f"note: network.nic is {NOT_MODELLED}" in out) is noted
+
+
+def test_a_price_for_a_gpu_type_no_node_has_is_named_and_changes_no_result() -> None:
+    """H200 priced on an all-H100 fleet: one note naming it; the numbers are those without that price."""
+    data = tiny_data()
+    gpu_type = data["datacenter"]["sites"][0]["node"].get("gpu_type", "H100")
+    data["datacenter"]["sites"][0]["node"]["gpu_type"] = gpu_type
+    data["costs"] = {"gpu_hour_usd": {gpu_type: 3.0, "*": 2.0}}
+    plain = run_data(data).summary
+    data["costs"]["gpu_hour_usd"]["H2OO"] = 9.0  # a typo: letter O for zero
+    priced = run_data(data).summary
+    notes = [n for n in priced.pop("notes") if "H2OO" in n]
+    assert notes == [f"costs.gpu_hour_usd prices H2OO, which no node of the fleet has: it changes no result "
+                     f"(the fleet has {gpu_type}; check the spelling)"]  # fmt: skip
+    plain.pop("notes")
+    assert priced == plain
+    data["datacenter"]["sites"][0]["costs"] = {"gpu_hour_usd": {"A100": 1.0}}
+    site_notes = [n for n in run_data(data).summary["notes"] if n.startswith("datacenter.sites.0.costs")]
+    assert len(site_notes) == 1 and "prices A100, which no node of the site has" in site_notes[0]
