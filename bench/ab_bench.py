@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                                check=False).stdout.strip() for t in (ROOT, args.other)]  # fmt: skip
         (HERE / "RESULTS-ab.md").write_text(
             f"# A/B: this tree ({revs[0]}) against {revs[1]}\n\n"
-            f"`python bench/ab_bench.py OTHER_TREE {' '.join(argv or sys.argv[1:])}`: each case's `simulate` "
+            f"`python bench/ab_bench.py {' '.join(argv or sys.argv[1:]).replace(str(args.other), 'OTHER_TREE')}`: "
+            "each case's `simulate` "
             f"timed in a fresh process, the two trees alternately, {args.repeat} runs per side; medians.\n\n"
             "| case | this (s) | other (s) | this / other |\n|---|---:|---:|---:|\n" + "\n".join(rows) + "\n",
             encoding="utf-8",
