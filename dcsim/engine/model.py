@@ -83,6 +83,10 @@ class DataCenterModel:
                 self.env, scenario, self.topology, self.cluster, self.collector, self.seed,
                 holders=runs.holders, capacity_changed=self.capacity_changed,
             )  # fmt: skip
+        if any(c.communication is not None for c in wl.jobs):
+            from dcsim.engine.network import Network
+
+            runs.network = Network(self.topology, self.collector, runs.set_rate, runs.progress)
         if not isinstance(self.dispatch.scheduler, KeyOrder):
             self.dispatch.scheduler.bind(self._fleet())
         self.dispatch.start_epochs()

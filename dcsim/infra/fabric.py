@@ -390,3 +390,89 @@ def _moved(old: float, new: float) -> bool:
     if not (math.isfinite(old) and math.isfinite(new)):
         return True
     return abs(new - old) > RTOL * max(abs(old), abs(new))
+
+
+# ---------------------------------------------------------------------------- the leaf-spine fabric
+#: Traffic of one step per hop, as a multiple of the step's bytes, and the hops of each pattern.
+PATTERN_NAMES = ("ring_allreduce", "tree_allreduce", "all_to_all", "pipeline", "none")
+
+
+def hops(pattern: str, k: int) -> tuple[list[tuple[int, int]], float]:
+    """The (sender, receiver) pairs among a job's ``k`` nodes, and the bytes each carries per step / the step's bytes.
+
+    - ``ring_allreduce``: a ring in placement order; each hop carries 2(k-1)/k of the data
+      (reduce-scatter then all-gather), so on an idle fabric a step communicates for
+      2(k-1)/k x S / B.
+    - ``tree_allreduce``: a binary tree (node i's parent is (i-1)//2), each edge both ways;
+      reduce up then broadcast down, each carrying all the data: 2 x S / B.
+    - ``all_to_all``: every node to every other, a k-th of the data to each: S / (k B).
+    - ``pipeline``: a chain in placement order, each stage passing the data on: S / B.
+    - ``none``: no traffic.
+    """
+    if k < 2 or pattern == "none":
+        return [], 0.0
+    if pattern == "ring_allreduce":
+        return [(i, (i + 1) % k) for i in range(k)], 2.0 * (k - 1) / k
+    if pattern == "tree_allreduce":
+        edges = [((i - 1) // 2, i) for i in range(1, k)]
+        return [*edges, *((b, a) for a, b in edges)], 2.0
+    if pattern == "all_to_all":
+        return [(i, j) for i in range(k) for j in range(k) if i != j], 1.0 / k
+    if pattern == "pipeline":
+        return [(i, i + 1) for i in range(k - 1)], 1.0
+    raise ValueError(f"unknown communication pattern {pattern!r}; one of {', '.join(PATTERN_NAMES)}")
+
+
+class LeafSpine:
+    """The links of a leaf-spine fabric, as :class:`Sharing` sees them, in bits per second.
+
+    Each node has a NIC to its rack's leaf switch, one link each way of the NIC's speed.
+    Each leaf's uplinks to the spines are taken as one bundle each way, of the rack's NIC
+    capacity over the oversubscription (ECMP spreading flows evenly over equal-cost paths).
+    A hop between two nodes of one rack crosses the sender's NIC up and the receiver's
+    down; between racks also the sender's leaf up and the receiver's leaf down. A hop
+    never crosses sites (a job runs inside one pool, of one site).
+
+    Link ids: node n's NIC up 2n and down 2n+1; rack r's uplinks up 2N+2r and down 2N+2r+1
+    (N nodes).
+
+    Args:
+        topology: the layout (its ``datacenter`` block gives each site's ``network``).
+    """
+
+    def __init__(self, topology) -> None:  # type: ignore[no-untyped-def]
+        sites = topology.datacenter.sites
+        nets = [site.network for site in sites]
+        n_nodes = len(topology.node_pool)
+        self.node_rack = topology.node_rack
+        self.n_nodes = n_nodes
+        #: NIC speed of each node, bits/s.
+        self.nic = [nets[s].nic for s in topology.node_site]
+        caps = np.zeros(2 * n_nodes + 2 * len(topology.rack_nodes))
+        caps[0 : 2 * n_nodes : 2] = self.nic
+        caps[1 : 2 * n_nodes : 2] = self.nic
+        for r, members in enumerate(topology.rack_nodes):
+            net = nets[topology.node_site[members[0]]]
+            bundle = sum(self.nic[n] for n in members) / net.oversubscription
+            caps[2 * n_nodes + 2 * r] = caps[2 * n_nodes + 2 * r + 1] = bundle
+        #: Capacity of every link, by link id.
+        self.capacities = caps
+
+    def tier(self, link: int) -> str:
+        """``nic`` or ``uplink``."""
+        return "nic" if link < 2 * self.n_nodes else "uplink"
+
+    def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], float]:
+        """The links one aggregated flow of a job crosses, and the bytes per hop over the step's bytes.
+
+        A link is listed once per hop that crosses it (a flow crossing it twice uses it twice).
+        """
+        pairs, factor = hops(pattern, len(nodes))
+        rack, base = self.node_rack, 2 * self.n_nodes
+        out: list[int] = []
+        for a, b in pairs:
+            na, nb = nodes[a], nodes[b]
+            out += (2 * na, 2 * nb + 1)
+            if rack[na] != rack[nb]:
+                out += (base + 2 * rack[na], base + 2 * rack[nb] + 1)
+        return out, factor

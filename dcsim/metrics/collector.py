@@ -101,6 +101,7 @@ class Collector:
     in_service: dict[str, array[Any]]
     repairs: dict[str, array[Any]]
     samples: dict[str, array[Any]]
+    network_runs: dict[str, array[Any]]
     on_job_submitted: Emitter
     on_job_started: Emitter
     on_job_finished: Emitter
@@ -110,6 +111,7 @@ class Collector:
     on_component_in_service: Emitter
     on_component_repaired: Emitter
     on_sample: Emitter
+    on_network_run: Emitter
 
     def code(self, vocabulary: str, name: str) -> int:
         """Small integer code of ``name`` in a vocabulary of coded text (a new name gets the next code)."""

@@ -272,6 +272,25 @@ class HardwareRepaired:
     kind: str = "hardware_repaired"
 
 
+@record("network_runs")
+@dataclass(frozen=True, slots=True)
+class NetworkRun:
+    """One run of a job whose traffic crossed the fabric, from ``start`` to ``end`` (its end, or the simulation's).
+
+    ``compute_s``: wall time it spent in its steps (compute and communication); ``idle_s``:
+    what the same work takes on an idle fabric at the NICs' speed; ``bytes``: traffic it put
+    on the fabric (every hop counted).
+    """
+
+    job_id: I64
+    start: F64
+    end: F64
+    compute_s: F64
+    idle_s: F64
+    bytes: F64
+    kind: str = "network_run"
+
+
 @record("samples")
 @dataclass(frozen=True, slots=True)
 class Sample:

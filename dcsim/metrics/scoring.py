@@ -82,26 +82,29 @@ def work_gpu_seconds(
 
     Each run's productive GPU-seconds (allocated less restarts, checkpoint writes and work
     lost, as :func:`fault_metrics` counts them) times its job's rate in the run's pool
-    (``rates``: :func:`class_rates`): a job completed inside the window counts ``gpus x
-    duration_s``; a run cut by an edge of the window counts its part inside; lost work
-    counts nothing.
+    (``rates``: :func:`class_rates`), over its network slowdown (the fabric's share of its
+    time): a job completed inside the window counts ``gpus x duration_s``; a run cut by an
+    edge of the window counts its part inside; lost work counts nothing.
     """
     codes = jobs.coded("job_class").codes
+    slowdown = jobs["network_slowdown"]
+    net = np.where(np.isnan(slowdown), 1.0, 1.0 / np.where(np.isnan(slowdown), 1.0, slowdown))
     if runs is not None:
         ids = runs["job_id"]
         end = np.where(np.isnan(runs["end_s"]), window.end, runs["end_s"])
-        seconds = overlap(runs["start_s"], end, window) * jobs["gpus"][ids]
+        seconds = overlap(runs["start_s"], end, window) * jobs["gpus"][ids] * net[ids]
         work = float((seconds * rates[codes[ids], runs["pool"]]).sum())
     else:
         ids = np.flatnonzero(jobs["pool"] >= 0)
         seconds = overlap(jobs["start_s"][ids], _or(jobs["finish_s"][ids], window.end), window) * jobs["gpus"][ids]
+        seconds = seconds * net[ids]
         work = float((seconds * rates[codes[ids], jobs["pool"][ids]]).sum())
     o = faults.overhead if faults is not None else None
     if o is not None and len(o):
         span = o["end_s"] - o["start_s"]
         share = np.divide(overlap(o["start_s"], o["end_s"], window), span, out=np.zeros_like(span), where=span > 0)
         ids = o["job_id"]
-        waste = (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * share * jobs["gpus"][ids]
+        waste = (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * share * jobs["gpus"][ids] * net[ids]
         work -= float((waste * rates[codes[ids], overhead_pools(jobs, faults)]).sum())
     return max(work, 0.0)
 
@@ -176,6 +179,7 @@ def summarize(
     faults: FaultData | None = None,
     site_costs: Mapping[str, Costs] | None = None,
     speeds: Mapping[str, Sequence[float] | None] | None = None,
+    network: Table | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -190,6 +194,7 @@ def summarize(
             with prices of their own; a site not in it has ``costs``.
         speeds: each job class's rate per pool id (its speed there over its reference type's;
             None or absent: 1 everywhere), for the work done at reference speed.
+        network: the runs whose traffic crossed the fabric (:func:`dcsim.metrics.tables.network_runs_table`).
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -209,6 +214,8 @@ def summarize(
         }  # fmt: skip
     productive_gpu_h = productive_s / 3600.0
     rates = class_rates(jobs, len(pools), speeds) if speeds else None
+    if rates is None and not np.isnan(jobs["network_slowdown"]).all():
+        rates = np.ones((len(jobs.coded("job_class").names), len(pools)))  # every rate 1, but the fabric slowed some
     work_gpu_h = productive_gpu_h if rates is None else work_gpu_seconds(jobs, window, rates, runs, faults) / 3600.0
     spare_nodes = faults.spare_nodes if faults else 0
     spare_gpus = sum(spare_nodes * p.gpus_per_node for p in pools)
@@ -281,6 +288,7 @@ def summarize(
             **parts["cost"],
         },
         "faults": fault_block,
+        "network": network_metrics(jobs, network, window),
         "queue": {
             "queued_at_end": queued_now,
             "mean_queued_jobs": float(queue_area / window.length) if window.length > 0 else 0.0,
@@ -295,6 +303,25 @@ def summarize(
         "cluster": {"installed_gpus": installed, "nodes": sum(len(p.nodes) for p in pools), "spare_gpus": spare_gpus},
         "classes": classes,
     })  # fmt: skip
+
+
+def network_metrics(jobs: Table, runs: Table | None, window: Window) -> dict[str, Any]:
+    """The fabric's effect: the cohort's mean network slowdown, and the traffic carried inside the window.
+
+    ``mean_job_slowdown``: mean over the cohort's jobs whose traffic crossed the fabric of
+    their time in steps / the same work's time on an idle fabric (None if no such job);
+    ``bytes_moved``: bytes put on the fabric inside the window (a run straddling its edges
+    counts pro rata; every hop counted).
+    """
+    cohort = jobs["network_slowdown"][jobs["submit_s"] >= window.start]
+    slowed = cohort[~np.isnan(cohort)]
+    moved = 0.0
+    if runs is not None and len(runs):
+        span = runs["end_s"] - runs["start_s"]
+        inside = overlap(runs["start_s"], runs["end_s"], window)
+        share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
+        moved = float((runs["bytes"] * share).sum())
+    return {"mean_job_slowdown": _mean(slowed), "bytes_moved": moved}
 
 
 def _finite(node: Any) -> Any:

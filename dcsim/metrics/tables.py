@@ -109,6 +109,7 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         "interruptions": interruptions,
         "evictions": evictions,
         "preemptions": preemptions,
+        "network_slowdown": network_slowdown(col, n),
     }
     if col.checkpoint_intervals:
         interval = np.full(n, np.nan)
@@ -267,6 +268,24 @@ def record_table(col: Collector, kind: str, **names: str) -> Table:
 def overhead_table(col: Collector) -> Table:
     """Non-productive time of runs: ``job_id, start_s, end_s, restart_s, checkpoint_s, lost_s``."""
     return record_table(col, "run_overhead", start="start_s", end="end_s")
+
+
+def network_slowdown(col: Collector, n: int) -> np.ndarray:
+    """Each job's time in its steps over the same work's time on an idle fabric (NaN: no fabric traffic)."""
+    runs = col.columns("network_run")
+    out = np.full(n, np.nan)
+    if runs["job_id"].size:
+        ids = runs["job_id"]
+        compute = np.bincount(ids, weights=runs["compute_s"], minlength=n)[:n]
+        idle = np.bincount(ids, weights=runs["idle_s"], minlength=n)[:n]
+        seen = np.bincount(ids, minlength=n)[:n] > 0
+        out[seen] = np.divide(compute[seen], idle[seen], out=np.ones(int(seen.sum())), where=idle[seen] > 0)
+    return out
+
+
+def network_runs_table(col: Collector) -> Table:
+    """One row per run whose traffic crossed the fabric: ``job_id, start_s, end_s, compute_s, idle_s, bytes``."""
+    return record_table(col, "network_run", start="start_s", end="end_s")
 
 
 def interruptions_table(col: Collector) -> Table:

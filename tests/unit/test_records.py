@@ -23,6 +23,7 @@ EXAMPLES = {
     "job_interrupted": {"time": 3.0, "job_id": 0, "failure": 0, "lost_s": 60.0, "restart_s": 30.0, "reason": 0,
                         "requeued": True},
     "run_overhead": {"job_id": 0, "start": 2.5, "end": 3.0, "restart_s": 30.0, "checkpoint_s": 5.0, "lost_s": 60.0},
+    "network_run": {"job_id": 0, "start": 2.5, "end": 3.0, "compute_s": 0.4, "idle_s": 0.3, "bytes": 1e9},
     "component_failed": {"time": 3.0, "failure": 0, "cause": "node", "component": 1, "unit": 4, "gpus_down": 8,
                          "traced": False},
     "component_repaired": {"failure": 0, "time": 9.0, "spare": True},

@@ -1,0 +1,128 @@
+"""Jobs' traffic on the fabric: max-min fair shares of its links, and the run rates they give.
+
+A running job whose class has a ``communication`` profile and whose GPUs span nodes is one
+aggregated flow over the links its pattern's hops cross (:class:`dcsim.infra.fabric.LeafSpine`);
+the links are shared max-min fairly among the running jobs' flows
+(:class:`dcsim.infra.fabric.Sharing`), recomputed when a job starts or stops, only for the
+part of the flow-link graph the change touches. A job whose share moved gets its new rate
+through the run model (work x rate, ``Runs.set_rate``).
+
+The rate: a step takes ``compute_per_step`` on the reference GPU (over the GPU's speed on
+another) plus its traffic at the job's share ``r`` of bandwidth per hop. On an idle fabric
+at the NICs' speed ``B`` the step takes ``t0 = c + V / B`` (V: bits per hop per step), which
+is what the class's ``duration`` is measured at, so the rate is ``t0 / (c / s + V / r)``
+(s: the GPU speed rate). A fluid model: every running job is taken to communicate all the
+time at its share (its compute and communication phases are not resolved), which is the
+worst case for contention; packets, congestion control and in-network reduction are not
+modelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dcsim.infra.fabric import LeafSpine, Sharing, hops
+from dcsim.infra.topology import Topology
+from dcsim.metrics.collector import Collector
+
+
+@dataclass(slots=True)
+class _Flow:
+    """A job's traffic: what its rate is computed from."""
+
+    job: Any
+    bits: float  # V: bits per hop per step
+    compute: float  # c: compute per step on the reference GPU, s
+    nominal: float  # B: the NICs' speed, bits/s
+    speed: float  # s: the job's rate from its GPUs' speed
+    hops: int  # hops per step
+
+    @property
+    def step(self) -> float:
+        """t0: a step on an idle fabric at the NICs' speed on the reference GPU, s."""
+        return self.compute + self.bits / self.nominal
+
+    def rate(self, share: float) -> float:
+        """Work per second at a share of ``share`` bits/s per hop."""
+        return self.step / (self.compute / self.speed + self.bits / share) if share > 0 else 0.0
+
+    @property
+    def idle_rate(self) -> float:
+        """Its rate on an idle fabric at the NICs' speed."""
+        return self.rate(self.nominal)
+
+
+class Network:
+    """The fabric's links and the jobs' flows on them, for one run.
+
+    Args:
+        topology: the layout (each site's ``network`` block gives NIC speeds and oversubscription).
+        collector: receives a ``network_run`` record at the end of each run on the fabric.
+        set_rate: changes a running job's rate (``Runs.set_rate``).
+        progress: where a job's run stands at a time (``Runs.progress``).
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        collector: Collector,
+        set_rate: Callable[[Any, float], None],
+        progress: Callable[[Any, float], Any],
+    ) -> None:
+        self.fabric = LeafSpine(topology)
+        self.sharing = Sharing(dict(enumerate(self.fabric.capacities.tolist())))
+        self.collector, self.set_rate, self.progress = collector, set_rate, progress
+        self.flows: dict[int, _Flow] = {}
+
+    def start(self, job: Any, placement: list[tuple[int, int]], speed: float) -> float:
+        """A job starts on ``placement`` at GPU-speed rate ``speed``: add its flow; return its rate.
+
+        The jobs whose share moved get their new rates at once.
+        """
+        comm = job.communication
+        nodes = [n for n, _ in placement]
+        links, factor = self.fabric.links(comm[0], nodes)
+        if not links:
+            return speed  # inside one node, or no traffic: NVLink, off the fabric
+        nominal = min(self.fabric.nic[n] for n in nodes)
+        flow = _Flow(job, comm[1] * 8.0 * factor, comm[2], nominal, speed, len(hops(comm[0], len(nodes))[0]))
+        self.flows[job.id] = flow
+        changed = self.sharing.add_flow(job.id, links)
+        self._update(changed, job.id)
+        return flow.rate(changed[job.id])
+
+    def end(self, job: Any, now: float, others: bool = True) -> None:
+        """A job's run ended (finished, lost, or cut by the end of the simulation): record it, free its share.
+
+        ``others``: give the jobs whose share grows their new rates (not at the end of the simulation).
+        """
+        flow = self.flows.pop(job.id, None)
+        if flow is None:
+            return
+        p = self.progress(job, now)
+        work = p.saved + p.unsaved
+        steps = work / flow.step
+        self.collector.on_network_run(
+            job.id, job.start_time, now, max(now - job.start_time - p.restart - p.checkpoint, 0.0),
+            work / flow.idle_rate,
+            steps * flow.bits / 8.0 * flow.hops,
+        )  # fmt: skip
+        if others:
+            self._update(self.sharing.remove_flow(job.id), None)
+
+    def close(self, now: float) -> None:
+        """The simulation ended: record the runs still on the fabric (their work so far)."""
+        for flow in list(self.flows.values()):
+            self.end(flow.job, now, others=False)
+
+    def _update(self, changed: dict[int, float], skip: int | None) -> None:
+        """Give every job whose share moved its new rate (but ``skip``, which is starting)."""
+        for job_id, share in changed.items():
+            if job_id != skip:
+                flow = self.flows[job_id]
+                self.set_rate(flow.job, flow.rate(share))
+
+
+__all__ = ["Network"]
