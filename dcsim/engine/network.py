@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from dcsim.infra.fabric import LeafSpine, Sharing, hops
 from dcsim.infra.topology import Topology
 from dcsim.metrics.collector import Collector
@@ -38,6 +40,8 @@ class _Flow:
     nominal: float  # B: the NICs' speed, bits/s
     speed: float  # s: the job's rate from its GPUs' speed
     hops: int  # hops per step
+    links: np.ndarray  # the links it crosses, once per hop crossing each
+    share: float = 0.0  # r: its bits/s per hop now
 
     @property
     def step(self) -> float:
@@ -57,11 +61,18 @@ class _Flow:
 class Network:
     """The fabric's links and the jobs' flows on them, for one run.
 
+    Each link's load (bits/s) is kept as shares change, and integrated over the measured
+    window (from ``warmup`` on) link by link, only where the load changes: the traffic
+    each link carried, reported per link at the end (``link_usage`` records) and per tier at
+    every timeseries sample (``network_sample``).
+
     Args:
         topology: the layout (each site's ``network`` block gives NIC speeds and oversubscription).
         collector: receives a ``network_run`` record at the end of each run on the fabric.
         set_rate: changes a running job's rate (``Runs.set_rate``).
         progress: where a job's run stands at a time (``Runs.progress``).
+        now: the simulated time (``lambda: env.now``).
+        warmup: the start of the measured window, s.
     """
 
     def __init__(
@@ -70,11 +81,22 @@ class Network:
         collector: Collector,
         set_rate: Callable[[Any, float], None],
         progress: Callable[[Any, float], Any],
+        now: Callable[[], float],
+        warmup: float = 0.0,
     ) -> None:
         self.fabric = LeafSpine(topology)
-        self.sharing = Sharing(dict(enumerate(self.fabric.capacities.tolist())))
-        self.collector, self.set_rate, self.progress = collector, set_rate, progress
+        caps = self.fabric.capacities
+        self.sharing = Sharing(dict(enumerate(caps.tolist())))
+        self.collector, self.set_rate, self.progress, self.now = collector, set_rate, progress, now
+        self.warmup = warmup
         self.flows: dict[int, _Flow] = {}
+        #: Each link's load now, bits/s; since when it is integrated; the bits it carried in the window.
+        self.load = np.zeros(caps.size)
+        self._since = np.full(caps.size, warmup)
+        self._bits = np.zeros(caps.size)
+        self._tier = np.array([self.fabric.tier(link) for link in range(caps.size)], dtype=np.int8)
+        self._tier_capacity = np.bincount(self._tier, weights=caps, minlength=len(LeafSpine.TIERS))
+        self._tier_load = np.zeros(len(LeafSpine.TIERS))
 
     def start(self, job: Any, placement: list[tuple[int, int]], speed: float) -> float:
         """A job starts on ``placement`` at GPU-speed rate ``speed``: add its flow; return its rate.
@@ -87,10 +109,12 @@ class Network:
         if not links:
             return speed  # inside one node, or no traffic: NVLink, off the fabric
         nominal = min(self.fabric.nic[n] for n in nodes)
-        flow = _Flow(job, comm[1] * 8.0 * factor, comm[2], nominal, speed, len(hops(comm[0], len(nodes))[0]))
+        flow = _Flow(job, comm[1] * 8.0 * factor, comm[2], nominal, speed, len(hops(comm[0], len(nodes))[0]),
+                     np.asarray(links, dtype=np.int64))  # fmt: skip
         self.flows[job.id] = flow
         changed = self.sharing.add_flow(job.id, links)
         self._update(changed, job.id)
+        self._carry(flow, changed[job.id])
         return flow.rate(changed[job.id])
 
     def end(self, job: Any, now: float, others: bool = True) -> None:
@@ -109,19 +133,43 @@ class Network:
             work / flow.idle_rate,
             steps * flow.bits / 8.0 * flow.hops,
         )  # fmt: skip
+        self._carry(flow, 0.0)
         if others:
             self._update(self.sharing.remove_flow(job.id), None)
 
     def close(self, now: float) -> None:
-        """The simulation ended: record the runs still on the fabric (their work so far)."""
+        """The simulation ended: record the runs still on the fabric (their work so far) and every link's traffic."""
         for flow in list(self.flows.values()):
             self.end(flow.job, now, others=False)
+        col, caps, tier = self.collector, self.fabric.capacities, self._tier
+        for link in range(caps.size):
+            col.on_link_usage(link, int(tier[link]), float(caps[link]), float(self._bits[link]))
+
+    def sample(self, now: float) -> None:
+        """Record each tier's load over its capacity now (a timeseries sample)."""
+        nic, uplink = self._tier_load / np.where(self._tier_capacity > 0, self._tier_capacity, 1.0)
+        self.collector.on_network_sample(now, float(nic), float(uplink))
+
+    def _carry(self, flow: _Flow, share: float) -> None:
+        """The flow's share is ``share`` from now on: integrate its links' load so far, then change it."""
+        delta = share - flow.share
+        if delta == 0.0:
+            return
+        links = flow.links
+        t = max(self.now(), self.warmup)
+        since = self._since[links]
+        self._bits[links] += self.load[links] * (t - since)  # a link listed twice is integrated once
+        self._since[links] = t
+        np.add.at(self.load, links, delta)
+        np.add.at(self._tier_load, self._tier[links], delta)
+        flow.share = share
 
     def _update(self, changed: dict[int, float], skip: int | None) -> None:
         """Give every job whose share moved its new rate (but ``skip``, which is starting)."""
         for job_id, share in changed.items():
             if job_id != skip:
                 flow = self.flows[job_id]
+                self._carry(flow, share)
                 self.set_rate(flow.job, flow.rate(share))
 
 

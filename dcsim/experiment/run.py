@@ -27,6 +27,7 @@ from dcsim.metrics.tables import (
     failures_table,
     interruptions_table,
     jobs_table,
+    link_usage_table,
     network_runs_table,
     overhead_table,
     runs_table,
@@ -237,7 +238,7 @@ def simulate(
         )  # fmt: skip
     summary = summarize(
         jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
-        network_runs_table(col),
+        network_runs_table(col), link_usage_table(col),
     )  # fmt: skip
     summary["run"] = {
         "scenario": scenario.name,

@@ -458,9 +458,12 @@ class LeafSpine:
         #: Capacity of every link, by link id.
         self.capacities = caps
 
-    def tier(self, link: int) -> str:
-        """``nic`` or ``uplink``."""
-        return "nic" if link < 2 * self.n_nodes else "uplink"
+    #: Names of the link tiers, by code: a node's NIC, a rack's uplinks.
+    TIERS = ("nic", "uplink")
+
+    def tier(self, link: int) -> int:
+        """The tier code of a link (see :data:`TIERS`)."""
+        return 0 if link < 2 * self.n_nodes else 1
 
     def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], float]:
         """The links one aggregated flow of a job crosses, and the bytes per hop over the step's bytes.

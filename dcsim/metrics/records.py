@@ -291,6 +291,33 @@ class NetworkRun:
     kind: str = "network_run"
 
 
+@record("link_usage")
+@dataclass(frozen=True, slots=True)
+class LinkUsage:
+    """A fabric link's traffic over the measured window, at the end of the simulation.
+
+    ``tier``: 0 a node's NIC, 1 a rack's uplinks to the spines; ``capacity`` bits/s;
+    ``bits`` carried inside the window.
+    """
+
+    link: I64
+    tier: I8
+    capacity: F64
+    bits: F64
+    kind: str = "link_usage"
+
+
+@record("network_samples")
+@dataclass(frozen=True, slots=True)
+class NetworkSample:
+    """The fabric's load at a timeseries sample: traffic over capacity of each tier's links."""
+
+    time: F64
+    nic_utilization: F64
+    uplink_utilization: F64
+    kind: str = "network_sample"
+
+
 @record("samples")
 @dataclass(frozen=True, slots=True)
 class Sample:

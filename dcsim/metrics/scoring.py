@@ -180,6 +180,7 @@ def summarize(
     site_costs: Mapping[str, Costs] | None = None,
     speeds: Mapping[str, Sequence[float] | None] | None = None,
     network: Table | None = None,
+    links: Table | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -195,6 +196,7 @@ def summarize(
         speeds: each job class's rate per pool id (its speed there over its reference type's;
             None or absent: 1 everywhere), for the work done at reference speed.
         network: the runs whose traffic crossed the fabric (:func:`dcsim.metrics.tables.network_runs_table`).
+        links: every fabric link's traffic in the window (:func:`dcsim.metrics.tables.link_usage_table`).
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -288,7 +290,7 @@ def summarize(
             **parts["cost"],
         },
         "faults": fault_block,
-        "network": network_metrics(jobs, network, window),
+        "network": network_metrics(jobs, network, links, window),
         "queue": {
             "queued_at_end": queued_now,
             "mean_queued_jobs": float(queue_area / window.length) if window.length > 0 else 0.0,
@@ -305,13 +307,16 @@ def summarize(
     })  # fmt: skip
 
 
-def network_metrics(jobs: Table, runs: Table | None, window: Window) -> dict[str, Any]:
-    """The fabric's effect: the cohort's mean network slowdown, and the traffic carried inside the window.
+def network_metrics(jobs: Table, runs: Table | None, links: Table | None, window: Window) -> dict[str, Any]:
+    """The fabric's effect: the cohort's mean network slowdown, the traffic carried and the links' load.
 
     ``mean_job_slowdown``: mean over the cohort's jobs whose traffic crossed the fabric of
     their time in steps / the same work's time on an idle fabric (None if no such job);
     ``bytes_moved``: bytes put on the fabric inside the window (a run straddling its edges
-    counts pro rata; every hop counted).
+    counts pro rata; every hop counted); ``p95_link_utilization`` and
+    ``max_link_utilization``: over the fabric's links, each link's traffic over its
+    capacity through the window; ``mean_nic_utilization`` and ``mean_uplink_utilization``:
+    each tier's traffic over its capacity (all None without a communicating class).
     """
     cohort = jobs["network_slowdown"][jobs["submit_s"] >= window.start]
     slowed = cohort[~np.isnan(cohort)]
@@ -321,7 +326,20 @@ def network_metrics(jobs: Table, runs: Table | None, window: Window) -> dict[str
         inside = overlap(runs["start_s"], runs["end_s"], window)
         share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
         moved = float((runs["bytes"] * share).sum())
-    return {"mean_job_slowdown": _mean(slowed), "bytes_moved": moved}
+    out: dict[str, Any] = {"mean_job_slowdown": _mean(slowed), "bytes_moved": moved}
+    load: dict[str, Any] = dict.fromkeys(
+        ("p95_link_utilization", "max_link_utilization", "mean_nic_utilization", "mean_uplink_utilization")
+    )
+    if links is not None and len(links) and window.length > 0:
+        capacity = links["capacity"] * window.length
+        used = np.divide(links["bits"], capacity, out=np.zeros_like(capacity), where=capacity > 0)
+        load["p95_link_utilization"] = _p95(used)
+        load["max_link_utilization"] = float(used.max())
+        for code, tier in enumerate(("nic", "uplink")):
+            mine = links["tier"] == code
+            total = float(capacity[mine].sum())
+            load[f"mean_{tier}_utilization"] = float(links["bits"][mine].sum()) / total if total > 0 else None
+    return {**out, **load}
 
 
 def _finite(node: Any) -> Any:

@@ -140,18 +140,25 @@ def trace_id_column(ids: pa.Array | None, rows: np.ndarray) -> pa.Array:
 
 
 def timeseries_table(col: Collector, installed_gpus: int) -> Table:
-    """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``."""
+    """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``.
+
+    With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization``: each tier's
+    traffic over its capacity at the sample.
+    """
     s = col.columns("sample")
-    return Table(
-        {
-            "time_s": s["time"].astype(float),
-            "busy_gpus": s["busy_gpus"].astype(np.int64),
-            "gpu_utilization": s["busy_gpus"] / max(installed_gpus, 1),
-            "queued_jobs": s["queued_jobs"].astype(np.int64),
-            "running_jobs": s["running_jobs"].astype(np.int64),
-            "power_kw": s["power_w"] / 1000.0,
-        }
-    )
+    columns = {
+        "time_s": s["time"].astype(float),
+        "busy_gpus": s["busy_gpus"].astype(np.int64),
+        "gpu_utilization": s["busy_gpus"] / max(installed_gpus, 1),
+        "queued_jobs": s["queued_jobs"].astype(np.int64),
+        "running_jobs": s["running_jobs"].astype(np.int64),
+        "power_kw": s["power_w"] / 1000.0,
+    }
+    net = col.columns("network_sample")
+    if net["time"].size == s["time"].size and net["time"].size:
+        columns["nic_utilization"] = net["nic_utilization"].astype(float)
+        columns["uplink_utilization"] = net["uplink_utilization"].astype(float)
+    return Table(columns)
 
 
 def events_table(col: Collector) -> Table:
@@ -281,6 +288,11 @@ def network_slowdown(col: Collector, n: int) -> np.ndarray:
         seen = np.bincount(ids, minlength=n)[:n] > 0
         out[seen] = np.divide(compute[seen], idle[seen], out=np.ones(int(seen.sum())), where=idle[seen] > 0)
     return out
+
+
+def link_usage_table(col: Collector) -> Table:
+    """One row per fabric link: ``link, tier`` (0 NIC, 1 uplinks), ``capacity`` (bits/s), ``bits`` in the window."""
+    return record_table(col, "link_usage")
 
 
 def network_runs_table(col: Collector) -> Table:

@@ -24,6 +24,8 @@ EXAMPLES = {
                         "requeued": True},
     "run_overhead": {"job_id": 0, "start": 2.5, "end": 3.0, "restart_s": 30.0, "checkpoint_s": 5.0, "lost_s": 60.0},
     "network_run": {"job_id": 0, "start": 2.5, "end": 3.0, "compute_s": 0.4, "idle_s": 0.3, "bytes": 1e9},
+    "link_usage": {"link": 3, "tier": 1, "capacity": 1e11, "bits": 5e14},
+    "network_sample": {"time": 60.0, "nic_utilization": 0.25, "uplink_utilization": 0.5},
     "component_failed": {"time": 3.0, "failure": 0, "cause": "node", "component": 1, "unit": 4, "gpus_down": 8,
                          "traced": False},
     "component_repaired": {"failure": 0, "time": 9.0, "spare": True},
