@@ -8,10 +8,12 @@ part of the flow-link graph the change touches. A job whose share moved gets its
 through the run model (work x rate, ``Runs.set_rate``).
 
 The rate: a step takes ``compute_per_step`` on the reference GPU (over the GPU's speed on
-another) plus its traffic at the job's share ``r`` of bandwidth per hop. On an idle fabric
-at the NICs' speed ``B`` the step takes ``t0 = c + V / B`` (V: bits per hop per step), which
-is what the class's ``duration`` is measured at, so the rate is ``t0 / (c / s + V / r)``
-(s: the GPU speed rate). A fluid model: every running job is taken to communicate all the
+another) plus its traffic at the job's share ``r`` of bandwidth per hop. Alone on the NICs
+(``B``: a NIC's speed over the most hops it carries; the uplinks left out) the step takes
+``t0 = c + V / B`` (V: bits per hop per step, times the pattern's phases), which is what the
+class's ``duration`` is measured at, so the rate is ``t0 / (c / s + V / r)`` (s: the GPU
+speed rate). Only the compute scales with the GPU's speed: a job that communicates gains
+less from a faster GPU. A fluid model: every running job is taken to communicate all the
 time at its share (its compute and communication phases are not resolved), which is the
 worst case for contention; packets, congestion control and in-network reduction are not
 modelled.
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.infra.fabric import LeafSpine, Sharing, hops
+from dcsim.infra.fabric import LeafSpine, Sharing
 from dcsim.infra.topology import Topology
 from dcsim.metrics.collector import Collector
 
@@ -35,11 +37,12 @@ class _Flow:
     """A job's traffic: what its rate is computed from."""
 
     job: Any
-    bits: float  # V: bits per hop per step
+    bits: float  # V: bits per hop per step, times the phases that run one after the other
     compute: float  # c: compute per step on the reference GPU, s
-    nominal: float  # B: the NICs' speed, bits/s
+    nominal: float  # B: its share per hop alone on the NICs, bits/s
     speed: float  # s: the job's rate from its GPUs' speed
     hops: int  # hops per step
+    hop_bytes: float  # bytes each hop carries per step
     links: np.ndarray  # the links it crosses, once per hop crossing each
     share: float = 0.0  # r: its bits/s per hop now
 
@@ -105,12 +108,12 @@ class Network:
         """
         comm = job.communication
         nodes = [n for n, _ in placement]
-        links, factor = self.fabric.links(comm[0], nodes)
+        links, n_hops, factor, phases = self.fabric.links(comm[0], nodes)
         if not links:
             return speed  # inside one node, or no traffic: NVLink, off the fabric
-        nominal = min(self.fabric.nic[n] for n in nodes)
-        flow = _Flow(job, comm[1] * 8.0 * factor, comm[2], nominal, speed, len(hops(comm[0], len(nodes))[0]),
-                     np.asarray(links, dtype=np.int64))  # fmt: skip
+        hop_bytes = comm[1] * factor
+        flow = _Flow(job, hop_bytes * 8.0 * phases, comm[2], self.fabric.nominal_share(links), speed, n_hops,
+                     hop_bytes, np.asarray(links, dtype=np.int64))  # fmt: skip
         self.flows[job.id] = flow
         changed = self.sharing.add_flow(job.id, links)
         self._update(changed, job.id)
@@ -130,8 +133,7 @@ class Network:
         steps = work / flow.step
         self.collector.on_network_run(
             job.id, job.start_time, now, max(now - job.start_time - p.restart - p.checkpoint, 0.0),
-            work / flow.idle_rate,
-            steps * flow.bits / 8.0 * flow.hops,
+            work / flow.idle_rate, work, steps * flow.hop_bytes * flow.hops,
         )  # fmt: skip
         self._carry(flow, 0.0)
         if others:

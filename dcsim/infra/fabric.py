@@ -352,21 +352,22 @@ class Sharing:
         seen_flows: set[FlowId] = set()
         pending_links = list(links)
         order: list[FlowId] = []
+        flows_on, links_of = self._flows_on, self._links
         for flow in flows:
             if flow not in seen_flows:
                 seen_flows.add(flow)
                 order.append(flow)
-                pending_links.extend(self._links[flow])
+                pending_links.extend(links_of[flow])
         while pending_links:
             link = pending_links.pop()
             if link in seen_links:
                 continue
             seen_links.add(link)
-            for flow in self._flows_on.get(link, ()):
+            for flow in flows_on.get(link, ()):
                 if flow not in seen_flows:
                     seen_flows.add(flow)
                     order.append(flow)
-                    pending_links.extend(self._links[flow])
+                    pending_links.extend(x for x in links_of[flow] if x not in seen_links)
         order.sort(key=self._seq.__getitem__)
         return order
 
@@ -397,29 +398,32 @@ def _moved(old: float, new: float) -> bool:
 PATTERN_NAMES = ("ring_allreduce", "tree_allreduce", "all_to_all", "pipeline", "none")
 
 
-def hops(pattern: str, k: int) -> tuple[list[tuple[int, int]], float]:
-    """The (sender, receiver) pairs among a job's ``k`` nodes, and the bytes each carries per step / the step's bytes.
+def hops(pattern: str, k: int) -> tuple[list[tuple[int, int]], float, float]:
+    """A pattern among a job's ``k`` nodes: its hops, bytes per hop over the step's S, and its phases.
 
-    - ``ring_allreduce``: a ring in placement order; each hop carries 2(k-1)/k of the data
-      (reduce-scatter then all-gather), so on an idle fabric a step communicates for
-      2(k-1)/k x S / B.
-    - ``tree_allreduce``: a binary tree (node i's parent is (i-1)//2), each edge both ways;
-      reduce up then broadcast down, each carrying all the data: 2 x S / B.
-    - ``all_to_all``: every node to every other, a k-th of the data to each: S / (k B).
-    - ``pipeline``: a chain in placement order, each stage passing the data on: S / B.
+    The hops are (sender, receiver) pairs; phases run one after the other.
+
+    A step communicates for phases x bytes per hop / r at a share r per hop:
+
+    - ``ring_allreduce``: a ring in placement order; each hop carries 2(k-1)/k S (reduce-scatter
+      then all-gather, pipelined): 2(k-1)/k x S / r.
+    - ``tree_allreduce``: a binary tree (node i's parent is (i-1)//2), each edge both ways, each
+      carrying S; reduce up, then broadcast down: 2 x S / r.
+    - ``all_to_all``: every node to every other, S / k to each: S / (k r).
+    - ``pipeline``: a chain in placement order, each stage passing S on: S / r.
     - ``none``: no traffic.
     """
     if k < 2 or pattern == "none":
-        return [], 0.0
+        return [], 0.0, 1.0
     if pattern == "ring_allreduce":
-        return [(i, (i + 1) % k) for i in range(k)], 2.0 * (k - 1) / k
+        return [(i, (i + 1) % k) for i in range(k)], 2.0 * (k - 1) / k, 1.0
     if pattern == "tree_allreduce":
         edges = [((i - 1) // 2, i) for i in range(1, k)]
-        return [*edges, *((b, a) for a, b in edges)], 2.0
+        return [*edges, *((b, a) for a, b in edges)], 1.0, 2.0
     if pattern == "all_to_all":
-        return [(i, j) for i in range(k) for j in range(k) if i != j], 1.0 / k
+        return [(i, j) for i in range(k) for j in range(k) if i != j], 1.0 / k, 1.0
     if pattern == "pipeline":
-        return [(i, i + 1) for i in range(k - 1)], 1.0
+        return [(i, i + 1) for i in range(k - 1)], 1.0, 1.0
     raise ValueError(f"unknown communication pattern {pattern!r}; one of {', '.join(PATTERN_NAMES)}")
 
 
@@ -465,12 +469,12 @@ class LeafSpine:
         """The tier code of a link (see :data:`TIERS`)."""
         return 0 if link < 2 * self.n_nodes else 1
 
-    def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], float]:
-        """The links one aggregated flow of a job crosses, and the bytes per hop over the step's bytes.
+    def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], int, float, float]:
+        """The links one aggregated flow of a job crosses; its hops; bytes per hop over S; its phases.
 
         A link is listed once per hop that crosses it (a flow crossing it twice uses it twice).
         """
-        pairs, factor = hops(pattern, len(nodes))
+        pairs, factor, phases = hops(pattern, len(nodes))
         rack, base = self.node_rack, 2 * self.n_nodes
         out: list[int] = []
         for a, b in pairs:
@@ -478,4 +482,16 @@ class LeafSpine:
             out += (2 * na, 2 * nb + 1)
             if rack[na] != rack[nb]:
                 out += (base + 2 * rack[na], base + 2 * rack[nb] + 1)
-        return out, factor
+        return out, len(pairs), factor, phases
+
+    def nominal_share(self, links: Sequence[int]) -> float:
+        """A flow's share per hop alone on the NICs: a NIC's speed over the most hops it carries.
+
+        The uplinks are left out: this is the nominal speed its class's duration is measured at.
+        """
+        counts: dict[int, int] = {}
+        for link in links:
+            if link < 2 * self.n_nodes:
+                counts[link] = counts.get(link, 0) + 1
+        caps = self.capacities
+        return min(caps[link] / n for link, n in counts.items())

@@ -278,8 +278,8 @@ class NetworkRun:
     """One run of a job whose traffic crossed the fabric, from ``start`` to ``end`` (its end, or the simulation's).
 
     ``compute_s``: wall time it spent in its steps (compute and communication); ``idle_s``:
-    what the same work takes on an idle fabric at the NICs' speed; ``bytes``: traffic it put
-    on the fabric (every hop counted).
+    what the same work takes alone on the NICs; ``work_s``: the work done (s at the reference
+    GPU's speed on an idle fabric); ``bytes``: traffic it put on the fabric (every hop counted).
     """
 
     job_id: I64
@@ -287,6 +287,7 @@ class NetworkRun:
     end: F64
     compute_s: F64
     idle_s: F64
+    work_s: F64
     bytes: F64
     kind: str = "network_run"
 

@@ -76,19 +76,32 @@ def class_rates(jobs: Table, n_pools: int, speeds: Mapping[str, Sequence[float] 
 
 
 def work_gpu_seconds(
-    jobs: Table, window: Window, rates: np.ndarray, runs: Table | None, faults: FaultData | None
+    jobs: Table,
+    window: Window,
+    rates: np.ndarray,
+    runs: Table | None,
+    faults: FaultData | None,
+    network: Table | None = None,
 ) -> float:
     """Kept work done inside the window, in GPU-seconds at each job class's reference speed.
 
     Each run's productive GPU-seconds (allocated less restarts, checkpoint writes and work
     lost, as :func:`fault_metrics` counts them) times its job's rate in the run's pool
-    (``rates``: :func:`class_rates`), over its network slowdown (the fabric's share of its
-    time): a job completed inside the window counts ``gpus x duration_s``; a run cut by an
+    (``rates``: :func:`class_rates`); for a job on the fabric, times the work its runs did
+    per second of their steps over that rate (``network``: its runs, with the work they
+    did). A job completed inside the window counts ``gpus x duration_s``; a run cut by an
     edge of the window counts its part inside; lost work counts nothing.
     """
     codes = jobs.coded("job_class").codes
-    slowdown = jobs["network_slowdown"]
-    net = np.where(np.isnan(slowdown), 1.0, 1.0 / np.where(np.isnan(slowdown), 1.0, slowdown))
+    net = np.ones(len(jobs))
+    if network is not None and len(network):
+        n = len(jobs)
+        ids = network["job_id"]
+        work = np.bincount(ids, weights=network["work_s"], minlength=n)[:n]
+        steps = np.bincount(ids, weights=network["compute_s"], minlength=n)[:n]
+        on = (steps > 0) & (jobs["pool"] >= 0)
+        speed = rates[codes[on], jobs["pool"][on]]
+        net[on] = work[on] / (steps[on] * speed)
     if runs is not None:
         ids = runs["job_id"]
         end = np.where(np.isnan(runs["end_s"]), window.end, runs["end_s"])
@@ -216,9 +229,11 @@ def summarize(
         }  # fmt: skip
     productive_gpu_h = productive_s / 3600.0
     rates = class_rates(jobs, len(pools), speeds) if speeds else None
-    if rates is None and not np.isnan(jobs["network_slowdown"]).all():
+    if rates is None and network is not None and len(network):
         rates = np.ones((len(jobs.coded("job_class").names), len(pools)))  # every rate 1, but the fabric slowed some
-    work_gpu_h = productive_gpu_h if rates is None else work_gpu_seconds(jobs, window, rates, runs, faults) / 3600.0
+    work_gpu_h = (
+        productive_gpu_h if rates is None else work_gpu_seconds(jobs, window, rates, runs, faults, network) / 3600.0
+    )
     spare_nodes = faults.spare_nodes if faults else 0
     spare_gpus = sum(spare_nodes * p.gpus_per_node for p in pools)
     costs_of = [(site_costs or {}).get(p.site, costs) for p in pools]
@@ -310,16 +325,17 @@ def summarize(
 def network_metrics(jobs: Table, runs: Table | None, links: Table | None, window: Window) -> dict[str, Any]:
     """The fabric's effect: the cohort's mean network slowdown, the traffic carried and the links' load.
 
-    ``mean_job_slowdown``: mean over the cohort's jobs whose traffic crossed the fabric of
-    their time in steps / the same work's time on an idle fabric (None if no such job);
+    ``mean_job_slowdown``: mean over the cohort's multi-node jobs of their time in steps / the
+    same work's time alone on the NICs (1 for a job whose traffic never crossed the fabric;
+    None if no multi-node job started);
     ``bytes_moved``: bytes put on the fabric inside the window (a run straddling its edges
     counts pro rata; every hop counted); ``p95_link_utilization`` and
     ``max_link_utilization``: over the fabric's links, each link's traffic over its
     capacity through the window; ``mean_nic_utilization`` and ``mean_uplink_utilization``:
     each tier's traffic over its capacity (all None without a communicating class).
     """
-    cohort = jobs["network_slowdown"][jobs["submit_s"] >= window.start]
-    slowed = cohort[~np.isnan(cohort)]
+    cohort = jobs.rows((jobs["submit_s"] >= window.start) & (jobs["nodes"] > 1))
+    slowed = np.where(np.isnan(cohort["network_slowdown"]), 1.0, cohort["network_slowdown"])
     moved = 0.0
     if runs is not None and len(runs):
         span = runs["end_s"] - runs["start_s"]

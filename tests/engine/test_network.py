@@ -107,29 +107,57 @@ def test_a_job_inside_one_node_or_without_a_profile_is_never_slowed() -> None:
     assert silent.jobs["finish_s"].tolist() == [H] * 2
 
 
-@pytest.mark.parametrize(
-    ("pattern", "hop_bits", "hops"),
-    [
-        ("tree_allreduce", 2 * 8e9, 6),  # edges 0-1, 0-2, 1-3, each way; 2 S per hop
-        ("all_to_all", 8e9 / 4, 12),  # every ordered pair; S / k per hop
-        ("pipeline", 8e9, 3),  # a chain; S per hop
-    ],
-)
-def test_other_patterns_on_an_idle_oversubscribed_fabric(pattern: str, hop_bits: float, hops: int) -> None:
+#: pattern: (bytes per hop over S, phases, hops among 4 nodes, most hops one NIC carries).
+PATTERNS = {
+    "tree_allreduce": (1.0, 2, 6, 2),  # edges 0-1, 0-2, 1-3 each way; reduce then broadcast
+    "all_to_all": (0.25, 1, 12, 3),  # every ordered pair, S / 4 each
+    "pipeline": (1.0, 1, 3, 1),  # a chain
+    "ring_allreduce": (1.5, 1, 4, 1),  # 2(4-1)/4 S per hop
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(PATTERNS))
+def test_every_pattern_on_an_idle_oversubscribed_fabric(pattern: str) -> None:
     """4 racks of 1 node at 2:1 (50 Gb/s uplinks), NIC 100 Gb/s, 1 GB per step, 1 s compute.
 
-    The share per hop is the tightest link's capacity over the hops crossing it: a node's
-    uplinks carry every hop it sends (tree: node 0 sends 2, node 1 sends 2; all_to_all: 3 each;
-    pipeline: 1).
+    A step's communication is phases x bytes per hop / r. The duration is measured alone on
+    the NICs: r0 = 100 Gb/s over the most hops one NIC carries (m). With one node per rack the
+    uplinks carry the same m hops at 50 Gb/s: r = 50 / m Gb/s.
     """
-    per_node_sends = {"tree_allreduce": 2, "all_to_all": 3, "pipeline": 1}[pattern]
-    share = min(50e9 / per_node_sends, 100e9 / per_node_sends)
+    per_hop, phases, n_hops, m = PATTERNS[pattern]
+    bits = per_hop * 8e9 * phases
+    t0, t = 1 + bits / (100e9 / m), 1 + bits / (50e9 / m)
     comm = {"pattern": pattern, "bytes_per_step": "1GB", "compute_per_step": "1s"}
     r = run_data(tiny_data(datacenter=fabric(4, 1, 2.0), workload=jobs(1, 32, comm)))
-    t0 = 1 + hop_bits / 100e9
-    t = 1 + hop_bits / share
     assert r.jobs["finish_s"].tolist() == pytest.approx([H * t / t0], rel=1e-9)
-    assert r.summary["network"]["bytes_moved"] == pytest.approx(H / t0 * hops * hop_bits / 8, rel=1e-9)
+    assert r.summary["network"]["bytes_moved"] == pytest.approx(H / t0 * n_hops * per_hop * 1e9, rel=1e-9)
+
+
+@pytest.mark.parametrize("pattern", sorted(PATTERNS))
+def test_alone_at_full_bisection_every_pattern_keeps_its_duration(pattern: str) -> None:
+    """1:1, one node per rack: the uplinks carry what the NICs do; a lone job runs at its nominal speed."""
+    comm = {"pattern": pattern, "bytes_per_step": "1GB", "compute_per_step": "1s"}
+    r = run_data(tiny_data(datacenter=fabric(4, 1, 1.0), workload=jobs(1, 32, comm)))
+    assert r.jobs["finish_s"].tolist() == pytest.approx([H], rel=1e-12)
+    assert r.summary["network"]["mean_job_slowdown"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_work_on_slower_gpus_and_a_busy_fabric_is_counted_as_the_work_it_is() -> None:
+    """An H100 rack and an A100 rack (speed 0.32) of 2 nodes each, 1:1; two 16-GPU 10 h ring jobs.
+
+    Whatever the speeds and the fabric, the work is 2 x 16 GPUs x 10 h = 320 GPU-hours of work.
+    """
+    data = tiny_data(workload=jobs(2, 16, RING_1GB, "10h"))
+    data["datacenter"] = {"sites": [{"name": "dc1", "network": {"nic": "100Gbps"}, "rack_groups": [
+        {"racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8, "gpu_type": "H100"}},
+        {"racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8, "gpu_type": "A100"}},
+    ]}]}  # fmt: skip
+    r = run_data(data)
+    cost = r.summary["cost"]
+    assert cost["usd_per_work_gpu_hour"] == pytest.approx(cost["total_usd"] / 320.0, rel=1e-9)
+    # The A100 job: compute 1 s / 0.32 per step, communication 8e9 / 100e9 s, against 1.08 s at H100 speed.
+    a100 = r.jobs[r.jobs["gpu_type"] == "A100"]
+    assert (a100["finish_s"] - a100["start_s"]).tolist() == pytest.approx([10 * H * (1 / 0.32 + 0.08) / 1.08], rel=1e-9)
 
 
 def test_pattern_none_on_an_oversubscribed_fabric_changes_nothing() -> None:
