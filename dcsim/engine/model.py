@@ -83,6 +83,13 @@ class DataCenterModel:
                 self.env, scenario, self.topology, self.cluster, self.collector, self.seed,
                 holders=runs.holders, capacity_changed=self.capacity_changed,
             )  # fmt: skip
+        if any(c.communication is not None and c.communication.pattern != "none" for c in wl.jobs):
+            from dcsim.engine.network import Network
+
+            env = self.env
+            runs.network = Network(
+                self.topology, self.collector, runs.set_rate, runs.progress, lambda: env.now, scenario.warmup
+            )
         if not isinstance(self.dispatch.scheduler, KeyOrder):
             self.dispatch.scheduler.bind(self._fleet())
         self.dispatch.start_epochs()
@@ -186,6 +193,8 @@ class DataCenterModel:
         self.collector.on_sample(
             self.env.now, self.cluster.busy_gpus, len(self.dispatch.queue), self.runs.count, self.power_w()
         )
+        if self.runs.network is not None:
+            self.runs.network.sample(self.env.now)
 
     def _sampler(self):
         env = self.env

@@ -25,6 +25,7 @@ from dcsim.metrics.collector import Collector
 from dcsim.workload.jobs import COMPLETED, INTERRUPTED, REASONS, RUNNING, Job
 
 if TYPE_CHECKING:
+    from dcsim.engine.network import Network
     from dcsim.engine.reliability import Reliability
 
 _FAILURE, _MAINTENANCE = REASONS.index("failure"), REASONS.index("maintenance")
@@ -62,6 +63,8 @@ class Runs:
         cluster.holders = self.running_jobs  # type: ignore[assignment]
         #: The reliability machinery, when there are failures or maintenance (set by the engine).
         self.rel: Reliability | None = None
+        #: The jobs' traffic on the fabric, when a job class communicates (set by the engine).
+        self.network: Network | None = None
 
     def holders(self, node: int) -> list[Job]:
         """The runs holding GPUs on ``node`` (a live list: do not keep it)."""
@@ -83,6 +86,8 @@ class Runs:
         speeds = job.speeds
         if speeds is not None:  # a job spanning GPU types runs at its slowest GPU
             job.rate = min(speeds[cluster.node_pool[n]] for n, _ in placement)
+        if self.network is not None and job.communication is not None and len(placement) > 1:
+            job.rate = self.network.start(job, placement, job.rate)  # its share of the fabric, and others' new shares
         rate = job.rate
         if not self.track:
             self.env.timeout(job.duration / rate, job).callbacks.append(self._finish)
@@ -139,6 +144,8 @@ class Runs:
 
     def _left(self, job: Job) -> None:
         """A running job gave back its GPUs (finished or lost)."""
+        if self.network is not None and job.communication is not None:
+            self.network.end(job, self.env.now)
         self.cluster.release(job.placement)
         self.count -= 1
         if self.track:
@@ -220,6 +227,8 @@ class Runs:
         for job in self.running_jobs.values():
             if job.checkpoint is not None or job.restart_cost:
                 self.overhead(job, end)
+        if self.network is not None:
+            self.network.close(end)
 
 
 __all__ = ["Runs"]

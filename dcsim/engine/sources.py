@@ -42,6 +42,7 @@ class _Source:
     chunks: Iterator[Chunk]
     checkpoint: Checkpointing | None = None
     speeds: tuple[float, ...] | None = None
+    communication: tuple[str, float, float] | None = None
 
 
 def checkpointing(spec: Any) -> Checkpointing | None:
@@ -108,9 +109,11 @@ class Sources:
             chunks, mean = class_chunks(cls, seed, self.horizon, base)
             pools = topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
             speeds = topology.pool_rates(pools, cls.speed, cls.speed_reference)
+            comm = cls.communication
             src = _Source(
-                cls.name, cls.tenant, cls.priority, pools, mean, chunks, checkpointing(cls.checkpoint), speeds
-            )
+                cls.name, cls.tenant, cls.priority, pools, mean, chunks, checkpointing(cls.checkpoint), speeds,
+                None if comm is None else (comm.pattern, comm.bytes_per_step, comm.compute_per_step),
+            )  # fmt: skip
             self.open += 1
             env.process(self._arrivals(src))
         if scenario.workload.trace is not None:
@@ -177,6 +180,7 @@ class Sources:
         tenant_code = col.tenant_code(src.tenant)
         plan = src.checkpoint
         speeds = src.speeds
+        comm = src.communication
         for times, sizes, durations, estimates in src.chunks:
             for t, gpus, duration, estimate in zip(times, sizes, durations, estimates, strict=True):
                 if t > env.now:
@@ -187,6 +191,8 @@ class Sources:
                     job.checkpoint = plan
                 if speeds is not None:
                     job.speeds = speeds
+                if comm is not None:
+                    job.communication = comm
                 self.next_id += 1
                 col.on_job_submitted(env.now, class_code, tenant_code, src.priority, gpus, duration, estimate)
                 submit(job)

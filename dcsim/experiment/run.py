@@ -27,6 +27,8 @@ from dcsim.metrics.tables import (
     failures_table,
     interruptions_table,
     jobs_table,
+    link_usage_table,
+    network_runs_table,
     overhead_table,
     runs_table,
     timeseries_table,
@@ -235,8 +237,9 @@ def simulate(
             down_table(col), causes, spares if scenario.failures is not None else 0,
         )  # fmt: skip
     summary = summarize(
-        jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model)
-    )
+        jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
+        network_runs_table(col), link_usage_table(col),
+    )  # fmt: skip
     summary["run"] = {
         "scenario": scenario.name,
         "seed": model.seed,

@@ -352,21 +352,22 @@ class Sharing:
         seen_flows: set[FlowId] = set()
         pending_links = list(links)
         order: list[FlowId] = []
+        flows_on, links_of = self._flows_on, self._links
         for flow in flows:
             if flow not in seen_flows:
                 seen_flows.add(flow)
                 order.append(flow)
-                pending_links.extend(self._links[flow])
+                pending_links.extend(links_of[flow])
         while pending_links:
             link = pending_links.pop()
             if link in seen_links:
                 continue
             seen_links.add(link)
-            for flow in self._flows_on.get(link, ()):
+            for flow in flows_on.get(link, ()):
                 if flow not in seen_flows:
                     seen_flows.add(flow)
                     order.append(flow)
-                    pending_links.extend(self._links[flow])
+                    pending_links.extend(x for x in links_of[flow] if x not in seen_links)
         order.sort(key=self._seq.__getitem__)
         return order
 
@@ -390,3 +391,107 @@ def _moved(old: float, new: float) -> bool:
     if not (math.isfinite(old) and math.isfinite(new)):
         return True
     return abs(new - old) > RTOL * max(abs(old), abs(new))
+
+
+# ---------------------------------------------------------------------------- the leaf-spine fabric
+#: Traffic of one step per hop, as a multiple of the step's bytes, and the hops of each pattern.
+PATTERN_NAMES = ("ring_allreduce", "tree_allreduce", "all_to_all", "pipeline", "none")
+
+
+def hops(pattern: str, k: int) -> tuple[list[tuple[int, int]], float, float]:
+    """A pattern among a job's ``k`` nodes: its hops, bytes per hop over the step's S, and its phases.
+
+    The hops are (sender, receiver) pairs; phases run one after the other.
+
+    A step communicates for phases x bytes per hop / r at a share r per hop:
+
+    - ``ring_allreduce``: a ring in placement order; each hop carries 2(k-1)/k S (reduce-scatter
+      then all-gather, pipelined): 2(k-1)/k x S / r.
+    - ``tree_allreduce``: a binary tree (node i's parent is (i-1)//2), each edge both ways, each
+      carrying S; reduce up, then broadcast down: 2 x S / r.
+    - ``all_to_all``: every node to every other, S / k to each: S / (k r).
+    - ``pipeline``: a chain in placement order, each stage passing S on: S / r.
+    - ``none``: no traffic.
+    """
+    if k < 2 or pattern == "none":
+        return [], 0.0, 1.0
+    if pattern == "ring_allreduce":
+        return [(i, (i + 1) % k) for i in range(k)], 2.0 * (k - 1) / k, 1.0
+    if pattern == "tree_allreduce":
+        edges = [((i - 1) // 2, i) for i in range(1, k)]
+        return [*edges, *((b, a) for a, b in edges)], 1.0, 2.0
+    if pattern == "all_to_all":
+        return [(i, j) for i in range(k) for j in range(k) if i != j], 1.0 / k, 1.0
+    if pattern == "pipeline":
+        return [(i, i + 1) for i in range(k - 1)], 1.0, 1.0
+    raise ValueError(f"unknown communication pattern {pattern!r}; one of {', '.join(PATTERN_NAMES)}")
+
+
+class LeafSpine:
+    """The links of a leaf-spine fabric, as :class:`Sharing` sees them, in bits per second.
+
+    Each node has a NIC to its rack's leaf switch, one link each way of the NIC's speed.
+    Each leaf's uplinks to the spines are taken as one bundle each way, of the rack's NIC
+    capacity over the oversubscription (ECMP spreading flows evenly over equal-cost paths).
+    A hop between two nodes of one rack crosses the sender's NIC up and the receiver's
+    down; between racks also the sender's leaf up and the receiver's leaf down. A hop
+    never crosses sites (a job runs inside one pool, of one site).
+
+    Link ids: node n's NIC up 2n and down 2n+1; rack r's uplinks up 2N+2r and down 2N+2r+1
+    (N nodes).
+
+    Args:
+        topology: the layout (its ``datacenter`` block gives each site's ``network``).
+    """
+
+    def __init__(self, topology) -> None:  # type: ignore[no-untyped-def]
+        sites = topology.datacenter.sites
+        nets = [site.network for site in sites]
+        n_nodes = len(topology.node_pool)
+        self.node_rack = topology.node_rack
+        self.n_nodes = n_nodes
+        #: NIC speed of each node, bits/s.
+        self.nic = [nets[s].nic for s in topology.node_site]
+        caps = np.zeros(2 * n_nodes + 2 * len(topology.rack_nodes))
+        caps[0 : 2 * n_nodes : 2] = self.nic
+        caps[1 : 2 * n_nodes : 2] = self.nic
+        for r, members in enumerate(topology.rack_nodes):
+            net = nets[topology.node_site[members[0]]]
+            bundle = sum(self.nic[n] for n in members) / net.oversubscription
+            caps[2 * n_nodes + 2 * r] = caps[2 * n_nodes + 2 * r + 1] = bundle
+        #: Capacity of every link, by link id.
+        self.capacities = caps
+
+    #: Names of the link tiers, by code: a node's NIC, a rack's uplinks.
+    TIERS = ("nic", "uplink")
+
+    def tier(self, link: int) -> int:
+        """The tier code of a link (see :data:`TIERS`)."""
+        return 0 if link < 2 * self.n_nodes else 1
+
+    def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], int, float, float]:
+        """The links one aggregated flow of a job crosses; its hops; bytes per hop over S; its phases.
+
+        A link is listed once per hop that crosses it (a flow crossing it twice uses it twice).
+        """
+        pairs, factor, phases = hops(pattern, len(nodes))
+        rack, base = self.node_rack, 2 * self.n_nodes
+        out: list[int] = []
+        for a, b in pairs:
+            na, nb = nodes[a], nodes[b]
+            out += (2 * na, 2 * nb + 1)
+            if rack[na] != rack[nb]:
+                out += (base + 2 * rack[na], base + 2 * rack[nb] + 1)
+        return out, len(pairs), factor, phases
+
+    def nominal_share(self, links: Sequence[int]) -> float:
+        """A flow's share per hop alone on the NICs: a NIC's speed over the most hops it carries.
+
+        The uplinks are left out: this is the nominal speed its class's duration is measured at.
+        """
+        counts: dict[int, int] = {}
+        for link in links:
+            if link < 2 * self.n_nodes:
+                counts[link] = counts.get(link, 0) + 1
+        caps = self.capacities
+        return min(caps[link] / n for link, n in counts.items())

@@ -144,16 +144,12 @@ class RackGroup(Strict):
 
 
 class Network(Strict):
-    """The fabric inside a site. Recorded, not yet modelled: run times do not depend on it (no effect on results)."""
+    """The fabric inside a site: it slows the jobs whose class has a `communication` profile and spans nodes."""
 
-    topology: Literal["leaf_spine"] = Field(
-        "leaf_spine", description="fabric shape (recorded, not yet modelled: no effect on results)"
-    )
-    nic: BitsPerSecond = Field(
-        400e9, description="node uplink bandwidth (recorded, not yet modelled: no effect on results)"
-    )
+    topology: Literal["leaf_spine"] = Field("leaf_spine", description="fabric shape")
+    nic: BitsPerSecond = Field(400e9, description="each node's link to its leaf (ToR) switch, each way")
     oversubscription: float = Field(
-        1.0, ge=1, description="leaf down/up bandwidth ratio (recorded, not yet modelled: no effect on results)"
+        1.0, ge=1, description="a leaf's NIC capacity over its uplink capacity to the spines (4: a quarter)"
     )
     spines: int | None = Field(
         None, ge=1,

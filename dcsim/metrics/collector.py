@@ -101,6 +101,9 @@ class Collector:
     in_service: dict[str, array[Any]]
     repairs: dict[str, array[Any]]
     samples: dict[str, array[Any]]
+    network_runs: dict[str, array[Any]]
+    link_usage: dict[str, array[Any]]
+    network_samples: dict[str, array[Any]]
     on_job_submitted: Emitter
     on_job_started: Emitter
     on_job_finished: Emitter
@@ -110,6 +113,9 @@ class Collector:
     on_component_in_service: Emitter
     on_component_repaired: Emitter
     on_sample: Emitter
+    on_network_run: Emitter
+    on_link_usage: Emitter
+    on_network_sample: Emitter
 
     def code(self, vocabulary: str, name: str) -> int:
         """Small integer code of ``name`` in a vocabulary of coded text (a new name gets the next code)."""

@@ -272,6 +272,53 @@ class HardwareRepaired:
     kind: str = "hardware_repaired"
 
 
+@record("network_runs")
+@dataclass(frozen=True, slots=True)
+class NetworkRun:
+    """One run of a job whose traffic crossed the fabric, from ``start`` to ``end`` (its end, or the simulation's).
+
+    ``compute_s``: wall time it spent in its steps (compute and communication); ``idle_s``:
+    what the same work takes alone on the NICs; ``work_s``: the work done (s at the reference
+    GPU's speed on an idle fabric); ``bytes``: traffic it put on the fabric (every hop counted).
+    """
+
+    job_id: I64
+    start: F64
+    end: F64
+    compute_s: F64
+    idle_s: F64
+    work_s: F64
+    bytes: F64
+    kind: str = "network_run"
+
+
+@record("link_usage")
+@dataclass(frozen=True, slots=True)
+class LinkUsage:
+    """A fabric link's traffic over the measured window, at the end of the simulation.
+
+    ``tier``: 0 a node's NIC, 1 a rack's uplinks to the spines; ``capacity`` bits/s;
+    ``bits`` carried inside the window.
+    """
+
+    link: I64
+    tier: I8
+    capacity: F64
+    bits: F64
+    kind: str = "link_usage"
+
+
+@record("network_samples")
+@dataclass(frozen=True, slots=True)
+class NetworkSample:
+    """The fabric's load at a timeseries sample: traffic over capacity of each tier's links."""
+
+    time: F64
+    nic_utilization: F64
+    uplink_utilization: F64
+    kind: str = "network_sample"
+
+
 @record("samples")
 @dataclass(frozen=True, slots=True)
 class Sample:

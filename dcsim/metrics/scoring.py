@@ -76,32 +76,48 @@ def class_rates(jobs: Table, n_pools: int, speeds: Mapping[str, Sequence[float] 
 
 
 def work_gpu_seconds(
-    jobs: Table, window: Window, rates: np.ndarray, runs: Table | None, faults: FaultData | None
+    jobs: Table,
+    window: Window,
+    rates: np.ndarray,
+    runs: Table | None,
+    faults: FaultData | None,
+    network: Table | None = None,
 ) -> float:
     """Kept work done inside the window, in GPU-seconds at each job class's reference speed.
 
     Each run's productive GPU-seconds (allocated less restarts, checkpoint writes and work
     lost, as :func:`fault_metrics` counts them) times its job's rate in the run's pool
-    (``rates``: :func:`class_rates`): a job completed inside the window counts ``gpus x
-    duration_s``; a run cut by an edge of the window counts its part inside; lost work
-    counts nothing.
+    (``rates``: :func:`class_rates`); for a job on the fabric, times the work its runs did
+    per second of their steps over that rate (``network``: its runs, with the work they
+    did). A job completed inside the window counts ``gpus x duration_s``; a run cut by an
+    edge of the window counts its part inside; lost work counts nothing.
     """
     codes = jobs.coded("job_class").codes
+    net = np.ones(len(jobs))
+    if network is not None and len(network):
+        n = len(jobs)
+        ids = network["job_id"]
+        work = np.bincount(ids, weights=network["work_s"], minlength=n)[:n]
+        steps = np.bincount(ids, weights=network["compute_s"], minlength=n)[:n]
+        on = (steps > 0) & (jobs["pool"] >= 0)
+        speed = rates[codes[on], jobs["pool"][on]]
+        net[on] = work[on] / (steps[on] * speed)
     if runs is not None:
         ids = runs["job_id"]
         end = np.where(np.isnan(runs["end_s"]), window.end, runs["end_s"])
-        seconds = overlap(runs["start_s"], end, window) * jobs["gpus"][ids]
+        seconds = overlap(runs["start_s"], end, window) * jobs["gpus"][ids] * net[ids]
         work = float((seconds * rates[codes[ids], runs["pool"]]).sum())
     else:
         ids = np.flatnonzero(jobs["pool"] >= 0)
         seconds = overlap(jobs["start_s"][ids], _or(jobs["finish_s"][ids], window.end), window) * jobs["gpus"][ids]
+        seconds = seconds * net[ids]
         work = float((seconds * rates[codes[ids], jobs["pool"][ids]]).sum())
     o = faults.overhead if faults is not None else None
     if o is not None and len(o):
         span = o["end_s"] - o["start_s"]
         share = np.divide(overlap(o["start_s"], o["end_s"], window), span, out=np.zeros_like(span), where=span > 0)
         ids = o["job_id"]
-        waste = (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * share * jobs["gpus"][ids]
+        waste = (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * share * jobs["gpus"][ids] * net[ids]
         work -= float((waste * rates[codes[ids], overhead_pools(jobs, faults)]).sum())
     return max(work, 0.0)
 
@@ -176,6 +192,8 @@ def summarize(
     faults: FaultData | None = None,
     site_costs: Mapping[str, Costs] | None = None,
     speeds: Mapping[str, Sequence[float] | None] | None = None,
+    network: Table | None = None,
+    links: Table | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -190,6 +208,8 @@ def summarize(
             with prices of their own; a site not in it has ``costs``.
         speeds: each job class's rate per pool id (its speed there over its reference type's;
             None or absent: 1 everywhere), for the work done at reference speed.
+        network: the runs whose traffic crossed the fabric (:func:`dcsim.metrics.tables.network_runs_table`).
+        links: every fabric link's traffic in the window (:func:`dcsim.metrics.tables.link_usage_table`).
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -209,7 +229,11 @@ def summarize(
         }  # fmt: skip
     productive_gpu_h = productive_s / 3600.0
     rates = class_rates(jobs, len(pools), speeds) if speeds else None
-    work_gpu_h = productive_gpu_h if rates is None else work_gpu_seconds(jobs, window, rates, runs, faults) / 3600.0
+    if rates is None and network is not None and len(network):
+        rates = np.ones((len(jobs.coded("job_class").names), len(pools)))  # every rate 1, but the fabric slowed some
+    work_gpu_h = (
+        productive_gpu_h if rates is None else work_gpu_seconds(jobs, window, rates, runs, faults, network) / 3600.0
+    )
     spare_nodes = faults.spare_nodes if faults else 0
     spare_gpus = sum(spare_nodes * p.gpus_per_node for p in pools)
     costs_of = [(site_costs or {}).get(p.site, costs) for p in pools]
@@ -281,6 +305,7 @@ def summarize(
             **parts["cost"],
         },
         "faults": fault_block,
+        "network": network_metrics(jobs, network, links, window),
         "queue": {
             "queued_at_end": queued_now,
             "mean_queued_jobs": float(queue_area / window.length) if window.length > 0 else 0.0,
@@ -295,6 +320,42 @@ def summarize(
         "cluster": {"installed_gpus": installed, "nodes": sum(len(p.nodes) for p in pools), "spare_gpus": spare_gpus},
         "classes": classes,
     })  # fmt: skip
+
+
+def network_metrics(jobs: Table, runs: Table | None, links: Table | None, window: Window) -> dict[str, Any]:
+    """The fabric's effect: the cohort's mean network slowdown, the traffic carried and the links' load.
+
+    ``mean_job_slowdown``: mean over the cohort's multi-node jobs of their time in steps / the
+    same work's time alone on the NICs (1 for a job whose traffic never crossed the fabric;
+    None if no multi-node job started);
+    ``bytes_moved``: bytes put on the fabric inside the window (a run straddling its edges
+    counts pro rata; every hop counted); ``p95_link_utilization`` and
+    ``max_link_utilization``: over the fabric's links, each link's traffic over its
+    capacity through the window; ``mean_nic_utilization`` and ``mean_uplink_utilization``:
+    each tier's traffic over its capacity (all None without a communicating class).
+    """
+    cohort = jobs.rows((jobs["submit_s"] >= window.start) & (jobs["nodes"] > 1))
+    slowed = np.where(np.isnan(cohort["network_slowdown"]), 1.0, cohort["network_slowdown"])
+    moved = 0.0
+    if runs is not None and len(runs):
+        span = runs["end_s"] - runs["start_s"]
+        inside = overlap(runs["start_s"], runs["end_s"], window)
+        share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
+        moved = float((runs["bytes"] * share).sum())
+    out: dict[str, Any] = {"mean_job_slowdown": _mean(slowed), "bytes_moved": moved}
+    load: dict[str, Any] = dict.fromkeys(
+        ("p95_link_utilization", "max_link_utilization", "mean_nic_utilization", "mean_uplink_utilization")
+    )
+    if links is not None and len(links) and window.length > 0:
+        capacity = links["capacity"] * window.length
+        used = np.divide(links["bits"], capacity, out=np.zeros_like(capacity), where=capacity > 0)
+        load["p95_link_utilization"] = _p95(used)
+        load["max_link_utilization"] = float(used.max())
+        for code, tier in enumerate(("nic", "uplink")):
+            mine = links["tier"] == code
+            total = float(capacity[mine].sum())
+            load[f"mean_{tier}_utilization"] = float(links["bits"][mine].sum()) / total if total > 0 else None
+    return {**out, **load}
 
 
 def _finite(node: Any) -> Any:

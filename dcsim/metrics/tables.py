@@ -109,6 +109,7 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         "interruptions": interruptions,
         "evictions": evictions,
         "preemptions": preemptions,
+        "network_slowdown": network_slowdown(col, n),
     }
     if col.checkpoint_intervals:
         interval = np.full(n, np.nan)
@@ -139,18 +140,25 @@ def trace_id_column(ids: pa.Array | None, rows: np.ndarray) -> pa.Array:
 
 
 def timeseries_table(col: Collector, installed_gpus: int) -> Table:
-    """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``."""
+    """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``.
+
+    With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization``: each tier's
+    traffic over its capacity at the sample.
+    """
     s = col.columns("sample")
-    return Table(
-        {
-            "time_s": s["time"].astype(float),
-            "busy_gpus": s["busy_gpus"].astype(np.int64),
-            "gpu_utilization": s["busy_gpus"] / max(installed_gpus, 1),
-            "queued_jobs": s["queued_jobs"].astype(np.int64),
-            "running_jobs": s["running_jobs"].astype(np.int64),
-            "power_kw": s["power_w"] / 1000.0,
-        }
-    )
+    columns = {
+        "time_s": s["time"].astype(float),
+        "busy_gpus": s["busy_gpus"].astype(np.int64),
+        "gpu_utilization": s["busy_gpus"] / max(installed_gpus, 1),
+        "queued_jobs": s["queued_jobs"].astype(np.int64),
+        "running_jobs": s["running_jobs"].astype(np.int64),
+        "power_kw": s["power_w"] / 1000.0,
+    }
+    net = col.columns("network_sample")
+    if net["time"].size == s["time"].size and net["time"].size:
+        columns["nic_utilization"] = net["nic_utilization"].astype(float)
+        columns["uplink_utilization"] = net["uplink_utilization"].astype(float)
+    return Table(columns)
 
 
 def events_table(col: Collector) -> Table:
@@ -267,6 +275,29 @@ def record_table(col: Collector, kind: str, **names: str) -> Table:
 def overhead_table(col: Collector) -> Table:
     """Non-productive time of runs: ``job_id, start_s, end_s, restart_s, checkpoint_s, lost_s``."""
     return record_table(col, "run_overhead", start="start_s", end="end_s")
+
+
+def network_slowdown(col: Collector, n: int) -> np.ndarray:
+    """Each job's time in its steps over the same work's time on an idle fabric (NaN: no fabric traffic)."""
+    runs = col.columns("network_run")
+    out = np.full(n, np.nan)
+    if runs["job_id"].size:
+        ids = runs["job_id"]
+        compute = np.bincount(ids, weights=runs["compute_s"], minlength=n)[:n]
+        idle = np.bincount(ids, weights=runs["idle_s"], minlength=n)[:n]
+        seen = np.bincount(ids, minlength=n)[:n] > 0
+        out[seen] = np.divide(compute[seen], idle[seen], out=np.ones(int(seen.sum())), where=idle[seen] > 0)
+    return out
+
+
+def link_usage_table(col: Collector) -> Table:
+    """One row per fabric link: ``link, tier`` (0 NIC, 1 uplinks), ``capacity`` (bits/s), ``bits`` in the window."""
+    return record_table(col, "link_usage")
+
+
+def network_runs_table(col: Collector) -> Table:
+    """One row per run whose traffic crossed the fabric: ``job_id, start_s, end_s, compute_s, idle_s, bytes``."""
+    return record_table(col, "network_run", start="start_s", end="end_s")
 
 
 def interruptions_table(col: Collector) -> Table:

@@ -1,8 +1,9 @@
 """What a scenario sets that the model records but does not simulate yet.
 
-The schema accepts a few fields ahead of the models that will use them: the network
-block is built into the fabric graph, but no job's run time depends on bandwidth yet. A
-scenario that sets them gets one line saying so, in the run's ``notes`` (through
+The schema accepts a few fields ahead of the models that will use them, or that only act
+together with others: the network block slows only jobs with a communication profile, and
+its spine count is recorded but not modelled. A scenario that sets them gets one line
+saying so, in the run's ``notes`` (through
 :func:`dcsim.experiment.run.notes`) and in ``dcsim validate``'s output, so that no
 field silently does nothing.
 """
@@ -13,7 +14,7 @@ from dcsim.infra.topology import GPU_POWER_W
 from dcsim.scenario.schema import Network, Scenario
 
 NETWORK_FIELDS = tuple(Network.model_fields)
-"""The fields of a site's ``network`` block: all of them recorded, none modelled yet."""
+"""The fields of a site's ``network`` block."""
 
 
 def unmodelled_notes(scenario: Scenario) -> list[str]:
@@ -32,12 +33,17 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
         for name in site.network.model_fields_set
         if getattr(site.network, name) is not None
     }
-    if given:
+    talks = any(c.communication is not None and c.communication.pattern != "none" for c in scenario.workload.jobs)
+    if given and not talks:
         names = ", ".join(f"network.{name}" for name in NETWORK_FIELDS if name in given)
         out.append(
-            f"{names} {'is' if len(given) == 1 else 'are'} recorded but not yet modelled: "
-            f"{'it changes' if len(given) == 1 else 'they change'} no result (run times do not depend on the "
-            "fabric yet)"
+            f"{names} {'is' if len(given) == 1 else 'are'} set, but no job class has a `communication` profile: "
+            "the fabric slows no job (give a class `communication: {pattern, bytes_per_step, compute_per_step}`)"
+        )
+    elif "spines" in given:
+        out.append(
+            "network.spines is recorded but not yet modelled: it changes no result (a leaf's uplinks are one "
+            "bundle of its NICs' capacity over the oversubscription, however many spines share it)"
         )
     out += unused_price_notes(scenario)
     return out

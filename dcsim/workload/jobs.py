@@ -49,6 +49,7 @@ class Job:
     __slots__ = (
         "checkpoint",
         "clock",
+        "communication",
         "duration",
         "estimate",
         "expected_duration",
@@ -100,6 +101,8 @@ class Job:
         self.start_time = -1.0
         self.placement: list[tuple[int, int]] = []
         self.checkpoint: Checkpointing | None = None
+        #: (pattern, bytes per step, compute per step in s) of a class with a communication profile.
+        self.communication: tuple[str, float, float] | None = None
         self.work_left = duration
         self.restarts = 0
         self.interruptions = 0
@@ -123,6 +126,7 @@ class Job:
                   self.expected_duration, self.submit_time, self.pools)  # fmt: skip
         job.checkpoint = self.checkpoint
         job.speeds = self.speeds
+        job.communication = self.communication
         job.work_left = work_left
         job.restarts = self.restarts + 1
         job.interruptions = self.interruptions + failed

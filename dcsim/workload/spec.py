@@ -202,6 +202,25 @@ class Checkpoint(Strict):
     restart: Seconds = Field(0.0, description="time to restart from a checkpoint")
 
 
+PATTERNS = ("ring_allreduce", "tree_allreduce", "all_to_all", "pipeline", "none")
+"""Communication patterns of a training step (see docs/background.md, "Network")."""
+
+
+class Communication(Strict):
+    """What one training step sends between the job's nodes, and how long it computes.
+
+    A step takes `compute_per_step` on the class's reference GPU plus its communication at
+    the job's share of the fabric; the class's `duration` is its run time on an idle fabric
+    at the NICs' speed. A job inside one node communicates over NVLink, off the fabric.
+    """
+
+    pattern: Literal["ring_allreduce", "tree_allreduce", "all_to_all", "pipeline", "none"] = Field(
+        description="how the step's data moves between the job's nodes"
+    )
+    bytes_per_step: Bytes = Field(description="data each step exchanges (the gradients, for an all-reduce), e.g. 8GB")
+    compute_per_step: PositiveSeconds = Field(description="compute time of one step on the reference GPU, e.g. 1.2s")
+
+
 class JobClass(Strict):
     """A class of gang-scheduled training jobs: every GPU of a job starts at once."""
 
@@ -229,6 +248,9 @@ class JobClass(Strict):
         description="sigma of the log-normal error of the declared duration (0: exact)",
     )
     checkpoint: Checkpoint | None = Field(None, description="checkpointing (none: an interrupted job starts over)")
+    communication: Communication | None = Field(
+        None, description="traffic of a training step between the job's nodes (none: the fabric never slows it)"
+    )
 
     @model_validator(mode="after")
     def _batch_needs_count(self) -> JobClass:

@@ -288,3 +288,22 @@ class KeepsFailures:
     def key(self, failure):
         KeepsFailures.seen.append(failure)
         return failure.time
+
+
+class AcrossRacks:
+    """A job of k whole nodes on the lowest free node of each of the first k racks with one (network tests)."""
+
+    def __init__(self, params, rng) -> None:
+        pass
+
+    def place(self, job, cluster):
+        per_node = cluster.pools[job.pools[0]].gpus_per_node
+        k = max(1, job.gpus // per_node)
+        nodes = []
+        for members in cluster.rack_nodes:
+            free = [n for n in members if cluster.free[n] == per_node]
+            if free:
+                nodes.append(free[0])
+            if len(nodes) == k:
+                return [(n, per_node) for n in nodes] if k > 1 else [(nodes[0], job.gpus)]
+        return None

@@ -22,21 +22,36 @@ def with_network(**network: Any) -> dict[str, Any]:
     return data
 
 
+NO_TALK = "no job class has a `communication` profile"
+RING = {"pattern": "ring_allreduce", "bytes_per_step": "1GB", "compute_per_step": "1s"}
+
+
 def test_no_network_block_no_note() -> None:
-    """A site without a network block sets nothing unmodelled: no note."""
-    assert not any(NOT_MODELLED in n for n in run_data(tiny_data()).summary["notes"])
+    """A site without a network block sets nothing that goes unused: no note."""
+    notes = run_data(tiny_data()).summary["notes"]
+    assert not any(NOT_MODELLED in n or NO_TALK in n for n in notes)
 
 
-def test_network_fields_set_are_named_in_one_note_and_change_no_result() -> None:
+def test_network_fields_without_a_communicating_class_are_named_and_change_no_result() -> None:
     """The note names exactly the network fields set, and what it says holds: the metrics are the same."""
     plain = run_data(tiny_data()).summary
     fabric = run_data(with_network(nic="25Gbps", oversubscription=8)).summary
-    notes = [n for n in fabric.pop("notes") if NOT_MODELLED in n]
+    notes = [n for n in fabric.pop("notes") if NO_TALK in n]
     assert len(notes) == 1
-    assert notes[0].startswith("network.nic, network.oversubscription are recorded but not yet modelled")
+    assert notes[0].startswith("network.nic, network.oversubscription are set, but no job class has")
     assert "network.topology" not in notes[0] and "network.spines" not in notes[0]
     plain.pop("notes")
     assert fabric == plain
+
+
+def test_with_a_communicating_class_only_the_spines_go_unmodelled() -> None:
+    """A class with a profile makes nic and oversubscription count: no note for them; spines stay recorded."""
+    data = with_network(nic="25Gbps", oversubscription=8)
+    data["workload"]["jobs"][0]["communication"] = RING
+    assert not any(NO_TALK in n or NOT_MODELLED in n for n in run_data(data).summary["notes"])
+    data["datacenter"]["sites"][0]["network"]["spines"] = 4
+    notes = [n for n in run_data(data).summary["notes"] if NOT_MODELLED in n]
+    assert len(notes) == 1 and notes[0].startswith("network.spines is recorded but not yet modelled")
 
 
 def test_mixed_gpu_types_get_no_not_modelled_note_now_that_speed_is_modelled() -> None:
@@ -59,13 +74,13 @@ def test_mixed_gpu_types_get_no_not_modelled_note_now_that_speed_is_modelled() -
 def test_validate_prints_the_note(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], network: dict[str, Any] | None, noted: bool
 ) -> None:
-    """`dcsim validate` prints the note when the file sets a network field, and not otherwise."""
+    """`dcsim validate` prints the note when the file sets a network field no class uses, and not otherwise."""
     data = tiny_data() if network is None else with_network(**network)
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     assert main(["validate", str(path)]) == 0
     out = capsys.readouterr().out
-    assert (f"note: network.nic is {NOT_MODELLED}" in out) is noted
+    assert (f"note: network.nic is set, but {NO_TALK}" in out) is noted
 
 
 def test_a_price_for_a_gpu_type_no_node_has_is_named_and_changes_no_result() -> None:

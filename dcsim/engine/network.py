@@ -1,0 +1,178 @@
+"""Jobs' traffic on the fabric: max-min fair shares of its links, and the run rates they give.
+
+A running job whose class has a ``communication`` profile and whose GPUs span nodes is one
+aggregated flow over the links its pattern's hops cross (:class:`dcsim.infra.fabric.LeafSpine`);
+the links are shared max-min fairly among the running jobs' flows
+(:class:`dcsim.infra.fabric.Sharing`), recomputed when a job starts or stops, only for the
+part of the flow-link graph the change touches. A job whose share moved gets its new rate
+through the run model (work x rate, ``Runs.set_rate``).
+
+The rate: a step takes ``compute_per_step`` on the reference GPU (over the GPU's speed on
+another) plus its traffic at the job's share ``r`` of bandwidth per hop. Alone on the NICs
+(``B``: a NIC's speed over the most hops it carries; the uplinks left out) the step takes
+``t0 = c + V / B`` (V: bits per hop per step, times the pattern's phases), which is what the
+class's ``duration`` is measured at, so the rate is ``t0 / (c / s + V / r)`` (s: the GPU
+speed rate). Only the compute scales with the GPU's speed: a job that communicates gains
+less from a faster GPU. A fluid model: every running job is taken to communicate all the
+time at its share (its compute and communication phases are not resolved), which is the
+worst case for contention; packets, congestion control and in-network reduction are not
+modelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dcsim.infra.fabric import LeafSpine, Sharing
+from dcsim.infra.topology import Topology
+from dcsim.metrics.collector import Collector
+
+
+@dataclass(slots=True)
+class _Flow:
+    """A job's traffic: what its rate is computed from."""
+
+    job: Any
+    bits: float  # V: bits per hop per step, times the phases that run one after the other
+    compute: float  # c: compute per step on the reference GPU, s
+    nominal: float  # B: its share per hop alone on the NICs, bits/s
+    speed: float  # s: the job's rate from its GPUs' speed
+    hops: int  # hops per step
+    hop_bytes: float  # bytes each hop carries per step
+    links: np.ndarray  # the links it crosses, once per hop crossing each
+    share: float = 0.0  # r: its bits/s per hop now
+
+    @property
+    def step(self) -> float:
+        """t0: a step on an idle fabric at the NICs' speed on the reference GPU, s."""
+        return self.compute + self.bits / self.nominal
+
+    def rate(self, share: float) -> float:
+        """Work per second at a share of ``share`` bits/s per hop."""
+        return self.step / (self.compute / self.speed + self.bits / share) if share > 0 else 0.0
+
+    @property
+    def idle_rate(self) -> float:
+        """Its rate on an idle fabric at the NICs' speed."""
+        return self.rate(self.nominal)
+
+
+class Network:
+    """The fabric's links and the jobs' flows on them, for one run.
+
+    Each link's load (bits/s) is kept as shares change, and integrated over the measured
+    window (from ``warmup`` on) link by link, only where the load changes: the traffic
+    each link carried, reported per link at the end (``link_usage`` records) and per tier at
+    every timeseries sample (``network_sample``).
+
+    Args:
+        topology: the layout (each site's ``network`` block gives NIC speeds and oversubscription).
+        collector: receives a ``network_run`` record at the end of each run on the fabric.
+        set_rate: changes a running job's rate (``Runs.set_rate``).
+        progress: where a job's run stands at a time (``Runs.progress``).
+        now: the simulated time (``lambda: env.now``).
+        warmup: the start of the measured window, s.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        collector: Collector,
+        set_rate: Callable[[Any, float], None],
+        progress: Callable[[Any, float], Any],
+        now: Callable[[], float],
+        warmup: float = 0.0,
+    ) -> None:
+        self.fabric = LeafSpine(topology)
+        caps = self.fabric.capacities
+        self.sharing = Sharing(dict(enumerate(caps.tolist())))
+        self.collector, self.set_rate, self.progress, self.now = collector, set_rate, progress, now
+        self.warmup = warmup
+        self.flows: dict[int, _Flow] = {}
+        #: Each link's load now, bits/s; since when it is integrated; the bits it carried in the window.
+        self.load = np.zeros(caps.size)
+        self._since = np.full(caps.size, warmup)
+        self._bits = np.zeros(caps.size)
+        self._tier = np.array([self.fabric.tier(link) for link in range(caps.size)], dtype=np.int8)
+        self._tier_capacity = np.bincount(self._tier, weights=caps, minlength=len(LeafSpine.TIERS))
+        self._tier_load = np.zeros(len(LeafSpine.TIERS))
+
+    def start(self, job: Any, placement: list[tuple[int, int]], speed: float) -> float:
+        """A job starts on ``placement`` at GPU-speed rate ``speed``: add its flow; return its rate.
+
+        The jobs whose share moved get their new rates at once.
+        """
+        comm = job.communication
+        nodes = [n for n, _ in placement]
+        links, n_hops, factor, phases = self.fabric.links(comm[0], nodes)
+        if not links:
+            return speed  # inside one node, or no traffic: NVLink, off the fabric
+        hop_bytes = comm[1] * factor
+        flow = _Flow(job, hop_bytes * 8.0 * phases, comm[2], self.fabric.nominal_share(links), speed, n_hops,
+                     hop_bytes, np.asarray(links, dtype=np.int64))  # fmt: skip
+        self.flows[job.id] = flow
+        changed = self.sharing.add_flow(job.id, links)
+        self._update(changed, job.id)
+        self._carry(flow, changed[job.id])
+        return flow.rate(changed[job.id])
+
+    def end(self, job: Any, now: float, others: bool = True) -> None:
+        """A job's run ended (finished, lost, or cut by the end of the simulation): record it, free its share.
+
+        ``others``: give the jobs whose share grows their new rates (not at the end of the simulation).
+        """
+        flow = self.flows.pop(job.id, None)
+        if flow is None:
+            return
+        p = self.progress(job, now)
+        work = p.saved + p.unsaved
+        steps = work / flow.step
+        self.collector.on_network_run(
+            job.id, job.start_time, now, max(now - job.start_time - p.restart - p.checkpoint, 0.0),
+            work / flow.idle_rate, work, steps * flow.hop_bytes * flow.hops,
+        )  # fmt: skip
+        self._carry(flow, 0.0)
+        if others:
+            self._update(self.sharing.remove_flow(job.id), None)
+
+    def close(self, now: float) -> None:
+        """The simulation ended: record the runs still on the fabric (their work so far) and every link's traffic."""
+        for flow in list(self.flows.values()):
+            self.end(flow.job, now, others=False)
+        col, caps, tier = self.collector, self.fabric.capacities, self._tier
+        for link in range(caps.size):
+            col.on_link_usage(link, int(tier[link]), float(caps[link]), float(self._bits[link]))
+
+    def sample(self, now: float) -> None:
+        """Record each tier's load over its capacity now (a timeseries sample)."""
+        nic, uplink = self._tier_load / np.where(self._tier_capacity > 0, self._tier_capacity, 1.0)
+        self.collector.on_network_sample(now, float(nic), float(uplink))
+
+    def _carry(self, flow: _Flow, share: float) -> None:
+        """The flow's share is ``share`` from now on: integrate its links' load so far, then change it."""
+        delta = share - flow.share
+        if delta == 0.0:
+            return
+        links = flow.links
+        t = max(self.now(), self.warmup)
+        since = self._since[links]
+        self._bits[links] += self.load[links] * (t - since)  # a link listed twice is integrated once
+        self._since[links] = t
+        np.add.at(self.load, links, delta)
+        np.add.at(self._tier_load, self._tier[links], delta)
+        flow.share = share
+
+    def _update(self, changed: dict[int, float], skip: int | None) -> None:
+        """Give every job whose share moved its new rate (but ``skip``, which is starting)."""
+        for job_id, share in changed.items():
+            if job_id != skip:
+                flow = self.flows[job_id]
+                self._carry(flow, share)
+                self.set_rate(flow.job, flow.rate(share))
+
+
+__all__ = ["Network"]
