@@ -30,9 +30,9 @@ from dcsim.core.text import cut
 from dcsim.engine.runs import Runs
 from dcsim.infra.cluster import Cluster, Placement
 from dcsim.policies import PLACEMENT, SCHEDULER
-from dcsim.policies.scheduling import PREEMPT_REASONS, KeyOrder, Preempt, Scheduler, scan
+from dcsim.policies.scheduling import KeyOrder, Preempt, Scheduler, scan
 from dcsim.views import JobSnapshot, cluster_view, queue_view
-from dcsim.workload.jobs import QUEUED, RUNNING, Job
+from dcsim.workload.jobs import PREEMPT_REASONS, QUEUED, RUNNING, Job
 from dcsim.workload.queue import JobQueue
 
 #: Passes in a row at one instant after preemptions before a scheduler is taken not to settle.
@@ -111,8 +111,6 @@ class Dispatcher:
         self._epoch_pending = False
         #: Start times of jobs started by the pass that keeps a batch scheduler work-conserving.
         self.guard_starts: list[float] = []
-        #: Preemptions applied, by reason.
-        self.preemptions = dict.fromkeys(PREEMPT_REASONS, 0)
         #: Jobs preempted during a pass, queued again after it (the pass may be iterating the queue).
         self._held: list[Job] | None = None
         #: Passes in a row at one instant that preempted (a scheduler that never settles is refused).
@@ -304,7 +302,6 @@ class Dispatcher:
         job = self.runs.running_jobs.get(key) if isinstance(key, int) else None
         if job is None or job.state != RUNNING:
             raise PlacementError(f"scheduler {name!r} preempted {cut(repr(decision.job), 60)}, which is not running")
-        self.preemptions[reason] += 1
         if self._held is None:
             self._held = []
         job.lose(reason)

@@ -22,13 +22,11 @@ import simpy
 from dcsim.faults import checkpoint as ckpt
 from dcsim.infra.cluster import Cluster, Placement
 from dcsim.metrics.collector import Collector
-from dcsim.workload.jobs import COMPLETED, INTERRUPTED, REASONS, RUNNING, Job
+from dcsim.workload.jobs import COMPLETED, FAILURE, INTERRUPTED, MAINTENANCE, REASONS, RUNNING, Job
 
 if TYPE_CHECKING:
     from dcsim.engine.network import Network
     from dcsim.engine.reliability import Reliability
-
-_FAILURE, _MAINTENANCE = REASONS.index("failure"), REASONS.index("maintenance")
 
 
 class Runs:
@@ -194,7 +192,7 @@ class Runs:
         p = self.progress(job, now)
         saved, lost = p.saved, p.unsaved_wall
         restart_cost = restart
-        if code == _MAINTENANCE and plan is not None:
+        if code == MAINTENANCE and plan is not None:
             saved, lost = p.saved + p.unsaved, 0.0
             # The checkpoint written on the way out is paid at the restart; with nothing
             # new to save (evicted while restarting) there is none to write.
@@ -203,7 +201,7 @@ class Runs:
             self.collector.on_overhead(job.id, job.start_time, now, p.restart, p.checkpoint, lost)
         self._left(job)
         job.state = INTERRUPTED
-        failed = code == _FAILURE
+        failed = code == FAILURE
         again = job.requeued(job.work_left - saved, failed=failed)
         again.restart_cost = restart_cost
         limit = self.rel.max_restarts if self.rel is not None else None

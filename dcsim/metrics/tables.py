@@ -15,12 +15,10 @@ from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import RECORDS, REPAIRED_BY
-from dcsim.workload.jobs import REASONS, STATE_NAMES
+from dcsim.workload.jobs import FAILURE, MAINTENANCE, REASONS, STATE_NAMES
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-_FAILURE, _MAINTENANCE = REASONS.index("failure"), REASONS.index("maintenance")
 
 
 def jobs_table(col: Collector, topology: Topology) -> Table:
@@ -63,9 +61,9 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
     it = col.columns("job_interrupted")
     if it["job_id"].size:
         reason = it["reason"]
-        interruptions = np.bincount(it["job_id"][reason == _FAILURE], minlength=n).astype(np.int64)
-        evictions = np.bincount(it["job_id"][reason == _MAINTENANCE], minlength=n).astype(np.int64)
-        preemptions = np.bincount(it["job_id"][reason > _MAINTENANCE], minlength=n).astype(np.int64)
+        interruptions = np.bincount(it["job_id"][reason == FAILURE], minlength=n).astype(np.int64)
+        evictions = np.bincount(it["job_id"][reason == MAINTENANCE], minlength=n).astype(np.int64)
+        preemptions = np.bincount(it["job_id"][reason > MAINTENANCE], minlength=n).astype(np.int64)
         # A job's state follows its last record: interrupted and requeued -> queued;
         # interrupted for good -> failed; started after that -> running.
         last_stop = np.full(n, -1, dtype=np.int64)

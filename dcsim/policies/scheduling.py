@@ -31,9 +31,6 @@ from dcsim.views import ClusterView, Fleet, JobView, QueueLike
 if TYPE_CHECKING:
     import numpy as np
 
-PREEMPT_REASONS = ("priority", "quota", "scale_up")
-"""Why a policy may preempt a run (failures and maintenance interrupt runs, they do not preempt)."""
-
 
 class Preempt(NamedTuple):
     """A decision to stop a running job now: it loses its work since its last checkpoint and is queued again."""

@@ -10,6 +10,10 @@ STATE_NAMES = ("queued", "running", "completed", "failed")
 REASONS = ("failure", "maintenance", "priority", "quota", "scale_up")
 """Why a holder of GPUs loses them before its end (its code is its index): a failure, a
 maintenance eviction, or a policy's preemption for priority, quota or a service's scale-up."""
+FAILURE, MAINTENANCE = REASONS.index("failure"), REASONS.index("maintenance")
+"""The codes of the two reasons that are not a policy's; every code above them is a preemption."""
+PREEMPT_REASONS = REASONS[MAINTENANCE + 1 :]
+"""The reasons a policy may preempt a run for."""
 
 if TYPE_CHECKING:
     from dcsim.faults.checkpoint import RunClock
