@@ -384,9 +384,11 @@ class Fleet:
             GPU-hour is worth.
         energy: USD a busy GPU-hour adds to the energy bill in each pool: (busy - idle
             power) x PUE x electricity price (its site's).
-        rates: failure rates of each pool, 1/s, per unit of each component kind in the order
-            of :data:`dcsim.infra.components.KINDS` (GPU, node, rack, site); all zero without a
-            failures block.
+        rates: failure rates of each pool, 1/s, per unit of each host kind in the order of
+            :data:`dcsim.infra.components.TREE` (GPU, node, rack, site); all zero without a
+            failures block. A fabric failure that takes hosts down counts in theirs (a node's
+            NIC link in the node's, a leaf switch in its rack's); one that only removes
+            capacity interrupts nothing and counts in none.
     """
 
     price: tuple[float, ...]

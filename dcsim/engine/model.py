@@ -18,8 +18,9 @@ from dcsim.core.sim import Simulation
 from dcsim.engine.dispatch import Dispatcher
 from dcsim.engine.runs import Runs
 from dcsim.engine.sources import Sources
+from dcsim.faults.spec import fabric_named
 from dcsim.infra.cluster import Cluster
-from dcsim.infra.components import KINDS
+from dcsim.infra.components import TREE
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
 from dcsim.policies.scheduling import KeyOrder
@@ -67,6 +68,14 @@ class DataCenterModel:
         wl = scenario.workload
         checkpoints = any(c.checkpoint is not None for c in wl.jobs) or (wl.trace is not None and wl.trace.checkpoint)
         reliability = scenario.failures is not None or bool(scenario.maintenance)
+        talks = any(c.communication is not None and c.communication.pattern != "none" for c in wl.jobs)
+        named = fabric_named(scenario.failures, scenario.maintenance)
+        #: The sites' fabrics: built when a job class communicates or links or switches fail or are maintained.
+        self.fabric = None
+        if talks or named:
+            from dcsim.infra.fabrics import Fabric
+
+            self.fabric = Fabric(self.topology, scenario.base_dir)
         self.runs = runs = Runs(self.env, self.cluster, self.collector, False, self._ended, self._requeue)
         self.dispatch = Dispatcher(self.env, scenario.policies, self.seed, self.cluster, runs, self.check_drained)
         #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
@@ -82,14 +91,16 @@ class DataCenterModel:
             self.rel = runs.rel = Reliability(
                 self.env, scenario, self.topology, self.cluster, self.collector, self.seed,
                 holders=runs.holders, capacity_changed=self.capacity_changed,
+                fabric=self.fabric if named else None, fabric_changed=self._fabric_changed,
             )  # fmt: skip
-        if any(c.communication is not None and c.communication.pattern != "none" for c in wl.jobs):
+        if talks:
             from dcsim.engine.network import Network
 
             env = self.env
             runs.network = Network(
-                self.topology, self.collector, runs.set_rate, runs.progress, lambda: env.now, scenario.warmup
-            )
+                self.topology, self.collector, runs.set_rate, runs.progress, lambda: env.now, scenario.warmup,
+                self.fabric,
+            )  # fmt: skip
         if not isinstance(self.dispatch.scheduler, KeyOrder):
             self.dispatch.scheduler.bind(self._fleet())
         self.dispatch.start_epochs()
@@ -142,7 +153,7 @@ class DataCenterModel:
         price = tuple(costs[p.site].gpu_hour_price(p.gpu_type) for p in pools)
         energy = tuple((p.gpu_power_w - p.gpu_idle_power_w) * kwh[p.site] for p in pools)
         rel = self.rel
-        none = (0.0,) * len(KINDS)
+        none = (0.0,) * len(TREE)
         rates = tuple(rel.pool_rates(p.id) if rel is not None else none for p in pools)
         return Fleet(price, energy, rates)
 
@@ -155,6 +166,11 @@ class DataCenterModel:
 
     def _requeue(self, job: Job) -> None:
         self.dispatch.requeue(job)
+
+    def _fabric_changed(self, capacities: dict[int, float]) -> None:
+        """Links of the fabric lost or regained capacity (a link or switch failed or came back)."""
+        if self.runs.network is not None:
+            self.runs.network.set_capacity(capacities)
 
     def capacity_changed(self) -> None:
         """GPUs went out of or back into service (or a run was lost): record the level and schedule."""

@@ -1,7 +1,8 @@
 """Jobs' traffic on the fabric: max-min fair shares of its links, and the run rates they give.
 
 A running job whose class has a ``communication`` profile and whose GPUs span nodes is one
-aggregated flow over the links its pattern's hops cross (:class:`dcsim.infra.fabric.LeafSpine`);
+aggregated flow over the links its pattern's hops cross (:class:`dcsim.infra.fabrics.Fabric`:
+leaf-spine, fat-tree, rail-optimized or a custom graph);
 the links are shared max-min fairly among the running jobs' flows
 (:class:`dcsim.infra.fabric.Sharing`), recomputed when a job starts or stops, only for the
 part of the flow-link graph the change touches. A job whose share moved gets its new rate
@@ -27,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.infra.fabric import LeafSpine, Sharing
+from dcsim.infra.fabric import Sharing
+from dcsim.infra.fabrics import Fabric
 from dcsim.infra.topology import Topology
 from dcsim.metrics.collector import Collector
 
@@ -43,7 +45,8 @@ class _Flow:
     speed: float  # s: the job's rate from its GPUs' speed
     hops: int  # hops per step
     hop_bytes: float  # bytes each hop carries per step
-    links: np.ndarray  # the links it crosses, once per hop crossing each
+    links: np.ndarray  # the links it crosses, once per hop crossing each (or once each, with weights)
+    weights: np.ndarray | None = None  # per link, the hops' share of it (a custom fabric's ECMP split)
     share: float = 0.0  # r: its bits/s per hop now
 
     @property
@@ -76,6 +79,7 @@ class Network:
         progress: where a job's run stands at a time (``Runs.progress``).
         now: the simulated time (``lambda: env.now``).
         warmup: the start of the measured window, s.
+        fabric: the sites' fabrics (default: built from ``topology``).
     """
 
     def __init__(
@@ -86,8 +90,9 @@ class Network:
         progress: Callable[[Any, float], Any],
         now: Callable[[], float],
         warmup: float = 0.0,
+        fabric: Fabric | None = None,
     ) -> None:
-        self.fabric = LeafSpine(topology)
+        self.fabric = fabric if fabric is not None else Fabric(topology)
         caps = self.fabric.capacities
         self.sharing = Sharing(dict(enumerate(caps.tolist())))
         self.collector, self.set_rate, self.progress, self.now = collector, set_rate, progress, now
@@ -97,9 +102,9 @@ class Network:
         self.load = np.zeros(caps.size)
         self._since = np.full(caps.size, warmup)
         self._bits = np.zeros(caps.size)
-        self._tier = np.array([self.fabric.tier(link) for link in range(caps.size)], dtype=np.int8)
-        self._tier_capacity = np.bincount(self._tier, weights=caps, minlength=len(LeafSpine.TIERS))
-        self._tier_load = np.zeros(len(LeafSpine.TIERS))
+        self._tier = self.fabric.tiers
+        self._tier_capacity = np.bincount(self._tier, weights=caps, minlength=len(Fabric.TIERS))
+        self._tier_load = np.zeros(len(Fabric.TIERS))
 
     def start(self, job: Any, placement: list[tuple[int, int]], speed: float) -> float:
         """A job starts on ``placement`` at GPU-speed rate ``speed``: add its flow; return its rate.
@@ -108,13 +113,15 @@ class Network:
         """
         comm = job.communication
         nodes = [n for n, _ in placement]
-        links, n_hops, factor, phases = self.fabric.links(comm[0], nodes)
+        links, n_hops, factor, phases = self.fabric.links(comm[0], nodes, [g for _, g in placement])
         if not links:
             return speed  # inside one node, or no traffic: NVLink, off the fabric
         hop_bytes = comm[1] * factor
+        ids, weights = (list(links), np.fromiter(links.values(), float)) if isinstance(links, dict) else (links, None)
         flow = _Flow(job, hop_bytes * 8.0 * phases, comm[2], self.fabric.nominal_share(links), speed, n_hops,
-                     hop_bytes, np.asarray(links, dtype=np.int64))  # fmt: skip
+                     hop_bytes, np.asarray(ids, dtype=np.int64), weights)  # fmt: skip
         self.flows[job.id] = flow
+        self.fabric.claim(ids)
         changed = self.sharing.add_flow(job.id, links)
         self._update(changed, job.id)
         self._carry(flow, changed[job.id])
@@ -136,6 +143,7 @@ class Network:
             work / flow.idle_rate, work, steps * flow.hop_bytes * flow.hops,
         )  # fmt: skip
         self._carry(flow, 0.0)
+        self.fabric.release(flow.links)
         if others:
             self._update(self.sharing.remove_flow(job.id), None)
 
@@ -147,9 +155,16 @@ class Network:
         for link in range(caps.size):
             col.on_link_usage(link, int(tier[link]), float(caps[link]), float(self._bits[link]))
 
+    def set_capacity(self, capacities: dict[int, float]) -> None:
+        """Links' capacities changed (bits/s; 0: down): give every job whose share moved its new rate."""
+        self._update(self.sharing.change(capacities=capacities), None)
+
     def sample(self, now: float) -> None:
-        """Record each tier's load over its capacity now (a timeseries sample)."""
-        nic, uplink = self._tier_load / np.where(self._tier_capacity > 0, self._tier_capacity, 1.0)
+        """Record the tiers' load over their capacity now (a timeseries sample): NICs, switch-to-switch links."""
+        load, cap = self._tier_load, self._tier_capacity
+        nic = load[0] / cap[0] if cap[0] > 0 else 0.0
+        up_cap = cap[1:].sum()
+        uplink = load[1:].sum() / up_cap if up_cap > 0 else 0.0
         self.collector.on_network_sample(now, float(nic), float(uplink))
 
     def _carry(self, flow: _Flow, share: float) -> None:
@@ -162,8 +177,9 @@ class Network:
         since = self._since[links]
         self._bits[links] += self.load[links] * (t - since)  # a link listed twice is integrated once
         self._since[links] = t
-        np.add.at(self.load, links, delta)
-        np.add.at(self._tier_load, self._tier[links], delta)
+        step = delta if flow.weights is None else delta * flow.weights
+        np.add.at(self.load, links, step)
+        np.add.at(self._tier_load, self._tier[links], step)
         flow.share = share
 
     def _update(self, changed: dict[int, float], skip: int | None) -> None:

@@ -37,7 +37,7 @@ from dcsim.faults.crew import crews
 from dcsim.faults.models import time_to_failure
 from dcsim.faults.spec import Repair
 from dcsim.faults.trace import read_failure_trace
-from dcsim.infra.components import GPU, NAMES, NODE, RACK, SITE, ComponentTree
+from dcsim.infra.components import FABRIC, GPU, NAMES, NODE, RACK, SITE, ComponentTree
 from dcsim.infra.spec import WorkingHours
 from dcsim.policies.repair import REPAIR
 from dcsim.views import FailureSnapshot
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import simpy
 
     from dcsim.infra.cluster import Cluster
+    from dcsim.infra.fabrics import Fabric
     from dcsim.infra.topology import Topology
     from dcsim.metrics.collector import Collector
     from dcsim.scenario.schema import Scenario
@@ -107,6 +108,8 @@ class Reliability:
         seed: the run seed (its streams: ``failures.<cause>``, ``repair``, ...).
         holders: the holders of GPUs on a node (a live list: do not keep it).
         capacity_changed: GPUs went out of or back into service.
+        fabric: the sites' fabrics, when links or switches fail or are maintained (None: they are not counted).
+        fabric_changed: links' capacities changed (bits/s by link id): the network's rates follow.
     """
 
     def __init__(
@@ -120,6 +123,8 @@ class Reliability:
         *,
         holders: Callable[[int], list[Holder]],
         capacity_changed: Callable[[], None],
+        fabric: Fabric | None = None,
+        fabric_changed: Callable[[dict[int, float]], None] | None = None,
     ) -> None:
         self.env = env
         self.holders = holders
@@ -132,7 +137,13 @@ class Reliability:
         self.seed = seed
         self.node_gpus = topo.node_gpus
         #: The component tree (site > rack > node > GPU) failures and maintenance walk.
-        self.tree = tree = ComponentTree(topo)
+        self.tree = tree = ComponentTree(topo, fabric)
+        self.fabric, self.fabric_changed = fabric, fabric_changed
+        self.health = None
+        if fabric is not None:
+            from dcsim.infra.fabrics import FabricHealth
+
+            self.health = FabricHealth(fabric)
         self.gpu_offset = tree.gpu_offset
         self.gpu_node = tree.gpu_node
         # Invariant: blocked[c][u] == outages covering unit u of kind c (its own and its ancestors').
@@ -175,7 +186,7 @@ class Reliability:
         for ci in range(len(self._clocks)):
             self._schedule_clock(ci)
         if failures is not None and failures.trace is not None:
-            rows = read_failure_trace(failures.trace, sc.base_dir, topo)
+            rows = read_failure_trace(failures.trace, sc.base_dir, topo, fabric)
             self.env.process(self._replay(rows))
         #: Planned maintenance windows, drained through this object's blocks.
         self.maintenance = MaintenanceWindows(self, sc.maintenance)
@@ -185,6 +196,9 @@ class Reliability:
         """One clock per GPU type the cause applies to (``per_type`` gives types their own model)."""
         topo = self.topology
         pools = topo.pools
+        if cls in FABRIC:
+            self._add_fabric_cause(cause, cls, model)
+            return
         if cls == SITE:
             ttf = time_to_failure(model)
             if ttf is not None:
@@ -203,6 +217,23 @@ class Reliability:
                 units += self.tree.in_pool(cls, p.id)
             if units:
                 self._add_clock(ttf, cls, cause, sorted(units), f"failures.{cause}.{gpu_type}")
+
+    def _add_fabric_cause(self, cause: str, cls: int, model: Any) -> None:
+        """One clock over every physical link or switch of the fabric; the units it cuts off add to their rates.
+
+        The rate of a GPU, node or rack (Young/Daly, a scheduler's fault term) counts the
+        elements whose failure takes it down: a node's only NIC link, a rack's leaf.
+        """
+        ttf = time_to_failure(model)
+        assert self.fabric is not None
+        if ttf is None or not self.fabric.count(cls):
+            return
+        self._add_clock(ttf, cls, cause, list(range(self.fabric.count(cls))), f"failures.{cause}")
+        names = self.topology.site_names
+        for p in self.topology.pools:
+            hit = self.fabric.interrupts(names.index(p.site)).get(cls)
+            if hit is not None:
+                self._rates[hit][p.id] += ttf.rate_per_s
 
     def _add_clock(self, ttf: Any, cls: int, cause: str, units: list[int], name: str) -> None:
         """A clock over ``units`` with its own stream ``name``: adding a cause never shifts another's draws."""
@@ -275,6 +306,9 @@ class Reliability:
         """Take a unit and everything below it out of service; interrupt the jobs on it."""
         blocked = self.blocked
         self.outages += 1
+        if cls in FABRIC:
+            self._block_fabric(cls, unit, failure)
+            return
         if cls == GPU:
             node = self.gpu_node[unit]
             if blocked[GPU][unit] == 0:
@@ -304,6 +338,14 @@ class Reliability:
         """Lift one block of a unit and everything below it; re-arm what is up again."""
         blocked = self.blocked
         self.outages -= 1
+        if cls in FABRIC:
+            blocked[cls][unit] -= 1
+            if blocked[cls][unit] == 0:
+                self._set_armed(cls, unit, True)
+                self._fabric_step(cls, unit, -1)
+            for kind, u in self.tree.cut_off(cls, unit):
+                self.unblock(kind, u)
+            return
         nodes = set()
         for c, u in self.tree.subtree(cls, unit):
             blocked[c][u] -= 1
@@ -315,6 +357,23 @@ class Reliability:
                 nodes.add(self.gpu_node[u])
         for n in sorted(nodes):
             self.refresh(n)
+
+    def _block_fabric(self, cls: int, unit: int, failure: Failure | None) -> None:
+        """A link or switch goes out: its bundles lose its members; the hosts it cuts off go down with it."""
+        blocked = self.blocked
+        blocked[cls][unit] += 1
+        if blocked[cls][unit] == 1:
+            self._set_armed(cls, unit, False)
+            self._fabric_step(cls, unit, 1)
+        for kind, u in self.tree.cut_off(cls, unit):
+            self.block(kind, u, failure)
+
+    def _fabric_step(self, cls: int, unit: int, step: int) -> None:
+        """Apply a link's or switch's going out (``step`` 1) or back (-1) to the capacities the network shares."""
+        assert self.health is not None
+        capacities = self.health.change(cls, unit, step)
+        if capacities and self.fabric_changed is not None:
+            self.fabric_changed(capacities)
 
     def _interrupt_gpu(self, node: int, gpu: int, failure: Failure | None) -> None:
         """Interrupt the job on a failing GPU, if any.

@@ -95,18 +95,24 @@ class Runs:
         for n, _ in placement:
             node_jobs[n].append(job)
         self.running_jobs[job.id] = job
-        wall = job.work_left / rate
+        wall = job.work_left / rate if rate > 0.0 else math.inf
         if job.checkpoint is not None:
             interval, write, _ = job.checkpoint
             if interval != interval:  # NaN: Young/Daly for this placement, in wall time: as work, at this rate
                 mtti = self.rel.mtti(placement) if self.rel is not None else math.inf
-                interval = max(ckpt.daly(write, mtti), 1.0) * rate
+                interval = max(ckpt.daly(write, mtti), 1.0) * (rate if rate > 0.0 else 1.0)
             job.run_interval = interval
             if not job.restarts:
                 self.collector.checkpoint_intervals[job.id] = interval
-            wall = ckpt.wall_time(job.work_left, interval, write, job.restart_cost, rate)
+            wall = ckpt.wall_time(job.work_left, interval, write, job.restart_cost, rate) if rate > 0.0 else wall
         elif job.restart_cost:
             wall += job.restart_cost
+        if rate <= 0.0:
+            # Its fabric path has no capacity now (links down): its clock holds it, with no end
+            # scheduled, until set_rate moves it.
+            write = job.checkpoint[1] if job.checkpoint is not None else 0.0
+            job.clock = ckpt.RunClock(job.work_left, job.run_interval, write, job.restart_cost, 0.0, now)
+            return
         self.env.timeout(wall, job).callbacks.append(self._finish)
 
     def set_rate(self, job: Job, rate: float) -> None:

@@ -15,7 +15,7 @@ failures; the sites without one share the scenario-wide crew (:func:`crews`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dcsim.faults.models import time_to_failure
 from dcsim.faults.spec import COMPONENTS, Repair
@@ -133,14 +133,20 @@ def crew_loads(sc: Scenario, topology: Topology) -> list[tuple[Crew, CrewLoad]] 
     if failures is None or (failures.trace is not None and failures.trace.mode == "replace"):
         return None
     repair = sc.repair or Repair()
-    assert COMPONENTS[-1] == "site"
     reboot_share = repair.reboot.share if repair.reboot is not None else 0.0
     _, mean_repair = duration_sampler(repair.time, sc.base_dir)
     out = []
+    elements = _fabric_elements(sc, topology, failures.models())
     for crew in crews(sc):
         mine = set(crew.sites)
         rate = 0.0
         for _, kind, model in failures.models():
+            if kind in elements:
+                ttf = time_to_failure(model)
+                if ttf is not None:
+                    sites = zip(topology.site_names, elements[kind], strict=True)
+                    rate += sum(c for name, c in sites if name in mine) * ttf.rate_per_s
+                continue
             if kind == "site":
                 ttf = time_to_failure(model)
                 if ttf is not None:
@@ -158,6 +164,22 @@ def crew_loads(sc: Scenario, topology: Topology) -> list[tuple[Crew, CrewLoad]] 
             rate * (1.0 - reboot_share), float(mean_repair), crew.technicians, worked_share(crew.working_hours)
         )
         out.append((crew, load))
+    return out
+
+
+def _fabric_elements(sc: Scenario, topology: Topology, models: list[tuple[str, str, Any]]) -> dict[str, list[int]]:
+    """Physical links and switches of each site, for the fabric kinds that fail (the fabric built only then)."""
+    kinds = sorted({kind for _, kind, _ in models if kind in ("link", "switch")})
+    if not kinds:
+        return {}
+    from dcsim.infra.fabrics import Fabric
+
+    fabric = Fabric(topology, sc.base_dir)
+    out = {}
+    for kind in kinds:
+        code = COMPONENTS.index(kind)
+        starts = fabric.element0[code]
+        out[kind] = [starts[i + 1] - starts[i] for i in range(len(topology.site_names))]
     return out
 
 

@@ -8,6 +8,7 @@ other packages' specs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -79,6 +80,17 @@ class Failures(Strict):
     node: FailureModel | None = Field(None, description="a whole node: takes its GPUs down")
     rack: FailureModel | None = Field(None, description="ToR switch or PDU: takes the whole rack down")
     site: FailureModel | None = Field(None, description="site power: takes the whole site down")
+    link: FailureModel | None = Field(
+        None,
+        description="one physical link of the fabric (a NIC link, or one switch-to-switch link): a NIC link takes "
+        "what it serves off the fabric (its node; on rail_optimized its GPU), a switch-to-switch link removes its "
+        "share of its bundle (the jobs crossing it slow down); no per_type",
+    )
+    switch: FailureModel | None = Field(
+        None,
+        description="one switch of the fabric: a leaf or edge (ToR) switch takes its rack down, a rail switch its "
+        "GPUs; a spine, aggregation or core switch removes its links from the bundles they are in; no per_type",
+    )
     causes: list[FailureCause] = Field(default_factory=list, description="more failure models, each a named cause")
     trace: FailureTrace | None = Field(None, description="failures replayed from a CSV")
     max_restarts: int | None = Field(
@@ -91,9 +103,20 @@ class Failures(Strict):
         clash = sorted({n for n in names if names.count(n) > 1 or n in COMPONENTS})
         if clash:
             raise ValueError(
-                "cause names must be unique and differ from gpu, node, rack, site; "
+                f"cause names must be unique and differ from {', '.join(COMPONENTS)}; "
                 f"repeated or reserved: {', '.join(clash)}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _fabric_untyped(self) -> Failures:
+        named = [(c, getattr(self, c)) for c in ("link", "switch")]
+        named += [(f"causes.{i}", c) for i, c in enumerate(self.causes) if c.component in ("link", "switch")]
+        for where, model in named:
+            if model is not None and model.per_type is not None:
+                raise ValueError(
+                    f"{where}.per_type: a fabric's links and switches have no GPU type; give one model (mtbf or afr)"
+                )
         return self
 
     def models(self) -> list[tuple[str, str, FailureModel]]:
@@ -152,12 +175,25 @@ class Maintenance(Strict):
     name: str = Field("maintenance", description="label of the window (kept in the manifest; no effect on results)")
     start: Seconds = Field(description="when the first window opens")
     duration: PositiveSeconds = Field(description="time each unit is down once drained")
-    scope: Literal["node", "rack", "site"] = Field("rack", description="unit of maintenance")
+    scope: Literal["node", "rack", "site", "link", "switch"] = Field(
+        "rack",
+        description="unit of maintenance; link and switch: the fabric's (a leaf's maintenance drains its rack, a "
+        "spine's only removes its share of the uplinks while it lasts)",
+    )
     units: list[int | str] | None = Field(
-        None, description="which units (node/rack ids from 0, or site names), in order (default: all)"
+        None, description="which units (node/rack/link/switch ids from 0, or site names), in order (default: all)"
     )
     rolling: bool = Field(True, description="one unit after another; false: all units at once")
     every: PositiveSeconds | None = Field(None, description="repeat the whole round this often")
     drain: Literal["wait", "evict"] = Field(
         "wait", description="wait: no new jobs, running ones finish; evict: jobs checkpoint and leave at once"
     )
+
+
+def fabric_named(failures: Failures | None, maintenance: Sequence[Maintenance]) -> bool:
+    """Whether links or switches may fail (a model, a cause, or a trace, which may name them) or are maintained."""
+    named = failures is not None and (
+        failures.link is not None or failures.switch is not None or failures.trace is not None
+        or any(c.component in ("link", "switch") for c in failures.causes)
+    )  # fmt: skip
+    return named or any(m.scope in ("link", "switch") for m in maintenance)

@@ -1,8 +1,9 @@
 """Failure traces: a CSV of (time, component, duration) replayed exactly.
 
-``component`` names one unit: ``gpu:<node>.<index>``, ``node:<node>``, ``rack:<rack>``
-or ``site:<site name>``; node and rack ids count from 0 in scenario order (the ids of
-the jobs table's ``first_node``). Times and durations are numbers in the trace's
+``component`` names one unit: ``gpu:<node>.<index>``, ``node:<node>``, ``rack:<rack>``,
+``site:<site name>``, ``link:<link>`` or ``switch:<switch>``; node and rack ids count from
+0 in scenario order (the ids of the jobs table's ``first_node``), links and switches as the
+fabric numbers them (:mod:`dcsim.infra.fabrics`). Times and durations are numbers in the trace's
 ``time_unit``. Every problem names its line.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
@@ -17,20 +19,26 @@ from dcsim.faults.spec import COMPONENTS, FailureTrace
 from dcsim.infra.topology import Topology
 from dcsim.workload.distributions import read_csv_text, resolve
 
+if TYPE_CHECKING:
+    from dcsim.infra.fabrics import Fabric
+
 COLUMNS = ("time", "component", "duration")
 
 
-def parse_component(text: str, topology: Topology, gpu_offsets: list[int] | None = None) -> tuple[int, int]:
+def parse_component(
+    text: str, topology: Topology, gpu_offsets: list[int] | None = None, fabric: Fabric | None = None
+) -> tuple[int, int]:
     """``(component class index, unit id)`` of a component name.
 
-    ``gpu_offsets`` (:meth:`Topology.gpu_offsets`) saves recomputing them for each row.
+    ``gpu_offsets`` (:meth:`Topology.gpu_offsets`) saves recomputing them for each row;
+    ``fabric`` numbers the links and switches (without it, none can be named).
 
     Raises:
         ValueError: the name is malformed or names no unit of the data center.
     """
     kind, sep, ident = text.strip().partition(":")
     if not sep or kind not in COMPONENTS:
-        raise ValueError(f"component {text!r} should look like gpu:3.5, node:3, rack:1 or site:dc1")
+        raise ValueError(f"component {text!r} should look like gpu:3.5, node:3, rack:1, site:dc1, link:7 or switch:2")
     cls = COMPONENTS.index(kind)
     n_nodes, n_racks = len(topology.node_pool), len(topology.rack_nodes)
     if kind == "site":
@@ -50,14 +58,22 @@ def parse_component(text: str, topology: Topology, gpu_offsets: list[int] | None
         return cls, offsets[node] + index
     if not ident.isdigit():
         raise ValueError(f"{kind} {ident!r} should be a whole number, e.g. {kind}:3")
-    unit, limit = int(ident), (n_nodes if kind == "node" else n_racks)
+    unit = int(ident)
+    if kind in ("link", "switch"):
+        limit = fabric.count(cls) if fabric is not None else 0
+    else:
+        limit = n_nodes if kind == "node" else n_racks
     if unit >= limit:
         raise ValueError(f"no {kind} {unit}: {kind}s are 0..{limit - 1}")
     return cls, unit
 
 
-def read_failure_trace(trace: FailureTrace, base_dir: str, topology: Topology) -> list[tuple[float, int, int, float]]:
+def read_failure_trace(
+    trace: FailureTrace, base_dir: str, topology: Topology, fabric: Fabric | None = None
+) -> list[tuple[float, int, int, float]]:
     """The trace's failures as ``(time s, component class index, unit id, down time s)``, by time.
+
+    ``fabric`` numbers the links and switches a row may name.
 
     Raises:
         MissingFileError: no such file.
@@ -84,7 +100,7 @@ def read_failure_trace(trace: FailureTrace, base_dir: str, topology: Topology) -
         if not (math.isfinite(time) and time >= 0 and math.isfinite(down) and down > 0):
             raise TraceError(f"{path} line {line}: need time >= 0 and duration > 0, got {t}, {dur}")
         try:
-            cls, unit = parse_component(comp, topology, offsets)
+            cls, unit = parse_component(comp, topology, offsets, fabric)
         except ValueError as exc:
             raise TraceError(f"{path} line {line}: {exc}") from None
         rows.append((time * scale, cls, unit, down * scale))

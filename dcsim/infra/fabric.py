@@ -393,7 +393,7 @@ def _moved(old: float, new: float) -> bool:
     return abs(new - old) > RTOL * max(abs(old), abs(new))
 
 
-# ---------------------------------------------------------------------------- the leaf-spine fabric
+# ---------------------------------------------------------------- the patterns (the fabrics: dcsim.infra.fabrics)
 #: Traffic of one step per hop, as a multiple of the step's bytes, and the hops of each pattern.
 PATTERN_NAMES = ("ring_allreduce", "tree_allreduce", "all_to_all", "pipeline", "none")
 
@@ -425,73 +425,3 @@ def hops(pattern: str, k: int) -> tuple[list[tuple[int, int]], float, float]:
     if pattern == "pipeline":
         return [(i, i + 1) for i in range(k - 1)], 1.0, 1.0
     raise ValueError(f"unknown communication pattern {pattern!r}; one of {', '.join(PATTERN_NAMES)}")
-
-
-class LeafSpine:
-    """The links of a leaf-spine fabric, as :class:`Sharing` sees them, in bits per second.
-
-    Each node has a NIC to its rack's leaf switch, one link each way of the NIC's speed.
-    Each leaf's uplinks to the spines are taken as one bundle each way, of the rack's NIC
-    capacity over the oversubscription (ECMP spreading flows evenly over equal-cost paths).
-    A hop between two nodes of one rack crosses the sender's NIC up and the receiver's
-    down; between racks also the sender's leaf up and the receiver's leaf down. A hop
-    never crosses sites (a job runs inside one pool, of one site).
-
-    Link ids: node n's NIC up 2n and down 2n+1; rack r's uplinks up 2N+2r and down 2N+2r+1
-    (N nodes).
-
-    Args:
-        topology: the layout (its ``datacenter`` block gives each site's ``network``).
-    """
-
-    def __init__(self, topology) -> None:  # type: ignore[no-untyped-def]
-        sites = topology.datacenter.sites
-        nets = [site.network for site in sites]
-        n_nodes = len(topology.node_pool)
-        self.node_rack = topology.node_rack
-        self.n_nodes = n_nodes
-        #: NIC speed of each node, bits/s.
-        self.nic = [nets[s].nic for s in topology.node_site]
-        caps = np.zeros(2 * n_nodes + 2 * len(topology.rack_nodes))
-        caps[0 : 2 * n_nodes : 2] = self.nic
-        caps[1 : 2 * n_nodes : 2] = self.nic
-        for r, members in enumerate(topology.rack_nodes):
-            net = nets[topology.node_site[members[0]]]
-            bundle = sum(self.nic[n] for n in members) / net.oversubscription
-            caps[2 * n_nodes + 2 * r] = caps[2 * n_nodes + 2 * r + 1] = bundle
-        #: Capacity of every link, by link id.
-        self.capacities = caps
-
-    #: Names of the link tiers, by code: a node's NIC, a rack's uplinks.
-    TIERS = ("nic", "uplink")
-
-    def tier(self, link: int) -> int:
-        """The tier code of a link (see :data:`TIERS`)."""
-        return 0 if link < 2 * self.n_nodes else 1
-
-    def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], int, float, float]:
-        """The links one aggregated flow of a job crosses; its hops; bytes per hop over S; its phases.
-
-        A link is listed once per hop that crosses it (a flow crossing it twice uses it twice).
-        """
-        pairs, factor, phases = hops(pattern, len(nodes))
-        rack, base = self.node_rack, 2 * self.n_nodes
-        out: list[int] = []
-        for a, b in pairs:
-            na, nb = nodes[a], nodes[b]
-            out += (2 * na, 2 * nb + 1)
-            if rack[na] != rack[nb]:
-                out += (base + 2 * rack[na], base + 2 * rack[nb] + 1)
-        return out, len(pairs), factor, phases
-
-    def nominal_share(self, links: Sequence[int]) -> float:
-        """A flow's share per hop alone on the NICs: a NIC's speed over the most hops it carries.
-
-        The uplinks are left out: this is the nominal speed its class's duration is measured at.
-        """
-        counts: dict[int, int] = {}
-        for link in links:
-            if link < 2 * self.n_nodes:
-                counts[link] = counts.get(link, 0) + 1
-        caps = self.capacities
-        return min(caps[link] / n for link, n in counts.items())

@@ -143,19 +143,88 @@ class RackGroup(Strict):
     node: NodeSpec = Field(default_factory=NodeSpec, description="the node model")
 
 
-class Network(Strict):
-    """The fabric inside a site: it slows the jobs whose class has a `communication` profile and spans nodes."""
+#: The fields each fabric reads (``nic`` and ``oversubscription`` have defaults; the others are None when not given).
+FABRIC_FIELDS: dict[str, tuple[str, ...]] = {
+    "leaf_spine": ("nic", "oversubscription", "spines"),
+    "fat_tree": ("nic", "oversubscription", "core_oversubscription", "k"),
+    "rail_optimized": ("nic", "oversubscription", "spines", "rail_group"),
+    "custom": ("path",),
+}
 
-    topology: Literal["leaf_spine"] = Field("leaf_spine", description="fabric shape")
-    nic: BitsPerSecond = Field(400e9, description="each node's link to its leaf (ToR) switch, each way")
-    oversubscription: float = Field(
-        1.0, ge=1, description="a leaf's NIC capacity over its uplink capacity to the spines (4: a quarter)"
+
+class Network(Strict):
+    """The fabric inside a site: it slows the jobs whose class has a `communication` profile and spans nodes.
+
+    Links are shared max-min fairly by the jobs' flows; each tier's parallel links (a switch's
+    uplinks) are one bundle of their summed capacity, which is exact for fluid, perfectly
+    spread ECMP. Which fields a topology reads: leaf_spine `nic`, `oversubscription`, `spines`;
+    fat_tree `nic`, `oversubscription`, `core_oversubscription`, `k`; rail_optimized `nic` (per
+    GPU), `oversubscription`, `spines`, `rail_group`; custom `path`. Giving another is an error.
+    """
+
+    topology: Literal["leaf_spine", "fat_tree", "rail_optimized", "custom"] = Field(
+        "leaf_spine",
+        description="fabric shape: leaf_spine (racks' leaves to spines), fat_tree (k-ary, racks are edge "
+        "switches), rail_optimized (GPU i of every node on rail i, a NIC per GPU), custom (a graph from `path`)",
     )
+    nic: BitsPerSecond = Field(
+        400e9,
+        description="each node's link to its leaf or edge switch, each way; on rail_optimized each GPU's own NIC "
+        "to its rail switch (default 400Gbps)",
+    )
+    oversubscription: float = Field(
+        1.0, ge=1,
+        description="a leaf's (fat_tree: an edge switch's; rail_optimized: a rail switch's) NIC capacity over its "
+        "uplink capacity (4: a quarter; default 1, full bisection)",
+    )  # fmt: skip
+    core_oversubscription: float | None = Field(
+        None, ge=1,
+        description="fat_tree only: an aggregation switch's capacity from its pod's edge switches over its "
+        "capacity to the core (default 1)",
+    )  # fmt: skip
     spines: int | None = Field(
         None, ge=1,
-        description="spine switches, default enough for 64-port leaves (recorded, not yet modelled: no effect on "
-        "results)",
+        description="spine switches (leaf_spine, rail_optimized): each leaf or rail switch has one uplink to each, "
+        "so a failed spine or uplink takes 1/spines of its uplinks (default: enough for 64-port switches)",
     )  # fmt: skip
+    k: int | None = Field(
+        None, ge=2, le=1024,
+        description="fat_tree only: the switches' port count, even: k pods of k/2 edge and k/2 aggregation "
+        "switches, (k/2)^2 cores; a rack is an edge switch of up to k/2 nodes (default: the smallest k that "
+        "holds the site)",
+    )  # fmt: skip
+    rail_group: int | None = Field(
+        None, ge=1,
+        description="rail_optimized only: nodes per rail group, one rail switch per GPU index per group, in node "
+        "order (at most the rail switch's GPU-facing ports; default 32)",
+    )  # fmt: skip
+    path: str | None = Field(
+        None,
+        description="custom only: the fabric's graph, relative to the scenario file: GraphML (.graphml, edge "
+        "attribute `capacity`) or an edge list (`a b capacity` a line); nodes are vertices node:<id>",
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_topology(self) -> Network:
+        reads = FABRIC_FIELDS[self.topology]
+        # A field counts as given when it differs from its default (a dumped scenario lists every field).
+        fields = type(self).model_fields
+        stray = [
+            name for name in self.model_fields_set
+            if name != "topology" and name not in reads and getattr(self, name) != fields[name].default
+        ]  # fmt: skip
+        if stray:
+            names = ", ".join(sorted(stray))
+            users = sorted({t for t, fields in FABRIC_FIELDS.items() for name in stray if name in fields})
+            raise ValueError(
+                f"{names}: not read by a {self.topology} fabric (it reads {', '.join(reads)}); remove "
+                f"{'it' if len(stray) == 1 else 'them'}" + (f" or set topology: {' or '.join(users)}" if users else "")
+            )
+        if self.topology == "custom" and not self.path:
+            raise ValueError("a custom fabric needs `path`: its graph file (GraphML or an edge list)")
+        if self.k is not None and self.k % 2:
+            raise ValueError(f"k: {self.k} is odd; a k-ary fat-tree needs an even k (e.g. {self.k + 1})")
+        return self
 
 
 class Site(Strict):
@@ -185,6 +254,21 @@ class Site(Strict):
             raise ValueError("give `racks` and `nodes_per_rack` (and `node`), or `rack_groups`")
         if uniform and (self.racks is None or self.nodes_per_rack is None):
             raise ValueError("a uniform site needs both `racks` and `nodes_per_rack`")
+        return self
+
+    @model_validator(mode="after")
+    def _fabric_fits(self) -> Site:
+        net = self.network
+        if net.topology != "fat_tree" or net.k is None:
+            return self
+        racks = sum(g.racks for g in self.groups)
+        per_rack = max(g.nodes_per_rack for g in self.groups)
+        if per_rack > net.k // 2 or racks > net.k * net.k // 2:
+            raise ValueError(
+                f"network.k: a {net.k}-ary fat-tree has {net.k * net.k // 2} edge switches of {net.k // 2} nodes; "
+                f"site {self.name!r} has {racks} racks of up to {per_rack} nodes: raise k, or leave it out (the "
+                "smallest k that holds the site)"
+            )
         return self
 
     @property

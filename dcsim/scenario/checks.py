@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.core.spec import PositiveSeconds
-from dcsim.faults.spec import COMPONENTS
+from dcsim.faults.spec import COMPONENTS, fabric_named
 from dcsim.infra.topology import Topology, build_topology
 from dcsim.scenario.limits import check_limits
 from dcsim.scenario.schema import (
@@ -83,14 +83,33 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
             for i, site in enumerate(sc.datacenter.sites)
             if site.repair is not None
         ]
-    if sc.failures is not None or sc.maintenance:
-        problems += check_reliability(sc, topology)
+    fabric, fabric_problems = _fabric(sc, topology)
+    problems += fabric_problems
+    if (sc.failures is not None or sc.maintenance) and not fabric_problems:
+        problems += check_reliability(sc, topology, fabric)
     problems += check_limits(sc)
     return problems
 
 
-def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:
-    """Problems of the failures, repair and maintenance blocks against the data center."""
+def _fabric(sc: Scenario, topology: Topology) -> tuple[Any, list[tuple[str, str]]]:
+    """The sites' fabrics, when a custom one must be read or links or switches are named; and its problems."""
+    from dcsim.infra.fabrics import Fabric, read_graph
+
+    sites = sc.datacenter.sites
+    custom = [i for i, site in enumerate(sites) if site.network.topology == "custom"]
+    problems = []
+    for i in custom:
+        try:
+            read_graph(sites[i].network.path or "", sc.base_dir, topology.site_nodes[i])
+        except TraceError as exc:  # a missing file too
+            problems.append((f"datacenter.sites.{i}.network.path", str(exc)))
+    if problems or not (custom or fabric_named(sc.failures, sc.maintenance)):
+        return None, problems
+    return Fabric(topology, sc.base_dir), problems
+
+
+def check_reliability(sc: Scenario, topology: Topology, fabric: Any = None) -> list[tuple[str, str]]:
+    """Problems of the failures, repair and maintenance blocks against the data center (``fabric``: its fabric)."""
     from dcsim.faults.trace import read_failure_trace
 
     problems: list[tuple[str, str]] = []
@@ -110,7 +129,7 @@ def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]
                 )  # fmt: skip
         if failures.trace is not None:
             try:
-                read_failure_trace(failures.trace, sc.base_dir, topology)
+                read_failure_trace(failures.trace, sc.base_dir, topology, fabric)
             except MissingFileError as exc:
                 problems.append(("failures.trace.path", str(exc)))
             except TraceError as exc:
@@ -121,8 +140,10 @@ def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]
         except TraceError as exc:
             problems.append(("repair.time", str(exc)))
     for i, mt in enumerate(sc.maintenance):
+        in_fabric = mt.scope in ("link", "switch")
+        n_units = fabric.count(COMPONENTS.index(mt.scope)) if in_fabric else topology.unit_count(mt.scope)
         if mt.every is not None:
-            count = len(mt.units) if mt.units is not None else topology.unit_count(mt.scope)
+            count = len(mt.units) if mt.units is not None else n_units
             round_s = mt.duration * (count if mt.rolling else 1)
             if mt.every < round_s:
                 problems.append(
@@ -141,7 +162,7 @@ def check_reliability(sc: Scenario, topology: Topology) -> list[tuple[str, str]]
                 ):
                     problems.append((path, f"no site {unit!r}; sites: {', '.join(topology.site_names)}"))
                 continue
-            limit = topology.unit_count(mt.scope)
+            limit = n_units
             if not isinstance(unit, int) or not 0 <= unit < limit:
                 problems.append((path, f"{mt.scope} ids are 0..{limit - 1}, counted in scenario order; got {unit!r}"))
     return problems
@@ -196,6 +217,11 @@ def _missing_files(data: dict[str, Any], base: str) -> list[tuple[str, str]]:
     failures = data.get("failures")
     if isinstance(failures, dict):
         blocks.append(("failures.trace", failures.get("trace")))
+    datacenter = data.get("datacenter")
+    sites = datacenter.get("sites") if isinstance(datacenter, dict) else None
+    for i, site in enumerate(sites if isinstance(sites, list) else []):
+        if isinstance(site, dict):
+            blocks.append((f"datacenter.sites.{i}.network", site.get("network")))
     repair = data.get("repair")
     if isinstance(repair, dict):
         blocks.append(("repair.time", repair.get("time")))

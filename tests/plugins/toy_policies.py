@@ -307,3 +307,22 @@ class AcrossRacks:
             if len(nodes) == k:
                 return [(n, per_node) for n in nodes] if k > 1 else [(nodes[0], job.gpus)]
         return None
+
+
+class OnNodes:
+    """Job number i (by id, cycling) on the nodes of ``nodes[i]``, ``gpus`` GPUs on each (fabric tests)."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        nodes: list[list[int]]
+        gpus: int = 8
+
+    def __init__(self, params, rng) -> None:
+        self.params = params
+
+    def place(self, job, cluster):
+        nodes = self.params.nodes[job.id % len(self.params.nodes)]
+        per = self.params.gpus
+        if all(cluster.free[n] >= per for n in nodes):
+            return [(n, per) for n in nodes]
+        return None
