@@ -64,7 +64,10 @@ def parse_component(
     else:
         limit = n_nodes if kind == "node" else n_racks
     if unit >= limit:
-        raise ValueError(f"no {kind} {unit}: {kind}s are 0..{limit - 1}")
+        kinds = f"{kind}es" if kind == "switch" else f"{kind}s"
+        raise ValueError(
+            f"no {kind} {unit}: {kinds} are 0..{limit - 1}" if limit else f"no {kinds} in this data center"
+        )
     return cls, unit
 
 

@@ -297,7 +297,9 @@ class NetworkRun:
 class LinkUsage:
     """A fabric link's traffic over the measured window, at the end of the simulation.
 
-    ``tier``: 0 a node's NIC, 1 a rack's uplinks to the spines; ``capacity`` bits/s;
+    ``tier``: 0 a NIC link; 1 the first switch tier's uplinks (a leaf's, an edge or rail
+    switch's; a custom graph's switch-to-switch links); 2 a fat-tree pod's core uplinks
+    (:data:`dcsim.infra.fabrics.TIERS`); ``capacity`` bits/s (nominal);
     ``bits`` carried inside the window.
     """
 

@@ -332,7 +332,7 @@ def network_metrics(jobs: Table, runs: Table | None, links: Table | None, window
     counts pro rata; every hop counted); ``p95_link_utilization`` and
     ``max_link_utilization``: over the fabric's links, each link's traffic over its
     capacity through the window; ``mean_nic_utilization`` and ``mean_uplink_utilization``:
-    each tier's traffic over its capacity (all None without a communicating class).
+    the NIC links' and the switch-to-switch links' traffic over their capacity (all None without a communicating class).
     """
     cohort = jobs.rows((jobs["submit_s"] >= window.start) & (jobs["nodes"] > 1))
     slowed = np.where(np.isnan(cohort["network_slowdown"]), 1.0, cohort["network_slowdown"])
@@ -351,8 +351,8 @@ def network_metrics(jobs: Table, runs: Table | None, links: Table | None, window
         used = np.divide(links["bits"], capacity, out=np.zeros_like(capacity), where=capacity > 0)
         load["p95_link_utilization"] = _p95(used)
         load["max_link_utilization"] = float(used.max())
-        for code, tier in enumerate(("nic", "uplink")):
-            mine = links["tier"] == code
+        for code, tier in enumerate(("nic", "uplink")):  # uplink: every switch-to-switch link
+            mine = links["tier"] == code if code == 0 else links["tier"] >= code
             total = float(capacity[mine].sum())
             load[f"mean_{tier}_utilization"] = float(links["bits"][mine].sum()) / total if total > 0 else None
     return {**out, **load}

@@ -140,8 +140,8 @@ def trace_id_column(ids: pa.Array | None, rows: np.ndarray) -> pa.Array:
 def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``.
 
-    With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization``: each tier's
-    traffic over its capacity at the sample.
+    With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization`` (every
+    switch-to-switch link): each tier's traffic over its capacity at the sample.
     """
     s = col.columns("sample")
     columns = {
@@ -289,7 +289,7 @@ def network_slowdown(col: Collector, n: int) -> np.ndarray:
 
 
 def link_usage_table(col: Collector) -> Table:
-    """One row per fabric link: ``link, tier`` (0 NIC, 1 uplinks), ``capacity`` (bits/s), ``bits`` in the window."""
+    """One row per fabric link: ``link, tier`` (0 NIC, 1 uplink, 2 core), ``capacity`` bits/s, ``bits`` in window."""
     return record_table(col, "link_usage")
 
 

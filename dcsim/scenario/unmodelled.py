@@ -2,7 +2,7 @@
 
 The schema accepts a few fields ahead of the models that will use them, or that only act
 together with others: the network block slows only jobs with a communication profile, and
-its spine count is recorded but not modelled. A scenario that sets them gets one line
+its spine count matters only when links or switches fail. A scenario that sets them gets one line
 saying so, in the run's ``notes`` (through
 :func:`dcsim.experiment.run.notes`) and in ``dcsim validate``'s output, so that no
 field silently does nothing.
@@ -10,6 +10,7 @@ field silently does nothing.
 
 from __future__ import annotations
 
+from dcsim.faults.spec import fabric_named
 from dcsim.infra.topology import GPU_POWER_W
 from dcsim.scenario.schema import Network, Scenario
 
@@ -40,13 +41,27 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
             f"{names} {'is' if len(given) == 1 else 'are'} set, but no job class has a `communication` profile: "
             "the fabric slows no job (give a class `communication: {pattern, bytes_per_step, compute_per_step}`)"
         )
-    elif "spines" in given:
+    elif "spines" in given and not fabric_named(scenario.failures, scenario.maintenance):
         out.append(
-            "network.spines is recorded but not yet modelled: it changes no result (a leaf's uplinks are one "
-            "bundle of its NICs' capacity over the oversubscription, however many spines share it)"
+            "network.spines changes no result without link or switch failures or maintenance: a leaf's (or rail "
+            "switch's) uplinks are one bundle of its NICs' capacity over the oversubscription, however many spines "
+            "share it; a failed spine or uplink takes 1/spines of it"
+        )
+    if not talks and _fabric_failures(scenario):
+        out.append(
+            "failures name links or switches, but no job class has a `communication` profile: only the failures "
+            "that cut hosts off (a node's NIC link, a leaf, edge or rail switch) change results; a spine, "
+            "aggregation or core switch or an uplink slows no job"
         )
     out += unused_price_notes(scenario)
     return out
+
+
+def _fabric_failures(scenario: Scenario) -> bool:
+    """Whether random models or causes make links or switches fail, or maintenance takes them out."""
+    f = scenario.failures
+    models = f is not None and any(kind in ("link", "switch") for _, kind, _ in f.models())
+    return models or any(m.scope in ("link", "switch") for m in scenario.maintenance)
 
 
 def unused_price_notes(scenario: Scenario) -> list[str]:

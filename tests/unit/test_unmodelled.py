@@ -44,14 +44,25 @@ def test_network_fields_without_a_communicating_class_are_named_and_change_no_re
     assert fabric == plain
 
 
-def test_with_a_communicating_class_only_the_spines_go_unmodelled() -> None:
-    """A class with a profile makes nic and oversubscription count: no note for them; spines stay recorded."""
+def test_with_a_communicating_class_only_the_spines_go_unused_without_fabric_failures() -> None:
+    """A class with a profile makes nic and oversubscription count: no note for them; spines count only when
+    links or switches fail (a spine's share of each bundle), and the note says so until they do."""
     data = with_network(nic="25Gbps", oversubscription=8)
     data["workload"]["jobs"][0]["communication"] = RING
     assert not any(NO_TALK in n or NOT_MODELLED in n for n in run_data(data).summary["notes"])
     data["datacenter"]["sites"][0]["network"]["spines"] = 4
-    notes = [n for n in run_data(data).summary["notes"] if NOT_MODELLED in n]
-    assert len(notes) == 1 and notes[0].startswith("network.spines is recorded but not yet modelled")
+    notes = [n for n in run_data(data).summary["notes"] if "network.spines" in n]
+    assert len(notes) == 1 and notes[0].startswith("network.spines changes no result without link or switch")
+    data["failures"] = {"switch": {"mtbf": "1000h"}}
+    assert not any("network.spines" in n for n in run_data(data).summary["notes"])
+
+
+def test_fabric_failures_without_a_communicating_class_are_noted() -> None:
+    """Without traffic a failed spine slows no job: the note says only host-cutting failures count."""
+    data = tiny_data(failures={"switch": {"mtbf": "1000h"}})
+    assert sum("failures name links or switches" in n for n in run_data(data).summary["notes"]) == 1
+    data["workload"]["jobs"][0]["communication"] = RING
+    assert not any("failures name links or switches" in n for n in run_data(data).summary["notes"])
 
 
 def test_mixed_gpu_types_get_no_not_modelled_note_now_that_speed_is_modelled() -> None:
