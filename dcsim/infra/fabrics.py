@@ -128,6 +128,19 @@ class _Site:
         """The links (bundles, local ids) a physical link is a member of."""
         raise NotImplementedError
 
+    def uplinks(self, rack: int) -> tuple[int, ...]:
+        """The links (local ids) a local rack's traffic to other racks crosses first, each way."""
+        raise NotImplementedError
+
+    def label(self, link: int) -> str:
+        """A local link in words, with global node and rack ids."""
+        raise NotImplementedError
+
+    def _nic(self, link: int) -> str:
+        """A NIC link in words (node n's NIC, link 2n up and 2n+1 down)."""
+        node = self.n0 + link // 2
+        return f"NIC {_way(link)}, node {node} (rack {self.r0 + self.node_rack[link // 2]})"
+
     def claim(self, links: Sequence[int]) -> None:
         """A flow over ``links`` started (a rail-optimized fabric spreads jobs over its rails)."""
 
@@ -179,6 +192,17 @@ class LeafSpine(_Site):
             if rack[na] != rack[nb]:
                 out += (base + 2 * rack[na], base + 2 * rack[nb] + 1)
         return out, len(pairs), factor, phases
+
+    def uplinks(self, rack: int) -> tuple[int, ...]:
+        """A rack's leaf uplink bundle, up and down."""
+        base = 2 * self.n_nodes + 2 * rack
+        return base, base + 1
+
+    def label(self, link: int) -> str:
+        """``NIC up, node 3 (rack 1)`` or ``uplinks down, rack 2``."""
+        if link < 2 * self.n_nodes:
+            return self._nic(link)
+        return f"uplinks {_way(link)}, rack {self.r0 + (link - 2 * self.n_nodes) // 2}"
 
     def takes_down(self, kind: int, unit: int) -> list[tuple[int, int]]:
         """The tree units a failed element cuts off (see :meth:`_Site.takes_down`)."""
@@ -265,6 +289,20 @@ class FatTree(_Site):
                     out += (core + 2 * pa, core + 2 * pb + 1)
         return out, len(pairs), factor, phases
 
+    def uplinks(self, rack: int) -> tuple[int, ...]:
+        """A rack's edge switch uplink bundle, up and down."""
+        base = 2 * self.n_nodes + 2 * rack
+        return base, base + 1
+
+    def label(self, link: int) -> str:
+        """``NIC up, node 3 (rack 1)``, ``edge uplinks down, rack 2`` or ``core uplinks up, pod 1``."""
+        n, racks = self.n_nodes, self.n_racks
+        if link < 2 * n:
+            return self._nic(link)
+        if link < 2 * n + 2 * racks:
+            return f"edge uplinks {_way(link)}, rack {self.r0 + (link - 2 * n) // 2}"
+        return f"core uplinks {_way(link)}, pod {(link - 2 * n - 2 * racks) // 2}"
+
     def takes_down(self, kind: int, unit: int) -> list[tuple[int, int]]:
         """The tree units a failed element cuts off (see :meth:`_Site.takes_down`)."""
         if kind == LINK and unit < self.n_nodes:
@@ -336,6 +374,7 @@ class RailOptimized(_Site):
                 self.switch_of[(g, i)] = len(members)
                 members.append(sum(1 for m in nodes if self.node_gpus[m] > i))
         self.rails = list(self.switch_of)  # (group, rail) of each rail switch
+        self.node_rack = [topology.node_rack[self.n0 + i] - self.r0 for i in range(n)]
         self.n_rail = len(members)
         self.spines = net.spines or default_spines(self.n_rail)
         caps = np.zeros(2 * gpus + 2 * self.n_rail)
@@ -370,6 +409,23 @@ class RailOptimized(_Site):
                 if ga != gb:
                     out += (base + 2 * self.switch_of[(ga, i)], base + 2 * self.switch_of[(gb, i)] + 1)
         return out, len(pairs) * channels, factor / channels, phases
+
+    def uplinks(self, rack: int) -> tuple[int, ...]:
+        """The uplink bundles (up, down) of every rail switch of the rail groups the rack's nodes are in."""
+        nodes = [i for i, r in enumerate(self.node_rack) if r == rack]
+        groups = sorted({i // self.group for i in nodes})
+        base = 2 * self.gpus
+        return tuple(base + 2 * w + d for w, (g, _) in enumerate(self.rails) if g in groups for d in (0, 1))
+
+    def label(self, link: int) -> str:
+        """``NIC up, GPU 2 of node 3 (rack 1)`` or ``rail 2 uplinks down, group 0``."""
+        if link < 2 * self.gpus:
+            gpu = link // 2
+            node = int(np.searchsorted(self.offset, gpu, side="right")) - 1
+            rack = self.r0 + self.node_rack[node]
+            return f"NIC {_way(link)}, GPU {gpu - self.offset[node]} of node {self.n0 + node} (rack {rack})"
+        g, i = self.rails[(link - 2 * self.gpus) // 2]
+        return f"rail {i} uplinks {_way(link)}, group {g}"
 
     def claim(self, links: Sequence[int]) -> None:
         """Count the flow on the rails it sends on."""
@@ -413,6 +469,11 @@ class RailOptimized(_Site):
         return (up, up + 1)
 
 
+def _way(link: int) -> str:
+    """A link's direction: even ids up (or out), odd ids down (or back)."""
+    return "up" if link % 2 == 0 else "down"
+
+
 def host_name(node: int) -> str:
     """The vertex name of dcsim node ``node`` in a custom fabric's file."""
     return f"node:{node}"
@@ -437,7 +498,9 @@ class Custom(_Site):
         super().__init__(topology, site)
         graph, edges = read_graph(self.net.path or "", base_dir, range(self.n0, self.n0 + self.n_nodes))
         self.graph: nx.Graph = graph
-        self.edge_id = {}
+        self.edge_id: dict[tuple[Any, Any], int] = {}
+        self.ends: list[tuple[Any, Any]] = [e for u, v, _ in edges for e in ((u, v), (v, u))]
+        self.node_rack = [topology.node_rack[self.n0 + i] - self.r0 for i in range(self.n_nodes)]
         caps = np.zeros(2 * len(edges))
         tiers = np.zeros(2 * len(edges), dtype=np.int8)
         for e, (u, v, c) in enumerate(edges):
@@ -467,6 +530,23 @@ class Custom(_Site):
             found = {link: count / len(paths) for link, count in found.items()}
             self._paths[key] = found
         return found
+
+    def uplinks(self, rack: int) -> tuple[int, ...]:
+        """The switch-to-switch links out of and into the switches the rack's nodes are linked to."""
+        graph = self.graph
+        hosts = [host_name(self.n0 + i) for i, r in enumerate(self.node_rack) if r == rack]
+        first = {v for h in hosts for v in graph.neighbors(h)}
+        out = []
+        for u in sorted(first, key=str):
+            for v in graph.neighbors(u):
+                if graph.nodes[v].get("host") is None:
+                    out += (self.edge_id[(u, v)], self.edge_id[(v, u)])
+        return tuple(sorted(set(out)))
+
+    def label(self, link: int) -> str:
+        """``s1 -> s2``, as the file names the vertices."""
+        u, v = self.ends[link]
+        return f"{u} -> {v}"
 
     def route(self, pattern: str, nodes: Sequence[int], gpus: Sequence[int] | None) -> Route:
         """The links of one aggregated flow (see :meth:`Fabric.links`), local ids."""
@@ -593,6 +673,7 @@ class Fabric:
         sites = topology.datacenter.sites  # type: ignore[union-attr]
         self.sites = [KINDS_OF_FABRIC[s.network.topology](topology, i, base_dir) for i, s in enumerate(sites)]
         self.node_site = topology.node_site
+        self.rack_site = topology.rack_site
         self.link0 = np.concatenate([[0], np.cumsum([s.capacities.size for s in self.sites])]).astype(int).tolist()
         self.element0 = {
             LINK: np.concatenate([[0], np.cumsum([s.n_links for s in self.sites])]).astype(int).tolist(),
@@ -643,6 +724,17 @@ class Fabric:
                 counts[link] = counts.get(link, 0) + w
         caps = self.capacities
         return min(caps[link] / n for link, n in counts.items())
+
+    def uplinks(self, rack: int) -> tuple[int, ...]:
+        """The links a rack's traffic to other racks crosses first (its leaf's or edge switch's uplinks), each way."""
+        s = self.rack_site[rack]
+        site = self.sites[s]
+        return tuple(self.link0[s] + k for k in site.uplinks(rack - site.r0))
+
+    def label(self, link: int) -> str:
+        """A link in words: ``NIC up, node 3 (rack 1)``, ``uplinks down, rack 2``, ..."""
+        s = self._site_of_link(link)
+        return self.sites[s].label(link - self.link0[s])
 
     def _site_of_link(self, link: int) -> int:
         return int(np.searchsorted(self.link0, link, side="right")) - 1
