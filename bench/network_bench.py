@@ -27,7 +27,7 @@ WEIGHTS = (0.56, 0.1, 0.14, 0.1, 0.05, 0.03, 0.02)
 RING = {"pattern": "ring_allreduce", "bytes_per_step": "1GB", "compute_per_step": "1s"}
 
 
-def scenario(jobs: int, network: bool) -> dict:
+def scenario(jobs: int, network: bool, placement: str = "first_fit") -> dict:
     """The scenario as data."""
     gpus, mean_h = 10_000, 1.0
     mean_gpus = sum(s * w for s, w in zip(SIZES, WEIGHTS, strict=True))
@@ -52,16 +52,16 @@ def scenario(jobs: int, network: bool) -> dict:
             ]
         },
         "workload": {"jobs": [cls]},
-        "policies": {"scheduler": "fifo", "placement": "first_fit"},
+        "policies": {"scheduler": "fifo", "placement": placement},
     }
 
 
-def worker(jobs: int, network: bool) -> dict:
+def worker(jobs: int, network: bool, placement: str = "first_fit") -> dict:
     """Time ``simulate`` of one side in this process."""
     from dcsim.experiment.run import simulate
     from dcsim.scenario.load import scenario_from_data
 
-    sc = scenario_from_data(scenario(jobs, network), str(ROOT))
+    sc = scenario_from_data(scenario(jobs, network, placement), str(ROOT))
     t0 = time.perf_counter()
     result = simulate(sc)
     wall = time.perf_counter() - t0
