@@ -22,6 +22,7 @@ modelled.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -134,7 +135,7 @@ class Network:
         weights = np.fromiter(links.values(), float, len(links)) if isinstance(links, dict) else None
         ids = np.asarray(list(links), dtype=np.int64)
         tiers = tuple(np.bincount(self._tier[ids], weights=weights, minlength=len(self._tier_load)).tolist())
-        flow = _Flow(job, hop_bytes * 8.0 * phases, comm[2], self.fabric.nominal_share(links), speed, n_hops,
+        flow = _Flow(job, hop_bytes * 8.0 * phases, comm[2], self.fabric.nominal(comm[0], nodes, links), speed, n_hops,
                      hop_bytes, ids, tiers, weights, since=max(self.now(), self.warmup))  # fmt: skip
         self.flows[job.id] = flow
         self.fabric.claim(ids)
@@ -173,8 +174,34 @@ class Network:
             col.on_link_usage(link, int(tier[link]), float(caps[link]), float(self._bits[link]))
 
     def set_capacity(self, capacities: dict[int, float]) -> None:
-        """Links' capacities changed (bits/s; 0: down): give every job whose share moved its new rate."""
-        self._update(self.sharing.change(capacities=capacities), None)
+        """Links' capacities changed (bits/s; 0: down): give every job whose share moved its new rate.
+
+        On a custom fabric whose routes the change moved, every flow of the site is routed
+        again (removed and added with its new links, in the same recomputation).
+        """
+        sites = self.fabric.rerouted()
+        again: dict[int, tuple[Any, float]] = {}
+        if sites:
+            node_site = self.fabric.node_site
+            for job_id, flow in self.flows.items():
+                job = flow.job
+                if node_site[job.placement[0][0]] in sites:
+                    again[job_id] = (self._route_again(flow), math.inf)
+        self._update(self.sharing.change(capacities=capacities, remove=list(again), add=again), None)
+
+    def _route_again(self, flow: _Flow) -> Any:
+        """Close the flow's traffic on its old links and give it its new ones; return them (for Sharing)."""
+        self._carry(flow, 0.0)
+        np.add.at(self._bits, flow.links, flow.carried if flow.weights is None else flow.carried * flow.weights)
+        flow.carried = 0.0
+        job = flow.job
+        links, _, _, _ = self.fabric.links(job.communication[0], [n for n, _ in job.placement],
+                                           [g for _, g in job.placement])  # fmt: skip
+        flow.weights = np.fromiter(links.values(), float, len(links)) if isinstance(links, dict) else None
+        flow.links = np.asarray(list(links), dtype=np.int64)
+        flow.tiers = tuple(np.bincount(self._tier[flow.links], weights=flow.weights,
+                                       minlength=len(self._tier_load)).tolist())  # fmt: skip
+        return links
 
     def sample(self, now: float) -> None:
         """Record the tiers' load over their capacity now (a timeseries sample): NICs, switch-to-switch links."""

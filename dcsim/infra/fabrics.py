@@ -96,6 +96,8 @@ class _Site:
 
     #: Whether a flow's links come as weights (a mapping) rather than a list with repeats.
     weighted = False
+    #: Whether a failure or repair changed the routes since the engine last routed again (custom only).
+    rerouted = False
 
     def __init__(self, topology: Topology, site: int, base_dir: str = ".") -> None:
         nodes = topology.site_nodes[site]
@@ -140,6 +142,9 @@ class _Site:
         """A NIC link in words (node n's NIC, link 2n up and 2n+1 down)."""
         node = self.n0 + link // 2
         return f"NIC {_way(link)}, node {node} (rack {self.r0 + self.node_rack[link // 2]})"
+
+    def member_changed(self, member: int, out: bool) -> None:
+        """A physical link went out of (``out``) or back into its bundles (a custom fabric routes again)."""
 
     def claim(self, links: Sequence[int]) -> None:
         """A flow over ``links`` started (a rail-optimized fabric spreads jobs over its rails)."""
@@ -489,7 +494,14 @@ class Custom(_Site):
     the share of those paths that cross it (a fractional weight). A link touching a node is
     of tier ``nic``, any other ``uplink``.
 
-    Link ids: edge e (in the file's order) 2e from its first vertex to its second, 2e+1 back.
+    Failures: edge e is physical link e, and switch v the v-th switch vertex in the file's
+    order. A failed edge or switch takes its links out of the graph, and every flow of the site
+    is routed again over the shortest paths that are left (the engine re-adds them); a hop with
+    no path left crosses the site's *cut* link, of capacity 0, until a repair joins it again. A
+    node linked to one switch only is cut off (down) by the failure of its link or its switch.
+
+    Link ids: edge e (in the file's order) 2e from its first vertex to its second, 2e+1 back;
+    the cut link last (2E).
     """
 
     weighted = True
@@ -501,27 +513,73 @@ class Custom(_Site):
         self.edge_id: dict[tuple[Any, Any], int] = {}
         self.ends: list[tuple[Any, Any]] = [e for u, v, _ in edges for e in ((u, v), (v, u))]
         self.node_rack = [topology.node_rack[self.n0 + i] - self.r0 for i in range(self.n_nodes)]
-        caps = np.zeros(2 * len(edges))
-        tiers = np.zeros(2 * len(edges), dtype=np.int8)
+        caps = np.zeros(2 * len(edges) + 1)
+        tiers = np.full(2 * len(edges) + 1, UPLINK, dtype=np.int8)
         for e, (u, v, c) in enumerate(edges):
             self.edge_id[(u, v)], self.edge_id[(v, u)] = 2 * e, 2 * e + 1
             caps[2 * e] = caps[2 * e + 1] = c
             host = graph.nodes[u].get("host") is not None or graph.nodes[v].get("host") is not None
             tiers[2 * e] = tiers[2 * e + 1] = NIC if host else UPLINK
         self.capacities, self.tiers = caps, tiers
-        self._paths: dict[tuple[int, int], dict[int, float]] = {}
+        self.cut = 2 * len(edges)
+        self._paths: dict[tuple[int, int, bool], dict[int, float]] = {}
+        self.switches = [v for v in graph.nodes if graph.nodes[v].get("host") is None]
+        self.n_links, self.n_switches = len(edges), len(self.switches)
+        self.members_in = np.ones(caps.size, dtype=np.int64)
+        self._edges = [(u, v) for u, v, _ in edges]
+        self._out: set[Any] = set()  # edges (as vertex pairs) out of the graph now
 
-    def hop(self, a: int, b: int) -> dict[int, float]:
-        """Each link's share of a hop from local node a to b: the share of the shortest paths crossing it."""
-        key = (a, b)
+    def takes_down(self, kind: int, unit: int) -> list[tuple[int, int]]:
+        """The nodes linked only through this edge or this switch."""
+        graph = self.graph
+        if kind == LINK:
+            ends = self._edges[unit]
+            hosts = [x for x in ends if graph.nodes[x].get("host") is not None and graph.degree(x) == 1]
+        else:
+            v = self.switches[unit]
+            hosts = [x for x in graph.neighbors(v) if graph.nodes[x].get("host") is not None and graph.degree(x) == 1]
+        return [(NODE, graph.nodes[x]["host"]) for x in hosts]
+
+    def members(self, kind: int, unit: int) -> Sequence[int]:
+        """An edge itself, or a switch's edges."""
+        if kind == LINK:
+            return (unit,)
+        v = self.switches[unit]
+        return sorted(self.edge_id[(v, x)] // 2 for x in self.graph.neighbors(v))
+
+    def bundles_of(self, member: int) -> tuple[int, ...]:
+        """Edge e's two links."""
+        return (2 * member, 2 * member + 1)
+
+    def member_changed(self, member: int, out: bool) -> None:
+        """Edge ``member`` left (``out``) or rejoined the graph: routes are computed again."""
+        u, v = self._edges[member]
+        (self._out.add if out else self._out.discard)(frozenset((u, v)))
+        self._paths = {key: found for key, found in self._paths.items() if key[2]}
+        self.rerouted = True
+
+    def hop(self, a: int, b: int, intact: bool = False) -> dict[int, float]:
+        """Each link's share of a hop from local node a to b: the share of the shortest paths crossing it.
+
+        ``intact``: on the graph as the file gives it, whatever is down now.
+        """
+        key = (a, b, intact)
         found = self._paths.get(key)
         if found is None:
             import networkx as nx
 
             ends = {host_name(self.n0 + a), host_name(self.n0 + b)}
-            graph = self.graph
-            transit = nx.subgraph_view(graph, filter_node=lambda v: v in ends or graph.nodes[v].get("host") is None)
-            paths = list(nx.all_shortest_paths(transit, host_name(self.n0 + a), host_name(self.n0 + b)))
+            graph, out = self.graph, (set() if intact else self._out)
+            transit = nx.subgraph_view(
+                graph,
+                filter_node=lambda v: v in ends or graph.nodes[v].get("host") is None,
+                filter_edge=(lambda u, v: frozenset((u, v)) not in out) if out else nx.filters.no_filter,
+            )
+            try:
+                paths = list(nx.all_shortest_paths(transit, host_name(self.n0 + a), host_name(self.n0 + b)))
+            except nx.NetworkXNoPath:
+                self._paths[key] = found = {self.cut: 1.0}  # cut off until a repair: rate 0
+                return found
             found = {}
             for path in paths:
                 for u, v in pairwise(path):
@@ -545,15 +603,17 @@ class Custom(_Site):
 
     def label(self, link: int) -> str:
         """``s1 -> s2``, as the file names the vertices."""
+        if link == self.cut:
+            return "no path left (cut off)"
         u, v = self.ends[link]
         return f"{u} -> {v}"
 
-    def route(self, pattern: str, nodes: Sequence[int], gpus: Sequence[int] | None) -> Route:
-        """The links of one aggregated flow (see :meth:`Fabric.links`), local ids."""
+    def route(self, pattern: str, nodes: Sequence[int], gpus: Sequence[int] | None, intact: bool = False) -> Route:
+        """The links of one flow (see :meth:`Fabric.links`), local ids; ``intact``: as if nothing were down."""
         pairs, factor, phases = hops(pattern, len(nodes))
         out: dict[int, float] = {}
         for a, b in pairs:
-            for link, w in self.hop(nodes[a], nodes[b]).items():
+            for link, w in self.hop(nodes[a], nodes[b], intact).items():
                 out[link] = out.get(link, 0.0) + w
         return out, len(pairs), factor, phases
 
@@ -711,6 +771,19 @@ class Fabric:
             links = {base + k: w for k, w in links.items()} if isinstance(links, dict) else [base + k for k in links]
         return links, n_hops, factor, phases
 
+    def nominal(self, pattern: str, nodes: Sequence[int], links: Sequence[int] | Mapping[int, float]) -> float:
+        """:meth:`nominal_share` of a job's flow over ``links``, on the fabric as built (nothing down).
+
+        Failures never change the NICs of a bundled fabric; a custom fabric routes the job as
+        if nothing were down (the class's duration is measured on the intact fabric).
+        """
+        s = self.node_site[nodes[0]]
+        site = self.sites[s]
+        if isinstance(site, Custom):
+            local, _, _, _ = site.route(pattern, [n - site.n0 for n in nodes], None, intact=True)
+            links = {self.link0[s] + k: w for k, w in local.items()}  # type: ignore[union-attr]
+        return self.nominal_share(links)
+
     def nominal_share(self, links: Sequence[int] | Mapping[int, float]) -> float:
         """A flow's share per hop alone on the NICs: a NIC's speed over the most hops it carries.
 
@@ -735,6 +808,15 @@ class Fabric:
         """A link in words: ``NIC up, node 3 (rack 1)``, ``uplinks down, rack 2``, ..."""
         s = self._site_of_link(link)
         return self.sites[s].label(link - self.link0[s])
+
+    def rerouted(self) -> set[int]:
+        """The sites whose routes a failure or repair changed since the last call (a custom fabric's)."""
+        out = set()
+        for s, site in enumerate(self.sites):
+            if site.rerouted:
+                site.rerouted = False
+                out.add(s)
+        return out
 
     def _site_of_link(self, link: int) -> int:
         return int(np.searchsorted(self.link0, link, side="right")) - 1
@@ -811,6 +893,7 @@ class FabricHealth:
             else:
                 self._out.pop(key, None)
             if (before == 0) != (after == 0):
+                site.member_changed(member, after > 0)
                 for bundle in site.bundles_of(member):
                     self._lost[base + bundle] += step
                     moved[base + bundle] = None
