@@ -7,7 +7,12 @@ nodes of 8, racks of 32) of a 2:1 leaf-spine. "off" is the same scenario without
 communication profiles: the same jobs, never slowed. Each side runs in a fresh process,
 alternately; medians of ``--repeat``.
 
-    python bench/network_bench.py [--jobs 100000] [--repeat 3]
+    python bench/network_bench.py [--jobs 100000] [--repeat 3] [--fabric fat_tree] [--fabric-failures]
+
+``--fabric`` runs the same racks as a k-ary fat-tree (k = 64: a rack of 32 nodes is an edge
+switch; edges 2:1, core 1:1) or rail-optimized (a 50 Gb/s NIC per GPU, rail groups of 32
+nodes, 2:1 rail uplinks) instead; ``--fabric-failures`` adds link and switch failures (MTBF
+20,000 h and 10,000 h, repaired in 4 h by 8 technicians) to both sides.
 """
 
 from __future__ import annotations
@@ -27,7 +32,16 @@ WEIGHTS = (0.56, 0.1, 0.14, 0.1, 0.05, 0.03, 0.02)
 RING = {"pattern": "ring_allreduce", "bytes_per_step": "1GB", "compute_per_step": "1s"}
 
 
-def scenario(jobs: int, network: bool, placement: str = "first_fit") -> dict:
+FABRICS = {
+    "leaf_spine": {"nic": "400Gbps", "oversubscription": 2},
+    "fat_tree": {"topology": "fat_tree", "k": 64, "nic": "400Gbps", "oversubscription": 2},
+    "rail_optimized": {"topology": "rail_optimized", "nic": "50Gbps", "rail_group": 32, "oversubscription": 2},
+}
+
+
+def scenario(
+    jobs: int, network: bool, placement: str = "first_fit", fabric: str = "leaf_spine", failures: bool = False
+) -> dict:
     """The scenario as data."""
     gpus, mean_h = 10_000, 1.0
     mean_gpus = sum(s * w for s, w in zip(SIZES, WEIGHTS, strict=True))
@@ -37,7 +51,7 @@ def scenario(jobs: int, network: bool, placement: str = "first_fit") -> dict:
            "duration": {"dist": "exponential", "mean": mean_h * 3600.0}}  # fmt: skip
     if network:
         cls["communication"] = RING
-    return {
+    out = {
         "name": "network-bench",
         "seed": 1,
         "datacenter": {
@@ -47,21 +61,27 @@ def scenario(jobs: int, network: bool, placement: str = "first_fit") -> dict:
                     "racks": 40,
                     "nodes_per_rack": 32,
                     "node": {"gpus": 8},
-                    "network": {"nic": "400Gbps", "oversubscription": 2},
+                    "network": FABRICS[fabric],
                 }
             ]
         },
         "workload": {"jobs": [cls]},
         "policies": {"scheduler": "fifo", "placement": placement},
     }
+    if failures:
+        out["failures"] = {"link": {"mtbf": "20000h"}, "switch": {"mtbf": "10000h"}}
+        out["repair"] = {"technicians": 8, "time": {"dist": "fixed", "value": "4h"}}
+    return out
 
 
-def worker(jobs: int, network: bool, placement: str = "first_fit") -> dict:
+def worker(
+    jobs: int, network: bool, placement: str = "first_fit", fabric: str = "leaf_spine", failures: bool = False
+) -> dict:
     """Time ``simulate`` of one side in this process."""
     from dcsim.experiment.run import simulate
     from dcsim.scenario.load import scenario_from_data
 
-    sc = scenario_from_data(scenario(jobs, network, placement), str(ROOT))
+    sc = scenario_from_data(scenario(jobs, network, placement, fabric, failures), str(ROOT))
     t0 = time.perf_counter()
     result = simulate(sc)
     wall = time.perf_counter() - t0
@@ -73,21 +93,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--fabric", choices=tuple(FABRICS), default="leaf_spine")
+    ap.add_argument("--fabric-failures", action="store_true", help="links and switches fail (both sides)")
     ap.add_argument("--worker", choices=("on", "off"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.jobs, args.worker == "on")))
+        print(json.dumps(worker(args.jobs, args.worker == "on", "first_fit", args.fabric, args.fabric_failures)))
         return 0
+    extra = ["--fabric", args.fabric] + (["--fabric-failures"] if args.fabric_failures else [])
     times: dict[str, list[float]] = {"off": [], "on": []}
     last: dict[str, dict] = {}
     for i in range(args.repeat):
         for side in ("off", "on") if i % 2 == 0 else ("on", "off"):
-            out = subprocess.run([sys.executable, __file__, "--jobs", str(args.jobs), "--worker", side],
+            out = subprocess.run([sys.executable, __file__, "--jobs", str(args.jobs), "--worker", side, *extra],
                                  capture_output=True, text=True, check=True)  # fmt: skip
             last[side] = json.loads(out.stdout.strip().splitlines()[-1])
             times[side].append(last[side]["wall_s"])
     off, on = statistics.median(times["off"]), statistics.median(times["on"])
-    print(f"{args.jobs:,} jobs, 10,000 GPUs, 2:1 leaf-spine: network off {off:.2f} s, on {on:.2f} s, "
+    what = args.fabric.replace("_", "-") + (" with link and switch failures" if args.fabric_failures else "")
+    print(f"{args.jobs:,} jobs, 10,000 GPUs, 2:1 {what}: network off {off:.2f} s, on {on:.2f} s, "
           f"on / off {on / off:.2f}x (target 3x); mean job slowdown {last['on']['slowdown']:.3f}")  # fmt: skip
     return 0
 

@@ -128,7 +128,8 @@ class Network:
         """
         comm = job.communication
         nodes = [n for n, _ in placement]
-        links, n_hops, factor, phases = self.fabric.links(comm[0], nodes, [g for _, g in placement])
+        gpus = [g for _, g in placement] if self.fabric.spreads else None  # rails: as many as the GPUs held
+        links, n_hops, factor, phases = self.fabric.links(comm[0], nodes, gpus)
         if not links:
             return speed  # inside one node, or no traffic: NVLink, off the fabric
         hop_bytes = comm[1] * factor

@@ -402,8 +402,11 @@ class RailOptimized(_Site):
         channels = max(1, min(held))
         off, users = self.offset, self.users
         rails = min(self.node_gpus[m] for m in nodes)
-        load = [sum(int(users[off[m] + i]) for m in nodes) for i in range(rails)]
-        chosen = sorted(sorted(range(rails), key=lambda i: (load[i], i))[:channels])
+        if channels >= rails:  # whole nodes (the usual multi-node job): every rail
+            chosen: Sequence[int] = range(rails)
+        else:
+            load = [sum(int(users[off[m] + i]) for m in nodes) for i in range(rails)]
+            chosen = sorted(sorted(range(rails), key=lambda i: (load[i], i))[:channels])
         base, group = 2 * self.gpus, self.group
         out: list[int] = []
         for a, b in pairs:
@@ -765,7 +768,7 @@ class Fabric:
         """
         s = self.node_site[nodes[0]]
         site = self.sites[s]
-        links, n_hops, factor, phases = site.route(pattern, [n - site.n0 for n in nodes], gpus)
+        links, n_hops, factor, phases = site.route(pattern, [n - site.n0 for n in nodes] if s else nodes, gpus)
         base = self.link0[s]
         if base:
             links = {base + k: w for k, w in links.items()} if isinstance(links, dict) else [base + k for k in links]
@@ -777,6 +780,8 @@ class Fabric:
         Failures never change the NICs of a bundled fabric; a custom fabric routes the job as
         if nothing were down (the class's duration is measured on the intact fabric).
         """
+        if not self.weighted:
+            return self.nominal_share(links)
         s = self.node_site[nodes[0]]
         site = self.sites[s]
         if isinstance(site, Custom):
