@@ -53,7 +53,7 @@ CHILD: tuple[int, ...] = tuple(PARENT.index(i) if i in PARENT else -1 for i in r
 class FabricElements(Protocol):
     """What the tree needs of a fabric (:class:`dcsim.infra.fabrics.Fabric`, which imports this module)."""
 
-    def site_units(self, kind: int) -> list[int]:
+    def site_units(self, kind: int) -> Sequence[int]:
         """The site of each physical link (``LINK``) or switch (``SWITCH``), by id."""
         ...
 

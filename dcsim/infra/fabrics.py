@@ -851,10 +851,9 @@ class Fabric:
         s = int(np.searchsorted(starts, unit, side="right")) - 1
         return s, unit - starts[s]
 
-    def site_units(self, kind: int) -> list[int]:
-        """The site of each physical link or switch, by id."""
-        starts = self.element0[kind]
-        return [s for s in range(len(self.sites)) for _ in range(starts[s + 1] - starts[s])]
+    def site_units(self, kind: int) -> Sequence[int]:
+        """The site of each physical link or switch, by id (a sequence computed on access: millions of links)."""
+        return _SiteOf(self.element0[kind])
 
     def takes_down(self, kind: int, unit: int) -> list[tuple[int, int]]:
         """The tree units (kind code, id) a failed physical link or switch cuts off (none: capacity only)."""
@@ -864,6 +863,21 @@ class Fabric:
     def interrupts(self, site: int) -> dict[int, int]:
         """Per fabric kind, the tree kind each of whose units one element of it cuts off (for failure rates)."""
         return self.sites[site].interrupts
+
+
+class _SiteOf(Sequence[int]):
+    """The site of each element, from the first id of each site's elements (``starts``, one more at the end)."""
+
+    def __init__(self, starts: list[int]) -> None:
+        self.starts = starts
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __getitem__(self, unit: int) -> int:  # type: ignore[override]
+        if not 0 <= unit < self.starts[-1]:
+            raise IndexError(unit)
+        return int(np.searchsorted(self.starts, unit, side="right")) - 1
 
 
 class FabricHealth:
