@@ -147,26 +147,25 @@ def _fill_routes(
     n = len(routes)
     rate = [0.0] * n
     open_ = [True] * n
-    left: dict[Hashable, float] = {}
-    weight: dict[Hashable, float] = {}
-    count: dict[Hashable, int] = {}
-    on: dict[Hashable, list[int]] = {}
+    # Per link: [capacity left, weight of its open flows, their number, its flows].
+    state: dict[Hashable, list] = {}
     for f, route in enumerate(routes):
         if not route:
             rate[f], open_[f] = demand[f], False
             continue
         for link, w in route.items():
-            if link in on:
-                weight[link] += w
-                count[link] += 1
-                on[link].append(f)
+            st = state.get(link)
+            if st is None:
+                state[link] = [capacity[link], w, 1, [f]]
             else:
-                left[link], weight[link], count[link], on[link] = capacity[link], w, 1, [f]
+                st[1] += w
+                st[2] += 1
+                st[3].append(f)
     capped = sorted((demand[f], f) for f in range(n) if open_[f] and demand[f] < math.inf)
     next_capped = 0
-    active = list(on)
+    active = list(state.values())
     while active:
-        levels = [left[link] / weight[link] for link in active]
+        levels = [st[0] / st[1] for st in active]
         while next_capped < len(capped) and not open_[capped[next_capped][1]]:
             next_capped += 1
         lowest = min(levels)
@@ -179,9 +178,9 @@ def _fill_routes(
             return rate
         tie = lowest * (1 + RTOL)
         frozen: list[int] = []
-        for link, level in zip(active, levels, strict=True):
+        for st, level in zip(active, levels, strict=True):
             if level <= tie:
-                for f in on[link]:
+                for f in st[3]:
                     if open_[f]:
                         open_[f] = False
                         frozen.append(f)
@@ -194,17 +193,21 @@ def _fill_routes(
         for f in frozen:
             rate[f] = lowest
             for link, w in routes[f].items():
-                rest = left[link] - lowest * w
-                left[link] = rest if rest > 0.0 else 0.0  # rounding must not make a leftover negative
-                weight[link] -= w
-                count[link] -= 1
-        active = [link for link in active if count[link]]
+                st = state[link]
+                rest = st[0] - lowest * w
+                st[0] = rest if rest > 0.0 else 0.0  # rounding must not make a leftover negative
+                st[1] -= w
+                st[2] -= 1
+        active = [st for st in active if st[2]]
     return rate
 
 
-def _link_index(flows: Sequence[Route]) -> tuple[list[Hashable], np.ndarray, np.ndarray]:
-    """Return the distinct links the flows cross, and per crossing (flow by flow) its link's index and weight."""
-    weighted = any(isinstance(route, Mapping) for route in flows)
+def _link_index(flows: Sequence[Route]) -> tuple[list[Hashable], np.ndarray, np.ndarray | None]:
+    """Return the distinct links the flows cross, and per crossing (flow by flow) its link's index and weight.
+
+    The weights are None when every route is a sequence (every crossing weighs 1).
+    """
+    weighted = any(type(route) is dict or isinstance(route, Mapping) for route in flows)
     flat = list(chain.from_iterable(flows))  # a mapping iterates over its links
     if weighted:
         weights = np.fromiter(
@@ -215,7 +218,7 @@ def _link_index(flows: Sequence[Route]) -> tuple[list[Hashable], np.ndarray, np.
         if not (weights > 0).all():
             raise ValueError(f"a route has weight {weights[~(weights > 0)][0]!r}; a link's weight is > 0")
     else:
-        weights = np.ones(len(flat))
+        weights = None
     ids = np.asarray(flat) if flat and type(flat[0]) is int else None
     if ids is not None and ids.ndim == 1 and ids.dtype.kind in "iu":
         # Integer ids (the engine's): numpy finds the distinct ones without a dict.
@@ -267,7 +270,7 @@ def _row_entries(start: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def _fill(
     flow_start: np.ndarray,
     flow_links: np.ndarray,
-    flow_weights: np.ndarray,
+    flow_weights: np.ndarray | None,
     link_start: np.ndarray,
     link_flows: np.ndarray,
     capacity: np.ndarray,
@@ -280,7 +283,8 @@ def _fill(
     Args:
         flow_start: CSR row starts of the flow x link incidence.
         flow_links: its entries, a link index per crossing.
-        flow_weights: the weight of each crossing (the multiple of the flow's rate the link carries).
+        flow_weights: the weight of each crossing (the multiple of the flow's rate the link carries);
+            None: all 1.
         link_start: CSR row starts of the link x flow incidence.
         link_flows: its entries, a flow index per crossing.
         capacity: capacity per link, bits/s.
@@ -290,9 +294,14 @@ def _fill(
     """
     # Invariant: left[l] is l's capacity minus the load of the frozen flows on it, sharing[l]
     # the number of open flows' crossings of it, and weight[l] their weight.
-    crossing_open = np.repeat(open_, np.diff(flow_start))
+    counts = np.diff(flow_start)
+    crossing_open = np.repeat(open_, counts)
     sharing = np.bincount(flow_links[crossing_open], minlength=len(capacity))
-    weight = np.bincount(flow_links[crossing_open], weights=flow_weights[crossing_open], minlength=len(capacity))
+    weight = (
+        sharing  # every crossing weighs 1: the weight is the count (kept by the same updates)
+        if flow_weights is None
+        else np.bincount(flow_links[crossing_open], weights=flow_weights[crossing_open], minlength=len(capacity))
+    )
     left = capacity.copy()
     active = np.flatnonzero(sharing)  # links with open flows, the only ones that can bottleneck
     # Open flows with a finite demand, by demand: the level only rises, so they freeze in
@@ -328,10 +337,16 @@ def _fill(
         open_[frozen] = False
         # Take the frozen flows' loads and counts off their links.
         entries = _row_entries(flow_start, frozen)
-        links, w = flow_links[entries], flow_weights[entries]
-        np.subtract.at(left, links, np.repeat(rate[frozen], np.diff(flow_start)[frozen]) * w)
-        np.subtract.at(sharing, links, 1)
-        np.subtract.at(weight, links, w)
+        links = flow_links[entries]
+        load = np.repeat(rate[frozen], counts[frozen])
+        if flow_weights is None:
+            np.subtract.at(left, links, load)
+            np.subtract.at(sharing, links, 1)
+        else:
+            w = flow_weights[entries]
+            np.subtract.at(left, links, load * w)
+            np.subtract.at(sharing, links, 1)
+            np.subtract.at(weight, links, w)
         left[links] = np.maximum(left[links], 0.0)  # rounding must not make a link's leftover negative
         active = active[sharing[active] > 0]
     # No open flow is left here: an open flow keeps its links active.
