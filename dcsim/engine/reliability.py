@@ -2,9 +2,12 @@
 
 Components form a tree read off the topology: site > rack > node > GPU. A failure
 *blocks* its unit and every unit below it (its blast radius); a unit is up while
-nothing blocks it. A blocked unit cannot fail again (its failure clocks are disarmed)
-and is re-armed, with a fresh time to failure, when the last block is lifted. The
-GPUs of a node that are blocked are out of service in the cluster's indexes.
+nothing blocks it. The fabric's links and switches sit beside the tree: one blocks the
+host units it cuts off (a node behind its only NIC link, a rack behind its leaf) and takes
+its physical links out of their bundles, whose new capacities the network applies. A
+blocked unit cannot fail again (its failure clocks are disarmed) and is re-armed, with a
+fresh time to failure, when the last block is lifted. The GPUs of a node that are blocked
+are out of service in the cluster's indexes.
 
 Random failures come from one :class:`FailureClock` per (cause, GPU type): no process
 per component, one pending SimPy timeout per clock. Each failure then runs one small
@@ -360,13 +363,13 @@ class Reliability:
 
     def _block_fabric(self, cls: int, unit: int, failure: Failure | None) -> None:
         """A link or switch goes out: its bundles lose its members; the hosts it cuts off go down with it."""
+        for kind, u in self.tree.cut_off(cls, unit):  # first: their runs leave before the capacities move
+            self.block(kind, u, failure)
         blocked = self.blocked
         blocked[cls][unit] += 1
         if blocked[cls][unit] == 1:
             self._set_armed(cls, unit, False)
             self._fabric_step(cls, unit, 1)
-        for kind, u in self.tree.cut_off(cls, unit):
-            self.block(kind, u, failure)
 
     def _fabric_step(self, cls: int, unit: int, step: int) -> None:
         """Apply a link's or switch's going out (``step`` 1) or back (-1) to the capacities the network shares."""

@@ -27,7 +27,8 @@ def write(tmp_path: Path, **top: object) -> Path:
     [
         ("1,node:99,1\n", "line 2: no node 99"),
         ("1,gpu:0.9,1\n", "line 2: node 0 has GPUs 0..7, not 9"),
-        ("1,switch:1,1\n", "line 2: component 'switch:1' should look like"),
+        ("1,pdu:1,1\n", "line 2: component 'pdu:1' should look like gpu:3.5, node:3, rack:1, site:dc1, link:7 or"),
+        ("1,switch:99,1\n", "line 2: no switch 99: switches are 0..2"),  # 2 leaves and 1 spine
         ("1,node:0,1\nsoon,node:1,1\n", "line 3: time and duration must be numbers"),
         ("1,rack:0,0\n", "line 2: need time >= 0 and duration > 0"),
     ],
