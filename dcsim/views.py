@@ -81,6 +81,10 @@ class JobView(Protocol):
         """Its checkpointing as (interval of work, write time, restart time), s; interval NaN: Young/Daly."""
 
     @property
+    def communication(self) -> tuple[str, float, float] | None:
+        """Its class's communication profile as (pattern, bytes per step, compute per step in s), or None."""
+
+    @property
     def start_time(self) -> float:
         """Start of its current run, s (-1 while queued)."""
 
@@ -179,6 +183,41 @@ class ClusterView(Protocol):
     def running(self) -> Sequence[JobView]:
         """The jobs running now (plug-ins get snapshots; empty when the engine does not track runs)."""
 
+    @property
+    def network(self) -> NetworkView | None:
+        """The fabric's links and their load now (None when no job class communicates: no fabric is modelled)."""
+
+
+class NetworkView(Protocol):
+    """What a policy may read of the fabric: its links, their capacities and their load now (live, read-only)."""
+
+    @property
+    def capacity(self) -> Sequence[float]:
+        """Capacity of each link, bits/s, by link id."""
+
+    @property
+    def load(self) -> Sequence[float]:
+        """Traffic on each link now, bits/s: the sum of the running flows' shares over it."""
+
+    @property
+    def crossings(self) -> Sequence[int]:
+        """Flows crossing each link now (a flow crossing it twice counts twice)."""
+
+    def tier(self, link: int) -> int:
+        """Tier code of a link: 0 a node's NIC, 1 a rack's uplinks."""
+
+    def uplinks(self, rack: int) -> Sequence[int]:
+        """The links a rack's traffic to other racks crosses (its leaf's uplinks, up and down)."""
+
+    def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], int, float, float]:
+        """A job's flow on ``nodes`` (in that order): its links (once per hop), hops, bytes per hop over S, phases.
+
+        As :meth:`dcsim.infra.fabric.LeafSpine.links` gives them.
+        """
+
+    def nominal_share(self, links: Sequence[int]) -> float:
+        """A flow's share per hop alone on the NICs, bits/s: the speed its class's duration is measured at."""
+
 
 class QueueLike(Protocol):
     """What a scheduler may read of the queue: its jobs in order, and what just changed."""
@@ -214,6 +253,7 @@ class JobSnapshot(NamedTuple):
     restarts: int
     speeds: tuple[float, ...] | None
     checkpoint: tuple[float, float, float] | None
+    communication: tuple[str, float, float] | None
     start_time: float
     placement: tuple[tuple[int, int], ...]
     rate: float
@@ -222,7 +262,8 @@ class JobSnapshot(NamedTuple):
     def of(cls, job: Any) -> JobSnapshot:
         """The snapshot of a live job."""
         return cls(job.id, job.job_class, job.tenant, job.priority, job.gpus, job.estimate, job.expected_duration,
-                   job.submit_time, job.pools, job.restarts, job.speeds, job.checkpoint, job.start_time,
+                   job.submit_time, job.pools, job.restarts, job.speeds, job.checkpoint, job.communication,
+                   job.start_time,
                    tuple(job.placement), job.rate)  # fmt: skip
 
 
@@ -352,6 +393,7 @@ def cluster_view(cluster: Any, running: Callable[[], Iterable[Any]] = tuple) -> 
         busy_gpus = property(lambda self: cluster.busy_gpus)
         down_gpus = property(lambda self: cluster.down_gpus)
         installed_gpus = property(lambda self: cluster.installed_gpus)
+        network = property(lambda self: cluster.network)
 
         def count(self, pool: int, free: int) -> int:
             return count(pool, free)
@@ -371,6 +413,50 @@ def cluster_view(cluster: Any, running: Callable[[], Iterable[Any]] = tuple) -> 
 
         def __repr__(self) -> str:
             return f"<cluster view: {cluster.busy_gpus} of {cluster.installed_gpus} GPUs busy>"
+
+    return View()  # type: ignore[return-value]
+
+
+def network_view(network: Any) -> NetworkView:
+    """A read-only proxy of the live fabric state, for placement and scheduling (O(1) to build and per read).
+
+    Args:
+        network: the engine's :class:`dcsim.engine.network.Network`; its ``load`` and
+            ``crossings`` arrays are updated in place, so the views of them stay live.
+    """
+    fabric = network.fabric
+
+    def frozen(array: Any) -> Any:
+        view = array.view()
+        view.flags.writeable = False
+        return view
+
+    capacity, load, crossings = frozen(fabric.capacities), frozen(network.load), frozen(network.crossings)
+    tier, uplinks, links, nominal = fabric.tier, fabric.uplinks, fabric.links, fabric.nominal_share
+
+    class View:
+        """The fabric, read-only (see :class:`NetworkView`)."""
+
+        __slots__ = ()
+
+        capacity = property(lambda self: capacity)
+        load = property(lambda self: load)
+        crossings = property(lambda self: crossings)
+
+        def tier(self, link: int) -> int:
+            return tier(link)
+
+        def uplinks(self, rack: int) -> tuple[int, ...]:
+            return tuple(uplinks(rack))
+
+        def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], int, float, float]:
+            return links(pattern, nodes)
+
+        def nominal_share(self, links: Sequence[int]) -> float:
+            return nominal(links)
+
+        def __repr__(self) -> str:
+            return f"<network view: {capacity.size} links, {int(crossings.sum())} crossings>"
 
     return View()  # type: ignore[return-value]
 

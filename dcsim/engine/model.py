@@ -23,7 +23,7 @@ from dcsim.infra.components import KINDS
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
 from dcsim.policies.scheduling import KeyOrder
-from dcsim.views import Fleet
+from dcsim.views import Fleet, network_view
 from dcsim.workload.jobs import Job
 
 ProgressHook = Callable[["DataCenterModel"], None]
@@ -90,6 +90,7 @@ class DataCenterModel:
             runs.network = Network(
                 self.topology, self.collector, runs.set_rate, runs.progress, lambda: env.now, scenario.warmup
             )
+            self.cluster.network = network_view(runs.network)  # what placement and scheduling read of it
         if not isinstance(self.dispatch.scheduler, KeyOrder):
             self.dispatch.scheduler.bind(self._fleet())
         self.dispatch.start_epochs()

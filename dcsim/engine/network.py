@@ -100,6 +100,8 @@ class Network:
         self._tier = np.array([self.fabric.tier(link) for link in range(caps.size)], dtype=np.int8)
         self._tier_capacity = np.bincount(self._tier, weights=caps, minlength=len(LeafSpine.TIERS))
         self._tier_load = np.zeros(len(LeafSpine.TIERS))
+        #: Flows' crossings of each link now (a flow crossing a link twice counts twice): placement reads it.
+        self.crossings = np.zeros(caps.size, dtype=np.int64)
 
     def start(self, job: Any, placement: list[tuple[int, int]], speed: float) -> float:
         """A job starts on ``placement`` at GPU-speed rate ``speed``: add its flow; return its rate.
@@ -115,6 +117,7 @@ class Network:
         flow = _Flow(job, hop_bytes * 8.0 * phases, comm[2], self.fabric.nominal_share(links), speed, n_hops,
                      hop_bytes, np.asarray(links, dtype=np.int64))  # fmt: skip
         self.flows[job.id] = flow
+        np.add.at(self.crossings, flow.links, 1)
         changed = self.sharing.add_flow(job.id, links)
         self._update(changed, job.id)
         self._carry(flow, changed[job.id])
@@ -136,6 +139,7 @@ class Network:
             work / flow.idle_rate, work, steps * flow.hop_bytes * flow.hops,
         )  # fmt: skip
         self._carry(flow, 0.0)
+        np.subtract.at(self.crossings, flow.links, 1)
         if others:
             self._update(self.sharing.remove_flow(job.id), None)
 

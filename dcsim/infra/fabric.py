@@ -469,6 +469,19 @@ class LeafSpine:
         """The tier code of a link (see :data:`TIERS`)."""
         return 0 if link < 2 * self.n_nodes else 1
 
+    def uplinks(self, rack: int) -> tuple[int, int]:
+        """The links a rack's traffic to other racks crosses: its leaf's uplink bundle up, and down."""
+        base = 2 * self.n_nodes + 2 * rack
+        return base, base + 1
+
+    def label(self, link: int) -> str:
+        """A link in words: ``NIC up, node 3 (rack 1)`` or ``uplinks down, rack 2``."""
+        way = "up" if link % 2 == 0 else "down"
+        if link < 2 * self.n_nodes:
+            node = link // 2
+            return f"NIC {way}, node {node} (rack {self.node_rack[node]})"
+        return f"uplinks {way}, rack {(link - 2 * self.n_nodes) // 2}"
+
     def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], int, float, float]:
         """The links one aggregated flow of a job crosses; its hops; bytes per hop over S; its phases.
 

@@ -391,7 +391,7 @@ def epochs_table(log: list) -> Table:
     (``optimal``, ``time_limit``, ...), ``solve_time_s`` (wall time: it varies from run
     to run), ``started``, ``unplaced`` (chosen but not placeable on nodes), ``fallback``
     (the placement policy decided instead), and the objective terms in USD
-    (``cost_usd``, ``fault_usd``, ``fragmentation_usd``, ``wait_usd``).
+    (``cost_usd``, ``fault_usd``, ``fragmentation_usd``, ``network_usd``, ``wait_usd``).
     """
 
     def column(values: list, dtype: type) -> np.ndarray:
@@ -409,6 +409,6 @@ def epochs_table(log: list) -> Table:
         "unplaced": column([e.unplaced for e in log], np.int64),
         "fallback": column([e.fallback for e in log], bool),
     }
-    for term in ("cost", "fault", "fragmentation", "wait"):
+    for term in ("cost", "fault", "fragmentation", "network", "wait"):
         columns[f"{term}_usd"] = column([e.terms.get(term, 0.0) for e in log], float)
     return Table(columns)
