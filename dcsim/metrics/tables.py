@@ -6,6 +6,7 @@ writing them costs no pandas import; ``Table.to_pandas`` gives a DataFrame.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -291,6 +292,31 @@ def network_slowdown(col: Collector, n: int) -> np.ndarray:
 def link_usage_table(col: Collector) -> Table:
     """One row per fabric link: ``link, tier`` (0 NIC, 1 uplinks), ``capacity`` (bits/s), ``bits`` in the window."""
     return record_table(col, "link_usage")
+
+
+def links_table(usage: Table, tiers: Sequence[str], labels: Sequence[str], window_s: float) -> Table:
+    """The fabric's links as a run's ``links`` table: each link's traffic over the measured window.
+
+    Columns: ``link`` (id), ``tier`` (``nic``, ``uplink``), ``label`` (the link in words, e.g.
+    ``uplinks up, rack 2``), ``capacity_bps``, ``bits`` (carried inside the window) and
+    ``utilization`` (bits over capacity x the window's length; 0 for an empty window).
+
+    Args:
+        usage: :func:`link_usage_table`.
+        tiers: tier names by code.
+        labels: each link's label, by link id.
+        window_s: length of the measured window, s.
+    """
+    capacity = usage["capacity"]
+    room = capacity * window_s
+    return Table({
+        "link": usage["link"],
+        "tier": Coded(usage["tier"].astype(np.int32), tuple(tiers)),
+        "label": np.array([labels[int(x)] for x in usage["link"]], dtype=object),
+        "capacity_bps": capacity,
+        "bits": usage["bits"],
+        "utilization": np.divide(usage["bits"], room, out=np.zeros_like(room), where=room > 0),
+    })  # fmt: skip
 
 
 def network_runs_table(col: Collector) -> Table:
