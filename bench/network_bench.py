@@ -5,9 +5,10 @@ exponential run times of mean 1 h) with multi-node jobs added (16, 32 and 64 GPU
 jobs), every class all-reducing 1 GB per step after 1 s of compute, on 10,000 GPUs (1,250
 nodes of 8, racks of 32) of a 2:1 leaf-spine. "off" is the same scenario without
 communication profiles: the same jobs, never slowed. Each side runs in a fresh process,
-alternately; medians of ``--repeat``.
+alternately; medians of ``--repeat``. ``--placement network_aware`` times the placement that
+reads the fabric's load (both sides use the rule given; "off" then places for locality alone).
 
-    python bench/network_bench.py [--jobs 100000] [--repeat 3]
+    python bench/network_bench.py [--jobs 100000] [--repeat 3] [--placement first_fit]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ WEIGHTS = (0.56, 0.1, 0.14, 0.1, 0.05, 0.03, 0.02)
 RING = {"pattern": "ring_allreduce", "bytes_per_step": "1GB", "compute_per_step": "1s"}
 
 
-def scenario(jobs: int, network: bool) -> dict:
+def scenario(jobs: int, network: bool, placement: str = "first_fit") -> dict:
     """The scenario as data."""
     gpus, mean_h = 10_000, 1.0
     mean_gpus = sum(s * w for s, w in zip(SIZES, WEIGHTS, strict=True))
@@ -52,16 +53,16 @@ def scenario(jobs: int, network: bool) -> dict:
             ]
         },
         "workload": {"jobs": [cls]},
-        "policies": {"scheduler": "fifo", "placement": "first_fit"},
+        "policies": {"scheduler": "fifo", "placement": placement},
     }
 
 
-def worker(jobs: int, network: bool) -> dict:
+def worker(jobs: int, network: bool, placement: str = "first_fit") -> dict:
     """Time ``simulate`` of one side in this process."""
     from dcsim.experiment.run import simulate
     from dcsim.scenario.load import scenario_from_data
 
-    sc = scenario_from_data(scenario(jobs, network), str(ROOT))
+    sc = scenario_from_data(scenario(jobs, network, placement), str(ROOT))
     t0 = time.perf_counter()
     result = simulate(sc)
     wall = time.perf_counter() - t0
@@ -73,21 +74,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--placement", default="first_fit", help="placement rule of both sides (default first_fit)")
     ap.add_argument("--worker", choices=("on", "off"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.jobs, args.worker == "on")))
+        print(json.dumps(worker(args.jobs, args.worker == "on", args.placement)))
         return 0
     times: dict[str, list[float]] = {"off": [], "on": []}
     last: dict[str, dict] = {}
     for i in range(args.repeat):
         for side in ("off", "on") if i % 2 == 0 else ("on", "off"):
-            out = subprocess.run([sys.executable, __file__, "--jobs", str(args.jobs), "--worker", side],
-                                 capture_output=True, text=True, check=True)  # fmt: skip
+            command = [sys.executable, __file__, "--jobs", str(args.jobs), "--placement", args.placement]
+            out = subprocess.run([*command, "--worker", side], capture_output=True, text=True, check=True)
             last[side] = json.loads(out.stdout.strip().splitlines()[-1])
             times[side].append(last[side]["wall_s"])
     off, on = statistics.median(times["off"]), statistics.median(times["on"])
-    print(f"{args.jobs:,} jobs, 10,000 GPUs, 2:1 leaf-spine: network off {off:.2f} s, on {on:.2f} s, "
+    print(f"{args.jobs:,} jobs, 10,000 GPUs, 2:1 leaf-spine, {args.placement}: network off {off:.2f} s, on {on:.2f} s, "
           f"on / off {on / off:.2f}x (target 3x); mean job slowdown {last['on']['slowdown']:.3f}")  # fmt: skip
     return 0
 

@@ -795,6 +795,12 @@ def test_subprocess_empty_trace_file(tmp_path: Path) -> None:
          "policies.scheduler", "params.bakfill: unknown parameter"),
         ("mapping_in_a_list_of_names", ("workload.jobs.0.gpu_types", [{"H100": 1}]), "workload.jobs.0.gpu_types.0",
          "expected text, got a mapping with keys H100"),
+        ("spread_takes_no_rack_count", ("policies", {"placement": {"name": "spread", "params": {"racks": 3}}}),
+         "policies.placement", "params.racks: unknown parameter"),
+        ("network_aware_prefer", ("policies", {"placement": {"name": "network_aware", "params": {"prefer": "near"}}}),
+         "policies.placement", "params.prefer: 'near' is not one of 'pool_order' or 'fast'"),
+        ("lp_network_weight", ("policies", {"scheduler": {"name": "lp", "params": {"network_weight": -1}}}),
+         "policies.scheduler", "params.network_weight: must be >= 0, got -1"),
     ],
 )  # fmt: skip
 def test_messages_are_in_plain_words(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import run_data, tiny_data
+from conftest import assert_heads_equal_a_scan, run_data, tiny_data
 
 H = 3600.0
 G = 1e9
@@ -134,3 +134,19 @@ def test_lp_holds_a_job_back_while_its_network_slowdown_costs_more_than_waiting(
         if weight:
             started = r.epochs[r.epochs["time_s"] == PERIOD].iloc[0]
             assert started["network_usd"] == pytest.approx((s - 1) * 24 * 2.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("placement", ["network_aware", "spread"])
+def test_class_head_backfill_equals_a_full_scan(placement: str) -> None:
+    """Both rules declare uniform_in_class: the backfill pass over class heads starts the jobs a full scan starts.
+
+    Long queues of communicating and silent jobs of equal sizes (one class key, two behaviours).
+    """
+    data = busy_fabric(placement, 5)
+    data["horizon"] = "3d"
+    jobs = data["workload"]["jobs"]
+    jobs[0]["arrival"]["rate"] = "20/d"
+    jobs.append({**jobs[0], "name": "silent", "communication": None})
+    del jobs[-1]["communication"]
+    jobs[1]["arrival"]["rate"] = "12/h"
+    assert_heads_equal_a_scan(data, queued=10)
