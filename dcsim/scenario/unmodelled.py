@@ -45,6 +45,18 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
             "network.spines is recorded but not yet modelled: it changes no result (a leaf's uplinks are one "
             "bundle of its NICs' capacity over the oversubscription, however many spines share it)"
         )
+    if not talks:
+        policies = scenario.policies
+        if policies.scheduler.name == "lp" and "network_weight" in (policies.scheduler.params or {}):
+            out.append(
+                "policies.scheduler.params.network_weight is set, but no job class has a `communication` profile: "
+                "there is no fabric to price and it changes no result"
+            )
+        if policies.placement.name == "network_aware":
+            out.append(
+                "placement network_aware has no fabric to read (no job class has a `communication` profile): it "
+                "places for locality alone, as rack_pack does"
+            )
     out += unused_price_notes(scenario)
     return out
 
