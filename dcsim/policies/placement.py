@@ -363,7 +363,8 @@ def uplink_headroom(network: NetworkView | None, rack: int) -> float:
     """The share a new crossing of a rack's uplinks can expect now, bits/s (the lesser way; inf without a network)."""
     if network is None:
         return math.inf
-    return min(link_share(network, (link,)) for link in network.uplinks(rack))
+    cap, load, crossings = network.capacity, network.load, network.crossings
+    return min(max(cap[x] - load[x], cap[x] / (crossings[x] + 1)) for x in network.uplinks(rack))  # link_share, c = 1
 
 
 def communicates(job: JobView) -> bool:
