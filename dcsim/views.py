@@ -366,6 +366,28 @@ def read_only(items: list[Any]) -> Sequence[Any]:
     return View()
 
 
+def read_only_array(array: Any) -> Sequence[Any]:
+    """A read-only, live view of a numpy array: items are numbers, and slices or index arrays come as copies."""
+
+    class View(_ReadOnly):
+        __slots__ = ()
+
+        def __getitem__(self, i: Any) -> Any:
+            item = array[i]
+            return item.copy() if hasattr(item, "copy") and getattr(item, "ndim", 0) else item
+
+        def __len__(self) -> int:
+            return len(array)
+
+        def __iter__(self) -> Iterator[Any]:
+            return iter(array.tolist())
+
+        def __repr__(self) -> str:
+            return f"read_only_array({array!r})"
+
+    return View()
+
+
 def cluster_view(cluster: Any, running: Callable[[], Iterable[Any]] = tuple) -> ClusterView:
     """A read-only proxy of the live cluster, for plug-in policies (O(1) to build and per read).
 
@@ -422,17 +444,13 @@ def network_view(network: Any) -> NetworkView:
 
     Args:
         network: the engine's :class:`dcsim.engine.network.Network`; its ``load`` and
-            ``crossings`` arrays are updated in place, so the views of them stay live.
+            ``crossings`` arrays are updated in place (never rebound), so the views stay live.
     """
     fabric = network.fabric
-
-    def frozen(array: Any) -> Any:
-        view = array.view()
-        view.flags.writeable = False
-        return view
-
-    capacity, load, crossings = frozen(fabric.capacities), frozen(network.load), frozen(network.crossings)
+    # Live and read-only; nothing public on them leads to the arrays (a numpy view's ``base`` would).
+    capacity, load, crossings = (read_only_array(a) for a in (fabric.capacities, network.load, network.crossings))
     tier, uplinks, links, nominal = fabric.tier, fabric.uplinks, fabric.links, fabric.nominal_share
+    n_links = len(fabric.capacities)
 
     class View:
         """The fabric, read-only (see :class:`NetworkView`)."""
@@ -456,7 +474,7 @@ def network_view(network: Any) -> NetworkView:
             return nominal(links)
 
         def __repr__(self) -> str:
-            return f"<network view: {capacity.size} links, {int(crossings.sum())} crossings>"
+            return f"<network view: {n_links} links>"
 
     return View()  # type: ignore[return-value]
 

@@ -199,3 +199,20 @@ def test_every_placement_is_valid() -> None:
                 nodes = [n for n, _ in placement]
                 assert len(set(nodes)) == len(nodes) and sum(g for _, g in placement) == gpus
                 assert all(0 < g <= c.free[n] for n, g in placement)
+
+
+def test_the_network_view_is_live_and_cannot_be_written() -> None:
+    """What the engine changes shows at once; nothing a policy reads writes back (slices are copies)."""
+    c, net = fabric_cluster()
+    view = c.network
+    assert view.load[3] == 0.0
+    net.load[3] = 7.0
+    net.crossings[3] = 2
+    assert view.load[3] == 7.0 and view.crossings[3] == 2 and list(view.load)[3] == 7.0
+    with pytest.raises(TypeError):
+        view.load[3] = 0.0  # type: ignore[index]
+    part = view.load[0:4]
+    part[3] = 0.0
+    assert net.load[3] == 7.0
+    assert len(view.capacity) == net.fabric.capacities.size and view.uplinks(1) == net.fabric.uplinks(1)
+    assert not any(hasattr(view.load, name) for name in ("base", "flags", "data"))
