@@ -31,6 +31,7 @@ from dcsim.metrics.tables import (
     network_runs_table,
     overhead_table,
     runs_table,
+    storage_tables,
     timeseries_table,
 )
 from dcsim.metrics.window import Window
@@ -238,7 +239,7 @@ def simulate(
         )  # fmt: skip
     summary = summarize(
         jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
-        network_runs_table(col), link_usage_table(col),
+        network_runs_table(col), link_usage_table(col), storage_tables(col) if model.storage is not None else None,
     )  # fmt: skip
     summary["run"] = {
         "scenario": scenario.name,

@@ -141,7 +141,8 @@ def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``.
 
     With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization``: each tier's
-    traffic over its capacity at the sample.
+    traffic over its capacity at the sample; with checkpoints of a size ``storage_utilization``:
+    the sites' storage traffic over their bandwidth.
     """
     s = col.columns("sample")
     columns = {
@@ -156,6 +157,9 @@ def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     if net["time"].size == s["time"].size and net["time"].size:
         columns["nic_utilization"] = net["nic_utilization"].astype(float)
         columns["uplink_utilization"] = net["uplink_utilization"].astype(float)
+    storage = col.columns("storage_sample")
+    if storage["time"].size == s["time"].size and storage["time"].size:
+        columns["storage_utilization"] = storage["storage_utilization"].astype(float)
     return Table(columns)
 
 
@@ -291,6 +295,15 @@ def network_slowdown(col: Collector, n: int) -> np.ndarray:
 def link_usage_table(col: Collector) -> Table:
     """One row per fabric link: ``link, tier`` (0 NIC, 1 uplinks), ``capacity`` (bits/s), ``bits`` in the window."""
     return record_table(col, "link_usage")
+
+
+def storage_tables(col: Collector) -> tuple[Table, Table]:
+    """The transfers through storage, and the storage links' use in the window.
+
+    Transfers: ``job_id, read, site, start_s, end_s, bytes, idle_s, completed``; links: ``link,
+    site, rack`` (-1: the site's link), ``capacity`` (bits/s), ``bits, busy_s``.
+    """
+    return record_table(col, "storage_transfer", start="start_s", end="end_s"), record_table(col, "storage_usage")
 
 
 def network_runs_table(col: Collector) -> Table:

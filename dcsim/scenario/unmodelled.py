@@ -2,7 +2,8 @@
 
 The schema accepts a few fields ahead of the models that will use them, or that only act
 together with others: the network block slows only jobs with a communication profile, and
-its spine count is recorded but not modelled. A scenario that sets them gets one line
+its spine count is recorded but not modelled; a site's storage bandwidth matters only to
+checkpoints with a size. A scenario that sets them gets one line
 saying so, in the run's ``notes`` (through
 :func:`dcsim.experiment.run.notes`) and in ``dcsim validate``'s output, so that no
 field silently does nothing.
@@ -45,8 +46,25 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
             "network.spines is recorded but not yet modelled: it changes no result (a leaf's uplinks are one "
             "bundle of its NICs' capacity over the oversubscription, however many spines share it)"
         )
+    out += unused_storage_notes(scenario)
     out += unused_price_notes(scenario)
     return out
+
+
+def unused_storage_notes(scenario: Scenario) -> list[str]:
+    """A line when sites have storage bandwidth but no checkpoint has a ``size`` to write through it."""
+    wl = scenario.workload
+    checkpoints = [c.checkpoint for c in wl.jobs] + [wl.trace.checkpoint if wl.trace is not None else None]
+    if any(c is not None and c.size is not None for c in checkpoints):
+        return []
+    paths = [f"datacenter.sites.{i}.storage" for i, s in enumerate(scenario.datacenter.sites) if s.storage is not None]
+    if not paths:
+        return []
+    return [
+        f"{', '.join(paths)} {'is' if len(paths) == 1 else 'are'} set, but no checkpoint has a `size`: storage "
+        "bandwidth changes no result (checkpoints take their fixed `write` time; give a class `checkpoint: "
+        "{interval, size, restart}` to write them through storage)"
+    ]
 
 
 def unused_price_notes(scenario: Scenario) -> list[str]:
