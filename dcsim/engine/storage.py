@@ -32,10 +32,11 @@ import math
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
+import numpy as np
 import simpy
 
 from dcsim.faults.checkpoint import COMPUTE, DONE, READ, RESTART, WRITE, RunClock
-from dcsim.infra.fabric import Sharing
+from dcsim.infra.fabric import RTOL, max_min
 from dcsim.infra.topology import Topology
 from dcsim.metrics.collector import Collector
 from dcsim.workload.jobs import RUNNING
@@ -47,14 +48,17 @@ WRITES, READS = False, True
 class _Transfer:
     """One transfer in progress: its nodes' flow and the bits still to move."""
 
-    __slots__ = ("bits", "done", "idle_s", "job_id", "key", "kind", "links", "nodes", "rate", "since", "site",
-                 "start", "token", "total")  # fmt: skip
+    __slots__ = ("bits", "demand", "done", "idle_s", "job_id", "key", "kind", "links", "load", "nodes", "rate",
+                 "since", "site", "start", "token", "total")  # fmt: skip
 
     def __init__(self, key: Hashable, job_id: int, kind: bool, site: int, nodes: int, bits: float, links: tuple,
-                 done: Callable[[], None], start: float, idle_s: float) -> None:  # fmt: skip
+                 demand: float, done: Callable[[], None], start: float, idle_s: float) -> None:  # fmt: skip
         self.key, self.job_id, self.kind, self.site, self.nodes = key, job_id, kind, site, nodes
         self.bits = self.total = bits
         self.links = links
+        #: Crossings of each link (its nodes on it), and what one node may move, bits/s.
+        self.load = {link: links.count(link) for link in dict.fromkeys(links)}
+        self.demand = demand
         self.done = done
         self.start = self.since = start
         self.idle_s = idle_s
@@ -64,6 +68,13 @@ class _Transfer:
 
 class Storage:
     """The sites' (and racks') storage links and the transfers sharing them, for one run.
+
+    Every transfer of a site crosses the site's link, so a change at a site (a transfer
+    starts or ends) re-shares all of that site's transfers, and no other site's: by
+    :func:`dcsim.infra.fabric.max_min`, or, when the NICs' demands fit every link the site's
+    transfers cross (uncongested), with each node at its NIC's speed and no solve.
+    Transfers whose rate moves by more than :data:`dcsim.infra.fabric.RTOL` (relative) get
+    their new end event; smaller moves are not applied.
 
     Each link's load (bits/s) is integrated over the measured window (from ``warmup`` on),
     with the time it was busy (some transfer on it): reported per link at the end
@@ -105,11 +116,18 @@ class Storage:
                 capacities.append(spec.rack_bandwidth)
                 self.link_place.append((s, r))
         self.capacities = capacities
-        self.sharing = Sharing(dict(enumerate(capacities)))
+        self._capacity = np.asarray(capacities, dtype=float)
+        #: The transfers in progress by key, and each site's (in order of arrival: the solver's input order).
         self.transfers: dict[Hashable, _Transfer] = {}
+        self._at_site: list[dict[Hashable, _Transfer]] = [{} for _ in sites]
         self._sites = [link for link in self.site_link if link is not None]
         self._site_capacity = sum(capacities[link] for link in self._sites)
         n = len(capacities)
+        #: What the transfers on each link would move at their NICs' speed, bits/s; links where that exceeds
+        #: the capacity (congested) at each site; whether the site's shares were last solved congested.
+        self._demand = [0.0] * n
+        self._over = [0] * len(sites)
+        self._solved = [False] * len(sites)
         self.load = [0.0] * n  # bits/s now
         self._active = [0] * n  # transfers on the link now
         self._since = [warmup] * n
@@ -165,14 +183,15 @@ class Storage:
             raise KeyError(f"transfer {key!r} is already in progress")
         links = self.links(nodes)
         now = self.env.now
-        t = _Transfer(key, job_id, kind, self.node_site[nodes[0]], len(nodes), 8.0 * nbytes, links, done, now,
-                      8.0 * nbytes / (len(nodes) * self.node_rate(links, nodes)))  # fmt: skip
-        self.transfers[key] = t
-        for link in links:
+        site = self.node_site[nodes[0]]
+        t = _Transfer(key, job_id, kind, site, len(nodes), 8.0 * nbytes, links, min(self.nic[n] for n in nodes),
+                      done, now, 8.0 * nbytes / (len(nodes) * self.node_rate(links, nodes)))  # fmt: skip
+        self.transfers[key] = self._at_site[site][key] = t
+        for link, crossings in t.load.items():
             self._settle_link(link)
             self._active[link] += 1
-        changed = self.sharing.add_flow(key, links, min(self.nic[n] for n in nodes))
-        self._apply(changed)
+            self._add_demand(site, link, crossings * t.demand)
+        self._reshare(site, t)
 
     def cancel(self, key: Hashable) -> None:
         """Stop a transfer now (its run was lost): its share goes to the others; ``done`` is not called."""
@@ -185,16 +204,18 @@ class Storage:
         now = self.env.now
         self._settle(t, now)
         self._set_rate(t, 0.0)
-        for link in t.links:
+        for link, crossings in t.load.items():
             self._settle_link(link)
             self._active[link] -= 1
+            self._add_demand(t.site, link, -crossings * t.demand)
             if not self._active[link]:
                 self.load[link] = 0.0  # exactly: no rounding left over from the shares
-        del self.transfers[t.key]
+                self._demand[link] = 0.0
+        del self.transfers[t.key], self._at_site[t.site][t.key]
         t.token += 1
         moved = t.total if completed else t.total - max(t.bits, 0.0)
         self.collector.on_storage_transfer(t.job_id, t.kind, t.site, t.start, now, moved / 8.0, t.idle_s, completed)
-        self._apply(self.sharing.remove_flow(t.key))
+        self._reshare(t.site)
 
     def _due(self, event: Any) -> None:
         """A transfer's end event: the last byte moved (a stale one, of a share since moved, does nothing)."""
@@ -204,17 +225,38 @@ class Storage:
         self._end(t, completed=True)
         t.done()
 
-    def _apply(self, changed: dict[Hashable, float]) -> None:
-        """Give every transfer whose share moved its new rate, and move its end."""
+    def _add_demand(self, site: int, link: int, delta: float) -> None:
+        """Change what a link's transfers would move at their NICs' speed, keeping the site's congested links' count."""
+        capacity = self.capacities[link] * (1.0 + RTOL)
+        before = self._demand[link] > capacity
+        self._demand[link] += delta
+        self._over[site] += (self._demand[link] > capacity) - before
+
+    def _reshare(self, site: int, added: _Transfer | None = None) -> None:
+        """Share the site's storage among its transfers again, and move the ends of those whose rate moved.
+
+        Uncongested before and after, only a transfer just ``added`` moves (to its NICs' speed).
+        """
+        if not self._over[site] and not self._solved[site]:
+            here = [added] if added is not None else []
+            rates = [added.demand] if added is not None else []
+        else:
+            here = list(self._at_site[site].values())
+            if self._over[site]:
+                rates = max_min([t.links for t in here], self._capacity, [t.demand for t in here]).tolist()
+            else:
+                rates = [t.demand for t in here]  # room again for every node at its NIC's speed
+            self._solved[site] = bool(self._over[site])
         now = self.env.now
-        for key, rate in changed.items():
-            t = self.transfers[key]
+        for t, rate in zip(here, rates, strict=True):
+            old = t.rate
+            if old > 0 and abs(rate - old) <= RTOL * max(rate, old):
+                continue
             self._settle(t, now)
             self._set_rate(t, rate)
             t.token += 1
-            total = rate * t.nodes
-            if total > 0:
-                self.env.timeout(max(t.bits, 0.0) / total, (t, t.token)).callbacks.append(self._due)
+            if rate > 0:
+                self.env.timeout(max(t.bits, 0.0) / (rate * t.nodes), (t, t.token)).callbacks.append(self._due)
 
     def _settle(self, t: _Transfer, now: float) -> None:
         """The bits moved since the transfer's rate last changed."""
@@ -225,9 +267,9 @@ class Storage:
         """Each node of ``t`` moves ``rate`` bits/s from now on: its links' loads change (integrated so far)."""
         delta = rate - t.rate
         if delta:
-            for link in t.links:
+            for link, crossings in t.load.items():
                 self._settle_link(link)
-                self.load[link] += delta
+                self.load[link] += delta * crossings
         t.rate = rate
 
     def _settle_link(self, link: int) -> None:
