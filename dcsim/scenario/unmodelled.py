@@ -35,6 +35,8 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
         if getattr(site.network, name) is not None
     }
     talks = any(c.communication is not None and c.communication.pattern != "none" for c in scenario.workload.jobs)
+    if _sized(scenario):
+        given.discard("nic")  # a node's storage traffic goes at most at its NIC's speed
     if given and not talks:
         names = ", ".join(f"network.{name}" for name in NETWORK_FIELDS if name in given)
         out.append(
@@ -51,11 +53,16 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
     return out
 
 
-def unused_storage_notes(scenario: Scenario) -> list[str]:
-    """A line when sites have storage bandwidth but no checkpoint has a ``size`` to write through it."""
+def _sized(scenario: Scenario) -> bool:
+    """Whether a checkpoint has a ``size`` (its writes and reads go through storage)."""
     wl = scenario.workload
     checkpoints = [c.checkpoint for c in wl.jobs] + [wl.trace.checkpoint if wl.trace is not None else None]
-    if any(c is not None and c.size is not None for c in checkpoints):
+    return any(c is not None and c.size is not None for c in checkpoints)
+
+
+def unused_storage_notes(scenario: Scenario) -> list[str]:
+    """A line when sites have storage bandwidth but no checkpoint has a ``size`` to write through it."""
+    if _sized(scenario):
         return []
     paths = [f"datacenter.sites.{i}.storage" for i, s in enumerate(scenario.datacenter.sites) if s.storage is not None]
     if not paths:

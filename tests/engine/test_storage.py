@@ -75,6 +75,7 @@ def test_a_write_alone_takes_size_over_bandwidth() -> None:
     # The window is the whole run, [0, 1 h + 10 s]: the storage was busy 10 s at full bandwidth.
     assert s["busy_fraction"] == pytest.approx(W / (H + W), rel=1e-9)
     assert s["mean_utilization"] == pytest.approx(W / (H + W), rel=1e-9)
+    assert not [n for n in r.summary["notes"] if "network.nic" in n]  # the NICs cap storage traffic: they matter
 
 
 def test_two_jobs_writing_together_each_take_twice_as_long() -> None:
