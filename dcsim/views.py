@@ -78,7 +78,10 @@ class JobView(Protocol):
 
     @property
     def checkpoint(self) -> tuple[float, float, float] | None:
-        """Its checkpointing as (interval of work, write time, restart time), s; interval NaN: Young/Daly."""
+        """Its checkpointing as (interval of work, write time, restart time), s; interval NaN: Young/Daly.
+
+        A checkpoint with a ``size`` has write time 0 here: its writes take what the storage gives them.
+        """
 
     @property
     def start_time(self) -> float:

@@ -11,17 +11,16 @@ from the case, none is read off a run.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_run_rates import model_with
 
 from dcsim.engine import DataCenterModel
 from dcsim.experiment.run import summary_json
 from dcsim.faults.checkpoint import daly
 from dcsim.metrics.tables import jobs_table, storage_tables
-from dcsim.workload.jobs import Job
 
 from conftest import build, run_data, tiny_data
 
@@ -268,25 +267,7 @@ def test_a_rate_change_moves_the_pieces_not_the_writes() -> None:
     would end at 3000 s, but at 2400 s it has done 600 + 900 = 1500 s; back at rate 1 the 300 s
     left end it at 2700 s. The write takes its 10 s (2700-2710 s), the last piece 1800 s: 4510 s.
     """
-    model = DataCenterModel(build(scenario(cls())))
-    started: list[Job] = []
-    start: Callable[..., None] = model.runs.start
-
-    def capture(job: Job, placement: list[tuple[int, int]]) -> None:
-        started.append(job)
-        start(job, placement)
-
-    model.runs.start = capture  # type: ignore[method-assign]
-
-    def changer():
-        yield model.env.timeout(600.0)
-        model.set_rate(started[0], 0.5)
-        yield model.env.timeout(1800.0)
-        model.set_rate(started[0], 1.0)
-        yield model.env.timeout(305.0)  # inside the write: it goes on
-        model.set_rate(started[0], 1.0)
-
-    model.env.process(changer())
+    model = model_with(scenario(cls()), [(600.0, 0.5), (2400.0, 1.0), (2705.0, 1.0)])  # the last inside the write
     model.run()
     writes, _ = writes_and_reads(model)
     assert writes == pytest.approx([(2700.0, 2710.0)], rel=1e-12)
