@@ -4,12 +4,14 @@
 ``storage`` block has one link of its ``bandwidth``, and with ``rack_bandwidth`` each of its
 racks one more: every transfer in progress (a checkpoint write, a restart read; the next
 issue's model loading for service replicas) is one flow over them, shared max-min fairly
-(:class:`dcsim.infra.fabric.Sharing`), recomputed when a transfer starts or ends. Storage
-serves *nodes*: a transfer from ``n`` nodes moves ``size / n`` bytes from each, so it
-crosses its site's link ``n`` times (and each rack's link once per node of it in that rack),
-and every node moving data gets the same share, at most its NIC's speed (the site's
-``network.nic``), its flow's demand. So a job spread over more nodes writes faster, as a
-parallel file system serves more clients faster, and all the parts of one transfer end
+(:func:`dcsim.infra.fabric.max_min`), recomputed for its site when a transfer starts or
+ends (every transfer of a site crosses the site's link, so :class:`~dcsim.infra.fabric.Sharing`'s
+components would be the whole site). Storage serves *nodes*: a transfer from ``n`` nodes
+moves ``size / n`` bytes from each, so its route weighs ``n`` on its site's link (and on
+each rack's link, its nodes in that rack), and every node moving data gets the same share,
+at most its NIC's speed (the site's ``network.nic``), its flow's demand. So a job spread
+over more nodes writes faster, as a parallel file system serves more clients faster, and
+all the parts of one transfer end
 together (the slowest node's share holds them all). A site without ``storage`` has no
 link: there its transfers go at the NICs' speed.
 
@@ -48,15 +50,14 @@ WRITES, READS = False, True
 class _Transfer:
     """One transfer in progress: its nodes' flow and the bits still to move."""
 
-    __slots__ = ("bits", "demand", "done", "idle_s", "job_id", "key", "kind", "links", "load", "nodes", "rate",
+    __slots__ = ("bits", "demand", "done", "idle_s", "job_id", "key", "kind", "load", "nodes", "rate",
                  "since", "site", "start", "token", "total")  # fmt: skip
 
     def __init__(self, key: Hashable, job_id: int, kind: bool, site: int, nodes: int, bits: float, links: tuple,
                  demand: float, done: Callable[[], None], start: float, idle_s: float) -> None:  # fmt: skip
         self.key, self.job_id, self.kind, self.site, self.nodes = key, job_id, kind, site, nodes
         self.bits = self.total = bits
-        self.links = links
-        #: Crossings of each link (its nodes on it), and what one node may move, bits/s.
+        #: Crossings of each link (its nodes on it: the route's weights), and what one node may move, bits/s.
         self.load = {link: links.count(link) for link in dict.fromkeys(links)}
         self.demand = demand
         self.done = done
@@ -243,7 +244,7 @@ class Storage:
         else:
             here = list(self._at_site[site].values())
             if self._over[site]:
-                rates = max_min([t.links for t in here], self._capacity, [t.demand for t in here]).tolist()
+                rates = max_min([t.load for t in here], self._capacity, [t.demand for t in here]).tolist()
             else:
                 rates = [t.demand for t in here]  # room again for every node at its NIC's speed
             self._solved[site] = bool(self._over[site])
