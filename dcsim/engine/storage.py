@@ -11,9 +11,9 @@ moves ``size / n`` bytes from each, so its route weighs ``n`` on its site's link
 each rack's link, its nodes in that rack), and every node moving data gets the same share,
 at most its NIC's speed (the site's ``network.nic``), its flow's demand. So a job spread
 over more nodes writes faster, as a parallel file system serves more clients faster, and
-all the parts of one transfer end
-together (the slowest node's share holds them all). A site without ``storage`` has no
-link: there its transfers go at the NICs' speed.
+all the parts of one transfer end together (the slowest node's share holds them all). When
+the NICs' demands fit every link of a site, no solve is needed: each node moves at its NIC's
+speed. A site without ``storage`` has no link: there its transfers go at the NICs' speed.
 
 :class:`SizedCheckpoints` runs the jobs whose class has ``checkpoint.size``: their writes
 take as long as the storage takes, which depends on every other transfer, so such a run
