@@ -78,7 +78,10 @@ class JobView(Protocol):
 
     @property
     def checkpoint(self) -> tuple[float, float, float] | None:
-        """Its checkpointing as (interval of work, write time, restart time), s; interval NaN: Young/Daly."""
+        """Its checkpointing as (interval of work, write time, restart time), s; interval NaN: Young/Daly.
+
+        A checkpoint with a ``size`` has write time 0 here: its writes take what the storage gives them.
+        """
 
     @property
     def communication(self) -> tuple[str, float, float] | None:
@@ -443,14 +446,34 @@ def network_view(network: Any) -> NetworkView:
     """A read-only proxy of the live fabric state, for placement and scheduling (O(1) to build and per read).
 
     Args:
-        network: the engine's :class:`dcsim.engine.network.Network`; its ``load`` and
-            ``crossings`` arrays are updated in place (never rebound), so the views stay live.
+        network: the engine's :class:`dcsim.engine.network.Network`: its ``link_load(link)``
+            and its ``crossings`` array, updated in place (never rebound), so the view stays live.
     """
     fabric = network.fabric
-    # Live and read-only; nothing public on them leads to the arrays (a numpy view's ``base`` would).
-    capacity, load, crossings = (read_only_array(a) for a in (fabric.capacities, network.load, network.crossings))
-    tier, uplinks, links, nominal = fabric.tier, fabric.uplinks, fabric.links, fabric.nominal_share
     n_links = len(fabric.capacities)
+    # Live and read-only; nothing public on them leads to the arrays (a numpy view's ``base`` would).
+    capacity, crossings = read_only_array(fabric.capacities), read_only_array(network.crossings)
+    link_load = network.link_load
+
+    class Loads(_ReadOnly):
+        """Each link's load now, computed when read (O(flows on the link)): the network keeps no array of it."""
+
+        __slots__ = ()
+
+        def __getitem__(self, link: int) -> float:
+            return link_load(int(link))
+
+        def __len__(self) -> int:
+            return n_links
+
+        def __iter__(self) -> Iterator[float]:
+            return (link_load(link) for link in range(n_links))
+
+        def __repr__(self) -> str:
+            return f"<link loads of {n_links} links>"
+
+    load = Loads()
+    tier, uplinks, links, nominal = fabric.tier, fabric.uplinks, fabric.links, fabric.nominal_share
 
     class View:
         """The fabric, read-only (see :class:`NetworkView`)."""

@@ -44,7 +44,10 @@ class _Flow:
     hops: int  # hops per step
     hop_bytes: float  # bytes each hop carries per step
     links: np.ndarray  # the links it crosses, once per hop crossing each
+    tiers: tuple[float, ...]  # its crossings of each tier's links
     share: float = 0.0  # r: its bits/s per hop now
+    since: float = 0.0  # since when ``share`` holds (in the measured window)
+    carried: float = 0.0  # the integral of its share over the measured window so far, bits per crossing
 
     @property
     def step(self) -> float:
@@ -64,10 +67,11 @@ class _Flow:
 class Network:
     """The fabric's links and the jobs' flows on them, for one run.
 
-    Each link's load (bits/s) is kept as shares change, and integrated over the measured
-    window (from ``warmup`` on) link by link, only where the load changes: the traffic
-    each link carried, reported per link at the end (``link_usage`` records) and per tier at
-    every timeseries sample (``network_sample``).
+    Each flow's share is integrated over the measured window (from ``warmup`` on) as it
+    changes, and added to the traffic of each link it crossed when it ends (a link's load
+    is the sum of its flows' shares): the traffic each link carried, reported per link at
+    the end (``link_usage`` records). Each tier's load now is kept as shares change and
+    reported at every timeseries sample (``network_sample``).
 
     Args:
         topology: the layout (each site's ``network`` block gives NIC speeds and oversubscription).
@@ -93,15 +97,25 @@ class Network:
         self.collector, self.set_rate, self.progress, self.now = collector, set_rate, progress, now
         self.warmup = warmup
         self.flows: dict[int, _Flow] = {}
-        #: Each link's load now, bits/s; since when it is integrated; the bits it carried in the window.
-        self.load = np.zeros(caps.size)
-        self._since = np.full(caps.size, warmup)
+        #: The bits each link carried in the measured window, from the flows that ended.
         self._bits = np.zeros(caps.size)
         self._tier = np.array([self.fabric.tier(link) for link in range(caps.size)], dtype=np.int8)
         self._tier_capacity = np.bincount(self._tier, weights=caps, minlength=len(LeafSpine.TIERS))
-        self._tier_load = np.zeros(len(LeafSpine.TIERS))
+        self._tier_load = [0.0] * len(LeafSpine.TIERS)
         #: Flows' crossings of each link now (a flow crossing a link twice counts twice): placement reads it.
         self.crossings = np.zeros(caps.size, dtype=np.int64)
+
+    def link_load(self, link: int) -> float:
+        """A link's load now, bits/s: the sum of the shares of the flows crossing it (times their crossings)."""
+        return self.sharing.load(link)
+
+    @property
+    def load(self) -> np.ndarray:
+        """Every link's load now, bits/s, by link id (O(flows x links): for a few links use :meth:`link_load`)."""
+        load = np.zeros(self.fabric.capacities.size)
+        for flow in self.flows.values():
+            np.add.at(load, flow.links, flow.share)
+        return load
 
     def start(self, job: Any, placement: list[tuple[int, int]], speed: float) -> float:
         """A job starts on ``placement`` at GPU-speed rate ``speed``: add its flow; return its rate.
@@ -114,8 +128,10 @@ class Network:
         if not links:
             return speed  # inside one node, or no traffic: NVLink, off the fabric
         hop_bytes = comm[1] * factor
+        ids = np.asarray(links, dtype=np.int64)
+        tiers = tuple(np.bincount(self._tier[ids], minlength=len(self._tier_load)).tolist())
         flow = _Flow(job, hop_bytes * 8.0 * phases, comm[2], self.fabric.nominal_share(links), speed, n_hops,
-                     hop_bytes, np.asarray(links, dtype=np.int64))  # fmt: skip
+                     hop_bytes, ids, tiers, since=max(self.now(), self.warmup))  # fmt: skip
         self.flows[job.id] = flow
         np.add.at(self.crossings, flow.links, 1)
         changed = self.sharing.add_flow(job.id, links)
@@ -139,6 +155,7 @@ class Network:
             work / flow.idle_rate, work, steps * flow.hop_bytes * flow.hops,
         )  # fmt: skip
         self._carry(flow, 0.0)
+        np.add.at(self._bits, flow.links, flow.carried)
         np.subtract.at(self.crossings, flow.links, 1)
         if others:
             self._update(self.sharing.remove_flow(job.id), None)
@@ -153,21 +170,22 @@ class Network:
 
     def sample(self, now: float) -> None:
         """Record each tier's load over its capacity now (a timeseries sample)."""
-        nic, uplink = self._tier_load / np.where(self._tier_capacity > 0, self._tier_capacity, 1.0)
+        nic, uplink = np.asarray(self._tier_load) / np.where(self._tier_capacity > 0, self._tier_capacity, 1.0)
         self.collector.on_network_sample(now, float(nic), float(uplink))
 
     def _carry(self, flow: _Flow, share: float) -> None:
-        """The flow's share is ``share`` from now on: integrate its links' load so far, then change it."""
+        """The flow's share is ``share`` from now on: integrate its share so far, then change it."""
         delta = share - flow.share
         if delta == 0.0:
             return
-        links = flow.links
-        t = max(self.now(), self.warmup)
-        since = self._since[links]
-        self._bits[links] += self.load[links] * (t - since)  # a link listed twice is integrated once
-        self._since[links] = t
-        np.add.at(self.load, links, delta)
-        np.add.at(self._tier_load, self._tier[links], delta)
+        t = self.now()
+        if t > self.warmup:
+            flow.carried += flow.share * (t - flow.since)
+            flow.since = t
+        tier_load = self._tier_load
+        for tier, crossings in enumerate(flow.tiers):
+            if crossings:
+                tier_load[tier] += delta * crossings
         flow.share = share
 
     def _update(self, changed: dict[int, float], skip: int | None) -> None:

@@ -32,6 +32,7 @@ from dcsim.metrics.tables import (
     network_runs_table,
     overhead_table,
     runs_table,
+    storage_tables,
     timeseries_table,
 )
 from dcsim.metrics.window import Window
@@ -245,7 +246,7 @@ def simulate(
     usage = link_usage_table(col)
     summary = summarize(
         jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
-        network_runs_table(col), usage,
+        network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,
     )  # fmt: skip
     summary["run"] = {
         "scenario": scenario.name,

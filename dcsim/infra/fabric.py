@@ -41,26 +41,29 @@ LinkId = Hashable
 
 
 def max_min(
-    flows: Sequence[Sequence[Hashable]],
+    flows: Sequence[Route],
     capacities: Mapping[Hashable, float] | np.ndarray,
     demands: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the max-min fair rate of every flow over shared links (progressive filling).
 
     Each step raises every unfrozen flow to the lowest level at which a link saturates
-    (its capacity left over divided by the unfrozen flows on it) or a flow reaches its
-    demand, and freezes the flows of the saturated links at that level and those flows at
-    their demand; links whose level ties with the lowest (within :data:`RTOL`) saturate in
-    the same step. The vectors over links are numpy arrays and the flow-link incidence is
-    held both ways as CSR arrays, so a step costs O(links still shared + flows it freezes x
-    their links), in numpy.
+    (its capacity left over divided by the weight of the unfrozen flows on it) or a flow
+    reaches its demand, and freezes the flows of the saturated links at that level and
+    those flows at their demand; links whose level ties with the lowest (within
+    :data:`RTOL`) saturate in the same step. The vectors over links are numpy arrays and
+    the flow-link incidence is held both ways as CSR arrays, so a step costs O(links still
+    shared + flows it freezes x their links), in numpy.
 
-    A flow with no links gets its demand (infinity by default); a flow crossing a link of
-    capacity 0 (a failed link) gets 0. A link listed twice in one flow carries that flow
-    twice. Only the links that some flow crosses are looked up in ``capacities``.
+    A flow's route is the links it crosses: a sequence of link ids (a link listed twice
+    carries the flow twice), or a mapping of link id to weight, the multiple of the flow's
+    rate that the link carries (ECMP splitting a hop's traffic over p paths puts weight
+    1/p on each). A flow with no links gets its demand (infinity by default); a flow
+    crossing a link of capacity 0 (a failed link) gets 0. Only the links that some flow
+    crosses are looked up in ``capacities``.
 
     Args:
-        flows: per flow, the ids of the links it crosses (any hashable ids).
+        flows: per flow, its route (see above; link ids are any hashables, weights > 0).
         capacities: capacity of each link, bits/s (>= 0; ``math.inf`` for a link that never
             limits). Anything indexable by link id works (a dict, or an array for integer ids).
         demands: per flow, the most it can use, bits/s (>= 0; ``math.inf`` for no limit);
@@ -71,7 +74,8 @@ def max_min(
 
     Raises:
         KeyError: a flow crosses a link that ``capacities`` does not hold.
-        ValueError: a negative or NaN capacity or demand, or ``demands`` of the wrong length.
+        ValueError: a negative or NaN capacity or demand, a weight that is not > 0, or
+            ``demands`` of the wrong length.
 
     Complexity:
         O(nnz) to build the incidence (nnz: the links of all flows), then
@@ -80,16 +84,22 @@ def max_min(
     """
     n_flows = len(flows)
     demand = _demands(demands, n_flows)
-    rate = np.zeros(n_flows)
     lengths = np.fromiter(map(len, flows), dtype=np.int64, count=n_flows)
-    links, columns = _link_index(flows)
+    if int(lengths.sum()) <= SMALL:
+        routes = [_route(links) for links in flows]
+        for route in routes:
+            _check_weights(route)
+        capacity = dict(zip(*_distinct_capacities(routes, capacities), strict=True))
+        return np.array(_fill_routes(routes, capacity, demand.tolist()), dtype=float)
+    rate = np.zeros(n_flows)
+    links, columns, weights = _link_index(flows)
     capacity = _capacities(capacities, links)
     unlinked = lengths == 0
     rate[unlinked] = demand[unlinked]
     if unlinked.all():
         return rate
-    # The incidence both ways as CSR arrays (one entry per crossing, so a repeated link counts
-    # twice): flow f's links are columns[flow_start[f]:flow_start[f + 1]], and link l's flows
+    # The incidence both ways as CSR arrays (one entry per crossing): flow f's links are
+    # columns[flow_start[f]:flow_start[f + 1]], and link l's flows
     # link_flows[link_start[l]:link_start[l + 1]].
     flow_start = np.zeros(n_flows + 1, dtype=np.int64)
     np.cumsum(lengths, out=flow_start[1:])
@@ -97,21 +107,126 @@ def max_min(
     link_flows = np.repeat(np.arange(n_flows), lengths)[by_link]
     link_start = np.zeros(len(links) + 1, dtype=np.int64)
     np.cumsum(np.bincount(columns, minlength=len(links)), out=link_start[1:])
-    _fill(flow_start, columns, link_start, link_flows, capacity, demand, rate, ~unlinked)
+    _fill(flow_start, columns, weights, link_start, link_flows, capacity, demand, rate, ~unlinked)
     return rate
 
 
-def _link_index(flows: Sequence[Sequence[Hashable]]) -> tuple[list[Hashable], np.ndarray]:
-    """Return the distinct links the flows cross and, per crossing (flow by flow), its link's index."""
-    flat = list(chain.from_iterable(flows))
+#: A flow's route: the links it crosses (repeats count), or a mapping of link to weight.
+Route = Sequence[Hashable] | Mapping[Hashable, float]
+
+#: Problems with at most this many crossings (flow-link pairs) are filled in plain Python,
+#: which beats numpy's per-call overhead there; larger ones in numpy.
+SMALL = 2000
+
+
+def _distinct_capacities(
+    routes: Sequence[Mapping[Hashable, float]], capacities: Mapping[Hashable, float] | np.ndarray
+) -> tuple[list[Hashable], np.ndarray]:
+    """The distinct links of ``routes`` and their capacities, checked."""
+    links = list(dict.fromkeys(chain.from_iterable(routes)))
+    return links, _capacities(capacities, links).tolist()
+
+
+def _check_weights(route: Mapping[Hashable, float]) -> None:
+    """Refuse a weight that is not > 0."""
+    for w in route.values():
+        if not w > 0:
+            raise ValueError(f"a route has weight {w!r}; a link's weight is > 0")
+
+
+def _fill_routes(
+    routes: Sequence[Mapping[Hashable, float]], capacity: Mapping[Hashable, float], demand: Sequence[float]
+) -> list[float]:
+    """Progressive filling in plain Python (as :func:`_fill` does in numpy); return every flow's rate.
+
+    Args:
+        routes: per flow, its links and their weights (> 0).
+        capacity: capacity of every link the routes cross, bits/s.
+        demand: per flow, the most it can use, bits/s.
+    """
+    n = len(routes)
+    rate = [0.0] * n
+    open_ = [True] * n
+    # Per link: [capacity left, weight of its open flows, their number, its flows].
+    state: dict[Hashable, list] = {}
+    for f, route in enumerate(routes):
+        if not route:
+            rate[f], open_[f] = demand[f], False
+            continue
+        for link, w in route.items():
+            st = state.get(link)
+            if st is None:
+                state[link] = [capacity[link], w, 1, [f]]
+            else:
+                st[1] += w
+                st[2] += 1
+                st[3].append(f)
+    capped = sorted((demand[f], f) for f in range(n) if open_[f] and demand[f] < math.inf)
+    next_capped = 0
+    active = list(state.values())
+    while active:
+        levels = [st[0] / st[1] for st in active]
+        while next_capped < len(capped) and not open_[capped[next_capped][1]]:
+            next_capped += 1
+        lowest = min(levels)
+        if next_capped < len(capped) and capped[next_capped][0] < lowest:
+            lowest = capped[next_capped][0]
+        if lowest == math.inf:
+            for f in range(n):
+                if open_[f]:
+                    rate[f], open_[f] = math.inf, False
+            return rate
+        tie = lowest * (1 + RTOL)
+        frozen: list[int] = []
+        for st, level in zip(active, levels, strict=True):
+            if level <= tie:
+                for f in st[3]:
+                    if open_[f]:
+                        open_[f] = False
+                        frozen.append(f)
+        while next_capped < len(capped) and capped[next_capped][0] <= tie:
+            f = capped[next_capped][1]
+            if open_[f]:
+                open_[f] = False
+                frozen.append(f)
+            next_capped += 1
+        for f in frozen:
+            rate[f] = lowest
+            for link, w in routes[f].items():
+                st = state[link]
+                rest = st[0] - lowest * w
+                st[0] = rest if rest > 0.0 else 0.0  # rounding must not make a leftover negative
+                st[1] -= w
+                st[2] -= 1
+        active = [st for st in active if st[2]]
+    return rate
+
+
+def _link_index(flows: Sequence[Route]) -> tuple[list[Hashable], np.ndarray, np.ndarray | None]:
+    """Return the distinct links the flows cross, and per crossing (flow by flow) its link's index and weight.
+
+    The weights are None when every route is a sequence (every crossing weighs 1).
+    """
+    weighted = any(type(route) is dict or isinstance(route, Mapping) for route in flows)
+    flat = list(chain.from_iterable(flows))  # a mapping iterates over its links
+    if weighted:
+        weights = np.fromiter(
+            chain.from_iterable(r.values() if isinstance(r, Mapping) else (1.0,) * len(r) for r in flows),
+            dtype=float,
+            count=len(flat),
+        )
+        if not (weights > 0).all():
+            raise ValueError(f"a route has weight {weights[~(weights > 0)][0]!r}; a link's weight is > 0")
+    else:
+        weights = None
     ids = np.asarray(flat) if flat and type(flat[0]) is int else None
     if ids is not None and ids.ndim == 1 and ids.dtype.kind in "iu":
         # Integer ids (the engine's): numpy finds the distinct ones without a dict.
         distinct, columns = np.unique(ids, return_inverse=True)
-        return distinct.tolist(), columns.astype(np.int64, copy=False)
+        return distinct.tolist(), columns.astype(np.int64, copy=False), weights
     index: dict[Hashable, int] = {}
     columns = np.fromiter((index.setdefault(link, len(index)) for link in flat), dtype=np.int64, count=len(flat))
-    return list(index), columns
+    return list(index), columns, weights
 
 
 def _capacities(capacities: Mapping[Hashable, float] | np.ndarray, links: list[Hashable]) -> np.ndarray:
@@ -140,16 +255,22 @@ def _demands(demands: Sequence[float] | np.ndarray | None, n_flows: int) -> np.n
 
 def _rows(start: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Return the entries of ``rows`` of a CSR structure (``start``, ``values``), row after row."""
+    return values[_row_entries(start, rows)]
+
+
+def _row_entries(start: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Return the positions of the entries of ``rows`` of a CSR structure with row starts ``start``."""
     first = start[rows]
     counts = start[rows + 1] - first
     ends = np.cumsum(counts)
-    # Entry k of the result is values[first[r] + (k - start of r in the result)].
-    return values[np.arange(ends[-1] if len(ends) else 0) + np.repeat(first - ends + counts, counts)]
+    # Entry k of the result is first[r] + (k - start of r in the result).
+    return np.arange(ends[-1] if len(ends) else 0) + np.repeat(first - ends + counts, counts)
 
 
 def _fill(
     flow_start: np.ndarray,
     flow_links: np.ndarray,
+    flow_weights: np.ndarray | None,
     link_start: np.ndarray,
     link_flows: np.ndarray,
     capacity: np.ndarray,
@@ -162,6 +283,8 @@ def _fill(
     Args:
         flow_start: CSR row starts of the flow x link incidence.
         flow_links: its entries, a link index per crossing.
+        flow_weights: the weight of each crossing (the multiple of the flow's rate the link carries);
+            None: all 1.
         link_start: CSR row starts of the link x flow incidence.
         link_flows: its entries, a flow index per crossing.
         capacity: capacity per link, bits/s.
@@ -169,9 +292,16 @@ def _fill(
         rate: rate per flow, bits/s; written for the open flows.
         open_: flows still to fill (boolean mask); changed in place.
     """
-    # Invariant: left[l] is l's capacity minus the rates of the frozen flows on it, and
-    # sharing[l] the number of open flows on it (with multiplicity).
-    sharing = np.bincount(flow_links[np.repeat(open_, np.diff(flow_start))], minlength=len(capacity))
+    # Invariant: left[l] is l's capacity minus the load of the frozen flows on it, sharing[l]
+    # the number of open flows' crossings of it, and weight[l] their weight.
+    counts = np.diff(flow_start)
+    crossing_open = np.repeat(open_, counts)
+    sharing = np.bincount(flow_links[crossing_open], minlength=len(capacity))
+    weight = (
+        sharing  # every crossing weighs 1: the weight is the count (kept by the same updates)
+        if flow_weights is None
+        else np.bincount(flow_links[crossing_open], weights=flow_weights[crossing_open], minlength=len(capacity))
+    )
     left = capacity.copy()
     active = np.flatnonzero(sharing)  # links with open flows, the only ones that can bottleneck
     # Open flows with a finite demand, by demand: the level only rises, so they freeze in
@@ -182,7 +312,7 @@ def _fill(
     next_capped = 0
     while active.size:
         with np.errstate(invalid="ignore"):  # inf capacity left / n is inf, as it should be
-            level = left[active] / sharing[active]
+            level = left[active] / weight[active]
         while next_capped < capped.size and not open_[capped[next_capped]]:
             next_capped += 1
         lowest = float(level.min())
@@ -205,10 +335,18 @@ def _fill(
             raise RuntimeError(f"max-min filling froze no flow at level {lowest!r}")
         rate[frozen] = lowest
         open_[frozen] = False
-        # Take the frozen flows' rates and counts off their links.
-        links = _rows(flow_start, flow_links, frozen)
-        np.subtract.at(left, links, np.repeat(rate[frozen], flow_start[frozen + 1] - flow_start[frozen]))
-        np.subtract.at(sharing, links, 1)
+        # Take the frozen flows' loads and counts off their links.
+        entries = _row_entries(flow_start, frozen)
+        links = flow_links[entries]
+        load = np.repeat(rate[frozen], counts[frozen])
+        if flow_weights is None:
+            np.subtract.at(left, links, load)
+            np.subtract.at(sharing, links, 1)
+        else:
+            w = flow_weights[entries]
+            np.subtract.at(left, links, load * w)
+            np.subtract.at(sharing, links, 1)
+            np.subtract.at(weight, links, w)
         left[links] = np.maximum(left[links], 0.0)  # rounding must not make a link's leftover negative
         active = active[sharing[active] > 0]
     # No open flow is left here: an open flow keeps its links active.
@@ -217,37 +355,60 @@ def _fill(
 class Sharing:
     """The flows on the fabric and their max-min fair rates, kept between changes.
 
-    A change recomputes only the connected components of the flow-link graph that it
-    touches (flows interact only through shared links, so no other rate can move) and
-    returns the flows whose rates moved by more than :data:`RTOL` (relative); smaller moves
-    are not applied, so the engine never reschedules a run for rounding.
+    Two facts keep a change cheap. First, a flow never gets more than it would alone, its
+    *cap*: the least of its demand and, over its links, capacity / weight. A link whose
+    flows' caps (times their weights) add up to no more than its capacity is *slack*: it
+    can never saturate, so it constrains nobody and the max-min rates are those of the
+    problem without it (exactly; a link whose caps add up to its capacity exactly is
+    slack too). Second, flows interact only through the links that do constrain them, the
+    *congested* ones. So a change recomputes the connected components, over congested
+    links, of what it touches (its flows, and the links whose load or capacity it changes
+    that are congested before or after it), solving :func:`max_min` only over congested
+    links; a flow on slack links alone gets its cap without a solve. On a fabric where
+    most links have room (a NIC held by one job, uplinks not oversubscribed by the jobs
+    running), a job's start or end touches its own flow and nobody else's.
+
+    It returns the flows whose rates moved by more than :data:`RTOL` (relative); smaller
+    moves are not applied, so the engine never reschedules a run for rounding.
 
     Args:
         capacities: capacity of each link, bits/s (copied; links not in it cannot be used).
 
     Attributes:
         rates: the current rate of each flow, bits/s (read it, do not change it).
-        last_solved: how many flows the last change passed to :func:`max_min`.
+        last_solved: how many flows the last change recomputed (with or without a solve).
     """
 
     def __init__(self, capacities: Mapping[LinkId, float]) -> None:
         self.capacities: dict[LinkId, float] = dict(capacities)
         self.rates: dict[FlowId, float] = {}
         self.last_solved = 0
-        self._links: dict[FlowId, tuple[LinkId, ...]] = {}
+        self._route: dict[FlowId, dict[LinkId, float]] = {}  # link -> weight
         self._demand: dict[FlowId, float] = {}
+        self._cap: dict[FlowId, float] = {}  # min(demand, capacity / weight over its links)
         # Dicts, not sets: their order (insertion) is the same in every process, so is every walk.
         self._flows_on: dict[LinkId, dict[FlowId, None]] = {}
+        self._congested: set[LinkId] = set()
+        self._bound: dict[FlowId, dict[LinkId, float]] = {}  # each flow's congested links and their weights
         self._seq: dict[FlowId, int] = {}  # order of arrival: the solver sees flows in this order
         self._next_seq = 0
 
     def __len__(self) -> int:
-        return len(self._links)
+        return len(self._route)
 
     def __contains__(self, flow: object) -> bool:
-        return flow in self._links
+        return flow in self._route
 
-    def add_flow(self, flow: FlowId, links: Sequence[LinkId], demand: float = math.inf) -> dict[FlowId, float]:
+    def load(self, link: LinkId) -> float:
+        """A link's load now: the rates of the flows crossing it times their weights, bits/s."""
+        rates, route_of = self.rates, self._route
+        return math.fsum(rates[f] * route_of[f][link] for f in self._flows_on.get(link, ()))
+
+    def congested(self, link: LinkId) -> bool:
+        """Whether the caps of the flows on ``link`` exceed its capacity (only such a link limits anyone)."""
+        return link in self._congested
+
+    def add_flow(self, flow: FlowId, links: Route, demand: float = math.inf) -> dict[FlowId, float]:
         """Start a flow over ``links`` (bits/s ``demand`` at most); return the new rates that moved."""
         return self.change(add={flow: (links, demand)})
 
@@ -261,7 +422,7 @@ class Sharing:
 
     def change(
         self,
-        add: Mapping[FlowId, tuple[Sequence[LinkId], float]] | None = None,
+        add: Mapping[FlowId, tuple[Route, float]] | None = None,
         remove: Iterable[FlowId] = (),
         capacities: Mapping[LinkId, float] | None = None,
         demands: Mapping[FlowId, float] | None = None,
@@ -271,7 +432,8 @@ class Sharing:
         Removals go first, so a flow may be removed and added again with other links.
 
         Args:
-            add: new flows, each ``(links, demand)`` (demand in bits/s, ``math.inf`` for none).
+            add: new flows, each ``(route, demand)``: the route as for :func:`max_min`,
+                the demand in bits/s (``math.inf`` for none).
             remove: flows that end.
             capacities: new link capacities, bits/s.
             demands: new demands of existing flows, bits/s.
@@ -281,36 +443,122 @@ class Sharing:
 
         Raises:
             KeyError: an unknown flow to remove or re-demand, a known flow to add, or an unknown link.
-            ValueError: a negative or NaN capacity or demand.
+            ValueError: a negative or NaN capacity or demand, or a weight that is not > 0.
         """
         add, capacities, demands = dict(add or {}), dict(capacities or {}), dict(demands or {})
         remove = list(remove)
-        self._check(add, remove, capacities, demands)  # all or nothing: the state changes only if all is well
-        touched_links = dict.fromkeys(capacities)
-        touched_flows = dict.fromkeys(demands)
+        routes = {flow: _route(links) for flow, (links, _) in add.items()}
+        self._check(add, routes, remove, capacities, demands)  # all or nothing: the state changes only if all is well
+        flows_on, route_of, rates = self._flows_on, self._route, self.rates
+        touched_links: dict[LinkId, None] = dict.fromkeys(capacities)
+        recap: dict[FlowId, None] = dict.fromkeys(demands)  # flows whose cap may move
+        # The lowest level at which the change can matter (see _level): progressive filling
+        # below it runs as it ran before, so the flows with lower rates keep them.
+        level = min((rates[flow] for flow in remove), default=math.inf)
+        for link in capacities:  # a link whose capacity grows held its flows at most at their highest rate
+            level = min(level, max((rates[f] for f in flows_on.get(link, ())), default=math.inf))
         for flow in remove:
-            links = self._links.pop(flow)
-            del self._demand[flow], self.rates[flow], self._seq[flow]
-            for link in links:
-                self._flows_on[link].pop(flow, None)
-            touched_links.update(dict.fromkeys(links))
+            route = route_of.pop(flow)
+            del self._demand[flow], self._cap[flow], self.rates[flow], self._seq[flow], self._bound[flow]
+            for link in route:
+                flows_on[link].pop(flow, None)
+            touched_links.update(dict.fromkeys(route))
         self.capacities.update(capacities)
+        for link in capacities:
+            recap.update(dict.fromkeys(flows_on.get(link, ())))
         for flow, demand in demands.items():
             self._demand[flow] = float(demand)
-        for flow, (links, demand) in add.items():
-            self._links[flow] = tuple(links)
+        for flow, (_, demand) in add.items():
+            route = route_of[flow] = routes[flow]
             self._demand[flow] = float(demand)
             self.rates[flow] = math.nan  # not solved yet: always reported
             self._seq[flow] = self._next_seq
             self._next_seq += 1
-            for link in links:
-                self._flows_on.setdefault(link, {})[flow] = None
-            touched_flows[flow] = None
-        return self._solve(self.affected(touched_links, touched_flows))
+            for link in route:
+                flows_on.setdefault(link, {})[flow] = None
+            self._bound[flow] = {}
+            recap[flow] = None
+        caps = self.capacities
+        for flow in recap:
+            route = route_of[flow]
+            alone = min((caps[link] / w for link, w in route.items()), default=math.inf)
+            cap = self._cap[flow] = min(self._demand[flow], alone)
+            level = min(level, cap, rates[flow])  # a new flow's rate is NaN: min skips it (NaN compares false)
+            touched_links.update(dict.fromkeys(route))
+        # A touched link that was congested before the change, or is after it, may pass
+        # the change on; one slack both before and after constrains nobody either way.
+        congested, bound = self._congested, self._bound
+        seeds = [link for link in touched_links if link in congested]
+        for link in touched_links:
+            now = self._load_exceeds(link)
+            if now:
+                seeds.append(link)
+            if now != (link in congested):
+                if now:
+                    congested.add(link)
+                    for flow in flows_on[link]:
+                        bound[flow][link] = route_of[flow][link]
+                else:
+                    congested.discard(link)
+                    for flow in flows_on.get(link, ()):
+                        del bound[flow][link]
+        for flow in add:  # a new flow on links already congested
+            bound[flow] = {link: w for link, w in route_of[flow].items() if link in congested}
+        if add or capacities:
+            # Where the new flows and capacities first make a link saturate differently: only
+            # on links congested now (a slack link never saturates; one that was congested and
+            # is slack now held its flows at most at their highest rate, counted above).
+            added: dict[LinkId, float] = {}
+            for flow in add:
+                for link, w in bound[flow].items():
+                    added[link] = added.get(link, 0.0) + w
+            for link in chain(added, capacities):
+                if link in congested:
+                    level = min(level, self._level(link, added.get(link, 0.0)))
+        cut = level * (1 - _CUT) if level < math.inf else math.inf
+        return self._solve(self.affected(seeds, recap, cut), cut)
+
+    def _level(self, link: LinkId, added: float) -> float:
+        """The level at which ``link`` would saturate, new flows of total weight ``added`` rising on it (inf: never).
+
+        Below the lowest level at which a change makes any link saturate differently, the
+        filling is the one that gave the current rates: a flow with a rate ``r`` below it
+        was frozen at ``r`` (it counts as ``r`` x weight), the others are still rising (as
+        the level x weight). The level solves ``frozen(l) + open weight(l) x l = capacity``.
+        """
+        capacity = self.capacities[link]
+        if capacity == math.inf:
+            return math.inf
+        route_of, rates = self._route, self.rates
+        old = sorted((rates[f], route_of[f][link]) for f in self._flows_on.get(link, ()) if rates[f] == rates[f])
+        frozen = 0.0
+        rising = added + math.fsum(w for _, w in old)
+        below = 0.0  # the level so far: the rate of the last flow frozen
+        for rate, w in old:
+            if rising > 0 and frozen + rising * rate >= capacity:
+                break
+            frozen += rate * w
+            rising -= w
+            below = rate
+        else:
+            rate = math.inf
+        if rising <= 0:
+            return math.inf
+        return max(below, min((capacity - frozen) / rising, rate))
+
+    def _load_exceeds(self, link: LinkId) -> bool:
+        """Whether the caps of the flows on ``link`` (times their weights) add up to more than its capacity."""
+        flows = self._flows_on.get(link)
+        if not flows or len(flows) == 1:
+            # One flow alone never exceeds a link: its cap is at most capacity / weight.
+            return False
+        route_of, cap = self._route, self._cap
+        return math.fsum(route_of[f][link] * cap[f] for f in flows) > self.capacities[link]
 
     def _check(
         self,
-        add: dict[FlowId, tuple[Sequence[LinkId], float]],
+        add: dict[FlowId, tuple[Route, float]],
+        routes: dict[FlowId, dict[LinkId, float]],
         remove: list[FlowId],
         capacities: dict[LinkId, float],
         demands: dict[FlowId, float],
@@ -318,7 +566,7 @@ class Sharing:
         """Raise on the first change that :meth:`change` cannot apply (see there)."""
         removed = set(remove)
         for flow in remove:
-            if flow not in self._links:
+            if flow not in self._route:
                 raise KeyError(f"flow {flow!r} is not on the fabric")
         if len(removed) < len(remove):
             raise KeyError("a flow is removed twice in one change")
@@ -331,57 +579,106 @@ class Sharing:
             if not demand >= 0:
                 raise ValueError(f"flow {flow!r}: demand {demand!r}; a demand is >= 0 bits/s (inf: no limit)")
         for flow in demands:
-            if flow not in self._links or flow in removed:
+            if flow not in self._route or flow in removed:
                 raise KeyError(f"flow {flow!r} is not on the fabric")
-        for flow, (links, _) in add.items():
-            if flow in self._links and flow not in removed:
+        for flow, route in routes.items():
+            if flow in self._route and flow not in removed:
                 raise KeyError(f"flow {flow!r} is already on the fabric; remove it first")
-            unknown = [link for link in links if link not in self.capacities]
+            unknown = [link for link in route if link not in self.capacities]
             if unknown:
                 raise KeyError(f"flow {flow!r} crosses link {unknown[0]!r}, which is not on the fabric")
+            bad = [w for w in route.values() if not w > 0]
+            if bad:
+                raise ValueError(f"flow {flow!r}: weight {bad[0]!r} on a link; a link's weight is > 0")
 
-    def affected(self, links: Iterable[LinkId] = (), flows: Iterable[FlowId] = ()) -> list[FlowId]:
+    def affected(
+        self, links: Iterable[LinkId] = (), flows: Iterable[FlowId] = (), cut: float = -math.inf
+    ) -> list[FlowId]:
         """Return the flows whose rates a change at these links and flows can move, in order of arrival.
 
-        They are the flows of the connected components of the flow-link graph (a flow is
-        joined to the links it crosses) that hold any of ``links`` or ``flows``: a graph walk,
-        O(flows x links per flow in those components), and a sort. The order of arrival makes
-        the solver's input, hence its rounding, the same whatever order the walk took.
+        They are ``flows``, the flows on ``links``, and the flows joined to those through
+        congested links (a flow is joined to the links it crosses), leaving out the flows
+        with a rate below ``cut`` (which keep it, and join nothing): a graph walk,
+        O(flows x links per flow in those components), and a sort. The order of arrival
+        makes the solver's input, hence its rounding, the same whatever order the walk took.
         """
+        rates = self.rates
         seen_links: set[LinkId] = set()
         seen_flows: set[FlowId] = set()
         pending_links = list(links)
         order: list[FlowId] = []
-        flows_on, links_of = self._flows_on, self._links
+        flows_on, bound = self._flows_on, self._bound
         for flow in flows:
             if flow not in seen_flows:
                 seen_flows.add(flow)
                 order.append(flow)
-                pending_links.extend(links_of[flow])
+                pending_links.extend(bound[flow])
         while pending_links:
             link = pending_links.pop()
             if link in seen_links:
                 continue
             seen_links.add(link)
             for flow in flows_on.get(link, ()):
-                if flow not in seen_flows:
+                if flow not in seen_flows and not rates[flow] < cut:  # a new flow's NaN rate is not below
                     seen_flows.add(flow)
                     order.append(flow)
-                    pending_links.extend(x for x in links_of[flow] if x not in seen_links)
+                    pending_links.extend(bound[flow])
         order.sort(key=self._seq.__getitem__)
         return order
 
-    def _solve(self, flows: list[FlowId]) -> dict[FlowId, float]:
-        """Recompute the rates of ``flows`` (whole components); apply and return those that moved."""
+    def _solve(self, flows: list[FlowId], cut: float = -math.inf) -> dict[FlowId, float]:
+        """Recompute the rates of ``flows`` (whole components above ``cut``); apply and return those that moved.
+
+        A flow on slack links only gets its cap; the others are solved together over their
+        congested links, with their caps as demands, on what the flows left out (those
+        below ``cut``, which keep their rates) leave of those links.
+        """
         self.last_solved = len(flows)
-        if not flows:
-            return {}
-        solved = max_min([self._links[f] for f in flows], self.capacities, [self._demand[f] for f in flows])
         moved: dict[FlowId, float] = {}
-        for flow, new in zip(flows, solved.tolist(), strict=True):
-            if _moved(self.rates[flow], new):
-                self.rates[flow] = moved[flow] = new
+        bound_of, cap, rates = self._bound, self._cap, self.rates
+        bound: list[FlowId] = []
+        routes: list[dict[LinkId, float]] = []
+        for flow in flows:
+            route = bound_of[flow]
+            if route:
+                bound.append(flow)
+                routes.append(route)
+            elif _moved(rates[flow], cap[flow]):
+                rates[flow] = moved[flow] = cap[flow]
+        if bound:
+            demand = [cap[f] for f in bound]
+            capacity: Mapping[LinkId, float] = self.capacities
+            if cut > -math.inf:  # take the flows that keep their rates off the links
+                members = set(flows)
+                route_of, flows_on = self._route, self._flows_on
+                capacity = {}
+                for link in chain.from_iterable(routes):
+                    if link not in capacity:
+                        held = math.fsum(rates[f] * route_of[f][link] for f in flows_on[link] if f not in members)
+                        capacity[link] = max(self.capacities[link] - held, 0.0)
+            if sum(map(len, routes)) <= SMALL:
+                solved = _fill_routes(routes, capacity, demand)
+            else:
+                solved = max_min(routes, capacity, demand).tolist()
+            for flow, new in zip(bound, solved, strict=True):
+                if _moved(rates[flow], new):
+                    rates[flow] = moved[flow] = new
         return moved
+
+
+#: Relative margin below the change's level under which a flow keeps its rate (a flow just
+#: below it is recomputed too, which is always safe: the cut only saves work).
+_CUT = 1e-6
+
+
+def _route(links: Route) -> dict[LinkId, float]:
+    """A route as a mapping of link to weight (a link listed k times has weight k)."""
+    if isinstance(links, Mapping):
+        return {link: float(w) for link, w in links.items()}
+    route: dict[LinkId, float] = {}
+    for link in links:
+        route[link] = route.get(link, 0.0) + 1.0
+    return route
 
 
 def _moved(old: float, new: float) -> bool:

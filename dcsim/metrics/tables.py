@@ -142,7 +142,8 @@ def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``.
 
     With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization``: each tier's
-    traffic over its capacity at the sample.
+    traffic over its capacity at the sample; with checkpoints of a size ``storage_utilization``:
+    the sites' storage traffic over their bandwidth.
     """
     s = col.columns("sample")
     columns = {
@@ -157,6 +158,9 @@ def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     if net["time"].size == s["time"].size and net["time"].size:
         columns["nic_utilization"] = net["nic_utilization"].astype(float)
         columns["uplink_utilization"] = net["uplink_utilization"].astype(float)
+    storage = col.columns("storage_sample")
+    if storage["time"].size == s["time"].size and storage["time"].size:
+        columns["storage_utilization"] = storage["storage_utilization"].astype(float)
     return Table(columns)
 
 
@@ -317,6 +321,15 @@ def links_table(usage: Table, tiers: Sequence[str], labels: Sequence[str], windo
         "bits": usage["bits"],
         "utilization": np.divide(usage["bits"], room, out=np.zeros_like(room), where=room > 0),
     })  # fmt: skip
+
+
+def storage_tables(col: Collector) -> tuple[Table, Table]:
+    """The transfers through storage, and the storage links' use in the window.
+
+    Transfers: ``job_id, read, site, start_s, end_s, bytes, idle_s, completed``; links: ``link,
+    site, rack`` (-1: the site's link), ``capacity`` (bits/s), ``bits, busy_s``.
+    """
+    return record_table(col, "storage_transfer", start="start_s", end="end_s"), record_table(col, "storage_usage")
 
 
 def network_runs_table(col: Collector) -> Table:

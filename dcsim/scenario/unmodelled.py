@@ -2,7 +2,8 @@
 
 The schema accepts a few fields ahead of the models that will use them, or that only act
 together with others: the network block slows only jobs with a communication profile, and
-its spine count is recorded but not modelled. A scenario that sets them gets one line
+its spine count is recorded but not modelled; a site's storage bandwidth matters only to
+checkpoints with a size. A scenario that sets them gets one line
 saying so, in the run's ``notes`` (through
 :func:`dcsim.experiment.run.notes`) and in ``dcsim validate``'s output, so that no
 field silently does nothing.
@@ -34,6 +35,8 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
         if getattr(site.network, name) is not None
     }
     talks = any(c.communication is not None and c.communication.pattern != "none" for c in scenario.workload.jobs)
+    if _sized(scenario):
+        given.discard("nic")  # a node's storage traffic goes at most at its NIC's speed
     if given and not talks:
         names = ", ".join(f"network.{name}" for name in NETWORK_FIELDS if name in given)
         out.append(
@@ -57,8 +60,30 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
                 "placement network_aware has no fabric to read (no job class has a `communication` profile): it "
                 "places for locality alone, as rack_pack does"
             )
+    out += unused_storage_notes(scenario)
     out += unused_price_notes(scenario)
     return out
+
+
+def _sized(scenario: Scenario) -> bool:
+    """Whether a checkpoint has a ``size`` (its writes and reads go through storage)."""
+    wl = scenario.workload
+    checkpoints = [c.checkpoint for c in wl.jobs] + [wl.trace.checkpoint if wl.trace is not None else None]
+    return any(c is not None and c.size is not None for c in checkpoints)
+
+
+def unused_storage_notes(scenario: Scenario) -> list[str]:
+    """A line when sites have storage bandwidth but no checkpoint has a ``size`` to write through it."""
+    if _sized(scenario):
+        return []
+    paths = [f"datacenter.sites.{i}.storage" for i, s in enumerate(scenario.datacenter.sites) if s.storage is not None]
+    if not paths:
+        return []
+    return [
+        f"{', '.join(paths)} {'is' if len(paths) == 1 else 'are'} set, but no checkpoint has a `size`: storage "
+        "bandwidth changes no result (checkpoints take their fixed `write` time; give a class `checkpoint: "
+        "{interval, size, restart}` to write them through storage)"
+    ]
 
 
 def unused_price_notes(scenario: Scenario) -> list[str]:

@@ -10,9 +10,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcsim.infra.fabric import RTOL, Sharing, max_min
+from dcsim.infra import fabric
+from dcsim.infra.fabric import RTOL, Sharing
+from dcsim.infra.fabric import max_min as _max_min
 
 INF = math.inf
+
+
+def max_min(flows, capacities, demands=None):
+    """``fabric.max_min`` by both of its fillings (plain Python for small problems, numpy for
+    large ones), which must agree; the Python one's rates."""
+    python = _max_min(flows, capacities, demands)
+    small, fabric.SMALL = fabric.SMALL, -1
+    try:
+        array = _max_min(flows, capacities, demands)
+    finally:
+        fabric.SMALL = small
+    assert array.tolist() == pytest.approx(python.tolist(), rel=1e-9)
+    return python
+
 
 # --- hand-computed cases -------------------------------------------------------------
 
@@ -89,6 +105,27 @@ def test_link_that_never_limits():
     assert max_min([["inf"]], {"inf": INF}).tolist() == [INF]
 
 
+def test_a_flow_split_over_two_paths_loads_each_with_half_its_rate():
+    """ECMP: f puts half its rate on A and half on B (10 each); g crosses A alone. Filling
+    raises both to r with A carrying r/2 + r = 10, so r = 20/3 for both; B keeps room."""
+    rates = max_min([{"A": 0.5, "B": 0.5}, ["A"]], {"A": 10.0, "B": 10.0})
+    assert rates.tolist() == pytest.approx([20 / 3, 20 / 3], rel=1e-12)
+
+
+def test_a_weight_of_two_is_a_link_listed_twice():
+    flows = [["A", "A", "B"], ["A"]]
+    weighted = [{"A": 2.0, "B": 1.0}, {"A": 1.0}]
+    caps = {"A": 9.0, "B": 2.0}
+    assert max_min(weighted, caps).tolist() == max_min(flows, caps).tolist() == pytest.approx([2.0, 5.0])
+
+
+def test_a_weight_must_be_positive():
+    with pytest.raises(ValueError, match="weight"):
+        max_min([{"A": 0.0}], {"A": 1.0})
+    with pytest.raises(ValueError, match="weight"):
+        Sharing({"A": 1.0}).add_flow("f", {"A": -1.0})
+
+
 def test_capacities_indexed_by_integer_link_id():
     """An array of capacities works for integer link ids."""
     assert max_min([[0], [0, 1]], np.array([10.0, 4.0])).tolist() == [6.0, 4.0]
@@ -115,12 +152,28 @@ capacity_values = st.one_of(
 demand_values = st.one_of(st.just(INF), st.just(0.0), st.integers(1, 20).map(float), st.floats(0.01, 1e12))
 
 
+weight_values = st.sampled_from([0.25, 1 / 3, 0.5, 1.0, 2.0, 3.0])
+
+
+def routes(links):
+    """A flow's route: a list of links (repeats carry it twice), or a mapping of link to weight (ECMP splits)."""
+    return st.one_of(
+        st.lists(st.sampled_from(links), max_size=4),
+        st.dictionaries(st.sampled_from(links), weight_values, max_size=4),
+    )
+
+
+def crossings(route):
+    """(link, weight) per crossing of a route."""
+    return route.items() if isinstance(route, dict) else ((link, 1.0) for link in route)
+
+
 @st.composite
 def instances(draw, max_links=8, max_flows=14):
     """A fabric of a few links and flows over them (a link may repeat within a flow)."""
     n_links = draw(st.integers(1, max_links))
     capacities = {f"l{i}": draw(capacity_values) for i in range(n_links)}
-    flows = draw(st.lists(st.lists(st.sampled_from(sorted(capacities)), max_size=4), max_size=max_flows))
+    flows = draw(st.lists(routes(sorted(capacities)), max_size=max_flows))
     demands = draw(st.lists(demand_values, min_size=len(flows), max_size=len(flows)))
     return flows, capacities, demands
 
@@ -132,9 +185,9 @@ def close_to_or_above(value: float, bound: float) -> bool:
 
 def loads(flows, capacities, rates):
     load = dict.fromkeys(capacities, 0.0)
-    for links, rate in zip(flows, rates, strict=True):
-        for link in links:
-            load[link] += rate
+    for route, rate in zip(flows, rates, strict=True):
+        for link, weight in crossings(route):
+            load[link] += rate * weight
     return load
 
 
@@ -197,7 +250,7 @@ def test_incremental_recomputation_equals_the_full_one(data):
         before = dict(sharing.rates)
         op = data.draw(st.sampled_from(["add", "add", "remove", "capacity", "demand"] if links_of else ["add"]))
         if op == "add":
-            links = data.draw(st.lists(st.integers(0, n_links - 1), max_size=4))
+            links = data.draw(routes(list(range(n_links))))
             demand = data.draw(demand_values)
             moved = sharing.add_flow(next_id, links, demand)
             links_of[next_id], demand_of[next_id] = links, demand
@@ -278,3 +331,57 @@ def test_a_flow_removed_and_added_again_in_one_change_moves_to_its_new_links():
     sharing = Sharing({"A": 10.0, "B": 4.0})
     sharing.add_flow("f", ["A"])
     assert sharing.change(remove=["f"], add={"f": (["B"], INF)}) == {"f": 4.0}
+
+
+def test_a_start_on_links_with_room_recomputes_only_itself():
+    """Jobs on their own NICs under a wide uplink: each flow gets its cap (NIC / hops), and a
+    new one recomputes no other flow, because no link is congested."""
+    caps = {"nic1": 10.0, "nic2": 10.0, "nic3": 10.0, "up": 100.0}
+    sharing = Sharing(caps)
+    sharing.add_flow("j1", ["nic1", "up"])
+    sharing.add_flow("j2", ["nic2", "nic2", "up"])
+    moved = sharing.add_flow("j3", ["nic3", "up"])
+    assert moved == {"j3": 10.0} and sharing.last_solved == 1
+    assert sharing.rates == {"j1": 10.0, "j2": 5.0, "j3": 10.0}
+    assert not any(sharing.congested(link) for link in caps)
+
+
+def test_a_link_that_fills_up_couples_its_flows_and_frees_them_when_it_empties():
+    """An uplink of 25 under three flows capped at 10: congested (30 > 25), the three share it
+    (25/3 each). When one ends it is slack again (20 <= 25) and the two left get their caps."""
+    sharing = Sharing({"n1": 10.0, "n2": 10.0, "n3": 10.0, "up": 25.0})
+    sharing.add_flow("a", ["n1", "up"])
+    sharing.add_flow("b", ["n2", "up"])
+    moved = sharing.add_flow("c", ["n3", "up"])
+    assert sharing.congested("up") and sharing.last_solved == 3
+    assert moved == pytest.approx({"a": 25 / 3, "b": 25 / 3, "c": 25 / 3})
+    moved = sharing.remove_flow("c")
+    assert not sharing.congested("up")
+    assert moved == {"a": 10.0, "b": 10.0}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_long_random_history_on_a_congested_fabric_keeps_the_full_recomputation(seed):
+    """Four hundred starts and ends on 12 racks whose uplinks are congested (flows cross 1 to 4
+    of them, capped by their own NICs): after each, the kept rates are a full recomputation's.
+    Exercises the cut (flows below the change's level keep their rates) on components of tens
+    of flows, as the engine's are."""
+    rng = np.random.default_rng(seed)
+    capacities = {f"up{r}": float(rng.choice([6.0, 10.0, 16.0])) for r in range(12)}
+    capacities.update({f"nic{n}": 4.0 for n in range(300)})
+    sharing = Sharing(capacities)
+    routes: dict[int, dict[str, float]] = {}
+    for flow in range(400):
+        if routes and rng.random() < 0.45:
+            gone = int(rng.choice(sorted(routes)))
+            sharing.remove_flow(gone)
+            del routes[gone]
+        else:
+            racks = rng.choice(12, size=int(rng.integers(1, 5)), replace=False)
+            route = {f"up{r}": float(rng.choice([1.0, 2.0, 0.5])) for r in racks}
+            route[f"nic{flow % 300}"] = 1.0
+            sharing.add_flow(flow, route)
+            routes[flow] = route
+        flows = sorted(routes)
+        full = max_min([routes[f] for f in flows], capacities)
+        assert [sharing.rates[f] for f in flows] == pytest.approx(full.tolist(), rel=1e-8)
