@@ -14,6 +14,8 @@ Cases (``--cases``, comma-separated):
 - ``10k-first_fit``: the same with ``first_fit``, which ignores the fabric: rings cross
   racks, a quarter of the uplinks are congested, and every change recomputes a component
   of about 90 flows. The hard case for an exact model.
+- ``10k-network_aware``: the same with ``network_aware`` (one rack when one holds the job,
+  else the fewest racks with the most uplink headroom): the placement that reads the fabric.
 - ``100k-rack_pack``: 1,000,000 jobs on 102,400 GPUs with the network on: target under 60 s.
 
 ``--where`` times one "on" run of each case with the network's parts wrapped (Sharing's
@@ -45,6 +47,7 @@ RING = {"pattern": "ring_allreduce", "bytes_per_step": "1GB", "compute_per_step"
 CASES = {
     "10k-rack_pack": (100_000, 40, "rack_pack"),
     "10k-first_fit": (100_000, 40, "first_fit"),
+    "10k-network_aware": (100_000, 40, "network_aware"),
     "100k-rack_pack": (1_000_000, 400, "rack_pack"),
 }
 

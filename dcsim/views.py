@@ -78,7 +78,14 @@ class JobView(Protocol):
 
     @property
     def checkpoint(self) -> tuple[float, float, float] | None:
-        """Its checkpointing as (interval of work, write time, restart time), s; interval NaN: Young/Daly."""
+        """Its checkpointing as (interval of work, write time, restart time), s; interval NaN: Young/Daly.
+
+        A checkpoint with a ``size`` has write time 0 here: its writes take what the storage gives them.
+        """
+
+    @property
+    def communication(self) -> tuple[str, float, float] | None:
+        """Its class's communication profile as (pattern, bytes per step, compute per step in s), or None."""
 
     @property
     def start_time(self) -> float:
@@ -179,6 +186,41 @@ class ClusterView(Protocol):
     def running(self) -> Sequence[JobView]:
         """The jobs running now (plug-ins get snapshots; empty when the engine does not track runs)."""
 
+    @property
+    def network(self) -> NetworkView | None:
+        """The fabric's links and their load now (None when no job class communicates: no fabric is modelled)."""
+
+
+class NetworkView(Protocol):
+    """What a policy may read of the fabric: its links, their capacities and their load now (live, read-only)."""
+
+    @property
+    def capacity(self) -> Sequence[float]:
+        """Capacity of each link, bits/s, by link id."""
+
+    @property
+    def load(self) -> Sequence[float]:
+        """Traffic on each link now, bits/s: the sum of the running flows' shares over it."""
+
+    @property
+    def crossings(self) -> Sequence[int]:
+        """Flows crossing each link now (a flow crossing it twice counts twice)."""
+
+    def tier(self, link: int) -> int:
+        """Tier code of a link: 0 a NIC link, 1 the first switch tier's uplinks, 2 a fat-tree pod's core links."""
+
+    def uplinks(self, rack: int) -> Sequence[int]:
+        """The links a rack's traffic to other racks crosses first (its leaf's or edge switch's uplinks, each way)."""
+
+    def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], int, float, float]:
+        """A job's flow on ``nodes`` (in that order): its links (once per hop), hops, bytes per hop over S, phases.
+
+        As :meth:`dcsim.infra.fabrics.Fabric.links` gives them.
+        """
+
+    def nominal_share(self, links: Sequence[int]) -> float:
+        """A flow's share per hop alone on the NICs, bits/s: the speed its class's duration is measured at."""
+
 
 class QueueLike(Protocol):
     """What a scheduler may read of the queue: its jobs in order, and what just changed."""
@@ -214,6 +256,7 @@ class JobSnapshot(NamedTuple):
     restarts: int
     speeds: tuple[float, ...] | None
     checkpoint: tuple[float, float, float] | None
+    communication: tuple[str, float, float] | None
     start_time: float
     placement: tuple[tuple[int, int], ...]
     rate: float
@@ -222,7 +265,8 @@ class JobSnapshot(NamedTuple):
     def of(cls, job: Any) -> JobSnapshot:
         """The snapshot of a live job."""
         return cls(job.id, job.job_class, job.tenant, job.priority, job.gpus, job.estimate, job.expected_duration,
-                   job.submit_time, job.pools, job.restarts, job.speeds, job.checkpoint, job.start_time,
+                   job.submit_time, job.pools, job.restarts, job.speeds, job.checkpoint, job.communication,
+                   job.start_time,
                    tuple(job.placement), job.rate)  # fmt: skip
 
 
@@ -325,6 +369,28 @@ def read_only(items: list[Any]) -> Sequence[Any]:
     return View()
 
 
+def read_only_array(array: Any) -> Sequence[Any]:
+    """A read-only, live view of a numpy array: items are numbers, and slices or index arrays come as copies."""
+
+    class View(_ReadOnly):
+        __slots__ = ()
+
+        def __getitem__(self, i: Any) -> Any:
+            item = array[i]
+            return item.copy() if hasattr(item, "copy") and getattr(item, "ndim", 0) else item
+
+        def __len__(self) -> int:
+            return len(array)
+
+        def __iter__(self) -> Iterator[Any]:
+            return iter(array.tolist())
+
+        def __repr__(self) -> str:
+            return f"read_only_array({array!r})"
+
+    return View()
+
+
 def cluster_view(cluster: Any, running: Callable[[], Iterable[Any]] = tuple) -> ClusterView:
     """A read-only proxy of the live cluster, for plug-in policies (O(1) to build and per read).
 
@@ -352,6 +418,7 @@ def cluster_view(cluster: Any, running: Callable[[], Iterable[Any]] = tuple) -> 
         busy_gpus = property(lambda self: cluster.busy_gpus)
         down_gpus = property(lambda self: cluster.down_gpus)
         installed_gpus = property(lambda self: cluster.installed_gpus)
+        network = property(lambda self: cluster.network)
 
         def count(self, pool: int, free: int) -> int:
             return count(pool, free)
@@ -371,6 +438,66 @@ def cluster_view(cluster: Any, running: Callable[[], Iterable[Any]] = tuple) -> 
 
         def __repr__(self) -> str:
             return f"<cluster view: {cluster.busy_gpus} of {cluster.installed_gpus} GPUs busy>"
+
+    return View()  # type: ignore[return-value]
+
+
+def network_view(network: Any) -> NetworkView:
+    """A read-only proxy of the live fabric state, for placement and scheduling (O(1) to build and per read).
+
+    Args:
+        network: the engine's :class:`dcsim.engine.network.Network`: its ``link_load(link)``
+            and its ``crossings`` array, updated in place (never rebound), so the view stays live.
+    """
+    fabric = network.fabric
+    n_links = len(fabric.capacities)
+    # Live and read-only; nothing public on them leads to the arrays (a numpy view's ``base`` would).
+    capacity, crossings = read_only_array(fabric.capacities), read_only_array(network.crossings)
+    link_load = network.link_load
+
+    class Loads(_ReadOnly):
+        """Each link's load now, computed when read (O(flows on the link)): the network keeps no array of it."""
+
+        __slots__ = ()
+
+        def __getitem__(self, link: int) -> float:
+            return link_load(int(link))
+
+        def __len__(self) -> int:
+            return n_links
+
+        def __iter__(self) -> Iterator[float]:
+            return (link_load(link) for link in range(n_links))
+
+        def __repr__(self) -> str:
+            return f"<link loads of {n_links} links>"
+
+    load = Loads()
+    tier, uplinks, links, nominal = fabric.tier, fabric.uplinks, fabric.links, fabric.nominal_share
+
+    class View:
+        """The fabric, read-only (see :class:`NetworkView`)."""
+
+        __slots__ = ()
+
+        capacity = property(lambda self: capacity)
+        load = property(lambda self: load)
+        crossings = property(lambda self: crossings)
+
+        def tier(self, link: int) -> int:
+            return tier(link)
+
+        def uplinks(self, rack: int) -> tuple[int, ...]:
+            return tuple(uplinks(rack))
+
+        def links(self, pattern: str, nodes: Sequence[int]) -> tuple[list[int], int, float, float]:
+            return links(pattern, nodes)
+
+        def nominal_share(self, links: Sequence[int]) -> float:
+            return nominal(links)
+
+        def __repr__(self) -> str:
+            return f"<network view: {n_links} links>"
 
     return View()  # type: ignore[return-value]
 

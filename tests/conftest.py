@@ -99,3 +99,22 @@ def run_data(data: dict[str, Any], seed: int | None = None, base_dir: str = ".")
 def tiny() -> dict[str, Any]:
     """Raw data of the tiny scenario (mutable copy per test)."""
     return tiny_data()
+
+
+def assert_heads_equal_a_scan(data: dict, queued: int = 20) -> None:
+    """Run ``data`` twice, with the class-head pass and with a scan of the whole queue; the jobs tables are equal."""
+    import pandas as pd
+
+    from dcsim.engine import DataCenterModel
+    from dcsim.metrics.tables import jobs_table
+
+    sc = build(data)
+    fast, slow = DataCenterModel(sc), DataCenterModel(sc)
+    assert fast.dispatch.scheduler.class_heads
+    slow.dispatch.scheduler.class_heads = False  # the reference: the plain rule, a scan of the whole queue
+    fast.run()
+    slow.run()
+    a = jobs_table(fast.collector, fast.topology).to_pandas()
+    b = jobs_table(slow.collector, slow.topology).to_pandas()
+    assert len(fast.queue) > queued  # the queue was long enough for the order to matter
+    pd.testing.assert_frame_equal(a, b)

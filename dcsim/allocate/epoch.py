@@ -2,10 +2,10 @@
 
 A *bin* is a set of nodes of one pool at one level: a node, a rack, or a whole pool.
 Bins nest (node in rack in pool); each bin has its free GPUs and its whole free nodes.
-A *candidate* is a (job, bin) pair the job could start in, with three priced terms:
-cost, fault exposure and fragmentation. The problem::
+A *candidate* is a (job, bin) pair the job could start in, with four priced terms:
+cost, fault exposure, fragmentation and network slowdown. The problem::
 
-    minimize   sum_{j,b} x[j,b] * (cost + fault + fragmentation)[j,b] + sum_j wait[j] * (1 - z[j])
+    minimize   sum_{j,b} x[j,b] * (cost + fault + fragmentation + network)[j,b] + sum_j wait[j] * (1 - z[j])
     subject to sum_b x[j,b] = z[j]                       (a job starts in one bin, or waits)
                sum over candidates in B and the bins inside it of gpus * x <= free GPUs of B
                sum over candidates in B and the bins inside it of whole * x <= whole free nodes of B
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pulp
 
-TERMS = ("cost", "fault", "fragmentation", "wait")
-"""Objective terms, in USD: cost and fault exposure of the jobs started, fragmentation, waiting."""
+TERMS = ("cost", "fault", "fragmentation", "network", "wait")
+"""Objective terms, in USD: cost and fault exposure of the jobs started, fragmentation, network slowdown, waiting."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,12 @@ class Candidate:
     cost: float = 0.0
     fault: float = 0.0
     fragmentation: float = 0.0
+    network: float = 0.0
 
     @property
     def price(self) -> float:
         """The candidate's objective coefficient."""
-        return self.cost + self.fault + self.fragmentation
+        return self.cost + self.fault + self.fragmentation + self.network
 
 
 @dataclass
@@ -199,6 +200,7 @@ def terms_of(problem: EpochProblem, chosen: list[Candidate]) -> dict[str, float]
         out["cost"] += c.cost
         out["fault"] += c.fault
         out["fragmentation"] += c.fragmentation
+        out["network"] += c.network
     out["wait"] = sum(w for j, w in enumerate(problem.wait) if j not in started)
     return out
 

@@ -24,7 +24,7 @@ from dcsim.infra.components import TREE
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
 from dcsim.policies.scheduling import KeyOrder
-from dcsim.views import Fleet
+from dcsim.views import Fleet, network_view
 from dcsim.workload.jobs import Job
 
 ProgressHook = Callable[["DataCenterModel"], None]
@@ -101,6 +101,16 @@ class DataCenterModel:
                 self.topology, self.collector, runs.set_rate, runs.progress, lambda: env.now, scenario.warmup,
                 self.fabric,
             )  # fmt: skip
+            self.cluster.network = network_view(runs.network)  # what placement and scheduling read of it
+        #: The sites' storage, when a checkpoint has a size (its writes and reads share it).
+        self.storage = None
+        if any(c.checkpoint is not None and c.checkpoint.size for c in wl.jobs) or (
+            wl.trace is not None and wl.trace.checkpoint is not None and wl.trace.checkpoint.size
+        ):
+            from dcsim.engine.storage import SizedCheckpoints, Storage
+
+            self.storage = Storage(self.topology, self.collector, self.env, scenario.warmup)
+            runs.sized = SizedCheckpoints(self.storage, self.env, runs.complete)
         if not isinstance(self.dispatch.scheduler, KeyOrder):
             self.dispatch.scheduler.bind(self._fleet())
         self.dispatch.start_epochs()
@@ -211,6 +221,8 @@ class DataCenterModel:
         )
         if self.runs.network is not None:
             self.runs.network.sample(self.env.now)
+        if self.storage is not None:
+            self.storage.sample(self.env.now)
 
     def _sampler(self):
         env = self.env
@@ -242,6 +254,8 @@ class DataCenterModel:
             gc.unfreeze()
         end = float(self.env.now)
         self.runs.close(end)  # runs cut by the end: nothing lost (yet)
+        if self.storage is not None:
+            self.storage.close(end)
         samples = self.collector.samples["time"]
         if not samples or samples[-1] < end:
             self._sample()

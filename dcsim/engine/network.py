@@ -108,6 +108,8 @@ class Network:
         self._tier = self.fabric.tiers
         self._tier_capacity = np.bincount(self._tier, weights=caps, minlength=len(Fabric.TIERS))
         self._tier_load = [0.0] * len(Fabric.TIERS)
+        #: Flows' crossings of each link now (a flow crossing a link twice counts twice): placement reads it.
+        self.crossings = np.zeros(caps.size, dtype=np.int64)
 
     def link_load(self, link: int) -> float:
         """A link's load now, bits/s: the sum of the shares of the flows crossing it (times their crossings)."""
@@ -140,6 +142,7 @@ class Network:
                      hop_bytes, ids, tiers, weights, since=max(self.now(), self.warmup))  # fmt: skip
         self.flows[job.id] = flow
         self.fabric.claim(ids)
+        np.add.at(self.crossings, flow.links, 1)
         changed = self.sharing.add_flow(job.id, links)
         self._update(changed, job.id)
         self._carry(flow, changed[job.id])
@@ -162,6 +165,7 @@ class Network:
         )  # fmt: skip
         self._carry(flow, 0.0)
         np.add.at(self._bits, flow.links, flow.carried if flow.weights is None else flow.carried * flow.weights)
+        np.subtract.at(self.crossings, flow.links, 1)
         self.fabric.release(flow.links)
         if others:
             self._update(self.sharing.remove_flow(job.id), None)
@@ -194,12 +198,14 @@ class Network:
         """Close the flow's traffic on its old links and give it its new ones; return them (for Sharing)."""
         self._carry(flow, 0.0)
         np.add.at(self._bits, flow.links, flow.carried if flow.weights is None else flow.carried * flow.weights)
+        np.subtract.at(self.crossings, flow.links, 1)
         flow.carried = 0.0
         job = flow.job
         links, _, _, _ = self.fabric.links(job.communication[0], [n for n, _ in job.placement],
                                            [g for _, g in job.placement])  # fmt: skip
         flow.weights = np.fromiter(links.values(), float, len(links)) if isinstance(links, dict) else None
         flow.links = np.asarray(list(links), dtype=np.int64)
+        np.add.at(self.crossings, flow.links, 1)
         flow.tiers = tuple(np.bincount(self._tier[flow.links], weights=flow.weights,
                                        minlength=len(self._tier_load)).tolist())  # fmt: skip
         return links

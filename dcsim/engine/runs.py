@@ -6,6 +6,9 @@ A run whose rate never changes has one pending SimPy timeout, computed at the st
 (the fast path: no clock object); :meth:`Runs.set_rate` settles the work done at the old
 rate, bumps the token (the old end event goes stale) and schedules one new end.
 
+A run whose checkpoints have a size (their writes share storage bandwidth) moves from phase
+to phase on events instead (:class:`dcsim.engine.storage.SizedCheckpoints`).
+
 A run is a *holder*: it has a ``placement`` and is lost with ``job.lose(reason, failure)``
 (a failure, maintenance, or a policy's preemption), which settles what it loses by the
 checkpoint arithmetic and queues the job again.
@@ -27,6 +30,7 @@ from dcsim.workload.jobs import COMPLETED, FAILURE, INTERRUPTED, MAINTENANCE, RE
 if TYPE_CHECKING:
     from dcsim.engine.network import Network
     from dcsim.engine.reliability import Reliability
+    from dcsim.engine.storage import SizedCheckpoints
 
 
 class Runs:
@@ -63,6 +67,8 @@ class Runs:
         self.rel: Reliability | None = None
         #: The jobs' traffic on the fabric, when a job class communicates (set by the engine).
         self.network: Network | None = None
+        #: The runs of jobs whose checkpoints have a size, through storage (set by the engine when a class has one).
+        self.sized: SizedCheckpoints | None = None
 
     def holders(self, node: int) -> list[Job]:
         """The runs holding GPUs on ``node`` (a live list: do not keep it)."""
@@ -98,12 +104,18 @@ class Runs:
         wall = job.work_left / rate if rate > 0.0 else math.inf
         if job.checkpoint is not None:
             interval, write, _ = job.checkpoint
+            sized = self.sized if job.checkpoint_size else None
+            if sized:  # a write takes what the storage gives it; Young/Daly takes its time on idle storage
+                write = sized.expected_write(job)
             if interval != interval:  # NaN: Young/Daly for this placement, in wall time: as work, at this rate
                 mtti = self.rel.mtti(placement) if self.rel is not None else math.inf
                 interval = max(ckpt.daly(write, mtti), 1.0) * (rate if rate > 0.0 else 1.0)
             job.run_interval = interval
             if not job.restarts:
                 self.collector.checkpoint_intervals[job.id] = interval
+            if sized:
+                sized.start(job, interval, rate)  # phase by phase, on events
+                return
             wall = ckpt.wall_time(job.work_left, interval, write, job.restart_cost, rate) if rate > 0.0 else wall
         elif job.restart_cost:
             wall += job.restart_cost
@@ -123,6 +135,9 @@ class Runs:
         scheduled. A run whose rate never changes keeps its single timeout.
         """
         if job.state != RUNNING:
+            return
+        if job.checkpoint_size and self.sized is not None:
+            self.sized.set_rate(job, rate)
             return
         now = self.env.now
         clock = job.clock
@@ -150,6 +165,8 @@ class Runs:
         """A running job gave back its GPUs (finished or lost)."""
         if self.network is not None and job.communication is not None:
             self.network.end(job, self.env.now)
+        if self.sized is not None and job.checkpoint_size:
+            self.sized.left(job)
         self.cluster.release(job.placement)
         self.count -= 1
         if self.track:
@@ -176,6 +193,10 @@ class Runs:
             return
         if job.state != RUNNING:
             return
+        self.complete(job)
+
+    def complete(self, job: Job) -> None:
+        """A running job has done all its work: record its overhead, release its GPUs, schedule."""
         if self.track and (job.checkpoint is not None or job.restart_cost):
             self.overhead(job, self.env.now)
         self._left(job)
@@ -214,12 +235,18 @@ class Runs:
         requeue = not failed or limit is None or again.interruptions <= limit  # only failures count
         if failure is not None:
             failure.jobs_hit += 1
+        restart_s = restart_cost
+        if job.checkpoint_size and self.sized is not None:
+            # The checkpoint taken on the way out is written at the restart, as a fixed write is paid
+            # there; the restart's transfers are counted at their time on idle storage (at least that).
+            again.write_owed = code == MAINTENANCE and p.unsaved > 0
+            restart_s += len(self.sized.restart_transfers(again)) * self.sized.expected_write(job)
         self.collector.on_job_interrupted(
             now,
             job.id,
             failure.id if failure is not None else -1,
             lost,
-            restart_cost if requeue else 0.0,
+            restart_s if requeue else 0.0,
             requeue,
             code,
         )

@@ -43,6 +43,7 @@ class _Source:
     checkpoint: Checkpointing | None = None
     speeds: tuple[float, ...] | None = None
     communication: tuple[str, float, float] | None = None
+    checkpoint_size: float = 0.0
 
 
 def checkpointing(spec: Any) -> Checkpointing | None:
@@ -51,6 +52,11 @@ def checkpointing(spec: Any) -> Checkpointing | None:
         return None
     interval = math.nan if spec.interval == "young_daly" else float(spec.interval)
     return (interval, spec.write, spec.restart)
+
+
+def checkpoint_size(spec: Any) -> float:
+    """Bytes of a class's sized checkpoint (0: none, or a fixed ``write`` time)."""
+    return float(spec.size) if spec is not None and spec.size is not None else 0.0
 
 
 def class_chunks(cls: JobClass, seed: int, horizon: float | None, base_dir: str) -> tuple[Iterator[Chunk], float]:
@@ -113,6 +119,7 @@ class Sources:
             src = _Source(
                 cls.name, cls.tenant, cls.priority, pools, mean, chunks, checkpointing(cls.checkpoint), speeds,
                 None if comm is None else (comm.pattern, comm.bytes_per_step, comm.compute_per_step),
+                checkpoint_size(cls.checkpoint),
             )  # fmt: skip
             self.open += 1
             env.process(self._arrivals(src))
@@ -131,10 +138,16 @@ class Sources:
         self.open += 1
         self.collector.trace_rows, self.collector.trace_ids = table.rows, table.ids
         speeds = self.topology.pool_rates(pools, trace.speed, trace.speed_reference)
-        self.env.process(self._trace_arrivals(table, pools, checkpointing(trace.checkpoint), speeds))
+        size = checkpoint_size(trace.checkpoint)
+        self.env.process(self._trace_arrivals(table, pools, checkpointing(trace.checkpoint), speeds, size))
 
     def _trace_arrivals(
-        self, table: TraceTable, pools: tuple[int, ...], plan: Checkpointing | None, speeds: tuple[float, ...] | None
+        self,
+        table: TraceTable,
+        pools: tuple[int, ...],
+        plan: Checkpointing | None,
+        speeds: tuple[float, ...] | None,
+        size: float = 0.0,
     ):
         """Submit a trace's jobs at their submit times, each with its own fields.
 
@@ -163,6 +176,7 @@ class Sources:
                 tenant, tenant_code = tenants[u]
                 job = Job(self.next_id, name, tenant, priority, gpus, duration, estimate, mean, env.now, pools)
                 job.checkpoint = plan
+                job.checkpoint_size = size
                 job.speeds = speeds
                 self.next_id += 1
                 col.on_job_submitted(env.now, class_code, tenant_code, priority, gpus, duration, estimate)
@@ -181,6 +195,7 @@ class Sources:
         plan = src.checkpoint
         speeds = src.speeds
         comm = src.communication
+        size = src.checkpoint_size
         for times, sizes, durations, estimates in src.chunks:
             for t, gpus, duration, estimate in zip(times, sizes, durations, estimates, strict=True):
                 if t > env.now:
@@ -189,6 +204,7 @@ class Sources:
                           src.expected_duration, env.now, src.pools)  # fmt: skip
                 if plan is not None:
                     job.checkpoint = plan
+                    job.checkpoint_size = size
                 if speeds is not None:
                     job.speeds = speeds
                 if comm is not None:
@@ -200,4 +216,4 @@ class Sources:
         self.done()
 
 
-__all__ = ["Sources", "checkpointing", "class_chunks"]
+__all__ = ["Sources", "checkpoint_size", "checkpointing", "class_chunks"]

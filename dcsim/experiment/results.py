@@ -21,6 +21,7 @@ RUN_FILES = frozenset(
         "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet", "events.parquet",
         "jobs.csv", "timeseries.csv", "events.csv", "utilization.png", "wait_cdf.png",
         "failures.parquet", "failures.csv", "failures.png", "lost_by_cause.png", "epochs.parquet", "epochs.csv",
+        "links.parquet", "links.csv", "link_utilization.png", "busiest_links.png",
     }
 )  # fmt: skip
 

@@ -28,9 +28,11 @@ from dcsim.metrics.tables import (
     interruptions_table,
     jobs_table,
     link_usage_table,
+    links_table,
     network_runs_table,
     overhead_table,
     runs_table,
+    storage_tables,
     timeseries_table,
 )
 from dcsim.metrics.window import Window
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 
 
 #: Tables written to a results directory, in order.
-_WRITTEN = ("jobs", "timeseries", "failures", "events", "epochs")
+_WRITTEN = ("jobs", "timeseries", "failures", "events", "epochs", "links")
 
 
 @dataclass
@@ -56,7 +58,7 @@ class RunResult:
     """Everything one run produced.
 
     The tables are kept as numpy columns (:class:`dcsim.core.table.Table`); the
-    properties ``jobs``, ``timeseries``, ``events``, ``failures``, ``down`` and ``epochs``
+    properties ``jobs``, ``timeseries``, ``events``, ``failures``, ``down``, ``epochs`` and ``links``
     give them as pandas DataFrames (made on first use; None if the run has no such table).
     """
 
@@ -65,7 +67,7 @@ class RunResult:
     summary: dict[str, Any]
     wall_time_s: float
     data: dict[str, Table]
-    """The tables by name: ``jobs``, ``timeseries``, and ``events``, ``failures``, ``down``, ``epochs`` if made."""
+    """Tables by name: ``jobs``, ``timeseries``; ``events``, ``failures``, ``down``, ``epochs``, ``links`` if any."""
     overrides: list[str] = field(default_factory=list)
     data_files: dict[str, str] = field(default_factory=dict)
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
@@ -111,6 +113,11 @@ class RunResult:
     def epochs(self) -> pd.DataFrame | None:
         """One row per epoch of a batch scheduler."""
         return self.frame("epochs")
+
+    @property
+    def links(self) -> pd.DataFrame | None:
+        """One row per fabric link: its traffic over the window (runs where a job class communicates)."""
+        return self.frame("links")
 
     def tables(self) -> dict[str, Table]:
         """The tables written to the results directory, by file name (without extension)."""
@@ -236,9 +243,10 @@ def simulate(
             runs_table(col), overhead_table(col), interruptions_table(col), failures_table(col, model.topology, jobs),
             down_table(col), causes, spares if scenario.failures is not None else 0,
         )  # fmt: skip
+    usage = link_usage_table(col)
     summary = summarize(
         jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
-        network_runs_table(col), link_usage_table(col),
+        network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,
     )  # fmt: skip
     summary["run"] = {
         "scenario": scenario.name,
@@ -274,6 +282,11 @@ def simulate(
         data["events"] = events_table(model.collector)
     if epochs is not None:
         data["epochs"] = epochs
+    network = model.runs.network
+    if network is not None:
+        fabric = network.fabric
+        labels = [fabric.label(link) for link in range(fabric.capacities.size)]
+        data["links"] = links_table(usage, fabric.TIERS, labels, window.length)
     wall = time.perf_counter() - t0
     return RunResult(scenario, model.seed, summary, wall, data, list(overrides), files)
 

@@ -93,8 +93,8 @@ def daly(write: float, mtti: float) -> float:
     return math.sqrt(2.0 * write * mtti) * (1.0 + math.sqrt(f) / 3.0 + f / 9.0) - write
 
 
-RESTART, COMPUTE, WRITE, DONE = 0, 1, 2, 3
-"""Phases of a run: paying its restart, computing, writing a checkpoint, finished."""
+RESTART, COMPUTE, WRITE, DONE, READ = 0, 1, 2, 3, 4
+"""Phases of a run: paying its restart, computing, writing a checkpoint, finished, reading its checkpoint back."""
 
 
 class RunClock:
@@ -109,12 +109,28 @@ class RunClock:
 
     Runs whose rate never changes do not need a clock: :func:`wall_time` and
     :func:`progress` give their end and their state in closed form.
+
+    A write (and a read) may also be *open*: of unknown length, ended by :meth:`end_phase`
+    when the transfer through storage is done (``write`` infinite: every write is open;
+    ``reading``: after the restart the run reads its checkpoint, an open phase whose time
+    counts as restart). Such a run moves from phase to phase on events: :meth:`boundary_left`
+    is the wall time to the end of a phase of known length.
     """
 
-    __slots__ = ("checkpoint_paid", "interval", "k", "left", "n", "phase", "rate", "restart_paid", "segment_wall",
-                 "since", "unsaved", "work", "write")  # fmt: skip
+    __slots__ = ("checkpoint_paid", "interval", "k", "left", "n", "phase", "rate", "reading", "restart_paid",
+                 "segment_wall", "since", "unsaved", "work", "write")  # fmt: skip
 
-    def __init__(self, work: float, interval: float, write: float, restart: float, rate: float, since: float):
+    def __init__(
+        self,
+        work: float,
+        interval: float,
+        write: float,
+        restart: float,
+        rate: float,
+        since: float,
+        reading: bool = False,
+    ):
+        self.reading = reading
         self.work = work
         self.interval = interval
         self.write = write
@@ -147,10 +163,13 @@ class RunClock:
     def _settle_instant(self) -> None:
         """Complete a restart or write with no time left, and a piece with no work left."""
         while True:
-            if self.phase in (RESTART, WRITE) and self.left <= 0.0:
+            if self.phase in (RESTART, WRITE, READ) and self.left <= 0.0:
                 if self.phase == WRITE:
                     self.k += 1
                     self.unsaved = self.segment_wall = 0.0
+                if self.phase == RESTART and self.reading:
+                    self.phase, self.left = READ, math.inf
+                    continue
                 self.phase = COMPUTE
             elif self.phase == COMPUTE and self.unsaved >= self._segment():
                 if self.k == self.n:
@@ -178,7 +197,7 @@ class RunClock:
                 step = min(dt, self.left)
                 self.left -= step
                 dt -= step
-                if self.phase == RESTART:
+                if self.phase != WRITE:  # the restart, or the read that follows it
                     self.restart_paid += step
                 else:
                     self.checkpoint_paid += step
@@ -197,3 +216,27 @@ class RunClock:
             work, writes = self.work - self._pieces(self.k) - self.unsaved, self.n - self.k
         compute = work / self.rate if self.rate > 0 else (math.inf if work > 0 else 0.0)
         return (self.left if self.phase in (RESTART, WRITE) else 0.0) + compute + writes * self.write
+
+    def boundary_left(self) -> float:
+        """Wall time to the end of the current phase at the current rate, s (infinite for an open phase, or rate 0)."""
+        if self.phase == COMPUTE:
+            return (self._segment() - self.unsaved) / self.rate if self.rate > 0 else math.inf
+        if self.phase == RESTART:
+            return self.left
+        return 0.0 if self.phase == DONE else math.inf
+
+    def end_phase(self, now: float) -> None:
+        """Settle to ``now`` and end the current phase there: an open transfer is done, or a phase's end was due.
+
+        The phase's end is an event scheduled at :meth:`boundary_left`; the sum of floats
+        that brought the clock there may fall a hair short, which is taken as done.
+        """
+        phase, k = self.phase, self.k
+        self.advance(now)
+        if (self.phase, self.k) != (phase, k) or phase == DONE:
+            return
+        if phase == COMPUTE:
+            self.unsaved = self._segment()
+        else:
+            self.left = 0.0
+        self._settle_instant()

@@ -60,6 +60,9 @@ class Cluster:
         self.cordoned: dict[int, int] = {}
         #: The holders of GPUs by id, kept by the engine when it tracks runs (else empty).
         self.holders: dict[int, object] = {}
+        #: The fabric as policies read it (:class:`dcsim.views.NetworkView`), set by the engine when
+        #: a job class communicates; None otherwise.
+        self.network: object | None = None
 
     # ------------------------------------------------------------------ queries (the view)
     def count(self, pool: int, free: int) -> int:

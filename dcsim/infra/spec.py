@@ -227,6 +227,25 @@ class Network(Strict):
         return self
 
 
+class Storage(Strict):
+    """A site's shared storage: checkpoint writes and restart reads share its bandwidth, max-min fairly.
+
+    Only checkpoints with a `size` use it (a fixed `write` time does not). Each node of a job
+    reads and writes its part of the checkpoint, at most at its NIC's speed (`network.nic`);
+    the bandwidth is shared fairly among the nodes moving data at that moment.
+    """
+
+    bandwidth: BitsPerSecond = Field(
+        description="the site's storage bandwidth, shared by every checkpoint write and restart read at the site, "
+        "e.g. 200GB/s (bytes per second; 1.6Tbps is the same in bits)"
+    )
+    rack_bandwidth: BitsPerSecond | None = Field(
+        None,
+        description="each rack's own limit on its nodes' storage traffic (its link to the storage network), on top "
+        "of the site's, e.g. 25GB/s (default: none, only the site's bandwidth and the nodes' NICs)",
+    )
+
+
 class Site(Strict):
     """A data center: racks of nodes, either uniform (`racks`, `nodes_per_rack`, `node`) or `rack_groups`."""
 
@@ -236,6 +255,11 @@ class Site(Strict):
     node: NodeSpec | None = Field(None, description="node model (uniform site)")
     rack_groups: list[RackGroup] | None = Field(None, description="heterogeneous racks")
     network: Network = Field(default_factory=Network, description="the site's fabric")
+    storage: Storage | None = Field(
+        None,
+        description="the site's shared storage bandwidth, for checkpoints with a `size` (none: checkpoints take "
+        "their fixed `write` time; a `size` needs it)",
+    )
     costs: SiteCosts | None = Field(
         None, description="the site's own prices; a field it does not set is the scenario-wide `costs` one"
     )

@@ -104,6 +104,9 @@ class Collector:
     network_runs: dict[str, array[Any]]
     link_usage: dict[str, array[Any]]
     network_samples: dict[str, array[Any]]
+    storage_transfers: dict[str, array[Any]]
+    storage_usage: dict[str, array[Any]]
+    storage_samples: dict[str, array[Any]]
     on_job_submitted: Emitter
     on_job_started: Emitter
     on_job_finished: Emitter
@@ -116,6 +119,9 @@ class Collector:
     on_network_run: Emitter
     on_link_usage: Emitter
     on_network_sample: Emitter
+    on_storage_transfer: Emitter
+    on_storage_usage: Emitter
+    on_storage_sample: Emitter
 
     def code(self, vocabulary: str, name: str) -> int:
         """Small integer code of ``name`` in a vocabulary of coded text (a new name gets the next code)."""

@@ -42,6 +42,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("cost.usd_per_productive_gpu_hour", "cost per productive GPU-hour", "usd"),
     ("cost.usd_per_work_gpu_hour", "cost per GPU-hour of work (at reference speed)", "usd"),
     ("network.mean_job_slowdown", "network slowdown of jobs on the fabric", "ratio"),
+    ("storage.mean_checkpoint_write_s", "mean checkpoint write (through storage)", "seconds"),
     ("faults.failures", "component failures", "count"),
     ("faults.job_interruptions", "job interruptions", "count"),
     ("faults.lost_gpu_hours", "GPU-hours lost to failures", "number"),
@@ -74,6 +75,9 @@ STATIC_NAMES: tuple[str, ...] = (
     "cost.usd_per_productive_gpu_hour", "cost.usd_per_work_gpu_hour",
     "network.mean_job_slowdown", "network.bytes_moved", "network.p95_link_utilization",
     "network.max_link_utilization", "network.mean_nic_utilization", "network.mean_uplink_utilization",
+    "storage.checkpoint_writes", "storage.mean_checkpoint_write_s", "storage.p95_checkpoint_write_s",
+    "storage.mean_write_slowdown", "storage.restart_reads", "storage.mean_restart_read_s", "storage.bytes_written",
+    "storage.bytes_read", "storage.mean_utilization", "storage.busy_fraction", "storage.max_rack_utilization",
     "faults.failures", "faults.job_interruptions", "faults.lost_gpu_hours", "faults.downtime_gpu_hours",
     "faults.mean_time_to_repair_s", "faults.ettr", "faults.planned_interruptions", "faults.jobs_failed",
     "faults.unrepaired_at_end", "faults.reboots", "faults.spare_swaps", "faults.mean_wait_technician_s",
@@ -133,6 +137,14 @@ _WORDS = {
     "network.p95_link_utilization": "95th percentile of the links' utilization",
     "network.max_link_utilization": "busiest link's utilization",
     "network.mean_nic_utilization": "NICs' utilization", "network.mean_uplink_utilization": "leaf uplinks' utilization",
+    "storage.checkpoint_writes": "checkpoint writes through storage",
+    "storage.p95_checkpoint_write_s": "p95 checkpoint write (through storage)",
+    "storage.mean_write_slowdown": "checkpoint write time over its time on idle storage",
+    "storage.restart_reads": "checkpoint reads at restarts", "storage.mean_restart_read_s": "mean checkpoint read",
+    "storage.bytes_written": "bytes written to storage", "storage.bytes_read": "bytes read from storage",
+    "storage.mean_utilization": "storage bandwidth utilization",
+    "storage.busy_fraction": "share of time storage was in use",
+    "storage.max_rack_utilization": "busiest rack's storage utilization",
     "cluster.installed_gpus": "installed GPUs", "cluster.nodes": "nodes", "cluster.spare_gpus": "spare GPUs",
     "scheduler.fallback_share": "share of MILP epochs without an optimum",
     "scheduler.jobs_started": "jobs the MILP started", "scheduler.guard_starts": "jobs started by the idle guard",
@@ -245,9 +257,11 @@ def _kind_from_name(name: str) -> str:
         return "kwh"
     if "share" in last or name.startswith("utilization.") or last in ("ettr", "offered_load", "endless_load"):
         return "share"
-    if last in _NUMBERS:
+    if name.startswith("storage.") and ("utilization" in last or "fraction" in last):
+        return "share"
+    if last in _NUMBERS or name.startswith("storage.bytes_"):
         return "number"
-    return "ratio" if last == "mean_slowdown" else "count"
+    return "ratio" if last in ("mean_slowdown", "mean_write_slowdown") else "count"
 
 
 def _words(name: str) -> str:

@@ -321,6 +321,56 @@ class NetworkSample:
     kind: str = "network_sample"
 
 
+@record("storage_transfers")
+@dataclass(frozen=True, slots=True)
+class StorageTransfer:
+    """A transfer between a job's nodes and its site's storage, from ``start`` to ``end``.
+
+    ``read``: a restart's read of its checkpoint (else a write: a checkpoint, or the one a
+    maintenance eviction owes, written at the restart); ``bytes`` moved (all of
+    them when ``completed``; cut short by a lost run or the end of the simulation otherwise);
+    ``idle_s``: what the whole transfer takes alone on idle storage.
+    """
+
+    job_id: I64
+    read: Flag
+    site: I32
+    start: F64
+    end: F64
+    bytes: F64
+    idle_s: F64
+    completed: Flag
+    kind: str = "storage_transfer"
+
+
+@record("storage_usage")
+@dataclass(frozen=True, slots=True)
+class StorageUsage:
+    """A storage link's use over the measured window, at the end of the simulation.
+
+    ``rack`` is -1 for a site's link; ``capacity`` bits/s; ``bits`` carried and ``busy_s``
+    seconds with some transfer on it, inside the window.
+    """
+
+    link: I64
+    site: I32
+    rack: I32
+    capacity: F64
+    bits: F64
+    busy_s: F64
+    kind: str = "storage_usage"
+
+
+@record("storage_samples")
+@dataclass(frozen=True, slots=True)
+class StorageSample:
+    """The sites' storage load at a timeseries sample: traffic over bandwidth."""
+
+    time: F64
+    storage_utilization: F64
+    kind: str = "storage_sample"
+
+
 @record("samples")
 @dataclass(frozen=True, slots=True)
 class Sample:

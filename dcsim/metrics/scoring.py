@@ -194,6 +194,7 @@ def summarize(
     speeds: Mapping[str, Sequence[float] | None] | None = None,
     network: Table | None = None,
     links: Table | None = None,
+    storage: tuple[Table, Table] | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -210,6 +211,8 @@ def summarize(
             None or absent: 1 everywhere), for the work done at reference speed.
         network: the runs whose traffic crossed the fabric (:func:`dcsim.metrics.tables.network_runs_table`).
         links: every fabric link's traffic in the window (:func:`dcsim.metrics.tables.link_usage_table`).
+        storage: the transfers through storage and the storage links' use in the window
+            (:func:`dcsim.metrics.tables.storage_tables`; None: no checkpoint has a size).
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -306,6 +309,7 @@ def summarize(
         },
         "faults": fault_block,
         "network": network_metrics(jobs, network, links, window),
+        "storage": storage_metrics(storage, window),
         "queue": {
             "queued_at_end": queued_now,
             "mean_queued_jobs": float(queue_area / window.length) if window.length > 0 else 0.0,
@@ -356,6 +360,55 @@ def network_metrics(jobs: Table, runs: Table | None, links: Table | None, window
             total = float(capacity[mine].sum())
             load[f"mean_{tier}_utilization"] = float(links["bits"][mine].sum()) / total if total > 0 else None
     return {**out, **load}
+
+
+def storage_metrics(storage: tuple[Table, Table] | None, window: Window) -> dict[str, Any]:
+    """Checkpoint writes and restart reads through storage, and the storage's load.
+
+    ``checkpoint_writes``: writes completed inside the window (their end in it), a checkpoint or
+    the one a maintenance eviction owes; ``mean_checkpoint_write_s`` and ``p95_checkpoint_write_s``:
+    their durations as they took under contention; ``mean_write_slowdown``: of each, its duration
+    over its time alone on idle storage; ``restart_reads`` and ``mean_restart_read_s``: the same
+    for restarts' reads; ``bytes_written`` and ``bytes_read``: moved inside the window (a transfer
+    straddling its edges, or cut short, counts pro rata of its time); ``mean_utilization``: the
+    sites' storage traffic over their bandwidth through the window; ``busy_fraction``: mean over
+    sites of the share of the window with some transfer in progress; ``max_rack_utilization``:
+    the busiest rack's traffic over its ``rack_bandwidth`` (None without rack limits). Without a
+    checkpoint with a `size` (``storage`` None; fixed `write` times do not go through storage)
+    the counts and bytes are 0 and the rest None.
+    """
+    out: dict[str, Any] = dict.fromkeys(
+        ("checkpoint_writes", "mean_checkpoint_write_s", "p95_checkpoint_write_s", "mean_write_slowdown",
+         "restart_reads", "mean_restart_read_s", "bytes_written", "bytes_read", "mean_utilization", "busy_fraction",
+         "max_rack_utilization")
+    )  # fmt: skip
+    out.update(checkpoint_writes=0, restart_reads=0, bytes_written=0.0, bytes_read=0.0)
+    if storage is None:
+        return out
+    transfers, usage = storage
+    end = transfers["end_s"]
+    took = end - transfers["start_s"]
+    done = transfers["completed"] & (end >= window.start) & (end <= window.end)
+    read = transfers["read"]
+    writes, reads = done & ~read, done & read
+    out["checkpoint_writes"], out["restart_reads"] = int(writes.sum()), int(reads.sum())
+    out["mean_checkpoint_write_s"], out["p95_checkpoint_write_s"] = _mean(took[writes]), _p95(took[writes])
+    idle = transfers["idle_s"][writes]
+    out["mean_write_slowdown"] = _mean(np.divide(took[writes], idle, out=np.ones_like(idle), where=idle > 0))
+    out["mean_restart_read_s"] = _mean(took[reads])
+    inside = overlap(transfers["start_s"], end, window)
+    share = np.divide(inside, took, out=np.zeros_like(took), where=took > 0)
+    moved = transfers["bytes"] * share
+    out["bytes_written"], out["bytes_read"] = float(moved[~read].sum()), float(moved[read].sum())
+    if len(usage) and window.length > 0:
+        sites = usage["rack"] < 0
+        capacity = usage["capacity"] * window.length
+        if sites.any():
+            out["mean_utilization"] = float(usage["bits"][sites].sum() / capacity[sites].sum())
+            out["busy_fraction"] = float(usage["busy_s"][sites].mean() / window.length)
+        if (~sites).any():
+            out["max_rack_utilization"] = float((usage["bits"][~sites] / capacity[~sites]).max())
+    return out
 
 
 def _finite(node: Any) -> Any:

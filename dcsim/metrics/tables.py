@@ -6,6 +6,7 @@ writing them costs no pandas import; ``Table.to_pandas`` gives a DataFrame.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -141,7 +142,8 @@ def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``.
 
     With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization`` (every
-    switch-to-switch link): each tier's traffic over its capacity at the sample.
+    switch-to-switch link): each tier's traffic over its capacity at the sample; with
+    checkpoints of a size ``storage_utilization``: the sites' storage traffic over their bandwidth.
     """
     s = col.columns("sample")
     columns = {
@@ -156,6 +158,9 @@ def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     if net["time"].size == s["time"].size and net["time"].size:
         columns["nic_utilization"] = net["nic_utilization"].astype(float)
         columns["uplink_utilization"] = net["uplink_utilization"].astype(float)
+    storage = col.columns("storage_sample")
+    if storage["time"].size == s["time"].size and storage["time"].size:
+        columns["storage_utilization"] = storage["storage_utilization"].astype(float)
     return Table(columns)
 
 
@@ -293,6 +298,40 @@ def link_usage_table(col: Collector) -> Table:
     return record_table(col, "link_usage")
 
 
+def links_table(usage: Table, tiers: Sequence[str], labels: Sequence[str], window_s: float) -> Table:
+    """The fabric's links as a run's ``links`` table: each link's traffic over the measured window.
+
+    Columns: ``link`` (id), ``tier`` (``nic``, ``uplink``), ``label`` (the link in words, e.g.
+    ``uplinks up, rack 2``), ``capacity_bps``, ``bits`` (carried inside the window) and
+    ``utilization`` (bits over capacity x the window's length; 0 for an empty window).
+
+    Args:
+        usage: :func:`link_usage_table`.
+        tiers: tier names by code.
+        labels: each link's label, by link id.
+        window_s: length of the measured window, s.
+    """
+    capacity = usage["capacity"]
+    room = capacity * window_s
+    return Table({
+        "link": usage["link"],
+        "tier": Coded(usage["tier"].astype(np.int32), tuple(tiers)),
+        "label": np.array([labels[int(x)] for x in usage["link"]], dtype=object),
+        "capacity_bps": capacity,
+        "bits": usage["bits"],
+        "utilization": np.divide(usage["bits"], room, out=np.zeros_like(room), where=room > 0),
+    })  # fmt: skip
+
+
+def storage_tables(col: Collector) -> tuple[Table, Table]:
+    """The transfers through storage, and the storage links' use in the window.
+
+    Transfers: ``job_id, read, site, start_s, end_s, bytes, idle_s, completed``; links: ``link,
+    site, rack`` (-1: the site's link), ``capacity`` (bits/s), ``bits, busy_s``.
+    """
+    return record_table(col, "storage_transfer", start="start_s", end="end_s"), record_table(col, "storage_usage")
+
+
 def network_runs_table(col: Collector) -> Table:
     """One row per run whose traffic crossed the fabric: ``job_id, start_s, end_s, compute_s, idle_s, bytes``."""
     return record_table(col, "network_run", start="start_s", end="end_s")
@@ -391,7 +430,7 @@ def epochs_table(log: list) -> Table:
     (``optimal``, ``time_limit``, ...), ``solve_time_s`` (wall time: it varies from run
     to run), ``started``, ``unplaced`` (chosen but not placeable on nodes), ``fallback``
     (the placement policy decided instead), and the objective terms in USD
-    (``cost_usd``, ``fault_usd``, ``fragmentation_usd``, ``wait_usd``).
+    (``cost_usd``, ``fault_usd``, ``fragmentation_usd``, ``network_usd``, ``wait_usd``).
     """
 
     def column(values: list, dtype: type) -> np.ndarray:
@@ -409,6 +448,6 @@ def epochs_table(log: list) -> Table:
         "unplaced": column([e.unplaced for e in log], np.int64),
         "fallback": column([e.fallback for e in log], bool),
     }
-    for term in ("cost", "fault", "fragmentation", "wait"):
+    for term in ("cost", "fault", "fragmentation", "network", "wait"):
         columns[f"{term}_usd"] = column([e.terms.get(term, 0.0) for e in log], float)
     return Table(columns)

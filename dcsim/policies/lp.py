@@ -17,11 +17,21 @@ first ``window`` queued jobs (in submission order) and the free capacity, in bin
   the pool's GPU-hour price, above the same in the job's safest pool within one rack;
 - **fragmentation**: GPUs the job leaves free beside it on a partly used node, valued
   at the GPU-hour price for one period, above the job's tightest fit this epoch;
+- **network**: with a fabric (a job class communicates), what the job's expected network
+  slowdown in the bin costs: ``(slowdown - 1) x gpus x estimated hours x GPU-hour price``,
+  the GPU-hours it would hold longer. The slowdown is its step at the share its flow can
+  expect on the placement it would get there (a rack's bin: inside the rack; a pool's bin:
+  where ``network_aware`` puts it), from the links' capacity and load now, over its step on
+  an idle fabric (:func:`dcsim.policies.placement.expected_slowdown`). So a job that would
+  span racks on an oversubscribed or busy fabric prefers a rack that holds it, or waits for
+  one while waiting costs less. Zero without a fabric, and for jobs on one node or without
+  traffic;
 - **waiting**: a job left queued costs ``gpus x GPU-hour price x (its wait so far + one
   period)``; so older jobs go first, and a job may wait for a cheaper or safer bin
   only while that is worth it.
 
-Then each chosen job is placed on nodes inside its bin (the tightest ones). If the
+Then each chosen job is placed on nodes inside its bin (the tightest ones; in a pool's bin, a
+job that communicates over a fabric where ``network_aware`` puts it). If the
 solver gives no optimal answer in ``time_limit``, the epoch falls back to the plain
 backfill pass with the scenario's placement policy, and the fallback is counted.
 """
@@ -40,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dcsim.allocate.epoch import TERMS, Bin, Candidate, EpochProblem, solve_epoch
 from dcsim.core.spec import PositiveSeconds, Seconds
 from dcsim.infra.cluster import Placement
-from dcsim.policies.placement import _TIGHTEST, place_in_pool
+from dcsim.policies.placement import _TIGHTEST, NetworkAware, communicates, expected_slowdown, place_in_pool
 from dcsim.policies.scheduling import SCHEDULER, Epoch, SchedulerBase
 from dcsim.views import ClusterView, Fleet, JobView, QueueLike
 
@@ -73,6 +83,9 @@ class LpParams(BaseModel):
     fault_weight: float = Field(1.0, ge=0, description="weight of the fault-exposure term")
     wait_weight: float = Field(1.0, gt=0, description="weight of the waiting term")
     fragmentation_weight: float = Field(1.0, ge=0, description="weight of the fragmentation term")
+    network_weight: float = Field(
+        1.0, ge=0, description="weight of the network term (the expected network slowdown in $; only with a fabric)"
+    )
     solver: Literal["highs", "cbc"] = Field("highs", description="MILP solver")
     time_limit: PositiveSeconds = Field(1.0, description="solver time limit per epoch (then: fallback)")
     gap: float = Field(0.0, ge=0, lt=1, description="relative MIP gap at which the solver may stop")
@@ -123,7 +136,7 @@ def _leftover(hist: Sequence[int], rest: int, n: int) -> tuple[int, int]:
 
 @SCHEDULER.register("lp")
 class LinearProgram(SchedulerBase):
-    """MILP per epoch over queued jobs and free capacity: cost, fault exposure, waiting, fragmentation."""
+    """MILP per epoch over queued jobs and free capacity: cost, fault exposure, waiting, fragmentation, network."""
 
     Params = LpParams
 
@@ -133,6 +146,8 @@ class LinearProgram(SchedulerBase):
         #: The auto level's bound, halved after each epoch that timed out (so a run does not keep falling back).
         self.max_cells = params.max_cells
         self.fleet: Fleet | None = None
+        #: Where a job that communicates goes in a pool's bin (and what its network term prices).
+        self.spanning = NetworkAware(NetworkAware.Params(), rng)
         #: One record per epoch.
         self.log: list[EpochRecord] = []
 
@@ -154,6 +169,7 @@ class LinearProgram(SchedulerBase):
         assert fleet is not None, "bind() first"
         pools = sorted({q for job in jobs for q in job.pools})
         free = cluster.free
+        net = cluster.network
         racks: dict[int, tuple[int, int, list[int]]] = {}  # rack -> (free GPUs, whole nodes, histogram)
         open_nodes = 0
         for q in pools:
@@ -227,7 +243,8 @@ class LinearProgram(SchedulerBase):
                 self._fault(job, fleet.rates[q], _shape(g, cluster.pools[q].gpus_per_node), 1, est[q]) * fleet.price[q]
                 for q in job.pools
             )
-            mine: list[tuple[int, int, int, float, float, float]] = []  # bin, whole, GPUs left, fault, price, cost
+            # bin, whole nodes, GPUs left, fault, price, cost, network
+            mine: list[tuple[int, int, int, float, float, float, float]] = []
             for q in job.pools:
                 pool = cluster.pools[q]
                 n = pool.gpus_per_node
@@ -258,6 +275,7 @@ class LinearProgram(SchedulerBase):
                         if r in racks and racks[r][0] >= g and racks[r][1] >= shape.whole:
                             targets.append((rack_index(r, q), racks[r][2], 1))
                 faults: dict[int, float] = {}
+                priced = net is not None and shape.nodes > 1 and communicates(job) and p.network_weight > 0
                 for b, counts, spanned in targets:
                     left, breaks = _leftover(counts, shape.rest, n)
                     whole = shape.whole + breaks
@@ -266,18 +284,35 @@ class LinearProgram(SchedulerBase):
                     if spanned not in faults:
                         fault = self._fault(job, fleet.rates[q], shape, spanned, est[q])
                         faults[spanned] = max(fault * price - safest, 0.0)
-                    mine.append((b, whole, left, faults[spanned], price, cost))
+                    slow = 0.0
+                    if priced:
+                        extra = self.slowdown(job, cluster, q, where[b][1]) - 1.0
+                        slow = p.network_weight * extra * g * est[q] / 3600.0 * price
+                    mine.append((b, whole, left, faults[spanned], price, cost, slow))
             # Fragmentation counts above the job's tightest fit now.
-            tightest = min((price * left for _, _, left, _, price, _ in mine), default=0.0)
+            tightest = min((price * left for _, _, left, _, price, _, _ in mine), default=0.0)
             frag_h = p.fragmentation_weight * period_h
-            mine_c = [Candidate(j, b, g, whole, cost, fault, frag_h * (price * left - tightest))
-                      for b, whole, left, fault, price, cost in mine]  # fmt: skip
+            mine_c = [Candidate(j, b, g, whole, cost, fault, frag_h * (price * left - tightest), slow)
+                      for b, whole, left, fault, price, cost, slow in mine]  # fmt: skip
             if p.spare_bins is not None:
                 keep = like[(g, tuple(job.pools))] + p.spare_bins
                 if len(mine_c) > keep:
                     mine_c = sorted(mine_c, key=lambda c: (c.price, c.bin))[:keep]
             candidates += mine_c
         return EpochProblem(bins, candidates, wait), level, where
+
+    def slowdown(self, job: JobView, cluster: ClusterView, pool: int, nodes: Sequence[int]) -> float:
+        """The job's expected network slowdown placed in ``nodes`` of ``pool`` now (a pool's bin: ``nodes`` empty).
+
+        Placed as :meth:`_place` would place it: inside the nodes (:func:`in_nodes`), or in a
+        pool's bin where ``network_aware`` puts it; 1 when it would sit on one node.
+        """
+        n = cluster.pools[pool].gpus_per_node
+        spanning = self.spanning.place_among
+        placement = in_nodes(cluster, nodes, job.gpus, n) if nodes else spanning(job, cluster, (pool,))
+        if placement is None or len(placement) < 2 or cluster.network is None or job.communication is None:
+            return 1.0
+        return expected_slowdown(cluster.network, job.communication, [m for m, _ in placement])
 
     def _fault(self, job: JobView, rates: tuple[float, ...], shape: _Shape, spanned: int, est: float) -> float:
         """Weighted expected GPU-hours the job loses to failures in a bin spanning ``spanned`` racks.
@@ -338,6 +373,8 @@ class LinearProgram(SchedulerBase):
             job = jobs[c.job]
             pool, nodes = where[c.bin]
             placement = in_nodes(cluster, nodes, job.gpus, cluster.pools[pool].gpus_per_node) if nodes else None
+            if placement is None and cluster.network is not None and communicates(job):
+                placement = self.spanning.place_among(job, cluster, (pool,))
             if placement is None:
                 found = place_in_pool(cluster, pool, job.gpus, _TIGHTEST)
                 placement = found[0] if found is not None else None

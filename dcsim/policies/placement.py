@@ -14,14 +14,17 @@ order): the job goes to a slower pool only when no faster one has room for it no
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
+from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dcsim.core.registry import Registry, lacks_methods
 from dcsim.infra.cluster import Placement
-from dcsim.views import ClusterView, JobView
+from dcsim.views import ClusterView, JobView, NetworkView
 
 if TYPE_CHECKING:
     import numpy as np
@@ -275,16 +278,7 @@ class RackPack(_BuiltIn):
                 continue
             if r == 0 or c > k or self._partial_in([rack], cluster, r, n) is not None:
                 best_rack = rack
-        if best_rack >= 0:
-            chosen = [best_rack]
-        else:  # Fewest racks: take the racks with the most whole free nodes first.
-            order = sorted((rack for rack in racks if whole[rack]), key=lambda x: (-whole[x], x))
-            chosen, total = [], 0
-            for rack in order:
-                chosen.append(rack)
-                total += whole[rack]
-                if total >= k:
-                    break
+        chosen = [best_rack] if best_rack >= 0 else self._fewest_racks(cluster, racks, k)
         wholes = [m for rack in chosen for m in cluster.rack_nodes[rack] if free[m] == n]
         placement: Placement = [(m, n) for m in wholes[:k]]
         spare = len(wholes) - k
@@ -307,6 +301,18 @@ class RackPack(_BuiltIn):
         used_racks = len({cluster.node_rack[m] for m, _ in placement})
         return used_racks, spare, placement
 
+    def _fewest_racks(self, cluster: ClusterView, racks: Sequence[int], k: int) -> list[int]:
+        """Racks that hold ``k`` whole free nodes, as few as can (their whole free nodes suffice): the largest first."""
+        whole = cluster.rack_whole_free
+        order = sorted((rack for rack in racks if whole[rack]), key=lambda x: (-whole[x], x))
+        chosen, total = [], 0
+        for rack in order:
+            chosen.append(rack)
+            total += whole[rack]
+            if total >= k:
+                break
+        return chosen
+
     @staticmethod
     def _partial_in(racks: list[int], cluster: ClusterView, r: int, n: int) -> int | None:
         """Tightest partly used node with at least ``r`` free GPUs in ``racks``; ties -> lowest id."""
@@ -318,3 +324,191 @@ class RackPack(_BuiltIn):
                 if r <= f < n and (best is None or (f, m) < best):
                     best = (f, m)
         return best[1] if best is not None else None
+
+
+def link_share(network: NetworkView, links: Sequence[int]) -> float:
+    """The share per hop (bits/s) a new flow over ``links`` can expect now, by the links' capacity and load.
+
+    On a link of capacity C carrying load L from n crossings, a flow crossing it c times
+    gets at least its fair part C / (n + c) per crossing, and the spare capacity (C - L) / c
+    when that is more; the flow's share is the least over its links. An estimate: max-min
+    may give it more where the other flows are held back elsewhere. A flow with no links
+    has an infinite share. Cost O(links).
+    """
+    if not links:
+        return math.inf
+    counts = Counter(links)
+    cap, load, crossings = network.capacity, network.load, network.crossings
+    return min(max((cap[x] - load[x]) / c, cap[x] / (crossings[x] + c)) for x, c in counts.items())
+
+
+def expected_slowdown(network: NetworkView, communication: tuple[str, float, float], nodes: Sequence[int]) -> float:
+    """A job's expected network slowdown on ``nodes`` now: its step at :func:`link_share` over its step on the NICs.
+
+    The step takes ``c + V / r`` at a share ``r`` per hop and ``c + V / B`` at the NICs' speed
+    ``B`` (the flow model of :mod:`dcsim.engine.network`, on the reference GPU); at least 1.
+    Cost O(the flow's links).
+    """
+    pattern, size, compute = communication
+    links, _, factor, phases = network.links(pattern, nodes)
+    if not links:
+        return 1.0
+    bits = size * factor * 8.0 * phases
+    nominal = network.nominal_share(links)
+    share = min(link_share(network, links), nominal)
+    return (compute + bits / share) / (compute + bits / nominal) if share > 0 else math.inf
+
+
+def uplink_headroom(network: NetworkView | None, rack: int) -> float:
+    """The share a new crossing of a rack's uplinks can expect now, bits/s (the lesser way; inf without a network)."""
+    if network is None:
+        return math.inf
+    cap, load, crossings = network.capacity, network.load, network.crossings
+    return min(max(cap[x] - load[x], cap[x] / (crossings[x] + 1)) for x in network.uplinks(rack))  # link_share, c = 1
+
+
+def communicates(job: JobView) -> bool:
+    """True if the job's class has a communication profile with traffic (a pattern other than ``none``)."""
+    comm = job.communication
+    return comm is not None and comm[0] != "none"
+
+
+@PLACEMENT.register("network_aware")
+class NetworkAware(RackPack):
+    """Communicating multi-node jobs in one rack, else the fewest racks with the least loaded uplinks; others best fit.
+
+    A multi-node job whose class communicates goes into the fullest rack that holds it (its
+    traffic then stays on the NICs); when no rack does, onto the fewest racks that hold it,
+    chosen so that the least headroom among their uplink bundles (:func:`uplink_headroom`:
+    the share a new crossing can expect, from the bundle's capacity, load and flows) is the
+    most, its nodes grouped by rack, the rack with the most whole free nodes first. Jobs on
+    one node and jobs without traffic take the best fit, which fills partly used nodes and
+    the lowest-id whole nodes, leaving whole racks and quiet uplinks to the jobs that
+    communicate. Without a network (no class communicates) there is no load to read: every
+    multi-node job is placed for locality alone, as ``rack_pack`` places it. Ties -> the
+    rack with the most whole free nodes, then the lowest id. Cost per multi-node try
+    O(racks log racks + nodes of the chosen racks) in a pool.
+    """
+
+    Params = _PreferParams
+
+    def place_among(self, job: JobView, cluster: ClusterView, pools: Sequence[int] | None = None) -> Placement | None:
+        """Locality and uplink headroom for a communicating job; best fit for the others (see the class)."""
+        if cluster.network is not None and not communicates(job):
+            best: tuple[float, int, Placement] | None = None
+            for pool in job.pools if pools is None else pools:
+                found = place_in_pool(cluster, pool, job.gpus, _TIGHTEST)
+                if found is not None and (best is None or (found[1], found[0][0][0]) < best[:2]):
+                    best = (found[1], found[0][0][0], found[0])
+            return best[2] if best is not None else None
+        return super().place_among(job, cluster, pools)
+
+    def _fewest_racks(self, cluster: ClusterView, racks: Sequence[int], k: int) -> list[int]:
+        """The fewest racks holding ``k`` whole free nodes whose least uplink headroom is the most.
+
+        The fewest is ``m``: the racks with the most whole free nodes reach ``k`` with ``m``. Then
+        racks are taken by headroom, most first, keeping the ``m`` with the most whole free nodes
+        seen so far: the first time those hold ``k``, no set of ``m`` racks has a higher least
+        headroom. Returned the rack with the most whole free nodes first (its nodes first).
+        """
+        whole = cluster.rack_whole_free
+        usable = [rack for rack in racks if whole[rack]]
+        sizes = sorted((whole[rack] for rack in usable), reverse=True)
+        m, total = 0, 0
+        while total < k:
+            total += sizes[m]
+            m += 1
+        network = cluster.network
+        head = {rack: uplink_headroom(network, rack) for rack in usable}
+        kept: list[tuple[int, int]] = []  # min-heap of (whole free nodes, -rack): the m largest so far
+        total = 0
+        for rack in sorted(usable, key=lambda x: (-head[x], -whole[x], x)):
+            heappush(kept, (whole[rack], -rack))
+            total += whole[rack]
+            if len(kept) > m:
+                total -= heappop(kept)[0]
+            if len(kept) == m and total >= k:
+                break
+        return sorted((-neg for _, neg in kept), key=lambda x: (-whole[x], x))
+
+
+@PLACEMENT.register("spread")
+class Spread(_BuiltIn):
+    """Multi-node jobs one whole node per rack over as many racks as hold one; single-node jobs best fit.
+
+    Whole nodes are taken one at a time from the rack that holds the fewest of the job's
+    nodes so far (ties -> the most whole free nodes left, then the lowest rack id), so the
+    job spans min(its nodes, racks with a whole free node) racks, its nodes as even over
+    them as they allow; a remainder of fewer GPUs than a
+    node goes to the tightest partly used node of a rack it does not use yet (else of one
+    it uses, else one more whole node). For fault isolation: a rack failure takes fewer of
+    the job's nodes (the job still stops: its GPUs run as a gang). Across the job's pools:
+    most racks, then the lowest first node. Cost per multi-node try O(racks + k log racks
+    + nodes of the partly used buckets) in a pool, for k nodes.
+    """
+
+    Params = _PreferParams
+
+    def place_among(self, job: JobView, cluster: ClusterView, pools: Sequence[int] | None = None) -> Placement | None:
+        """The spread placement over ``pools`` (default: the job's): most racks, then the lowest first node."""
+        best: tuple[int, int, Placement] | None = None
+        for pool in job.pools if pools is None else pools:
+            n = cluster.pools[pool].gpus_per_node
+            if job.gpus <= n:
+                found = place_in_pool(cluster, pool, job.gpus, _TIGHTEST)
+                placement = found[0] if found is not None else None
+            else:
+                placement = self._spread(cluster, pool, job.gpus, n)
+            if placement is None:
+                continue
+            key = (-len({cluster.node_rack[m] for m, _ in placement}), placement[0][0])
+            if best is None or key < best[:2]:
+                best = (*key, placement)
+        return best[2] if best is not None else None
+
+    @staticmethod
+    def _spread(cluster: ClusterView, pool: int, gpus: int, n: int) -> Placement | None:
+        """``gpus`` GPUs of ``pool`` over as many racks as possible, or None if they do not fit."""
+        if cluster.pool_free[pool] < gpus:
+            return None
+        k, r = divmod(gpus, n)
+        whole_total = cluster.count(pool, n)
+        if whole_total < k:
+            return None
+        partial = None
+        if r:
+            nodes_by_free = [cluster.nodes_in_bucket(pool, f) for f in range(r, n)]
+            if whole_total == k and not any(nodes_by_free):
+                return None
+        free, rack_nodes, whole = cluster.free, cluster.rack_nodes, cluster.rack_whole_free
+        # (the job's nodes in the rack so far, -whole free nodes left there, rack, next position in its nodes)
+        heap = [(0, -whole[rack], rack, 0) for rack in cluster.pools[pool].racks if whole[rack]]
+        heapify(heap)
+        taken: list[int] = []
+        used: set[int] = set()
+
+        def next_whole() -> int:
+            mine, left, rack, at = heappop(heap)
+            members = rack_nodes[rack]
+            while free[members[at]] != n:
+                at += 1
+            used.add(rack)
+            if left < -1:
+                heappush(heap, (mine + 1, left + 1, rack, at + 1))
+            return members[at]
+
+        while len(taken) < k:
+            taken.append(next_whole())
+        placement: Placement = [(m, n) for m in taken]
+        if r:
+            rack_of = cluster.node_rack
+            for nodes in nodes_by_free:  # tightest first: a rack not used yet, else any
+                partial = next((m for m in nodes if rack_of[m] not in used), None)
+                if partial is not None:
+                    break
+            if partial is None:
+                partial = next((nodes[0] for nodes in nodes_by_free if nodes), None)
+            if partial is None:  # one more whole node, by the same rule
+                partial = next_whole()
+            placement.append((partial, r))
+        return placement

@@ -1,6 +1,7 @@
 """Plots of one run: utilization, queue, waits; with failures, their timeline and cost by cause.
 
-With failures: a timeline of failures and repairs, and the GPU-hours lost by cause.
+With failures: a timeline of failures and repairs, and the GPU-hours lost by cause. With a
+fabric (a job class communicates): each link tier's utilization over time, and the busiest links.
 
 matplotlib is imported lazily (Agg backend), only when plots are asked for.
 """
@@ -117,6 +118,8 @@ def plot_run(result: Any, out_dir: str) -> list[str]:
     paths.append(path)
     if result.failures is not None:
         paths += plot_failures(result, out_dir, plt)
+    if result.links is not None:
+        paths += plot_network(result, out_dir, plt)
     return paths
 
 
@@ -292,6 +295,89 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
     ax.set_title(f"{sc.name}: {total:,.0f} GPU-hours lost to failures{after}, by cause (seed {result.seed})",
                  fontsize=10)  # fmt: skip
     path = os.path.join(out_dir, "lost_by_cause.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    paths.append(path)
+    return paths
+
+
+TIER_COLORS = {"nic": "#1f77b4", "uplink": "#d62728"}
+TIER_WORDS = {"nic": "NICs (node to leaf)", "uplink": "leaf uplinks (to the spines)"}
+BUSIEST = 20
+"""Links shown in ``busiest_links.png``."""
+
+
+def busiest_links(result: Any, top: int = BUSIEST) -> Any:
+    """The ``top`` links of the run's ``links`` table by utilization in the window, busiest first (ties -> lower id)."""
+    links = result.links
+    return links.sort_values(["utilization", "link"], ascending=[False, True], kind="stable").head(top)
+
+
+def plot_network(result: Any, out_dir: str, plt: Any) -> list[str]:
+    """Write ``link_utilization.png`` (each tier over time) and ``busiest_links.png`` (the top links); return paths.
+
+    The first: each tier's traffic over its capacity at every timeseries sample (the
+    ``nic_utilization`` and ``uplink_utilization`` columns), with its mean over the window. The
+    second: the :data:`BUSIEST` busiest links (:func:`busiest_links`), each link's traffic over
+    its capacity through the measured window, labelled by tier and rack or node.
+    """
+    sc = result.scenario
+    ts = result.timeseries
+    net = result.summary["network"]
+    after = " after warm-up" if sc.warmup > 0 else ""
+    t, label = _time_axis(ts["time_s"].to_numpy())
+    k = t[-1] / ts["time_s"].iloc[-1] if len(ts) and ts["time_s"].iloc[-1] > 0 else 1.0
+    fig, ax = plt.subplots(figsize=(10, 4.5), constrained_layout=True)
+    for tier in ("nic", "uplink"):
+        column = f"{tier}_utilization"
+        if column not in ts:
+            continue
+        color = TIER_COLORS[tier]
+        mean = net.get(f"mean_{tier}_utilization")
+        ax.step(t, 100 * ts[column], where="post", color=color, lw=1.0, label=TIER_WORDS[tier])
+        if mean is not None:
+            ax.axhline(100 * mean, color=color, ls="--", lw=0.8, label=f"mean{after}: {100 * mean:.1f} %")
+    if sc.warmup > 0:
+        ax.axvspan(0, sc.warmup * k, color="0.9", zorder=0)
+    ax.set_ylim(0, 115)
+    ax.set_xlabel(label)
+    ax.set_ylabel("traffic over capacity of the tier (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", frameon=True, framealpha=0.9, fontsize=8, ncols=2)
+    slow = net.get("mean_job_slowdown")
+    ax.set_title(
+        f"{sc.name}: link utilization per tier, {sc.policies.placement.name} placement, seed {result.seed}"
+        + (f"; jobs on the fabric ran {slow:.3g}x their idle-fabric time" if slow else ""),
+        fontsize=10,
+    )
+    path = os.path.join(out_dir, "link_utilization.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    paths = [path]
+
+    top = busiest_links(result)
+    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.3 * len(top) + 1.6)), constrained_layout=True)
+    rows = top.iloc[::-1]  # busiest at the top
+    tiers = rows["tier"].astype(str).tolist()
+    bars = ax.barh(rows["label"].tolist(), 100 * rows["utilization"].to_numpy(),
+                   color=[TIER_COLORS.get(x, "#7f7f7f") for x in tiers])  # fmt: skip
+    window = float(result.summary["window"]["end_s"]) - float(result.summary["window"]["start_s"])
+    for bar, (_, row) in zip(bars, rows.iterrows(), strict=True):
+        mean_gbps = row["bits"] / window / 1e9 if window > 0 else 0.0
+        text = f"  mean {mean_gbps:,.1f} of {row['capacity_bps'] / 1e9:,.0f} Gb/s"
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, text, va="center", fontsize=8)
+    from matplotlib.patches import Patch
+
+    shown = [x for x in TIER_COLORS if x in set(tiers)]
+    ax.legend(handles=[Patch(color=TIER_COLORS[x], label=TIER_WORDS[x]) for x in shown], loc="lower right",
+              frameon=True, framealpha=0.9, fontsize=8)  # fmt: skip
+    ax.set_xlim(0, 130)
+    ax.set_xlabel(f"traffic over capacity through the measured window (%){after}")
+    ax.grid(alpha=0.3, axis="x")
+    p95 = net.get("p95_link_utilization")
+    ax.set_title(f"{sc.name}: the {len(top)} busiest of {len(result.links):,} links (seed {result.seed})"
+                 + (f"; p95 over all links {100 * p95:.1f} %" if p95 is not None else ""), fontsize=10)  # fmt: skip
+    path = os.path.join(out_dir, "busiest_links.png")
     fig.savefig(path, dpi=120)
     plt.close(fig)
     paths.append(path)

@@ -319,7 +319,35 @@ def check_parts(
                     ("workload.trace", f"{resolve(base, trace.path)} line {int(table.rows[first]) + 2}: "
                      f"{int(table.gpus[first])} GPUs > the largest pool ({where}); drop the job or add racks")
                 )  # fmt: skip
+    problems += _storage_problems(datacenter, topology, classes, trace)
     problems += _price_problems(datacenter, topology, costs)
+    return problems
+
+
+def _bytes(size: float) -> str:
+    """A size for people: ``2TB``, ``500GB``."""
+    return f"{size / 1e12:g}TB" if size >= 1e12 else f"{size / 1e9:g}GB"
+
+
+def _storage_problems(
+    datacenter: Datacenter, topology: Topology, classes: list[tuple[int, JobClass]], trace: Trace | None
+) -> list[tuple[str, str]]:
+    """A checkpoint with a ``size`` needs storage bandwidth at every site its jobs may run at."""
+    sized = [(f"workload.jobs.{i}", c.name, c) for i, c in classes if c.checkpoint and c.checkpoint.size]
+    if trace is not None and trace.checkpoint is not None and trace.checkpoint.size:
+        sized.append(("workload.trace", trace.name, trace))
+    problems = []
+    for path, name, spec in sized:
+        sites = {topology.pools[p].site for p in topology.allowed_pools(spec.gpu_types, spec.min_gpu_memory)}
+        bare = [(i, s.name) for i, s in enumerate(datacenter.sites) if s.name in sites and s.storage is None]
+        if bare:
+            where = ", ".join(repr(n) for _, n in bare)
+            problems.append(
+                (f"{path}.checkpoint.size", f"jobs of {name!r} write checkpoints of {_bytes(spec.checkpoint.size)}, "
+                 f"but site {where} has no `storage` bandwidth to write them at; give datacenter.sites."
+                 f"{bare[0][0]}.storage: {{bandwidth: ...}} (e.g. 200GB/s), or a fixed `write` time instead of "
+                 "`size`")
+            )  # fmt: skip
     return problems
 
 

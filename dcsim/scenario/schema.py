@@ -47,6 +47,7 @@ from dcsim.infra.spec import (
     Site,
     SiteCosts,
     SiteRepair,
+    Storage,
     WorkingHours,
 )
 from dcsim.metrics.spec import Metrics
@@ -78,8 +79,8 @@ __all__ = [
     "EmpiricalDist", "ExponentialDist", "FailureCause", "FailureModel", "FailureTrace", "Failures", "FixedDist",
     "GpuCount", "JobClass", "LogNormalDist", "Maintenance", "Metrics", "Network", "NodeSpec", "PeriodicArrival",
     "PoissonArrival", "Policies", "Policy", "PolicySpec", "RackGroup", "Reboot", "Repair", "Scenario", "Site",
-    "SiteCosts", "SiteRepair", "Spares", "Strict", "Sweep", "Trace", "TraceColumns", "WeibullDist", "WorkingHours",
-    "Workload",
+    "SiteCosts", "SiteRepair", "Spares", "Storage", "Strict", "Sweep", "Trace", "TraceColumns", "WeibullDist",
+    "WorkingHours", "Workload",
 ]  # fmt: skip
 
 

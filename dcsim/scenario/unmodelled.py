@@ -2,7 +2,8 @@
 
 The schema accepts a few fields ahead of the models that will use them, or that only act
 together with others: the network block slows only jobs with a communication profile, and
-its spine count matters only when links or switches fail. A scenario that sets them gets one line
+its spine count matters only when links or switches fail; a site's storage bandwidth
+matters only to checkpoints with a size. A scenario that sets them gets one line
 saying so, in the run's ``notes`` (through
 :func:`dcsim.experiment.run.notes`) and in ``dcsim validate``'s output, so that no
 field silently does nothing.
@@ -35,6 +36,8 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
         if getattr(site.network, name) is not None
     }
     talks = any(c.communication is not None and c.communication.pattern != "none" for c in scenario.workload.jobs)
+    if _sized(scenario):
+        given.discard("nic")  # a node's storage traffic goes at most at its NIC's speed
     if given and not talks:
         names = ", ".join(f"network.{name}" for name in NETWORK_FIELDS if name in given)
         out.append(
@@ -53,6 +56,19 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
             "that cut hosts off (a node's NIC link, a leaf, edge or rail switch) change results; a spine, "
             "aggregation or core switch or an uplink slows no job"
         )
+    if not talks:
+        policies = scenario.policies
+        if policies.scheduler.name == "lp" and "network_weight" in (policies.scheduler.params or {}):
+            out.append(
+                "policies.scheduler.params.network_weight is set, but no job class has a `communication` profile: "
+                "there is no fabric to price and it changes no result"
+            )
+        if policies.placement.name == "network_aware":
+            out.append(
+                "placement network_aware has no fabric to read (no job class has a `communication` profile): it "
+                "places for locality alone, as rack_pack does"
+            )
+    out += unused_storage_notes(scenario)
     out += unused_price_notes(scenario)
     return out
 
@@ -62,6 +78,27 @@ def _fabric_failures(scenario: Scenario) -> bool:
     f = scenario.failures
     models = f is not None and any(kind in ("link", "switch") for _, kind, _ in f.models())
     return models or any(m.scope in ("link", "switch") for m in scenario.maintenance)
+
+
+def _sized(scenario: Scenario) -> bool:
+    """Whether a checkpoint has a ``size`` (its writes and reads go through storage)."""
+    wl = scenario.workload
+    checkpoints = [c.checkpoint for c in wl.jobs] + [wl.trace.checkpoint if wl.trace is not None else None]
+    return any(c is not None and c.size is not None for c in checkpoints)
+
+
+def unused_storage_notes(scenario: Scenario) -> list[str]:
+    """A line when sites have storage bandwidth but no checkpoint has a ``size`` to write through it."""
+    if _sized(scenario):
+        return []
+    paths = [f"datacenter.sites.{i}.storage" for i, s in enumerate(scenario.datacenter.sites) if s.storage is not None]
+    if not paths:
+        return []
+    return [
+        f"{', '.join(paths)} {'is' if len(paths) == 1 else 'are'} set, but no checkpoint has a `size`: storage "
+        "bandwidth changes no result (checkpoints take their fixed `write` time; give a class `checkpoint: "
+        "{interval, size, restart}` to write them through storage)"
+    ]
 
 
 def unused_price_notes(scenario: Scenario) -> list[str]:

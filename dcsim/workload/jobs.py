@@ -52,6 +52,7 @@ class Job:
 
     __slots__ = (
         "checkpoint",
+        "checkpoint_size",
         "clock",
         "communication",
         "duration",
@@ -76,6 +77,7 @@ class Job:
         "tenant",
         "token",
         "work_left",
+        "write_owed",
     )
 
     def __init__(
@@ -105,6 +107,10 @@ class Job:
         self.start_time = -1.0
         self.placement: list[tuple[int, int]] = []
         self.checkpoint: Checkpointing | None = None
+        #: Bytes of a sized checkpoint, written and read through the site's storage (0: a fixed write time).
+        self.checkpoint_size = 0.0
+        #: A maintenance eviction's checkpoint, written on the way out, is still to be paid (at this restart).
+        self.write_owed = False
         #: (pattern, bytes per step, compute per step in s) of a class with a communication profile.
         self.communication: tuple[str, float, float] | None = None
         self.work_left = duration
@@ -129,6 +135,7 @@ class Job:
         job = Job(self.id, self.job_class, self.tenant, self.priority, self.gpus, self.duration, self.estimate,
                   self.expected_duration, self.submit_time, self.pools)  # fmt: skip
         job.checkpoint = self.checkpoint
+        job.checkpoint_size = self.checkpoint_size
         job.speeds = self.speeds
         job.communication = self.communication
         job.work_left = work_left

@@ -191,15 +191,38 @@ def _interval(value: Any) -> Any:
 
 
 class Checkpoint(Strict):
-    """Checkpointing of a job class: blocking writes every `interval` of work; a restart after an interruption."""
+    """Checkpointing of a job class: blocking writes every `interval` of work; a restart after an interruption.
+
+    A write takes either a fixed `write` time or, with a `size`, as long as the site's storage
+    takes to write it while sharing its bandwidth with every other write and restart read
+    (then a restart also reads the checkpoint back).
+    """
 
     interval: Annotated[float | str, BeforeValidator(_interval)] = Field(
         description="work between checkpoints, or 'young_daly': Daly's optimum (~ sqrt(2 * write * MTTI)) "
-        "for the job's placement",
+        "for the job's placement (with a `size`, write = size over the bandwidth the job gets on idle storage)",
         json_schema_extra={"x-unit": "duration"},
     )
-    write: Seconds = Field(0.0, description="blocking time to write one checkpoint")
-    restart: Seconds = Field(0.0, description="time to restart from a checkpoint")
+    write: Seconds = Field(0.0, description="blocking time to write one checkpoint (instead of a `size`)")
+    size: Bytes | None = Field(
+        None,
+        description="bytes of one checkpoint, e.g. 2TB: written at the job's share of its site's `storage` "
+        "bandwidth (which the site must have), and read back at a restart (instead of a fixed `write`)",
+    )
+    restart: Seconds = Field(
+        0.0, description="time to restart from a checkpoint (with a `size`, the read of the checkpoint comes on top)"
+    )
+
+    @model_validator(mode="after")
+    def _write_or_size(self) -> Checkpoint:
+        if self.size is not None and "write" in self.model_fields_set:
+            raise ValueError(
+                "give either `write` (a fixed time per checkpoint) or `size` (bytes written at the storage's "
+                "bandwidth), not both; drop `write` to let contention for storage decide the write time"
+            )
+        if self.size is not None and self.size <= 0:
+            raise ValueError("`size` must be > 0 bytes (e.g. 2TB); for checkpoints that cost no time drop it")
+        return self
 
 
 PATTERNS = ("ring_allreduce", "tree_allreduce", "all_to_all", "pipeline", "none")

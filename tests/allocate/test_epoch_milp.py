@@ -145,10 +145,10 @@ def test_a_job_waits_while_its_cheapest_start_costs_more_than_waiting(solver: st
     assert solution.status == "optimal"
     if starts:
         assert solution.chosen == [cheap]
-        assert solution.terms == {"cost": 2.0, "fault": 2.0, "fragmentation": 1.0, "wait": 0.0}
+        assert solution.terms == {"cost": 2.0, "fault": 2.0, "fragmentation": 1.0, "network": 0.0, "wait": 0.0}
     else:
         assert solution.chosen == []
-        assert solution.terms == {"cost": 0.0, "fault": 0.0, "fragmentation": 0.0, "wait": wait}
+        assert solution.terms == {"cost": 0.0, "fault": 0.0, "fragmentation": 0.0, "network": 0.0, "wait": wait}
     assert brute_force(problem)[0] == pytest.approx(min(wait, 2.0 + 2.0 + 1.0))
 
 

@@ -244,6 +244,47 @@ SCENARIO_CASES = [
         "datacenter.sites.0.repair.policy",
         ["takes only technicians and working_hours", "set `repair.policy`"],
     ),
+    (
+        "checkpoint_size_and_write",
+        _set("workload.jobs.0.checkpoint", {"interval": "1h", "size": "2TB", "write": "1m"}),
+        "workload.jobs.0.checkpoint",
+        ["give either `write`", "or `size`", "not both", "drop `write`"],
+    ),
+    (
+        "checkpoint_size_without_storage",
+        _set("workload.jobs.0.checkpoint", {"interval": "1h", "size": "2TB"}),
+        "workload.jobs.0.checkpoint.size",
+        [
+            "checkpoints of 2TB",
+            "site 'dc1' has no `storage`",
+            "datacenter.sites.0.storage: {bandwidth: ...}",
+            "or a fixed `write`",
+        ],
+    ),
+    (
+        "checkpoint_size_zero",
+        _set("workload.jobs.0.checkpoint", {"interval": "1h", "size": 0}),
+        "workload.jobs.0.checkpoint",
+        ["`size` must be > 0 bytes"],
+    ),
+    (
+        "storage_bandwidth_zero",
+        _set("datacenter.sites.0.storage", {"bandwidth": 0}),
+        "datacenter.sites.0.storage.bandwidth",
+        ["must be > 0, got 0"],
+    ),
+    (
+        "storage_bandwidth_as_a_size",
+        _set("datacenter.sites.0.storage", {"bandwidth": "200GB"}),
+        "datacenter.sites.0.storage.bandwidth",
+        ["unknown unit 'GB' in '200GB'", "gb/s"],
+    ),
+    (
+        "storage_rack_bandwidth_without_bandwidth",
+        _set("datacenter.sites.0.storage", {"rack_bandwidth": "20GB/s"}),
+        "datacenter.sites.0.storage.bandwidth",
+        ["required field is missing"],
+    ),
 ]
 
 
@@ -795,6 +836,12 @@ def test_subprocess_empty_trace_file(tmp_path: Path) -> None:
          "policies.scheduler", "params.bakfill: unknown parameter"),
         ("mapping_in_a_list_of_names", ("workload.jobs.0.gpu_types", [{"H100": 1}]), "workload.jobs.0.gpu_types.0",
          "expected text, got a mapping with keys H100"),
+        ("spread_takes_no_rack_count", ("policies", {"placement": {"name": "spread", "params": {"racks": 3}}}),
+         "policies.placement", "params.racks: unknown parameter"),
+        ("network_aware_prefer", ("policies", {"placement": {"name": "network_aware", "params": {"prefer": "near"}}}),
+         "policies.placement", "params.prefer: 'near' is not one of 'pool_order' or 'fast'"),
+        ("lp_network_weight", ("policies", {"scheduler": {"name": "lp", "params": {"network_weight": -1}}}),
+         "policies.scheduler", "params.network_weight: must be >= 0, got -1"),
     ],
 )  # fmt: skip
 def test_messages_are_in_plain_words(

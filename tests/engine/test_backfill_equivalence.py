@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from dcsim.engine import DataCenterModel
-from dcsim.metrics.tables import jobs_table
-
-from conftest import build, tiny_data
+from conftest import assert_heads_equal_a_scan, tiny_data
 
 
 def heavy(scheduler: str, placement: str) -> dict:
@@ -29,14 +25,6 @@ def heavy(scheduler: str, placement: str) -> dict:
 
 
 @pytest.mark.parametrize("scheduler", ["fifo", "sjf", "priority"])
-@pytest.mark.parametrize("placement", ["first_fit", "best_fit", "rack_pack"])
+@pytest.mark.parametrize("placement", ["first_fit", "best_fit", "rack_pack", "network_aware", "spread"])
 def test_class_head_backfill_equals_a_full_scan(scheduler: str, placement: str) -> None:
-    sc = build(heavy(scheduler, placement))
-    fast, slow = DataCenterModel(sc), DataCenterModel(sc)
-    slow._class_heads = False  # the reference: the plain rule, a scan of the whole queue
-    fast.run()
-    slow.run()
-    a = jobs_table(fast.collector, fast.topology).to_pandas()
-    b = jobs_table(slow.collector, slow.topology).to_pandas()
-    assert len(fast.queue) > 20  # the queue was long enough for the order to matter
-    pd.testing.assert_frame_equal(a, b)
+    assert_heads_equal_a_scan(heavy(scheduler, placement))

@@ -291,7 +291,7 @@ def test_a_plug_in_scheduler_reaches_no_live_job_through_the_queue_or_the_runnin
     # The whole public surface: readers only (a method such as the engine's map back to jobs is not there).
     assert {n for n in dir(queue) if not n.startswith("_")} == {"arrival", "arrival_first", "first"}
     assert {n for n in dir(cluster) if not n.startswith("_")} == {
-        "busy_gpus", "count", "down_gpus", "free", "installed_gpus", "lowest_node", "lowest_nodes",
+        "busy_gpus", "count", "down_gpus", "free", "installed_gpus", "lowest_node", "lowest_nodes", "network",
         "node_pool", "node_rack", "nodes_in_bucket", "pool_free", "pools", "rack_nodes", "rack_whole_free", "running",
     }  # fmt: skip
     for item in seen:

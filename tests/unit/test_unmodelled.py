@@ -111,3 +111,23 @@ def test_a_price_for_a_gpu_type_no_node_has_is_named_and_changes_no_result() -> 
     data["datacenter"]["sites"][0]["costs"] = {"gpu_hour_usd": {"A100": 1.0}}
     site_notes = [n for n in run_data(data).summary["notes"] if n.startswith("datacenter.sites.0.costs")]
     assert len(site_notes) == 1 and "prices A100, which no node of the site has" in site_notes[0]
+
+
+def test_network_weight_and_network_aware_without_a_fabric_say_what_they_do() -> None:
+    """lp's network_weight changes no result with no communicating class; network_aware places as rack_pack."""
+    data = tiny_data(policies={"scheduler": {"name": "lp", "params": {"network_weight": 5}}, "placement": "rack_pack"})
+    weighted = run_data(data).summary
+    data["policies"]["scheduler"]["params"] = {}
+    plain = run_data(data).summary
+    notes = [n for n in weighted.pop("notes") if "network_weight" in n]
+    assert len(notes) == 1 and NO_TALK in notes[0]
+    assert not any("network_weight" in n for n in plain.pop("notes"))
+    assert weighted == plain  # as the note says: no result changes
+    data["policies"]["placement"] = "network_aware"
+    aware = run_data(data).summary
+    assert [n for n in aware["notes"] if "network_aware" in n] == [
+        "placement network_aware has no fabric to read (no job class has a `communication` profile): it places "
+        "for locality alone, as rack_pack does"
+    ]
+    data["workload"]["jobs"][0]["communication"] = RING
+    assert not any("network" in n for n in run_data(data).summary["notes"])
