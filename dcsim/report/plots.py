@@ -301,8 +301,12 @@ def plot_failures(result: Any, out_dir: str, plt: Any) -> list[str]:
     return paths
 
 
-TIER_COLORS = {"nic": "#1f77b4", "uplink": "#d62728"}
-TIER_WORDS = {"nic": "NICs (node to leaf)", "uplink": "leaf uplinks (to the spines)"}
+TIER_COLORS = {"nic": "#1f77b4", "uplink": "#d62728", "core": "#9467bd"}
+TIER_WORDS = {
+    "nic": "NICs (node or GPU to its switch)",
+    "uplink": "switch uplinks (leaf, edge or rail switch; all of them over time)",
+    "core": "fat-tree pods' core uplinks",
+}
 BUSIEST = 20
 """Links shown in ``busiest_links.png``."""
 

@@ -66,7 +66,7 @@ def test_the_links_table_holds_each_links_traffic_over_the_window() -> None:
 
 
 def test_busiest_links_are_the_uplinks_then_the_nics(tmp_path: Path, figures: Any) -> None:
-    from dcsim.report.plots import busiest_links, plot_run
+    from dcsim.report.plots import TIER_WORDS, busiest_links, plot_run
 
     result = run_data(shared_uplinks())
     top = busiest_links(result, top=6)
@@ -86,8 +86,8 @@ def test_busiest_links_are_the_uplinks_then_the_nics(tmp_path: Path, figures: An
     tiers_ax = next(ax for title, ax in by_title.items() if "link utilization per tier" in title)
     ts = result.timeseries
     steps = {line.get_label(): np.asarray(line.get_ydata(), dtype=float) for line in tiers_ax.lines}
-    assert steps["NICs (node to leaf)"] == pytest.approx(100 * ts["nic_utilization"].to_numpy())
-    assert steps["leaf uplinks (to the spines)"] == pytest.approx(100 * ts["uplink_utilization"].to_numpy())
+    assert steps[TIER_WORDS["nic"]] == pytest.approx(100 * ts["nic_utilization"].to_numpy())
+    assert steps[TIER_WORDS["uplink"]] == pytest.approx(100 * ts["uplink_utilization"].to_numpy())
     means = sorted(float(line.get_ydata()[0]) for line in tiers_ax.lines if line.get_label().startswith("mean"))
     assert means == pytest.approx([50 * RUNNING, 100 * RUNNING])
 
