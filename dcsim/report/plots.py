@@ -128,7 +128,9 @@ def _count(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-COMPONENT_COLORS = {"gpu": "#d62728", "node": "#ff7f0e", "rack": "#9467bd", "site": "#8c564b"}
+COMPONENT_COLORS = {
+    "gpu": "#d62728", "node": "#ff7f0e", "rack": "#9467bd", "site": "#8c564b", "link": "#17becf", "switch": "#bcbd22",
+}  # fmt: skip
 
 
 _BINS = ((600.0, "10 minutes"), (3600.0, "hour"), (6 * 3600.0, "6 hours"), (86400.0, "day"),

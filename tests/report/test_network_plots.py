@@ -99,3 +99,21 @@ def test_a_run_without_a_fabric_has_no_links_table_and_no_network_plots(tmp_path
     assert result.links is None
     names = {Path(p).name for p in plot_run(result, str(tmp_path))}
     assert names == {"utilization.png", "wait_cdf.png"}
+
+
+def test_plots_of_a_run_with_link_and_switch_failures_on_a_fat_tree(tmp_path: Path, figures: Any) -> None:
+    """A leaf switch (rack 0) and a spine fail on the traced fabric: both kinds are stacked in failures.png, and a
+    fat-tree's core links are named by pod in busiest_links.png."""
+    from dcsim.report.plots import plot_run
+
+    data = shared_uplinks()
+    (tmp_path / "f.csv").write_text("time,component,duration\n600,switch:0,600\n1200,link:2,600\n")
+    data["failures"] = {"trace": {"path": str(tmp_path / "f.csv")}}
+    data["datacenter"]["sites"][0]["network"] = {"topology": "fat_tree", "nic": "100Gbps", "oversubscription": 2}
+    result = run_data(data)
+    names = [Path(p).name for p in plot_run(result, str(tmp_path))]
+    assert {"failures.png", "link_utilization.png", "busiest_links.png"} <= set(names)
+    failures_ax = next(f.axes[0] for f in figures() if "failures" in f.axes[0].get_title())
+    legend = [t.get_text() for t in failures_ax.get_legend().get_texts()]
+    assert {"switch: 1 failure", "link: 1 failure"} <= set(legend)
+    assert result.links["label"].tolist()[-2:] == ["core uplinks up, pod 0", "core uplinks down, pod 0"]
