@@ -7,11 +7,14 @@ per step of 1 GB (1 s compute); the duration is measured at the NIC's speed alon
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 import pytest
+import yaml
 
 from dcsim.core.errors import ScenarioError
 from dcsim.scenario.load import scenario_from_data
@@ -127,3 +130,13 @@ def test_a_missing_fabric_file_is_reported_with_the_other_errors(tmp_path: Path)
         scenario_from_data(data, str(tmp_path))
     text = str(caught.value)
     assert "nowhere.txt: file not found" in text and "datacenter.sites.0.network.path" in text and "horizon" in text
+
+
+def test_the_command_line_exits_2_on_a_fabric_file_that_misses_a_node(tmp_path: Path) -> None:
+    """`dcsim run` names the file and what is wrong, with no traceback, and writes nothing."""
+    data = scenario(tmp_path, TWO_PATHS.replace("node:1 s1 200Gbps\n", ""))
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
+    out = subprocess.run([sys.executable, "-m", "dcsim", "run", "s.yaml", "--out", "res"], cwd=tmp_path,
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"{tmp_path / 'fabric.txt'}: no vertex for node:1" in out.stderr and not (tmp_path / "res").exists()
