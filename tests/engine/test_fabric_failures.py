@@ -188,3 +188,21 @@ def test_fabric_failure_models_take_no_gpu_type_and_trace_ids_are_checked(tmp_pa
     # The tiny data center: 4 nodes, 2 racks, 1 spine: links 0..5, switches 0..2.
     with pytest.raises(ScenarioError, match=r"line 2: no switch 3: switches are 0..2"):
         build(tiny_data(failures=trace(tmp_path, "0,switch:3,60")))
+
+
+def test_young_daly_counts_the_failures_that_cut_a_job_off() -> None:
+    """A node's only NIC link interrupts its jobs as the node's own failure does, and a leaf as its rack's: link
+    MTBF M gives a job the Young/Daly interval of node MTBF M, switch MTBF M that of rack MTBF M. A spine or an
+    uplink interrupts nothing and adds nothing (the spines' failures change no interval)."""
+    workload = {"jobs": [{"name": "t", "arrival": {"process": "batch", "at": 0}, "count": 1, "gpus": 16,
+                          "duration": {"dist": "fixed", "value": "2h"},
+                          "checkpoint": {"interval": "young_daly", "write": "1m", "restart": "1m"}}]}  # fmt: skip
+
+    def interval(failures: dict[str, Any]) -> float:
+        data = tiny_data(datacenter=leaf_spine(2, 2, spines=4), workload=workload, failures=failures, horizon="1d")
+        return float(run_data(data).jobs["checkpoint_interval_s"].iloc[0])
+
+    assert interval({"link": {"mtbf": "500h"}}) == interval({"node": {"mtbf": "500h"}})
+    assert interval({"switch": {"mtbf": "700h"}}) == interval({"rack": {"mtbf": "700h"}})
+    both = interval({"link": {"mtbf": "500h"}, "switch": {"mtbf": "700h"}})
+    assert both == interval({"node": {"mtbf": "500h"}, "rack": {"mtbf": "700h"}}) < interval({"link": {"mtbf": "500h"}})
