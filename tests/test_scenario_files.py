@@ -48,7 +48,10 @@ def test_spec_files_are_all_covered_when_shared_is_present() -> None:
         assert SPEC_FILES == []  # a plain clone: nothing to cover
         return
     assert {p.name for p in SPEC_FILES} >= {
-        "hetero_fleet.yaml", "network_contention.yaml", "reliability.yaml", "trace_replay.yaml"
+        "hetero_fleet.yaml",
+        "network_contention.yaml",
+        "reliability.yaml",
+        "trace_replay.yaml",
     }
 
 
