@@ -110,7 +110,7 @@ class DataCenterModel:
             from dcsim.engine.storage import SizedCheckpoints, Storage
 
             self.storage = Storage(self.topology, self.collector, self.env, scenario.warmup)
-            runs.sized = SizedCheckpoints(self.storage, self.env, runs.complete)
+            runs.sized = SizedCheckpoints(self.storage, self.env, runs.complete, runs.network)
         if not isinstance(self.dispatch.scheduler, KeyOrder):
             self.dispatch.scheduler.bind(self._fleet())
         self.dispatch.start_epochs()

@@ -14,10 +14,11 @@ another) plus its traffic at the job's share ``r`` of bandwidth per hop. Alone o
 ``t0 = c + V / B`` (V: bits per hop per step, times the pattern's phases), which is what the
 class's ``duration`` is measured at, so the rate is ``t0 / (c / s + V / r)`` (s: the GPU
 speed rate). Only the compute scales with the GPU's speed: a job that communicates gains
-less from a faster GPU. A fluid model: every running job is taken to communicate all the
-time at its share (its compute and communication phases are not resolved), which is the
-worst case for contention; packets, congestion control and in-network reduction are not
-modelled.
+less from a faster GPU. A fluid model: a running job is taken to communicate all the time
+it computes, at its share (a step's compute and communication are not resolved), which is
+the worst case for contention; a job with sized checkpoints is quiet while it restarts,
+reads or writes (:meth:`Network.quiet`, from the storage's phase events), one with a fixed
+write time is not. Packets, congestion control and in-network reduction are not modelled.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class _Flow:
     share: float = 0.0  # r: its bits/s per hop now
     since: float = 0.0  # since when ``share`` holds (in the measured window)
     carried: float = 0.0  # the integral of its share over the measured window so far, bits per crossing
+    quiet: bool = False  # restarting, reading or writing a checkpoint: asks the fabric for nothing
 
     @property
     def step(self) -> float:
@@ -147,6 +149,24 @@ class Network:
         self._update(changed, job.id)
         self._carry(flow, changed[job.id])
         return flow.rate(changed[job.id])
+
+    def quiet(self, job: Any, quiet: bool) -> float | None:
+        """A job's run stops or resumes communicating (a phase of restart, read or write, or compute again).
+
+        A quiet flow asks for nothing (demand 0), so the jobs it shared links with get what it
+        leaves; when it computes again it asks for its share anew. The jobs whose share moved
+        get their new rates; this job's new rate is returned (0 while quiet), or None when
+        nothing changed (it is not on the fabric, or already in that state).
+        """
+        flow = self.flows.get(job.id)
+        if flow is None or flow.quiet == quiet:
+            return None
+        flow.quiet = quiet
+        changed = self.sharing.change(demands={job.id: 0.0 if quiet else math.inf})
+        self._update(changed, job.id)
+        share = self.sharing.rates[job.id]
+        self._carry(flow, share)
+        return 0.0 if quiet else flow.rate(share)
 
     def end(self, job: Any, now: float, others: bool = True) -> None:
         """A job's run ended (finished, lost, or cut by the end of the simulation): record it, free its share.

@@ -304,14 +304,22 @@ class Storage:
 class SizedCheckpoints:
     """The runs of jobs whose checkpoints have a size: phases on events, writes and reads through :class:`Storage`.
 
+    A run that communicates is quiet on the fabric while it restarts, reads or writes (its
+    flow asks for nothing, and the others get what it leaves), and back at its share when it
+    computes again: phases are events here, so the fabric sees them.
+
     Args:
         storage: the storage the transfers go through.
         env: the SimPy environment.
         complete: ends a run that has done all its work (``Runs.complete``).
+        network: the jobs' traffic on the fabric, when a class communicates.
     """
 
-    def __init__(self, storage: Storage, env: simpy.Environment, complete: Callable[[Any], None]) -> None:
+    def __init__(
+        self, storage: Storage, env: simpy.Environment, complete: Callable[[Any], None], network: Any = None
+    ) -> None:
         self.storage, self.env, self.complete = storage, env, complete
+        self.network = network
         #: The transfers still due in each restarting run's read phase, by job id (kinds, in order).
         self._restart: dict[int, list[bool]] = {}
 
@@ -365,6 +373,11 @@ class SizedCheckpoints:
         """Start the run's current phase: an event at its end, or a transfer; or end the run."""
         clock = job.clock
         phase = clock.phase
+        if self.network is not None and job.communication is not None:
+            rate = self.network.quiet(job, phase != COMPUTE)
+            if rate is not None:  # its share moved: it computes at the new rate from now on
+                clock.advance(self.env.now)
+                clock.rate = job.rate = rate
         if phase == DONE:
             self._restart.pop(job.id, None)
             self.complete(job)

@@ -168,3 +168,25 @@ def test_pattern_none_on_an_oversubscribed_fabric_changes_nothing() -> None:
     for summary in (base, none):
         summary.pop("notes")
     assert none == base
+
+
+def test_a_job_writing_a_checkpoint_leaves_its_share_of_the_fabric_to_the_others() -> None:
+    """As in the first case (two rings across two racks, sharing each rack's 100 Gb/s uplinks, each
+    at rate rho = 1.08/1.16), A checkpoints 600 GB after 30 min of work to a 1 GB/s storage: a
+    600 s write, during which A is quiet on the fabric and B runs alone at rate 1.
+
+    A reaches 1800 s of work at t1 = 1800/rho and writes until t1 + 600; B has done 1800 s by t1
+    and 600 s more alone. Then both share again: B's last 1200 s take 1200/rho; A, with 1800 s
+    left, does 1200 s of it meanwhile and its last 600 s alone at rate 1.
+    """
+    rho = 1.08 / 1.16
+    data = tiny_data(datacenter=fabric(2, 2, 2.0),
+                     policies={"scheduler": "fifo", "placement": "plugins.toy_policies:AcrossRacks"})  # fmt: skip
+    data["datacenter"]["sites"][0]["storage"] = {"bandwidth": "1GB/s"}
+    writer = {**jobs(1, 16, RING_1GB)["jobs"][0], "checkpoint": {"interval": "30m", "size": "600GB"}}
+    data["workload"] = {"jobs": [writer, {**jobs(1, 16, RING_1GB)["jobs"][0], "name": "other"}]}
+    r = run_data(data)
+    t1 = 1800 / rho
+    b_end = t1 + 600 + 1200 / rho
+    assert r.jobs["finish_s"].tolist() == pytest.approx([b_end + 600, b_end], rel=1e-9)
+    assert r.summary["storage"]["mean_checkpoint_write_s"] == pytest.approx(600.0, rel=1e-9)
