@@ -10,13 +10,14 @@ allocation in which no flow can get more without taking from a flow that has no 
 than it.
 
 :class:`Sharing` keeps the flows of a run and their rates between changes. A change (flows
-added or removed, a demand or a link's capacity changed) can only move the rates of the
-flows in the connected components of the flow-link graph that it touches, so it recomputes
-only those and returns the flows whose rates moved.
+added or removed, a demand or a link's capacity changed) recomputes only the flows whose
+rates it can move: those joined to it through congested links, above the level at which it
+first matters (see :class:`Sharing`), and returns the flows whose rates moved.
 
-How the engine will use it (network contention, issue 12): each running multi-node job
-adds its flows when it starts and removes them when it stops or changes phase; a failed or
-repaired link changes a capacity. For every flow whose rate moved, the job's rate follows
+How the engine uses it (dcsim/engine/network.py): each running multi-node job that
+communicates is one flow, added when it starts and removed when it stops; its demand drops
+to 0 while it is quiet (restarting or writing a sized checkpoint); a failed or repaired
+link or switch changes capacities. For every flow whose rate moved, the job's rate follows
 from its bottleneck share through the run model, ``Runs.set_rate`` (work x rate). Flows
 with no links (inside one node, over NVLink) never touch the fabric: they get their demand.
 
@@ -207,7 +208,7 @@ def _link_index(flows: Sequence[Route]) -> tuple[list[Hashable], np.ndarray, np.
 
     The weights are None when every route is a sequence (every crossing weighs 1).
     """
-    weighted = any(type(route) is dict or isinstance(route, Mapping) for route in flows)
+    weighted = any(not isinstance(route, (list, tuple)) and isinstance(route, Mapping) for route in flows)
     flat = list(chain.from_iterable(flows))  # a mapping iterates over its links
     if weighted:
         weights = np.fromiter(
