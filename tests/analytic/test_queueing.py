@@ -179,6 +179,26 @@ def test_mmc_obeys_littles_law(mmc: tuple[MMc, list[dict[str, Any]]]) -> None:
     assert abs(little_gap(reps).mean()) <= 4 * se(lq)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mmc_is_the_same_queue_with_the_network_on_and_no_traffic(seed: int) -> None:
+    """The c = 16 case on a 4:1 oversubscribed fabric, its 1-GPU jobs given a ring all-reduce
+    profile: the network is built and every job is checked against it, but a job inside one
+    node sends nothing over the fabric. Every figure of the summary is the one without the
+    network (so the Erlang C checks above hold for it as they stand), and the network block
+    reports no traffic and no slowdown (no job on the fabric to average over)."""
+    case = MMC_CASES["c16-rho0.9-four-nodes"]
+    off = case.data()
+    on = copy.deepcopy(off)
+    on["datacenter"]["sites"][0]["network"] = {"nic": "100Gbps", "oversubscription": 4}
+    on["workload"]["jobs"][0]["communication"] = {"pattern": "ring_allreduce", "bytes_per_step": "10GB",
+                                                  "compute_per_step": "1s"}  # fmt: skip
+    a, b = run_data(off, seed=seed).summary, run_data(on, seed=seed).summary
+    assert b["network"]["mean_job_slowdown"] is None and b["network"]["bytes_moved"] == 0.0
+    for key in set(a) | set(b):
+        if key not in ("network", "notes"):
+            assert a[key] == b[key], key
+
+
 # ---------------------------------------------------------------------------- Little's law, non-Markovian
 
 MIX_SIZES = [1, 2, 4, 8, 16]
