@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="simulate a scenario and write results/",
         description="Simulate a scenario, print a summary table and write summary.json, manifest.json, "
         "jobs.parquet and timeseries.parquet (and failures.parquet with failures, epochs.parquet with the lp "
-        "scheduler) to "
+        "scheduler, links.parquet with a fabric that jobs communicate over) to "
         "results/<scenario>/<run id>/ (or --out).",
     )  # fmt: skip
     _add_scenario_args(run)
@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--plots", action="store_true",
-        help="also write utilization.png and wait_cdf.png; with failures, failures.png and lost_by_cause.png",
+        help="also write utilization.png and wait_cdf.png; with failures, failures.png and lost_by_cause.png; "
+        "with a fabric, link_utilization.png (each tier over time) and busiest_links.png",
     )  # fmt: skip
     run.add_argument(
         "--events", action="store_true",

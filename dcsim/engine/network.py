@@ -52,7 +52,8 @@ class _Flow:
     weights: np.ndarray | None  # per link, the hops' share of it (a custom fabric's ECMP split); None: 1 each
     share: float = 0.0  # r: its bits/s per hop now
     since: float = 0.0  # since when ``share`` holds (in the measured window)
-    carried: float = 0.0  # the integral of its share over the measured window so far, bits per crossing
+    traffic: float = 0.0  # the bits/s it moves per crossing now: a hop's bits per step x steps per second
+    carried: float = 0.0  # the integral of ``traffic`` over the measured window so far, bits per crossing
     quiet: bool = False  # restarting, reading or writing a checkpoint: asks the fabric for nothing
 
     @property
@@ -73,10 +74,13 @@ class _Flow:
 class Network:
     """The fabric's links and the jobs' flows on them, for one run.
 
-    Each flow's share is integrated over the measured window (from ``warmup`` on) as it
-    changes, and added to the traffic of each link it crossed when it ends (a link's load
-    is the sum of its flows' shares): the traffic each link carried, reported per link at
-    the end (``link_usage`` records). Each tier's load now is kept as shares change and
+    Two loads of a link: its flows' *shares* (what the max-min model gives them, and what a
+    new flow contends with: :meth:`link_load`), and their *traffic*, the bits they move (a
+    hop's bytes per step x the steps per second at the job's rate), which is less: a step
+    also computes. Each flow's traffic is integrated over the measured window (from
+    ``warmup`` on) as it changes, and added to each link it crossed when it ends: the
+    traffic each link carried, reported per link at the end (``link_usage`` records), whose
+    sum is ``network.bytes_moved``. Each tier's traffic now is kept as it changes and
     reported at every timeseries sample (``network_sample``).
 
     Args:
@@ -239,19 +243,20 @@ class Network:
         self.collector.on_network_sample(now, float(nic), float(uplink))
 
     def _carry(self, flow: _Flow, share: float) -> None:
-        """The flow's share is ``share`` from now on: integrate its share so far, then change it."""
-        delta = share - flow.share
-        if delta == 0.0:
+        """The flow's share is ``share`` from now on: integrate its traffic so far, then change both."""
+        if share == flow.share:
             return
+        traffic = flow.hop_bytes * 8.0 * flow.rate(share) / flow.step
         t = self.now()
         if t > self.warmup:
-            flow.carried += flow.share * (t - flow.since)
+            flow.carried += flow.traffic * (t - flow.since)
             flow.since = t
+        delta = traffic - flow.traffic
         tier_load = self._tier_load
         for tier, crossings in enumerate(flow.tiers):
             if crossings:
                 tier_load[tier] += delta * crossings
-        flow.share = share
+        flow.share, flow.traffic = share, traffic
 
     def _update(self, changed: dict[int, float], skip: int | None) -> None:
         """Give every job whose share moved its new rate (but ``skip``, which is starting)."""

@@ -49,9 +49,11 @@ def test_one_job_over_two_equal_cost_paths_loses_nothing(tmp_path: Path) -> None
     r = run_data(scenario(tmp_path, TWO_PATHS), base_dir=str(tmp_path))
     assert r.jobs["finish_s"].tolist() == [H]
     net = r.summary["network"]
-    # Links: 4 NIC links at 200 of 200; the 8 path links (each way) at 100 of 100.
-    assert net["mean_nic_utilization"] == pytest.approx(1.0, rel=1e-12)
-    assert net["mean_uplink_utilization"] == pytest.approx(1.0, rel=1e-12)
+    # Shares: 4 NIC links at 200 of 200, the 8 path links (each way) at 100 of 100. Traffic: a
+    # step of t0 = 1 + 8e9/2e11 = 1.04 s moves 8e9 bits per hop, 8e9/1.04 b/s on each NIC link
+    # (0.04/1.04 of 200 Gb/s) and half of it on each path link (0.04/1.04 of 100 Gb/s).
+    assert net["mean_nic_utilization"] == pytest.approx(0.04 / 1.04, rel=1e-12)
+    assert net["mean_uplink_utilization"] == pytest.approx(0.04 / 1.04, rel=1e-12)
 
 
 def test_with_one_path_the_job_gets_its_capacity(tmp_path: Path) -> None:

@@ -55,11 +55,13 @@ def test_fat_tree_two_jobs_across_pods_share_the_core_bundle() -> None:
     assert r.jobs["finish_s"].tolist() == pytest.approx([H * 1.16 / 1.08] * 2, rel=1e-9)
     net = r.summary["network"]
     assert net["mean_job_slowdown"] == pytest.approx(1.16 / 1.08, rel=1e-9)
-    # Of 32 NIC links 8 (nodes 0, 1, 4, 5, each way) carry 50 of 100; of 16 edge bundles 4 (racks 0 and 2)
-    # carry 100 of 200; of 8 pod bundles 4 (pods 0 and 1) 100 of 100.
-    assert net["mean_nic_utilization"] == pytest.approx(8 * 50 / (32 * 100), rel=1e-9)
-    assert net["max_link_utilization"] == pytest.approx(1.0, rel=1e-9)
-    assert net["mean_uplink_utilization"] == pytest.approx((4 * 100 + 4 * 100) / (16 * 200 + 8 * 100), rel=1e-9)
+    # Shares: of 32 NIC links 8 (nodes 0, 1, 4, 5, each way) hold 50 of 100; of 16 edge bundles 4
+    # (racks 0 and 2) 100 of 200; of 8 pod bundles 4 (pods 0 and 1) 100 of 100. Traffic: a job's step
+    # of 1.16 s moves 8e9 bits per hop, so a flow's 50 Gb/s share carries 8/1.16 Gb/s.
+    flow = 8 / 1.16
+    assert net["mean_nic_utilization"] == pytest.approx(8 * flow / (32 * 100), rel=1e-9)
+    assert net["max_link_utilization"] == pytest.approx(2 * flow / 100, rel=1e-9)
+    assert net["mean_uplink_utilization"] == pytest.approx((4 + 4) * 2 * flow / (16 * 200 + 8 * 100), rel=1e-9)
 
 
 def test_fat_tree_a_job_inside_a_pod_never_crosses_the_core() -> None:

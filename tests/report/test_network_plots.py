@@ -1,7 +1,7 @@
 """The network engineer's plots: link utilization per tier over time, and the busiest links.
 
 Checked on the hand-computed case of tests/engine/test_network.py (two rings across two racks
-sharing every uplink bundle: the uplinks full, the NICs half used), not by pixels: the files
+sharing every uplink bundle: the uplinks' shares full, the NICs' half), not by pixels: the files
 are written, and the drawn data are the run's columns.
 """
 
@@ -23,6 +23,9 @@ RING_1GB = {"pattern": "ring_allreduce", "bytes_per_step": "1GB", "compute_per_s
 PNG = b"\x89PNG\r\n\x1a\n"
 #: The share of the 2 h window the jobs run: 1 h at a slowdown of 1.16 / 1.08 (see test_network.py).
 RUNNING = 1.16 / 1.08 / 2
+#: While they run, a job's step of 1.16 s moves 8e9 bits per hop: each NIC link carries one job's
+#: 8/1.16 Gb/s (of its 50 Gb/s share), each uplink bundle two jobs' 16/1.16 Gb/s.
+NIC_GBPS, UP_GBPS = 8 / 1.16, 16 / 1.16
 
 
 def shared_uplinks(communication: dict[str, Any] | None = RING_1GB) -> dict[str, Any]:
@@ -51,14 +54,14 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_the_links_table_holds_each_links_traffic_over_the_window() -> None:
-    """8 NIC links at 50 of 100 Gb/s and 4 uplink bundles at 100 of 100, while the jobs run, of the 2 h window."""
+    """8 NIC links carrying 8/1.16 of 100 Gb/s and 4 uplink bundles 16/1.16 of 100, while the jobs run, of 2 h."""
     links = run_data(shared_uplinks()).links
     assert len(links) == 2 * 4 + 2 * 2
     nic = links[links["tier"] == "nic"]
     up = links[links["tier"] == "uplink"]
     assert len(nic) == 8 and len(up) == 4
-    assert nic["utilization"].to_numpy() == pytest.approx([50 / 100 * RUNNING] * 8, rel=1e-9)
-    assert up["utilization"].to_numpy() == pytest.approx([100 / 100 * RUNNING] * 4, rel=1e-9)
+    assert nic["utilization"].to_numpy() == pytest.approx([NIC_GBPS / 100 * RUNNING] * 8, rel=1e-9)
+    assert up["utilization"].to_numpy() == pytest.approx([UP_GBPS / 100 * RUNNING] * 4, rel=1e-9)
     assert up["capacity_bps"].to_numpy() == pytest.approx([2 * 100e9 / 2] * 4)
     assert up["label"].tolist() == ["uplinks up, rack 0", "uplinks down, rack 0", "uplinks up, rack 1",
                                     "uplinks down, rack 1"]  # fmt: skip
@@ -80,7 +83,7 @@ def test_busiest_links_are_the_uplinks_then_the_nics(tmp_path: Path, figures: An
     by_title = {fig.axes[0].get_title(): fig.axes[0] for fig in figures()}
     bars_ax = next(ax for title, ax in by_title.items() if "busiest of 12 links" in title)
     widths = sorted((p.get_width() for p in bars_ax.patches), reverse=True)
-    assert widths == pytest.approx([100 * RUNNING] * 4 + [50 * RUNNING] * 8)  # all 12 links (fewer than 20), in %
+    assert widths == pytest.approx([UP_GBPS * RUNNING] * 4 + [NIC_GBPS * RUNNING] * 8)  # all 12 links, in %
     labels = [t.get_text() for t in bars_ax.get_yticklabels()]
     assert labels[-1] == "uplinks up, rack 0"  # the busiest at the top
     tiers_ax = next(ax for title, ax in by_title.items() if "link utilization per tier" in title)
@@ -89,7 +92,7 @@ def test_busiest_links_are_the_uplinks_then_the_nics(tmp_path: Path, figures: An
     assert steps[TIER_WORDS["nic"]] == pytest.approx(100 * ts["nic_utilization"].to_numpy())
     assert steps[TIER_WORDS["uplink"]] == pytest.approx(100 * ts["uplink_utilization"].to_numpy())
     means = sorted(float(line.get_ydata()[0]) for line in tiers_ax.lines if line.get_label().startswith("mean"))
-    assert means == pytest.approx([50 * RUNNING, 100 * RUNNING])
+    assert means == pytest.approx([NIC_GBPS * RUNNING, UP_GBPS * RUNNING])
 
 
 def test_a_run_without_a_fabric_has_no_links_table_and_no_network_plots(tmp_path: Path) -> None:
