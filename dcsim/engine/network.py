@@ -240,7 +240,8 @@ class Network:
         nic = load[0] / cap[0] if cap[0] > 0 else 0.0
         up_cap = float(cap[1:].sum())
         uplink = sum(load[1:]) / up_cap if up_cap > 0 else 0.0
-        self.collector.on_network_sample(now, float(nic), float(uplink))
+        core = load[2] / cap[2] if len(cap) > 2 and cap[2] > 0 else math.nan
+        self.collector.on_network_sample(now, float(nic), float(uplink), float(core))
 
     def _carry(self, flow: _Flow, share: float) -> None:
         """The flow's share is ``share`` from now on: integrate its traffic so far, then change both."""

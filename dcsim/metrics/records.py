@@ -313,11 +313,16 @@ class LinkUsage:
 @record("network_samples")
 @dataclass(frozen=True, slots=True)
 class NetworkSample:
-    """The fabric's load at a timeseries sample: traffic over capacity of each tier's links."""
+    """The fabric's load at a timeseries sample: traffic over capacity of each tier's links.
+
+    ``uplink_utilization`` is over every switch-to-switch link; ``core_utilization`` over a
+    fat-tree's pod-to-core links alone (NaN without them).
+    """
 
     time: F64
     nic_utilization: F64
     uplink_utilization: F64
+    core_utilization: F64
     kind: str = "network_sample"
 
 

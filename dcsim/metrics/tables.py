@@ -142,7 +142,8 @@ def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``.
 
     With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization`` (every
-    switch-to-switch link): each tier's traffic over its capacity at the sample; with
+    switch-to-switch link): each tier's traffic over its capacity at the sample, and
+    ``core_utilization`` (a fat-tree's pod-to-core links) where a site has them; with
     checkpoints of a size ``storage_utilization``: the sites' storage traffic over their bandwidth.
     """
     s = col.columns("sample")
@@ -158,6 +159,9 @@ def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     if net["time"].size == s["time"].size and net["time"].size:
         columns["nic_utilization"] = net["nic_utilization"].astype(float)
         columns["uplink_utilization"] = net["uplink_utilization"].astype(float)
+        core = net["core_utilization"].astype(float)
+        if not np.isnan(core).all():
+            columns["core_utilization"] = core
     storage = col.columns("storage_sample")
     if storage["time"].size == s["time"].size and storage["time"].size:
         columns["storage_utilization"] = storage["storage_utilization"].astype(float)

@@ -323,7 +323,8 @@ def plot_network(result: Any, out_dir: str, plt: Any) -> list[str]:
     """Write ``link_utilization.png`` (each tier over time) and ``busiest_links.png`` (the top links); return paths.
 
     The first: each tier's traffic over its capacity at every timeseries sample (the
-    ``nic_utilization`` and ``uplink_utilization`` columns), with its mean over the window. The
+    ``nic_utilization``, ``uplink_utilization`` and, on a fat-tree, ``core_utilization``
+    columns), with the mean over the window of the first two. The
     second: the :data:`BUSIEST` busiest links (:func:`busiest_links`), each link's traffic over
     its capacity through the measured window, labelled by tier and rack or node.
     """
@@ -334,7 +335,7 @@ def plot_network(result: Any, out_dir: str, plt: Any) -> list[str]:
     t, label = _time_axis(ts["time_s"].to_numpy())
     k = t[-1] / ts["time_s"].iloc[-1] if len(ts) and ts["time_s"].iloc[-1] > 0 else 1.0
     fig, ax = plt.subplots(figsize=(10, 4.5), constrained_layout=True)
-    for tier in ("nic", "uplink"):
+    for tier in ("nic", "uplink", "core"):
         column = f"{tier}_utilization"
         if column not in ts:
             continue

@@ -62,6 +62,10 @@ def test_fat_tree_two_jobs_across_pods_share_the_core_bundle() -> None:
     assert net["mean_nic_utilization"] == pytest.approx(8 * flow / (32 * 100), rel=1e-9)
     assert net["max_link_utilization"] == pytest.approx(2 * flow / 100, rel=1e-9)
     assert net["mean_uplink_utilization"] == pytest.approx((4 + 4) * 2 * flow / (16 * 200 + 8 * 100), rel=1e-9)
+    # The timeseries shows the core tier apart: 4 of the 8 pod bundles carry both jobs.
+    mid = r.timeseries[(r.timeseries["time_s"] > 0) & (r.timeseries["time_s"] < H)]
+    assert len(mid)
+    assert mid["core_utilization"].tolist() == pytest.approx([4 * 2 * flow / (8 * 100)] * len(mid), rel=1e-9)
 
 
 def test_fat_tree_a_job_inside_a_pod_never_crosses_the_core() -> None:

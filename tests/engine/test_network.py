@@ -64,6 +64,7 @@ def test_two_jobs_sharing_one_uplink_each_get_half() -> None:
     assert len(mid)
     assert mid["nic_utilization"].tolist() == pytest.approx([0.08 / 1.16] * len(mid), rel=1e-9)
     assert mid["uplink_utilization"].tolist() == pytest.approx([0.16 / 1.16] * len(mid), rel=1e-9)
+    assert "core_utilization" not in ts  # a leaf-spine has no core tier
     # The work done is the same 2 x 16 GPU-hours whatever the fabric; the GPU-hours it held grow.
     cost = r.summary["cost"]
     assert cost["usd_per_work_gpu_hour"] == pytest.approx(cost["total_usd"] / 32.0, rel=1e-9)

@@ -26,7 +26,7 @@ EXAMPLES = {
     "network_run": {"job_id": 0, "start": 2.5, "end": 3.0, "compute_s": 0.4, "idle_s": 0.3, "work_s": 0.3,
                     "bytes": 1e9},
     "link_usage": {"link": 3, "tier": 1, "capacity": 1e11, "bits": 5e14},
-    "network_sample": {"time": 60.0, "nic_utilization": 0.25, "uplink_utilization": 0.5},
+    "network_sample": {"time": 60.0, "nic_utilization": 0.25, "uplink_utilization": 0.5, "core_utilization": 0.75},
     "storage_transfer": {"job_id": 0, "read": True, "site": 0, "start": 2.5, "end": 3.0, "bytes": 2e12,
                          "idle_s": 0.25, "completed": False},
     "storage_usage": {"link": 1, "site": 0, "rack": -1, "capacity": 1.6e12, "bits": 8e15, "busy_s": 40.0},
