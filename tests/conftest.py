@@ -118,3 +118,18 @@ def assert_heads_equal_a_scan(data: dict, queued: int = 20) -> None:
     b = jobs_table(slow.collector, slow.topology).to_pandas()
     assert len(fast.queue) > queued  # the queue was long enough for the order to matter
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.fixture
+def figures(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Keep the figures that plotting code closes, to look at them: a callable returning the open figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    monkeypatch.setattr(plt, "close", lambda *a: None)
+    yield lambda: [plt.figure(n) for n in plt.get_fignums()]
+    monkeypatch.undo()
+    plt.close("all")

@@ -13,7 +13,6 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -41,16 +40,6 @@ def shared_uplinks(communication: dict[str, Any] | None = RING_1GB) -> dict[str,
         workload={"jobs": [cls]},
         policies={"scheduler": "fifo", "placement": "plugins.toy_policies:AcrossRacks"},
     )  # fmt: skip
-
-
-@pytest.fixture
-def figures(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Keep the figures the plotting code closes, to look at them."""
-    plt.close("all")
-    monkeypatch.setattr(plt, "close", lambda *a: None)
-    yield lambda: [plt.figure(n) for n in plt.get_fignums()]
-    monkeypatch.undo()
-    plt.close("all")
 
 
 def test_the_links_table_holds_each_links_traffic_over_the_window() -> None:

@@ -44,16 +44,6 @@ def test_file_names_name_the_axis_and_all_zero_metrics_are_skipped(
     assert "faults.failures" in skipped and "faults.lost_gpu_hours" in skipped and "jobs.p95_wait_s" not in skipped
 
 
-@pytest.fixture
-def figures(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Keep the figures `plot_sweep` closes, to look at them."""
-    plt.close("all")
-    monkeypatch.setattr(plt, "close", lambda *a: None)
-    yield lambda: [plt.figure(n) for n in plt.get_fignums()]
-    monkeypatch.undo()
-    plt.close("all")
-
-
 def test_axes_are_words_with_units_bands_stop_at_zero_counts_are_integers(sweep_dir: Path, figures: Any) -> None:
     from dcsim.experiment.plan import parse_target
     from dcsim.report.sweep_plots import plot_sweep
