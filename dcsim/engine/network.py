@@ -215,7 +215,7 @@ class Network:
             for job_id, flow in self.flows.items():
                 job = flow.job
                 if node_site[job.placement[0][0]] in sites:
-                    again[job_id] = (self._route_again(flow), math.inf)
+                    again[job_id] = (self._route_again(flow), 0.0 if flow.quiet else math.inf)
         self._update(self.sharing.change(capacities=capacities, remove=list(again), add=again), None)
 
     def _route_again(self, flow: _Flow) -> Any:
