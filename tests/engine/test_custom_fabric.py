@@ -142,3 +142,19 @@ def test_the_command_line_exits_2_on_a_fabric_file_that_misses_a_node(tmp_path: 
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert f"{tmp_path / 'fabric.txt'}: no vertex for node:1" in out.stderr and not (tmp_path / "res").exists()
+
+
+def test_a_job_writing_a_checkpoint_stays_quiet_when_a_failure_reroutes_the_site(tmp_path: Path) -> None:
+    """The ring alone (rate 1: a step of 1.04 s moves 8e9 bits per hop) checkpoints 600 GB after
+    30 min of work to a 1 GB/s storage: it writes from 1800 s to 2400 s, then computes its last
+    1800 s: it ends at 4200 s. Path a fails at 1900 s and is repaired at 2000 s, during the write:
+    the site's flows are routed again, and the writing job's must stay quiet, so each NIC link
+    carries the job's traffic only while it computes: 8e9/1.04 b/s x 3600 s."""
+    (tmp_path / "f.csv").write_text("time,component,duration\n1900,link:2,100\n")
+    data = scenario(tmp_path, TWO_PATHS, failures={"trace": {"path": "f.csv"}})
+    data["datacenter"]["sites"][0]["storage"] = {"bandwidth": "1GB/s"}
+    data["workload"]["jobs"][0]["checkpoint"] = {"interval": "30m", "size": "600GB"}
+    r = run_data(data, base_dir=str(tmp_path))
+    assert r.jobs["finish_s"].tolist() == pytest.approx([4200.0], rel=1e-12)
+    nic = r.links[r.links["tier"] == "nic"]
+    assert nic["bits"].tolist() == pytest.approx([8e9 / 1.04 * 3600] * 4, rel=1e-9)
