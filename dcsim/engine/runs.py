@@ -4,7 +4,11 @@ A run holds its work left, its rate, the time since which that rate holds, its p
 (restart, compute, checkpoint write) and a token (:class:`dcsim.faults.checkpoint.RunClock`).
 A run whose rate never changes has one pending SimPy timeout, computed at the start
 (the fast path: no clock object); :meth:`Runs.set_rate` settles the work done at the old
-rate, bumps the token (the old end event goes stale) and schedules one new end.
+rate and moves the end: when it comes earlier than the live end event, it bumps the token
+(the old event goes stale) and schedules one new end; when it comes later, it leaves the
+live event, which finds the run not done when it fires and schedules the end from there.
+So a run whose rate goes up and down under contention keeps one live event and leaves at
+most one stale one per earlier move in the heap.
 
 A run whose checkpoints have a size (their writes share storage bandwidth) moves from phase
 to phase on events instead (:class:`dcsim.engine.storage.SizedCheckpoints`).
@@ -130,9 +134,11 @@ class Runs:
     def set_rate(self, job: Job, rate: float) -> None:
         """Change the speed of a running job (s of work per s) from now on, and move its end.
 
-        The run's progress is settled at the old rate (work done, checkpoint phase), the
-        job's token bumped so that its pending end event goes stale, and one new end event
-        scheduled. A run whose rate never changes keeps its single timeout.
+        The run's progress is settled at the old rate (work done, checkpoint phase). An end
+        that moves earlier than the live end event gets a new event (the token bumped, the
+        old one stale); one that moves later keeps the live event, which reschedules itself
+        when it fires (see :meth:`_finish`). A run whose rate never changes keeps its single
+        timeout.
         """
         if job.state != RUNNING:
             return
@@ -146,10 +152,14 @@ class Runs:
             write = plan[1] if plan is not None else 0.0
             clock = job.clock = ckpt.RunClock(job.work_left, job.run_interval, write, job.restart_cost, job.rate,
                                               job.start_time)  # fmt: skip
+            clock.pending = job.start_time + clock.wall_left()  # the start's end event, at its first rate
         clock.advance(now)
         clock.rate = job.rate = rate
-        job.token += 1
         left = clock.wall_left()
+        if clock.pending <= now + left:
+            return  # the live end event comes first; it finds the run not done and moves itself on
+        job.token += 1
+        clock.pending = now + left
         if left < math.inf:
             self.env.timeout(left, (job, job.token)).callbacks.append(self._finish)
 
@@ -193,6 +203,16 @@ class Runs:
             return
         if job.state != RUNNING:
             return
+        clock = job.clock
+        if clock is not None:  # its rate moved since this event was set: is it done?
+            now = self.env.now
+            clock.advance(now)
+            left = clock.wall_left()
+            if left > 1e-12 * max(now, 1.0):
+                clock.pending = now + left
+                if left < math.inf:
+                    self.env.timeout(left, event.value).callbacks.append(self._finish)
+                return
         self.complete(job)
 
     def complete(self, job: Job) -> None:

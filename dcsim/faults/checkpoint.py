@@ -117,8 +117,8 @@ class RunClock:
     is the wall time to the end of a phase of known length.
     """
 
-    __slots__ = ("checkpoint_paid", "interval", "k", "left", "n", "phase", "rate", "reading", "restart_paid",
-                 "segment_wall", "since", "unsaved", "work", "write")  # fmt: skip
+    __slots__ = ("checkpoint_paid", "interval", "k", "left", "n", "pending", "phase", "rate", "reading",
+                 "restart_paid", "segment_wall", "since", "unsaved", "work", "write")  # fmt: skip
 
     def __init__(
         self,
@@ -131,6 +131,7 @@ class RunClock:
         reading: bool = False,
     ):
         self.reading = reading
+        self.pending = math.inf  # when the run's live end event fires (inf: none); kept by its owner
         self.work = work
         self.interval = interval
         self.write = write

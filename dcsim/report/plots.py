@@ -314,9 +314,14 @@ BUSIEST = 20
 
 
 def busiest_links(result: Any, top: int = BUSIEST) -> Any:
-    """The ``top`` links of the run's ``links`` table by utilization in the window, busiest first (ties -> lower id)."""
+    """The ``top`` links of the run's ``links`` table by utilization in the window, busiest first.
+
+    Ties go to the lower link id; utilizations equal to 12 decimal places (they differ only
+    by rounding) are ties.
+    """
     links = result.links
-    return links.sort_values(["utilization", "link"], ascending=[False, True], kind="stable").head(top)
+    key = links.assign(_u=np.round(links["utilization"].to_numpy(dtype=float), 12))
+    return links.loc[key.sort_values(["_u", "link"], ascending=[False, True], kind="stable").index].head(top)
 
 
 def plot_network(result: Any, out_dir: str, plt: Any) -> list[str]:
