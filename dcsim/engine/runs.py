@@ -193,7 +193,11 @@ class Runs:
             self.collector.on_overhead(job.id, job.start_time, end, p.restart, p.checkpoint, 0.0)
 
     def _finish(self, event: Any) -> None:
-        """End callback: release the GPUs and schedule (a stale one, of a lost or moved run, does nothing)."""
+        """End callback: release the GPUs and schedule.
+
+        A stale event (of a lost run, or one whose end moved earlier) does nothing; a live one
+        that fires before the run is done (its end moved later since) schedules the end anew.
+        """
         job = event.value
         if job.__class__ is tuple:  # an end moved by a rate change: only the latest counts
             job, token = job
