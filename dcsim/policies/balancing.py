@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from itertools import accumulate
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +28,7 @@ BATCH = 4096
 """Uniforms drawn from the policy's stream at a time."""
 
 _MASK64 = (1 << 64) - 1
+_outstanding = attrgetter("outstanding")
 
 
 class RequestView(Protocol):
@@ -113,7 +115,7 @@ class _Base:
 
     def _least_of_all(self, replicas: ReplicaSetView) -> ReplicaView:
         """The replica with the fewest outstanding requests; ties uniformly at random. O(n)."""
-        outs = [r.outstanding for r in replicas]  # type: ignore[attr-defined]
+        outs = list(map(_outstanding, replicas))  # type: ignore[call-overload]
         low = min(outs)
         ties = outs.count(low)
         i = outs.index(low)
@@ -184,21 +186,24 @@ class PowerOfD(_Base):
 
         d: int = Field(2, ge=1, description="replicas sampled per request (2: power of two choices)")
 
+    def __init__(self, params: Any, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        self._d: int = params.d
+
     def pick(self, request: RequestView, replicas: ReplicaSetView) -> ReplicaView:
         """The least-loaded of d distinct replicas drawn uniformly."""
         n = len(replicas)
-        d = self.params.d
+        d = self._d
         if d >= n:
             return self._least_of_all(replicas)
         u = self._u
         while len(u) < d:
             self._refill()
-        if d == 2:
+        if d == 2:  # the common case, unrolled: two distinct positions i != j
             i = int(u.pop() * n)
             j = int(u.pop() * (n - 1))
-            if j >= i:
-                j += 1
-            a, b = replicas[i], replicas[j]
+            a = replicas[i]
+            b = replicas[j + 1 if j >= i else j]
             return b if b.outstanding < a.outstanding else a
         if d == 1:
             return replicas[int(u.pop() * n)]
@@ -297,7 +302,12 @@ class SessionAffinity(_CachedOnVersion):
         """The owner of the first ring point clockwise from the request's key."""
         if replicas.version != self._version:
             self._rebuild(replicas)
-        i = bisect_right(self._ring, self.key_hash(request))
+        session = request.session
+        # mix64 of the complemented key, inlined (this is the hot path); key_hash says the same.
+        x = ((~(session if session >= 0 else request.id) & _MASK64) + 0x9E3779B97F4A7C15) & _MASK64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+        i = bisect_right(self._ring, x ^ (x >> 31))
         return replicas[self._owner[i if i < len(self._owner) else 0]]
 
 

@@ -163,6 +163,18 @@ def test_power_of_two_breaks_ties_to_the_first_sampled() -> None:
     assert lb.pick(Request(0), replicas([1, 1, 0, 1])).id == 2  # the less loaded of 0 and 2
 
 
+def test_power_of_d_samples_by_partial_fisher_yates_and_breaks_ties_to_the_first() -> None:
+    """n = 5, d = 3. Uniforms 0.5, 0.1, 0.9 draw positions 0 + int(2.5) = 2, 1 + int(0.4) = 1 and
+    2 + int(2.7) = 4: replicas 2, 1, 4; loads 5, 1, 1 -> the tie goes to 1, sampled first. Uniforms
+    0.5, 0.3, 0.1 draw positions 2, 1 + int(1.2) = 2 and 2 + int(0.3) = 2 of the virtual shuffle:
+    replica 2, then 0 (swapped into position 2), then 1: loads 5, 3, 3 -> 0; the idle 3 and 4 were
+    not sampled."""
+    lb = LOAD_BALANCER.create("power_of_two", {"d": 3}, ScriptedRng([0.5, 0.1, 0.9]))  # type: ignore[arg-type]
+    assert lb.pick(Request(0), replicas([0, 1, 5, 0, 1])).id == 1
+    lb = LOAD_BALANCER.create("power_of_two", {"d": 3}, ScriptedRng([0.5, 0.3, 0.1]))  # type: ignore[arg-type]
+    assert lb.pick(Request(0), replicas([3, 3, 5, 0, 0])).id == 0
+
+
 def test_power_of_two_never_samples_a_replica_twice() -> None:
     """n = 2, d = 2 samples both: the less loaded always wins (a repeated draw would sometimes give the other)."""
     reps = replicas([1, 0, 5])
@@ -216,6 +228,19 @@ def test_session_affinity_keeps_a_session_on_one_replica_whatever_the_seed() -> 
     lb = balancer("session_affinity")
     assert {lb.pick(Request(k, session=42), reps).id for k in range(100)} == {a[42]}
     assert len({lb.pick(Request(k), reps).id for k in range(100)}) == 4  # no session: spread by request id
+
+
+def test_session_affinity_pick_is_the_ring_owner_of_the_key_hash() -> None:
+    """The inlined hash of pick() agrees with key_hash(): the first ring point at or after it, clockwise."""
+    reps = replicas(n=6)
+    lb = balancer("session_affinity", vnodes=8)
+    ring = sorted((p, rid) for rid in range(6) for p in lb.replica_points(rid))
+    for k in range(300):
+        request = Request(k, session=k * 7 if k % 3 else -1)
+        h = lb.key_hash(request)
+        assert h == mix64(~(request.session if request.session >= 0 else k) & ((1 << 64) - 1))
+        owner = next((rid for p, rid in ring if p > h), ring[0][1])
+        assert lb.pick(request, reps).id == owner
 
 
 def test_session_affinity_removing_a_replica_moves_only_its_sessions() -> None:
