@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dcsim.core import units
 from dcsim.core.registry import Registry, lacks_methods
 from dcsim.core.spec import PositiveSeconds, Seconds
 
@@ -252,24 +253,16 @@ _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 
 
 def _time_of_day(key: Any) -> float:
-    """Seconds into the period of a table key: ``"HH:MM"``, ``"HH:MM:SS"`` or a number of seconds."""
+    """Seconds into the period of a table key: ``"HH:MM"``, ``"HH:MM:SS"``, a duration (``8h``) or seconds."""
     if isinstance(key, bool):
         raise ValueError("not a time")
-    if isinstance(key, int | float):
-        seconds = float(key)
-    else:
-        text = str(key)
-        match = _CLOCK.match(text)
-        if match:
-            hours, minutes, secs = int(match[1]), int(match[2]), int(match[3] or 0)
-            if minutes >= 60 or secs >= 60:
-                raise ValueError("not a time")
-            seconds = 3600.0 * hours + 60.0 * minutes + secs
-        else:
-            try:
-                seconds = float(text)
-            except ValueError:
-                raise ValueError("not a time") from None
+    match = _CLOCK.match(key) if isinstance(key, str) else None
+    if match:
+        hours, minutes, secs = int(match[1]), int(match[2]), int(match[3] or 0)
+        if minutes >= 60 or secs >= 60:
+            raise ValueError("not a time")
+        return 3600.0 * hours + 60.0 * minutes + secs
+    seconds = units.duration(key)
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError("not a time")
     return seconds
@@ -280,16 +273,16 @@ class ScheduledAutoscaler(_Base):
     """A time-of-day table: the count of the latest entry at or before ``now`` modulo ``period``. O(log entries).
 
     Scheduled scaling as in AWS Auto Scaling's scheduled actions and KEDA's cron scaler. Before the
-    day's first entry the last entry's count holds (the table wraps). Keys are ``"HH:MM"`` (or
-    ``"HH:MM:SS"``) or seconds into the period; quote clock times in YAML (``"20:00"``), which
-    YAML 1.1 otherwise reads as the number 1200.
+    day's first entry the last entry's count holds (the table wraps). Keys are clock times
+    ``"HH:MM"`` (or ``"HH:MM:SS"``), durations into the period (``8h``, ``90m``) or seconds.
     """
 
     class Params(_Params):
         """Parameters of ``scheduled``."""
 
         table: dict[str | int | float, int] = Field(
-            description='time of day -> replicas, e.g. {"00:00": 4, "08:00": 12, "20:00": 6}'
+            description="time of day ('HH:MM', a duration such as '8h', or seconds) -> replicas, "
+            'e.g. {"00:00": 4, "08:00": 12, "20:00": 6}'
         )
         period: PositiveSeconds = Field(86400.0, description="length of the repeating schedule (1 d)")
         sync_period: PositiveSeconds = Field(60.0, description="time between evaluations")
@@ -305,7 +298,8 @@ class ScheduledAutoscaler(_Base):
                     at = _time_of_day(key)
                 except ValueError:
                     raise ValueError(
-                        f"table key {key!r} is not a time of day; write 'HH:MM' (quoted in YAML) or seconds"
+                        f"table key {key!r} is not a time of day; write 'HH:MM' (e.g. '08:00'), a duration "
+                        "into the period (e.g. '8h') or seconds"
                     ) from None
                 if at in seen:
                     raise ValueError(f"table keys {seen[at]!r} and {key!r} are the same time; keep one")

@@ -237,6 +237,13 @@ def test_scheduled_wraps_to_the_last_entry_before_the_first() -> None:
     assert policy.desired(Service(replicas=1), 86400 + 9 * 3600) == 12
 
 
+def test_scheduled_keys_may_be_durations_into_the_period() -> None:
+    policy = autoscaler("scheduled", table={"0h": 2, "8h": 12, "1230m": 6, "07:30:30": 3})
+    hours = 3600
+    assert [policy.desired(Service(replicas=1), t) for t in (0, 7.5 * hours + 29, 7.5 * hours + 30)] == [2, 2, 3]
+    assert [policy.desired(Service(replicas=1), t) for t in (8 * hours, 20.5 * hours - 1, 20.5 * hours)] == [12, 12, 6]
+
+
 def test_scheduled_with_seconds_keys_a_period_and_clamping() -> None:
     policy = autoscaler("scheduled", table={0: 1, 1800: 9}, period="1h")
     assert policy.desired(Service(replicas=1), 5400) == 9  # 5400 mod 3600 = 1800
