@@ -8,10 +8,15 @@ a date such as ``2024-13-45``, or nesting deep enough to exhaust the recursion l
 last wins). :func:`load` turns each into a
 :class:`yaml.MarkedYAMLError` whose mark is the value's line and column, so callers
 handle every bad input as malformed YAML.
+
+Plain scalars such as ``20:00`` or ``1:30`` are text, as in YAML 1.2: YAML 1.1 (PyYAML)
+reads them as base-60 numbers (1200 and 90), which turns a clock time into the wrong
+number without a word.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -25,6 +30,9 @@ MAX_DEPTH = 100
 """Deepest nesting of lists and mappings accepted (a scenario needs fewer than 10 levels)."""
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where installed: ~10x faster
+_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+"""YAML 1.1's base-60 integers and floats (``20:00``, ``1:30:00.5``)."""
+_STR = "tag:yaml.org,2002:str"
 _KINDS = {"int": "a whole number", "float": "a number", "timestamp": "a date", "bool": "true or false"}
 
 
@@ -46,6 +54,12 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
                 kind = _KINDS.get(str(node.tag).rsplit(":", 1)[-1], "a value of type " + quote(str(node.tag)))
                 problem = f"{quote(value)} cannot be read as {kind}"
             raise ConstructorError(None, None, problem, node.start_mark) from None
+
+    def resolve(self, kind: type, value: str, implicit: tuple[bool, bool]) -> str:
+        """The tag of an untagged node, with base-60 numbers read as text (YAML 1.2)."""
+        if kind is yaml.ScalarNode and implicit[0] and _BASE60.match(value):
+            return _STR
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
         """A mapping, refusing a key given twice (PyYAML keeps the last silently)."""
