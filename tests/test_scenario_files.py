@@ -19,11 +19,12 @@ FILES = SHIPPED_SCENARIOS + SPEC_FILES
 
 
 def short(path: Path) -> list[str]:
-    """Overrides that keep a smoke run short (2 days, or the trace as it is)."""
+    """Overrides that keep a smoke run short (2 days, or the trace as it is; 6 hours of request traffic)."""
     sc: Scenario = load_scenario(str(path))
     if sc.horizon is None:
         return []
-    return ["horizon=2d"] + (["warmup=2h"] if sc.warmup else [])
+    horizon = "6h" if sc.services else "2d"
+    return [f"horizon={horizon}"] + (["warmup=2h"] if sc.warmup else [])
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")

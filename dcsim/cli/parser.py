@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="simulate a scenario and write results/",
         description="Simulate a scenario, print a summary table and write summary.json, manifest.json, "
         "jobs.parquet and timeseries.parquet (and failures.parquet with failures, epochs.parquet with the lp "
-        "scheduler, links.parquet with a fabric that jobs communicate over) to "
+        "scheduler, links.parquet with a fabric that jobs communicate over; requests.parquet, replicas.parquet, "
+        "services.parquet and scaling.parquet with services) to "
         "results/<scenario>/<run id>/ (or --out).",
     )  # fmt: skip
     _add_scenario_args(run)
@@ -176,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scenario_args(cmp_)
     cmp_.add_argument(
         "--policy", action="append", default=[], metavar="KIND=A,B",
-        help="policy variants, e.g. scheduler=fifo,sjf, placement=best_fit,worst_fit or "
-        "repair=fifo,most_gpus_first; repeatable",
+        help="policy variants, e.g. scheduler=fifo,sjf, placement=best_fit,worst_fit, "
+        "repair=fifo,most_gpus_first, or a service's load_balancer=round_robin,power_of_two or "
+        "autoscaler=none,hpa (set in every service); repeatable",
     )  # fmt: skip
     cmp_.add_argument(
         "--vary", action="append", default=[], metavar="PATH=A,B",
@@ -299,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "policies", help="list the registered policies and their parameters",
-        description="List every registered scheduler, placement and repair policy with its rule and parameters.",
+        description="List every registered scheduler, placement, repair, load balancer and autoscaler policy "
+        "with its rule and parameters.",
     )  # fmt: skip
     for name, command in sub.choices.items():
         command.epilog = f"Exit status: {EXIT_STATUS[name]}."

@@ -117,10 +117,12 @@ def size(value: object) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """Format seconds for people: ``90 s``, ``12.5 min``, ``3.2 h``, ``4.1 d``."""
+    """Format seconds for people: ``460 ms``, ``90 s``, ``12.5 min``, ``3.2 h``, ``4.1 d``."""
     if not math.isfinite(seconds):
         return str(seconds)
     a = abs(seconds)
+    if 0 < a < 1:
+        return f"{seconds * 1000:.3g} ms"
     if a < 120:
         return f"{seconds:.1f} s"
     if a < 2 * 3600:

@@ -67,6 +67,8 @@ class MaintenanceWindows:
         self.rel.outages += 1
         for n in nodes:
             self.rel.refresh(n)  # idle GPUs leave service now; busy ones as their jobs leave
+        if self.rel.cordon_hook is not None:
+            self.rel.cordon_hook(nodes)  # replicas there are replaced elsewhere and drain
         if mt.drain == "evict":
             hit = {job.id: job for n in nodes for job in self.rel.holders(n)}
             for job in sorted(hit.values(), key=lambda j: j.id):

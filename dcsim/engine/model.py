@@ -80,7 +80,7 @@ class DataCenterModel:
         self.dispatch = Dispatcher(self.env, scenario.policies, self.seed, self.cluster, runs, self.check_drained)
         #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
         #: preemption need them: the plain engine stays lean.
-        self.track = reliability or bool(checkpoints) or self.dispatch.scheduler.preempts
+        self.track = reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)
         if self.track:
             runs.track = True
             runs.node_jobs = [[] for _ in self.cluster.free]
@@ -104,13 +104,27 @@ class DataCenterModel:
             self.cluster.network = network_view(runs.network)  # what placement and scheduling read of it
         #: The sites' storage, when a checkpoint has a size (its writes and reads share it).
         self.storage = None
-        if any(c.checkpoint is not None and c.checkpoint.size for c in wl.jobs) or (
+        sized = any(c.checkpoint is not None and c.checkpoint.size for c in wl.jobs) or (
             wl.trace is not None and wl.trace.checkpoint is not None and wl.trace.checkpoint.size
-        ):
+        )
+        loads = any(s.model.size and s.cold_start is None for s in scenario.services)
+        if sized or loads:
             from dcsim.engine.storage import SizedCheckpoints, Storage
 
             self.storage = Storage(self.topology, self.collector, self.env, scenario.warmup)
-            runs.sized = SizedCheckpoints(self.storage, self.env, runs.complete, runs.network)
+            if sized:
+                runs.sized = SizedCheckpoints(self.storage, self.env, runs.complete, runs.network)
+        #: The inference services, when the scenario has some.
+        self.services = None
+        if scenario.services:
+            from dcsim.engine.serving import Services
+
+            self.services = Services(
+                self.env, scenario, self.seed, self.topology, self.cluster, self.collector, runs, self.dispatch,
+                self.storage, self._ended,
+            )  # fmt: skip
+            if self.rel is not None:
+                self.rel.cordon_hook = self.services.cordoned
         if not isinstance(self.dispatch.scheduler, KeyOrder):
             self.dispatch.scheduler.bind(self._fleet())
         self.dispatch.start_epochs()
@@ -169,7 +183,9 @@ class DataCenterModel:
 
     # ------------------------------------------------------------------ events between the parts
     def _ended(self) -> None:
-        """A run finished: schedule, then see whether the run is over."""
+        """A run finished, or a replica gave its GPUs back: place waiting replicas, schedule, see whether it is over."""
+        if self.services is not None:
+            self.services.place_pending()
         if len(self.dispatch.queue):
             self.dispatch.schedule()
         self.check_drained()
@@ -185,6 +201,8 @@ class DataCenterModel:
     def capacity_changed(self) -> None:
         """GPUs went out of or back into service (or a run was lost): record the level and schedule."""
         self.collector.on_down(self.env.now, self.cluster.down_gpus)
+        if self.services is not None:
+            self.services.place_pending()
         self.dispatch.schedule()
         self.check_drained()
 
@@ -223,6 +241,8 @@ class DataCenterModel:
             self.runs.network.sample(self.env.now)
         if self.storage is not None:
             self.storage.sample(self.env.now)
+        if self.services is not None:
+            self.services.sample(self.env.now)
 
     def _sampler(self):
         env = self.env
@@ -256,6 +276,8 @@ class DataCenterModel:
         self.runs.close(end)  # runs cut by the end: nothing lost (yet)
         if self.storage is not None:
             self.storage.close(end)
+        if self.services is not None:
+            self.services.close(end)
         samples = self.collector.samples["time"]
         if not samples or samples[-1] < end:
             self._sample()

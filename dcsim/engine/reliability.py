@@ -142,6 +142,8 @@ class Reliability:
         #: The component tree (site > rack > node > GPU) failures and maintenance walk.
         self.tree = tree = ComponentTree(topo, fabric)
         self.fabric, self.fabric_changed = fabric, fabric_changed
+        #: Called with the nodes a maintenance window cordons (the services drain their replicas there).
+        self.cordon_hook: Callable[[list[int]], None] | None = None
         self.health = None
         if fabric is not None:
             from dcsim.infra.fabrics import FabricHealth

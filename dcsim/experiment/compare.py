@@ -22,9 +22,14 @@ from dcsim.policies import REGISTRIES
 from dcsim.scenario.load import load_scenario
 from dcsim.scenario.schema import PolicySpec, Scenario
 
-POLICY_KINDS = ("scheduler", "placement", "repair")
-POLICY_PATHS = {"scheduler": "policies.scheduler", "placement": "policies.placement", "repair": "repair.policy"}
-"""Where each policy kind sits in a scenario."""
+POLICY_KINDS = ("scheduler", "placement", "repair", "load_balancer", "autoscaler")
+POLICY_PATHS = {
+    "scheduler": "policies.scheduler", "placement": "policies.placement", "repair": "repair.policy",
+    "load_balancer": "services.*.load_balancer", "autoscaler": "services.*.autoscaler",
+}  # fmt: skip
+"""Where each policy kind sits in a scenario (a service's kinds: in every service, ``*``)."""
+SERVICE_KINDS = ("load_balancer", "autoscaler")
+"""The policy kinds each service has its own of: an axis of them sets every service's."""
 
 
 @dataclass(frozen=True)
@@ -59,30 +64,38 @@ def parse_axis(text: str, policy: bool, flag: str | None = None) -> Axis:
     return Axis(key, items)
 
 
-def policy_override(axis: Axis, name: str, base: Scenario) -> str:
-    """``--set`` text that switches a policy, keeping the scenario's params that are the same knob.
+def policy_override(axis: Axis, name: str, base: Scenario) -> list[str]:
+    """``--set`` texts that switch a policy, keeping the scenario's params that are the same knob.
 
     A parameter carries over when the target policy declares it with the same default
     (``backfill`` between schedulers); best fit's ``gpu_weight`` (default 1) does not reach
-    worst fit (default -1) or first fit (none).
+    worst fit (default -1) or first fit (none). A service's kind (``load_balancer``,
+    ``autoscaler``) is switched in every service, each keeping its own params.
     """
     assert axis.policy is not None
     registry = REGISTRIES[axis.policy]
-    if axis.policy == "repair":
-        current: PolicySpec = base.repair.policy if base.repair is not None else PolicySpec(name="fifo")
+    if axis.policy in SERVICE_KINDS:
+        if not base.services:
+            raise OverrideError(f"--policy {axis.policy}={name}: the scenario has no `services` to switch it in")
+        places = [(f"services.{i}.{axis.policy}", getattr(svc, axis.policy)) for i, svc in enumerate(base.services)]
+    elif axis.policy == "repair":
+        places = [(axis.path, base.repair.policy if base.repair is not None else PolicySpec(name="fifo"))]
     else:
-        current = getattr(base.policies, axis.policy)
-    source = registry.params_model(current.name).model_fields
+        places = [(axis.path, getattr(base.policies, axis.policy))]
     try:
         target = registry.params_model(name).model_fields
     except UnknownPolicyError as exc:
         raise OverrideError(f"--policy {axis.policy}={name}: {axis.path}: {exc}") from None
-    params = {
-        k: v
-        for k, v in current.params.items()
-        if k in target and k in source and target[k].default == source[k].default
-    }
-    return f"{axis.path}={json.dumps({'name': name, 'params': params})}"
+    out = []
+    for path, current in places:
+        source = registry.params_model(current.name).model_fields
+        params = {
+            k: v
+            for k, v in current.params.items()
+            if k in target and k in source and target[k].default == source[k].default
+        }
+        out.append(f"{path}={json.dumps({'name': name, 'params': params})}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,11 @@ def variants(axes: Sequence[Axis], base: Scenario) -> list[Variant]:
         return [Variant("baseline", {}, [])]
     out = []
     for combo in itertools.product(*(a.values for a in axes)):
-        sets = [policy_override(a, v, base) if a.policy else f"{a.path}={v}" for a, v in zip(axes, combo, strict=True)]
+        sets = [
+            text
+            for a, v in zip(axes, combo, strict=True)
+            for text in (policy_override(a, v, base) if a.policy else [f"{a.path}={v}"])
+        ]
         out.append(Variant(" ".join(combo), {a.path: v for a, v in zip(axes, combo, strict=True)}, sets))
     return out
 

@@ -22,6 +22,8 @@ RUN_FILES = frozenset(
         "jobs.csv", "timeseries.csv", "events.csv", "utilization.png", "wait_cdf.png",
         "failures.parquet", "failures.csv", "failures.png", "lost_by_cause.png", "epochs.parquet", "epochs.csv",
         "links.parquet", "links.csv", "link_utilization.png", "busiest_links.png",
+        "requests.parquet", "requests.csv", "replicas.parquet", "replicas.csv", "services.parquet", "services.csv",
+        "scaling.parquet", "scaling.csv", "service_latency.png", "autoscaling.png",
     }
 )  # fmt: skip
 

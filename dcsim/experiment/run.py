@@ -20,6 +20,7 @@ from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
 from dcsim.faults.spec import COMPONENTS
 from dcsim.metrics.fault_scores import FaultData
 from dcsim.metrics.scoring import scheduler_metrics, summarize
+from dcsim.metrics.service_scores import replica_seconds, replicas_table, service_metrics
 from dcsim.metrics.tables import (
     down_table,
     epochs_table,
@@ -31,7 +32,12 @@ from dcsim.metrics.tables import (
     links_table,
     network_runs_table,
     overhead_table,
+    record_table,
+    requests_table,
     runs_table,
+    sample_rows,
+    scaling_table,
+    services_timeline,
     storage_tables,
     timeseries_table,
 )
@@ -50,7 +56,18 @@ if TYPE_CHECKING:
 
 
 #: Tables written to a results directory, in order.
-_WRITTEN = ("jobs", "timeseries", "failures", "events", "epochs", "links")
+_WRITTEN = (
+    "jobs",
+    "timeseries",
+    "failures",
+    "events",
+    "epochs",
+    "links",
+    "requests",
+    "replicas",
+    "services",
+    "scaling",
+)
 
 
 @dataclass
@@ -158,6 +175,11 @@ def data_files(scenario: Scenario) -> dict[str, str]:
         for spec in (cls.duration, cls.gpus):
             if getattr(spec, "dist", None) == "empirical":
                 paths.append(spec.path)  # type: ignore[union-attr]
+    for svc in scenario.services:
+        req = svc.requests
+        for spec in (req.arrival, req.input_tokens, req.output_tokens, svc.service_model.time):
+            if getattr(spec, "dist", None) == "empirical" or getattr(spec, "process", None) == "trace":
+                paths.append(spec.path)  # type: ignore[union-attr]
     return {path: file_sha256(resolve(scenario.base_dir, path)) for path in sorted(set(paths))}
 
 
@@ -244,10 +266,21 @@ def simulate(
             down_table(col), causes, spares if scenario.failures is not None else 0,
         )  # fmt: skip
     usage = link_usage_table(col)
+    serving = None
+    if model.services is not None:
+        requests = requests_table(col)
+        replicas = replicas_table(record_table(col, "replica_change"), col.names["service"], end)
+        serving = (requests, replicas, replica_seconds(replicas, window, model.topology))
     summary = summarize(
         jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
         network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,
+        serving[2] if serving is not None else None,
     )  # fmt: skip
+    if serving is not None:
+        summary["services"] = service_metrics(
+            serving[0], serving[1], window, scenario.services, model.topology.pools, model.topology.node_pool,
+            scenario.site_costs(),
+        )  # fmt: skip
     summary["run"] = {
         "scenario": scenario.name,
         "seed": model.seed,
@@ -282,6 +315,13 @@ def simulate(
         data["events"] = events_table(model.collector)
     if epochs is not None:
         data["epochs"] = epochs
+    if serving is not None:
+        requests, replicas, _ = serving
+        data["requests"] = sample_rows(requests, scenario.metrics.requests_table_rows)
+        data["replicas"] = replicas
+        data["services"] = services_timeline(col, requests)
+        if len(col.scale_decisions["time"]):
+            data["scaling"] = scaling_table(col)
     network = model.runs.network
     if network is not None:
         fabric = network.fabric

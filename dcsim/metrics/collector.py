@@ -107,6 +107,10 @@ class Collector:
     storage_transfers: dict[str, array[Any]]
     storage_usage: dict[str, array[Any]]
     storage_samples: dict[str, array[Any]]
+    requests: dict[str, array[Any]]
+    replica_changes: dict[str, array[Any]]
+    scale_decisions: dict[str, array[Any]]
+    service_samples: dict[str, array[Any]]
     on_job_submitted: Emitter
     on_job_started: Emitter
     on_job_finished: Emitter
@@ -122,6 +126,10 @@ class Collector:
     on_storage_transfer: Emitter
     on_storage_usage: Emitter
     on_storage_sample: Emitter
+    on_request: Emitter
+    on_replica_change: Emitter
+    on_scale_decision: Emitter
+    on_service_sample: Emitter
 
     def code(self, vocabulary: str, name: str) -> int:
         """Small integer code of ``name`` in a vocabulary of coded text (a new name gets the next code)."""
@@ -142,6 +150,10 @@ class Collector:
     def cause_code(self, name: str) -> int:
         """Code of a failure cause name."""
         return self.code("cause", name)
+
+    def service_code(self, name: str) -> int:
+        """Code of a service name."""
+        return self.code("service", name)
 
     @property
     def class_names(self) -> list[str]:

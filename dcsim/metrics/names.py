@@ -58,6 +58,30 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
 )
 
 
+SERVICE_FIELDS = (
+    "requests", "completed", "rejected", "failed", "unfinished", "mean_latency_s", "p50_latency_s", "p95_latency_s",
+    "p99_latency_s", "mean_ttft_s", "p50_ttft_s", "p99_ttft_s", "slo_attainment", "mean_replicas",
+    "replica_gpu_hours", "cold_starts", "mean_cold_start_s", "usd_per_million_requests",
+)  # fmt: skip
+"""The metrics of each service (``services.by_service.<service>.<field>``) and of all of them (``services.<field>``)."""
+
+#: Rows shown for a scenario with services only.
+SERVICE_ROWS = (
+    ("services.requests", "requests (arrived)", "count"),
+    ("services.completed", "  served", "count"),
+    ("services.rejected", "  rejected (queue full)", "count"),
+    ("services.failed", "  failed (replica lost)", "count"),
+    ("services.mean_latency_s", "mean latency", "seconds"),
+    ("services.p50_latency_s", "p50 latency", "seconds"),
+    ("services.p99_latency_s", "p99 latency", "seconds"),
+    ("services.p99_ttft_s", "p99 time to first token", "seconds"),
+    ("services.slo_attainment", "SLO attainment (requests within their SLO)", "share"),
+    ("services.mean_replicas", "mean replicas", "number"),
+    ("services.replica_gpu_hours", "replica GPU-hours", "number"),
+    ("services.cold_starts", "cold starts", "count"),
+    ("services.usd_per_million_requests", "cost per million requests served", "usd"),
+)
+
 #: Rows shown for a batch scheduler (``lp``) only.
 SCHEDULER_ROWS = (
     ("scheduler.epochs", "scheduling epochs (MILP)", "count"),
@@ -89,6 +113,7 @@ STATIC_NAMES: tuple[str, ...] = (
     "cluster.installed_gpus", "cluster.nodes", "cluster.spare_gpus",
     "scheduler.epochs", "scheduler.fallbacks", "scheduler.fallback_share", "scheduler.jobs_started",
     "scheduler.unplaced", "scheduler.guard_starts",
+    *(f"services.{f}" for f in SERVICE_FIELDS),
 )  # fmt: skip
 
 _FAULT_FIELDS = ("failures", "interruptions", "share_of_interruptions", "lost_gpu_hours")
@@ -106,6 +131,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("utilization.by_site.<site>", _UTILIZATION_FIELDS),
     ("utilization.by_gpu_type.<gpu_type>", _UTILIZATION_FIELDS),
     ("faults.repair_crew_load_by_site.<site>", ("",)),
+    ("services.by_service.<service>", SERVICE_FIELDS),
 )
 #: The families named by a site or a GPU type: (first two parts, the fields after the name).
 _BREAKDOWNS = {
@@ -168,6 +194,8 @@ def _family_match(name: str) -> bool:
         return bool(parts[2]) and parts[3] in _BREAKDOWNS[parts[0], parts[1]]
     if len(parts) == 3 and parts[:2] == ["faults", "repair_crew_load_by_site"]:
         return bool(parts[2])
+    if len(parts) == 4 and parts[:2] == ["services", "by_service"]:
+        return bool(parts[2]) and parts[3] in SERVICE_FIELDS
     return len(parts) == 3 and parts[:2] == ["scheduler", "by_level"] and parts[2] in _CHOICES["<level>"]
 
 
@@ -277,6 +305,8 @@ def _words(name: str) -> str:
         return f"{last} ({parts[2]} failures)"
     if parts[:2] == ["scheduler", "by_level"]:
         return f"scheduling epochs at {parts[2]} level"
+    if parts[:2] == ["services", "by_service"] and len(parts) == 4:
+        return f"{last} (service {parts[2]})"
     if parts[:2] == ["faults", "repair_crew_load_by_site"] and len(parts) == 3:
         return f"repair crew load (site {parts[2]})"
     if len(parts) == 4 and (parts[0], parts[1]) in _BREAKDOWNS:
@@ -287,7 +317,7 @@ def _words(name: str) -> str:
 
 def describe(name: str) -> Metric:
     """Words, print kind and physical bounds of a metric (from the run summary table where it has a row)."""
-    rows = {n: (label, kind) for n, label, kind in (*HEADLINE, *SCHEDULER_ROWS)}
+    rows = {n: (label, kind) for n, label, kind in (*HEADLINE, *SCHEDULER_ROWS, *SERVICE_ROWS)}
     if name in rows:
         label, kind = rows[name]
         label = _WORDS.get(name, label.strip())
@@ -306,7 +336,7 @@ def clip(metric: Metric, value: float) -> float:
     return min(max(value, metric.low), metric.high)
 
 
-_DURATION_SCALES = (("s", 1.0), ("min", 60.0), ("h", 3600.0), ("d", 86400.0))
+_DURATION_SCALES = (("ms", 0.001), ("s", 1.0), ("min", 60.0), ("h", 3600.0), ("d", 86400.0))
 
 
 def duration_unit(seconds: float) -> tuple[str, float]:

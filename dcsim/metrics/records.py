@@ -62,6 +62,7 @@ Row = Annotated[int, Storage("")]
 ClassName = Annotated[str, Storage("i", names="job_class")]
 TenantName = Annotated[str, Storage("i", names="tenant")]
 CauseName = Annotated[str, Storage("i", names="cause")]
+ServiceName = Annotated[str, Storage("i", names="service")]
 
 SEQ = Storage("q")
 """The ``seq`` column of an ordered kind: the order of emission across every ordered kind."""
@@ -374,6 +375,87 @@ class StorageSample:
     time: F64
     storage_utilization: F64
     kind: str = "storage_sample"
+
+
+REQUEST_STATUS = ("completed", "rejected", "failed", "unfinished")
+"""How a request ended, by the code the engine records: served; refused (its replica's queue, or the
+service's buffer while no replica was ready, was full); lost with its replica (a failure or an eviction)
+and not retried, or lost a second time; still in flight when the run ended."""
+
+REPLICA_CHANGES = ("requested", "placed", "ready", "draining", "stopped", "lost")
+"""What happened to a replica, by the code the engine records: the autoscaler (or a lost replica's
+replacement) asked for it; it got its GPUs and began its cold start; it began serving; it stopped taking
+requests (scaled down); it gave its GPUs back; a failure, maintenance or a preemption took it down."""
+
+
+@record("requests", emitter="on_request")
+@dataclass(frozen=True, slots=True)
+class RequestDone:
+    """A request of ``service`` that arrived at ``arrival`` ended at ``end`` (:data:`REQUEST_STATUS` ``status``).
+
+    ``first_token`` is when its first output token came (NaN without a token model, or if it
+    never came); ``replica`` the replica that ended it (-1: none); ``retried``: it was sent
+    to a second replica after its first was lost.
+    """
+
+    service: ServiceName
+    arrival: F64
+    first_token: F64
+    end: F64
+    replica: I64
+    status: I8
+    retried: Flag
+    kind: str = "request_done"
+
+
+@record("replica_changes")
+@dataclass(frozen=True, slots=True)
+class ReplicaChange:
+    """Replica ``replica`` of ``service`` went through change ``change`` (:data:`REPLICA_CHANGES`) at ``time``.
+
+    ``node`` is its first node (-1 before it is placed), ``gpus`` the GPUs it holds or asks for.
+    """
+
+    time: F64
+    service: ServiceName
+    replica: I64
+    change: I8
+    node: I64
+    gpus: I64
+    kind: str = "replica_change"
+
+
+@record("scale_decisions")
+@dataclass(frozen=True, slots=True)
+class ScaleDecision:
+    """An autoscaler's decision at ``time``: it asked for ``desired``; ``applied`` is that within the bounds.
+
+    ``current`` replicas were asked for before it (``ready`` of them serving).
+    """
+
+    time: F64
+    service: ServiceName
+    current: I64
+    ready: I64
+    desired: I64
+    applied: I64
+    kind: str = "scale_decision"
+
+
+@record("service_samples")
+@dataclass(frozen=True, slots=True)
+class ServiceSample:
+    """A service's state at a timeseries sample: replicas by state, requests in flight, arrivals so far."""
+
+    time: F64
+    service: ServiceName
+    replicas: I64
+    ready: I64
+    starting: I64
+    pending: I64
+    outstanding: I64
+    arrived: I64
+    kind: str = "service_sample"
 
 
 @record("samples")

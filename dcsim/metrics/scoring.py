@@ -195,6 +195,7 @@ def summarize(
     network: Table | None = None,
     links: Table | None = None,
     storage: tuple[Table, Table] | None = None,
+    replicas: tuple[np.ndarray, float] | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -213,6 +214,9 @@ def summarize(
         links: every fabric link's traffic in the window (:func:`dcsim.metrics.tables.link_usage_table`).
         storage: the transfers through storage and the storage links' use in the window
             (:func:`dcsim.metrics.tables.storage_tables`; None: no checkpoint has a size).
+        replicas: the GPU-seconds service replicas held in the window, per pool, and those of
+            their cold starts (None: no services). They count as allocated (and draw power);
+            serving is productive, a cold start is not.
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -221,6 +225,8 @@ def summarize(
     installed = sum(p.gpus for p in pools)
     runs = faults.runs if faults is not None and len(faults.interruptions) else None
     busy = busy_gpu_seconds(jobs, window, len(pools), runs)
+    if replicas is not None:
+        busy = busy + replicas[0]
     allocated = float(busy.sum()) / (installed * window.length) if window.length > 0 else 0.0
     if faults is not None:
         fault_block, productive_s, available = fault_metrics(jobs, faults, window, installed, float(busy.sum()))
@@ -230,6 +236,8 @@ def summarize(
             "failures": 0, "job_interruptions": 0, "lost_gpu_hours": 0.0, "downtime_gpu_hours": 0.0,
             "mean_time_to_repair_s": None, "ettr": 1.0 if busy.sum() > 0 else None,
         }  # fmt: skip
+    if replicas is not None:
+        productive_s -= replicas[1]
     productive_gpu_h = productive_s / 3600.0
     rates = class_rates(jobs, len(pools), speeds) if speeds else None
     if rates is None and network is not None and len(network):

@@ -15,7 +15,7 @@ from dcsim.core.table import Coded, Table
 from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
-from dcsim.metrics.records import RECORDS, REPAIRED_BY
+from dcsim.metrics.records import RECORDS, REPAIRED_BY, REQUEST_STATUS
 from dcsim.workload.jobs import FAILURE, MAINTENANCE, REASONS, STATE_NAMES
 
 if TYPE_CHECKING:
@@ -455,3 +455,87 @@ def epochs_table(log: list) -> Table:
     for term in ("cost", "fault", "fragmentation", "network", "wait"):
         columns[f"{term}_usd"] = column([e.terms.get(term, 0.0) for e in log], float)
     return Table(columns)
+
+
+def requests_table(col: Collector) -> Table:
+    """Every request that arrived, in the order they ended.
+
+    Columns: ``service``, ``arrival_s``, ``first_token_s``, ``end_s``, ``latency_s``, ``replica``,
+    ``status`` (:data:`dcsim.metrics.records.REQUEST_STATUS`), ``retried``.
+    """
+    t = record_table(col, "request_done", arrival="arrival_s", first_token="first_token_s", end="end_s")
+    cols = dict(t.columns)
+    cols["status"] = Coded(np.asarray(cols["status"], dtype=np.int32), REQUEST_STATUS)
+    cols["latency_s"] = cols["end_s"] - cols["arrival_s"]
+    order = ["service", "arrival_s", "first_token_s", "end_s", "latency_s", "replica", "status", "retried"]
+    return Table({k: cols[k] for k in order})
+
+
+def sample_rows(table: Table, most: int) -> Table:
+    """The table, or a uniform random sample of about ``most`` of its rows (the same for the same table size)."""
+    n = len(table)
+    if n <= most:
+        return table
+    keep = np.random.default_rng(n).random(n) < most / n
+    return table.rows(keep)
+
+
+def binned_percentiles(bins: np.ndarray, values: np.ndarray, n: int, qs: Sequence[float]) -> list[np.ndarray]:
+    """Percentiles ``qs`` of ``values`` within each of ``n`` bins (``bins[i]`` is value i's bin; NaN: empty)."""
+    out = [np.full(n, np.nan) for _ in qs]
+    ok = (bins >= 0) & (bins < n) & ~np.isnan(values)
+    bins, values = bins[ok], values[ok]
+    if not bins.size:
+        return out
+    order = np.lexsort((values, bins))
+    bins, values = bins[order], values[order]
+    starts = np.searchsorted(bins, np.arange(n), side="left")
+    ends = np.searchsorted(bins, np.arange(n), side="right")
+    for j, q in enumerate(qs):
+        has = ends > starts
+        pos = starts[has] + (ends[has] - starts[has] - 1) * q / 100.0
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, ends[has] - 1)
+        frac = pos - lo
+        out[j][has] = values[lo] * (1 - frac) + values[hi] * frac
+    return out
+
+
+def services_timeline(col: Collector, requests: Table) -> Table:
+    """The services over time, one row per service and timeseries sample.
+
+    Replicas by state, requests in flight, arrivals since the previous sample, and the latency
+    percentiles of the requests that arrived since then and were served (``p50_latency_s``,
+    ``p95_latency_s``, ``p99_latency_s``).
+    """
+    t = record_table(col, "service_sample")
+    svc = t.coded("service")
+    parts: dict[str, list[np.ndarray]] = {}
+    req_svc = requests.coded("service")
+    served = requests.coded("status").is_("completed")
+    for code in range(len(svc.names)):
+        rows = np.flatnonzero(svc.codes == code)
+        times = t["time"][rows]
+        mine = served & (req_svc.codes == code)
+        arrival = requests["arrival_s"][mine]
+        bins = np.searchsorted(times, arrival, side="left")  # (previous sample, this one]
+        p50, p95, p99 = binned_percentiles(bins, requests["latency_s"][mine], times.size, (50, 95, 99))
+        arrived = t["arrived"][rows]
+        step = np.diff(arrived, prepend=0)
+        cols = {
+            "time": times, "service": svc.codes[rows], "replicas": t["replicas"][rows], "ready": t["ready"][rows],
+            "starting": t["starting"][rows], "pending": t["pending"][rows], "outstanding": t["outstanding"][rows],
+            "arrivals": step, "p50_latency_s": p50, "p95_latency_s": p95, "p99_latency_s": p99,
+        }  # fmt: skip
+        for k, v in cols.items():
+            parts.setdefault(k, []).append(np.asarray(v))
+    out: dict[str, Any] = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    if not out:
+        return Table({"time": np.zeros(0)})
+    out["service"] = Coded(out["service"].astype(np.int32), svc.names)
+    return Table(out)
+
+
+def scaling_table(col: Collector) -> Table:
+    """Every autoscaler decision: ``time``, ``service``, ``current``, ``ready``, ``desired``, ``applied``."""
+    return record_table(col, "scale_decision")

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from dcsim.core.registry import Registry
 from dcsim.policies import lp as _lp  # noqa: F401  (registers the `lp` scheduler)
+from dcsim.policies.autoscaling import AUTOSCALER
+from dcsim.policies.balancing import LOAD_BALANCER
 from dcsim.policies.placement import PLACEMENT
 from dcsim.policies.repair import REPAIR
 from dcsim.policies.scheduling import SCHEDULER
 
-REGISTRIES: dict[str, Registry] = {"scheduler": SCHEDULER, "placement": PLACEMENT, "repair": REPAIR}
+REGISTRIES: dict[str, Registry] = {
+    "scheduler": SCHEDULER, "placement": PLACEMENT, "repair": REPAIR, "load_balancer": LOAD_BALANCER,
+    "autoscaler": AUTOSCALER,
+}  # fmt: skip
 
-__all__ = ["PLACEMENT", "REGISTRIES", "REPAIR", "SCHEDULER"]
+__all__ = ["AUTOSCALER", "LOAD_BALANCER", "PLACEMENT", "REGISTRIES", "REPAIR", "SCHEDULER"]

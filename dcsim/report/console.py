@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.core.units import format_duration
-from dcsim.metrics.names import HEADLINE, SCHEDULER_ROWS, Metric, describe, format_values, with_unit
+from dcsim.metrics.names import HEADLINE, SCHEDULER_ROWS, SERVICE_ROWS, Metric, describe, format_values, with_unit
 
 
 def solve_time_line(epochs: Any) -> str:
@@ -71,6 +71,8 @@ def summary_table(summary: dict[str, Any]) -> str:
         f"measured {format_duration(window.get('hours', 0) * 3600)}{after}"
     )
     rows = list(HEADLINE) + (list(SCHEDULER_ROWS) if "scheduler" in summary else [])
+    if "services" in summary:
+        rows += SERVICE_ROWS
     width = max(len(label) for _, label, _ in rows)
     lines = [head, "-" * (width + 18)]
     for name, label, kind in rows:

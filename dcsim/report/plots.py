@@ -2,6 +2,8 @@
 
 With failures: a timeline of failures and repairs, and the GPU-hours lost by cause. With a
 fabric (a job class communicates): each link tier's utilization over time, and the busiest links.
+With services: latency against replicas over time, and the autoscaler's decisions
+(:mod:`dcsim.report.service_plots`).
 
 matplotlib is imported lazily (Agg backend), only when plots are asked for.
 """
@@ -68,6 +70,8 @@ def plot_run(result: Any, out_dir: str) -> list[str]:
 
     jobs = result.jobs
     cohort = jobs[jobs["submit_s"] >= sc.warmup]
+    if not len(jobs):  # services alone: no job waits
+        return paths + _more_plots(result, out_dir, plt)
     fig, ax = plt.subplots(figsize=(9, 5.5), constrained_layout=True)
     started = cohort["wait_s"].dropna().to_numpy() / 60
     positive = started[started > 0]
@@ -116,10 +120,20 @@ def plot_run(result: Any, out_dir: str) -> list[str]:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     paths.append(path)
+    return paths + _more_plots(result, out_dir, plt)
+
+
+def _more_plots(result: Any, out_dir: str, plt: Any) -> list[str]:
+    """The plots of the parts a run has: failures, the fabric, services."""
+    paths = []
     if result.failures is not None:
         paths += plot_failures(result, out_dir, plt)
     if result.links is not None:
         paths += plot_network(result, out_dir, plt)
+    if result.scenario.services:
+        from dcsim.report.service_plots import plot_services
+
+        paths += plot_services(result, out_dir, plt)
     return paths
 
 

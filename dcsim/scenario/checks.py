@@ -83,6 +83,7 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
             for i, site in enumerate(sc.datacenter.sites)
             if site.repair is not None
         ]
+    problems += service_problems(sc, topology)
     fabric, fabric_problems = _fabric(sc, topology)
     problems += fabric_problems
     if (sc.failures is not None or sc.maintenance) and not fabric_problems:
@@ -321,6 +322,60 @@ def check_parts(
                 )  # fmt: skip
     problems += _storage_problems(datacenter, topology, classes, trace)
     problems += _price_problems(datacenter, topology, costs)
+    return problems
+
+
+def service_problems(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:
+    """What keeps each service from running.
+
+    GPU types it does not find, replicas larger than its pools, a model load without storage,
+    a request trace or token column that cannot be read.
+    """
+    from dcsim.workload.requests import read_request_trace, token_sampler
+    from dcsim.workload.service_spec import EmpiricalTokens, RequestTrace
+
+    types = topology.gpu_types()
+    problems: list[tuple[str, str]] = []
+    for i, svc in enumerate(sc.services):
+        path = f"services.{i}"
+        unknown = sorted(set(svc.gpu_types or []) - set(types))
+        if unknown:
+            problems.append((f"{path}.gpu_types", f"no GPUs of type {', '.join(unknown)} in the data center "
+                             f"(types present: {', '.join(types)})"))  # fmt: skip
+            continue
+        problems += _speed_problems(path, svc.speed, svc.speed_reference, types)
+        room, where = _largest_job(topology, svc.gpu_types, svc.min_gpu_memory)
+        if svc.gpus_per_replica > room:
+            problems.append((f"{path}.gpus_per_replica", f"{svc.gpus_per_replica} GPUs > the largest pool a replica "
+                             f"of {svc.name!r} can use ({where}); lower it or add racks"))  # fmt: skip
+        if svc.model.size and svc.cold_start is None:
+            pools = topology.allowed_pools(svc.gpu_types, svc.min_gpu_memory)
+            sites = {topology.pools[p].site for p in pools}
+            bare = [(j, s.name) for j, s in enumerate(sc.datacenter.sites) if s.name in sites and s.storage is None]
+            if bare:
+                problems.append(
+                    (f"{path}.model.size", f"a cold start of {svc.name!r} loads {_bytes(svc.model.size)} from storage, "
+                     f"but site {bare[0][1]!r} has no `storage` bandwidth; give datacenter.sites.{bare[0][0]}.storage: "
+                     "{bandwidth: ...} (e.g. 100GB/s), or the service a fixed `cold_start` time")
+                )  # fmt: skip
+        req = svc.requests
+        if isinstance(req.arrival, RequestTrace):
+            try:
+                read_request_trace(req.arrival, sc.base_dir)
+            except (MissingFileError, TraceError) as exc:
+                problems.append((f"{path}.requests.arrival", str(exc)))
+        for field in ("input_tokens", "output_tokens"):
+            spec = getattr(req, field)
+            if isinstance(spec, EmpiricalTokens):
+                try:
+                    token_sampler(spec, sc.base_dir)
+                except (MissingFileError, TraceError) as exc:
+                    problems.append((f"{path}.requests.{field}", str(exc)))
+        if isinstance(svc.service_model.time, EmpiricalDist):
+            try:
+                duration_sampler(svc.service_model.time, sc.base_dir)
+            except (MissingFileError, TraceError) as exc:
+                problems.append((f"{path}.service_model.time", str(exc)))
     return problems
 
 

@@ -161,7 +161,7 @@ POLICY_FIELDS = (
 )
 
 
-def policy_problems(data: dict[str, Any], base_dir: str) -> list[tuple[tuple[str, str], str]]:
+def policy_problems(data: dict[str, Any], base_dir: str) -> list[tuple[tuple[Any, ...], str]]:
     """Unknown policy names and bad parameters, as ``(location, message)`` in the schema's field order.
 
     Only a policy field the user gave, and that is a valid policy spec (its own errors are the
@@ -173,22 +173,35 @@ def policy_problems(data: dict[str, Any], base_dir: str) -> list[tuple[tuple[str
     adapter: TypeAdapter[PolicySpec] = TypeAdapter(Policy)
     search = [base_dir, os.getcwd()]
     problems = []
+    places: list[tuple[tuple[Any, ...], Any, Any, Any]] = []
     for block, field, kind in POLICY_FIELDS:
         raw = data.get(block)
-        if not isinstance(raw, dict) or field not in raw:
-            continue
+        if isinstance(raw, dict) and field in raw:
+            places.append(((block, field), raw[field], adapter, REGISTRIES[kind]))
+    services = data.get("services")
+    if isinstance(services, list):
+        from dcsim.policies.autoscaling import AUTOSCALER
+        from dcsim.policies.balancing import LOAD_BALANCER
+        from dcsim.workload.service_spec import ServicePolicy
+
+        service_adapter: TypeAdapter[PolicySpec] = TypeAdapter(ServicePolicy)
+        for i, raw in enumerate(services):
+            for field, registry in (("load_balancer", LOAD_BALANCER), ("autoscaler", AUTOSCALER)):
+                if isinstance(raw, dict) and field in raw:
+                    places.append((("services", i, field), raw[field], service_adapter, registry))
+    for loc, raw_spec, spec_adapter, registry in places:
         try:
-            spec = adapter.validate_python(raw[field])
+            spec = spec_adapter.validate_python(raw_spec)
         except ValidationError:
             continue
         try:
-            REGISTRIES[kind].validate_params(spec.name, spec.params, search)
+            registry.validate_params(spec.name, spec.params, search)
         except DcsimError as exc:
-            problems.append(((block, field), str(exc)))
+            problems.append((loc, str(exc)))
         except ValueError as exc:  # pydantic's ValidationError of the Params model
             errors: list[dict[str, Any]] = getattr(exc, "errors", list)()
             parts = params_problems(errors) or [cut(str(exc), 300)]
-            problems.append(((block, field), f"{cut(spec.name, 80)}: " + "; ".join(parts)))
+            problems.append((loc, f"{cut(spec.name, 80)}: " + "; ".join(parts)))
     return problems
 
 

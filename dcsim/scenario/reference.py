@@ -154,17 +154,21 @@ def policies_text() -> str:
     from dcsim.policies import REGISTRIES
 
     lines = []
-    where = {"repair": "repair.policy"}
     for kind, registry in REGISTRIES.items():
-        path = where.get(kind, f"policies.{kind}")
-        lines.append(f"{kind} ({path}: NAME or {{name: NAME, params: {{...}}}}):")
+        if kind in ("load_balancer", "autoscaler"):
+            lines.append(f"{kind} (services[].{kind}: NAME, {{policy: NAME, PARAM: VALUE, ...}} or "
+                         "{name: NAME, params: {...}}):")  # fmt: skip
+        else:
+            path = "repair.policy" if kind == "repair" else f"policies.{kind}"
+            lines.append(f"{kind} ({path}: NAME or {{name: NAME, params: {{...}}}}):")
         names = registry.describe()
         width = max(12, *(len(n) for n in names))
         for name, doc in names.items():
             lines.append(f"  {name:<{width}} {doc}")
             fields = registry.params_model(name).model_fields
             for pname, f in fields.items():
-                lines.append(f"  {'':<{width}}   params.{pname} = {f.default!r}: {f.description or ''}")
+                default = "(required)" if f.is_required() else repr(f.default)
+                lines.append(f"  {'':<{width}}   params.{pname} = {default}: {f.description or ''}")
         lines.append("")
     lines.append("A plug-in loads as 'module:Class': a class with a pydantic `Params` model and "
                  "__init__(params, rng), as in dcsim/policies/.")  # fmt: skip

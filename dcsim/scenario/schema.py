@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from dcsim.core import units
 from dcsim.core.bounds import MAX_REPLICATIONS, MAX_SEED
@@ -51,6 +51,7 @@ from dcsim.infra.spec import (
     WorkingHours,
 )
 from dcsim.metrics.spec import Metrics
+from dcsim.workload.service_spec import Service
 from dcsim.workload.spec import (
     Arrival,
     BatchArrival,
@@ -74,13 +75,57 @@ from dcsim.workload.spec import (
 )
 
 __all__ = [
-    "COMPONENTS", "MAX_GPUS", "MAX_PRICE", "MAX_SIGMA", "MIN_SHAPE", "Arrival", "BatchArrival", "Checkpoint",
-    "ChoiceCount", "Component", "Costs", "Datacenter", "DiurnalArrival", "DurationDist", "EmpiricalCount",
-    "EmpiricalDist", "ExponentialDist", "FailureCause", "FailureModel", "FailureTrace", "Failures", "FixedDist",
-    "GpuCount", "JobClass", "LogNormalDist", "Maintenance", "Metrics", "Network", "NodeSpec", "PeriodicArrival",
-    "PoissonArrival", "Policies", "Policy", "PolicySpec", "RackGroup", "Reboot", "Repair", "Scenario", "Site",
-    "SiteCosts", "SiteRepair", "Spares", "Storage", "Strict", "Sweep", "Trace", "TraceColumns", "WeibullDist",
-    "WorkingHours", "Workload",
+    "COMPONENTS",
+    "MAX_GPUS",
+    "MAX_PRICE",
+    "MAX_SIGMA",
+    "MIN_SHAPE",
+    "Arrival",
+    "BatchArrival",
+    "Checkpoint",
+    "ChoiceCount",
+    "Component",
+    "Costs",
+    "Datacenter",
+    "DiurnalArrival",
+    "DurationDist",
+    "EmpiricalCount",
+    "EmpiricalDist",
+    "ExponentialDist",
+    "FailureCause",
+    "FailureModel",
+    "FailureTrace",
+    "Failures",
+    "FixedDist",
+    "GpuCount",
+    "JobClass",
+    "LogNormalDist",
+    "Maintenance",
+    "Metrics",
+    "Network",
+    "NodeSpec",
+    "PeriodicArrival",
+    "PoissonArrival",
+    "Policies",
+    "Policy",
+    "PolicySpec",
+    "RackGroup",
+    "Reboot",
+    "Repair",
+    "Scenario",
+    "Service",
+    "Site",
+    "SiteCosts",
+    "SiteRepair",
+    "Spares",
+    "Storage",
+    "Strict",
+    "Sweep",
+    "Trace",
+    "TraceColumns",
+    "WeibullDist",
+    "WorkingHours",
+    "Workload",
 ]  # fmt: skip
 
 
@@ -98,7 +143,7 @@ class Sweep(Strict):
         default_factory=dict,
         description="scenario paths and their values, e.g. {datacenter.sites.0.racks: [8, 12, 16]}; the product is run",
     )
-    policies: dict[Literal["scheduler", "placement", "repair"], list[str]] = Field(
+    policies: dict[Literal["scheduler", "placement", "repair", "load_balancer", "autoscaler"], list[str]] = Field(
         default_factory=dict, description="policy kinds and their names as grid axes, e.g. {scheduler: [fifo, sjf]}"
     )
     replications: int = Field(
@@ -122,7 +167,8 @@ class Scenario(Strict):
     )
     warmup: Seconds = Field(0.0, description="initial period excluded from every metric")
     datacenter: Datacenter
-    workload: Workload
+    workload: Workload = Field(default_factory=Workload, description="training jobs")
+    services: list[Service] = Field(default_factory=list, description="inference services (replicas serving requests)")
     failures: Failures | None = Field(None, description="component failures (reliability model)")
     repair: Repair | None = Field(None, description="repair of failed components (default: 1 technician)")
     maintenance: list[Maintenance] = Field(default_factory=list, description="planned maintenance windows")
@@ -143,6 +189,24 @@ class Scenario(Strict):
                 f"({units.format_duration(horizon)})"
             )
         return warmup
+
+    @model_validator(mode="after")
+    def _something_runs(self) -> Scenario:
+        wl = self.workload
+        if not wl.jobs and wl.trace is None and not self.services:
+            raise ValueError(
+                "nothing runs: give at least one job class in `workload.jobs`, a `workload.trace`, or a service "
+                "in `services`"
+            )
+        names = [s.name for s in self.services]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"service names must be unique; repeated: {', '.join(dupes)}")
+        if self.services and self.horizon is None:
+            raise ValueError(
+                "a scenario with `services` needs a `horizon` (requests keep arriving, so the run never drains)"
+            )
+        return self
 
     @property
     def base_dir(self) -> str:

@@ -68,6 +68,7 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
                 "placement network_aware has no fabric to read (no job class has a `communication` profile): it "
                 "places for locality alone, as rack_pack does"
             )
+    out += service_notes(scenario)
     out += unused_storage_notes(scenario)
     out += unused_price_notes(scenario)
     return out
@@ -133,3 +134,32 @@ def default_gpu_notes(scenario: Scenario) -> list[str]:
         "defaults to 500 W busy / 60 W idle, its memory to 0 GB and its speed to an H100's unless the node "
         "sets gpu_power, gpu_idle_power, gpu_memory and gpu_speed"
     ]
+
+
+def service_notes(scenario: Scenario) -> list[str]:
+    """Service settings that change no result in this scenario."""
+    out = []
+    training = bool(scenario.workload.jobs) or scenario.workload.trace is not None
+    for svc in scenario.services:
+        lb = svc.load_balancer.name
+        if svc.requests.sessions is not None and lb != "session_affinity":
+            out.append(
+                f"services {svc.name!r}: requests.sessions is set, but its load balancer ({lb}) does not read session "
+                "keys; use load_balancer: session_affinity, or drop `sessions`"
+            )
+        if svc.model.size and svc.cold_start is not None:
+            out.append(
+                f"services {svc.name!r}: model.size is not read, because `cold_start` fixes the time a new replica "
+                "takes; drop `cold_start` to load the model through the site's storage"
+            )
+        if svc.priority and not training:
+            out.append(
+                f"services {svc.name!r}: `priority` changes nothing without training jobs (a replica preempts only "
+                "training jobs of lower priority)"
+            )
+        if svc.autoscaler.name == "none" and svc.replicas.max != svc.replicas.start:
+            out.append(
+                f"services {svc.name!r}: replicas.max ({svc.replicas.max}) is not reached without an autoscaler: "
+                f"the fleet stays at {svc.replicas.start} (replicas.initial, or min)"
+            )
+    return out

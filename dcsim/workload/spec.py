@@ -314,15 +314,13 @@ class Trace(Strict):
 
 
 class Workload(Strict):
-    """What runs: job classes, a job trace, or both."""
+    """The training jobs: job classes, a job trace, or both (a scenario of services alone has none)."""
 
     jobs: list[JobClass] = Field(default_factory=list, description="job classes")
     trace: Trace | None = Field(None, description="a CSV job trace")
 
     @model_validator(mode="after")
-    def _something_runs(self) -> Workload:
-        if not self.jobs and self.trace is None:
-            raise ValueError("give at least one job class in `jobs` or a `trace`")
+    def _unique_names(self) -> Workload:
         names = [c.name for c in self.jobs]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -1,0 +1,200 @@
+"""Scores of the inference services: requests, latency, SLO attainment, replicas and what they cost.
+
+Pure functions over the run's request, replica and sample records (:mod:`dcsim.metrics.records`).
+A request counts in the window when it *arrived* in it; requests still in flight at the end
+(status ``unfinished``) count as arrived but neither as served nor as missing their SLO. A
+replica's GPU time counts from its placement (its cold start included) to its end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from dcsim.core.table import Coded, Table
+from dcsim.infra.spec import Costs
+from dcsim.infra.topology import Pool
+from dcsim.metrics.names import SERVICE_FIELDS as FIELDS
+from dcsim.metrics.records import REPLICA_CHANGES, REQUEST_STATUS
+from dcsim.metrics.window import Window, overlap
+
+_PLACED, _READY, _STOPPED, _LOST = (REPLICA_CHANGES.index(c) for c in ("placed", "ready", "stopped", "lost"))
+
+
+def replicas_table(changes: Table, names: Sequence[str], end: float) -> Table:
+    """One row per replica that got GPUs: when it was placed, ready and ended, how, where, with how many GPUs.
+
+    Columns: ``service`` (coded), ``replica``, ``placed_s``, ``ready_s`` (NaN: never ready),
+    ``end_s`` (the end of the run if it was still up), ``ended`` (``stopped``, ``lost`` or
+    ``running``), ``node`` (its first node), ``gpus``.
+    """
+    svc = changes.coded("service").codes
+    rep = changes["replica"]
+    change = changes["change"]
+    time = changes["time"]
+    key = svc.astype(np.int64) * (1 << 40) + rep
+    placed = np.flatnonzero(change == _PLACED)
+    order = np.argsort(key[placed], kind="stable")
+    rows = placed[order]
+    k = key[rows]
+
+    def at(kind_mask: np.ndarray, default: float) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.flatnonzero(kind_mask)
+        out = np.full(rows.size, default)
+        how = np.full(rows.size, -1, dtype=np.int64)
+        if idx.size:
+            pos = np.searchsorted(k, key[idx])
+            ok = (pos < k.size) & (k[np.minimum(pos, k.size - 1)] == key[idx])
+            out[pos[ok]] = time[idx[ok]]
+            how[pos[ok]] = change[idx[ok]]
+        return out, how
+
+    ready, _ = at(change == _READY, math.nan)
+    ends, how = at(((change == _STOPPED) | (change == _LOST)) & (changes["node"] >= 0), end)
+    ended = np.where(how == _LOST, 1, np.where(how == _STOPPED, 0, 2)).astype(np.int32)
+    return Table({
+        "service": Coded(svc[rows].astype(np.int32), tuple(names)),
+        "replica": rep[rows],
+        "placed_s": time[rows],
+        "ready_s": ready,
+        "end_s": ends,
+        "ended": Coded(ended, ("stopped", "lost", "running")),
+        "node": changes["node"][rows],
+        "gpus": changes["gpus"][rows],
+    })  # fmt: skip
+
+
+def replica_seconds(reps: Table, window: Window, topology: Any) -> tuple[np.ndarray, float]:
+    """GPU-seconds the replicas held inside the window, per pool; and those of their cold starts (placed to ready)."""
+    pools = np.asarray(topology.node_pool, dtype=np.int64)[reps["node"]] if len(reps) else np.zeros(0, np.int64)
+    held = overlap(reps["placed_s"], reps["end_s"], window) * reps["gpus"]
+    ready = np.where(np.isnan(reps["ready_s"]), reps["end_s"], np.minimum(reps["ready_s"], reps["end_s"]))
+    cold = overlap(reps["placed_s"], ready, window) * reps["gpus"]
+    return np.bincount(pools, weights=held, minlength=len(topology.pools)), float(cold.sum())
+
+
+def _percentile(values: np.ndarray, q: float) -> float | None:
+    return float(np.percentile(values, q)) if values.size else None
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(values.mean()) if values.size else None
+
+
+def _scores(
+    req: Table, rows: np.ndarray, reps: Table, reps_rows: np.ndarray, window: Window, bounds: tuple[float, float],
+    tokens: bool, usd_per_gpu_hour: np.ndarray,
+) -> dict[str, Any]:  # fmt: skip
+    """The metrics of the requests ``rows`` and the replicas ``reps_rows`` (one service, or all)."""
+    status = req.coded("status").codes[rows]
+    arrival = req["arrival_s"][rows]
+    latency = req["latency_s"][rows]
+    ttft = req["first_token_s"][rows] - arrival
+    done = status == REQUEST_STATUS.index("completed")
+    ended = status != REQUEST_STATUS.index("unfinished")
+    lat = latency[done]
+    out: dict[str, Any] = {
+        "requests": int(rows.size),
+        "completed": int(done.sum()),
+        "rejected": int((status == REQUEST_STATUS.index("rejected")).sum()),
+        "failed": int((status == REQUEST_STATUS.index("failed")).sum()),
+        "unfinished": int((~ended).sum()),
+        "mean_latency_s": _mean(lat),
+        "p50_latency_s": _percentile(lat, 50),
+        "p95_latency_s": _percentile(lat, 95),
+        "p99_latency_s": _percentile(lat, 99),
+    }
+    first = ttft[done]
+    first = first[~np.isnan(first)]
+    out["mean_ttft_s"] = _mean(first) if tokens else None
+    out["p50_ttft_s"] = _percentile(first, 50) if tokens else None
+    out["p99_ttft_s"] = _percentile(first, 99) if tokens else None
+    lat_bound, ttft_bound = bounds
+    met = done & (latency <= lat_bound)
+    if tokens and ttft_bound < math.inf:
+        met &= np.nan_to_num(ttft, nan=math.inf) <= ttft_bound
+    bounded = lat_bound < math.inf or (tokens and ttft_bound < math.inf)
+    out["slo_attainment"] = float(met.sum() / ended.sum()) if ended.any() and bounded else None
+    placed = reps["placed_s"][reps_rows]
+    gone = reps["end_s"][reps_rows]
+    held = overlap(placed, gone, window)
+    gpu_s = held * reps["gpus"][reps_rows]
+    out["mean_replicas"] = float(held.sum() / window.length) if window.length > 0 else 0.0
+    out["replica_gpu_hours"] = float(gpu_s.sum() / 3600.0)
+    cold = (placed > 0.0) & (placed >= window.start) & (placed <= window.end)
+    out["cold_starts"] = int(cold.sum())
+    ready = reps["ready_s"][reps_rows][cold]
+    waited = ready[~np.isnan(ready)] - placed[cold][~np.isnan(ready)]
+    out["mean_cold_start_s"] = _mean(waited)
+    cost = float((gpu_s / 3600.0 * usd_per_gpu_hour[reps_rows]).sum())
+    out["usd_per_million_requests"] = cost / out["completed"] * 1e6 if out["completed"] else None
+    return out
+
+
+def service_metrics(
+    req: Table, reps: Table, window: Window, services: Sequence[Any], pools: Sequence[Pool], node_pool: Sequence[int],
+    site_costs: Mapping[str, Costs],
+) -> dict[str, Any]:  # fmt: skip
+    """The ``services`` block of a summary: the totals over every service, and ``by_service``.
+
+    Args:
+        req: the requests (:func:`dcsim.metrics.tables.requests_table`, every request).
+        reps: the replicas (:func:`replicas_table`).
+        window: the measured window.
+        services: the scenario's services (their SLOs, whether they are token models).
+        pools: the data center's pools (GPU types, sites, power).
+        node_pool: the pool of each node.
+        site_costs: each site's prices.
+
+    A replica's cost is its GPU-hours at its site's GPU-hour price for its GPU type, plus
+    the energy of those GPUs at full power (times the site's PUE and electricity price).
+    """
+    pool_price = np.array([
+        site_costs[p.site].gpu_hour_price(p.gpu_type)
+        + p.gpu_power_w / 1000.0 * site_costs[p.site].pue * site_costs[p.site].electricity_usd_per_kwh
+        for p in pools
+    ])  # fmt: skip
+    price = pool_price[np.asarray(node_pool, dtype=np.int64)[reps["node"]]] if len(reps) else np.zeros(0)
+    in_window = (req["arrival_s"] >= window.start) & (req["arrival_s"] <= window.end)
+    svc = req.coded("service")
+    rsvc = reps.coded("service")
+    by_service = {}
+    for spec in services:
+        rows = np.flatnonzero(in_window & svc.is_(spec.name))
+        reps_rows = np.flatnonzero(rsvc.is_(spec.name))
+        by_service[spec.name] = _scores(
+            req, rows, reps, reps_rows, window, spec.slo.bounds(), spec.service_model.tokens, price
+        )
+    total = _pooled(req, reps, in_window, window, services, price)
+    return {**total, "by_service": by_service}
+
+
+def _pooled(
+    req: Table, reps: Table, in_window: np.ndarray, window: Window, services: Sequence[Any], price: np.ndarray
+) -> dict[str, Any]:
+    """The metrics over every service: counts and replica figures summed, percentiles over all requests.
+
+    SLO attainment holds each request to its own service's bounds.
+    """
+    rows = np.flatnonzero(in_window)
+    out = _scores(req, rows, reps, np.arange(len(reps)), window, (math.inf, math.inf), True, price)
+    if not any(s.service_model.tokens for s in services):
+        out["mean_ttft_s"] = out["p50_ttft_s"] = out["p99_ttft_s"] = None
+    svc = req.coded("service")
+    met = ended = 0.0
+    for spec in services:
+        part = np.flatnonzero(in_window & svc.is_(spec.name))
+        none = np.zeros(0, dtype=np.int64)
+        one = _scores(req, part, reps, none, window, spec.slo.bounds(), spec.service_model.tokens, price)
+        if one["slo_attainment"] is not None:  # services without an SLO do not count
+            n = one["completed"] + one["rejected"] + one["failed"]
+            met += one["slo_attainment"] * n
+            ended += n
+    out["slo_attainment"] = met / ended if ended else None
+    return out
+
+
+__all__ = ["FIELDS", "replica_seconds", "replicas_table", "service_metrics"]

@@ -1,0 +1,321 @@
+"""The services' part of the scenario schema: inference services, their requests, replicas and policies.
+
+A service runs replicas of one model on GPUs of the same cluster as the training jobs.
+Requests arrive by a process of their own (Poisson, diurnal, a two-state MMPP or a trace),
+a load balancer sends each to a ready replica, and an autoscaler sets how many replicas
+there are. A replica serves either requests that each take a run time from a distribution
+(``service_model: {time: ..., concurrency: k}``: k at a time, first come first served), or
+tokens (``prefill`` throughput, then ``decode`` one output token per step for every request
+of the batch, the step slower by ``batch_penalty`` per extra request). See
+docs/background.md, "Serving".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from dcsim.core.spec import (
+    MAX_SIGMA,
+    Bytes,
+    DurationUnit,
+    PerSecond,
+    PolicySpec,
+    PositiveSeconds,
+    Seconds,
+    Strict,
+)
+from dcsim.workload.spec import DiurnalArrival, DurationDist, PoissonArrival
+
+MAX_TOKENS = 10_000_000
+"""Most tokens of one request (a draw beyond it is cut to it)."""
+
+
+# --------------------------------------------------------------------------- token counts
+def _fixed_count(value: Any) -> Any:
+    """Let a bare number of tokens (``250``) stand for ``{dist: fixed, value: 250}``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"dist": "fixed", "value": value}
+    return value
+
+
+class FixedTokens(Strict):
+    """Every request has the same number of tokens."""
+
+    dist: Literal["fixed"]
+    value: int = Field(ge=0, le=MAX_TOKENS, description="tokens")
+
+
+class LogNormalTokens(Strict):
+    """Log-normal token counts (rounded, at least 1): ``exp(N(log median, sigma^2))``; give `median` or `mean`."""
+
+    dist: Literal["lognormal"]
+    median: float | None = Field(None, gt=0, le=MAX_TOKENS, description="median tokens")
+    mean: float | None = Field(None, gt=0, le=MAX_TOKENS, description="mean tokens (instead of median)")
+    sigma: float = Field(gt=0, le=MAX_SIGMA, description="standard deviation of the log")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> LogNormalTokens:
+        if (self.median is None) == (self.mean is None):
+            raise ValueError("give exactly one of `median` or `mean`")
+        return self
+
+
+class ExponentialTokens(Strict):
+    """Exponential token counts (rounded, at least 1) with the given mean."""
+
+    dist: Literal["exponential"]
+    mean: float = Field(gt=0, le=MAX_TOKENS, description="mean tokens")
+
+
+class EmpiricalTokens(Strict):
+    """Token counts resampled (with replacement) from a column of a CSV file."""
+
+    dist: Literal["empirical"]
+    path: str = Field(description="CSV file, relative to the scenario file")
+    column: str = Field(description="column holding token counts > 0")
+
+
+TokenDist = Annotated[
+    FixedTokens | LogNormalTokens | ExponentialTokens | EmpiricalTokens,
+    BeforeValidator(_fixed_count),
+    Field(discriminator="dist"),
+]
+"""A distribution of tokens per request; a bare number means `fixed`."""
+
+
+# --------------------------------------------------------------------------- request arrivals
+class MmppArrival(Strict):
+    """A Markov-modulated Poisson process: Poisson at the rate of its state, states alternating.
+
+    With two states (the usual model of bursty traffic) it stays in state i for an exponential
+    time of mean ``mean_sojourn[i]``, then moves to the other; with more states it moves to
+    the next in turn. It starts in state 0.
+    """
+
+    process: Literal["mmpp"]
+    rates: list[PerSecond] = Field(
+        min_length=2, max_length=16, description="arrival rate in each state, e.g. [10/s, 80/s]"
+    )
+    mean_sojourn: list[PositiveSeconds] = Field(
+        min_length=2, max_length=16, description="mean time in each state, e.g. [20m, 2m]"
+    )
+
+    @model_validator(mode="after")
+    def _one_sojourn_per_rate(self) -> MmppArrival:
+        if len(self.rates) != len(self.mean_sojourn):
+            raise ValueError(
+                f"`rates` has {len(self.rates)} states but `mean_sojourn` has {len(self.mean_sojourn)}; "
+                "give one mean time per state"
+            )
+        return self
+
+
+class RequestTrace(Strict):
+    """Requests replayed from a CSV file: one row per request, at its time."""
+
+    process: Literal["trace"]
+    path: str = Field(description="CSV file, relative to the scenario file")
+    time: str = Field("time", description="column of arrival times (from the start of the run)")
+    time_unit: DurationUnit = Field("s", description="unit of the time column (s, m, h, d)")
+    input_tokens: str | None = Field(None, description="column of input (prompt) tokens, if any")
+    output_tokens: str | None = Field(None, description="column of output tokens, if any")
+    session: str | None = Field(None, description="column of session keys (text or numbers), if any")
+
+
+RequestArrival = Annotated[
+    PoissonArrival | DiurnalArrival | MmppArrival | RequestTrace,
+    Field(discriminator="process"),
+]
+
+
+class Requests(Strict):
+    """A service's requests: when they arrive and, for a token model, how long they are."""
+
+    arrival: RequestArrival = Field(description="arrival process (discriminated by `process`)")
+    count: int | None = Field(None, ge=1, description="stop after this many requests")
+    input_tokens: TokenDist | None = Field(None, description="prompt tokens per request (token service models)")
+    output_tokens: TokenDist | None = Field(None, description="output tokens per request (token service models)")
+    sessions: int | None = Field(
+        None, ge=1, description="distinct session keys, drawn uniformly per request (for `session_affinity`)"
+    )
+
+
+# --------------------------------------------------------------------------- how a replica serves
+class Decode(Strict):
+    """Decoding: one output token per step for every request in the batch."""
+
+    per_token: PositiveSeconds = Field(description="time of one decode step with one request in the batch, e.g. 25ms")
+    max_batch: int = Field(
+        1, ge=1, le=100_000, description="most requests a replica holds at once (prefill and decode)"
+    )
+    batch_penalty: float = Field(
+        0.0, ge=0, le=100, description="a step takes per_token * (1 + batch_penalty * (batch - 1))"
+    )
+
+
+class ServiceModel(Strict):
+    """How one replica serves, on its reference GPU: per-request run times, or tokens.
+
+    Give `time` (and `concurrency`), or `decode` (and `prefill`).
+    """
+
+    time: DurationDist | None = Field(
+        None, description="run time of one request, e.g. {dist: exponential, mean: 200ms}"
+    )
+    concurrency: int = Field(1, ge=1, le=100_000, description="requests a replica serves at once with `time`")
+    prefill: PerSecond | None = Field(None, description="prompt tokens a replica reads per second, e.g. 12000/s")
+    decode: Decode | None = Field(None, description="decode steps of a token model")
+
+    @model_validator(mode="after")
+    def _one_model(self) -> ServiceModel:
+        tokens = self.prefill is not None or self.decode is not None
+        if self.time is not None and tokens:
+            raise ValueError("give either `time` (a run time per request) or `prefill`/`decode` (tokens), not both")
+        if self.time is None and self.decode is None:
+            raise ValueError(
+                "give `time` (a run time per request, e.g. {dist: exponential, mean: 200ms}) or `decode` "
+                "(a token model: {per_token: 25ms, max_batch: 64})"
+            )
+        if tokens and "concurrency" in self.model_fields_set:
+            raise ValueError("`concurrency` goes with `time`; a token model serves up to `decode.max_batch` at once")
+        return self
+
+    @property
+    def tokens(self) -> bool:
+        """Whether requests are served as tokens."""
+        return self.decode is not None
+
+
+# --------------------------------------------------------------------------- the service
+def _policy_block(value: Any) -> Any:
+    """``{policy: NAME, param: ...}`` (the scenario's form), a bare name, or ``{name, params}``."""
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, dict) and "policy" in value:
+        rest = {k: v for k, v in value.items() if k != "policy"}
+        if "name" in rest or "params" in rest:
+            raise ValueError("write `{policy: NAME, PARAM: VALUE, ...}`, or `{name: NAME, params: {...}}`, not both")
+        return {"name": value["policy"], "params": rest}
+    return value
+
+
+ServicePolicy = Annotated[PolicySpec, BeforeValidator(_policy_block)]
+"""A service's policy: ``{policy: NAME, PARAM: VALUE, ...}``, a bare name or ``{name: NAME, params: {...}}``."""
+
+
+class ModelSpec(Strict):
+    """The model a replica serves."""
+
+    name: str = Field("model", description="model name (a label)")
+    size: Bytes | None = Field(
+        None, description="bytes a cold start loads from its site's storage, e.g. 140GB (needs `storage.bandwidth`)"
+    )
+
+
+class ReplicaCounts(Strict):
+    """How many replicas: the autoscaler's bounds and the count at the start."""
+
+    min: int = Field(1, ge=0, le=1_000_000, description="fewest replicas (0: scale to zero)")
+    max: int = Field(ge=1, le=1_000_000, description="most replicas")
+    initial: int | None = Field(None, ge=0, description="replicas at the start, ready (default: `min`, at least 1)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplicaCounts:
+        if self.min > self.max:
+            raise ValueError(f"`min` ({self.min}) is above `max` ({self.max})")
+        if self.initial is not None and not self.min <= self.initial <= self.max:
+            raise ValueError(f"`initial` ({self.initial}) must be between `min` ({self.min}) and `max` ({self.max})")
+        return self
+
+    @property
+    def start(self) -> int:
+        """Replicas at the start."""
+        return self.initial if self.initial is not None else min(max(self.min, 1), self.max)
+
+
+class Slo(Strict):
+    """Latency objectives: a request meets the SLO when each bound it is given holds for it."""
+
+    latency_p50: PositiveSeconds | None = Field(None, description="end-to-end latency the median must stay under")
+    latency_p95: PositiveSeconds | None = Field(None, description="latency the 95th percentile must stay under")
+    latency_p99: PositiveSeconds | None = Field(None, description="latency the 99th percentile must stay under")
+    ttft_p50: PositiveSeconds | None = Field(None, description="time to first token the median must stay under")
+    ttft_p95: PositiveSeconds | None = Field(None, description="time to first token of the 95th percentile")
+    ttft_p99: PositiveSeconds | None = Field(None, description="time to first token of the 99th percentile")
+
+    def bounds(self) -> tuple[float, float]:
+        """The tightest latency and time-to-first-token bound a request must meet (inf: none)."""
+        lat = [v for v in (self.latency_p50, self.latency_p95, self.latency_p99) if v is not None]
+        ttft = [v for v in (self.ttft_p50, self.ttft_p95, self.ttft_p99) if v is not None]
+        return (min(lat) if lat else math.inf, min(ttft) if ttft else math.inf)
+
+
+class Service(Strict):
+    """An inference service: replicas of one model on the cluster's GPUs, serving its requests."""
+
+    name: str = Field(min_length=1, description="service name, unique in the scenario")
+    model: ModelSpec = Field(default_factory=ModelSpec, description="the model (name, size)")
+    gpus_per_replica: int = Field(1, ge=1, le=4096, description="GPUs one replica holds")
+    gpu_types: list[str] | None = Field(None, description="GPU types a replica may use (any)")
+    min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
+    speed: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
+        None, description="serving speed by GPU type, on the scale of the GPU speeds (H100 1), e.g. {A100: 0.5}"
+    )
+    speed_reference: str | None = Field(
+        None, description="GPU type the service model is measured on (default: the fastest type it may use)"
+    )
+    replicas: ReplicaCounts = Field(description="replica bounds and the count at the start")
+    requests: Requests = Field(description="request arrivals and lengths")
+    service_model: ServiceModel = Field(description="how one replica serves")
+    queue_limit: int | None = Field(
+        None, ge=0, description="requests waiting on one replica beyond which a new one is rejected (default: no limit)"
+    )
+    load_balancer: ServicePolicy = Field(
+        default_factory=lambda: PolicySpec(name="round_robin"), description="which ready replica gets a request"
+    )
+    autoscaler: ServicePolicy = Field(
+        default_factory=lambda: PolicySpec(name="none"), description="how many replicas (none: a fixed fleet)"
+    )
+    slo: Slo = Field(default_factory=Slo, description="latency objectives")
+    priority: int = Field(
+        0, description="a replica that cannot be placed preempts running training jobs of lower priority"
+    )
+    tenant: str = Field("default", description="tenant the service belongs to (a label)")
+    cold_start: Seconds | None = Field(
+        None, description="time a new replica takes to become ready (default: model.size over its storage share, or 0)"
+    )
+    on_replica_loss: Literal["retry", "fail"] = Field(
+        "retry",
+        description="requests on a replica that fails or is evicted: sent once more to another replica, or failed",
+    )
+
+    @model_validator(mode="after")
+    def _tokens_known(self) -> Service:
+        model, req = self.service_model, self.requests
+        traced = isinstance(req.arrival, RequestTrace)
+        if model.tokens:
+            has_out = req.output_tokens is not None or (traced and req.arrival.output_tokens is not None)
+            if not has_out:
+                raise ValueError(
+                    "a token service model needs `requests.output_tokens` (e.g. {dist: lognormal, median: 250, "
+                    "sigma: 0.7}) or a trace column of them"
+                )
+            has_in = req.input_tokens is not None or (traced and req.arrival.input_tokens is not None)
+            if model.prefill is not None and not has_in:
+                raise ValueError("`service_model.prefill` needs `requests.input_tokens` or a trace column of them")
+        elif req.input_tokens is not None or req.output_tokens is not None:
+            raise ValueError(
+                "`requests.input_tokens`/`output_tokens` are read only by a token service model (`decode`); "
+                "drop them or describe the service in tokens"
+            )
+        return self
+
+
+__all__ = [
+    "Decode", "EmpiricalTokens", "ExponentialTokens", "FixedTokens", "LogNormalTokens", "MmppArrival", "ModelSpec",
+    "ReplicaCounts", "RequestArrival", "RequestTrace", "Requests", "Service", "ServiceModel", "ServicePolicy", "Slo",
+    "TokenDist",
+]  # fmt: skip
