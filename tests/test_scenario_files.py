@@ -29,22 +29,28 @@ def short(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_file_validates_and_runs(path: Path) -> None:
-    result = simulate(load_scenario(str(path), short(path)))
+    scenario = load_scenario(str(path), short(path))
+    result = simulate(scenario)
     jobs = result.summary["jobs"]
-    assert jobs["submitted"] > 0
+    assert jobs["submitted"] > 0 or not (scenario.workload.jobs or scenario.workload.trace)
     assert jobs["submitted"] == jobs["completed"] + jobs["failed"] + jobs["running_at_end"] + jobs["queued_at_end"]
     assert 0 < result.summary["utilization"]["gpu_allocated"] <= 1
+    if scenario.services:
+        s = result.summary["services"]
+        assert s["requests"] > 0 and s["completed"] > 0
+        assert s["requests"] == s["completed"] + s["rejected"] + s["failed"] + s["unfinished"]
 
 
 def test_shipped_scenarios_are_all_covered() -> None:
     """The scenarios the README names are all here and run; none is silently missing."""
     names = {p.name for p in FILES if p.parent == ROOT / "scenarios"}
     assert {"quickstart.yaml", "capacity_planning.yaml", "placement_locality.yaml", "trace_replay.yaml",
-            "hetero_fleet.yaml", "llama3_54d.yaml", "repair_crew.yaml"} <= names  # fmt: skip
+            "hetero_fleet.yaml", "llama3_54d.yaml", "repair_crew.yaml", "serving_autoscale.yaml",
+            "mixed_training_serving.yaml"} <= names  # fmt: skip
 
 
 def test_spec_files_are_all_covered_when_shared_is_present() -> None:
-    """Where shared/ stands beside the repo (as in CI), its four built spec files are among those run."""
+    """Where shared/ stands beside the repo (as in CI), its five built spec files are among those run."""
     if not (SHARED / "spec").is_dir():
         assert SPEC_FILES == []  # a plain clone: nothing to cover
         return
@@ -52,6 +58,7 @@ def test_spec_files_are_all_covered_when_shared_is_present() -> None:
         "hetero_fleet.yaml",
         "network_contention.yaml",
         "reliability.yaml",
+        "serving.yaml",
         "trace_replay.yaml",
     }
 
@@ -103,3 +110,32 @@ def test_network_contention_spec_runs_with_every_block_in_effect() -> None:
     assert summary["storage"]["mean_checkpoint_write_s"] >= 10.0 * (1 - 1e-9)
     # No field of the file is noted as recorded but unused (scenario/unmodelled.py's wording).
     assert not any("set, but" in note or "changes no result" in note for note in summary["notes"])
+
+
+@pytest.mark.skipif(not (SHARED / "spec" / "serving.yaml").is_file(), reason="no shared/ beside the repo")
+def test_serving_spec_runs_unchanged_with_every_block_in_effect() -> None:
+    """The user's serving file, its whole day: its requests arrive at the diurnal rate, its HPA scales,
+    a cold start loads the 140 GB model through the site's 100 GB/s storage, and no field is unused."""
+    import math
+
+    from dcsim.experiment.run import simulate
+    from dcsim.scenario.load import load_scenario
+
+    sc = load_scenario(SHARED / "spec" / "serving.yaml")
+    result = simulate(sc)
+    s = result.summary["services"]
+    # Requests arriving in [warmup, horizon] at rate(t) = r (1 + a cos(2 pi (t - peak) / P)): Poisson.
+    arrival = sc.services[0].requests.arrival
+    r, a, peak, period = arrival.rate, arrival.amplitude, arrival.peak, arrival.period
+    lo, hi = sc.warmup, sc.horizon
+    expected = r * (hi - lo) + r * a * period / (2 * math.pi) * (
+        math.sin(2 * math.pi * (hi - peak) / period) - math.sin(2 * math.pi * (lo - peak) / period)
+    )
+    assert abs(s["requests"] - expected) < 4 * math.sqrt(expected)
+    assert s["requests"] == s["completed"] + s["rejected"] + s["failed"] + s["unfinished"]
+    scaling = result.data["scaling"]
+    assert len(set(scaling["applied"].tolist())) > 2  # the HPA moved the fleet through the day
+    assert s["cold_starts"] > 0 and s["mean_cold_start_s"] >= 140e9 / 100e9 * (1 - 1e-9)
+    assert s["p99_ttft_s"] is not None and s["p99_ttft_s"] < s["p99_latency_s"]
+    assert not any("set, but" in note or "changes no result" in note or "is not read" in note
+                   for note in result.summary["notes"])  # fmt: skip

@@ -35,6 +35,8 @@ from dcsim.workload.jobs import RUNNING, Job
 from dcsim.workload.requests import request_chunks
 from dcsim.workload.service_spec import Service
 
+from dcsim.engine.storage import READS
+
 if TYPE_CHECKING:
     from dcsim.engine.dispatch import Dispatcher
     from dcsim.engine.runs import Runs
@@ -511,7 +513,8 @@ class ServiceRun:
         else:
             storage = self.s.storage
             assert storage is not None  # the engine builds it for a service whose cold start loads its model
-            storage.transfer(("model", r.id), spec.model.size, [n for n, _ in placement], lambda: self._ready(r))
+            storage.transfer(("model", r.id), spec.model.size, [n for n, _ in placement], lambda: self._ready(r),
+                             kind=READS)  # fmt: skip
 
     def _loaded(self, event: Any) -> None:
         r, started = event.value

@@ -380,7 +380,8 @@ def storage_metrics(storage: tuple[Table, Table] | None, window: Window) -> dict
     for restarts' reads; ``bytes_written`` and ``bytes_read``: moved inside the window (a transfer
     straddling its edges, or cut short, counts pro rata of its time); ``mean_utilization``: the
     sites' storage traffic over their bandwidth through the window; ``busy_fraction``: mean over
-    sites of the share of the window with some transfer in progress; ``max_rack_utilization``:
+    sites of the share of the window with some transfer in progress (service replicas' model loads,
+    reads, count in the bytes and the load, not as restart reads); ``max_rack_utilization``:
     the busiest rack's traffic over its ``rack_bandwidth`` (None without rack limits). Without a
     checkpoint with a `size` (``storage`` None; fixed `write` times do not go through storage)
     the counts and bytes are 0 and the rest None.
@@ -398,7 +399,8 @@ def storage_metrics(storage: tuple[Table, Table] | None, window: Window) -> dict
     took = end - transfers["start_s"]
     done = transfers["completed"] & (end >= window.start) & (end <= window.end)
     read = transfers["read"]
-    writes, reads = done & ~read, done & read
+    ckpt = transfers["job_id"] >= 0  # a replica's model load (job -1) is no checkpoint: it counts in bytes and load
+    writes, reads = done & ~read & ckpt, done & read & ckpt
     out["checkpoint_writes"], out["restart_reads"] = int(writes.sum()), int(reads.sum())
     out["mean_checkpoint_write_s"], out["p95_checkpoint_write_s"] = _mean(took[writes]), _p95(took[writes])
     idle = transfers["idle_s"][writes]

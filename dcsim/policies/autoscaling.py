@@ -128,7 +128,9 @@ class HorizontalPodAutoscaler(_Base):
     otherwise the recommendation is ceil(replicas x ratio) (from zero replicas, ceil(total /
     target)). Stabilization as ``stabilizeRecommendationWithBehaviors``: the count rises at most
     to the lowest recommendation of the last ``scale_up_window`` and falls at most to the
-    highest of the last ``scale_down_window`` (both including this one). Then the rate limits of
+    highest of the last ``scale_down_window`` (both including this one; as Kubernetes'
+    ``recordInitialRecommendation``, the count found at the first sync counts as a recommendation
+    then, so a new autoscaler does not scale down within its first window). Then the rate limits of
     Kubernetes' default behavior: up by at most max(``scale_up_pods``, ``scale_up_percent`` % of
     the count at the start of the period) per ``rate_period``, down by at most
     ``scale_down_percent`` % per ``rate_period`` (Kubernetes' defaults: 4 pods or 100 %, and 100
@@ -154,6 +156,7 @@ class HorizontalPodAutoscaler(_Base):
     def __init__(self, params: Any, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self._recommendations = _Timestamped()
+        self._started = False
         self._ups = _Timestamped()  # (time, replicas added)
         self._downs = _Timestamped()  # (time, replicas removed)
 
@@ -175,6 +178,9 @@ class HorizontalPodAutoscaler(_Base):
         current = service.replicas
         wanted = self.recommendation(service)
         recs = self._recommendations
+        if not self._started:  # Kubernetes' recordInitialRecommendation: the count it found, at its first sync
+            self._started = True
+            recs.add(now, current)
         up = min([wanted, *recs.after(now - p.scale_up_window)])
         down = max([wanted, *recs.after(now - p.scale_down_window)])
         recs.add(now, wanted)

@@ -89,8 +89,8 @@ def _sized(scenario: Scenario) -> bool:
 
 
 def unused_storage_notes(scenario: Scenario) -> list[str]:
-    """A line when sites have storage bandwidth but no checkpoint has a ``size`` to write through it."""
-    if _sized(scenario):
+    """A line when sites have storage bandwidth but no checkpoint has a ``size`` and no model loads through it."""
+    if _sized(scenario) or any(s.model.size and s.cold_start is None for s in scenario.services):
         return []
     paths = [f"datacenter.sites.{i}.storage" for i, s in enumerate(scenario.datacenter.sites) if s.storage is not None]
     if not paths:
@@ -98,7 +98,7 @@ def unused_storage_notes(scenario: Scenario) -> list[str]:
     return [
         f"{', '.join(paths)} {'is' if len(paths) == 1 else 'are'} set, but no checkpoint has a `size`: storage "
         "bandwidth changes no result (checkpoints take their fixed `write` time; give a class `checkpoint: "
-        "{interval, size, restart}` to write them through storage)"
+        "{interval, size, restart}` to write them through storage, or a service a `model.size` to load)"
     ]
 
 

@@ -72,6 +72,16 @@ def test_hpa_params_take_durations_with_units() -> None:
         AUTOSCALER.validate_params("hpa", {"target": 50, "metric": "gpu_temperature"})
 
 
+def test_a_new_hpa_does_not_scale_down_within_its_first_window() -> None:
+    """Kubernetes records the count it finds at its first sync as a recommendation: 8 replicas at 10 in
+    flight each (target 50) ask for ceil(8 x 0.2) = 2 from t = 0 on, but the 8 of t = 0 is in the 300 s
+    window until t = 300 (a record counts while strictly after now - 300), so the fleet falls to 2 at
+    t = 300, not at once."""
+    service = Service(replicas=8)
+    policy = autoscaler("hpa", metric="concurrency", target=50)
+    assert drive(policy, service, "concurrency", lambda t: 80.0, 600) == [(300.0, 2)]
+
+
 def test_hpa_traffic_step_doubles_the_fleet_at_the_next_sync() -> None:
     """4 replicas at 40 in flight each (target 50): ratio 0.8, ceil(4 x 0.8) = 4, kept. At t = 60 s the
     total jumps to 4 x 100: ratio 2, ceil(4 x 2) = 8, within the limit max(4 + 4, 2 x 4) = 8; then
