@@ -29,13 +29,12 @@ import simpy
 
 from dcsim.core.registry import guarded
 from dcsim.core.rng import stream
+from dcsim.engine.storage import READS
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import REPLICA_CHANGES, REQUEST_STATUS
 from dcsim.workload.jobs import RUNNING, Job
 from dcsim.workload.requests import request_chunks
 from dcsim.workload.service_spec import Service
-
-from dcsim.engine.storage import READS
 
 if TYPE_CHECKING:
     from dcsim.engine.dispatch import Dispatcher
@@ -181,17 +180,20 @@ class ScalerView:
 
     @property
     def replicas(self) -> int:
-        """Replicas asked for: ready, starting and not yet placed (draining ones not)."""
-        return self._run.current
+        """Replicas asked for: ready, starting and not yet placed (draining ones not); the whole fleet's."""
+        return self._run.full(self._run.current)
 
     @property
     def ready(self) -> int:
-        """Replicas serving."""
-        return len(self._run.ready)
+        """Replicas serving (the whole fleet's)."""
+        return self._run.full(len(self._run.ready))
 
     def total(self, metric: str) -> float:
-        """The service-wide total of ``metric`` over the last sync period (time averages; see the autoscaler kind)."""
-        return self._run.window_totals[metric]
+        """The service-wide total of ``metric`` over the last sync period (time averages; see the autoscaler kind).
+
+        With ``sample`` < 1, the sampled fleet's total over the share: the whole fleet's estimate.
+        """
+        return self._run.window_totals[metric] / self._run.share
 
 
 class ServiceRun:
@@ -252,13 +254,25 @@ class ServiceRun:
         self._arrived_at_sync = 0
         self.window_totals = {"utilization": 0.0, "concurrency": 0.0, "request_rate": 0.0, "queue_length": 0.0}
         self._record = self.col.on_request
-        for _ in range(spec.replicas.start):
+        #: The share of the requests and replicas simulated (``sample``; 1: all of them).
+        self.share = spec.sample
+        for _ in range(self.scaled(spec.replicas.start)):
             self._request(ready_now=True)
         self._start_arrivals()
         if self.sync_period < math.inf:
             env.process(self._sync())
 
     # ------------------------------------------------------------------ counts
+    def scaled(self, n: int) -> int:
+        """The sampled fleet's count for ``n`` replicas of the whole (at least 1 for n >= 1; rounded half up)."""
+        if self.share == 1.0 or n <= 0:
+            return max(n, 0)
+        return max(1, math.floor(n * self.share + 0.5))
+
+    def full(self, n: int | float) -> int:
+        """The whole fleet's count for ``n`` of the sampled fleet (or of its requests)."""
+        return int(n) if self.share == 1.0 else math.floor(n / self.share + 0.5)
+
     @property
     def current(self) -> int:
         """Replicas asked for: pending, starting and ready."""
@@ -657,9 +671,12 @@ class ServiceRun:
             current = self.current
             wanted = int(self.desired(self.view, env.now))
             applied = min(max(wanted, lo), hi)
-            self.col.on_scale_decision(env.now, self.code, current, len(self.ready), wanted, applied)
-            if applied != current:
-                self.scale_to(applied)
+            self.col.on_scale_decision(
+                env.now, self.code, self.full(current), self.full(len(self.ready)), wanted, applied
+            )
+            target = self.scaled(applied)
+            if target != current:
+                self.scale_to(target)
 
     def close(self, end: float) -> None:
         """The run ends: record the requests still in flight (status ``unfinished``)."""
@@ -675,9 +692,10 @@ class ServiceRun:
         counts = [0] * 5
         for r in self.replicas.values():
             counts[r.state] += 1
+        full = self.full
         self.col.on_service_sample(
-            now, self.code, counts[PENDING] + counts[STARTING] + counts[READY], counts[READY], counts[STARTING],
-            counts[PENDING], self.inflight, self.arrived,
+            now, self.code, full(counts[PENDING] + counts[STARTING] + counts[READY]), full(counts[READY]),
+            full(counts[STARTING]), full(counts[PENDING]), full(self.inflight), full(self.arrived),
         )  # fmt: skip
 
 

@@ -270,7 +270,8 @@ def simulate(
     if model.services is not None:
         requests = requests_table(col)
         replicas = replicas_table(record_table(col, "replica_change"), col.names["service"], end)
-        serving = (requests, replicas, replica_seconds(replicas, window, model.topology))
+        shares = {s.name: s.sample for s in scenario.services}
+        serving = (requests, replicas, replica_seconds(replicas, window, model.topology, shares))
     summary = summarize(
         jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
         network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,

@@ -67,13 +67,53 @@ def replicas_table(changes: Table, names: Sequence[str], end: float) -> Table:
     })  # fmt: skip
 
 
-def replica_seconds(reps: Table, window: Window, topology: Any) -> tuple[np.ndarray, float]:
-    """GPU-seconds the replicas held inside the window, per pool; and those of their cold starts (placed to ready)."""
+def replica_seconds(
+    reps: Table, window: Window, topology: Any, shares: Mapping[str, float] | None = None
+) -> tuple[np.ndarray, float]:
+    """GPU-seconds the replicas held inside the window, per pool; and those of their cold starts (placed to ready).
+
+    ``shares``: each service's ``sample``; a sampled fleet's replicas count for the whole fleet (1 / share each).
+    """
     pools = np.asarray(topology.node_pool, dtype=np.int64)[reps["node"]] if len(reps) else np.zeros(0, np.int64)
-    held = overlap(reps["placed_s"], reps["end_s"], window) * reps["gpus"]
+    weight = _weights(reps.coded("service"), shares)
+    held = overlap(reps["placed_s"], reps["end_s"], window) * reps["gpus"] * weight
     ready = np.where(np.isnan(reps["ready_s"]), reps["end_s"], np.minimum(reps["ready_s"], reps["end_s"]))
-    cold = overlap(reps["placed_s"], ready, window) * reps["gpus"]
+    cold = overlap(reps["placed_s"], ready, window) * reps["gpus"] * weight
     return np.bincount(pools, weights=held, minlength=len(topology.pools)), float(cold.sum())
+
+
+def _weights(service: Coded, shares: Mapping[str, float] | None) -> np.ndarray:
+    """1 / the share of each row's service (1 for every row without sampling)."""
+    out = np.ones(len(service))
+    for name, share in (shares or {}).items():
+        if share != 1.0:
+            out[service.is_(name)] = 1.0 / share
+    return out
+
+
+_COUNTS = ("requests", "completed", "rejected", "failed", "unfinished", "cold_starts")
+_AMOUNTS = ("mean_replicas", "replica_gpu_hours")
+
+
+def _scaled(scores: dict[str, Any], share: float) -> dict[str, Any]:
+    """A sampled service's scores for its whole fleet: counts and amounts over the share; the rest as measured."""
+    if share == 1.0:
+        return scores
+    out = dict(scores)
+    for key in _COUNTS:
+        out[key] = round(scores[key] / share)
+    for key in _AMOUNTS:
+        out[key] = scores[key] / share
+    return out
+
+
+def _weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float | None:
+    """The q-th percentile of values with weights (the smallest value whose cumulative weight reaches q %)."""
+    if not values.size:
+        return None
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, q / 100.0 * cum[-1], side="left")])
 
 
 def _percentile(values: np.ndarray, q: float) -> float | None:
@@ -165,10 +205,28 @@ def service_metrics(
     for spec in services:
         rows = np.flatnonzero(in_window & svc.is_(spec.name))
         reps_rows = np.flatnonzero(rsvc.is_(spec.name))
-        by_service[spec.name] = _scores(
-            req, rows, reps, reps_rows, window, spec.slo.bounds(), spec.service_model.tokens, price
-        )
+        scores = _scores(req, rows, reps, reps_rows, window, spec.slo.bounds(), spec.service_model.tokens, price)
+        by_service[spec.name] = _scaled(scores, spec.sample)
     total = _pooled(req, reps, in_window, window, services, price)
+    if any(spec.sample != 1.0 for spec in services):
+        parts = by_service.values()
+        for key in (*_COUNTS, *_AMOUNTS):
+            total[key] = sum(p[key] for p in parts)
+        served = total["completed"]
+        cost = sum(p["usd_per_million_requests"] * p["completed"] for p in parts if p["usd_per_million_requests"])
+        total["usd_per_million_requests"] = cost / served if served else None
+        weights = _weights(svc, {spec.name: spec.sample for spec in services})
+        done = in_window & (req.coded("status").codes == REQUEST_STATUS.index("completed"))
+        lat, w = req["latency_s"][done], weights[done]
+        total["mean_latency_s"] = float(np.average(lat, weights=w)) if lat.size else None
+        for q in (50, 95, 99):
+            total[f"p{q}_latency_s"] = _weighted_percentile(lat, w, q)
+        ttft = req["first_token_s"][done] - req["arrival_s"][done]
+        known = ~np.isnan(ttft)
+        if total["mean_ttft_s"] is not None:
+            total["mean_ttft_s"] = float(np.average(ttft[known], weights=w[known])) if known.any() else None
+            total["p50_ttft_s"] = _weighted_percentile(ttft[known], w[known], 50)
+            total["p99_ttft_s"] = _weighted_percentile(ttft[known], w[known], 99)
     return {**total, "by_service": by_service}
 
 
@@ -190,7 +248,7 @@ def _pooled(
         none = np.zeros(0, dtype=np.int64)
         one = _scores(req, part, reps, none, window, spec.slo.bounds(), spec.service_model.tokens, price)
         if one["slo_attainment"] is not None:  # services without an SLO do not count
-            n = one["completed"] + one["rejected"] + one["failed"]
+            n = (one["completed"] + one["rejected"] + one["failed"]) / spec.sample
             met += one["slo_attainment"] * n
             ended += n
     out["slo_attainment"] = met / ended if ended else None

@@ -173,29 +173,35 @@ def request_chunks(service: Service, seed: int, horizon: float | None, base_dir:
     else:
         times_iter = arrival_times(arrival, rngs[""], req.count, horizon)
     first = 0
+    share = service.sample
+    thin = stream(seed, f"requests.{name}.sample") if share < 1 else None
 
-    def draw(sampler: Any, key: str, column: np.ndarray | None, part: slice, n: int) -> list[int] | None:
+    def draw(sampler: Any, key: str, column: np.ndarray | None, part: slice, n: int) -> np.ndarray | None:
         if column is not None:
-            return column[part].tolist()
-        return sampler(rngs[key], n).tolist() if sampler is not None else None
+            return column[part]
+        return sampler(rngs[key], n) if sampler is not None else None
 
     for times in times_iter:
         n = times.size
         part = slice(first, first + n)
         first += n
-
         sessions = None
         if traced is not None and traced.sessions is not None:
-            sessions = traced.sessions[part].tolist()
+            sessions = traced.sessions[part]
         elif req.sessions is not None:
-            sessions = rngs[".sessions"].integers(0, req.sessions, n).tolist()
-        yield RequestChunk(
-            times.tolist(),
+            sessions = rngs[".sessions"].integers(0, req.sessions, n)
+        columns = [
+            times,
             draw(inp, ".input", traced.input_tokens if traced is not None else None, part, n),
             draw(out, ".output", traced.output_tokens if traced is not None else None, part, n),
             sessions,
-            work(rngs[".times"], n).tolist() if work is not None else None,
-        )
+            work(rngs[".times"], n) if work is not None else None,
+        ]
+        if thin is not None:  # independent thinning: a Poisson process stays Poisson, at share x its rate
+            keep = thin.random(n) < share
+            columns = [c[keep] if c is not None else None for c in columns]
+        lists = [c.tolist() if c is not None else None for c in columns]
+        yield RequestChunk(*lists)  # type: ignore[arg-type]
 
 
 def _counted(chunks: Iterator[np.ndarray], count: int | None, horizon: float | None) -> Iterator[np.ndarray]:

@@ -291,6 +291,14 @@ class Service(Strict):
         "retry",
         description="requests on a replica that fails or is evicted: sent once more to another replica, or failed",
     )
+    sample: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="an approximation for heavy traffic: simulate this share of the requests on the same share of "
+        "the replicas and scale the counts back (exact for independent replicas, close for power_of_two on large "
+        "fleets; see docs/background.md, 'Serving'); 1: every request",
+    )
 
     @model_validator(mode="after")
     def _tokens_known(self) -> Service:
