@@ -336,6 +336,9 @@ def service_problems(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:
 
     types = topology.gpu_types()
     problems: list[tuple[str, str]] = []
+    if sc.services and sc.horizon is None:
+        problems.append(("horizon", "a scenario with `services` needs a `horizon` (requests keep arriving, so the "
+                         "run never drains); give one, e.g. horizon: 1d"))  # fmt: skip
     for i, svc in enumerate(sc.services):
         path = f"services.{i}"
         unknown = sorted(set(svc.gpu_types or []) - set(types))
@@ -344,6 +347,13 @@ def service_problems(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:
                              f"(types present: {', '.join(types)})"))  # fmt: skip
             continue
         problems += _speed_problems(path, svc.speed, svc.speed_reference, types)
+        if svc.sample < 1 and (sc.workload.jobs or sc.workload.trace is not None):
+            problems.append((
+                f"{path}.sample",
+                f"service {svc.name!r} samples {svc.sample:g} of its requests, but the scenario has training jobs: a "
+                "sampled fleet holds only its share of the GPUs and would leave training the rest; drop `sample` "
+                "(every request) or the training workload",
+            ))  # fmt: skip
         room, where = _largest_job(topology, svc.gpu_types, svc.min_gpu_memory)
         if svc.gpus_per_replica > room:
             problems.append((f"{path}.gpus_per_replica", f"{svc.gpus_per_replica} GPUs > the largest pool a replica "

@@ -202,17 +202,6 @@ class Scenario(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"service names must be unique; repeated: {', '.join(dupes)}")
-        sampled = [s.name for s in self.services if s.sample < 1]
-        if sampled and (wl.jobs or wl.trace is not None):
-            raise ValueError(
-                f"service {sampled[0]!r} has `sample` < 1, but the scenario has training jobs: a sampled fleet holds "
-                "only its share of the GPUs and would leave training the rest; drop `sample` (simulate every "
-                "request) or the training workload"
-            )
-        if self.services and self.horizon is None:
-            raise ValueError(
-                "a scenario with `services` needs a `horizon` (requests keep arriving, so the run never drains)"
-            )
         return self
 
     @property

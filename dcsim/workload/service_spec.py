@@ -27,7 +27,7 @@ from dcsim.core.spec import (
     Seconds,
     Strict,
 )
-from dcsim.workload.spec import DiurnalArrival, DurationDist, PoissonArrival
+from dcsim.workload.spec import DiurnalArrival, DurationDist, PoissonArrival, _fixed_if_scalar
 
 MAX_TOKENS = 10_000_000
 """Most tokens of one request (a draw beyond it is cut to it)."""
@@ -136,8 +136,12 @@ class Requests(Strict):
 
     arrival: RequestArrival = Field(description="arrival process (discriminated by `process`)")
     count: int | None = Field(None, ge=1, description="stop after this many requests")
-    input_tokens: TokenDist | None = Field(None, description="prompt tokens per request (token service models)")
-    output_tokens: TokenDist | None = Field(None, description="output tokens per request (token service models)")
+    input_tokens: Annotated[TokenDist | None, BeforeValidator(_fixed_count)] = Field(
+        None, description="prompt tokens per request (token service models), e.g. 500 or {dist: lognormal, ...}"
+    )
+    output_tokens: Annotated[TokenDist | None, BeforeValidator(_fixed_count)] = Field(
+        None, description="output tokens per request (token service models), e.g. 60 or {dist: lognormal, ...}"
+    )
     sessions: int | None = Field(
         None, ge=1, description="distinct session keys, drawn uniformly per request (for `session_affinity`)"
     )
@@ -162,9 +166,10 @@ class ServiceModel(Strict):
     Give `time` (and `concurrency`), or `decode` (and `prefill`).
     """
 
-    time: DurationDist | None = Field(
-        None, description="run time of one request, e.g. {dist: exponential, mean: 200ms}"
+    time: Annotated[DurationDist | None, BeforeValidator(_fixed_if_scalar)] = Field(
+        None, description="run time of one request, e.g. 200ms or {dist: exponential, mean: 200ms}"
     )
+
     concurrency: int = Field(1, ge=1, le=100_000, description="requests a replica serves at once with `time`")
     prefill: PerSecond | None = Field(None, description="prompt tokens a replica reads per second, e.g. 12000/s")
     decode: Decode | None = Field(None, description="decode steps of a token model")

@@ -102,6 +102,23 @@ def _job(data: dict[str, Any]) -> dict[str, Any]:
     return data["workload"]["jobs"][0]
 
 
+def _service(horizon: str | None = "1d", **fields: Any) -> Callable[[dict[str, Any]], None]:
+    """A mutation that adds a service (one replica of 8 GPUs, exponential 100 ms requests) with ``fields``."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        svc = {"name": "chat", "gpus_per_replica": 8, "replicas": {"min": 1, "max": 2},
+               "requests": {"arrival": {"process": "poisson", "rate": "1/s"}},
+               "service_model": {"time": {"dist": "exponential", "mean": "100ms"}}}  # fmt: skip
+        svc.update(fields)
+        data["services"] = [svc]
+        if horizon is None:
+            data.pop("horizon", None)
+        else:
+            data["horizon"] = horizon
+
+    return mutate
+
+
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     """A mutation that sets a dotted path of the raw data (list steps by index)."""
 
@@ -285,7 +302,30 @@ SCENARIO_CASES = [
         "datacenter.sites.0.storage.bandwidth",
         ["required field is missing"],
     ),
-]
+    ("service_unknown_balancer", _service(load_balancer="fastest"), "services.0.load_balancer",
+     ["unknown load_balancer 'fastest'", "power_of_two"]),
+    ("service_balancer_bad_param", _service(load_balancer={"policy": "power_of_two", "d": 0}),
+     "services.0.load_balancer", ["power_of_two", "params.d", ">= 1"]),
+    ("service_hpa_without_target", _service(autoscaler={"policy": "hpa"}), "services.0.autoscaler",
+     ["hpa", "params.target", "required"]),
+    ("service_scheduled_bad_time", _service(autoscaler={"policy": "scheduled", "table": {"25:00": 2}}),
+     "services.0.autoscaler", ["25:00"]),
+    ("service_time_and_tokens", _service(service_model={"time": "1s", "decode": {"per_token": "10ms"}}),
+     "services.0.service_model", ["either `time`", "not both"]),
+    ("service_tokens_without_output", _service(service_model={"decode": {"per_token": "10ms"}}),
+     "services.0", ["needs `requests.output_tokens`"]),
+    ("service_replicas_out_of_order", _service(replicas={"min": 3, "max": 2}), "services.0.replicas",
+     ["`min` (3) is above `max` (2)"]),
+    ("service_replica_larger_than_the_cluster", _service(gpus_per_replica=64), "services.0.gpus_per_replica",
+     ["64 GPUs > the largest pool", "lower it or add racks"]),
+    ("service_model_load_without_storage", _service(model={"size": "140GB"}), "services.0.model.size",
+     ["loads 140GB from storage", "no `storage` bandwidth", "datacenter.sites.0.storage", "`cold_start`"]),
+    ("service_sample_beside_training", _service(sample=0.5), "services.0.sample",
+     ["samples 0.5", "training jobs", "drop `sample`"]),
+    ("service_without_horizon", _service(horizon=None), "horizon", ["needs a `horizon`", "horizon: 1d"]),
+    ("service_request_trace_missing", _service(requests={"arrival": {"process": "trace", "path": "none.csv"}}),
+     "services.0.requests.arrival", ["none.csv: file not found"]),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(

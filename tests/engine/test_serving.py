@@ -28,9 +28,9 @@ def trace(tmp_path: Path, rows: list[tuple[float, ...]], header: str = "time") -
     return path.name
 
 
-def service(requests: dict[str, Any], model: dict[str, Any], **fields: Any) -> dict[str, Any]:
+def service(requests: dict[str, Any], serves: dict[str, Any], **fields: Any) -> dict[str, Any]:
     out = {"name": "s", "gpus_per_replica": 8, "replicas": {"min": 1, "max": 1}, "requests": requests,
-           "service_model": model}  # fmt: skip
+           "service_model": serves}  # fmt: skip
     out.update(fields)
     return out
 
@@ -258,3 +258,86 @@ def test_replica_gpu_hours_and_cost(tmp_path: Path) -> None:
     assert s["utilization"]["gpu_allocated"] == pytest.approx(1.0)
     # Round robin gives each replica 500 of the requests at 1 s, served one after another: 1, 2, ... 500 ms.
     assert svc["mean_latency_s"] == pytest.approx(0.001 * (1 + 500) / 2)
+
+
+# ---------------------------------------------------------------------------- cold starts, scale to zero, arrivals
+def test_cold_starts_share_the_sites_storage(tmp_path: Path) -> None:
+    """Two replicas asked for at 1 min (scheduled 0 -> 2) load a 100 GB model each from 100 GB/s of storage:
+    alone a load takes 1 s, together each gets half: both ready at 60 + 2 s. A request at 30 s waits in the
+    buffer (no replica is ready) and is served from 62 s: fixed 1 s, it ends at 63 s."""
+    path = trace(tmp_path, [(30,)])
+    data = scenario(
+        service({"arrival": {"process": "trace", "path": path}}, fixed(1.0), model={"size": "100GB"},
+                replicas={"min": 0, "max": 2, "initial": 0},
+                autoscaler={"policy": "scheduled", "table": {"00:00": 0, "00:01": 2}, "sync_period": "1m"}),
+    )  # fmt: skip
+    data["datacenter"]["sites"][0]["storage"] = {"bandwidth": "100GB/s"}
+    data["datacenter"]["sites"][0]["network"] = {"nic": "100Tbps"}
+    model = run_model(data, tmp_path)
+    c = model.collector.columns("replica_change")
+    ready = c["time"][c["change"] == REPLICA_CHANGES.index("ready")].tolist()
+    assert ready == pytest.approx([62.0, 62.0])
+    assert [e for *_, e, _ in requests_of(model)] == pytest.approx([63.0])
+
+
+def test_a_fixed_cold_start_and_scale_to_zero(tmp_path: Path) -> None:
+    """cold_start 30 s: the replica asked for at 1 min is ready at 90 s; back to 0 at 2 min, it drains
+    (its last request, at 100 s for 50 s, ends at 150 s) and stops then."""
+    path = trace(tmp_path, [(100,)])
+    data = scenario(
+        service({"arrival": {"process": "trace", "path": path}}, fixed(50.0), cold_start="30s",
+                replicas={"min": 0, "max": 1, "initial": 0},
+                autoscaler={"policy": "scheduled", "table": {"00:00": 0, "00:01": 1, "00:02": 0},
+                            "sync_period": "1m"}),
+    )  # fmt: skip
+    model = run_model(data, tmp_path)
+    c = model.collector.columns("replica_change")
+    got = [(t, REPLICA_CHANGES[k]) for t, k in zip(c["time"].tolist(), c["change"].tolist(), strict=True)]
+    assert got == [(60.0, "requested"), (60.0, "placed"), (90.0, "ready"), (120.0, "draining"), (150.0, "stopped")]
+    assert [e for *_, e, _ in requests_of(model)] == [150.0]
+
+
+def test_mmpp_arrivals_come_at_the_time_averaged_rate(tmp_path: Path) -> None:
+    """An MMPP of 1/s for a mean 10 min and 9/s for a mean 2 min has a long-run rate of
+    (1 x 10 + 9 x 2) / 12 = 2.33/s. Over 3 days the count is within 4 standard deviations of that, its
+    variance the rate x T times the process's index of dispersion (larger than Poisson's 1)."""
+    data = scenario(
+        service({"arrival": {"process": "mmpp", "rates": ["1/s", "9/s"], "mean_sojourn": ["10m", "2m"]}},
+                fixed(0.01)),
+        horizon="3d",
+    )  # fmt: skip
+    model = run_model(data, tmp_path)
+    n = len(model.collector.columns("request_done")["end"])
+    rate = (1 * 600 + 9 * 120) / 720
+    T = 3 * 86400
+    # Index of dispersion of an alternating two-state MMPP (Heffes & Lucantoni): 1 + 2 (r1 - r2)^2 q1 q2 /
+    # ((q1 + q2)^2 (r1 q2 + r2 q1)), q_i the rates of leaving each state.
+    q1, q2, r1, r2 = 1 / 600, 1 / 120, 1.0, 9.0
+    dispersion = 1 + 2 * (r1 - r2) ** 2 * q1 * q2 / ((q1 + q2) ** 2 * (r1 * q2 + r2 * q1))
+    assert abs(n - rate * T) < 4 * (dispersion * rate * T) ** 0.5
+
+
+def test_session_affinity_keeps_a_session_on_one_replica(tmp_path: Path) -> None:
+    """Four replicas, 20 sessions, session_affinity: every request of a session ends on one replica;
+    under random routing the same sessions spread over several."""
+    spread = {}
+    for balancer in ("session_affinity", "random"):
+        data = scenario(
+            service({"arrival": {"process": "poisson", "rate": "5/s"}, "sessions": 20}, fixed(0.01),
+                    replicas={"min": 4, "max": 4}, load_balancer=balancer, gpus_per_replica=4),
+            horizon="10m",
+        )  # fmt: skip
+        model = run_model(data, tmp_path)
+        # The session of each request is drawn from its own stream: the records keep the replica only, so
+        # re-draw the sessions the engine drew (stream requests.s.sessions, one draw per arrival, in order).
+        from dcsim.core.rng import stream
+
+        c = model.collector.columns("request_done")
+        order = c["arrival"].argsort(kind="stable")
+        sessions = stream(1, "requests.s.sessions").integers(0, 20, len(order))
+        by_session: dict[int, set[int]] = {}
+        for session, replica in zip(sessions.tolist(), c["replica"][order].tolist(), strict=True):
+            by_session.setdefault(session, set()).add(replica)
+        spread[balancer] = max(len(v) for v in by_session.values())
+    assert spread["session_affinity"] == 1
+    assert spread["random"] > 1
