@@ -69,9 +69,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     report = _check_load(scenario, args, topo)
     print(
         f"{args.file}: valid. {topo.n_gpus:,} GPUs on {topo.n_nodes:,} nodes in {len(topo.rack_nodes):,} racks; "
-        f"{len(scenario.workload.jobs)} job class(es){' and a trace' if scenario.workload.trace else ''}."
+        f"{len(scenario.workload.jobs)} job class(es){' and a trace' if scenario.workload.trace else ''}"
+        f"{f', {len(scenario.services)} service(s)' if scenario.services else ''}."
     )
-    print("\n".join(report))
+    if not scenario.workload.jobs and scenario.workload.trace is None:  # services alone: no training to offer
+        report = [line for line in report if not line.startswith("offered load")]
+    if report:
+        print("\n".join(report))
+    for line in _service_lines(scenario):
+        print(line)
     speeds = {(p.gpu_type, p.speed) for p in topo.pools}
     if len({s for _, s in speeds}) > 1:
         shown = ", ".join(f"{t} {s:g}" for t, s in sorted(speeds, key=lambda x: (-x[1], x[0])))
@@ -79,6 +85,27 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for note in (*default_gpu_notes(scenario), *unmodelled_notes(scenario)):
         print(f"note: {note}")
     return 0
+
+
+def _service_lines(scenario: Any) -> list[str]:
+    """One line per service: its mean request rate, its replicas and GPUs, and the replicas its run times keep busy."""
+    from dcsim.workload.distributions import duration_sampler
+    from dcsim.workload.requests import mean_rate
+
+    out = []
+    for svc in scenario.services:
+        rate = mean_rate(svc, scenario.horizon, scenario.base_dir)
+        r = svc.replicas
+        text = (
+            f"service {svc.name}: {rate:,.3g} requests/s on average; {r.min} to {r.max} replicas of "
+            f"{svc.gpus_per_replica} GPUs (up to {r.max * svc.gpus_per_replica:,} GPUs), {r.start} at the start"
+        )
+        if svc.service_model.time is not None:
+            _, mean = duration_sampler(svc.service_model.time, scenario.base_dir)
+            busy = rate * mean / svc.service_model.concurrency
+            text += f"; its requests keep {busy:,.3g} replicas busy on the reference GPU"
+        out.append(text)
+    return out
 
 
 def _check_load(scenario: Any, args: argparse.Namespace, topology: Any = None) -> list[str]:

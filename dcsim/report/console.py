@@ -73,6 +73,12 @@ def summary_table(summary: dict[str, Any]) -> str:
     rows = list(HEADLINE) + (list(SCHEDULER_ROWS) if "scheduler" in summary else [])
     if "services" in summary:
         rows += SERVICE_ROWS
+        jobs = summary.get("jobs", {})
+        if not jobs.get("submitted") and not jobs.get("running_at_end") and not jobs.get("queued_at_end"):
+            training = ("jobs.", "network.", "placement.", "queue.", "workload.", "storage.mean_checkpoint",
+                        "faults.job_interruptions", "faults.planned_interruptions", "faults.ettr",
+                        "cost.usd_per_work_gpu_hour")  # fmt: skip
+            rows = [r for r in rows if not r[0].startswith(training)]  # services alone: no training rows
     width = max(len(label) for _, label, _ in rows)
     lines = [head, "-" * (width + 18)]
     for name, label, kind in rows:
