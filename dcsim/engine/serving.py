@@ -109,6 +109,7 @@ class Replica:
         "priority",
         "rate",
         "restarts",
+        "searched",
         "service",
         "serving",
         "speed",
@@ -138,6 +139,7 @@ class Replica:
         self.estimate = self.expected_duration = math.inf
         self.submit_time = now
         self.restarts = 0
+        self.searched = False  # it looked for training jobs to preempt (once)
         self.checkpoint = None
         self.communication = None
         self.start_time = -1.0
@@ -728,9 +730,15 @@ class Services:
 
     # ------------------------------------------------------------------ placement and preemption
     def try_place(self, r: Replica, ready_now: bool = False) -> bool:
-        """Place a replica now (preempting lower-priority training where it may), or say it must wait."""
+        """Place a replica now (preempting lower-priority training where it may), or say it must wait.
+
+        A replica looks for victims once, the first time it finds no free GPUs: one that still
+        waits takes GPUs as they come free (a search per completion would cost a scan of the
+        nodes per training job's end).
+        """
         placement = self._place(r)
-        preempted = placement is None and self._preempt_for(r)
+        preempted = placement is None and not r.searched and self._preempt_for(r)
+        r.searched = True  # its one search for victims is spent
         if preempted:
             placement = self._place(r)
         if placement is not None:
