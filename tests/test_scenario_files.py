@@ -139,3 +139,14 @@ def test_serving_spec_runs_unchanged_with_every_block_in_effect() -> None:
     assert s["p99_ttft_s"] is not None and s["p99_ttft_s"] < s["p99_latency_s"]
     assert not any("set, but" in note or "changes no result" in note or "is not read" in note
                    for note in result.summary["notes"])  # fmt: skip
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_resolved_scenario_validates_again_to_itself(path: Path) -> None:
+    """A sweep or plan stores each run's resolved scenario (every default written out) and validates it again:
+    it must give the same scenario (a validator that refuses an explicit default breaks every sweep)."""
+    from dcsim.experiment.run import scenario_json
+    from dcsim.scenario.load import scenario_from_data
+
+    sc = load_scenario(str(path))
+    assert scenario_from_data(scenario_json(sc), sc.base_dir) == sc

@@ -184,7 +184,7 @@ class ServiceModel(Strict):
                 "give `time` (a run time per request, e.g. {dist: exponential, mean: 200ms}) or `decode` "
                 "(a token model: {per_token: 25ms, max_batch: 64})"
             )
-        if tokens and "concurrency" in self.model_fields_set:
+        if tokens and self.concurrency != 1:  # (the default, as a resolved scenario writes it, is fine)
             raise ValueError("`concurrency` goes with `time`; a token model serves up to `decode.max_batch` at once")
         return self
 

@@ -215,7 +215,7 @@ class Checkpoint(Strict):
 
     @model_validator(mode="after")
     def _write_or_size(self) -> Checkpoint:
-        if self.size is not None and "write" in self.model_fields_set:
+        if self.size is not None and self.write != 0.0:  # (0, as a resolved scenario writes it, is no fixed time)
             raise ValueError(
                 "give either `write` (a fixed time per checkpoint) or `size` (bytes written at the storage's "
                 "bandwidth), not both; drop `write` to let contention for storage decide the write time"
