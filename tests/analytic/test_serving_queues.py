@@ -4,10 +4,10 @@ A service of n replicas of concurrency 1 with exponential service times (mean 1/
 fed Poisson requests at rate lambda is a classical queueing system whose law depends only
 on the load balancer:
 
-- ``random``: Poisson splitting makes n independent M/M/1 queues at lambda / n (Kleinrock,
-  *Queueing Systems* vol. 1, sections 3.2 and 4.1);
+- ``random``: Poisson splitting makes n independent M/M/1 queues at lambda / n (M/M/1:
+  Kleinrock, *Queueing Systems* vol. 1, section 3.2);
 - ``round_robin``: replica k gets arrivals k, k + n, ...: Erlang(n, lambda) inter-arrivals,
-  the E_n/M/1 queue, a GI/M/1 queue (Kleinrock vol. 1, section 6.4);
+  the E_n/M/1 queue, a GI/M/1 queue (Kleinrock vol. 1, chapter 6);
 - ``least_outstanding`` on one replica: M/M/1; on n, join-the-shortest-queue, which lies
   between M/M/n (one central queue, Erlang C) and ``power_of_two``;
 - ``power_of_two``: as n grows, the supermarket model's mean-field limit (Vvedenskaya,
@@ -70,9 +70,9 @@ def erlang_c(c: int, a: float) -> float:
 def gi_m_1_sigma(laplace: Any, mu: float) -> float:
     """The root in (0, 1) of sigma = A*(mu (1 - sigma)), A* the Laplace transform of the inter-arrival time.
 
-    For a stable GI/M/1 queue it exists and is unique (Kleinrock vol. 1, eq. 6.21); an arrival
+    For a stable GI/M/1 queue it exists and is unique (Kleinrock vol. 1, chapter 6); an arrival
     finds k in the system with probability (1 - sigma) sigma^k, and the FCFS sojourn time is
-    exponential with rate mu (1 - sigma) (eq. 6.30).
+    exponential with rate mu (1 - sigma).
     """
     return float(brentq(lambda s: s - laplace(mu * (1.0 - s)), 1e-12, 1.0 - 1e-6, xtol=1e-14))
 
@@ -81,7 +81,7 @@ def supermarket_sojourn(lam: float, d: int, terms: int = 64) -> float:
     """Mean sojourn in the supermarket model's mean-field limit, mu = 1, arrival rate ``lam`` per server.
 
     The fraction of queues with at least i jobs is s_i = lam^((d^i - 1)/(d - 1)) (Vvedenskaya et al.
-    1996; Mitzenmacher 2001, Theorem 3.3); by Little's law T = sum_{i >= 1} s_i / lam =
+    1996; Mitzenmacher 2001); by Little's law T = sum_{i >= 1} s_i / lam =
     sum_{i >= 1} lam^((d^i - d)/(d - 1)).
     """
     total, exponent = 0.0, 0  # exponent (d^i - d)/(d - 1) = d + d^2 + ... + d^(i-1), i - 1 at d = 1
@@ -177,7 +177,7 @@ H_QUEUE = 12_800.0
 def test_random_routing_is_n_independent_mm1_queues() -> None:
     """Random splitting of Poisson(lambda) over n replicas: each an M/M/1 queue at lambda / n.
 
-    The sojourn time is exponential with rate mu - lambda / n (Kleinrock vol. 1, eq. 3.26):
+    The sojourn time is exponential with rate mu - lambda / n (Kleinrock vol. 1, section 3.2):
     at lambda = 3.2, n = 4, mu = 1: W = 1 / 0.2 = 5 s, P(T > 5) = e^-1 = 0.368 and
     P(T > 10) = e^-2 = 0.135. The replicas are independent queues, so each replica of each
     replication is one sample.
@@ -187,7 +187,7 @@ def test_random_routing_is_n_independent_mm1_queues() -> None:
     assert_matches(per_replica(runs, N, np.mean), 1 / rate, 0.08)
     for t in (5.0, 10.0):
         assert_matches(per_replica(runs, N, lambda x, t=t: np.mean(x > t)), math.exp(-rate * t), 0.25)
-    # An M/M/1 queue holds i or more with probability rho^i (Kleinrock vol. 1, eq. 3.23), in time average.
+    # An M/M/1 queue holds i or more with probability rho^i (Kleinrock vol. 1, section 3.2), in time average.
     for i in (1, 2, 3):
         assert_matches(np.array([r.at_least[i - 1] for r in runs]), (LAM / N / MU) ** i, 0.05)
     # Each replica gets a 1/n share of the requests: n R counts, Poisson with mean lambda/n x window.
@@ -242,7 +242,7 @@ def test_shortest_queue_beats_two_choices_beats_random() -> None:
     """n = 4, rho = 0.8, the same arrivals and service times: M/M/4 <= JSQ < power of two < random (= M/M/1).
 
     M/M/4 (one queue, Erlang C): W = 1/mu + C(4, 3.2) / (4 mu - lambda) = 1 + 0.5964 / 0.8 = 1.746 s
-    is a lower bound of any routing to the replicas' own queues; random routing gives 5 s. The
+    bounds from below any routing that fixes a request's replica on arrival; random routing gives 5 s. The
     differences are paired by replication (common random numbers).
     """
     jsq = per_run(queue_runs(N, LAM, "least_outstanding", H_QUEUE), np.mean)
