@@ -316,7 +316,7 @@ def test_a_storage_block_without_sized_checkpoints_is_a_note_and_changes_nothing
     assert [n for n in with_storage.summary["notes"] if "storage" in n] == [
         "datacenter.sites.0.storage is set, but no checkpoint has a `size`: storage bandwidth changes no result "
         "(checkpoints take their fixed `write` time; give a class `checkpoint: {interval, size, restart}` to write "
-        "them through storage)"
+        "them through storage, or a service a `model.size` to load)"
     ]
     assert not [n for n in without.summary["notes"] if "storage" in n]
 
