@@ -184,6 +184,13 @@ class RunClock:
         """Settle the run to ``now`` at the current rate."""
         dt = now - self.since
         self.since = now
+        if dt > 0.0 and self.phase == COMPUTE and self.rate > 0:
+            # The common case, inline: computing, and the piece not done by ``now`` (as in the loop below).
+            segment = self.interval if self.k < self.n else self.work - (self.n * self.interval if self.n else 0.0)
+            if dt < (segment - self.unsaved) / self.rate:
+                self.unsaved += dt * self.rate
+                self.segment_wall += dt
+                return
         while dt > 0.0 and self.phase != DONE:
             if self.phase == COMPUTE:
                 need = (self._segment() - self.unsaved) / self.rate if self.rate > 0 else math.inf
@@ -209,14 +216,16 @@ class RunClock:
 
     def wall_left(self) -> float:
         """Wall time to the end of the run at the current rate, s (infinite at rate 0)."""
-        if self.phase == DONE:
+        phase, k = self.phase, self.k
+        if phase == DONE:
             return 0.0
-        if self.phase == WRITE:
-            work, writes = self.work - self._pieces(self.k + 1), self.n - self.k - 1
+        if phase == WRITE:
+            work, writes = self.work - (k + 1) * self.interval, self.n - k - 1
         else:
-            work, writes = self.work - self._pieces(self.k) - self.unsaved, self.n - self.k
-        compute = work / self.rate if self.rate > 0 else (math.inf if work > 0 else 0.0)
-        return (self.left if self.phase in (RESTART, WRITE) else 0.0) + compute + writes * self.write
+            work, writes = self.work - (k * self.interval if k else 0.0) - self.unsaved, self.n - k
+        rate = self.rate
+        compute = work / rate if rate > 0 else (math.inf if work > 0 else 0.0)
+        return (self.left if phase in (RESTART, WRITE) else 0.0) + compute + writes * self.write
 
     def boundary_left(self) -> float:
         """Wall time to the end of the current phase at the current rate, s (infinite for an open phase, or rate 0)."""

@@ -388,7 +388,8 @@ class Sharing:
         self._demand: dict[FlowId, float] = {}
         self._cap: dict[FlowId, float] = {}  # min(demand, capacity / weight over its links)
         # Dicts, not sets: their order (insertion) is the same in every process, so is every walk.
-        self._flows_on: dict[LinkId, dict[FlowId, None]] = {}
+        self._flows_on: dict[LinkId, dict[FlowId, float]] = {}  # link -> its flows and their weights on it
+        self._terms: dict[LinkId, dict[FlowId, float]] = {}  # link -> its flows' caps times their weights
         self._congested: set[LinkId] = set()
         self._bound: dict[FlowId, dict[LinkId, float]] = {}  # each flow's congested links and their weights
         self._seq: dict[FlowId, int] = {}  # order of arrival: the solver sees flows in this order
@@ -402,8 +403,8 @@ class Sharing:
 
     def load(self, link: LinkId) -> float:
         """A link's load now: the rates of the flows crossing it times their weights, bits/s."""
-        rates, route_of = self.rates, self._route
-        return math.fsum(rates[f] * route_of[f][link] for f in self._flows_on.get(link, ()))
+        rates = self.rates
+        return math.fsum(rates[f] * w for f, w in self._flows_on.get(link, {}).items())
 
     def congested(self, link: LinkId) -> bool:
         """Whether the caps of the flows on ``link`` exceed its capacity (only such a link limits anyone)."""
@@ -450,7 +451,7 @@ class Sharing:
         remove = list(remove)
         routes = {flow: _route(links) for flow, (links, _) in add.items()}
         self._check(add, routes, remove, capacities, demands)  # all or nothing: the state changes only if all is well
-        flows_on, route_of, rates = self._flows_on, self._route, self.rates
+        flows_on, terms, route_of, rates = self._flows_on, self._terms, self._route, self.rates
         touched_links: dict[LinkId, None] = dict.fromkeys(capacities)
         recap: dict[FlowId, None] = dict.fromkeys(demands)  # flows whose cap may move
         # The lowest level at which the change can matter (see _level): progressive filling
@@ -463,6 +464,7 @@ class Sharing:
             del self._demand[flow], self._cap[flow], self.rates[flow], self._seq[flow], self._bound[flow]
             for link in route:
                 flows_on[link].pop(flow, None)
+                terms[link].pop(flow, None)
             touched_links.update(dict.fromkeys(route))
         self.capacities.update(capacities)
         for link in capacities:
@@ -475,8 +477,9 @@ class Sharing:
             self.rates[flow] = math.nan  # not solved yet: always reported
             self._seq[flow] = self._next_seq
             self._next_seq += 1
-            for link in route:
-                flows_on.setdefault(link, {})[flow] = None
+            for link, w in route.items():
+                flows_on.setdefault(link, {})[flow] = w
+                terms.setdefault(link, {})
             self._bound[flow] = {}
             recap[flow] = None
         caps = self.capacities
@@ -485,6 +488,8 @@ class Sharing:
             alone = min((caps[link] / w for link, w in route.items()), default=math.inf)
             cap = self._cap[flow] = min(self._demand[flow], alone)
             level = min(level, cap, rates[flow])  # a new flow's rate is NaN: min skips it (NaN compares false)
+            for link, w in route.items():
+                terms[link][flow] = w * cap
             touched_links.update(dict.fromkeys(route))
         # A touched link that was congested before the change, or is after it, may pass
         # the change on; one slack both before and after constrains nobody either way.
@@ -497,8 +502,8 @@ class Sharing:
             if now != (link in congested):
                 if now:
                     congested.add(link)
-                    for flow in flows_on[link]:
-                        bound[flow][link] = route_of[flow][link]
+                    for flow, w in flows_on[link].items():
+                        bound[flow][link] = w
                 else:
                     congested.discard(link)
                     for flow in flows_on.get(link, ()):
@@ -517,7 +522,7 @@ class Sharing:
                 if link in congested:
                     level = min(level, self._level(link, added.get(link, 0.0)))
         cut = level * (1 - _CUT) if level < math.inf else math.inf
-        return self._solve(self.affected(seeds, recap, cut), cut)
+        return self._solve(*self._walk(seeds, recap, cut), cut)
 
     def _level(self, link: LinkId, added: float) -> float:
         """The level at which ``link`` would saturate, new flows of total weight ``added`` rising on it (inf: never).
@@ -530,8 +535,8 @@ class Sharing:
         capacity = self.capacities[link]
         if capacity == math.inf:
             return math.inf
-        route_of, rates = self._route, self.rates
-        old = sorted((rates[f], route_of[f][link]) for f in self._flows_on.get(link, ()) if rates[f] == rates[f])
+        rates = self.rates
+        old = sorted((rates[f], w) for f, w in self._flows_on.get(link, {}).items() if rates[f] == rates[f])
         frozen = 0.0
         rising = added + math.fsum(w for _, w in old)
         below = 0.0  # the level so far: the rate of the last flow frozen
@@ -549,12 +554,11 @@ class Sharing:
 
     def _load_exceeds(self, link: LinkId) -> bool:
         """Whether the caps of the flows on ``link`` (times their weights) add up to more than its capacity."""
-        flows = self._flows_on.get(link)
-        if not flows or len(flows) == 1:
+        terms = self._terms.get(link)
+        if not terms or len(terms) == 1:
             # One flow alone never exceeds a link: its cap is at most capacity / weight.
             return False
-        route_of, cap = self._route, self._cap
-        return math.fsum(route_of[f][link] * cap[f] for f in flows) > self.capacities[link]
+        return math.fsum(terms.values()) > self.capacities[link]
 
     def _check(
         self,
@@ -603,12 +607,24 @@ class Sharing:
         O(flows x links per flow in those components), and a sort. The order of arrival
         makes the solver's input, hence its rounding, the same whatever order the walk took.
         """
+        return self._walk(links, flows, cut)[0]
+
+    def _walk(
+        self, links: Iterable[LinkId], flows: Iterable[FlowId], cut: float
+    ) -> tuple[list[FlowId], dict[LinkId, float]]:
+        """:meth:`affected`, and on each link walked the load of the flows left out (their rates times weights).
+
+        The load left out is what those flows, which keep their rates, hold of the link
+        (``math.fsum``, exact): the walk meets them anyway, so it sums them as it goes.
+        """
         rates = self.rates
         seen_links: set[LinkId] = set()
         seen_flows: set[FlowId] = set()
         pending_links = list(links)
         order: list[FlowId] = []
+        held: dict[LinkId, float] = {}
         flows_on, bound = self._flows_on, self._bound
+        fsum, empty = math.fsum, {}
         for flow in flows:
             if flow not in seen_flows:
                 seen_flows.add(flow)
@@ -619,20 +635,28 @@ class Sharing:
             if link in seen_links:
                 continue
             seen_links.add(link)
-            for flow in flows_on.get(link, ()):
-                if flow not in seen_flows and not rates[flow] < cut:  # a new flow's NaN rate is not below
+            below = []
+            for flow, w in flows_on.get(link, empty).items():
+                if flow in seen_flows:
+                    continue
+                rate = rates[flow]
+                if rate < cut:  # a new flow's NaN rate is not below
+                    below.append(rate * w)
+                else:
                     seen_flows.add(flow)
                     order.append(flow)
                     pending_links.extend(bound[flow])
+            held[link] = fsum(below)
         order.sort(key=self._seq.__getitem__)
-        return order
+        return order, held
 
-    def _solve(self, flows: list[FlowId], cut: float = -math.inf) -> dict[FlowId, float]:
+    def _solve(self, flows: list[FlowId], held: dict[LinkId, float], cut: float = -math.inf) -> dict[FlowId, float]:
         """Recompute the rates of ``flows`` (whole components above ``cut``); apply and return those that moved.
 
         A flow on slack links only gets its cap; the others are solved together over their
         congested links, with their caps as demands, on what the flows left out (those
-        below ``cut``, which keep their rates) leave of those links.
+        below ``cut``, which keep their rates) leave of those links (``held``: their load
+        on each link, from :meth:`_walk`).
         """
         self.last_solved = len(flows)
         moved: dict[FlowId, float] = {}
@@ -644,25 +668,29 @@ class Sharing:
             if route:
                 bound.append(flow)
                 routes.append(route)
-            elif _moved(rates[flow], cap[flow]):
-                rates[flow] = moved[flow] = cap[flow]
+            else:
+                new = cap[flow]
+                if _moved(rates[flow], new):
+                    rates[flow] = moved[flow] = new
         if bound:
             demand = [cap[f] for f in bound]
             capacity: Mapping[LinkId, float] = self.capacities
             if cut > -math.inf:  # take the flows that keep their rates off the links
-                members = set(flows)
-                route_of, flows_on = self._route, self._flows_on
+                caps = self.capacities
                 capacity = {}
                 for link in chain.from_iterable(routes):
                     if link not in capacity:
-                        held = math.fsum(rates[f] * route_of[f][link] for f in flows_on[link] if f not in members)
-                        capacity[link] = max(self.capacities[link] - held, 0.0)
+                        capacity[link] = max(caps[link] - held[link], 0.0)
             if sum(map(len, routes)) <= SMALL:
                 solved = _fill_routes(routes, capacity, demand)
             else:
                 solved = max_min(routes, capacity, demand).tolist()
+            isfinite = math.isfinite
             for flow, new in zip(bound, solved, strict=True):
-                if _moved(rates[flow], new):
+                old = rates[flow]  # _moved(old, new), inline: this runs once per flow solved
+                if old != new and (
+                    not (isfinite(old) and isfinite(new)) or abs(new - old) > RTOL * max(abs(old), abs(new))
+                ):
                     rates[flow] = moved[flow] = new
         return moved
 
