@@ -203,6 +203,72 @@ def _fill_routes(
     return rate
 
 
+def _fill_unit(
+    state: dict[LinkId, list],
+    routes: Mapping[FlowId, Iterable[LinkId]],
+    flows: list[FlowId],
+    demand: Mapping[FlowId, float],
+) -> dict[FlowId, float]:
+    """Progressive filling as :func:`_fill_routes` does it, when every flow crosses each of its links once (weight 1).
+
+    With every weight 1, every flow frozen at a level takes the same amount off each of
+    its links, so the order in which a step's flows are taken off does not change a
+    single bit, nor does the order of the links: the filling is :func:`_fill_routes`'s to
+    the last bit, from the links' flows as the caller holds them. A link that saturates
+    is done with (all its flows freeze): it is not updated further.
+
+    Args:
+        state: per link, ``[capacity left, number of flows, its flows]``; changed in place.
+        routes: per flow, its links (all in ``state``).
+        flows: the flows to fill (each on some link of ``state``), in order of arrival.
+        demand: per flow, the most it can use, bits/s.
+
+    Returns:
+        Every flow's rate.
+    """
+    rate: dict[FlowId, float] = {}
+    open_ = set(flows)
+    capped = sorted(flows, key=demand.__getitem__)  # an infinite demand never stops a flow: it never comes first
+    n_capped, next_capped = len(capped), 0
+    active = list(state.values())
+    while active:
+        levels = [st[0] / st[1] for st in active]
+        while next_capped < n_capped and capped[next_capped] not in open_:
+            next_capped += 1
+        lowest = min(levels)
+        if next_capped < n_capped and demand[capped[next_capped]] < lowest:
+            lowest = demand[capped[next_capped]]
+        if lowest == math.inf:
+            for f in open_:
+                rate[f] = math.inf
+            return rate
+        tie = lowest * (1 + RTOL)
+        frozen: list[FlowId] = []
+        for st, level in zip(active, levels, strict=True):
+            if level <= tie:
+                st[1] = 0  # saturated: all its open flows freeze now, and it is not read again
+                for f in st[2]:
+                    if f in open_:
+                        open_.discard(f)
+                        frozen.append(f)
+        while next_capped < n_capped and demand[capped[next_capped]] <= tie:
+            f = capped[next_capped]
+            if f in open_:
+                open_.discard(f)
+                frozen.append(f)
+            next_capped += 1
+        for f in frozen:
+            rate[f] = lowest
+            for link in routes[f]:
+                st = state[link]
+                if st[1]:
+                    rest = st[0] - lowest
+                    st[0] = rest if rest > 0.0 else 0.0  # rounding must not make a leftover negative
+                    st[1] -= 1
+        active = [st for st in active if st[1]]
+    return rate
+
+
 def _link_index(flows: Sequence[Route]) -> tuple[list[Hashable], np.ndarray, np.ndarray | None]:
     """Return the distinct links the flows cross, and per crossing (flow by flow) its link's index and weight.
 
@@ -393,6 +459,7 @@ class Sharing:
         self._congested: set[LinkId] = set()
         self._bound: dict[FlowId, dict[LinkId, float]] = {}  # each flow's congested links and their weights
         self._seq: dict[FlowId, int] = {}  # order of arrival: the solver sees flows in this order
+        self._heavy: set[FlowId] = set()  # flows with a link of weight other than 1 (see _solve)
         self._next_seq = 0
 
     def __len__(self) -> int:
@@ -462,6 +529,7 @@ class Sharing:
         for flow in remove:
             route = route_of.pop(flow)
             del self._demand[flow], self._cap[flow], self.rates[flow], self._seq[flow], self._bound[flow]
+            self._heavy.discard(flow)
             for link in route:
                 flows_on[link].pop(flow, None)
                 terms[link].pop(flow, None)
@@ -480,6 +548,8 @@ class Sharing:
             for link, w in route.items():
                 flows_on.setdefault(link, {})[flow] = w
                 terms.setdefault(link, {})
+                if w != 1.0:
+                    self._heavy.add(flow)
             self._bound[flow] = {}
             recap[flow] = None
         caps = self.capacities
@@ -611,11 +681,12 @@ class Sharing:
 
     def _walk(
         self, links: Iterable[LinkId], flows: Iterable[FlowId], cut: float
-    ) -> tuple[list[FlowId], dict[LinkId, float]]:
-        """:meth:`affected`, and on each link walked the load of the flows left out (their rates times weights).
+    ) -> tuple[list[FlowId], dict[LinkId, float], dict[LinkId, list[FlowId]]]:
+        """:meth:`affected`; on each link walked, the load of the flows left out; on each congested one, the others.
 
         The load left out is what those flows, which keep their rates, hold of the link
-        (``math.fsum``, exact): the walk meets them anyway, so it sums them as it goes.
+        (their rates times weights, ``math.fsum``: exact); the others are the affected
+        flows on the link, in order of arrival. The walk meets both anyway.
         """
         rates = self.rates
         seen_links: set[LinkId] = set()
@@ -623,7 +694,8 @@ class Sharing:
         pending_links = list(links)
         order: list[FlowId] = []
         held: dict[LinkId, float] = {}
-        flows_on, bound = self._flows_on, self._bound
+        on: dict[LinkId, list[FlowId]] = {}
+        flows_on, bound, congested = self._flows_on, self._bound, self._congested
         fsum, empty = math.fsum, {}
         for flow in flows:
             if flow not in seen_flows:
@@ -636,27 +708,38 @@ class Sharing:
                 continue
             seen_links.add(link)
             below = []
+            here = []  # flows_on keeps flows in order of arrival on the link
             for flow, w in flows_on.get(link, empty).items():
-                if flow in seen_flows:
-                    continue
-                rate = rates[flow]
-                if rate < cut:  # a new flow's NaN rate is not below
-                    below.append(rate * w)
-                else:
+                if flow not in seen_flows:
+                    rate = rates[flow]
+                    if rate < cut:  # a new flow's NaN rate is not below
+                        below.append(rate * w)
+                        continue
                     seen_flows.add(flow)
                     order.append(flow)
                     pending_links.extend(bound[flow])
+                here.append(flow)
             held[link] = fsum(below)
+            if here and link in congested:
+                on[link] = here
         order.sort(key=self._seq.__getitem__)
-        return order, held
+        return order, held, on
 
-    def _solve(self, flows: list[FlowId], held: dict[LinkId, float], cut: float = -math.inf) -> dict[FlowId, float]:
+    def _solve(
+        self,
+        flows: list[FlowId],
+        held: dict[LinkId, float],
+        on: dict[LinkId, list[FlowId]],
+        cut: float = -math.inf,
+    ) -> dict[FlowId, float]:
         """Recompute the rates of ``flows`` (whole components above ``cut``); apply and return those that moved.
 
         A flow on slack links only gets its cap; the others are solved together over their
         congested links, with their caps as demands, on what the flows left out (those
         below ``cut``, which keep their rates) leave of those links (``held``: their load
-        on each link, from :meth:`_walk`).
+        on each link, and ``on``: the affected flows on each congested link, from :meth:`_walk`).
+        When every flow solved crosses each of its links once, :func:`_fill_unit` solves
+        from ``on``, without building the routes again.
         """
         self.last_solved = len(flows)
         moved: dict[FlowId, float] = {}
@@ -672,7 +755,18 @@ class Sharing:
                 new = cap[flow]
                 if _moved(rates[flow], new):
                     rates[flow] = moved[flow] = new
-        if bound:
+        if bound and (not self._heavy or self._heavy.isdisjoint(bound)) and sum(map(len, on.values())) <= SMALL:
+            caps = self.capacities
+            state = {link: [max(caps[link] - held[link], 0.0), len(here), here] for link, here in on.items()}
+            solved_of = _fill_unit(state, bound_of, bound, cap)
+            isfinite = math.isfinite
+            for flow in bound:
+                old, new = rates[flow], solved_of[flow]  # _moved(old, new), inline
+                if old != new and (
+                    not (isfinite(old) and isfinite(new)) or abs(new - old) > RTOL * max(abs(old), abs(new))
+                ):
+                    rates[flow] = moved[flow] = new
+        elif bound:
             demand = [cap[f] for f in bound]
             capacity: Mapping[LinkId, float] = self.capacities
             if cut > -math.inf:  # take the flows that keep their rates off the links
