@@ -214,6 +214,37 @@ class RunClock:
                 self.left = 0.0
             self._settle_instant()
 
+    def retime(self, now: float, rate: float) -> float:
+        """Settle to ``now`` at the current rate, run at ``rate`` from then on; return :meth:`wall_left`.
+
+        The same arithmetic as :meth:`advance`, setting :attr:`rate` and :meth:`wall_left`,
+        with a computing run whose piece is not done by ``now`` (the common case under a
+        rate change) taken inline.
+        """
+        dt = now - self.since
+        if self.phase == COMPUTE and self.rate > 0:
+            k, n, interval = self.k, self.n, self.interval
+            unsaved = self.unsaved
+            if dt > 0.0:
+                segment = interval if k < n else self.work - (n * interval if n else 0.0)
+                if dt < (segment - unsaved) / self.rate:
+                    self.since = now
+                    self.unsaved = unsaved = unsaved + dt * self.rate
+                    self.segment_wall += dt
+                else:
+                    self.advance(now)
+                    self.rate = rate
+                    return self.wall_left()
+            else:
+                self.since = now
+            self.rate = rate
+            work = self.work - (k * interval if k else 0.0) - unsaved
+            compute = work / rate if rate > 0 else (math.inf if work > 0 else 0.0)
+            return 0.0 + compute + (n - k) * self.write
+        self.advance(now)
+        self.rate = rate
+        return self.wall_left()
+
     def wall_left(self) -> float:
         """Wall time to the end of the run at the current rate, s (infinite at rate 0)."""
         phase, k = self.phase, self.k
