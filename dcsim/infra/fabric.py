@@ -523,7 +523,7 @@ class Sharing:
         recap: dict[FlowId, None] = dict.fromkeys(demands)  # flows whose cap may move
         # The lowest level at which the change can matter (see _level): progressive filling
         # below it runs as it ran before, so the flows with lower rates keep them.
-        level = min((rates[flow] for flow in remove), default=math.inf)
+        level = rates[remove[0]] if len(remove) == 1 else min((rates[flow] for flow in remove), default=math.inf)
         for link in capacities:  # a link whose capacity grows held its flows at most at their highest rate
             level = min(level, max((rates[f] for f in flows_on.get(link, ())), default=math.inf))
         for flow in remove:
@@ -555,7 +555,7 @@ class Sharing:
         caps = self.capacities
         for flow in recap:
             route = route_of[flow]
-            alone = min((caps[link] / w for link, w in route.items()), default=math.inf)
+            alone = min([caps[link] / w for link, w in route.items()], default=math.inf)
             cap = self._cap[flow] = min(self._demand[flow], alone)
             level = min(level, cap, rates[flow])  # a new flow's rate is NaN: min skips it (NaN compares false)
             for link, w in route.items():
@@ -563,10 +563,11 @@ class Sharing:
             touched_links.update(dict.fromkeys(route))
         # A touched link that was congested before the change, or is after it, may pass
         # the change on; one slack both before and after constrains nobody either way.
-        congested, bound = self._congested, self._bound
+        congested, bound, fsum = self._congested, self._bound, math.fsum
         seeds = [link for link in touched_links if link in congested]
         for link in touched_links:
-            now = self._load_exceeds(link)
+            on = terms.get(link)  # _load_exceeds(link), inline
+            now = on is not None and len(on) > 1 and fsum(on.values()) > caps[link]
             if now:
                 seeds.append(link)
             if now != (link in congested):
@@ -659,7 +660,8 @@ class Sharing:
         for flow, route in routes.items():
             if flow in self._route and flow not in removed:
                 raise KeyError(f"flow {flow!r} is already on the fabric; remove it first")
-            unknown = [link for link in route if link not in self.capacities]
+            known = route.keys() <= self.capacities.keys()
+            unknown = () if known else [link for link in route if link not in self.capacities]
             if unknown:
                 raise KeyError(f"flow {flow!r} crosses link {unknown[0]!r}, which is not on the fabric")
             bad = [w for w in route.values() if not w > 0]
@@ -690,39 +692,36 @@ class Sharing:
         """
         rates = self.rates
         seen_links: set[LinkId] = set()
-        seen_flows: set[FlowId] = set()
-        pending_links = list(links)
-        order: list[FlowId] = []
+        seen: dict[FlowId, None] = {}  # the affected flows, as met
+        pending = set(links)
         held: dict[LinkId, float] = {}
         on: dict[LinkId, list[FlowId]] = {}
         flows_on, bound, congested = self._flows_on, self._bound, self._congested
         fsum, empty = math.fsum, {}
         for flow in flows:
-            if flow not in seen_flows:
-                seen_flows.add(flow)
-                order.append(flow)
-                pending_links.extend(bound[flow])
-        while pending_links:
-            link = pending_links.pop()
+            if flow not in seen:
+                seen[flow] = None
+                pending.update(bound[flow])
+        while pending:
+            link = pending.pop()
             if link in seen_links:
                 continue
             seen_links.add(link)
             below = []
             here = []  # flows_on keeps flows in order of arrival on the link
             for flow, w in flows_on.get(link, empty).items():
-                if flow not in seen_flows:
+                if flow not in seen:
                     rate = rates[flow]
                     if rate < cut:  # a new flow's NaN rate is not below
                         below.append(rate * w)
                         continue
-                    seen_flows.add(flow)
-                    order.append(flow)
-                    pending_links.extend(bound[flow])
+                    seen[flow] = None
+                    pending.update(bound[flow])
                 here.append(flow)
             held[link] = fsum(below)
             if here and link in congested:
                 on[link] = here
-        order.sort(key=self._seq.__getitem__)
+        order = sorted(seen, key=self._seq.__getitem__)
         return order, held, on
 
     def _solve(
@@ -798,9 +797,11 @@ def _route(links: Route) -> dict[LinkId, float]:
     """A route as a mapping of link to weight (a link listed k times has weight k)."""
     if isinstance(links, Mapping):
         return {link: float(w) for link, w in links.items()}
-    route: dict[LinkId, float] = {}
+    route: dict[LinkId, float] = dict.fromkeys(links, 0.0)
+    if len(route) == len(links):
+        return dict.fromkeys(links, 1.0)  # each link once (the common case)
     for link in links:
-        route[link] = route.get(link, 0.0) + 1.0
+        route[link] += 1.0
     return route
 
 
