@@ -754,18 +754,14 @@ class Sharing:
                 new = cap[flow]
                 if _moved(rates[flow], new):
                     rates[flow] = moved[flow] = new
-        if bound and (not self._heavy or self._heavy.isdisjoint(bound)) and sum(map(len, on.values())) <= SMALL:
+        if not bound:
+            return moved
+        if (not self._heavy or self._heavy.isdisjoint(bound)) and sum(map(len, on.values())) <= SMALL:
             caps = self.capacities
             state = {link: [max(caps[link] - held[link], 0.0), len(here), here] for link, here in on.items()}
             solved_of = _fill_unit(state, bound_of, bound, cap)
-            isfinite = math.isfinite
-            for flow in bound:
-                old, new = rates[flow], solved_of[flow]  # _moved(old, new), inline
-                if old != new and (
-                    not (isfinite(old) and isfinite(new)) or abs(new - old) > RTOL * max(abs(old), abs(new))
-                ):
-                    rates[flow] = moved[flow] = new
-        elif bound:
+            solved = [solved_of[flow] for flow in bound]
+        else:
             demand = [cap[f] for f in bound]
             capacity: Mapping[LinkId, float] = self.capacities
             if cut > -math.inf:  # take the flows that keep their rates off the links
@@ -778,13 +774,13 @@ class Sharing:
                 solved = _fill_routes(routes, capacity, demand)
             else:
                 solved = max_min(routes, capacity, demand).tolist()
-            isfinite = math.isfinite
-            for flow, new in zip(bound, solved, strict=True):
-                old = rates[flow]  # _moved(old, new), inline: this runs once per flow solved
-                if old != new and (
-                    not (isfinite(old) and isfinite(new)) or abs(new - old) > RTOL * max(abs(old), abs(new))
-                ):
-                    rates[flow] = moved[flow] = new
+        isfinite = math.isfinite
+        for flow, new in zip(bound, solved, strict=True):
+            old = rates[flow]  # _moved(old, new), inline: this runs once per flow solved
+            if old != new and (
+                not (isfinite(old) and isfinite(new)) or abs(new - old) > RTOL * max(abs(old), abs(new))
+            ):
+                rates[flow] = moved[flow] = new
         return moved
 
 
