@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,15 +55,19 @@ class _Flow:
     traffic: float = 0.0  # the bits/s it moves per crossing now: a hop's bits per step x steps per second
     carried: float = 0.0  # the integral of ``traffic`` over the measured window so far, bits per crossing
     quiet: bool = False  # restarting, reading or writing a checkpoint: asks the fabric for nothing
+    #: t0: a step on an idle fabric at the NICs' speed on the reference GPU, s (``compute + bits / nominal``).
+    step: float = field(init=False)
+    scaled: float = field(init=False)  # the step's compute at the job's GPU speed, s (``compute / speed``)
+    by_tier: tuple[tuple[int, float], ...] = field(init=False)  # (tier, crossings) of the tiers it crosses
 
-    @property
-    def step(self) -> float:
-        """t0: a step on an idle fabric at the NICs' speed on the reference GPU, s."""
-        return self.compute + self.bits / self.nominal
+    def __post_init__(self) -> None:
+        self.step = self.compute + self.bits / self.nominal
+        self.scaled = self.compute / self.speed
+        self.by_tier = tuple((tier, crossings) for tier, crossings in enumerate(self.tiers) if crossings)
 
     def rate(self, share: float) -> float:
         """Work per second at a share of ``share`` bits/s per hop."""
-        return self.step / (self.compute / self.speed + self.bits / share) if share > 0 else 0.0
+        return self.step / (self.scaled + self.bits / share) if share > 0 else 0.0
 
     @property
     def idle_rate(self) -> float:
@@ -232,6 +236,7 @@ class Network:
         np.add.at(self.crossings, flow.links, 1)
         flow.tiers = tuple(np.bincount(self._tier[flow.links], weights=flow.weights,
                                        minlength=len(self._tier_load)).tolist())  # fmt: skip
+        flow.by_tier = tuple((tier, c) for tier, c in enumerate(flow.tiers) if c)
         return links
 
     def sample(self, now: float) -> None:
@@ -254,18 +259,35 @@ class Network:
             flow.since = t
         delta = traffic - flow.traffic
         tier_load = self._tier_load
-        for tier, crossings in enumerate(flow.tiers):
-            if crossings:
-                tier_load[tier] += delta * crossings
+        for tier, crossings in flow.by_tier:
+            tier_load[tier] += delta * crossings
         flow.share, flow.traffic = share, traffic
 
     def _update(self, changed: dict[int, float], skip: int | None) -> None:
-        """Give every job whose share moved its new rate (but ``skip``, which is starting)."""
+        """Give every job whose share moved its new rate (but ``skip``, which is starting).
+
+        :meth:`_carry` and :meth:`_Flow.rate` inlined: this runs once per moved rate, the
+        network's most frequent step.
+        """
+        flows, set_rate, tier_load = self.flows, self.set_rate, self._tier_load
+        t = self.now()
+        measured = t > self.warmup
         for job_id, share in changed.items():
-            if job_id != skip:
-                flow = self.flows[job_id]
-                self._carry(flow, share)
-                self.set_rate(flow.job, flow.rate(share))
+            if job_id == skip:
+                continue
+            flow = flows[job_id]
+            step = flow.step
+            rate = step / (flow.scaled + flow.bits / share) if share > 0 else 0.0
+            if share != flow.share:
+                traffic = flow.hop_bytes * 8.0 * rate / step
+                if measured:
+                    flow.carried += flow.traffic * (t - flow.since)
+                    flow.since = t
+                delta = traffic - flow.traffic
+                for tier, crossings in flow.by_tier:
+                    tier_load[tier] += delta * crossings
+                flow.share, flow.traffic = share, traffic
+            set_rate(flow.job, rate)
 
 
 __all__ = ["Network"]

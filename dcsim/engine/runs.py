@@ -153,9 +153,8 @@ class Runs:
             clock = job.clock = ckpt.RunClock(job.work_left, job.run_interval, write, job.restart_cost, job.rate,
                                               job.start_time)  # fmt: skip
             clock.pending = job.start_time + clock.wall_left()  # the start's end event, at its first rate
-        clock.advance(now)
-        clock.rate = job.rate = rate
-        left = clock.wall_left()
+        left = clock.retime(now, rate)
+        job.rate = rate
         if clock.pending <= now + left:
             return  # the live end event comes first; it finds the run not done and moves itself on
         job.token += 1
@@ -210,8 +209,7 @@ class Runs:
         clock = job.clock
         if clock is not None:  # its rate moved since this event was set: is it done?
             now = self.env.now
-            clock.advance(now)
-            left = clock.wall_left()
+            left = clock.retime(now, clock.rate)
             if left > 1e-12 * max(now, 1.0):
                 clock.pending = now + left
                 if left < math.inf:

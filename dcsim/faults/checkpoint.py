@@ -184,6 +184,13 @@ class RunClock:
         """Settle the run to ``now`` at the current rate."""
         dt = now - self.since
         self.since = now
+        if dt > 0.0 and self.phase == COMPUTE and self.rate > 0:
+            # The common case, inline: computing, and the piece not done by ``now`` (as in the loop below).
+            segment = self.interval if self.k < self.n else self.work - (self.n * self.interval if self.n else 0.0)
+            if dt < (segment - self.unsaved) / self.rate:
+                self.unsaved += dt * self.rate
+                self.segment_wall += dt
+                return
         while dt > 0.0 and self.phase != DONE:
             if self.phase == COMPUTE:
                 need = (self._segment() - self.unsaved) / self.rate if self.rate > 0 else math.inf
@@ -207,16 +214,49 @@ class RunClock:
                 self.left = 0.0
             self._settle_instant()
 
+    def retime(self, now: float, rate: float) -> float:
+        """Settle to ``now`` at the current rate, run at ``rate`` from then on; return :meth:`wall_left`.
+
+        The same arithmetic as :meth:`advance`, setting :attr:`rate` and :meth:`wall_left`,
+        with a computing run whose piece is not done by ``now`` (the common case under a
+        rate change) taken inline.
+        """
+        dt = now - self.since
+        if self.phase == COMPUTE and self.rate > 0:
+            k, n, interval = self.k, self.n, self.interval
+            unsaved = self.unsaved
+            if dt > 0.0:
+                segment = interval if k < n else self.work - (n * interval if n else 0.0)
+                if dt < (segment - unsaved) / self.rate:
+                    self.since = now
+                    self.unsaved = unsaved = unsaved + dt * self.rate
+                    self.segment_wall += dt
+                else:
+                    self.advance(now)
+                    self.rate = rate
+                    return self.wall_left()
+            else:
+                self.since = now
+            self.rate = rate
+            work = self.work - (k * interval if k else 0.0) - unsaved
+            compute = work / rate if rate > 0 else (math.inf if work > 0 else 0.0)
+            return 0.0 + compute + (n - k) * self.write
+        self.advance(now)
+        self.rate = rate
+        return self.wall_left()
+
     def wall_left(self) -> float:
         """Wall time to the end of the run at the current rate, s (infinite at rate 0)."""
-        if self.phase == DONE:
+        phase, k = self.phase, self.k
+        if phase == DONE:
             return 0.0
-        if self.phase == WRITE:
-            work, writes = self.work - self._pieces(self.k + 1), self.n - self.k - 1
+        if phase == WRITE:
+            work, writes = self.work - (k + 1) * self.interval, self.n - k - 1
         else:
-            work, writes = self.work - self._pieces(self.k) - self.unsaved, self.n - self.k
-        compute = work / self.rate if self.rate > 0 else (math.inf if work > 0 else 0.0)
-        return (self.left if self.phase in (RESTART, WRITE) else 0.0) + compute + writes * self.write
+            work, writes = self.work - (k * self.interval if k else 0.0) - self.unsaved, self.n - k
+        rate = self.rate
+        compute = work / rate if rate > 0 else (math.inf if work > 0 else 0.0)
+        return (self.left if phase in (RESTART, WRITE) else 0.0) + compute + writes * self.write
 
     def boundary_left(self) -> float:
         """Wall time to the end of the current phase at the current rate, s (infinite for an open phase, or rate 0)."""

@@ -203,6 +203,72 @@ def _fill_routes(
     return rate
 
 
+def _fill_unit(
+    state: dict[LinkId, list],
+    routes: Mapping[FlowId, Iterable[LinkId]],
+    flows: list[FlowId],
+    demand: Mapping[FlowId, float],
+) -> dict[FlowId, float]:
+    """Progressive filling as :func:`_fill_routes` does it, when every flow crosses each of its links once (weight 1).
+
+    With every weight 1, every flow frozen at a level takes the same amount off each of
+    its links, so the order in which a step's flows are taken off does not change a
+    single bit, nor does the order of the links: the filling is :func:`_fill_routes`'s to
+    the last bit, from the links' flows as the caller holds them. A link that saturates
+    is done with (all its flows freeze): it is not updated further.
+
+    Args:
+        state: per link, ``[capacity left, number of flows, its flows]``; changed in place.
+        routes: per flow, its links (all in ``state``).
+        flows: the flows to fill (each on some link of ``state``), in order of arrival.
+        demand: per flow, the most it can use, bits/s.
+
+    Returns:
+        Every flow's rate.
+    """
+    rate: dict[FlowId, float] = {}
+    open_ = set(flows)
+    capped = sorted(flows, key=demand.__getitem__)  # an infinite demand never stops a flow: it never comes first
+    n_capped, next_capped = len(capped), 0
+    active = list(state.values())
+    while active:
+        levels = [st[0] / st[1] for st in active]
+        while next_capped < n_capped and capped[next_capped] not in open_:
+            next_capped += 1
+        lowest = min(levels)
+        if next_capped < n_capped and demand[capped[next_capped]] < lowest:
+            lowest = demand[capped[next_capped]]
+        if lowest == math.inf:
+            for f in open_:
+                rate[f] = math.inf
+            return rate
+        tie = lowest * (1 + RTOL)
+        frozen: list[FlowId] = []
+        for st, level in zip(active, levels, strict=True):
+            if level <= tie:
+                st[1] = 0  # saturated: all its open flows freeze now, and it is not read again
+                for f in st[2]:
+                    if f in open_:
+                        open_.discard(f)
+                        frozen.append(f)
+        while next_capped < n_capped and demand[capped[next_capped]] <= tie:
+            f = capped[next_capped]
+            if f in open_:
+                open_.discard(f)
+                frozen.append(f)
+            next_capped += 1
+        for f in frozen:
+            rate[f] = lowest
+            for link in routes[f]:
+                st = state[link]
+                if st[1]:
+                    rest = st[0] - lowest
+                    st[0] = rest if rest > 0.0 else 0.0  # rounding must not make a leftover negative
+                    st[1] -= 1
+        active = [st for st in active if st[1]]
+    return rate
+
+
 def _link_index(flows: Sequence[Route]) -> tuple[list[Hashable], np.ndarray, np.ndarray | None]:
     """Return the distinct links the flows cross, and per crossing (flow by flow) its link's index and weight.
 
@@ -388,10 +454,12 @@ class Sharing:
         self._demand: dict[FlowId, float] = {}
         self._cap: dict[FlowId, float] = {}  # min(demand, capacity / weight over its links)
         # Dicts, not sets: their order (insertion) is the same in every process, so is every walk.
-        self._flows_on: dict[LinkId, dict[FlowId, None]] = {}
+        self._flows_on: dict[LinkId, dict[FlowId, float]] = {}  # link -> its flows and their weights on it
+        self._terms: dict[LinkId, dict[FlowId, float]] = {}  # link -> its flows' caps times their weights
         self._congested: set[LinkId] = set()
         self._bound: dict[FlowId, dict[LinkId, float]] = {}  # each flow's congested links and their weights
         self._seq: dict[FlowId, int] = {}  # order of arrival: the solver sees flows in this order
+        self._heavy: set[FlowId] = set()  # flows with a link of weight other than 1 (see _solve)
         self._next_seq = 0
 
     def __len__(self) -> int:
@@ -402,8 +470,8 @@ class Sharing:
 
     def load(self, link: LinkId) -> float:
         """A link's load now: the rates of the flows crossing it times their weights, bits/s."""
-        rates, route_of = self.rates, self._route
-        return math.fsum(rates[f] * route_of[f][link] for f in self._flows_on.get(link, ()))
+        rates = self.rates
+        return math.fsum(rates[f] * w for f, w in self._flows_on.get(link, {}).items())
 
     def congested(self, link: LinkId) -> bool:
         """Whether the caps of the flows on ``link`` exceed its capacity (only such a link limits anyone)."""
@@ -450,19 +518,21 @@ class Sharing:
         remove = list(remove)
         routes = {flow: _route(links) for flow, (links, _) in add.items()}
         self._check(add, routes, remove, capacities, demands)  # all or nothing: the state changes only if all is well
-        flows_on, route_of, rates = self._flows_on, self._route, self.rates
+        flows_on, terms, route_of, rates = self._flows_on, self._terms, self._route, self.rates
         touched_links: dict[LinkId, None] = dict.fromkeys(capacities)
         recap: dict[FlowId, None] = dict.fromkeys(demands)  # flows whose cap may move
         # The lowest level at which the change can matter (see _level): progressive filling
         # below it runs as it ran before, so the flows with lower rates keep them.
-        level = min((rates[flow] for flow in remove), default=math.inf)
+        level = rates[remove[0]] if len(remove) == 1 else min((rates[flow] for flow in remove), default=math.inf)
         for link in capacities:  # a link whose capacity grows held its flows at most at their highest rate
             level = min(level, max((rates[f] for f in flows_on.get(link, ())), default=math.inf))
         for flow in remove:
             route = route_of.pop(flow)
             del self._demand[flow], self._cap[flow], self.rates[flow], self._seq[flow], self._bound[flow]
+            self._heavy.discard(flow)
             for link in route:
                 flows_on[link].pop(flow, None)
+                terms[link].pop(flow, None)
             touched_links.update(dict.fromkeys(route))
         self.capacities.update(capacities)
         for link in capacities:
@@ -475,30 +545,36 @@ class Sharing:
             self.rates[flow] = math.nan  # not solved yet: always reported
             self._seq[flow] = self._next_seq
             self._next_seq += 1
-            for link in route:
-                flows_on.setdefault(link, {})[flow] = None
+            for link, w in route.items():
+                flows_on.setdefault(link, {})[flow] = w
+                terms.setdefault(link, {})
+                if w != 1.0:
+                    self._heavy.add(flow)
             self._bound[flow] = {}
             recap[flow] = None
         caps = self.capacities
         for flow in recap:
             route = route_of[flow]
-            alone = min((caps[link] / w for link, w in route.items()), default=math.inf)
+            alone = min([caps[link] / w for link, w in route.items()], default=math.inf)
             cap = self._cap[flow] = min(self._demand[flow], alone)
             level = min(level, cap, rates[flow])  # a new flow's rate is NaN: min skips it (NaN compares false)
+            for link, w in route.items():
+                terms[link][flow] = w * cap
             touched_links.update(dict.fromkeys(route))
         # A touched link that was congested before the change, or is after it, may pass
         # the change on; one slack both before and after constrains nobody either way.
-        congested, bound = self._congested, self._bound
+        congested, bound, fsum = self._congested, self._bound, math.fsum
         seeds = [link for link in touched_links if link in congested]
         for link in touched_links:
-            now = self._load_exceeds(link)
+            on = terms.get(link)  # _load_exceeds(link), inline
+            now = on is not None and len(on) > 1 and fsum(on.values()) > caps[link]
             if now:
                 seeds.append(link)
             if now != (link in congested):
                 if now:
                     congested.add(link)
-                    for flow in flows_on[link]:
-                        bound[flow][link] = route_of[flow][link]
+                    for flow, w in flows_on[link].items():
+                        bound[flow][link] = w
                 else:
                     congested.discard(link)
                     for flow in flows_on.get(link, ()):
@@ -517,7 +593,7 @@ class Sharing:
                 if link in congested:
                     level = min(level, self._level(link, added.get(link, 0.0)))
         cut = level * (1 - _CUT) if level < math.inf else math.inf
-        return self._solve(self.affected(seeds, recap, cut), cut)
+        return self._solve(*self._walk(seeds, recap, cut), cut)
 
     def _level(self, link: LinkId, added: float) -> float:
         """The level at which ``link`` would saturate, new flows of total weight ``added`` rising on it (inf: never).
@@ -530,8 +606,8 @@ class Sharing:
         capacity = self.capacities[link]
         if capacity == math.inf:
             return math.inf
-        route_of, rates = self._route, self.rates
-        old = sorted((rates[f], route_of[f][link]) for f in self._flows_on.get(link, ()) if rates[f] == rates[f])
+        rates = self.rates
+        old = sorted((rates[f], w) for f, w in self._flows_on.get(link, {}).items() if rates[f] == rates[f])
         frozen = 0.0
         rising = added + math.fsum(w for _, w in old)
         below = 0.0  # the level so far: the rate of the last flow frozen
@@ -549,12 +625,11 @@ class Sharing:
 
     def _load_exceeds(self, link: LinkId) -> bool:
         """Whether the caps of the flows on ``link`` (times their weights) add up to more than its capacity."""
-        flows = self._flows_on.get(link)
-        if not flows or len(flows) == 1:
+        terms = self._terms.get(link)
+        if not terms or len(terms) == 1:
             # One flow alone never exceeds a link: its cap is at most capacity / weight.
             return False
-        route_of, cap = self._route, self._cap
-        return math.fsum(route_of[f][link] * cap[f] for f in flows) > self.capacities[link]
+        return math.fsum(terms.values()) > self.capacities[link]
 
     def _check(
         self,
@@ -585,7 +660,8 @@ class Sharing:
         for flow, route in routes.items():
             if flow in self._route and flow not in removed:
                 raise KeyError(f"flow {flow!r} is already on the fabric; remove it first")
-            unknown = [link for link in route if link not in self.capacities]
+            known = route.keys() <= self.capacities.keys()
+            unknown = () if known else [link for link in route if link not in self.capacities]
             if unknown:
                 raise KeyError(f"flow {flow!r} crosses link {unknown[0]!r}, which is not on the fabric")
             bad = [w for w in route.values() if not w > 0]
@@ -603,36 +679,66 @@ class Sharing:
         O(flows x links per flow in those components), and a sort. The order of arrival
         makes the solver's input, hence its rounding, the same whatever order the walk took.
         """
+        return self._walk(links, flows, cut)[0]
+
+    def _walk(
+        self, links: Iterable[LinkId], flows: Iterable[FlowId], cut: float
+    ) -> tuple[list[FlowId], dict[LinkId, float], dict[LinkId, list[FlowId]]]:
+        """:meth:`affected`; on each link walked, the load of the flows left out; on each congested one, the others.
+
+        The load left out is what those flows, which keep their rates, hold of the link
+        (their rates times weights, ``math.fsum``: exact); the others are the affected
+        flows on the link, in order of arrival. The walk meets both anyway.
+        """
         rates = self.rates
         seen_links: set[LinkId] = set()
-        seen_flows: set[FlowId] = set()
-        pending_links = list(links)
-        order: list[FlowId] = []
-        flows_on, bound = self._flows_on, self._bound
+        seen: dict[FlowId, None] = {}  # the affected flows, as met
+        pending = set(links)
+        held: dict[LinkId, float] = {}
+        on: dict[LinkId, list[FlowId]] = {}
+        flows_on, bound, congested = self._flows_on, self._bound, self._congested
+        fsum, empty = math.fsum, {}
         for flow in flows:
-            if flow not in seen_flows:
-                seen_flows.add(flow)
-                order.append(flow)
-                pending_links.extend(bound[flow])
-        while pending_links:
-            link = pending_links.pop()
+            if flow not in seen:
+                seen[flow] = None
+                pending.update(bound[flow])
+        while pending:
+            link = pending.pop()
             if link in seen_links:
                 continue
             seen_links.add(link)
-            for flow in flows_on.get(link, ()):
-                if flow not in seen_flows and not rates[flow] < cut:  # a new flow's NaN rate is not below
-                    seen_flows.add(flow)
-                    order.append(flow)
-                    pending_links.extend(bound[flow])
-        order.sort(key=self._seq.__getitem__)
-        return order
+            below = []
+            here = []  # flows_on keeps flows in order of arrival on the link
+            for flow, w in flows_on.get(link, empty).items():
+                if flow not in seen:
+                    rate = rates[flow]
+                    if rate < cut:  # a new flow's NaN rate is not below
+                        below.append(rate * w)
+                        continue
+                    seen[flow] = None
+                    pending.update(bound[flow])
+                here.append(flow)
+            held[link] = fsum(below)
+            if here and link in congested:
+                on[link] = here
+        order = sorted(seen, key=self._seq.__getitem__)
+        return order, held, on
 
-    def _solve(self, flows: list[FlowId], cut: float = -math.inf) -> dict[FlowId, float]:
+    def _solve(
+        self,
+        flows: list[FlowId],
+        held: dict[LinkId, float],
+        on: dict[LinkId, list[FlowId]],
+        cut: float = -math.inf,
+    ) -> dict[FlowId, float]:
         """Recompute the rates of ``flows`` (whole components above ``cut``); apply and return those that moved.
 
         A flow on slack links only gets its cap; the others are solved together over their
         congested links, with their caps as demands, on what the flows left out (those
-        below ``cut``, which keep their rates) leave of those links.
+        below ``cut``, which keep their rates) leave of those links (``held``: their load
+        on each link, and ``on``: the affected flows on each congested link, from :meth:`_walk`).
+        When every flow solved crosses each of its links once, :func:`_fill_unit` solves
+        from ``on``, without building the routes again.
         """
         self.last_solved = len(flows)
         moved: dict[FlowId, float] = {}
@@ -644,26 +750,37 @@ class Sharing:
             if route:
                 bound.append(flow)
                 routes.append(route)
-            elif _moved(rates[flow], cap[flow]):
-                rates[flow] = moved[flow] = cap[flow]
-        if bound:
+            else:
+                new = cap[flow]
+                if _moved(rates[flow], new):
+                    rates[flow] = moved[flow] = new
+        if not bound:
+            return moved
+        if (not self._heavy or self._heavy.isdisjoint(bound)) and sum(map(len, on.values())) <= SMALL:
+            caps = self.capacities
+            state = {link: [max(caps[link] - held[link], 0.0), len(here), here] for link, here in on.items()}
+            solved_of = _fill_unit(state, bound_of, bound, cap)
+            solved = [solved_of[flow] for flow in bound]
+        else:
             demand = [cap[f] for f in bound]
             capacity: Mapping[LinkId, float] = self.capacities
             if cut > -math.inf:  # take the flows that keep their rates off the links
-                members = set(flows)
-                route_of, flows_on = self._route, self._flows_on
+                caps = self.capacities
                 capacity = {}
                 for link in chain.from_iterable(routes):
                     if link not in capacity:
-                        held = math.fsum(rates[f] * route_of[f][link] for f in flows_on[link] if f not in members)
-                        capacity[link] = max(self.capacities[link] - held, 0.0)
+                        capacity[link] = max(caps[link] - held[link], 0.0)
             if sum(map(len, routes)) <= SMALL:
                 solved = _fill_routes(routes, capacity, demand)
             else:
                 solved = max_min(routes, capacity, demand).tolist()
-            for flow, new in zip(bound, solved, strict=True):
-                if _moved(rates[flow], new):
-                    rates[flow] = moved[flow] = new
+        isfinite = math.isfinite
+        for flow, new in zip(bound, solved, strict=True):
+            old = rates[flow]  # _moved(old, new), inline: this runs once per flow solved
+            if old != new and (
+                not (isfinite(old) and isfinite(new)) or abs(new - old) > RTOL * max(abs(old), abs(new))
+            ):
+                rates[flow] = moved[flow] = new
         return moved
 
 
@@ -676,9 +793,11 @@ def _route(links: Route) -> dict[LinkId, float]:
     """A route as a mapping of link to weight (a link listed k times has weight k)."""
     if isinstance(links, Mapping):
         return {link: float(w) for link, w in links.items()}
-    route: dict[LinkId, float] = {}
+    route: dict[LinkId, float] = dict.fromkeys(links, 0.0)
+    if len(route) == len(links):
+        return dict.fromkeys(links, 1.0)  # each link once (the common case)
     for link in links:
-        route[link] = route.get(link, 0.0) + 1.0
+        route[link] += 1.0
     return route
 
 

@@ -801,7 +801,9 @@ class Fabric:
             if tiers[link] == NIC:
                 counts[link] = counts.get(link, 0) + w
         caps = self.capacities
-        return min(caps[link] / n for link, n in counts.items())
+        # A Python float: a numpy scalar here would make every rate, run end and event time
+        # downstream a numpy scalar (the same values, at several times the cost per operation).
+        return float(min(caps[link] / n for link, n in counts.items()))
 
     def uplinks(self, rack: int) -> tuple[int, ...]:
         """The links a rack's traffic to other racks crosses first (its leaf's or edge switch's uplinks), each way."""

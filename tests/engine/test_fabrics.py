@@ -177,3 +177,13 @@ def test_leaf_spine_numbering_is_as_before() -> None:
     assert fabric.capacities.tolist() == [100e9] * 8 + [100e9] * 4
     assert fabric.tiers.tolist() == [0] * 8 + [1] * 4
     assert fabric.links("ring_allreduce", [0, 2]) == ([0, 5, 8, 11, 4, 1, 10, 9], 2, 1.0, 1.0)
+
+
+def test_a_flows_nominal_share_is_a_python_float() -> None:
+    """The nominal share a job's rates are computed from is a Python float, not a numpy scalar: the
+    same value, but a numpy scalar would make every rate, run end and event time after it one."""
+    topology = build_topology(build(tiny_data(datacenter=site(2, 2, {"nic": "100Gbps"}))).datacenter)
+    fabric = Fabric(topology)
+    links, _, _, _ = fabric.links("ring_allreduce", [0, 2])
+    share = fabric.nominal("ring_allreduce", [0, 2], links)
+    assert type(share) is float and share == 100e9

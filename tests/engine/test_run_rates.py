@@ -7,6 +7,7 @@ from the numbers of the case; none is read off a run.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,26 @@ def test_the_clock_at_a_constant_rate_agrees_with_the_closed_form(rate: float, e
     assert (a.saved, a.unsaved, a.restart, a.checkpoint, a.unsaved_wall) == pytest.approx(
         (b.saved, b.unsaved, b.restart, b.checkpoint, b.unsaved_wall), abs=1e-6
     )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_retime_is_advance_then_a_new_rate_then_wall_left_to_the_last_bit(seed: int) -> None:
+    """Two clocks of a run with checkpoints and a restart, one moved by ``retime``, one by
+    ``advance``, ``rate =`` and ``wall_left``, through a random history of rate changes
+    (some to 0, some at the same instant): the same wall time left and the same state, bit for bit."""
+    rng = random.Random(seed)
+    args = (3 * H, 0.7 * H, 0.1 * H, 0.05 * H, 1.0)
+    a, b = RunClock(*args, since=0.0), RunClock(*args, since=0.0)
+    now = 0.0
+    for _ in range(200):
+        now += rng.choice([0.0, rng.expovariate(1 / 300.0)])
+        rate = rng.choice([0.0, rng.uniform(0.2, 3.0), rng.uniform(0.2, 3.0)])
+        left = a.retime(now, rate)
+        b.advance(now)
+        b.rate = rate
+        assert left.hex() == b.wall_left().hex()
+        assert [getattr(a, k) for k in RunClock.__slots__] == [getattr(b, k) for k in RunClock.__slots__]
+    assert a.phase == b.phase
 
 
 def test_a_stopped_run_never_ends_until_it_moves_again() -> None:

@@ -385,3 +385,54 @@ def test_a_long_random_history_on_a_congested_fabric_keeps_the_full_recomputatio
         flows = sorted(routes)
         full = max_min([routes[f] for f in flows], capacities)
         assert [sharing.rates[f] for f in flows] == pytest.approx(full.tolist(), rel=1e-8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_unit_weight_filling_is_the_general_one_to_the_last_bit(data):
+    """``_fill_unit`` (every weight 1, the links' flows given) against ``_fill_routes`` on the same
+    problem: the same rates, bit for bit, whatever the order of the links and of their flows."""
+    n_links = data.draw(st.integers(1, 8))
+    caps = st.sampled_from([0.0, 1.0, 3.0, 7.0, 10.0, 1e9 / 3, INF])
+    capacity = {f"l{i}": data.draw(caps) for i in range(n_links)}
+    n_flows = data.draw(st.integers(1, 25))
+    routes = [
+        dict.fromkeys(data.draw(st.lists(st.sampled_from(sorted(capacity)), min_size=1, unique=True)), 1.0)
+        for _ in range(n_flows)
+    ]
+    demand = [data.draw(st.sampled_from([0.5, 2.0, 1e9 / 7, INF])) for _ in range(n_flows)]
+    general = fabric._fill_routes(routes, capacity, demand)
+    links = data.draw(st.permutations(sorted({link for route in routes for link in route})))
+    state = {}
+    for link in links:
+        here = [f for f in data.draw(st.permutations(range(n_flows))) if link in routes[f]]
+        state[link] = [capacity[link], len(here), here]
+    unit = fabric._fill_unit(state, dict(enumerate(routes)), list(range(n_flows)), dict(enumerate(demand)))
+    assert [unit[f].hex() for f in range(n_flows)] == [r.hex() for r in general]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sharing_takes_the_unit_weight_filling_without_changing_a_bit(seed):
+    """A long history of unit-weight flows on congested uplinks, kept twice: as is (the unit-weight
+    filling) and next to a flow of weight 2 on a link of its own (which keeps Sharing on the
+    general filling): the same rates, bit for bit, after every change."""
+    rng = np.random.default_rng(seed)
+    capacities = {f"up{r}": float(rng.choice([6.0, 10.0, 16.0])) / 3 for r in range(10)}
+    capacities.update({f"nic{n}": 4.0 / 3 for n in range(200)})
+    capacities["alone"] = 1.0
+    unit, general = Sharing(capacities), Sharing(capacities)
+    general.add_flow("heavy", {"alone": 2.0})
+    live: list[int] = []
+    for flow in range(500):
+        if live and rng.random() < 0.45:
+            gone = live.pop(int(rng.integers(len(live))))
+            changes = unit.remove_flow(gone), general.remove_flow(gone)
+        else:
+            racks = rng.choice(10, size=int(rng.integers(1, 4)), replace=False)
+            route = [f"up{r}" for r in racks] + [f"nic{flow % 200}"]
+            changes = unit.add_flow(flow, route), general.add_flow(flow, route)
+            live.append(flow)
+        assert list(changes[0].items()) == list(changes[1].items())
+        assert {f: r.hex() for f, r in unit.rates.items()} == {
+            f: r.hex() for f, r in general.rates.items() if f != "heavy"
+        }
