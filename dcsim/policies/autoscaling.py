@@ -15,10 +15,10 @@ from bisect import bisect_right
 from collections import deque
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dcsim.core import units
-from dcsim.core.registry import Registry, lacks_methods
+from dcsim.core.registry import NoParams, Registry, lacks_methods
 from dcsim.core.spec import PositiveSeconds, Seconds
 
 if TYPE_CHECKING:
@@ -75,8 +75,7 @@ def clamp(count: int, service: ServiceView) -> int:
     return max(service.min, min(service.max, count))
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Params = NoParams  # the base of every built-in's Params: unknown keys refused, frozen
 
 
 class _Base:

@@ -17,9 +17,9 @@ from itertools import accumulate
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from dcsim.core.registry import Registry, lacks_methods
+from dcsim.core.registry import NoParams, Registry, lacks_methods
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,8 +95,7 @@ def mix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Params = NoParams  # the base of every built-in's Params: unknown keys refused, frozen
 
 
 class _Base:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
-from dcsim.core.registry import Registry, lacks_methods
+from dcsim.core.registry import NoParams, Registry, lacks_methods
 from dcsim.views import FailureView
 
 if TYPE_CHECKING:
@@ -33,8 +31,7 @@ REPAIR: Registry[RepairPolicy] = Registry(
 )
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Params = NoParams  # the base of every built-in's Params: unknown keys refused, frozen
 
 
 class _Base:
