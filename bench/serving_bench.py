@@ -34,6 +34,7 @@ import argparse
 import datetime
 import json
 import math
+import os
 import platform
 import statistics
 import subprocess
@@ -165,7 +166,7 @@ def side(case: str, name: str, requests: int, profile: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--worker", case, "--side", name, "--requests", str(requests)]
     if profile:
         cmd.append("--profile-worker")
-    env = {**__import__("os").environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     if profile:
         return {"profile": out.stdout}
@@ -279,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1 or args.requests < 1:
         ap.error("--repeat and --requests: give at least 1")
     t_start = time.perf_counter()
+    load_start = os.getloadavg()[0]
     lines: list[str] = []
     profiles: list[str] = []
     if "p2c" in cases:
@@ -304,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         "# Inference services: dcsim's serving engine beside a bare SimPy script",
         "",
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; Python {platform.python_version()} "
-        f"on {platform.machine()}; benchmark time {time.perf_counter() - t_start:.0f} s",
+        f"on {platform.machine()}; benchmark time {time.perf_counter() - t_start:.0f} s; load average (1 min) "
+        f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores (other work "
+        "on the machine slows every side; the ratios, from alternating runs, hold better than the times)",
         f"- command: `python bench/serving_bench.py --cases {','.join(cases)} --repeat {args.repeat}"
         f"{'' if args.requests == REQUESTS else f' --requests {args.requests}'}{' --profile' if args.profile else ''}`",
         "- p2c: one Poisson stream of requests at 80/s over 100 replicas, each a single FIFO server",
