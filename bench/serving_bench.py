@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--repeat and --requests: give at least 1")
     t_start = time.perf_counter()
     load_start = os.getloadavg()[0]
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     lines: list[str] = []
     profiles: list[str] = []
     if "p2c" in cases:
@@ -309,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         f"on {platform.machine()}; benchmark time {time.perf_counter() - t_start:.0f} s; load average (1 min) "
         f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores (other work "
         "on the machine slows every side; the ratios, from alternating runs, hold better than the times)",
+        f"- dcsim commit {commit.stdout.strip() or 'unknown'}; SimPy {version('simpy')}, numpy {version('numpy')}",
         f"- command: `python bench/serving_bench.py --cases {','.join(cases)} --repeat {args.repeat}"
         f"{'' if args.requests == REQUESTS else f' --requests {args.requests}'}{' --profile' if args.profile else ''}`",
         "- p2c: one Poisson stream of requests at 80/s over 100 replicas, each a single FIFO server",
