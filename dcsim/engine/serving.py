@@ -58,6 +58,10 @@ REQUESTED, PLACED, MADE_READY, DRAINED, STOPPED, LOST = (
 _NAN = math.nan
 
 
+def _nothing() -> None:
+    """Settle nothing (a service without an autoscaler keeps no metric integrals)."""
+
+
 class Request:
     """One request: what a load balancer reads (:class:`dcsim.policies.balancing.RequestView`) and its progress."""
 
@@ -263,6 +267,8 @@ class ServiceRun:
         self._start_arrivals()
         if self.sync_period < math.inf:
             env.process(self._sync())
+        else:  # no autoscaler reads the metric integrals: keep none
+            self._settle = _nothing  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ counts
     def scaled(self, n: int) -> int:
