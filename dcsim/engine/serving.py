@@ -23,7 +23,7 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 
@@ -174,6 +174,50 @@ class Replica:
         return f"Replica({self.service.spec.name}#{self.index}, {STATE_NAMES[self.state]})"
 
 
+class ReplicaSnapshot(NamedTuple):
+    """A replica as a plug-in load balancer sees it: its fields, frozen."""
+
+    id: int
+    outstanding: int
+    speed: float
+
+
+class RequestSnapshot(NamedTuple):
+    """A request as a plug-in load balancer sees it."""
+
+    id: int
+    session: int
+    input_tokens: int
+    output_tokens: int
+    time: float
+
+
+class _SnapshotSet(tuple):  # type: ignore[type-arg]
+    """The ready replicas as snapshots, with the live set's ``version``."""
+
+    version = 0
+
+
+def _snapshot_picks(pick: Callable[..., Any], name: str) -> Callable[[Request, ReadyReplicas], Replica]:
+    """A plug-in's ``pick`` on snapshots (O(replicas) per request), its answer mapped back to the live replica.
+
+    Raises (from the wrapper):
+        PlacementError: the plug-in returned something that is not one of the snapshots it was given.
+    """
+    from dcsim.core.errors import PlacementError
+
+    def wrapper(req: Request, ready: ReadyReplicas) -> Replica:
+        shown = _SnapshotSet(ReplicaSnapshot(r.id, r.outstanding, r.speed) for r in ready)
+        shown.version = ready.version
+        got = pick(RequestSnapshot(req.id, req.session, req.input_tokens, req.output_tokens, req.time), shown)
+        for r, snap in zip(ready, shown, strict=True):
+            if got is snap or (isinstance(got, ReplicaSnapshot) and got == snap):
+                return r
+        raise PlacementError(f"load balancer {name!r} returned {got!r}, which is not one of the ready replicas")
+
+    return wrapper
+
+
 class ScalerView:
     """What an autoscaler reads of a service (:class:`dcsim.policies.autoscaling.ServiceView`)."""
 
@@ -227,7 +271,10 @@ class ServiceRun:
         seed = services.seed
         lb = spec.load_balancer
         policy = LOAD_BALANCER.create(lb.name, lb.params, stream(seed, f"policy.load_balancer.{spec.name}"))
+        self.balancer = policy
         self.pick = guarded(policy, "pick", "load_balancer", lb.name, LOAD_BALANCER)
+        if type(policy) not in LOAD_BALANCER.builtins():  # a plug-in reads snapshots, never the live replicas
+            self.pick = _snapshot_picks(self.pick, lb.name)
         scaler = spec.autoscaler
         self.autoscaler = AUTOSCALER.create(scaler.name, scaler.params, stream(seed, f"policy.autoscaler.{spec.name}"))
         self.desired = guarded(self.autoscaler, "desired", "autoscaler", scaler.name, AUTOSCALER)

@@ -341,3 +341,27 @@ def test_session_affinity_keeps_a_session_on_one_replica(tmp_path: Path) -> None
         spread[balancer] = max(len(v) for v in by_session.values())
     assert spread["session_affinity"] == 1
     assert spread["random"] > 1
+
+
+# ---------------------------------------------------------------------------- plug-ins
+def test_a_plugin_balancer_reads_snapshots_and_its_choice_is_applied(tmp_path: Path) -> None:
+    """A plug-in that sends everything to the last of 3 replicas: every request ends on replica 2, and its
+    attempt to change a replica's count is refused (it reads frozen snapshots), once per request."""
+    path = trace(tmp_path, [(t,) for t in range(10)])
+    data = scenario(
+        service({"arrival": {"process": "trace", "path": path}}, fixed(0.5), replicas={"min": 3, "max": 3},
+                gpus_per_replica=2, load_balancer="plugins.toy_policies:LastReplica"),
+    )  # fmt: skip
+    model = run_model(data, tmp_path)
+    assert model.collector.columns("request_done")["replica"].tolist() == [2] * 10
+    assert model.services.services[0].balancer.refused == 10
+
+
+def test_a_plugin_balancer_that_answers_nonsense_is_named(tmp_path: Path) -> None:
+    from dcsim.core.errors import PlacementError
+
+    path = trace(tmp_path, [(0,)])
+    data = scenario(service({"arrival": {"process": "trace", "path": path}}, fixed(0.5),
+                            load_balancer="plugins.toy_policies:NotAReplica"))  # fmt: skip
+    with pytest.raises(PlacementError, match=r"NotAReplica.*not one of the ready replicas"):
+        run_model(data, tmp_path)

@@ -326,3 +326,28 @@ class OnNodes:
         if all(cluster.free[n] >= per for n in nodes):
             return [(n, per) for n in nodes]
         return None
+
+
+class LastReplica:
+    """A load balancer plug-in: every request to the last ready replica; it tries to change what it reads."""
+
+    def __init__(self, params, rng) -> None:
+        self.params, self.rng = params, rng
+        self.refused = 0
+
+    def pick(self, request, replicas):
+        try:
+            replicas[0].outstanding = 0  # a snapshot: refused
+        except AttributeError:
+            self.refused += 1
+        return replicas[-1]
+
+
+class NotAReplica:
+    """A load balancer plug-in that answers with something that is not one of its replicas."""
+
+    def __init__(self, params, rng) -> None:
+        self.params, self.rng = params, rng
+
+    def pick(self, request, replicas):
+        return "replica 0"
