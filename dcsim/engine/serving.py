@@ -293,6 +293,9 @@ class ServiceRun:
         self.limit = spec.queue_limit if spec.queue_limit is not None else math.inf
         self.retry = spec.on_replica_loss == "retry"
         self.replicas: dict[int, Replica] = {}  # every replica not gone, by index
+        #: Cordoned replicas serving on until their replacements are ready: replacement index -> replica.
+        self._moves: dict[int, Replica] = {}
+        self._leaving: set[int] = set()
         self.ready = ReadyReplicas()
         self.pending: deque[Replica] = deque()
         self.buffer: deque[Request] = deque()  # requests waiting for any ready replica
@@ -330,8 +333,9 @@ class ServiceRun:
 
     @property
     def current(self) -> int:
-        """Replicas asked for: pending, starting and ready."""
-        return sum(1 for r in self.replicas.values() if r.state != DRAINING)
+        """Replicas asked for: pending, starting and ready (not those draining, or serving on until replaced)."""
+        leaving = self._leaving
+        return sum(1 for r in self.replicas.values() if r.state != DRAINING and r.index not in leaving)
 
     def _settle(self) -> None:
         """Add the time since the last change to the metric integrals."""
@@ -607,6 +611,8 @@ class ServiceRun:
             self.inflight -= 1
             self.waiting -= 1
             self.send(req, self.pick(req, ready))
+        if self._moves:
+            self._moved(r)
 
     def _unready(self, r: Replica) -> None:
         if r.state == READY:
@@ -630,18 +636,16 @@ class ServiceRun:
             r.state = GONE
             del self.replicas[r.index]
             self.col.on_replica_change(self.env.now, self.code, r.index, STOPPED, -1, r.gpus)
+            if self._moves:
+                self._moved(r)  # a cordoned replica's replacement: that one drains now
             extra -= 1
         starting = sorted((r for r in self.replicas.values() if r.state == STARTING), key=lambda x: -x.index)
         for r in starting[:extra]:
             self._stop(r, STOPPED)
             extra -= 1
-        ready = sorted(self.ready, key=lambda x: (x.outstanding, -x.index))
+        ready = sorted((x for x in self.ready if x.index not in self._leaving), key=lambda x: (x.outstanding, -x.index))
         for r in ready[:extra]:
-            self._unready(r)
-            r.state = DRAINING
-            self.col.on_replica_change(self.env.now, self.code, r.index, DRAINED, r.placement[0][0], r.gpus)
-            if not r.outstanding:
-                self._stop(r, STOPPED)
+            self._drain(r)
 
     def _stop(self, r: Replica, change: int) -> None:
         """The replica gives its GPUs back (scaled down and empty, or lost)."""
@@ -652,6 +656,11 @@ class ServiceRun:
         r.token += 1
         del self.replicas[r.index]
         self.col.on_replica_change(self.env.now, self.code, r.index, change, r.placement[0][0], r.gpus)
+        if self._moves:
+            self._moved(r)  # a replacement gone before it was ready: its cordoned replica drains now
+            if r.index in self._leaving:  # a cordoned replica gone first: its replacement just stays
+                self._leaving.discard(r.index)
+                self._moves = {k: v for k, v in self._moves.items() if v is not r}
         self.s.release(r, notify=change == STOPPED)
 
     def lose(self, r: Replica, reason: str, failure: Any = None) -> None:
@@ -659,7 +668,7 @@ class ServiceRun:
         if r.state in (GONE, PENDING):
             return
         self._settle()
-        draining = r.state == DRAINING
+        draining = r.state == DRAINING or r.index in self._leaving  # its replacement is asked for already
         held = self._requests_on(r)
         r.waiting.clear()
         r.serving.clear()
@@ -692,18 +701,37 @@ class ServiceRun:
         self.waiting = len(self.buffer) + sum(len(x.waiting) for x in self.replicas.values())
 
     def cordoned(self, r: Replica) -> None:
-        """Its node is drained for maintenance: a replacement is asked for, and it drains (no new requests)."""
-        if r.state not in (STARTING, READY):
+        """Its node is drained for maintenance: a replacement is asked for; it serves on until that is ready.
+
+        Then it drains (no new requests; it gives its GPUs back when empty), as a Kubernetes
+        drain that respects a disruption budget of one. A replica still starting stops at once.
+        If the replacement goes before it is ready, the replica drains then.
+        """
+        if r.state not in (STARTING, READY) or r.index in self._leaving:
             return
-        self._request(now=False)
+        new = self._request(now=False)
         if r.state == STARTING:
             self._stop(r, STOPPED)
             return
+        self._leaving.add(r.index)
+        self._moves[new.index] = r
+
+    def _drain(self, r: Replica) -> None:
+        """Stop sending it requests; it gives its GPUs back once its last one is done."""
+        if r.state != READY:
+            return
         self._unready(r)
         r.state = DRAINING
+        self._leaving.discard(r.index)
         self.col.on_replica_change(self.env.now, self.code, r.index, DRAINED, r.placement[0][0], r.gpus)
         if not r.outstanding:
             self._stop(r, STOPPED)
+
+    def _moved(self, new: Replica) -> None:
+        """A replacement for a cordoned replica is ready, or gone before it was: the cordoned one drains."""
+        old = self._moves.pop(new.index, None)
+        if old is not None:
+            self._drain(old)
 
     # ------------------------------------------------------------------ autoscaling
     def _sync(self) -> Iterator[simpy.Event]:

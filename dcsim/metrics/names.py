@@ -60,7 +60,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
 
 SERVICE_FIELDS = (
     "requests", "completed", "rejected", "failed", "unfinished", "mean_latency_s", "p50_latency_s", "p95_latency_s",
-    "p99_latency_s", "mean_ttft_s", "p50_ttft_s", "p99_ttft_s", "slo_attainment", "mean_replicas",
+    "p99_latency_s", "mean_ttft_s", "p50_ttft_s", "p99_ttft_s", "slo_attainment", "slo_met", "mean_replicas",
     "replica_gpu_hours", "cold_starts", "mean_cold_start_s", "usd_per_million_requests",
 )  # fmt: skip
 """The metrics of each service (``services.by_service.<service>.<field>``) and of all of them (``services.<field>``)."""
@@ -76,6 +76,7 @@ SERVICE_ROWS = (
     ("services.p99_latency_s", "p99 latency", "seconds"),
     ("services.p99_ttft_s", "p99 time to first token", "seconds"),
     ("services.slo_attainment", "SLO attainment (requests within their SLO)", "share"),
+    ("services.slo_met", "every SLO objective met (1) or not (0)", "ratio"),
     ("services.mean_replicas", "mean replicas", "number"),
     ("services.replica_gpu_hours", "replica GPU-hours", "number"),
     ("services.cold_starts", "cold starts", "count"),

@@ -124,6 +124,26 @@ def _mean(values: np.ndarray) -> float | None:
     return float(values.mean()) if values.size else None
 
 
+def slo_met(req: Table, rows: np.ndarray, objectives: Sequence[tuple[str, float, float]]) -> float | None:
+    """1 when every objective holds over the ended requests ``rows``, else 0 (None: no objective, or none ended).
+
+    A rejected or failed request counts with an infinite latency and time to first token (it was
+    never served), a request still in flight at the end not at all.
+    """
+    status = req.coded("status").codes[rows]
+    ended = status != REQUEST_STATUS.index("unfinished")
+    if not objectives or not ended.any():
+        return None
+    served = status[ended] == REQUEST_STATUS.index("completed")
+    values = {
+        "latency": np.where(served, req["latency_s"][rows][ended], math.inf),
+        "ttft": np.where(served, np.nan_to_num(req["first_token_s"][rows][ended] - req["arrival_s"][rows][ended],
+                                                nan=math.inf), math.inf),
+    }  # fmt: skip
+    met = all(np.percentile(values[what], q, method="higher") <= bound for what, q, bound in objectives)
+    return 1.0 if met else 0.0
+
+
 def _scores(
     req: Table, rows: np.ndarray, reps: Table, reps_rows: np.ndarray, window: Window, bounds: tuple[float, float],
     tokens: bool, usd_per_gpu_hour: np.ndarray,
@@ -206,8 +226,12 @@ def service_metrics(
         rows = np.flatnonzero(in_window & svc.is_(spec.name))
         reps_rows = np.flatnonzero(rsvc.is_(spec.name))
         scores = _scores(req, rows, reps, reps_rows, window, spec.slo.bounds(), spec.service_model.tokens, price)
+        objectives = [o for o in spec.slo.objectives() if o[0] == "latency" or spec.service_model.tokens]
+        scores["slo_met"] = slo_met(req, rows, objectives)
         by_service[spec.name] = _scaled(scores, spec.sample)
     total = _pooled(req, reps, in_window, window, services, price)
+    verdicts = [p["slo_met"] for p in by_service.values() if p["slo_met"] is not None]
+    total["slo_met"] = min(verdicts) if verdicts else None  # 1 when every service with an SLO meets it
     if any(spec.sample != 1.0 for spec in services):
         parts = by_service.values()
         for key in (*_COUNTS, *_AMOUNTS):

@@ -147,6 +147,15 @@ def service_notes(scenario: Scenario) -> list[str]:
                 f"services {svc.name!r}: requests.sessions is set, but its load balancer ({lb}) does not read session "
                 "keys; use load_balancer: session_affinity, or drop `sessions`"
             )
+        if (
+            lb == "session_affinity"
+            and svc.requests.sessions is None
+            and not getattr(svc.requests.arrival, "session", None)
+        ):
+            out.append(
+                f"services {svc.name!r}: session_affinity has no session keys (give requests.sessions, or a trace's "
+                "session column): it hashes each request's id, which spreads requests as `random` does"
+            )
         if svc.model.size and svc.cold_start is not None:
             out.append(
                 f"services {svc.name!r}: model.size is not read, because `cold_start` fixes the time a new replica "

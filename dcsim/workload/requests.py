@@ -120,16 +120,16 @@ def read_request_trace(spec: RequestTrace, base_dir: str) -> TracedRequests:
         raise MissingFileError(f"{path}: file not found; check requests.arrival.path (relative to the scenario file)")
     frame = read_csv_text(path)
 
-    def column(name: str, what: str, whole: bool) -> np.ndarray:
+    def column(name: str, what: str, whole: bool, least: float = 0.0) -> np.ndarray:
         if name not in frame.columns:
             raise TraceError(f"{path}: no column {name!r} (the {what}); columns are {', '.join(frame.columns)}")
         values = pd.to_numeric(frame[name].str.strip(), errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(values) | (values < 0)
+        bad = ~np.isfinite(values) | (values < least)
         if whole:
             bad |= values != np.round(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            want = "a whole number >= 0" if whole else "a number >= 0"
+            want = f"a whole number >= {least:g}" if whole else f"a number >= {least:g}"
             raise TraceError(f"{path} line {row + 2}: column {name!r} is {frame[name].iloc[row]!r}; it must be {want}")
         return values
 
@@ -138,7 +138,7 @@ def read_request_trace(spec: RequestTrace, base_dir: str) -> TracedRequests:
     times = column(spec.time, "arrival times", False) * units.duration("1" + spec.time_unit)
     order = np.argsort(times, kind="stable")
     inp = column(spec.input_tokens, "input tokens", True)[order].astype(np.int64) if spec.input_tokens else None
-    out = column(spec.output_tokens, "output tokens", True)[order].astype(np.int64) if spec.output_tokens else None
+    out = column(spec.output_tokens, "output tokens", True, 1)[order].astype(np.int64) if spec.output_tokens else None
     sessions = None
     if spec.session:
         if spec.session not in frame.columns:

@@ -242,7 +242,7 @@ class ReplicaCounts(Strict):
 
 
 class Slo(Strict):
-    """Latency objectives: a request meets the SLO when each bound it is given holds for it."""
+    """Latency objectives: each percentile of the requests' latency (or time to first token) stays under its bound."""
 
     latency_p50: PositiveSeconds | None = Field(None, description="end-to-end latency the median must stay under")
     latency_p95: PositiveSeconds | None = Field(None, description="latency the 95th percentile must stay under")
@@ -252,10 +252,23 @@ class Slo(Strict):
     ttft_p99: PositiveSeconds | None = Field(None, description="time to first token of the 99th percentile")
 
     def bounds(self) -> tuple[float, float]:
-        """The tightest latency and time-to-first-token bound a request must meet (inf: none)."""
-        lat = [v for v in (self.latency_p50, self.latency_p95, self.latency_p99) if v is not None]
-        ttft = [v for v in (self.ttft_p50, self.ttft_p95, self.ttft_p99) if v is not None]
-        return (min(lat) if lat else math.inf, min(ttft) if ttft else math.inf)
+        """The latency and time-to-first-token bound of the tail objective (the highest percentile given; inf: none).
+
+        A request is within the SLO (``slo_attainment``) when it meets both.
+        """
+        lat = [v for v in (self.latency_p99, self.latency_p95, self.latency_p50) if v is not None]
+        ttft = [v for v in (self.ttft_p99, self.ttft_p95, self.ttft_p50) if v is not None]
+        return (lat[0] if lat else math.inf, ttft[0] if ttft else math.inf)
+
+    def objectives(self) -> list[tuple[str, float, float]]:
+        """Every objective given: (``latency`` or ``ttft``, its percentile, its bound in s)."""
+        out = []
+        for what in ("latency", "ttft"):
+            for q in (50, 95, 99):
+                bound = getattr(self, f"{what}_p{q}")
+                if bound is not None:
+                    out.append((what, float(q), bound))
+        return out
 
 
 class Service(Strict):
@@ -304,6 +317,32 @@ class Service(Strict):
         "the replicas and scale the counts back (exact for independent replicas, close for power_of_two on large "
         "fleets; see docs/background.md, 'Serving'); 1: every request",
     )
+
+    @model_validator(mode="after")
+    def _sample_whole(self) -> Service:
+        if self.sample < 1:
+            r = self.replicas
+            counts = {"min": r.min, "max": r.max, "initial": r.start}
+            bad = [(k, n) for k, n in counts.items() if abs(n * self.sample - round(n * self.sample)) > 1e-9]
+            if bad:
+                k, n = bad[0]
+                raise ValueError(
+                    f"`sample` {self.sample:g} of replicas.{k} ({n}) is {n * self.sample:g} replicas: choose a share "
+                    "that makes min, max and initial whole numbers of replicas (the sampled fleet must be the same "
+                    "share of the whole as its requests)"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _utilization_from_zero(self) -> Service:
+        a = self.autoscaler
+        if a.name == "hpa" and self.replicas.min == 0 and a.params.get("metric", "utilization") == "utilization":
+            raise ValueError(
+                "an `hpa` on utilization never scales up from zero replicas (none is busy, so it asks for none): "
+                "use metric: concurrency or request_rate, which count the requests waiting for a replica, or "
+                "replicas.min >= 1"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tokens_known(self) -> Service:

@@ -365,3 +365,41 @@ def test_a_plugin_balancer_that_answers_nonsense_is_named(tmp_path: Path) -> Non
                             load_balancer="plugins.toy_policies:NotAReplica"))  # fmt: skip
     with pytest.raises(PlacementError, match=r"NotAReplica.*not one of the ready replicas"):
         run_model(data, tmp_path)
+
+
+def test_a_cordoned_replica_serves_until_its_replacement_is_ready(tmp_path: Path) -> None:
+    """One replica with a 60 s cold start; node 0 is maintained from 1 h. The replacement is asked for at 1 h
+    and ready at 1 h + 60 s; the old replica serves on until then, drains, and stops: requests at 1/s of
+    10 ms each never wait (every latency 10 ms, up to the rounding of a sum)."""
+    path = trace(tmp_path, [(float(t),) for t in range(3000, 4000)])
+    data = scenario(
+        service({"arrival": {"process": "trace", "path": path}}, fixed(0.01), cold_start="60s"),
+        maintenance=[{"scope": "node", "units": [0], "start": "1h", "duration": "1h"}],
+        horizon="2h",
+    )  # fmt: skip
+    model = run_model(data, tmp_path)
+    c = model.collector.columns("replica_change")
+    rows = [(t, r, REPLICA_CHANGES[k]) for t, r, k in zip(c["time"].tolist(), c["replica"].tolist(),
+                                                           c["change"].tolist(), strict=True)]  # fmt: skip
+    assert (H + 60, 1, "ready") in rows and (H + 60, 0, "draining") in rows
+    latencies = [e - a for a, _, e, _ in requests_of(model)]
+    assert len(latencies) == 1000 and max(latencies) == pytest.approx(0.01)
+
+
+def test_slo_objectives_are_percentiles(tmp_path: Path) -> None:
+    """Requests at 0, 10, 20, 30 s of 1, 1, 1 and 5 output tokens at 1 s a token on one replica: latencies
+    1, 1, 1, 5 s (time to first token 1 s each).
+
+    With latency_p50 2 s and latency_p99 4 s: the median (1 s) meets its bound, the p99 (5 s) does not, so
+    slo_met is 0; attainment holds each request to the tail objective (4 s): 3 of 4. With latency_p99 6 s
+    both objectives hold: slo_met 1, attainment 1.
+    """
+    path = trace(tmp_path, [(0, 1), (10, 1), (20, 1), (30, 5)], header="time,out")
+    out = {}
+    for p99 in ("4s", "6s"):
+        requests = {"arrival": {"process": "trace", "path": path, "output_tokens": "out"}}
+        slo = {"latency_p50": "2s", "latency_p99": p99}
+        data = scenario(service(requests, {"decode": {"per_token": "1s"}}, slo=slo))
+        s = simulate(build(data, str(tmp_path))).summary["services"]["by_service"]["s"]
+        out[p99] = (s["slo_met"], s["slo_attainment"])
+    assert out == {"4s": (0.0, 0.75), "6s": (1.0, 1.0)}
