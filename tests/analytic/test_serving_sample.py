@@ -14,9 +14,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
+
 from dcsim.experiment.run import simulate
 
 from conftest import build
+
+pytestmark = pytest.mark.statistical
 
 H = 3600.0
 
