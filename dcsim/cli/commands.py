@@ -76,7 +76,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         report = [line for line in report if not line.startswith("offered load")]
     if report:
         print("\n".join(report))
-    for line in _service_lines(scenario):
+    for line in _service_lines(scenario, topo):
         print(line)
     speeds = {(p.gpu_type, p.speed) for p in topo.pools}
     if len({s for _, s in speeds}) > 1:
@@ -87,13 +87,24 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _service_lines(scenario: Any) -> list[str]:
-    """One line per service: its mean request rate, its replicas and GPUs, and the replicas its run times keep busy."""
+def _service_lines(scenario: Any, topology: Any) -> list[str]:
+    """One line per service: its mean request rate, its replicas and GPUs, and the replicas its run times keep busy.
+
+    A fleet whose ``initial`` or ``max`` replicas need more GPUs than its pools hold gets a note.
+    """
     from dcsim.workload.distributions import duration_sampler
     from dcsim.workload.requests import mean_rate
 
-    out = []
+    out, notes = [], []
     for svc in scenario.services:
+        pools = topology.allowed_pools(svc.gpu_types, svc.min_gpu_memory)
+        room = sum(topology.pools[p].gpus for p in pools)
+        for what, n in (("initial", svc.replicas.start), ("max", svc.replicas.max)):
+            if n * svc.gpus_per_replica > room:
+                notes.append(f"note: service {svc.name}: replicas.{what} ({n}) needs {n * svc.gpus_per_replica:,} GPUs "
+                           f"but its GPU types have {room:,}: at most {room // svc.gpus_per_replica} can be placed, "
+                           "the rest wait")  # fmt: skip
+                break
         rate = mean_rate(svc, scenario.horizon, scenario.base_dir)
         r = svc.replicas
         text = (
@@ -105,7 +116,7 @@ def _service_lines(scenario: Any) -> list[str]:
             busy = rate * mean / svc.service_model.concurrency
             text += f"; its requests keep {busy:,.3g} replicas busy on the reference GPU"
         out.append(text)
-    return out
+    return out + notes
 
 
 def _check_load(scenario: Any, args: argparse.Namespace, topology: Any = None) -> list[str]:

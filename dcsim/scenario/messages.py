@@ -141,5 +141,5 @@ def params_problems(errors: Iterable[dict[str, Any]]) -> list[str]:
         what = "unknown parameter; `dcsim policies` lists each policy's" if e.get("type") == "extra_forbidden" else (
             plain(e)
         )  # fmt: skip
-        out.append(f"params.{where}: {what}")
+        out.append(f"params.{where}: {what}" if where else f"params: {what}")  # a check across the params
     return out
