@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -133,3 +136,13 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> Any:
     yield lambda: [plt.figure(n) for n in plt.get_fignums()]
     monkeypatch.undo()
     plt.close("all")
+
+
+def load_bench(name: str) -> ModuleType:
+    """Import ``bench/<name>.py`` (the bench scripts are not a package) as the module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

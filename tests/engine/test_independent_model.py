@@ -6,32 +6,19 @@ a deque as the queue). Given the same draws, every job must wait exactly as long
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from types import ModuleType
-
 import numpy as np
 import pytest
 
 from dcsim.experiment.run import simulate
 
-from conftest import ROOT, build
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from conftest import build, load_bench
 
 
 @pytest.mark.parametrize("backfill", [False, True], ids=["strict", "backfill"])
 @pytest.mark.parametrize("callbacks", [False, True], ids=["process", "callback"])
 def test_every_job_waits_as_long_as_in_the_bare_script(backfill: bool, callbacks: bool) -> None:
     """Heavy mix (1 to 64 GPUs) at load 0.97 on 1,000 GPUs, 4,000 jobs: long queues, multi-node jobs."""
-    bench, bare = load("run_bench"), load("bare_simpy")
+    bench, bare = load_bench("run_bench"), load_bench("bare_simpy")
     case = bench.Case(
         "heavy", 4000, (1, 2, 4, 8, 16, 32, 64), (0.40, 0.15, 0.15, 0.15, 0.08, 0.05, 0.02), 0.97,
         backfill=backfill, fixed_nodes=125,

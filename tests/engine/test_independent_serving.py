@@ -9,25 +9,12 @@ script's within a few standard errors (their random numbers differ).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from types import ModuleType
-
 import numpy as np
 import pytest
 
 from dcsim.experiment.run import simulate
 
-from conftest import ROOT, build
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from conftest import build, load_bench
 
 
 @pytest.mark.parametrize("variant", ["simulate_process", "simulate_callback"])
@@ -39,7 +26,7 @@ def test_bare_script_routes_and_queues_as_worked_out(variant: str) -> None:
     and ends at 2.5 (sojourn 1.5). At 1.2 replica 0 holds one, replica 1 two: it waits on replica 0
     until 2 and ends at 2.5 (sojourn 1.3). The longest queue a request met was 1.
     """
-    bare = load("bare_serving")
+    bare = load_bench("bare_serving")
     sojourn, longest = getattr(bare, variant)([0.0, 0.5, 1.0, 1.2], [2.0, 1.0, 1.0, 0.5], [0, 0, 1, 0], [1, 1, 0, 1], 2)
     np.testing.assert_allclose(sojourn, [2.0, 1.0, 1.5, 1.3], rtol=0, atol=1e-12)
     assert longest == 1
@@ -47,7 +34,7 @@ def test_bare_script_routes_and_queues_as_worked_out(variant: str) -> None:
 
 def test_bare_supermarket_limit_by_hand() -> None:
     """sum_(i>=1) rho^(2^i - 2) at rho = 0.5: 1 + 0.5^2 + 0.5^6 + 0.5^14 + ... = 1.26566..."""
-    bare = load("bare_serving")
+    bare = load_bench("bare_serving")
     assert bare.supermarket(0.5) == pytest.approx(1 + 0.5**2 + 0.5**6 + 0.5**14 + 0.5**30, abs=1e-12)
 
 
@@ -57,7 +44,7 @@ def test_dcsim_mean_sojourn_agrees_with_the_bare_script() -> None:
     The two means differ by less than 4 combined standard errors (batch means), and both are
     within 5 % of the supermarket model's mean-field limit (1.947 s; 100 replicas is finite).
     """
-    bench, bare = load("serving_bench"), load("bare_serving")
+    bench, bare = load_bench("serving_bench"), load_bench("bare_serving")
     n = 100_000
     data = bench.p2c_scenario(n)
     data["metrics"] = {"requests_table_rows": n}
