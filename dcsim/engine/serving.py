@@ -937,13 +937,5 @@ class Services:
         for svc in self.services:
             svc.sample(now)
 
-    @property
-    def replicas(self) -> Iterator[Replica]:
-        """Every replica holding GPUs now."""
-        for svc in self.services:
-            for r in svc.replicas.values():
-                if r.state != PENDING:
-                    yield r
-
 
 __all__ = ["REPLICA_ID_BASE", "ReadyReplicas", "Replica", "Request", "ScalerView", "ServiceRun", "Services"]
