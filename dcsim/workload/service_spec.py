@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from dcsim.core.spec import (
     MAX_SIGMA,
@@ -27,7 +27,17 @@ from dcsim.core.spec import (
     Seconds,
     Strict,
 )
-from dcsim.workload.spec import DiurnalArrival, DurationDist, PoissonArrival, _fixed_if_scalar
+from dcsim.workload.spec import (
+    DiurnalArrival,
+    EmpiricalDist,
+    ExponentialDist,
+    FixedDist,
+    LogNormalDist,
+    PoissonArrival,
+    WeibullDist,
+    _fixed_if_scalar,
+    exactly_one,
+)
 
 MAX_TOKENS = 10_000_000
 """Most tokens of one request (a draw beyond it is cut to it)."""
@@ -58,8 +68,7 @@ class LogNormalTokens(Strict):
 
     @model_validator(mode="after")
     def _one_location(self) -> LogNormalTokens:
-        if (self.median is None) == (self.mean is None):
-            raise ValueError("give exactly one of `median` or `mean`")
+        exactly_one(self, "median", "mean")
         return self
 
 
@@ -78,12 +87,8 @@ class EmpiricalTokens(Strict):
     column: str = Field(description="column holding token counts > 0")
 
 
-TokenDist = Annotated[
-    FixedTokens | LogNormalTokens | ExponentialTokens | EmpiricalTokens,
-    BeforeValidator(_fixed_count),
-    Field(discriminator="dist"),
-]
-"""A distribution of tokens per request; a bare number means `fixed`."""
+TokenKinds = FixedTokens | LogNormalTokens | ExponentialTokens | EmpiricalTokens
+"""The kinds of token distributions (a field of them is discriminated on ``dist``)."""
 
 
 # --------------------------------------------------------------------------- request arrivals
@@ -136,15 +141,24 @@ class Requests(Strict):
 
     arrival: RequestArrival = Field(description="arrival process (discriminated by `process`)")
     count: int | None = Field(None, ge=1, description="stop after this many requests")
-    input_tokens: Annotated[TokenDist | None, BeforeValidator(_fixed_count)] = Field(
-        None, description="prompt tokens per request (token service models), e.g. 500 or {dist: lognormal, ...}"
+    input_tokens: TokenKinds | None = Field(
+        None,
+        discriminator="dist",
+        description="prompt tokens per request (token service models), e.g. 500 or {dist: lognormal, ...}",
     )
-    output_tokens: Annotated[TokenDist | None, BeforeValidator(_fixed_count)] = Field(
-        None, description="output tokens per request (token service models), e.g. 60 or {dist: lognormal, ...}"
+    output_tokens: TokenKinds | None = Field(
+        None,
+        discriminator="dist",
+        description="output tokens per request (token service models), e.g. 60 or {dist: lognormal, ...}",
     )
     sessions: int | None = Field(
         None, ge=1, description="distinct session keys, drawn uniformly per request (for `session_affinity`)"
     )
+
+    @field_validator("input_tokens", "output_tokens", mode="before")
+    @classmethod
+    def _bare_count(cls, value: Any) -> Any:
+        return _fixed_count(value)
 
 
 # --------------------------------------------------------------------------- how a replica serves
@@ -166,11 +180,19 @@ class ServiceModel(Strict):
     Give `time` (and `concurrency`), or `decode` (and `prefill`).
     """
 
-    time: Annotated[DurationDist | None, BeforeValidator(_fixed_if_scalar)] = Field(
-        None, description="run time of one request, e.g. 200ms or {dist: exponential, mean: 200ms}"
+    time: FixedDist | ExponentialDist | LogNormalDist | WeibullDist | EmpiricalDist | None = Field(
+        None,
+        discriminator="dist",
+        description="run time of one request, e.g. 200ms or {dist: exponential, mean: 200ms}",
     )
 
     concurrency: int = Field(1, ge=1, le=100_000, description="requests a replica serves at once with `time`")
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _bare_time(cls, value: Any) -> Any:
+        return _fixed_if_scalar(value)
+
     prefill: PerSecond | None = Field(None, description="prompt tokens a replica reads per second, e.g. 12000/s")
     decode: Decode | None = Field(None, description="decode steps of a token model")
 
@@ -369,5 +391,5 @@ class Service(Strict):
 __all__ = [
     "Decode", "EmpiricalTokens", "ExponentialTokens", "FixedTokens", "LogNormalTokens", "MmppArrival", "ModelSpec",
     "ReplicaCounts", "RequestArrival", "RequestTrace", "Requests", "Service", "ServiceModel", "ServicePolicy", "Slo",
-    "TokenDist",
+    "TokenKinds",
 ]  # fmt: skip

@@ -19,6 +19,12 @@ from dcsim.infra.spec import MAX_GPUS
 
 
 # --------------------------------------------------------------------------- distributions
+def exactly_one(block: Strict, first: str, second: str) -> None:
+    """Refuse a block that gives both or neither of two fields (a location: median or mean, scale or mean)."""
+    if (getattr(block, first) is None) == (getattr(block, second) is None):
+        raise ValueError(f"give exactly one of `{first}` or `{second}`")
+
+
 def _fixed_if_scalar(value: Any) -> Any:
     """Let a bare duration (``2h``) stand for ``{dist: fixed, value: 2h}``."""
     if isinstance(value, str | int | float) and not isinstance(value, bool):
@@ -50,8 +56,7 @@ class LogNormalDist(Strict):
 
     @model_validator(mode="after")
     def _one_location(self) -> LogNormalDist:
-        if (self.median is None) == (self.mean is None):
-            raise ValueError("give exactly one of `median` or `mean`")
+        exactly_one(self, "median", "mean")
         return self
 
 
@@ -65,8 +70,7 @@ class WeibullDist(Strict):
 
     @model_validator(mode="after")
     def _one_location(self) -> WeibullDist:
-        if (self.scale is None) == (self.mean is None):
-            raise ValueError("give exactly one of `scale` or `mean`")
+        exactly_one(self, "scale", "mean")
         return self
 
 
