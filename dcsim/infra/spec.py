@@ -304,16 +304,47 @@ class Site(Strict):
         return [RackGroup(racks=self.racks, nodes_per_rack=self.nodes_per_rack, node=self.node or NodeSpec())]
 
 
+class WanLink(Strict):
+    """A wide-area link between two sites: data moved between them shares its bandwidth max-min fairly."""
+
+    between: tuple[str, str] = Field(description="the two sites it joins, by name")
+    bandwidth: BitsPerSecond = Field(description="capacity each way, e.g. 100Gbps (bits per second)")
+    latency: Seconds = Field(description="one-way propagation delay, e.g. 45ms (a round trip is twice it)")
+
+    @model_validator(mode="after")
+    def _two_sites(self) -> WanLink:
+        if self.between[0] == self.between[1]:
+            raise ValueError(f"between: a link joins two different sites, not {self.between[0]!r} with itself")
+        return self
+
+
 class Datacenter(Strict):
-    """Sites > racks > nodes > GPUs."""
+    """Sites > racks > nodes > GPUs, and the WAN between the sites."""
 
     sites: list[Site] = Field(min_length=1, description="the sites")
+    wan: list[WanLink] = Field(
+        default_factory=list,
+        description="links between sites (a graph: traffic between sites without a direct link takes the path of "
+        "least latency); without it, sites exchange no data and remote serving adds no latency",
+    )
 
     @model_validator(mode="after")
     def _unique_sites(self) -> Datacenter:
         names = [s.name for s in self.sites]
         if len(set(names)) != len(names):
             raise ValueError("site names must be unique")
+        known = set(names)
+        pairs: set[frozenset[str]] = set()
+        for i, link in enumerate(self.wan):
+            unknown = [n for n in link.between if n not in known]
+            if unknown:
+                raise ValueError(
+                    f"wan.{i}.between: no site named {quote(unknown[0])}; the sites are {', '.join(map(quote, names))}"
+                )
+            pair = frozenset(link.between)
+            if pair in pairs:
+                raise ValueError(f"wan.{i}: a second link between {link.between[0]} and {link.between[1]}; give one")
+            pairs.add(pair)
         gpus = sum(g.racks * g.nodes_per_rack * g.node.gpus for s in self.sites for g in s.groups)
         if gpus > MAX_GPUS:
             many = f"{gpus:,}" if gpus < 10**15 else "over 10^15"
