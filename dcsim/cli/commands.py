@@ -78,6 +78,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print("\n".join(report))
     for line in _service_lines(scenario, topo):
         print(line)
+    for i, event in sorted(enumerate(scenario.events), key=lambda e: e[1].at):
+        print(f"event {i} {event.describe()}")
     speeds = {(p.gpu_type, p.speed) for p in topo.pools}
     if len({s for _, s in speeds}) > 1:
         shown = ", ".join(f"{t} {s:g}" for t, s in sorted(speeds, key=lambda x: (-x[1], x[0])))

@@ -77,9 +77,20 @@ def _parse(value: object, units: dict[str, float], what: str, example: str) -> f
     return out
 
 
+_COMPOUND = re.compile(r"(?:\d+(?:\.\d*)?[a-z]+){2,}")
+_PART = re.compile(r"(\d+(?:\.\d*)?)([a-z]+)")
+
+
 def duration(value: object) -> float:
-    """Parse a duration (``90s``, ``15m``, ``2h``, ``7d``, ``1w``) into seconds."""
-    return _parse(value, DURATION_UNITS, "duration", "'90s', '15m', '2h' or '7d'")
+    """Parse a duration (``90s``, ``15m``, ``2h``, ``7d``, ``1w``; or a sum such as ``3d4h``, ``1h30m``) into seconds.
+
+    >>> duration("3d4h") == duration("3d") + duration("4h")
+    True
+    """
+    example = "'90s', '15m', '2h', '7d' or '3d4h'"
+    if isinstance(value, str) and _COMPOUND.fullmatch(value.strip()):
+        return sum(_parse(n + u, DURATION_UNITS, "duration", example) for n, u in _PART.findall(value.strip()))
+    return _parse(value, DURATION_UNITS, "duration", example)
 
 
 def rate(value: object) -> float:

@@ -16,6 +16,7 @@ from typing import Any
 
 from dcsim.core.sim import Simulation
 from dcsim.engine.dispatch import Dispatcher
+from dcsim.engine.events import later_racks, with_later_racks
 from dcsim.engine.runs import Runs
 from dcsim.engine.sources import Sources
 from dcsim.faults.spec import fabric_named
@@ -24,6 +25,7 @@ from dcsim.infra.components import TREE
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
 from dcsim.policies.scheduling import KeyOrder
+from dcsim.scenario.events import arrival_windows
 from dcsim.views import Fleet, network_view
 from dcsim.workload.jobs import Job
 
@@ -51,7 +53,9 @@ class DataCenterModel:
         self.seed = scenario.seed if seed is None else seed
         self.sim = Simulation()
         self.env = self.sim.env
-        self.topology = build_topology(scenario.datacenter)
+        events = scenario.events
+        #: The layout, with the racks timed events add later (absent until then).
+        self.topology = build_topology(with_later_racks(scenario.datacenter, later_racks(scenario)))
         self.cluster = Cluster(self.topology)
         self.collector = collector or Collector()
         self.progress = progress
@@ -67,7 +71,8 @@ class DataCenterModel:
         ]
         wl = scenario.workload
         checkpoints = any(c.checkpoint is not None for c in wl.jobs) or (wl.trace is not None and wl.trace.checkpoint)
-        reliability = scenario.failures is not None or bool(scenario.maintenance)
+        units = any(e.action in ("fail", "add_racks", "remove_racks") for e in events)
+        reliability = scenario.failures is not None or bool(scenario.maintenance) or units
         talks = any(c.communication is not None and c.communication.pattern != "none" for c in wl.jobs)
         named = fabric_named(scenario.failures, scenario.maintenance)
         #: The sites' fabrics: built when a job class communicates or links or switches fail or are maintained.
@@ -128,9 +133,18 @@ class DataCenterModel:
         if not isinstance(self.dispatch.scheduler, KeyOrder):
             self.dispatch.scheduler.bind(self._fleet())
         self.dispatch.start_epochs()
+        #: The scenario's timed events (None: it has none).
+        self.events = None
+        if events:
+            from dcsim.engine.events import TimedEvents
+
+            self.events = TimedEvents(
+                self.env, scenario, self.topology, self.collector, self.rel, self.services, self.capacity_changed
+            )
         self.sources = Sources(
-            self.env, scenario, self.seed, self.topology, self.collector, self.dispatch.submit, self.check_drained
-        )
+            self.env, scenario, self.seed, self.topology, self.collector, self.dispatch.submit, self.check_drained,
+            arrival_windows(scenario) if events else None,
+        )  # fmt: skip
         self.env.process(self._sampler())
         self.check_drained()
 
@@ -200,7 +214,7 @@ class DataCenterModel:
 
     def capacity_changed(self) -> None:
         """GPUs went out of or back into service (or a run was lost): record the level and schedule."""
-        self.collector.on_down(self.env.now, self.cluster.down_gpus)
+        self.collector.on_down(self.env.now, self.cluster.down_gpus - self.cluster.absent_gpus)
         if self.services is not None:
             self.services.place_pending()
         self.dispatch.schedule()
@@ -229,8 +243,12 @@ class DataCenterModel:
         total = 0.0
         free = self.cluster.pool_free
         down = self.cluster.pool_down
+        absent = self.cluster.pool_absent
+        pools = self.topology.pools
         for i, (fixed, per_busy) in enumerate(self._pool_power):
-            total += fixed + per_busy * (self.topology.pools[i].gpus - free[i] - down[i])
+            if absent[i]:  # racks not installed draw nothing (uniform pools: in proportion to their GPUs)
+                fixed *= 1.0 - absent[i] / pools[i].gpus
+            total += fixed + per_busy * (pools[i].gpus - free[i] - down[i])
         return total
 
     def _sample(self) -> None:

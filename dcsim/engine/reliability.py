@@ -305,10 +305,13 @@ class Reliability:
             down = sum(1 for g in range(off, off + self.node_gpus[node]) if blocked[g])
         if down != cluster.down[node]:
             cluster.set_down(node, down)
-            self.col.on_down(self.env.now, cluster.down_gpus)
+            self.col.on_down(self.env.now, cluster.down_gpus - cluster.absent_gpus)
 
-    def block(self, cls: int, unit: int, failure: Failure | None) -> None:
-        """Take a unit and everything below it out of service; interrupt the jobs on it."""
+    def block(self, cls: int, unit: int, failure: Failure | None, reason: str | None = None) -> None:
+        """Take a unit and everything below it out of service; interrupt the jobs on it.
+
+        The jobs lose their GPUs for ``reason`` (default: ``failure`` with a failure, else ``maintenance``).
+        """
         blocked = self.blocked
         self.outages += 1
         if cls in FABRIC:
@@ -334,8 +337,9 @@ class Reliability:
         for n in newly_down:
             for holder in self.holders(n):
                 hit[holder.id] = holder
+        why = reason or ("failure" if failure is not None else "maintenance")
         for holder in sorted(hit.values(), key=lambda j: j.id):
-            holder.lose("failure" if failure is not None else "maintenance", failure)
+            holder.lose(why, failure)
         for n in newly_down:
             self.refresh(n)
 
@@ -485,6 +489,29 @@ class Reliability:
             if t > env.now:
                 yield env.timeout(t - env.now)
             self._fail(cls, unit, NAMES[cls], traced=True, down_for=down_for)
+
+    # ------------------------------------------------------------------ racks installed and removed
+    def set_absent(self, racks: list[int], absent: bool, reason: str | None = None) -> None:
+        """Take racks out of the installed capacity (``absent``), or install them.
+
+        An absent rack is blocked (its nodes hold no run, its failure clocks are disarmed) and
+        its GPUs count as neither installed nor down. Racks removed for good lose their runs for
+        ``reason`` and no longer count as an outage that will end; racks installed are re-armed.
+        """
+        cluster = self.cluster
+        step = 1 if absent else -1
+        for r in racks:
+            for n in self.topology.rack_nodes[r]:
+                cluster.absent_gpus += step * self.node_gpus[n]
+                cluster.pool_absent[self.topology.node_pool[n]] += step * self.node_gpus[n]
+        for r in racks:
+            if absent:
+                self.block(RACK, r, None, reason)
+            else:
+                self.unblock(RACK, r)
+        if absent and reason is not None:
+            self.outages -= len(racks)  # for good: nothing waits for them to come back
+        self.col.on_down(self.env.now, cluster.down_gpus - cluster.absent_gpus)
 
     def released(self, placement: list[tuple[int, int]]) -> None:
         """A run left these nodes (see :meth:`MaintenanceWindows.released`)."""

@@ -33,6 +33,7 @@ from dcsim.engine.storage import READS
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import REPLICA_CHANGES, REQUEST_STATUS
 from dcsim.workload.jobs import RUNNING, Job
+from dcsim.scenario.events import arrival_windows
 from dcsim.workload.requests import request_chunks
 from dcsim.workload.service_spec import Service
 
@@ -261,6 +262,7 @@ class ServiceRun:
 
         self.s = services
         self.spec = spec
+        self.number = number
         self.env = env = services.env
         self.col = services.collector
         self.code = self.col.service_code(spec.name)
@@ -351,7 +353,8 @@ class ServiceRun:
     # ------------------------------------------------------------------ requests
     def _start_arrivals(self) -> None:
         """Schedule the first request; each arrival schedules the next (no process, no generator per request)."""
-        self._chunks = request_chunks(self.spec, self.s.seed, self.s.horizon, self.s.base_dir)
+        s = self.s
+        self._chunks = request_chunks(self.spec, s.seed, s.horizon, s.base_dir, s.windows.get(self.number))
         self._times: list[float] = []
         self._k = 0
         self._next_arrival()
@@ -807,6 +810,8 @@ class Services:
         self.horizon = scenario.horizon
         self.base_dir = scenario.base_dir
         self._placing = False
+        #: Rate windows of the services whose request rate an event sets, by service index.
+        self.windows = arrival_windows(scenario, services=True) if scenario.events else {}
         self.services = [ServiceRun(self, spec, i) for i, spec in enumerate(scenario.services)]
 
     # ------------------------------------------------------------------ placement and preemption

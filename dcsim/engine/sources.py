@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import simpy
 
 from dcsim.core.rng import stream
 from dcsim.infra.topology import Topology
 from dcsim.metrics.collector import Collector
-from dcsim.workload.arrivals import arrival_times
+from dcsim.workload.arrivals import Columns, arrival_times, intensity_of, rate_windows
 from dcsim.workload.distributions import count_sampler, duration_sampler
 from dcsim.workload.jobs import Checkpointing, Job
 from dcsim.workload.spec import JobClass
@@ -25,6 +26,9 @@ from dcsim.workload.trace import TraceTable, read_trace
 
 #: Trace rows turned into Python values at a time (see Sources._trace_arrivals).
 _TRACE_CHUNK = 4096
+
+Window = tuple[float, float, float]
+"""From ``start`` until ``end`` (s), arrivals come at ``factor`` times the base rate."""
 
 Chunk = tuple[list, list, list, list]
 """Arrival times, GPU counts, run times and declared run times of some jobs of one class."""
@@ -59,20 +63,42 @@ def checkpoint_size(spec: Any) -> float:
     return float(spec.size) if spec is not None and spec.size is not None else 0.0
 
 
-def class_chunks(cls: JobClass, seed: int, horizon: float | None, base_dir: str) -> tuple[Iterator[Chunk], float]:
-    """Chunks of one class's jobs, drawn from its own named streams; and its mean run time."""
+def class_chunks(
+    cls: JobClass, seed: int, horizon: float | None, base_dir: str, windows: list[Window] | None = None
+) -> tuple[Iterator[Chunk], float]:
+    """Chunks of one class's jobs, drawn from its own named streams; and its mean run time.
+
+    ``windows`` (from the scenario's events) change the arrival rate for a while: the extra jobs
+    and the thinning draw from their own streams (``<stream>.<class>.events``, ``arrivals.<class>.thin``),
+    so every other job is the one of the run without them.
+    """
     size_draw, _ = count_sampler(cls.gpus, base_dir)
     duration_draw, mean = duration_sampler(cls.duration, base_dir)
-    rngs = {k: stream(seed, f"{k}.{cls.name}") for k in ("arrivals", "job_sizes", "durations", "estimates")}
+    names = ("arrivals", "job_sizes", "durations", "estimates")
+    rngs = {k: stream(seed, f"{k}.{cls.name}") for k in names}
+
+    def columns(rng: dict[str, Any], n: int) -> list[np.ndarray]:
+        durations = duration_draw(rng["durations"], n)
+        estimates = durations
+        if cls.estimate_error > 0:
+            estimates = durations * rng["estimates"].lognormal(0.0, cls.estimate_error, n)
+        return [size_draw(rng["job_sizes"], n), durations, estimates]
+
+    def drawn() -> Iterator[Columns]:
+        for times in arrival_times(cls.arrival, rngs["arrivals"], cls.count, horizon):
+            yield (times, *columns(rngs, times.size))
 
     def chunks() -> Iterator[Chunk]:
-        for times in arrival_times(cls.arrival, rngs["arrivals"], cls.count, horizon):
-            n = times.size
-            durations = duration_draw(rngs["durations"], n)
-            estimates = durations
-            if cls.estimate_error > 0:
-                estimates = durations * rngs["estimates"].lognormal(0.0, cls.estimate_error, n)
-            yield times.tolist(), size_draw(rngs["job_sizes"], n).tolist(), durations.tolist(), estimates.tolist()
+        parts = drawn()
+        if windows:
+            events = {k: stream(seed, f"{k}.{cls.name}.events") for k in names}
+            peak, intensity = intensity_of(cls.arrival)
+            parts = rate_windows(
+                parts, windows, peak, intensity, horizon, events["arrivals"], stream(seed, f"arrivals.{cls.name}.thin"),
+                lambda n: columns(events, n),  # type: ignore[arg-type,return-value]
+            )  # fmt: skip
+        for times, sizes, durations, estimates in parts:
+            yield times.tolist(), sizes.tolist(), durations.tolist(), estimates.tolist()  # type: ignore[union-attr]
 
     return chunks(), mean
 
@@ -88,6 +114,7 @@ class Sources:
         collector: receives ``job_submitted`` records.
         submit: takes each new job.
         done: called when a source has submitted its last job.
+        windows: rate windows of job classes, by class index (from the scenario's events).
     """
 
     def __init__(
@@ -99,6 +126,7 @@ class Sources:
         collector: Collector,
         submit: Callable[[Job], None],
         done: Callable[[], None],
+        windows: dict[int, list[Window]] | None = None,
     ) -> None:
         self.env, self.topology, self.collector = env, topology, collector
         self.submit, self.done = submit, done
@@ -111,8 +139,9 @@ class Sources:
         if self.horizon is None:
             self.expected_jobs = sum(c.count or 0 for c in scenario.workload.jobs)
         base = scenario.base_dir
-        for cls in scenario.workload.jobs:
-            chunks, mean = class_chunks(cls, seed, self.horizon, base)
+        windows = windows or {}
+        for i, cls in enumerate(scenario.workload.jobs):
+            chunks, mean = class_chunks(cls, seed, self.horizon, base, windows.get(i))
             pools = topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
             speeds = topology.pool_rates(pools, cls.speed, cls.speed_reference)
             comm = cls.communication

@@ -16,6 +16,7 @@ import dcsim
 from dcsim.core.files import file_sha256
 from dcsim.core.memory import release_free_memory
 from dcsim.engine.model import DataCenterModel, ProgressHook
+from dcsim.engine.events import installed_gpu_seconds
 from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
 from dcsim.faults.spec import COMPONENTS
 from dcsim.metrics.fault_scores import FaultData
@@ -37,6 +38,7 @@ from dcsim.metrics.tables import (
     runs_table,
     sample_rows,
     scaling_table,
+    scenario_events_table,
     services_timeline,
     storage_tables,
     timeseries_table,
@@ -67,6 +69,7 @@ _WRITTEN = (
     "replicas",
     "services",
     "scaling",
+    "scenario_events",
 )
 
 
@@ -276,6 +279,7 @@ def simulate(
         jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
         network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,
         serving[2] if serving is not None else None,
+        installed_gpu_seconds(scenario, model.topology, window.start, window.end) if scenario.events else None,
     )  # fmt: skip
     if serving is not None:
         summary["services"] = service_metrics(
@@ -323,6 +327,8 @@ def simulate(
         data["services"] = services_timeline(col, requests)
         if len(col.scale_decisions["time"]):
             data["scaling"] = scaling_table(col)
+    if scenario.events:
+        data["scenario_events"] = scenario_events_table(col)
     network = model.runs.network
     if network is not None:
         fabric = network.fabric

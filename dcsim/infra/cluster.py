@@ -55,6 +55,10 @@ class Cluster:
         self.down: list[int] = [0] * len(self.free)
         self.down_gpus = 0
         self.pool_down: list[int] = [0] * len(self.pools)
+        #: GPUs not installed now (racks a timed event adds later, or removed): out of service
+        #: like down ones, but counted neither as installed nor as downtime.
+        self.absent_gpus = 0
+        self.pool_absent: list[int] = [0] * len(self.pools)
         #: Nodes being drained (with the number of windows holding each): GPUs released there
         #: go out of service, not back to free.
         self.cordoned: dict[int, int] = {}

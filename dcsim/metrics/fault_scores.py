@@ -117,7 +117,10 @@ def preemption_metrics(jobs: Table, faults: FaultData | None, window: Window) ->
     it = faults.interruptions
     reason = it.coded("reason")
     hit = it.rows(
-        (reason.codes > reason.code("maintenance")) & (it["time_s"] >= window.start) & (it["time_s"] <= window.end)
+        (reason.codes > reason.code("maintenance"))
+        & (reason.codes < reason.code("decommissioned"))
+        & (it["time_s"] >= window.start)
+        & (it["time_s"] <= window.end)
     )
     lost = (hit["lost_s"] + hit["restart_s"]) * jobs["gpus"][hit["job_id"]] / 3600.0
     return {"preemptions": len(hit), "preempted_gpu_hours": float(lost.sum())}

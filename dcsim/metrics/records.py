@@ -63,6 +63,8 @@ ClassName = Annotated[str, Storage("i", names="job_class")]
 TenantName = Annotated[str, Storage("i", names="tenant")]
 CauseName = Annotated[str, Storage("i", names="cause")]
 ServiceName = Annotated[str, Storage("i", names="service")]
+EventAction = Annotated[str, Storage("i", names="event_action")]
+EventText = Annotated[str, Storage("i", names="event")]
 
 SEQ = Storage("q")
 """The ``seq`` column of an ordered kind: the order of emission across every ordered kind."""
@@ -469,3 +471,19 @@ class Sample:
     running_jobs: I64
     power_w: F64
     kind: str = "sample"
+
+
+@record("scenario_events")
+@dataclass(frozen=True, slots=True)
+class ScenarioEvent:
+    """Timed event ``event`` (its index in the scenario's ``events``) began (``phase`` 0) or ended (1).
+
+    ``action`` is what it does (``set``, ``fail``, ...), ``what`` the event in words.
+    """
+
+    time: F64
+    event: I64
+    phase: I8
+    action: EventAction
+    what: EventText
+    kind: str = "scenario_event"

@@ -132,6 +132,7 @@ def by_site_and_gpu_type(
     window: Window,
     costs_of: Sequence[Costs],
     spare_nodes: int,
+    share: np.ndarray | None = None,
 ) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     """Cost and utilization per site and per GPU type, from per-pool figures (one bincount per part).
 
@@ -142,6 +143,8 @@ def by_site_and_gpu_type(
         window: the measured window.
         costs_of: the prices of each pool (its site's).
         spare_nodes: spare nodes kept per pool.
+        share: each pool's installed GPU-time over its GPUs x the window (racks that timed
+            events add or remove; None: all installed throughout).
 
     Returns:
         ``{"cost": {"by_site": {site: {total_usd, capital_usd, energy_usd, energy_kwh}},
@@ -151,11 +154,12 @@ def by_site_and_gpu_type(
     """
     hours = window.length / 3600.0
     price = np.array([c.gpu_hour_price(p.gpu_type) for p, c in zip(pools, costs_of, strict=True)], dtype=float)
-    gpus = np.array([p.gpus for p in pools], dtype=float)
+    share = np.ones(len(pools)) if share is None else share
+    gpus = np.array([p.gpus for p in pools], dtype=float) * share
     per_node = np.array([p.gpus_per_node for p in pools], dtype=float)
     capital = price * gpus * hours + price * spare_nodes * per_node * hours
     joules = np.array(
-        [(len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * window.length
+        [(len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * window.length * share[p.id]
          + (p.gpu_power_w - p.gpu_idle_power_w) * busy[p.id] for p in pools], dtype=float,
     )  # fmt: skip
     kwh = joules * np.array([c.pue for c in costs_of]) / 3.6e6
@@ -196,6 +200,7 @@ def summarize(
     links: Table | None = None,
     storage: tuple[Table, Table] | None = None,
     replicas: tuple[np.ndarray, float] | None = None,
+    installed_s: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -217,19 +222,28 @@ def summarize(
         replicas: the GPU-seconds service replicas held in the window, per pool, and those of
             their cold starts (None: no services). They count as allocated (and draw power);
             serving is productive, a cold start is not.
+        installed_s: GPU-seconds installed in each pool over the window, when timed events add
+            or remove racks (None: every GPU of the pools throughout). Utilizations, availability,
+            capital and idle power are over it.
 
     Returns:
         Nested by the part of each name before its first dot.
     """
     hours = window.length / 3600.0
     installed = sum(p.gpus for p in pools)
+    capacity_s = installed * window.length  # installed GPU-seconds
+    share = None
+    if installed_s is not None and window.length > 0:
+        capacity_s = float(sum(installed_s))
+        share = np.array([s / (p.gpus * window.length) for s, p in zip(installed_s, pools, strict=True)])
     runs = faults.runs if faults is not None and len(faults.interruptions) else None
     busy = busy_gpu_seconds(jobs, window, len(pools), runs)
     if replicas is not None:
         busy = busy + replicas[0]
-    allocated = float(busy.sum()) / (installed * window.length) if window.length > 0 else 0.0
+    allocated = float(busy.sum()) / capacity_s if window.length > 0 else 0.0
     if faults is not None:
-        fault_block, productive_s, available = fault_metrics(jobs, faults, window, installed, float(busy.sum()))
+        mean_installed = installed if share is None else capacity_s / window.length
+        fault_block, productive_s, available = fault_metrics(jobs, faults, window, mean_installed, float(busy.sum()))
     else:
         productive_s, available = float(busy.sum()), 1.0
         fault_block = {
@@ -249,8 +263,8 @@ def summarize(
     spare_gpus = sum(spare_nodes * p.gpus_per_node for p in pools)
     costs_of = [(site_costs or {}).get(p.site, costs) for p in pools]
     nonproductive = nonproductive_by_pool(jobs, faults, window, len(pools)) if faults else np.zeros(len(pools))
-    parts = by_site_and_gpu_type(pools, busy, nonproductive, window, costs_of, spare_nodes)
-    if all(c == costs for c in costs_of):  # one set of prices: the totals as they always were
+    parts = by_site_and_gpu_type(pools, busy, nonproductive, window, costs_of, spare_nodes, share)
+    if all(c == costs for c in costs_of) and share is None:  # one set of prices: the totals as they always were
         spare_capital = sum(costs.gpu_hour_price(p.gpu_type) * spare_nodes * p.gpus_per_node * hours for p in pools)
         capital = sum(costs.gpu_hour_price(p.gpu_type) * p.gpus * hours for p in pools) + spare_capital
         it_joules = sum(
@@ -260,7 +274,7 @@ def summarize(
         )
         energy_kwh = it_joules * costs.pue / 3.6e6
         energy_usd = energy_kwh * costs.electricity_usd_per_kwh
-    else:  # prices differ by site: the totals are the sums of the sites'
+    else:  # prices differ by site (or racks come and go): the totals are the sums of the sites'
         spare_capital = sum(
             c.gpu_hour_price(p.gpu_type) * spare_nodes * p.gpus_per_node * hours
             for p, c in zip(pools, costs_of, strict=True)
@@ -301,7 +315,7 @@ def summarize(
         "jobs": {**job_metrics(jobs, window), **preemption_metrics(jobs, faults, window)},
         "utilization": {
             "gpu_allocated": allocated,
-            "gpu_productive": productive_s / (installed * window.length) if window.length > 0 else 0.0,
+            "gpu_productive": productive_s / capacity_s if window.length > 0 else 0.0,
             "gpu_available": available,
             **parts["utilization"],
         },
@@ -329,7 +343,10 @@ def summarize(
             "cross_rack_jobs": int(cohort_started.coded("locality").is_("cross_rack").sum()),
         },
         "window": {"start_s": window.start, "end_s": window.end, "hours": hours},
-        "cluster": {"installed_gpus": installed, "nodes": sum(len(p.nodes) for p in pools), "spare_gpus": spare_gpus},
+        "cluster": {
+            "installed_gpus": installed, "nodes": sum(len(p.nodes) for p in pools), "spare_gpus": spare_gpus,
+            **({"installed_gpu_hours": capacity_s / 3600.0} if share is not None else {}),
+        },
         "classes": classes,
     })  # fmt: skip
 

@@ -16,7 +16,7 @@ from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import RECORDS, REPAIRED_BY, REQUEST_STATUS
-from dcsim.workload.jobs import FAILURE, MAINTENANCE, REASONS, STATE_NAMES
+from dcsim.workload.jobs import DECOMMISSIONED, FAILURE, MAINTENANCE, REASONS, STATE_NAMES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,7 +64,8 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         reason = it["reason"]
         interruptions = np.bincount(it["job_id"][reason == FAILURE], minlength=n).astype(np.int64)
         evictions = np.bincount(it["job_id"][reason == MAINTENANCE], minlength=n).astype(np.int64)
-        preemptions = np.bincount(it["job_id"][reason > MAINTENANCE], minlength=n).astype(np.int64)
+        preempted = (reason > MAINTENANCE) & (reason < DECOMMISSIONED)
+        preemptions = np.bincount(it["job_id"][preempted], minlength=n).astype(np.int64)
         # A job's state follows its last record: interrupted and requeued -> queued;
         # interrupted for good -> failed; started after that -> running.
         last_stop = np.full(n, -1, dtype=np.int64)
@@ -539,3 +540,10 @@ def services_timeline(col: Collector, requests: Table) -> Table:
 def scaling_table(col: Collector) -> Table:
     """Every autoscaler decision: ``time``, ``service``, ``current``, ``ready``, ``desired``, ``applied``."""
     return record_table(col, "scale_decision")
+
+
+def scenario_events_table(col: Collector) -> Table:
+    """Every timed event's start and end: ``time``, ``event`` (its index), ``phase`` (start, end), ``action``, ``what``."""
+    table = record_table(col, "scenario_event")
+    phase = table["phase"].astype(np.int32)
+    return Table({**table.columns, "phase": Coded(phase, ("start", "end"))})

@@ -239,6 +239,10 @@ def scenario_from_data(data: dict[str, Any], base_dir: str = ".", source: str | 
         raise ScenarioError(problems, source)
     scenario._base_dir = base_dir
     problems = check_scenario(scenario)
+    if scenario.events:
+        from dcsim.scenario.events import event_problems
+
+        problems += event_problems(scenario, data, lambda changed: scenario_from_data(changed, base_dir))
     if problems:
         raise ScenarioError(problems, source)
     return scenario

@@ -51,6 +51,7 @@ from dcsim.infra.spec import (
     WorkingHours,
 )
 from dcsim.metrics.spec import Metrics
+from dcsim.scenario.events import Event
 from dcsim.workload.service_spec import Service
 from dcsim.workload.spec import (
     Arrival,
@@ -91,6 +92,7 @@ __all__ = [
     "DurationDist",
     "EmpiricalCount",
     "EmpiricalDist",
+    "Event",
     "ExponentialDist",
     "FailureCause",
     "FailureModel",
@@ -175,6 +177,11 @@ class Scenario(Strict):
     policies: Policies = Field(default_factory=Policies)
     costs: Costs = Field(default_factory=Costs)
     metrics: Metrics = Field(default_factory=Metrics)
+    events: list[Event] = Field(
+        default_factory=list,
+        description="timed what-if events: at a time (until another), set a field, add or remove racks, fail or "
+        "restore a site, rack or node",
+    )
     sweep: Sweep | None = Field(None, description="the sweep `dcsim sweep` runs by default (other commands ignore it)")
 
     _base_dir: str = PrivateAttr(default=".")

@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 QUEUED, RUNNING, COMPLETED, FAILED, INTERRUPTED = 0, 1, 2, 3, 4
 STATE_NAMES = ("queued", "running", "completed", "failed")
 """Names of the states a job can end a run in (INTERRUPTED is transient: the job is queued again)."""
-REASONS = ("failure", "maintenance", "priority", "quota", "scale_up")
+REASONS = ("failure", "maintenance", "priority", "quota", "scale_up", "decommissioned")
 """Why a holder of GPUs loses them before its end (its code is its index): a failure, a
-maintenance eviction, or a policy's preemption for priority, quota or a service's scale-up."""
+maintenance eviction, a policy's preemption for priority, quota or a service's scale-up, or
+its rack removed by a timed event."""
 FAILURE, MAINTENANCE = REASONS.index("failure"), REASONS.index("maintenance")
-"""The codes of the two reasons that are not a policy's; every code above them is a preemption."""
-PREEMPT_REASONS = REASONS[MAINTENANCE + 1 :]
+"""The codes of the two reasons that are not a policy's, before the preemptions'."""
+DECOMMISSIONED = REASONS.index("decommissioned")
+"""The code of a run whose rack was removed; the codes between MAINTENANCE and it are preemptions."""
+PREEMPT_REASONS = REASONS[MAINTENANCE + 1 : DECOMMISSIONED]
 """The reasons a policy may preempt a run for."""
 
 if TYPE_CHECKING:

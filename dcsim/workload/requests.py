@@ -18,7 +18,7 @@ import numpy as np
 from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.core.rng import stream
-from dcsim.workload.arrivals import CHUNK, arrival_times
+from dcsim.workload.arrivals import CHUNK, arrival_times, intensity_of, rate_windows
 from dcsim.workload.distributions import duration_sampler, read_column, read_csv_text, resolve
 from dcsim.workload.service_spec import (
     MAX_TOKENS,
@@ -150,11 +150,23 @@ def read_request_trace(spec: RequestTrace, base_dir: str) -> TracedRequests:
     return TracedRequests(times[order], inp, out, sessions)
 
 
-def request_chunks(service: Service, seed: int, horizon: float | None, base_dir: str) -> Iterator[RequestChunk]:
-    """The service's requests up to ``horizon`` (and ``requests.count``), chunk by chunk."""
+def request_chunks(
+    service: Service,
+    seed: int,
+    horizon: float | None,
+    base_dir: str,
+    windows: list[tuple[float, float, float]] | None = None,
+) -> Iterator[RequestChunk]:
+    """The service's requests up to ``horizon`` (and ``requests.count``), chunk by chunk.
+
+    ``windows`` (from the scenario's events) change the request rate for a while
+    (:func:`dcsim.workload.arrivals.rate_windows`): the extra requests draw from streams of their
+    own (``requests.<service>.events``, ...), the thinning from ``requests.<service>.thin``.
+    """
     req = service.requests
     name = service.name
-    rngs = {k: stream(seed, f"requests.{name}{k}") for k in ("", ".input", ".output", ".sessions", ".times")}
+    keys = ("", ".input", ".output", ".sessions", ".times")
+    rngs = {k: stream(seed, f"requests.{name}{k}") for k in keys}
     inp = token_sampler(req.input_tokens, base_dir)[0] if req.input_tokens is not None else None
     out = token_sampler(req.output_tokens, base_dir)[0] if req.output_tokens is not None else None
     work = duration_sampler(service.service_model.time, base_dir)[0] if service.service_model.time is not None else None
@@ -172,7 +184,6 @@ def request_chunks(service: Service, seed: int, horizon: float | None, base_dir:
         times_iter = _counted(mmpp_times(arrival, rngs[""], horizon), req.count, horizon)
     else:
         times_iter = arrival_times(arrival, rngs[""], req.count, horizon)
-    first = 0
     share = service.sample
     thin = stream(seed, f"requests.{name}.sample") if share < 1 else None
 
@@ -181,25 +192,48 @@ def request_chunks(service: Service, seed: int, horizon: float | None, base_dir:
             return column[part]
         return sampler(rngs[key], n) if sampler is not None else None
 
-    for times in times_iter:
-        n = times.size
-        part = slice(first, first + n)
-        first += n
-        sessions = None
-        if traced is not None and traced.sessions is not None:
-            sessions = traced.sessions[part]
-        elif req.sessions is not None:
-            sessions = rngs[".sessions"].integers(0, req.sessions, n)
-        columns = [
-            times,
-            draw(inp, ".input", traced.input_tokens if traced is not None else None, part, n),
-            draw(out, ".output", traced.output_tokens if traced is not None else None, part, n),
-            sessions,
-            work(rngs[".times"], n) if work is not None else None,
-        ]
-        if thin is not None:  # independent thinning: a Poisson process stays Poisson, at share x its rate
-            keep = thin.random(n) < share
-            columns = [c[keep] if c is not None else None for c in columns]
+    def drawn() -> Iterator[tuple[np.ndarray | None, ...]]:
+        first = 0
+        for times in times_iter:
+            n = times.size
+            part = slice(first, first + n)
+            first += n
+            sessions = None
+            if traced is not None and traced.sessions is not None:
+                sessions = traced.sessions[part]
+            elif req.sessions is not None:
+                sessions = rngs[".sessions"].integers(0, req.sessions, n)
+            columns = [
+                times,
+                draw(inp, ".input", traced.input_tokens if traced is not None else None, part, n),
+                draw(out, ".output", traced.output_tokens if traced is not None else None, part, n),
+                sessions,
+                work(rngs[".times"], n) if work is not None else None,
+            ]
+            if thin is not None:  # independent thinning: a Poisson process stays Poisson, at share x its rate
+                keep = thin.random(n) < share
+                columns = [c[keep] if c is not None else None for c in columns]
+            yield tuple(columns)
+
+    parts = drawn()
+    if windows:
+        extra = {k: stream(seed, f"requests.{name}{k}.events") for k in keys}
+
+        def extra_columns(n: int) -> list[np.ndarray | None]:
+            return [
+                inp(extra[".input"], n) if inp is not None else None,
+                out(extra[".output"], n) if out is not None else None,
+                extra[".sessions"].integers(0, req.sessions, n) if req.sessions is not None else None,
+                work(extra[".times"], n) if work is not None else None,
+            ]
+
+        peak, intensity = intensity_of(arrival)
+        scaled = None if intensity is None else (lambda t: share * intensity(t))  # the sampled stream's intensity
+        parts = rate_windows(
+            parts, windows, share * peak, scaled, horizon, extra[""], stream(seed, f"requests.{name}.thin"),
+            extra_columns,
+        )  # fmt: skip
+    for columns in parts:
         lists = [c.tolist() if c is not None else None for c in columns]
         yield RequestChunk(*lists)  # type: ignore[arg-type]
 
