@@ -77,8 +77,9 @@ def _parse(value: object, units: dict[str, float], what: str, example: str) -> f
     return out
 
 
-_COMPOUND = re.compile(r"(?:\d+(?:\.\d*)?[a-z]+){2,}")
-_PART = re.compile(r"(\d+(?:\.\d*)?)([a-z]+)")
+_UNIT = r"(?:ms|sec|min|hr|s|m|h|d|w|y)"
+_COMPOUND = re.compile(rf"(?:\d+(?:\.\d*)?{_UNIT}){{2,}}")
+_PART = re.compile(rf"(\d+(?:\.\d*)?)({_UNIT})")
 
 
 def duration(value: object) -> float:

@@ -32,8 +32,8 @@ from dcsim.core.rng import stream
 from dcsim.engine.storage import READS
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import REPLICA_CHANGES, REQUEST_STATUS
-from dcsim.workload.jobs import RUNNING, Job
 from dcsim.scenario.events import arrival_windows
+from dcsim.workload.jobs import RUNNING, Job
 from dcsim.workload.requests import request_chunks
 from dcsim.workload.service_spec import Service
 

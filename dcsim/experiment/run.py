@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import dcsim
 from dcsim.core.files import file_sha256
 from dcsim.core.memory import release_free_memory
-from dcsim.engine.model import DataCenterModel, ProgressHook
 from dcsim.engine.events import installed_gpu_seconds
+from dcsim.engine.model import DataCenterModel, ProgressHook
 from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
 from dcsim.faults.spec import COMPONENTS
 from dcsim.metrics.fault_scores import FaultData

@@ -111,6 +111,7 @@ class Collector:
     replica_changes: dict[str, array[Any]]
     scale_decisions: dict[str, array[Any]]
     service_samples: dict[str, array[Any]]
+    scenario_events: dict[str, array[Any]]
     on_job_submitted: Emitter
     on_job_started: Emitter
     on_job_finished: Emitter
@@ -130,6 +131,7 @@ class Collector:
     on_replica_change: Emitter
     on_scale_decision: Emitter
     on_service_sample: Emitter
+    on_scenario_event: Emitter
 
     def code(self, vocabulary: str, name: str) -> int:
         """Small integer code of ``name`` in a vocabulary of coded text (a new name gets the next code)."""

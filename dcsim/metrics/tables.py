@@ -63,7 +63,8 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
     if it["job_id"].size:
         reason = it["reason"]
         interruptions = np.bincount(it["job_id"][reason == FAILURE], minlength=n).astype(np.int64)
-        evictions = np.bincount(it["job_id"][reason == MAINTENANCE], minlength=n).astype(np.int64)
+        planned = (reason == MAINTENANCE) | (reason == DECOMMISSIONED)  # evicted: drained, or its rack removed
+        evictions = np.bincount(it["job_id"][planned], minlength=n).astype(np.int64)
         preempted = (reason > MAINTENANCE) & (reason < DECOMMISSIONED)
         preemptions = np.bincount(it["job_id"][preempted], minlength=n).astype(np.int64)
         # A job's state follows its last record: interrupted and requeued -> queued;
@@ -543,7 +544,7 @@ def scaling_table(col: Collector) -> Table:
 
 
 def scenario_events_table(col: Collector) -> Table:
-    """Every timed event's start and end: ``time``, ``event`` (its index), ``phase`` (start, end), ``action``, ``what``."""
+    """Every timed event's start and end: ``time``, ``event`` (its index), ``phase``, ``action`` and ``what``."""
     table = record_table(col, "scenario_event")
     phase = table["phase"].astype(np.int32)
     return Table({**table.columns, "phase": Coded(phase, ("start", "end"))})

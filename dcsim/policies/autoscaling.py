@@ -13,7 +13,7 @@ import math
 import re
 from bisect import bisect_right
 from collections import deque
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
@@ -152,6 +152,9 @@ class HorizontalPodAutoscaler(_Base):
         scale_down_percent: float = Field(100.0, ge=0, le=100, description="% that may be removed per rate period")
         rate_period: PositiveSeconds = Field(15.0, description="period of the scale-up and scale-down limits")
 
+    #: The parameters it reads at every decision: a timed event may change them during a run.
+    live_params: ClassVar[frozenset[str]] = frozenset(Params.model_fields) - {"sync_period"}
+
     def __init__(self, params: Any, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self._recommendations = _Timestamped()
@@ -231,6 +234,9 @@ class QueueLengthAutoscaler(_Base):
             if self.low > self.high:
                 raise ValueError(f"low ({self.low:g}) is above high ({self.high:g}); make low <= high")
             return self
+
+    #: The parameters it reads at every decision: a timed event may change them during a run.
+    live_params: ClassVar[frozenset[str]] = frozenset(Params.model_fields) - {"sync_period"}
 
     def __init__(self, params: Any, rng: np.random.Generator) -> None:
         super().__init__(params, rng)

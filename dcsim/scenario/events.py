@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from dcsim.core import units
+from dcsim.core.errors import DcsimError, ScenarioError
 from dcsim.core.spec import PositiveSeconds, Seconds, Strict
 
 ACTIONS = ("set", "add_racks", "remove_racks", "fail", "restore")
@@ -176,7 +177,7 @@ def live_params(registry: Any, name: str) -> frozenset[str]:
     """The parameters policy ``name`` reads at every decision (its ``live_params``; a plug-in: none known)."""
     try:
         cls = registry.lookup(name)
-    except Exception:  # an unknown name is the policy check's problem  # noqa: BLE001
+    except DcsimError:  # an unknown name is the policy check's problem
         return frozenset()
     return frozenset(getattr(cls, "live_params", ())) if cls in registry.builtins() else frozenset()
 
@@ -268,11 +269,8 @@ def _set_problems(
                             f"change would do nothing; {can}")]  # fmt: skip
     try:
         validate(_substitute(data, path, value))
-    except Exception as exc:  # a ScenarioError: each of its problems, at the event  # noqa: BLE001
-        problems = getattr(exc, "problems", None)
-        if problems is None:
-            raise
-        return [(where, f"{path}: {text}" if p and p != path else text) for p, text in problems]
+    except ScenarioError as exc:  # each of its problems, at the event
+        return [(where, f"{p}: {text}" if p and p != path else text) for p, text in exc.problems]
     return []
 
 
@@ -317,8 +315,9 @@ def event_problems(sc: Any, data: dict[str, Any], validate: Callable[[dict[str, 
         ev = events[i]
         where = f"events.{i}"
         if sc.horizon is not None and ev.at >= sc.horizon:
-            problems.append((f"{where}.at", f"{units.format_duration(ev.at)} is at or beyond the horizon "
-                                            f"({units.format_duration(sc.horizon)}); move it earlier or drop it"))  # fmt: skip
+            horizon = units.format_duration(sc.horizon)
+            problems.append((f"{where}.at", f"{units.format_duration(ev.at)} is at or beyond the horizon ({horizon}); "
+                                            "move it earlier or drop it"))  # fmt: skip
             continue
         if ev.set is not None:
             for path, value in ev.set.items():

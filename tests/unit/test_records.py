@@ -42,6 +42,7 @@ EXAMPLES = {
     "scale_decision": {"time": 15.0, "service": "chat", "current": 4, "ready": 3, "desired": 6, "applied": 5},
     "service_sample": {"time": 60.0, "service": "chat", "replicas": 5, "ready": 4, "starting": 1, "pending": 0,
                        "outstanding": 17, "arrived": 1200},
+    "scenario_event": {"time": 7200.0, "event": 1, "phase": 0, "action": "fail", "what": "at 2 h: fail site dc1"},
 }  # fmt: skip
 
 

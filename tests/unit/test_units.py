@@ -38,7 +38,7 @@ def test_duration_without_units_is_seconds(value: object, seconds: float) -> Non
 
 @pytest.mark.parametrize(
     "value",
-    ["2 parsecs", "2hours", "h", "", "  ", "abc", "2h30m", "1,5h", "--2h", "inf", "nan", "1e400s",
+    ["2 parsecs", "2hours", "h", "", "  ", "abc", "2h30x", "1,5h", "--2h", "inf", "nan", "1e400s",
      float("inf"), float("nan"), None, True, False, [1], {"h": 2}],
 )  # fmt: skip
 def test_duration_rejects(value: object) -> None:
@@ -198,3 +198,13 @@ def test_non_finite_numbers_are_rejected(parse) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_a_duration_may_be_a_sum_of_units() -> None:
+    """``3d4h`` is 3 days and 4 hours; a number in scientific notation with a unit stays one number."""
+    assert duration("3d4h") == 3 * 86400 + 4 * 3600
+    assert duration("1h30m") == 5400
+    assert duration("1m30s") == 90
+    assert duration("1e3h") == 1000 * 3600
+    with pytest.raises(ValueError, match="got '3d4x'"):
+        duration("3d4x")
