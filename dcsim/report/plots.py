@@ -17,6 +17,7 @@ import numpy as np
 
 from dcsim.core.units import format_duration
 from dcsim.faults.spec import COMPONENTS
+from dcsim.report.event_marks import mark_events
 
 
 def _time_axis(seconds: np.ndarray) -> tuple[np.ndarray, str]:
@@ -57,10 +58,14 @@ def plot_run(result: Any, out_dir: str) -> list[str]:
     ax2.set_xlabel(label)
     ax2.set_ylim(0, max(1.0, float(max(ts["queued_jobs"].max(), ts["running_jobs"].max()))) * 1.25)
     ax2.legend(loc="upper right", frameon=False, ncols=2)
+    per = float(ts["time_s"].iloc[-1]) / t[-1] if len(ts) and t[-1] > 0 else 1.0
     for ax in (ax1, ax2):
         if warm > 0:
             ax.axvspan(0, warm, color="0.9", zorder=0)
+        mark_events(ax, sc, per, labels=ax is ax1)
         ax.grid(alpha=0.3)
+    if sc.events:
+        ax1.legend(loc="upper right", frameon=False, ncols=3)
     if warm > 0:
         ax1.text(warm / 2, 112, "warm-up", ha="center", va="top", fontsize=8, color="0.4")
     path = os.path.join(out_dir, "utilization.png")
@@ -264,6 +269,7 @@ def failures_figure(result: Any, plt: Any) -> Any:
         ax.set_xlim(0, end * k)
         if sc.warmup > 0:
             ax.axvspan(0, sc.warmup * k, color="0.9", zorder=0)
+        mark_events(ax, sc, 1.0 / k if k > 0 else 1.0, end, labels=ax is ax1)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="upper right", frameon=True, framealpha=0.9, fontsize=8, ncols=2)
     if sc.warmup > 0:
@@ -365,6 +371,7 @@ def plot_network(result: Any, out_dir: str, plt: Any) -> list[str]:
             ax.axhline(100 * mean, color=color, ls="--", lw=0.8, label=f"mean{after}: {100 * mean:.1f} %")
     if sc.warmup > 0:
         ax.axvspan(0, sc.warmup * k, color="0.9", zorder=0)
+    mark_events(ax, sc, 1.0 / k if k > 0 else 1.0)
     ax.set_ylim(0, 115)
     ax.set_xlabel(label)
     ax.set_ylabel("traffic over capacity of the tier (%)")

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from dcsim.core.units import format_duration
+from dcsim.report.event_marks import mark_events
 
 _P_COLORS = {"p50_latency_s": "#2ca02c", "p95_latency_s": "#ff7f0e", "p99_latency_s": "#d62728"}
 
@@ -80,7 +81,10 @@ def plot_services(result: Any, out_dir: str, plt: Any) -> list[str]:
         for ax in (top, bottom):
             if after > 0:
                 ax.axvspan(0, after / scale, color="0.92", zorder=0)
+            mark_events(ax, sc, scale, span, labels=ax is top)
             ax.grid(alpha=0.3)
+        if sc.events:  # with the events' entries
+            top.legend(loc="upper right", frameon=True, framealpha=0.9, fontsize=8, ncols=4)
         bottom.set_xlabel(label)
     path = os.path.join(out_dir, "service_latency.png")
     fig.savefig(path, dpi=120)
@@ -105,6 +109,7 @@ def plot_services(result: Any, out_dir: str, plt: Any) -> list[str]:
         ax.set_ylim(0, max(float(part["desired"].max()), svc.replicas.max) * 1.2 + 1)
         if after > 0:
             ax.axvspan(0, after / scale, color="0.92", zorder=0)
+        mark_events(ax, sc, scale, span)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", frameon=True, framealpha=0.9, fontsize=8, ncols=2)
         changes = int((np.diff(part["applied"].to_numpy()) != 0).sum())
