@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from dcsim.core import units
 from dcsim.core.errors import DcsimError, ScenarioError
@@ -81,6 +81,8 @@ class RackChange(Strict):
 
 class Event(Strict):
     """A timed change: at `at` (until `until`, or for `for`), exactly one action."""
+
+    model_config = ConfigDict(**Strict.model_config, serialize_by_alias=True)  # `for` as written
 
     at: Seconds = Field(description="when it happens, e.g. 3d")
     until: PositiveSeconds | None = Field(None, description="when it ends (the old value returns, the unit is back)")

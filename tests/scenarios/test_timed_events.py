@@ -256,3 +256,18 @@ def test_no_events_leave_the_run_as_it_was() -> None:
     with_key = copy.deepcopy(data)
     with_key["events"] = []
     assert run_data(data).summary == run_data(with_key).summary
+
+
+def test_a_scenario_with_events_runs_from_its_resolved_form_as_sweeps_do() -> None:
+    """A sweep's worker validates the resolved scenario (engine units, ``for`` as written) again: same summary."""
+    from dcsim.experiment.run import scenario_json
+    from dcsim.experiment.sweep import run_task
+    from dcsim.metrics.scoring import flatten
+
+    data = training(events=[{"at": "1h", "for": "2h", "fail": {"site": "dc1"}},
+                            {"at": "2h", "until": "3h", "set": {"workload.jobs.0.arrival.rate": "120/h"}}])  # fmt: skip
+    sc = build(data)
+    task = run_task(scenario_json(sc), ".", 1)
+    assert task["error"] is None
+    direct = {k: v for k, v in flatten(run_data(data, 1).summary).items() if not isinstance(v, list)}
+    assert task["metrics"] == direct
