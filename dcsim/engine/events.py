@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from dcsim.core.series import Steps
 from dcsim.infra.components import NODE, RACK, SITE
 from dcsim.scenario.events import is_default, policy_changes
@@ -172,8 +174,8 @@ class TimedEvents:
         policy.params = registry.validate_params(spec.name, params)
 
 
-def installed_gpu_seconds(scenario: Any, topology: Topology, start: float, end: float) -> list[float] | None:
-    """GPU-seconds installed in each pool over ``[start, end]`` as racks come and go (None: no rack event)."""
+def installed_levels(scenario: Any, topology: Topology) -> list[Steps] | None:
+    """GPUs installed in each pool over time as racks come and go (None: no event adds or removes racks)."""
     if not any(ev.add_racks is not None or ev.remove_racks is not None for ev in scenario.events):
         return None
     added = later_racks(scenario)
@@ -181,7 +183,6 @@ def installed_gpu_seconds(scenario: Any, topology: Topology, start: float, end: 
     rack_gpus = [sum(topology.node_gpus[n] for n in nodes) for nodes in topology.rack_nodes]
     names = topology.site_names
     count = [len(r) - added.get(names[i], 0) for i, r in enumerate(racks)]
-    levels = [Steps.constant(0.0) for _ in topology.pools]
     gpus = [0.0] * len(topology.pools)
     for i, site in enumerate(racks):
         for r in site[: count[i]]:
@@ -201,7 +202,30 @@ def installed_gpu_seconds(scenario: Any, topology: Topology, start: float, end: 
             gpus[topology.rack_pool[r]] += sign * rack_gpus[r]
         for p in {topology.rack_pool[r] for r in moved}:
             levels[p] = levels[p].overlay(float(ev.at), math.inf, gpus[p])
+    return levels
+
+
+def installed_gpu_seconds(levels: list[Steps], start: float, end: float) -> list[float]:
+    """GPU-seconds installed in each pool over ``[start, end]``."""
     return [level.integral(start, end) for level in levels]
 
 
-__all__ = ["END", "START", "TimedEvents", "installed_gpu_seconds", "later_racks", "site_racks", "with_later_racks"]
+def installed_at(levels: list[Steps], times: np.ndarray) -> np.ndarray:
+    """GPUs installed in the whole data center at each of ``times``."""
+    total = np.zeros(times.size)
+    for level in levels:
+        total += level.values[np.maximum(np.searchsorted(level.times, times, side="right") - 1, 0)]
+    return total
+
+
+__all__ = [
+    "END",
+    "START",
+    "TimedEvents",
+    "installed_at",
+    "installed_gpu_seconds",
+    "installed_levels",
+    "later_racks",
+    "site_racks",
+    "with_later_racks",
+]

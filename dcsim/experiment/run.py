@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import dcsim
 from dcsim.core.files import file_sha256
 from dcsim.core.memory import release_free_memory
-from dcsim.engine.events import installed_gpu_seconds
+from dcsim.engine.events import installed_at, installed_gpu_seconds, installed_levels
 from dcsim.engine.model import DataCenterModel, ProgressHook
 from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
 from dcsim.faults.spec import COMPONENTS
@@ -275,11 +275,12 @@ def simulate(
         replicas = replicas_table(record_table(col, "replica_change"), col.names["service"], end)
         shares = {s.name: s.sample for s in scenario.services}
         serving = (requests, replicas, replica_seconds(replicas, window, model.topology, shares))
+    levels = installed_levels(scenario, model.topology) if scenario.events else None  # racks come and go
     summary = summarize(
         jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
         network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,
         serving[2] if serving is not None else None,
-        installed_gpu_seconds(scenario, model.topology, window.start, window.end) if scenario.events else None,
+        installed_gpu_seconds(levels, window.start, window.end) if levels is not None else None,
     )  # fmt: skip
     if serving is not None:
         summary["services"] = service_metrics(
@@ -293,6 +294,8 @@ def simulate(
         "placement": scenario.policies.placement.name,
     }
     installed = model.topology.n_gpus
+    if levels is not None and window.length > 0:
+        installed = summary["cluster"]["installed_gpu_hours"] * 3600.0 / window.length  # on average
     offered = work.gpus(scenario.horizon if scenario.horizon is not None else end)
     summary["workload"] = {
         "offered_gpus": offered,
@@ -313,7 +316,9 @@ def simulate(
             f"the run stopped at {end:g} s with {model.stuck_jobs} job(s) queued, nothing running and nothing "
             "arriving: the placement policy never places them; check it and the job sizes"
         )
-    data = {"jobs": jobs, "timeseries": timeseries_table(model.collector, model.topology.n_gpus)}
+    samples = col.columns("sample")["time"]
+    data = {"jobs": jobs, "timeseries": timeseries_table(
+        col, model.topology.n_gpus if levels is None else installed_at(levels, samples))}  # fmt: skip
     if faults is not None and model.rel is not None:
         data["failures"], data["down"] = faults.failures, faults.down
     if events:

@@ -111,7 +111,7 @@ STATIC_NAMES: tuple[str, ...] = (
     "workload.offered_gpus", "workload.offered_load", "workload.endless_load",
     "placement.multi_node_jobs", "placement.cross_rack_jobs",
     "window.start_s", "window.end_s", "window.hours",
-    "cluster.installed_gpus", "cluster.nodes", "cluster.spare_gpus",
+    "cluster.installed_gpus", "cluster.nodes", "cluster.spare_gpus", "cluster.installed_gpu_hours",
     "scheduler.epochs", "scheduler.fallbacks", "scheduler.fallback_share", "scheduler.jobs_started",
     "scheduler.unplaced", "scheduler.guard_starts",
     *(f"services.{f}" for f in SERVICE_FIELDS),
@@ -173,6 +173,7 @@ _WORDS = {
     "storage.busy_fraction": "share of time storage was in use",
     "storage.max_rack_utilization": "busiest rack's storage utilization",
     "cluster.installed_gpus": "installed GPUs", "cluster.nodes": "nodes", "cluster.spare_gpus": "spare GPUs",
+    "cluster.installed_gpu_hours": "GPU-hours installed (racks added or removed by events)",
     "scheduler.fallback_share": "share of MILP epochs without an optimum",
     "scheduler.jobs_started": "jobs the MILP started", "scheduler.guard_starts": "jobs started by the idle guard",
 }  # fmt: skip

@@ -140,8 +140,11 @@ def trace_id_column(ids: pa.Array | None, rows: np.ndarray) -> pa.Array:
     return trace_id_texts(ids, rows[on]).take(where)  # imports pyarrow.compute: a trace mixed with classes
 
 
-def timeseries_table(col: Collector, installed_gpus: int) -> Table:
+def timeseries_table(col: Collector, installed_gpus: int | np.ndarray) -> Table:
     """The sampled timeseries: ``time_s, busy_gpus, gpu_utilization, queued_jobs, running_jobs, power_kw``.
+
+    ``installed_gpus`` is the GPUs installed, or, when timed events add or remove racks, those
+    installed at each sample (the utilization's denominator).
 
     With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization`` (every
     switch-to-switch link): each tier's traffic over its capacity at the sample, and
@@ -152,7 +155,7 @@ def timeseries_table(col: Collector, installed_gpus: int) -> Table:
     columns = {
         "time_s": s["time"].astype(float),
         "busy_gpus": s["busy_gpus"].astype(np.int64),
-        "gpu_utilization": s["busy_gpus"] / max(installed_gpus, 1),
+        "gpu_utilization": s["busy_gpus"] / np.maximum(installed_gpus, 1),
         "queued_jobs": s["queued_jobs"].astype(np.int64),
         "running_jobs": s["running_jobs"].astype(np.int64),
         "power_kw": s["power_w"] / 1000.0,

@@ -75,9 +75,10 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
         sc.datacenter, list(enumerate(sc.workload.jobs)), sc.workload.trace, sc.costs, sc.horizon, True, sc.base_dir,
         topology,
     )  # fmt: skip
-    if sc.repair is not None and sc.failures is None:
-        problems.append(("repair", "a `repair` block needs a `failures` block (nothing would fail)"))
-    if sc.failures is None:
+    fails = any(e.fail is not None for e in sc.events)  # a timed `fail` without an end is mended by the crew
+    if sc.repair is not None and sc.failures is None and not fails:
+        problems.append(("repair", "a `repair` block needs a `failures` block or a `fail` event (nothing would fail)"))
+    if sc.failures is None and not fails:
         problems += [
             (f"datacenter.sites.{i}.repair", "a site's `repair` block needs a `failures` block (nothing would fail)")
             for i, site in enumerate(sc.datacenter.sites)

@@ -16,8 +16,10 @@ exactly one thing:
   requeued).
 
 This module holds the block (:class:`Event`), the checks that need the whole scenario
-(:func:`event_problems`) and the plan the engine applies (:func:`rate_windows`,
-:func:`policy_changes`, :func:`failure_events`, :func:`rack_events`). It imports no engine.
+(:func:`event_problems`) and the parts of the plan that are the scenario's arithmetic
+(:func:`arrival_windows`, :func:`policy_changes`); :mod:`dcsim.engine.events` applies the rest
+at run time. It imports no engine. Prices and carbon intensity are not settable yet: scoring
+does not read them over time (:class:`dcsim.infra.sites.SiteTimes` takes the overlays once it does).
 """
 
 from __future__ import annotations
@@ -203,13 +205,6 @@ def _substitute(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
     out = copy.deepcopy(data)
     out.pop("events", None)
-    steps = path.split(".")
-    node: Any = out
-    for step in steps[:-1]:
-        node = node[int(step)] if isinstance(node, list) else node.setdefault(step, {})
-        if isinstance(node, str):  # a policy's bare name: write it out with its parameter
-            break
-    last = steps[-1]
     found = setting(path)
     if found is not None and found.kind == "policy":
         service = out["services"][found.index]
@@ -222,6 +217,11 @@ def _substitute(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
             spec = {**spec, "params": {**spec.get("params", {}), found.param: value}}
         service[found.policy] = spec
         return out
+    steps = path.split(".")
+    node: Any = out
+    for step in steps[:-1]:
+        node = node[int(step)] if isinstance(node, list) else node.setdefault(step, {})
+    last = steps[-1]
     node[int(last) if isinstance(node, list) else last] = value
     return out
 
@@ -284,17 +284,12 @@ def _unit_problems(sc: Any, where: str, unit: Unit, racks: dict[str, int]) -> li
         return [(f"{where}.rack", f"site {unit.site!r} has racks 0..{racks[unit.site] - 1}, not {unit.rack}")]
     if unit.node is not None:
         site = sites[unit.site]
-        per_rack = _rack_sizes(site)[unit.rack or 0]
+        sizes = [g.nodes_per_rack for g in site.groups for _ in range(g.racks)]
+        per_rack = sizes[unit.rack] if (unit.rack or 0) < len(sizes) else site.nodes_per_rack  # an added rack
         if unit.node >= per_rack:
             return [(f"{where}.node", f"rack {unit.rack} of site {unit.site!r} has nodes 0..{per_rack - 1}, "
                                       f"not {unit.node}")]  # fmt: skip
     return []
-
-
-def _rack_sizes(site: Any) -> list[int]:
-    """Nodes of each rack of a site, in order (added racks: the uniform site's)."""
-    sizes = [g.nodes_per_rack for g in site.groups for _ in range(g.racks)]
-    return sizes + [site.nodes_per_rack or 0] * 100_000
 
 
 def event_problems(sc: Any, data: dict[str, Any], validate: Callable[[dict[str, Any]], Any]) -> list[tuple[str, str]]:
@@ -327,7 +322,8 @@ def event_problems(sc: Any, data: dict[str, Any], validate: Callable[[dict[str, 
                 problems += found
                 if not found:
                     for start, end, other in spans.get(path, []):
-                        if ev.at < end and start < ev.end:
+                        superseded = math.isinf(end) and start < ev.at  # an earlier set for good: this one follows it
+                        if ev.at < end and start < ev.end and not superseded:
                             problems.append((f"{where}.set.{path}", f"event {other} sets it too, from "
                                              f"{units.format_duration(start)}, and its span overlaps this one's; "
                                              "give one of them an earlier end"))  # fmt: skip
@@ -419,19 +415,28 @@ class PolicyChange:
 
 
 def policy_changes(sc: Any) -> list[PolicyChange]:
-    """Every policy-parameter change of the events, with the change back at an event's end, by time."""
-    out = []
-    for i, ev in enumerate(sc.events):
+    """Every policy-parameter change of the events, with the change back at an event's end, by time.
+
+    An event with an end gives back the value in force before it: the scenario's, or that of an
+    earlier event without an end (which a later event supersedes); at one instant a change back
+    comes before a new value.
+    """
+    out: list[tuple[float, int, PolicyChange]] = []
+    current: dict[str, Any] = {}
+    for i in sorted(range(len(sc.events)), key=lambda k: sc.events[k].at):
+        ev = sc.events[i]
         for path, value in (ev.set or {}).items():
             found = setting(path)
             if found is None or found.kind != "policy":
                 continue
             spec = getattr(sc.services[found.index], found.policy)
-            out.append(PolicyChange(float(ev.at), i, found.index, found.policy, found.param, value))
+            before = current.get(path, spec.params.get(found.param, _DEFAULT))
+            out.append((float(ev.at), 1, PolicyChange(float(ev.at), i, found.index, found.policy, found.param, value)))
             if math.isfinite(ev.end):
-                old = spec.params.get(found.param, _DEFAULT)
-                out.append(PolicyChange(ev.end, i, found.index, found.policy, found.param, old))
-    return sorted(out, key=lambda c: c.time)
+                out.append((ev.end, 0, PolicyChange(ev.end, i, found.index, found.policy, found.param, before)))
+            else:
+                current[path] = value
+    return [change for _, _, change in sorted(out, key=lambda c: (c[0], c[1]))]
 
 
 _DEFAULT = object()

@@ -133,9 +133,10 @@ def test_added_racks_count_as_installed_from_their_time_only() -> None:
     no_event = run_data(training())
     # the same jobs (1 GPU, never queued) keep the same GPU-hours busy: only the denominator moved
     assert busy == pytest.approx(no_event.summary["utilization"]["gpu_allocated"] * 32 * 6)
-    starts = result.jobs
-    late = np.asarray(starts["start_s"]) < 4 * H
-    assert late.any()
+    ts = result.timeseries
+    installed = np.where(ts["time_s"] < 4 * H, 32, 64)  # the timeseries' utilization is over the GPUs installed then
+    np.testing.assert_allclose(ts["gpu_utilization"], ts["busy_gpus"] / installed)
+    assert s["workload"]["offered_load"] == pytest.approx(1 * 60 / 3600 * 60 / (256 / 6))  # 1 GPU x 1 min x 60/h
 
 
 def test_removed_racks_requeue_their_runs_and_stop_counting() -> None:
@@ -192,10 +193,12 @@ def test_a_rack_failed_then_restored_is_down_until_the_restore() -> None:
 
 
 def test_a_node_failed_without_end_is_mended_by_the_repair_crew() -> None:
-    """A node (8 GPUs) fails at 1 h with no end and no restore: the crew repairs it in its fixed 2 h."""
+    """A node (8 GPUs) fails at 1 h with no end and no restore: the crew repairs it in its fixed 2 h.
+
+    No `failures` block: the event is the only failure, and the `repair` block is the crew's.
+    """
     data = training(
         events=[{"at": "1h", "fail": {"site": "dc1", "rack": 0, "node": 1}}],
-        failures={"gpu": {"mtbf": "1e7h"}},
         repair={"technicians": 1, "time": {"dist": "fixed", "value": "2h"}},
     )
     s = run_data(data).summary
@@ -271,3 +274,28 @@ def test_a_scenario_with_events_runs_from_its_resolved_form_as_sweeps_do() -> No
     assert task["error"] is None
     direct = {k: v for k, v in flatten(run_data(data, 1).summary).items() if not isinstance(v, list)}
     assert task["metrics"] == direct
+
+
+def test_an_event_with_an_end_gives_back_the_value_in_force_before_it() -> None:
+    """Rate 60/h; 120/h from 1 h for good; 30/h over [2 h, 3 h): factors 2 from 1 h, 0.5 in [2 h, 3 h), 2 after.
+
+    The HPA target likewise: 7.5 from 10 min, 30 over [20 min, 30 min), then 7.5 again (not the scenario's 15).
+    """
+    from dcsim.core import units
+    from dcsim.scenario.events import policy_changes
+    from dcsim.scenario.events import rate_windows as windows_of
+
+    rate = "workload.jobs.0.arrival.rate"
+    sc = build(
+        training(events=[{"at": "1h", "set": {rate: "120/h"}}, {"at": "2h", "until": "3h", "set": {rate: "30/h"}}])
+    )
+
+    got = windows_of(sc.events, "workload.jobs.0.arrival.rate", 60 / H, units.rate)
+    assert got == [
+        (H, 2 * H, pytest.approx(2.0)),
+        (2 * H, 3 * H, pytest.approx(0.5)),
+        (3 * H, math.inf, pytest.approx(2.0)),
+    ]
+    hpa = build(serving([{"at": "10m", "set": {"services.0.autoscaler.target": 7.5}},
+                         {"at": "20m", "until": "30m", "set": {"services.0.autoscaler.target": 30}}]))  # fmt: skip
+    assert [(c.time, c.value) for c in policy_changes(hpa)] == [(600.0, 7.5), (1200.0, 30), (1800.0, 7.5)]
