@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import pairwise
 
 from dcsim.core.text import quote
 
@@ -90,7 +91,12 @@ def duration(value: object) -> float:
     """
     example = "'90s', '15m', '2h', '7d' or '3d4h'"
     if isinstance(value, str) and _COMPOUND.fullmatch(value.strip()):
-        return sum(_parse(n + u, DURATION_UNITS, "duration", example) for n, u in _PART.findall(value.strip()))
+        parts = _PART.findall(value.strip())
+        sizes = [DURATION_UNITS[u] for _, u in parts]
+        if any(a <= b for a, b in pairwise(sizes)):  # 3d4h, 1h30m: each unit once, largest first
+            raise ValueError(f"expected a duration such as {example}, got {quote(value)}: in a sum of units, give each "
+                             "unit once, the largest first")  # fmt: skip
+        return sum(_parse(n + u, DURATION_UNITS, "duration", example) for n, u in parts)
     return _parse(value, DURATION_UNITS, "duration", example)
 
 

@@ -208,3 +208,7 @@ def test_a_duration_may_be_a_sum_of_units() -> None:
     assert duration("1e3h") == 1000 * 3600
     with pytest.raises(ValueError, match="got '3d4x'"):
         duration("3d4x")
+    with pytest.raises(ValueError, match="each unit once, the largest first"):
+        duration("1h1h")
+    with pytest.raises(ValueError, match="each unit once, the largest first"):
+        duration("30m1h")
