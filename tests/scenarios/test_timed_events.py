@@ -299,3 +299,24 @@ def test_an_event_with_an_end_gives_back_the_value_in_force_before_it() -> None:
     hpa = build(serving([{"at": "10m", "set": {"services.0.autoscaler.target": 7.5}},
                          {"at": "20m", "until": "30m", "set": {"services.0.autoscaler.target": 30}}]))  # fmt: skip
     assert [(c.time, c.value) for c in policy_changes(hpa)] == [(600.0, 7.5), (1200.0, 30), (1800.0, 7.5)]
+
+
+def test_a_failed_site_takes_jobs_and_replicas_down_as_a_traced_site_failure_does(tmp_path: Any) -> None:
+    """The site failing at 1 h for 2 h, by an event or by a failure trace row: the same jobs, requests, replicas."""
+    data = training(horizon="4h")
+    data["services"] = [{
+        "name": "s", "replicas": {"min": 2, "max": 2, "initial": 2},
+        "requests": {"arrival": {"process": "poisson", "rate": "5/s"}},
+        "service_model": {"time": {"dist": "exponential", "mean": "100ms"}},
+    }]  # fmt: skip
+    (tmp_path / "f.csv").write_text("time,component,duration\n3600,site:dc1,7200\n")
+    traced = copy.deepcopy(data)
+    traced["failures"] = {"trace": {"path": "f.csv"}}
+    data["events"] = [{"at": "1h", "for": "2h", "fail": {"site": "dc1"}}]
+    by_event, by_trace = run_data(data, 1, str(tmp_path)), run_data(traced, 1, str(tmp_path))
+    for name in ("jobs", "replicas", "requests"):
+        assert by_event.frame(name).equals(by_trace.frame(name)), name
+    replicas = by_event.frame("replicas")
+    assert replicas["ended"].astype(str).tolist() == ["lost", "lost", "running", "running"]
+    assert replicas["end_s"].tolist()[:2] == [H, H] and replicas["placed_s"].tolist()[2:] == [3 * H, 3 * H]
+    assert by_event.summary["faults"]["downtime_gpu_hours"] == by_trace.summary["faults"]["downtime_gpu_hours"] == 64
