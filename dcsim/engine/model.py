@@ -38,6 +38,8 @@ class DataCenterModel:
         seed: the run seed (overrides ``scenario.seed``).
         collector: receives the event records (a new one if None).
         progress: called at every timeseries sample (for progress displays).
+        site_times: each site's prices, carbon and clock for a site router
+            (:class:`dcsim.infra.sites.SiteTimes`; default: the scenario's).
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class DataCenterModel:
         seed: int | None = None,
         collector: Collector | None = None,
         progress: ProgressHook | None = None,
+        site_times: Any = None,
     ) -> None:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
@@ -128,9 +131,21 @@ class DataCenterModel:
         if not isinstance(self.dispatch.scheduler, KeyOrder):
             self.dispatch.scheduler.bind(self._fleet())
         self.dispatch.start_epochs()
-        self.sources = Sources(
-            self.env, scenario, self.seed, self.topology, self.collector, self.dispatch.submit, self.check_drained
-        )
+        #: The site router between the workload and the queue, when the scenario names one.
+        self.routing = None
+        submit = self.dispatch.submit
+        if scenario.policies.site_router is not None:
+            from dcsim.engine.routing import SiteRouting, site_blocks
+
+            self.routing = SiteRouting(
+                self.env, scenario, self.seed, self.topology, self.cluster, self.collector, submit,
+                self.dispatch.requeue, site_times,
+            )  # fmt: skip
+            self.routing.site_blocked = site_blocks(self.rel)
+            self.routing.settled = self.check_drained
+            runs.started = self.routing.started
+            submit = self.routing.submit
+        self.sources = Sources(self.env, scenario, self.seed, self.topology, self.collector, submit, self.check_drained)
         self.env.process(self._sampler())
         self.check_drained()
 
@@ -191,7 +206,10 @@ class DataCenterModel:
         self.check_drained()
 
     def _requeue(self, job: Job) -> None:
-        self.dispatch.requeue(job)
+        if self.routing is not None:
+            self.routing.requeue(job)
+        else:
+            self.dispatch.requeue(job)
 
     def _fabric_changed(self, capacities: dict[int, float]) -> None:
         """Links of the fabric lost or regained capacity (a link or switch failed or came back)."""
@@ -214,6 +232,8 @@ class DataCenterModel:
         """
         if self.sources.open or self.runs.count or self.drained.triggered or self.dispatch.pending:
             return
+        if self.routing is not None and self.routing.holding:
+            return  # jobs held back, or moving their data, queue later
         queue = self.dispatch.queue
         if len(queue) and self.rel is not None and self.rel.outages:
             return  # capacity is out of service and will come back
@@ -276,6 +296,8 @@ class DataCenterModel:
         self.runs.close(end)  # runs cut by the end: nothing lost (yet)
         if self.storage is not None:
             self.storage.close(end)
+        if self.routing is not None:
+            self.routing.close(end)
         if self.services is not None:
             self.services.close(end)
         samples = self.collector.samples["time"]

@@ -77,6 +77,14 @@ def class_chunks(cls: JobClass, seed: int, horizon: float | None, base_dir: str)
     return chunks(), mean
 
 
+def class_pools(topology: Topology, cls: JobClass) -> tuple[int, ...]:
+    """The pools a class may run in: of its GPU types and memory, at its ``sites`` (any site if none)."""
+    pools = topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
+    if cls.sites is None:
+        return pools
+    return tuple(p for p in pools if topology.pools[p].site in cls.sites)
+
+
 class Sources:
     """The workload's processes: they make jobs, record their submission and hand them to ``submit``.
 
@@ -113,7 +121,7 @@ class Sources:
         base = scenario.base_dir
         for cls in scenario.workload.jobs:
             chunks, mean = class_chunks(cls, seed, self.horizon, base)
-            pools = topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
+            pools = class_pools(topology, cls)
             speeds = topology.pool_rates(pools, cls.speed, cls.speed_reference)
             comm = cls.communication
             src = _Source(
@@ -216,4 +224,4 @@ class Sources:
         self.done()
 
 
-__all__ = ["Sources", "checkpoint_size", "checkpointing", "class_chunks"]
+__all__ = ["Sources", "checkpoint_size", "checkpointing", "class_chunks", "class_pools"]

@@ -22,9 +22,10 @@ from dcsim.policies import REGISTRIES
 from dcsim.scenario.load import load_scenario
 from dcsim.scenario.schema import PolicySpec, Scenario
 
-POLICY_KINDS = ("scheduler", "placement", "repair", "load_balancer", "autoscaler")
+POLICY_KINDS = ("scheduler", "placement", "repair", "load_balancer", "autoscaler", "site_router")
 POLICY_PATHS = {
     "scheduler": "policies.scheduler", "placement": "policies.placement", "repair": "repair.policy",
+    "site_router": "policies.site_router",
     "load_balancer": "services.*.load_balancer", "autoscaler": "services.*.autoscaler",
 }  # fmt: skip
 """Where each policy kind sits in a scenario (a service's kinds: in every service, ``*``)."""
