@@ -19,7 +19,6 @@ Without a router nothing here runs: jobs go straight to the queue, as before.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import simpy
@@ -36,45 +35,7 @@ from dcsim.metrics.collector import Collector
 from dcsim.policies.routing import SITE_ROUTER, SitesView, Wait
 from dcsim.views import JobSnapshot
 from dcsim.workload.jobs import Job
-
-
-@dataclass(frozen=True)
-class RoutedClass:
-    """What routing needs of a job class.
-
-    Attributes:
-        pools: the pools it may run in, at every site.
-        by_site: those of each site (by site index; empty where it may not run).
-        sites: the sites it may be routed to: where it has pools, among its ``sites``, and
-            reachable over the WAN from its data's home.
-        home: its data's home site (None: no data).
-        size: bytes of its data (0: none).
-        deferrable: how long after submission a job may be held back, s.
-    """
-
-    pools: tuple[int, ...]
-    by_site: tuple[tuple[int, ...], ...]
-    sites: tuple[int, ...]
-    home: int | None
-    size: float
-    deferrable: float
-
-
-def routed_class(
-    topology: Topology, wan: Wan, pools: tuple[int, ...], spec: Any = None
-) -> RoutedClass:  # fmt: skip
-    """The routing facts of a class allowed on ``pools`` (``spec``: its JobClass; None: a trace's jobs)."""
-    names = topology.site_names
-    by_site = tuple(tuple(p for p in pools if topology.pools[p].site == name) for name in names)
-    data = getattr(spec, "data", None)
-    home = names.index(data.home) if data is not None else None
-    wanted = getattr(spec, "sites", None)
-    sites = tuple(
-        s for s, name in enumerate(names)
-        if by_site[s] and (wanted is None or name in wanted) and (home is None or wan.connected(home, s))
-    )  # fmt: skip
-    size = float(data.size) if data is not None else 0.0
-    return RoutedClass(pools, by_site, sites, home, size, float(getattr(spec, "deferrable", 0.0)))
+from dcsim.workload.routes import RoutedClass, class_pools, routed_class
 
 
 class SiteRouting:
@@ -104,8 +65,6 @@ class SiteRouting:
         requeue: Callable[[Job], None],
         times: SiteTimes | None = None,
     ) -> None:
-        from dcsim.engine.sources import class_pools
-
         self.env, self.cluster, self.collector = env, cluster, collector
         self._submit, self._requeue = submit, requeue
         names = topology.site_names
@@ -285,4 +244,4 @@ def site_blocks(rel: Any) -> Sequence[int] | None:
     return rel.blocked[SITE] if rel is not None else None
 
 
-__all__ = ["RoutedClass", "SiteRouting", "routed_class", "site_blocks", "sites_view"]
+__all__ = ["SiteRouting", "site_blocks", "sites_view"]

@@ -20,6 +20,7 @@ from dcsim.metrics.collector import Collector
 from dcsim.workload.arrivals import arrival_times
 from dcsim.workload.distributions import count_sampler, duration_sampler
 from dcsim.workload.jobs import Checkpointing, Job
+from dcsim.workload.routes import class_pools
 from dcsim.workload.spec import JobClass
 from dcsim.workload.trace import TraceTable, read_trace
 
@@ -75,14 +76,6 @@ def class_chunks(cls: JobClass, seed: int, horizon: float | None, base_dir: str)
             yield times.tolist(), size_draw(rngs["job_sizes"], n).tolist(), durations.tolist(), estimates.tolist()
 
     return chunks(), mean
-
-
-def class_pools(topology: Topology, cls: JobClass) -> tuple[int, ...]:
-    """The pools a class may run in: of its GPU types and memory, at its ``sites`` (any site if none)."""
-    pools = topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
-    if cls.sites is None:
-        return pools
-    return tuple(p for p in pools if topology.pools[p].site in cls.sites)
 
 
 class Sources:
@@ -224,4 +217,4 @@ class Sources:
         self.done()
 
 
-__all__ = ["Sources", "checkpoint_size", "checkpointing", "class_chunks", "class_pools"]
+__all__ = ["Sources", "checkpoint_size", "checkpointing", "class_chunks"]
