@@ -319,6 +319,8 @@ def _words(name: str) -> str:
         return f"{last} (service {parts[2]})"
     if parts[:2] == ["faults", "repair_crew_load_by_site"] and len(parts) == 3:
         return f"repair crew load (site {parts[2]})"
+    if parts[:2] == ["routing", "by_site"] and len(parts) == 3:
+        return f"jobs routed to site {parts[2]}"
     if len(parts) == 4 and (parts[0], parts[1]) in _BREAKDOWNS:
         group = "site" if parts[1] == "by_site" else "GPU type"
         return f"{_BREAKDOWN_WORDS[parts[3]]} ({group} {parts[2]})"
