@@ -187,3 +187,16 @@ def test_bad_routing_settings_exit_2_with_one_message(tmp_path: Path, job: dict,
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
     assert out.stderr.count("workload.jobs.0") == 1
+
+
+def test_a_traces_jobs_are_routed_too(tmp_path: Path) -> None:
+    (tmp_path / "jobs.csv").write_text("submit,gpus,dur\n0,8,600\n60,8,600\n120,16,600\n", encoding="utf-8")
+    data = scenario("lowest_carbon")
+    data["workload"] = {"trace": {"path": "jobs.csv", "columns": {"submit_time": "submit", "gpus": "gpus",
+                                                                  "duration": "dur"}}}  # fmt: skip
+    sc = build(data, str(tmp_path))
+    model = DataCenterModel(sc, site_times=Carbon(sc, [400.0, 30.0]))
+    model.run()
+    # The first two (8 GPUs each, 10 min) fill b's 16 GPUs; the third (16) cannot start at b then, so it goes
+    # to the cleanest site that can take it now, a.
+    assert sites_started(model) == ["b", "b", "a"]
