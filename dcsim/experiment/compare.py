@@ -89,6 +89,9 @@ def policy_override(axis: Axis, name: str, base: Scenario) -> list[str]:
         raise OverrideError(f"--policy {axis.policy}={name}: {axis.path}: {exc}") from None
     out = []
     for path, current in places:
+        if current is None:  # a kind the scenario leaves unset (no site router): nothing to carry over
+            out.append(f"{path}={json.dumps({'name': name, 'params': {}})}")
+            continue
         source = registry.params_model(current.name).model_fields
         params = {
             k: v

@@ -103,6 +103,7 @@ def routing_problems(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:
     problems = []
     for i, cls in enumerate(sc.workload.jobs):
         path = f"workload.jobs.{i}"
+        before = len(problems)
         for site in [s for s in cls.sites or [] if s not in names]:
             problems.append((f"{path}.sites", f"no site named {quote(site)}; the sites are {known}"))
         if cls.sites is not None and all(s in names for s in cls.sites):
@@ -119,7 +120,7 @@ def routing_problems(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:
         if cls.deferrable > 0 and router is None:
             problems.append((f"{path}.deferrable", "a job is held back only by a site router that looks ahead: "
                              "set policies.site_router to cheapest_now or lowest_carbon, or drop it"))  # fmt: skip
-        elif router is not None and not problems:
+        elif router is not None and len(problems) == before:
             from dcsim.infra.wan import Wan
             from dcsim.workload.routes import class_pools, routed_class
 

@@ -200,3 +200,13 @@ def test_a_traces_jobs_are_routed_too(tmp_path: Path) -> None:
     # The first two (8 GPUs each, 10 min) fill b's 16 GPUs; the third (16) cannot start at b then, so it goes
     # to the cleanest site that can take it now, a.
     assert sites_started(model) == ["b", "b", "a"]
+
+
+def test_a_policy_axis_sets_a_router_a_scenario_does_not_have() -> None:
+    from dcsim.experiment.compare import parse_axis, policy_override
+
+    base = build(scenario(None))
+    axis = parse_axis("site_router=home,lowest_carbon", policy=True)
+    assert policy_override(axis, "lowest_carbon", base) == [
+        'policies.site_router={"name": "lowest_carbon", "params": {}}'
+    ]
