@@ -210,3 +210,26 @@ def test_a_policy_axis_sets_a_router_a_scenario_does_not_have() -> None:
     assert policy_override(axis, "lowest_carbon", base) == [
         'policies.site_router={"name": "lowest_carbon", "params": {}}'
     ]
+
+
+def test_a_plug_in_router_reads_the_view_and_may_wait(tmp_path: Path) -> None:
+    # The how-to's router, and one that holds every job back 30 min (its class may wait 1 h).
+    (tmp_path / "myrouters.py").write_text(
+        "from dcsim.policies.routing import Wait\n\n"
+        "class Emptiest:\n    def __init__(self, params, rng):\n        pass\n\n"
+        "    def route(self, job, sites, now):\n"
+        "        return max(sites.allowed(job), key=lambda s: (sites.free(s, job), s))\n\n"
+        "class Later:\n    def __init__(self, params, rng):\n        pass\n\n"
+        "    def route(self, job, sites, now):\n"
+        "        return Wait(job.submit_time + 1800) if now < job.submit_time + 1800 else 0\n",
+        encoding="utf-8",
+    )
+    model = run_model(scenario("myrouters:Emptiest"), base_dir=str(tmp_path))
+    assert sites_started(model) == ["b"] * 6  # both empty: the tie goes to the higher index, b
+    model = run_model(scenario("myrouters:Later", deferrable="1h"), base_dir=str(tmp_path))
+    jobs = jobs_table(model.collector, model.topology)
+    assert jobs["deferred_s"].tolist() == [1800.0] * 6 and jobs["wait_s"].tolist() == [1800.0] * 6
+    from dcsim.core.errors import PlacementError
+
+    with pytest.raises(PlacementError, match="may wait only until its deadline"):
+        run_model(scenario("myrouters:Later", deferrable="10m"), base_dir=str(tmp_path))
