@@ -110,10 +110,6 @@ class SiteRouting:
         """The routing facts of a job's class (a trace's jobs share one)."""
         return self.classes.get(job.job_class) or self.classes[None]
 
-    def up(self, site: int) -> bool:
-        """Whether the site is in service (not failed or maintained as a whole)."""
-        return self.site_blocked is None or not self.site_blocked[site]
-
     def deadline(self, job: Any) -> float:
         """The latest time a job may be held back until: submission + deferrable (a requeued job: its submission)."""
         return job.submit_time + (self.info(job).deferrable if not job.restarts else 0.0)
@@ -152,7 +148,7 @@ class SiteRouting:
             return
         info = self.info(job)
         site = answer
-        if type(site) is not int or site not in self.view.allowed(job):
+        if self._plugin and (type(site) is not int or site not in self.view.allowed(job)):
             raise PlacementError(
                 f"site router {self.name!r} routed job {job.id} to {cut(repr(site), 40)}; route() returns the index "
                 f"of one of sites.allowed(job) ({list(self.view.allowed(job))}) or Wait(until)"
@@ -199,7 +195,7 @@ class SiteRouting:
 def sites_view(routing: SiteRouting, names: Sequence[str]) -> SitesView:
     """A read-only view of the sites for the router (O(1) to build; nothing on it leads to the engine)."""
     site_names = tuple(names)
-    times, info, up, deadline = routing.times, routing.info, routing.up, routing.deadline
+    times, info, deadline = routing.times, routing.info, routing.deadline
     queued, installed, pool_free = routing.queued, tuple(routing.installed), routing.cluster.pool_free
 
     class View:
@@ -212,11 +208,20 @@ def sites_view(routing: SiteRouting, names: Sequence[str]) -> SitesView:
 
         def allowed(self, job: Any) -> tuple[int, ...]:
             sites = info(job).sites
-            live = tuple(s for s in sites if up(s))
+            blocked = routing.site_blocked
+            if blocked is None or not any(blocked):
+                return sites
+            live = tuple(s for s in sites if not blocked[s])
             return live or sites
 
         def free(self, site: int, job: Any) -> int:
-            return sum(pool_free[p] for p in info(job).by_site[site])
+            pools = info(job).by_site[site]
+            if len(pools) == 1:
+                return pool_free[pools[0]]
+            total = 0
+            for p in pools:
+                total += pool_free[p]
+            return total
 
         def queued(self, site: int) -> int:
             return queued[site]
