@@ -139,7 +139,7 @@ class DataCenterModel:
 
             self.routing = SiteRouting(
                 self.env, scenario, self.seed, self.topology, self.cluster, self.collector, submit,
-                self.dispatch.requeue, site_times,
+                self.dispatch.requeue, self.dispatch.queue.discard, site_times,
             )  # fmt: skip
             self.routing.site_blocked = site_blocks(self.rel)
             self.routing.settled = self.check_drained
@@ -219,6 +219,8 @@ class DataCenterModel:
     def capacity_changed(self) -> None:
         """GPUs went out of or back into service (or a run was lost): record the level and schedule."""
         self.collector.on_down(self.env.now, self.cluster.down_gpus)
+        if self.routing is not None:
+            self.routing.site_changed()
         if self.services is not None:
             self.services.place_pending()
         self.dispatch.schedule()

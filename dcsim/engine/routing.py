@@ -11,7 +11,9 @@ stages data in before it allocates). It enters the queue when the last byte has 
 waits count from its submission, so deferral and stage-in are part of its wait. A job whose
 run is lost (a failure, maintenance, a preemption) is routed again at once, to a site that
 is up (a failed site's jobs go elsewhere where their class allows), moving its data again
-if the new site holds no copy of it (a site that received it keeps its copy).
+if the new site holds no copy of it (a site that received it keeps its copy). Jobs queued at
+a site when it goes down, and jobs whose data arrives at a site that is down, are moved the
+same way (a new attempt, but no interruption).
 
 Without a router nothing here runs: jobs go straight to the queue, as before.
 """
@@ -34,7 +36,7 @@ from dcsim.infra.wan import Wan
 from dcsim.metrics.collector import Collector
 from dcsim.policies.routing import SITE_ROUTER, SitesView, Wait
 from dcsim.views import JobSnapshot
-from dcsim.workload.jobs import Job
+from dcsim.workload.jobs import INTERRUPTED, Job
 from dcsim.workload.routes import RoutedClass, class_pools, routed_class
 
 
@@ -50,6 +52,7 @@ class SiteRouting:
         collector: receives ``job_routed`` and the WAN's records.
         submit: queues a new job (the dispatcher's ``submit``).
         requeue: queues a lost job's next attempt at once (the dispatcher's ``requeue``).
+        discard: takes a queued job out of the queue (its state already changed).
         times: each site's prices, carbon and clock (default: the scenario's).
     """
 
@@ -63,10 +66,11 @@ class SiteRouting:
         collector: Collector,
         submit: Callable[[Job], None],
         requeue: Callable[[Job], None],
+        discard: Callable[[Job], None],
         times: SiteTimes | None = None,
     ) -> None:
         self.env, self.cluster, self.collector = env, cluster, collector
-        self._submit, self._requeue = submit, requeue
+        self._submit, self._requeue, self._discard = submit, requeue, discard
         names = topology.site_names
         wan = Wan(names, scenario.datacenter.wan)
         wl = scenario.workload
@@ -87,7 +91,9 @@ class SiteRouting:
         self.times = times if times is not None else SiteTimes(scenario)
         #: GPUs asked for by the jobs queued at each site, and each queued routed job's (site, GPUs).
         self.queued = [0] * len(names)
-        self._waiting: dict[int, tuple[int, int]] = {}
+        self._waiting: dict[int, tuple[int, int, Job]] = {}
+        #: Times a job was moved off a site that went down while it was queued there (or its data moving there).
+        self._moves: dict[int, int] = {}
         #: Jobs held back (deferred) or moving their data: not in the queue yet, but the run is not over.
         self.holding = 0
         #: The site other than its home that holds a copy of a job's data, by job id.
@@ -112,7 +118,11 @@ class SiteRouting:
 
     def deadline(self, job: Any) -> float:
         """The latest time a job may be held back until: submission + deferrable (a requeued job: its submission)."""
-        return job.submit_time + (self.info(job).deferrable if not job.restarts else 0.0)
+        return job.submit_time + (self.info(job).deferrable if not self.attempt(job) else 0.0)
+
+    def attempt(self, job: Any) -> int:
+        """How many times the job was routed before: its restarts, and its moves off a site that went down."""
+        return job.restarts + self._moves.get(job.id, 0) if self._moves else job.restarts
 
     # ------------------------------------------------------------------ jobs in
     def submit(self, job: Job) -> None:
@@ -153,8 +163,9 @@ class SiteRouting:
                 f"site router {self.name!r} routed job {job.id} to {cut(repr(site), 40)}; route() returns the index "
                 f"of one of sites.allowed(job) ({list(self.view.allowed(job))}) or Wait(until)"
             )
-        deferred = now - job.submit_time if not job.restarts else 0.0
-        self.collector.on_job_routed(now, job.id, site, job.restarts, deferred)
+        attempt = self.attempt(job)
+        deferred = now - job.submit_time if not attempt else 0.0
+        self.collector.on_job_routed(now, job.id, site, attempt, deferred)
         job.pools = info.by_site[site]
         home = info.home
         if home is None or site == home or self._copy.get(job.id) == site:
@@ -171,16 +182,48 @@ class SiteRouting:
         self.settled()
 
     def _staged(self, job: Job, site: int) -> None:
-        """A job's data has arrived at its site: it keeps a copy there, and the job queues."""
+        """A job's data has arrived at its site, which keeps a copy: the job queues (or moves on, if it is down)."""
         self.holding -= 1
         self._copy[job.id] = site
-        self._enter(job, site, True)
+        if self._stranded(job, site):
+            self._moves[job.id] = self._moves.get(job.id, 0) + 1
+            job.pools = self.info(job).pools
+            self._decide(job, True)
+        else:
+            self._enter(job, site, True)
         self.settled()
+
+    def _stranded(self, job: Job, site: int) -> bool:
+        """Whether ``site`` is down while another site the job may go to is up."""
+        blocked = self.site_blocked
+        return bool(blocked and blocked[site]) and any(not blocked[s] for s in self.info(job).sites)
+
+    def site_changed(self) -> None:
+        """GPUs went out of or back into service: jobs queued at a site now down are routed again, elsewhere.
+
+        Each goes back through the router as a new attempt (moved off the site, not interrupted:
+        its restarts and interruptions stay as they were). The engine then runs a scheduling pass.
+        """
+        blocked = self.site_blocked
+        if not blocked or not self._waiting or not any(blocked):
+            return
+        moved = [job for site, _, job in self._waiting.values() if self._stranded(job, site)]
+        for job in sorted(moved, key=lambda j: j.id):
+            site, gpus, _ = self._waiting.pop(job.id)
+            self.queued[site] -= gpus
+            job.state = INTERRUPTED  # its entries in the queue are dead from now on
+            self._discard(job)
+            again = job.requeued(job.work_left, failed=False)
+            again.restarts, again.interruptions = job.restarts, job.interruptions
+            again.restart_cost, again.write_owed = job.restart_cost, job.write_owed
+            again.pools = self.info(job).pools
+            self._moves[job.id] = self._moves.get(job.id, 0) + 1
+            self._decide(again, True)
 
     def _enter(self, job: Job, site: int, arrival: bool) -> None:
         """Queue a routed job at its site: as an arrival (new, or come later), or a lost job's requeue at once."""
         self.queued[site] += job.gpus
-        self._waiting[job.id] = (site, job.gpus)
+        self._waiting[job.id] = (site, job.gpus, job)
         if arrival:
             self._submit(job)
         else:

@@ -21,7 +21,8 @@ def routing_metrics(routes: Table, window: Window, sites: Sequence[str]) -> dict
 
     ``jobs_routed``: first routings in the window; ``deferred_jobs`` those held back before it
     and ``mean_deferral_s`` their mean time held back (None if none was); ``reroutes``: routings
-    of lost jobs' next attempts in the window; ``by_site.<site>``: first routings to each site.
+    of lost jobs' next attempts, and of queued jobs moved off a site that went down, in the window;
+    ``by_site.<site>``: first routings to each site.
     """
     inside = (routes["time_s"] >= window.start) & (routes["time_s"] <= window.end)
     first = inside & (routes["attempt"] == 0)

@@ -233,3 +233,27 @@ def test_a_plug_in_router_reads_the_view_and_may_wait(tmp_path: Path) -> None:
 
     with pytest.raises(PlacementError, match="may wait only until its deadline"):
         run_model(scenario("myrouters:Later", deferrable="10m"), base_dir=str(tmp_path))
+
+
+def test_jobs_queued_at_a_site_that_fails_move_to_one_that_is_up(tmp_path: Path) -> None:
+    # Site a is cleaner. A filler class holds all of b (16 GPUs) for 30 min; two 16-GPU jobs of 3 h arrive
+    # at 0: the first starts at a, the second finds no room anywhere and queues at the cleaner a. At 1 h a
+    # fails for 10 h: the first is lost and routed to b, the second is moved off a to b too (behind the
+    # first, strict FIFO): they start at b at 1 h and at 4 h, not at a at 11 h.
+    (tmp_path / "f.csv").write_text("time,component,duration\n3600,site:a,36000\n", encoding="utf-8")
+    data = scenario("lowest_carbon", duration="3h", count=2, gpus=16, arrival={"process": "batch", "at": 0})
+    filler = {"name": "filler", "arrival": {"process": "batch", "at": 0}, "count": 1, "gpus": 16,
+              "duration": "30m", "sites": ["b"]}  # fmt: skip
+    data["workload"]["jobs"].insert(0, filler)
+    data["failures"] = {"trace": {"path": "f.csv"}}
+    sc = build(data, str(tmp_path))
+    model = DataCenterModel(sc, site_times=Carbon(sc, [30.0, 400.0]))
+    model.run()
+    started = model.collector.columns("job_started")
+    assert list(zip(started["job_id"].tolist(), started["time"].tolist(), sites_started(model), strict=True)) == [
+        (0, 0.0, "b"), (1, 0.0, "a"), (1, H, "b"), (2, 4 * H, "b"),
+    ]  # fmt: skip
+    routes = model.collector.columns("job_routed")
+    assert routes["job_id"].tolist() == [0, 1, 2, 1, 2] and routes["attempt"].tolist() == [0, 0, 0, 1, 1]
+    jobs = jobs_table(model.collector, model.topology)
+    assert jobs["interruptions"].tolist() == [0, 1, 0]  # moving a queued job is no interruption
