@@ -89,7 +89,7 @@ class SiteRouting:
         self._route = guarded(policy, "route", "site_router", spec.name, SITE_ROUTER)
         self._plugin = type(policy) not in SITE_ROUTER.builtins()
         self.times = times if times is not None else SiteTimes(scenario)
-        #: GPUs asked for by the jobs queued at each site, and each queued routed job's (site, GPUs).
+        #: GPUs asked for by the jobs queued at each site, and each queued routed job's (site, GPUs, job) by id.
         self.queued = [0] * len(names)
         self._waiting: dict[int, tuple[int, int, Job]] = {}
         #: Times a job was moved off a site that went down while it was queued there (or its data moving there).
