@@ -80,7 +80,14 @@ class DataCenterModel:
 
             self.fabric = Fabric(self.topology, scenario.base_dir)
         self.runs = runs = Runs(self.env, self.cluster, self.collector, False, self._ended, self._requeue)
-        self.dispatch = Dispatcher(self.env, scenario.policies, self.seed, self.cluster, runs, self.check_drained)
+        partition = None
+        if scenario.policies.site_router is not None:  # each site's queue keeps its own order
+            names = self.topology.site_names
+            pool_site = [names.index(p.site) for p in self.topology.pools]
+            partition = lambda job: pool_site[job.pools[0]]  # noqa: E731
+        self.dispatch = Dispatcher(
+            self.env, scenario.policies, self.seed, self.cluster, runs, self.check_drained, partition
+        )
         #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
         #: preemption need them: the plain engine stays lean.
         self.track = reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)

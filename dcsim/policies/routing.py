@@ -11,6 +11,10 @@ whether it is up, and its prices, carbon intensity and clock (:class:`dcsim.infr
 They never mutate anything. "Can take the job now" is the same test for every built-in: the
 free GPUs of the job's pools at the site, less the GPUs of the jobs already queued there, are
 at least the job's GPUs (a necessary condition: placement may still find them fragmented).
+When no allowed site can take the job now, ``cheapest_now``, ``lowest_carbon`` and
+``follow_the_sun`` send it where it waits behind the fewest GPUs: the most free GPUs less
+those queued (queueing every job at the best site would leave the others idle under load);
+``home`` queues it at home.
 
 Waiting is for deferrable classes only (``deferrable: 12h``), until at most ``submit +
 deferrable`` (:meth:`SitesView.deadline`); a job lost in a run is routed again at once, never
@@ -101,14 +105,19 @@ class _Base:
         self.params, self.rng = params, rng
 
 
-def _fitting(job: Any, sites: SitesView, allowed: Sequence[int]) -> Sequence[int]:
-    """The allowed sites that can take the job now, or all allowed ones if none can."""
-    fit = [s for s in allowed if sites.fits(s, job)]
-    return fit or allowed
-
-
 def _headroom(job: Any, sites: SitesView, site: int) -> int:
     return sites.free(site, job) - sites.queued(site)
+
+
+def _roomiest(job: Any, sites: SitesView, candidates: Sequence[int]) -> int:
+    """The site of most free GPUs less GPUs queued; ties: the first."""
+    return max(candidates, key=lambda s: (_headroom(job, sites, s), -s))
+
+
+def _best_fitting(job: Any, sites: SitesView, allowed: Sequence[int], key: Any) -> int:
+    """The allowed site of least ``key`` among those that can take the job now; if none can, the roomiest."""
+    fit = [s for s in allowed if sites.fits(s, job)]
+    return min(fit, key=key) if fit else _roomiest(job, sites, allowed)
 
 
 @SITE_ROUTER.register("home")
@@ -128,9 +137,7 @@ class Home(_Base):
         if sites.fits(home, job):
             return home
         others = [s for s in allowed if s != home and sites.fits(s, job)]
-        if not others:
-            return home
-        return max(others, key=lambda s: (_headroom(job, sites, s), -s))
+        return _roomiest(job, sites, others) if others else home
 
 
 @SITE_ROUTER.register("least_loaded")
@@ -139,7 +146,7 @@ class LeastLoaded(_Base):
 
     def route(self, job: Any, sites: SitesView, now: float) -> int:
         """The site of most headroom."""
-        return max(sites.allowed(job), key=lambda s: (_headroom(job, sites, s), -s))
+        return _roomiest(job, sites, sites.allowed(job))
 
 
 class _LookAhead(_Base):
@@ -156,7 +163,7 @@ class _LookAhead(_Base):
     def route(self, job: Any, sites: SitesView, now: float) -> int | Wait:
         """The best site now; or, deferrable, the earliest later moment before the deadline when some site is better."""
         allowed = sites.allowed(job)
-        site = min(_fitting(job, sites, allowed), key=lambda s: (self.value(sites, s, now), s))
+        site = _best_fitting(job, sites, allowed, lambda s: (self.value(sites, s, now), s))
         best = self.value(sites, site, now)
         deadline = sites.deadline(job)
         if deadline <= now:
@@ -178,7 +185,8 @@ class _LookAhead(_Base):
 class CheapestNow(_LookAhead):
     """Lowest electricity price x PUE now (USD per kWh the GPUs draw) among the sites that can take the job.
 
-    The GPU-hour price is paid per installed GPU whether it is busy or not, so where a job
+    If none can take it now, the site with the most free GPUs less those queued. The GPU-hour
+    price is paid per installed GPU whether it is busy or not, so where a job
     runs changes only its energy bill. A deferrable job waits for the cheapest moment of its
     window when that is cheaper than now (looking ahead at the known price series).
     """
@@ -196,7 +204,8 @@ class CheapestNow(_LookAhead):
 class LowestCarbon(_LookAhead):
     """Lowest carbon intensity x PUE now (g CO2e per kWh the GPUs draw) among the sites that can take the job.
 
-    A deferrable job waits for the cleanest moment of its window when that is cleaner than
+    If none can take it now, the site with the most free GPUs less those queued. A deferrable
+    job waits for the cleanest moment of its window when that is cleaner than
     now (looking ahead at the known carbon series).
     """
 
@@ -216,13 +225,15 @@ def hours_from_noon(hour: float) -> float:
 
 @SITE_ROUTER.register("follow_the_sun")
 class FollowTheSun(_Base):
-    """The site whose local time is closest to noon (where it is day) among those that can take the job."""
+    """The site whose local time is closest to noon (where it is day) among those that can take the job.
+
+    If none can take it now, the site with the most free GPUs less those queued.
+    """
 
     def route(self, job: Any, sites: SitesView, now: float) -> int:
         """Closest to 12:00 local time; ties: first."""
         times = sites.times
-        fitting = _fitting(job, sites, sites.allowed(job))
-        return min(fitting, key=lambda s: (hours_from_noon(times.local_hour(s, now)), s))
+        return _best_fitting(job, sites, sites.allowed(job), lambda s: (hours_from_noon(times.local_hour(s, now)), s))
 
 
 __all__ = ["SITE_ROUTER", "SiteRouter", "SitesView", "Wait", "hours_from_noon"]

@@ -257,3 +257,16 @@ def test_jobs_queued_at_a_site_that_fails_move_to_one_that_is_up(tmp_path: Path)
     assert routes["job_id"].tolist() == [0, 1, 2, 1, 2] and routes["attempt"].tolist() == [0, 0, 0, 1, 1]
     jobs = jobs_table(model.collector, model.topology)
     assert jobs["interruptions"].tolist() == [0, 1, 0]  # moving a queued job is no interruption
+
+
+def test_a_strict_order_holds_site_by_site() -> None:
+    # Strict FIFO. Two 16-GPU jobs may run only at a: the second waits there for the first (1 h). An 8-GPU
+    # job of b's arriving at 10 min is behind it in the one queue, but at another site: it starts at once.
+    data = scenario("least_loaded", count=2, gpus=16, duration="1h", sites=["a"],
+                    arrival={"process": "batch", "at": 0})  # fmt: skip
+    data["workload"]["jobs"].append({"name": "y", "arrival": {"process": "batch", "at": "10m"}, "count": 1,
+                                     "gpus": 8, "duration": "1h", "sites": ["b"]})  # fmt: skip
+    model = run_model(data)
+    jobs = jobs_table(model.collector, model.topology)
+    assert jobs["start_s"].tolist() == [0.0, H, 600.0]
+    assert sites_started(model) == ["a", "b", "a"]

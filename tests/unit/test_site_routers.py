@@ -124,7 +124,9 @@ def test_cheapest_now_weighs_price_by_pue() -> None:
 def test_cheapest_now_skips_a_full_cheap_site() -> None:
     times = Times([Steps.constant(p) for p in (0.05, 0.12, 0.10)])
     assert route("cheapest_now", Sites([0, 64, 64], times)) == 2
-    assert route("cheapest_now", Sites([0, 0, 0], times)) == 0  # none fits: the cheapest of all
+    # None fits 8 GPUs: the most free less queued (4 - 0, 6 - 4, 2 - 0), not the cheapest.
+    assert route("cheapest_now", Sites([4, 6, 2], times, queued=[0, 4, 0])) == 0
+    assert route("cheapest_now", Sites([0, 6, 2], times)) == 1
 
 
 def test_cheapest_now_reads_the_price_at_now() -> None:
@@ -164,6 +166,11 @@ def test_cheapest_now_does_not_wait_for_an_equal_price() -> None:
 def test_lowest_carbon_picks_the_cleaner_site() -> None:
     times = Times([Steps.constant(0.1)] * 2, carbon=[Steps.constant(400.0), Steps.constant(30.0)], pue=[1.3, 1.15])
     assert route("lowest_carbon", Sites([64, 64], times)) == 1
+
+
+def test_lowest_carbon_sends_a_job_no_site_can_take_where_it_waits_behind_least() -> None:
+    times = Times([Steps.constant(0.1)] * 2, carbon=[Steps.constant(30.0), Steps.constant(400.0)])
+    assert route("lowest_carbon", Sites([0, 4], times, queued=[16, 0])) == 1  # -16 against 4
 
 
 def test_lowest_carbon_weighs_carbon_by_pue() -> None:
