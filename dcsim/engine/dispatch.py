@@ -55,11 +55,12 @@ class Dispatcher:
         cluster: the live GPU state.
         runs: the running jobs (starts and preemptions go there).
         settled: called after each decision pass (the engine checks whether the run is over).
+        partition: the site a queued job waits for, with a site router (see :class:`JobQueue`).
     """
 
     def __init__(
         self, env: simpy.Environment, policies: Any, seed: int, cluster: Cluster, runs: Runs,
-        settled: Callable[[], None],
+        settled: Callable[[], None], partition: Callable[[Job], int] | None = None,
     ) -> None:  # fmt: skip
         self.env, self.cluster, self.runs, self.settled = env, cluster, runs, settled
         sched, plc = policies.scheduler, policies.placement
@@ -103,7 +104,7 @@ class Dispatcher:
         self.place = place
         self.epoch = self.scheduler.epoch
         backfill = isinstance(self.scheduler, KeyOrder) and self.scheduler.class_heads
-        self.queue = JobQueue(by_class=backfill)
+        self.queue = JobQueue(by_class=backfill, partition=partition)
         #: A plug-in scheduler's view of the queue, and the engine's own handles on it.
         self.queue_view, self._refresh, self._job_of_shown = queue_view(
             self.queue, None if self.epoch is None else self.epoch.window

@@ -40,6 +40,8 @@ class DataCenterModel:
         seed: the run seed (overrides ``scenario.seed``).
         collector: receives the event records (a new one if None).
         progress: called at every timeseries sample (for progress displays).
+        site_times: each site's prices, carbon and clock for a site router
+            (:class:`dcsim.infra.sites.SiteTimes`; default: the scenario's).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class DataCenterModel:
         seed: int | None = None,
         collector: Collector | None = None,
         progress: ProgressHook | None = None,
+        site_times: Any = None,
     ) -> None:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
@@ -82,7 +85,14 @@ class DataCenterModel:
 
             self.fabric = Fabric(self.topology, scenario.base_dir)
         self.runs = runs = Runs(self.env, self.cluster, self.collector, False, self._ended, self._requeue)
-        self.dispatch = Dispatcher(self.env, scenario.policies, self.seed, self.cluster, runs, self.check_drained)
+        partition = None
+        if scenario.policies.site_router is not None:  # each site's queue keeps its own order
+            names = self.topology.site_names
+            pool_site = [names.index(p.site) for p in self.topology.pools]
+            partition = lambda job: pool_site[job.pools[0]]  # noqa: E731
+        self.dispatch = Dispatcher(
+            self.env, scenario.policies, self.seed, self.cluster, runs, self.check_drained, partition
+        )
         #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
         #: preemption need them: the plain engine stays lean.
         self.track = reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)
@@ -141,8 +151,22 @@ class DataCenterModel:
             self.events = TimedEvents(
                 self.env, scenario, self.topology, self.collector, self.rel, self.services, self.capacity_changed
             )
+        #: The site router between the workload and the queue, when the scenario names one.
+        self.routing = None
+        submit = self.dispatch.submit
+        if scenario.policies.site_router is not None:
+            from dcsim.engine.routing import SiteRouting, site_blocks
+
+            self.routing = SiteRouting(
+                self.env, scenario, self.seed, self.topology, self.cluster, self.collector, submit,
+                self.dispatch.requeue, self.dispatch.queue.discard, site_times,
+            )  # fmt: skip
+            self.routing.site_blocked = site_blocks(self.rel)
+            self.routing.settled = self.check_drained
+            runs.started = self.routing.started
+            submit = self.routing.submit
         self.sources = Sources(
-            self.env, scenario, self.seed, self.topology, self.collector, self.dispatch.submit, self.check_drained,
+            self.env, scenario, self.seed, self.topology, self.collector, submit, self.check_drained,
             arrival_windows(scenario) if events else None,
         )  # fmt: skip
         self.env.process(self._sampler())
@@ -205,7 +229,10 @@ class DataCenterModel:
         self.check_drained()
 
     def _requeue(self, job: Job) -> None:
-        self.dispatch.requeue(job)
+        if self.routing is not None:
+            self.routing.requeue(job)
+        else:
+            self.dispatch.requeue(job)
 
     def _fabric_changed(self, capacities: dict[int, float]) -> None:
         """Links of the fabric lost or regained capacity (a link or switch failed or came back)."""
@@ -215,6 +242,8 @@ class DataCenterModel:
     def capacity_changed(self) -> None:
         """GPUs went out of or back into service (or a run was lost): record the level and schedule."""
         self.collector.on_down(self.env.now, self.cluster.down_gpus - self.cluster.absent_gpus)
+        if self.routing is not None:
+            self.routing.site_changed()
         if self.services is not None:
             self.services.place_pending()
         self.dispatch.schedule()
@@ -228,6 +257,8 @@ class DataCenterModel:
         """
         if self.sources.open or self.runs.count or self.drained.triggered or self.dispatch.pending:
             return
+        if self.routing is not None and self.routing.holding:
+            return  # jobs held back, or moving their data, queue later
         queue = self.dispatch.queue
         if len(queue) and self.rel is not None and self.rel.outages:
             return  # capacity is out of service and will come back
@@ -294,6 +325,8 @@ class DataCenterModel:
         self.runs.close(end)  # runs cut by the end: nothing lost (yet)
         if self.storage is not None:
             self.storage.close(end)
+        if self.routing is not None:
+            self.routing.close(end)
         if self.services is not None:
             self.services.close(end)
         samples = self.collector.samples["time"]

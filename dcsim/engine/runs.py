@@ -73,6 +73,8 @@ class Runs:
         self.network: Network | None = None
         #: The runs of jobs whose checkpoints have a size, through storage (set by the engine when a class has one).
         self.sized: SizedCheckpoints | None = None
+        #: Told of every start, when a site router counts the jobs queued at each site (set by the engine).
+        self.started: Callable[[Job], None] | None = None
 
     def holders(self, node: int) -> list[Job]:
         """The runs holding GPUs on ``node`` (a live list: do not keep it)."""
@@ -86,6 +88,8 @@ class Runs:
         job.placement = placement
         job.start_time = now = self.env.now
         self.count += 1
+        if self.started is not None:
+            self.started(job)
         racks = len({cluster.node_rack[n] for n, _ in placement}) if len(placement) > 1 else 1
         first = placement[0][0]
         self.collector.on_job_started(

@@ -21,6 +21,7 @@ from dcsim.metrics.collector import Collector
 from dcsim.workload.arrivals import Columns, arrival_times, intensity_of, rate_windows
 from dcsim.workload.distributions import count_sampler, duration_sampler
 from dcsim.workload.jobs import Checkpointing, Job
+from dcsim.workload.routes import class_pools
 from dcsim.workload.spec import JobClass
 from dcsim.workload.trace import TraceTable, read_trace
 
@@ -142,7 +143,7 @@ class Sources:
         windows = windows or {}
         for i, cls in enumerate(scenario.workload.jobs):
             chunks, mean = class_chunks(cls, seed, self.horizon, base, windows.get(i))
-            pools = topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
+            pools = class_pools(topology, cls)
             speeds = topology.pool_rates(pools, cls.speed, cls.speed_reference)
             comm = cls.communication
             src = _Source(

@@ -34,11 +34,10 @@ import math
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-import numpy as np
 import simpy
 
+from dcsim.engine.transfers import Transfer, Transfers
 from dcsim.faults.checkpoint import COMPUTE, DONE, READ, RESTART, WRITE, RunClock
-from dcsim.infra.fabric import RTOL, max_min
 from dcsim.infra.topology import Topology
 from dcsim.metrics.collector import Collector
 from dcsim.workload.jobs import RUNNING
@@ -47,27 +46,7 @@ from dcsim.workload.jobs import RUNNING
 WRITES, READS = False, True
 
 
-class _Transfer:
-    """One transfer in progress: its nodes' flow and the bits still to move."""
-
-    __slots__ = ("bits", "demand", "done", "idle_s", "job_id", "key", "kind", "load", "nodes", "rate",
-                 "since", "site", "start", "token", "total")  # fmt: skip
-
-    def __init__(self, key: Hashable, job_id: int, kind: bool, site: int, nodes: int, bits: float, links: tuple,
-                 demand: float, done: Callable[[], None], start: float, idle_s: float) -> None:  # fmt: skip
-        self.key, self.job_id, self.kind, self.site, self.nodes = key, job_id, kind, site, nodes
-        self.bits = self.total = bits
-        #: Crossings of each link (its nodes on it: the route's weights), and what one node may move, bits/s.
-        self.load = {link: links.count(link) for link in dict.fromkeys(links)}
-        self.demand = demand
-        self.done = done
-        self.start = self.since = start
-        self.idle_s = idle_s
-        self.rate = 0.0  # bits/s of each node
-        self.token = 0
-
-
-class Storage:
+class Storage(Transfers):
     """The sites' (and racks') storage links and the transfers sharing them, for one run.
 
     Every transfer of a site crosses the site's link, so a change at a site (a transfer
@@ -93,7 +72,6 @@ class Storage:
     def __init__(self, topology: Topology, collector: Collector, env: simpy.Environment, warmup: float = 0.0) -> None:
         assert topology.datacenter is not None
         sites = topology.datacenter.sites
-        self.env, self.collector, self.warmup = env, collector, warmup
         self.node_site, self.node_rack = topology.node_site, topology.node_rack
         #: NIC speed of each node, bits/s: the most one node moves.
         self.nic = [sites[s].network.nic for s in topology.node_site]
@@ -116,24 +94,10 @@ class Storage:
                 assert spec is not None and spec.rack_bandwidth is not None
                 capacities.append(spec.rack_bandwidth)
                 self.link_place.append((s, r))
-        self.capacities = capacities
-        self._capacity = np.asarray(capacities, dtype=float)
-        #: The transfers in progress by key, and each site's (in order of arrival: the solver's input order).
-        self.transfers: dict[Hashable, _Transfer] = {}
-        self._at_site: list[dict[Hashable, _Transfer]] = [{} for _ in sites]
+        super().__init__(env, capacities, len(sites), warmup)
+        self.collector = collector
         self._sites = [link for link in self.site_link if link is not None]
         self._site_capacity = sum(capacities[link] for link in self._sites)
-        n = len(capacities)
-        #: What the transfers on each link would move at their NICs' speed, bits/s; links where that exceeds
-        #: the capacity (congested) at each site; whether the site's shares were last solved congested.
-        self._demand = [0.0] * n
-        self._over = [0] * len(sites)
-        self._solved = [False] * len(sites)
-        self.load = [0.0] * n  # bits/s now
-        self._active = [0] * n  # transfers on the link now
-        self._since = [warmup] * n
-        self._bits = [0.0] * n  # carried inside the window
-        self._busy = [0.0] * n  # seconds with a transfer on it, inside the window
 
     # ------------------------------------------------------------------ transfers
     def links(self, nodes: Sequence[int]) -> tuple[int, ...]:
@@ -180,108 +144,14 @@ class Storage:
         Raises:
             KeyError: a transfer of that ``key`` is in progress.
         """
-        if key in self.transfers:
-            raise KeyError(f"transfer {key!r} is already in progress")
         links = self.links(nodes)
-        now = self.env.now
         site = self.node_site[nodes[0]]
-        t = _Transfer(key, job_id, kind, site, len(nodes), 8.0 * nbytes, links, min(self.nic[n] for n in nodes),
-                      done, now, 8.0 * nbytes / (len(nodes) * self.node_rate(links, nodes)))  # fmt: skip
-        self.transfers[key] = self._at_site[site][key] = t
-        for link, crossings in t.load.items():
-            self._settle_link(link)
-            self._active[link] += 1
-            self._add_demand(site, link, crossings * t.demand)
-        self._reshare(site, t)
+        demand, idle = min(self.nic[n] for n in nodes), 8.0 * nbytes / (len(nodes) * self.node_rate(links, nodes))
+        self.begin(Transfer(key, job_id, kind, site, len(nodes), 8.0 * nbytes, links, demand, done, self.env.now, idle))
 
-    def cancel(self, key: Hashable) -> None:
-        """Stop a transfer now (its run was lost): its share goes to the others; ``done`` is not called."""
-        t = self.transfers.get(key)
-        if t is not None:
-            self._end(t, completed=False)
-
-    def _end(self, t: _Transfer, completed: bool) -> None:
-        """Take a transfer off the links (finished or cancelled), record it, and give the others their new shares."""
-        now = self.env.now
-        self._settle(t, now)
-        self._set_rate(t, 0.0)
-        for link, crossings in t.load.items():
-            self._settle_link(link)
-            self._active[link] -= 1
-            self._add_demand(t.site, link, -crossings * t.demand)
-            if not self._active[link]:
-                self.load[link] = 0.0  # exactly: no rounding left over from the shares
-                self._demand[link] = 0.0
-        del self.transfers[t.key], self._at_site[t.site][t.key]
-        t.token += 1
-        moved = t.total if completed else t.total - max(t.bits, 0.0)
-        self.collector.on_storage_transfer(t.job_id, t.kind, t.site, t.start, now, moved / 8.0, t.idle_s, completed)
-        self._reshare(t.site)
-
-    def _due(self, event: Any) -> None:
-        """A transfer's end event: the last byte moved (a stale one, of a share since moved, does nothing)."""
-        t, token = event.value
-        if token != t.token or self.transfers.get(t.key) is not t:
-            return
-        self._end(t, completed=True)
-        t.done()
-
-    def _add_demand(self, site: int, link: int, delta: float) -> None:
-        """Change what a link's transfers would move at their NICs' speed, keeping the site's congested links' count."""
-        capacity = self.capacities[link] * (1.0 + RTOL)
-        before = self._demand[link] > capacity
-        self._demand[link] += delta
-        self._over[site] += (self._demand[link] > capacity) - before
-
-    def _reshare(self, site: int, added: _Transfer | None = None) -> None:
-        """Share the site's storage among its transfers again, and move the ends of those whose rate moved.
-
-        Uncongested before and after, only a transfer just ``added`` moves (to its NICs' speed).
-        """
-        if not self._over[site] and not self._solved[site]:
-            here = [added] if added is not None else []
-            rates = [added.demand] if added is not None else []
-        else:
-            here = list(self._at_site[site].values())
-            if self._over[site]:
-                rates = max_min([t.load for t in here], self._capacity, [t.demand for t in here]).tolist()
-            else:
-                rates = [t.demand for t in here]  # room again for every node at its NIC's speed
-            self._solved[site] = bool(self._over[site])
-        now = self.env.now
-        for t, rate in zip(here, rates, strict=True):
-            old = t.rate
-            if old > 0 and abs(rate - old) <= RTOL * max(rate, old):
-                continue
-            self._settle(t, now)
-            self._set_rate(t, rate)
-            t.token += 1
-            if rate > 0:
-                self.env.timeout(max(t.bits, 0.0) / (rate * t.nodes), (t, t.token)).callbacks.append(self._due)
-
-    def _settle(self, t: _Transfer, now: float) -> None:
-        """The bits moved since the transfer's rate last changed."""
-        t.bits -= t.rate * t.nodes * (now - t.since)
-        t.since = now
-
-    def _set_rate(self, t: _Transfer, rate: float) -> None:
-        """Each node of ``t`` moves ``rate`` bits/s from now on: its links' loads change (integrated so far)."""
-        delta = rate - t.rate
-        if delta:
-            for link, crossings in t.load.items():
-                self._settle_link(link)
-                self.load[link] += delta * crossings
-        t.rate = rate
-
-    def _settle_link(self, link: int) -> None:
-        """Integrate a link's load and busy time up to now (inside the window)."""
-        t = max(self.env.now, self.warmup)
-        dt = t - self._since[link]
-        if dt > 0:
-            self._bits[link] += self.load[link] * dt
-            if self._active[link]:
-                self._busy[link] += dt
-        self._since[link] = t
+    def _record(self, t: Transfer, end: float, moved_bits: float, completed: bool) -> None:
+        self.collector.on_storage_transfer(t.job_id, t.kind, t.site, t.start, end, moved_bits / 8.0, t.idle_s,
+                                           completed)  # fmt: skip
 
     # ------------------------------------------------------------------ records
     def sample(self, now: float) -> None:
@@ -291,12 +161,8 @@ class Storage:
 
     def close(self, end: float) -> None:
         """The simulation ended: record the transfers still going (what they moved) and every link's use."""
-        for t in list(self.transfers.values()):
-            self._settle(t, end)
-            moved = t.total - max(t.bits, 0.0)
-            self.collector.on_storage_transfer(t.job_id, t.kind, t.site, t.start, end, moved / 8.0, t.idle_s, False)
+        self.close_transfers(end)
         for link, (site, rack) in enumerate(self.link_place):
-            self._settle_link(link)
             self.collector.on_storage_usage(link, site, rack, self.capacities[link], self._bits[link],
                                             self._busy[link])  # fmt: skip
 

@@ -22,9 +22,10 @@ from dcsim.policies import REGISTRIES
 from dcsim.scenario.load import load_scenario
 from dcsim.scenario.schema import PolicySpec, Scenario
 
-POLICY_KINDS = ("scheduler", "placement", "repair", "load_balancer", "autoscaler")
+POLICY_KINDS = ("scheduler", "placement", "repair", "load_balancer", "autoscaler", "site_router")
 POLICY_PATHS = {
     "scheduler": "policies.scheduler", "placement": "policies.placement", "repair": "repair.policy",
+    "site_router": "policies.site_router",
     "load_balancer": "services.*.load_balancer", "autoscaler": "services.*.autoscaler",
 }  # fmt: skip
 """Where each policy kind sits in a scenario (a service's kinds: in every service, ``*``)."""
@@ -88,6 +89,9 @@ def policy_override(axis: Axis, name: str, base: Scenario) -> list[str]:
         raise OverrideError(f"--policy {axis.policy}={name}: {axis.path}: {exc}") from None
     out = []
     for path, current in places:
+        if current is None:  # a kind the scenario leaves unset (no site router): nothing to carry over
+            out.append(f"{path}={json.dumps({'name': name, 'params': {}})}")
+            continue
         source = registry.params_model(current.name).model_fields
         params = {
             k: v

@@ -24,6 +24,7 @@ RUN_FILES = frozenset(
         "links.parquet", "links.csv", "link_utilization.png", "busiest_links.png",
         "requests.parquet", "requests.csv", "replicas.parquet", "replicas.csv", "services.parquet", "services.csv",
         "scaling.parquet", "scaling.csv", "service_latency.png", "autoscaling.png",
+        "wan_transfers.parquet", "wan_transfers.csv",
     }
 )  # fmt: skip
 

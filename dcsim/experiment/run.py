@@ -70,6 +70,7 @@ _WRITTEN = (
     "services",
     "scaling",
     "scenario_events",
+    "wan_transfers",
 )
 
 
@@ -293,6 +294,16 @@ def simulate(
         "scheduler": scenario.policies.scheduler.name,
         "placement": scenario.policies.placement.name,
     }
+    routing = model.routing
+    if routing is not None:
+        from dcsim.metrics.routing_scores import routing_metrics, wan_metrics
+
+        summary["run"]["site_router"] = routing.name
+        summary["routing"] = routing_metrics(record_table(col, "job_routed", time="time_s"), window,
+                                             model.topology.site_names)  # fmt: skip
+        if routing.wan is not None:
+            wan_transfers = record_table(col, "wan_transfer", start="start_s", end="end_s")
+            summary["wan"] = wan_metrics(wan_transfers, record_table(col, "wan_usage"), window)
     installed = model.topology.n_gpus
     if levels is not None and window.length > 0:
         installed = summary["cluster"]["installed_gpu_hours"] * 3600.0 / window.length  # on average
@@ -325,6 +336,8 @@ def simulate(
         data["events"] = events_table(model.collector)
     if epochs is not None:
         data["epochs"] = epochs
+    if routing is not None and routing.wan is not None:
+        data["wan_transfers"] = wan_transfers
     if serving is not None:
         requests, replicas, _ = serving
         data["requests"] = sample_rows(requests, scenario.metrics.requests_table_rows)

@@ -107,6 +107,9 @@ class Collector:
     storage_transfers: dict[str, array[Any]]
     storage_usage: dict[str, array[Any]]
     storage_samples: dict[str, array[Any]]
+    wan_transfers: dict[str, array[Any]]
+    wan_usage: dict[str, array[Any]]
+    routes: dict[str, array[Any]]
     requests: dict[str, array[Any]]
     replica_changes: dict[str, array[Any]]
     scale_decisions: dict[str, array[Any]]
@@ -127,6 +130,9 @@ class Collector:
     on_storage_transfer: Emitter
     on_storage_usage: Emitter
     on_storage_sample: Emitter
+    on_wan_transfer: Emitter
+    on_wan_usage: Emitter
+    on_job_routed: Emitter
     on_request: Emitter
     on_replica_change: Emitter
     on_scale_decision: Emitter

@@ -115,6 +115,8 @@ STATIC_NAMES: tuple[str, ...] = (
     "scheduler.epochs", "scheduler.fallbacks", "scheduler.fallback_share", "scheduler.jobs_started",
     "scheduler.unplaced", "scheduler.guard_starts",
     *(f"services.{f}" for f in SERVICE_FIELDS),
+    "routing.jobs_routed", "routing.deferred_jobs", "routing.mean_deferral_s", "routing.reroutes",
+    "wan.transfers", "wan.mean_stage_in_s", "wan.mean_slowdown", "wan.bytes_moved", "wan.max_link_utilization",
 )  # fmt: skip
 
 _FAULT_FIELDS = ("failures", "interruptions", "share_of_interruptions", "lost_gpu_hours")
@@ -133,6 +135,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("utilization.by_gpu_type.<gpu_type>", _UTILIZATION_FIELDS),
     ("faults.repair_crew_load_by_site.<site>", ("",)),
     ("services.by_service.<service>", SERVICE_FIELDS),
+    ("routing.by_site.<site>", ("",)),
 )
 #: The families named by a site or a GPU type: (first two parts, the fields after the name).
 _BREAKDOWNS = {
@@ -176,6 +179,12 @@ _WORDS = {
     "cluster.installed_gpu_hours": "GPU-hours installed (racks added or removed by events)",
     "scheduler.fallback_share": "share of MILP epochs without an optimum",
     "scheduler.jobs_started": "jobs the MILP started", "scheduler.guard_starts": "jobs started by the idle guard",
+    "routing.jobs_routed": "jobs routed to a site", "routing.deferred_jobs": "jobs held back for a better moment",
+    "routing.mean_deferral_s": "mean time held back (of those held back)",
+    "routing.reroutes": "lost jobs routed again", "wan.transfers": "data transfers over the WAN",
+    "wan.mean_stage_in_s": "mean data transfer over the WAN (stage-in)",
+    "wan.mean_slowdown": "WAN transfer time over its time on an idle path",
+    "wan.bytes_moved": "bytes moved over the WAN", "wan.max_link_utilization": "busiest WAN link's utilization",
 }  # fmt: skip
 _BREAKDOWN_WORDS = {
     "total_usd": "total cost", "capital_usd": "capital cost", "energy_usd": "energy cost",
@@ -194,7 +203,7 @@ def _family_match(name: str) -> bool:
         return parts[2] in _CHOICES["<component>"] and parts[3] in _FAULT_FIELDS
     if len(parts) == 4 and (parts[0], parts[1]) in _BREAKDOWNS:
         return bool(parts[2]) and parts[3] in _BREAKDOWNS[parts[0], parts[1]]
-    if len(parts) == 3 and parts[:2] == ["faults", "repair_crew_load_by_site"]:
+    if len(parts) == 3 and parts[:2] in (["faults", "repair_crew_load_by_site"], ["routing", "by_site"]):
         return bool(parts[2])
     if len(parts) == 4 and parts[:2] == ["services", "by_service"]:
         return bool(parts[2]) and parts[3] in SERVICE_FIELDS
@@ -250,7 +259,7 @@ def check_parts(names: list[str], flag: str, sites: list[str], gpu_types: list[s
             what, there, known = (
                 ("site", parts[2], sites) if parts[1] == "by_site" else ("GPU type", parts[2], gpu_types)
             )
-        elif len(parts) == 3 and parts[:2] == ["faults", "repair_crew_load_by_site"]:
+        elif len(parts) == 3 and parts[:2] in (["faults", "repair_crew_load_by_site"], ["routing", "by_site"]):
             what, there, known = "site", parts[2], sites
         else:
             continue
@@ -287,9 +296,9 @@ def _kind_from_name(name: str) -> str:
         return "kwh"
     if "share" in last or name.startswith("utilization.") or last in ("ettr", "offered_load", "endless_load"):
         return "share"
-    if name.startswith("storage.") and ("utilization" in last or "fraction" in last):
+    if name.startswith(("storage.", "wan.")) and ("utilization" in last or "fraction" in last):
         return "share"
-    if last in _NUMBERS or name.startswith("storage.bytes_"):
+    if last in _NUMBERS or name.startswith("storage.bytes_") or name == "wan.bytes_moved":
         return "number"
     return "ratio" if last in ("mean_slowdown", "mean_write_slowdown") else "count"
 
@@ -311,6 +320,8 @@ def _words(name: str) -> str:
         return f"{last} (service {parts[2]})"
     if parts[:2] == ["faults", "repair_crew_load_by_site"] and len(parts) == 3:
         return f"repair crew load (site {parts[2]})"
+    if parts[:2] == ["routing", "by_site"] and len(parts) == 3:
+        return f"jobs routed to site {parts[2]}"
     if len(parts) == 4 and (parts[0], parts[1]) in _BREAKDOWNS:
         group = "site" if parts[1] == "by_site" else "GPU type"
         return f"{_BREAKDOWN_WORDS[parts[3]]} ({group} {parts[2]})"

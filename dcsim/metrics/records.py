@@ -379,6 +379,55 @@ class StorageSample:
     kind: str = "storage_sample"
 
 
+@record("wan_transfers")
+@dataclass(frozen=True, slots=True)
+class WanTransfer:
+    """A job's data moved over the WAN from site ``src`` to site ``dst``, from ``start`` to ``end``.
+
+    ``end`` is when the last byte arrived (one path latency after it was sent) when
+    ``completed``; else when it was cut by the end of the simulation. ``bytes`` moved;
+    ``idle_s``: what it takes alone on an idle path (size over the slowest link, plus latency).
+    """
+
+    job_id: I64
+    src: I32
+    dst: I32
+    start: F64
+    end: F64
+    bytes: F64
+    idle_s: F64
+    completed: Flag
+    kind: str = "wan_transfer"
+
+
+@record("wan_usage")
+@dataclass(frozen=True, slots=True)
+class WanUsage:
+    """A WAN link's use over the measured window, at the end of the simulation (``capacity`` bits/s each way)."""
+
+    link: I64
+    capacity: F64
+    bits: F64
+    busy_s: F64
+    kind: str = "wan_usage"
+
+
+@record("routes")
+@dataclass(frozen=True, slots=True)
+class JobRouted:
+    """A site router sent job ``job_id`` to ``site`` at ``time`` (``attempt``: 0 at submission, then per requeue).
+
+    ``deferred_s``: how long it was held back for a better moment before this (0: routed at once).
+    """
+
+    time: F64
+    job_id: I64
+    site: I32
+    attempt: I32
+    deferred_s: F64
+    kind: str = "job_routed"
+
+
 REQUEST_STATUS = ("completed", "rejected", "failed", "unfinished")
 """How a request ended, by the code the engine records: served; refused (its replica's queue, or the
 service's buffer while no replica was ready, was full); lost with its replica (a failure or an eviction)

@@ -112,6 +112,7 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         "preemptions": preemptions,
         "network_slowdown": network_slowdown(col, n),
     }
+    columns.update(routing_columns(col, n, topology.site_names))
     if col.checkpoint_intervals:
         interval = np.full(n, np.nan)
         interval[list(col.checkpoint_intervals)] = list(col.checkpoint_intervals.values())
@@ -123,6 +124,29 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         on_trace[ids] = col.trace_rows[: ids.size]
         columns["trace_id"] = trace_id_column(col.trace_ids, on_trace)
     return Table(columns)
+
+
+def routing_columns(col: Collector, n: int, sites: Sequence[str]) -> dict[str, Any]:
+    """The jobs' routing columns, when a site router ran (else none).
+
+    ``routed_site``: where its first routing sent it; ``deferred_s``: how long it was held back before
+    that; ``stage_in_s``: the time its data took to reach its sites over the WAN, summed over
+    its completed transfers (0: it ran where its data was).
+    """
+    routes = col.columns("job_routed")
+    if not routes["time"].size:
+        return {}
+    first = routes["attempt"] == 0
+    site = np.full(n, len(sites), dtype=np.int32)
+    site[routes["job_id"][first]] = routes["site"][first]
+    deferred = np.full(n, np.nan)
+    deferred[routes["job_id"][first]] = routes["deferred_s"][first]
+    stage_in = np.zeros(n)
+    wan = col.columns("wan_transfer")
+    if wan["job_id"].size:
+        done = wan["completed"].astype(bool)
+        np.add.at(stage_in, wan["job_id"][done], (wan["end"] - wan["start"])[done])
+    return {"routed_site": Coded(site, (*sites, "")), "deferred_s": deferred, "stage_in_s": stage_in}
 
 
 def trace_id_column(ids: pa.Array | None, rows: np.ndarray) -> pa.Array:

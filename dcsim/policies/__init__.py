@@ -12,11 +12,12 @@ from dcsim.policies.autoscaling import AUTOSCALER
 from dcsim.policies.balancing import LOAD_BALANCER
 from dcsim.policies.placement import PLACEMENT
 from dcsim.policies.repair import REPAIR
+from dcsim.policies.routing import SITE_ROUTER
 from dcsim.policies.scheduling import SCHEDULER
 
 REGISTRIES: dict[str, Registry] = {
     "scheduler": SCHEDULER, "placement": PLACEMENT, "repair": REPAIR, "load_balancer": LOAD_BALANCER,
-    "autoscaler": AUTOSCALER,
+    "autoscaler": AUTOSCALER, "site_router": SITE_ROUTER,
 }  # fmt: skip
 
-__all__ = ["AUTOSCALER", "LOAD_BALANCER", "PLACEMENT", "REGISTRIES", "REPAIR", "SCHEDULER"]
+__all__ = ["AUTOSCALER", "LOAD_BALANCER", "PLACEMENT", "REGISTRIES", "REPAIR", "SCHEDULER", "SITE_ROUTER"]

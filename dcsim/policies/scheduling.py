@@ -160,6 +160,16 @@ class KeyOrder(SchedulerBase):
 
     def _strict(self, queue: Any, cluster: Any) -> Iterator[tuple[Any, Placement]]:
         place = self.place
+        parts = getattr(queue, "parts", None)
+        if parts:  # a strict order in each part (site): jobs of one never wait for another's
+            for part in sorted(parts):
+                run = parts[part]
+                while (entry := run.first()) is not None:
+                    placement = place(entry[2], cluster)
+                    if placement is None:
+                        break
+                    yield entry[2], placement
+            return
         while (job := queue.first()) is not None:
             placement = place(job, cluster)
             if placement is None:

@@ -85,11 +85,51 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
             if site.repair is not None
         ]
     problems += service_problems(sc, topology)
+    problems += routing_problems(sc, topology)
     fabric, fabric_problems = _fabric(sc, topology)
     problems += fabric_problems
     if (sc.failures is not None or sc.maintenance) and not fabric_problems:
         problems += check_reliability(sc, topology, fabric)
     problems += check_limits(sc)
+    return problems
+
+
+def routing_problems(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:
+    """A job class's ``sites``, ``data`` and ``deferrable`` against the sites and the site router."""
+    from dcsim.core.text import quote
+
+    names = list(topology.site_names)
+    known = ", ".join(map(quote, names))
+    router = sc.policies.site_router
+    problems = []
+    for i, cls in enumerate(sc.workload.jobs):
+        path = f"workload.jobs.{i}"
+        before = len(problems)
+        for site in [s for s in cls.sites or [] if s not in names]:
+            problems.append((f"{path}.sites", f"no site named {quote(site)}; the sites are {known}"))
+        if cls.sites is not None and all(s in names for s in cls.sites):
+            pools = topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
+            if pools and not any(topology.pools[p].site in cls.sites for p in pools):
+                problems.append((f"{path}.sites", f"none of the sites {', '.join(map(quote, cls.sites))} has the "
+                                 "class's GPU types; name a site that has them, or drop `sites`"))  # fmt: skip
+        if cls.data is not None:
+            if cls.data.home not in names:
+                problems.append((f"{path}.data.home", f"no site named {quote(cls.data.home)}; the sites are {known}"))
+            elif router is None:
+                problems.append((f"{path}.data", "data moves only when a site router sends a job away from its "
+                                 "home: set policies.site_router (e.g. home), or drop `data`"))  # fmt: skip
+        if cls.deferrable > 0 and router is None:
+            problems.append((f"{path}.deferrable", "a job is held back only by a site router that looks ahead: "
+                             "set policies.site_router to cheapest_now or lowest_carbon, or drop it"))  # fmt: skip
+        elif router is not None and len(problems) == before:
+            from dcsim.infra.wan import Wan
+            from dcsim.workload.routes import class_pools, routed_class
+
+            pools = class_pools(topology, cls)
+            if pools and not routed_class(topology, Wan(names, sc.datacenter.wan), pools, cls).sites:
+                problems.append((f"{path}.data.home", f"no site with the class's GPU types is reachable over the WAN "
+                                 f"from {quote(cls.data.home if cls.data else '')}; add a `datacenter.wan` link, "
+                                 "or move the data's home"))  # fmt: skip
     return problems
 
 

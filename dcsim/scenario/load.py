@@ -158,6 +158,7 @@ POLICY_FIELDS = (
     ("repair", "policy", "repair"),
     ("policies", "scheduler", "scheduler"),
     ("policies", "placement", "placement"),
+    ("policies", "site_router", "site_router"),
 )
 
 

@@ -136,6 +136,11 @@ class Policies(Strict):
 
     scheduler: Policy = Field(default_factory=lambda: PolicySpec(name="fifo"), description="queue order")
     placement: Policy = Field(default_factory=lambda: PolicySpec(name="first_fit"), description="where a job runs")
+    site_router: Policy | None = Field(
+        None,
+        description="which site a training job runs at (home, least_loaded, cheapest_now, lowest_carbon, "
+        "follow_the_sun); none: any site its GPU types are at, as placement finds them",
+    )
 
 
 class Sweep(Strict):
@@ -145,7 +150,9 @@ class Sweep(Strict):
         default_factory=dict,
         description="scenario paths and their values, e.g. {datacenter.sites.0.racks: [8, 12, 16]}; the product is run",
     )
-    policies: dict[Literal["scheduler", "placement", "repair", "load_balancer", "autoscaler"], list[str]] = Field(
+    policies: dict[
+        Literal["scheduler", "placement", "repair", "load_balancer", "autoscaler", "site_router"], list[str]
+    ] = Field(
         default_factory=dict, description="policy kinds and their names as grid axes, e.g. {scheduler: [fifo, sjf]}"
     )
     replications: int = Field(

@@ -69,8 +69,35 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
                 "places for locality alone, as rack_pack does"
             )
     out += service_notes(scenario)
+    out += routing_notes(scenario)
     out += unused_storage_notes(scenario)
     out += unused_price_notes(scenario)
+    return out
+
+
+def routing_notes(scenario: Scenario) -> list[str]:
+    """Job classes' routing settings that change no result: deferral under a router that never waits, stranded data."""
+    router = scenario.policies.site_router
+    if router is None:
+        return []
+    from dcsim.infra.wan import Wan
+
+    out = []
+    names = [s.name for s in scenario.datacenter.sites]
+    wan = Wan(names, scenario.datacenter.wan)
+    for i, cls in enumerate(scenario.workload.jobs):
+        if cls.deferrable > 0 and router.name in ("home", "least_loaded", "follow_the_sun"):
+            out.append(
+                f"workload.jobs.{i}.deferrable is set, but site router {router.name} never holds a job back (only "
+                "cheapest_now and lowest_carbon do): it changes no result"
+            )
+        if cls.data is not None and cls.data.home in names:
+            cut_off = [n for n in names if n != cls.data.home and not wan.connected(cls.data.home, n)]
+            if cut_off:
+                out.append(
+                    f"workload.jobs.{i}.data.home {cls.data.home} has no WAN path to {', '.join(cut_off)}: the class's "
+                    "jobs are never routed there (add a `datacenter.wan` link to let them run there)"
+                )
     return out
 
 

@@ -8,13 +8,15 @@ compacted when dead entries outnumber live ones.
 The queue keeps one run for the global order and, for backfill, one run per job
 *class* (same pools, same GPU count): if the first job of a class does not fit,
 none of the class fits, so a backfill pass looks at class heads only and costs
-O(classes log classes), not O(queue length).
+O(classes log classes), not O(queue length). With a site router it keeps one run per site
+too: a strict order holds site by site (a job that cannot start at one site does not hold
+back the jobs of another).
 """
 
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dcsim.workload.jobs import QUEUED, Job
@@ -78,11 +80,18 @@ class JobQueue:
 
     Args:
         by_class: also keep one run per job class (for backfill passes).
+        partition: the part of the data center a queued job waits for (a site, with a site
+            router: jobs of different sites never compete for GPUs); each part keeps its own
+            run, so that a strict order holds within each part, and "first in line" means first
+            of its part. None: one part, the whole queue.
     """
 
-    def __init__(self, by_class: bool = False) -> None:
+    def __init__(self, by_class: bool = False, partition: Callable[[Job], int] | None = None) -> None:
         self._order = SortedRun()
         self.classes: dict[ClassKey, SortedRun] | None = {} if by_class else None
+        self.partition = partition
+        #: One run per part, by part (None: no partition).
+        self.parts: dict[int, SortedRun] | None = {} if partition is not None else None
         #: While the scheduler decides on an arrival: the job just queued, and whether it is
         #: first in line (None otherwise; see :class:`dcsim.views.QueueLike`).
         self.arrival: Job | None = None
@@ -92,14 +101,21 @@ class JobQueue:
         return self._order.live
 
     def push(self, key: Any, job: Job) -> bool:
-        """Queue ``job`` under ``key``; return True if it is now first in line."""
+        """Queue ``job`` under ``key``; return True if it is now first in line (of its part, when partitioned)."""
         entry = (key, job.id, job)
         if self.classes is not None:
             run = self.classes.get((job.pools, job.gpus))
             if run is None:
                 run = self.classes[(job.pools, job.gpus)] = SortedRun()
             run.push(entry)
-        return self._order.push(entry)
+        first = self._order.push(entry)
+        if self.parts is not None:
+            assert self.partition is not None
+            part = self.parts.get(self.partition(job))
+            if part is None:
+                part = self.parts[self.partition(job)] = SortedRun()
+            return part.push(entry)
+        return first
 
     def first(self) -> Job | None:
         """The job first in line, or None."""
@@ -114,6 +130,9 @@ class JobQueue:
         self._order.discard()
         if self.classes is not None:
             self.classes[(job.pools, job.gpus)].discard()
+        if self.parts is not None:
+            assert self.partition is not None
+            self.parts[self.partition(job)].discard()
 
     def __iter__(self) -> Iterator[Job]:
         """Queued jobs in order (do not push while iterating)."""

@@ -248,6 +248,19 @@ class Communication(Strict):
     compute_per_step: PositiveSeconds = Field(description="compute time of one step on the reference GPU, e.g. 1.2s")
 
 
+class JobData(Strict):
+    """Where a job class's data lives: a job that runs at another site first moves it there over the WAN."""
+
+    home: str = Field(description="the site that holds the data (a job there moves nothing)")
+    size: Bytes = Field(description="bytes each job reads, e.g. 2TB: moved over the WAN path before a remote run")
+
+    @model_validator(mode="after")
+    def _some_bytes(self) -> JobData:
+        if self.size <= 0:
+            raise ValueError("`size` must be > 0 bytes (e.g. 2TB); for data that costs nothing to move drop `data`")
+        return self
+
+
 class JobClass(Strict):
     """A class of gang-scheduled training jobs: every GPU of a job starts at once."""
 
@@ -277,6 +290,17 @@ class JobClass(Strict):
     checkpoint: Checkpoint | None = Field(None, description="checkpointing (none: an interrupted job starts over)")
     communication: Communication | None = Field(
         None, description="traffic of a training step between the job's nodes (none: the fabric never slows it)"
+    )
+    sites: list[str] | None = Field(
+        None, min_length=1, description="sites the jobs may run at, by name (default: any site with their GPU types)"
+    )
+    data: JobData | None = Field(
+        None, description="the jobs' data: its home site and size, moved over the WAN when a job runs elsewhere"
+    )
+    deferrable: Seconds = Field(
+        0.0,
+        description="how long after submission a job may be held back for cheaper or cleaner power, e.g. 12h "
+        "(a site router that looks ahead, cheapest_now or lowest_carbon, decides; 0: never)",
     )
 
     @model_validator(mode="after")
