@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from dcsim.engine.runs import Runs
     from dcsim.engine.storage import Storage
     from dcsim.infra.cluster import Cluster, Placement
+    from dcsim.infra.sites import SiteTimes
     from dcsim.infra.topology import Topology
 
 REPLICA_ID_BASE = 1 << 40
@@ -66,7 +67,10 @@ def _nothing() -> None:
 class Request:
     """One request: what a load balancer reads (:class:`dcsim.policies.balancing.RequestView`) and its progress."""
 
-    __slots__ = ("first_token", "id", "input_tokens", "output_tokens", "replica", "retried", "session", "time", "work")
+    __slots__ = (
+        "first_token", "id", "input_tokens", "origin", "output_tokens", "replica", "retried", "rtt", "session", "time",
+        "work",
+    )  # fmt: skip
 
     def __init__(self, id: int, time: float, session: int, input_tokens: int, output_tokens: int, work: float) -> None:
         self.id = id
@@ -78,6 +82,8 @@ class Request:
         self.first_token = _NAN
         self.replica: Replica | None = None
         self.retried = False
+        self.origin = -1  # the site its user is at (a service with `sites`; -1: not modelled)
+        self.rtt = 0.0  # round trip between its origin and the site serving it, added to its latency
 
 
 class ReadyReplicas(list):
@@ -117,6 +123,7 @@ class Replica:
         "searched",
         "service",
         "serving",
+        "site",
         "speed",
         "speeds",
         "start_time",
@@ -151,6 +158,7 @@ class Replica:
         self.rate = 1.0
         self.state = PENDING
         self.placement: list[tuple[int, int]] = []
+        self.site = -1  # the site of its first node, once placed
         self.speed = 1.0
         self.outstanding = 0  # requests waiting on it plus those it serves
         self.waiting: deque[Request] = deque()
@@ -247,22 +255,82 @@ class ScalerView:
         return self._run.window_totals[metric] / self._run.share
 
 
-class ServiceRun:
-    """One service in one run: its replicas, its requests and its policies.
+class _Arrivals:
+    """A service's request arrivals: each schedules the next (no process, no generator per request).
+
+    The class using it sets ``spec``, ``s`` (the :class:`Services`), ``env``, ``arrived`` and ``number`` (its
+    position among the scenario's services, whose rate windows timed events set), and
+    defines ``arrival(request)``.
+    """
+
+    spec: Service
+    s: Services
+    env: simpy.Environment
+    arrived: int
+    number: int
+
+    def arrival(self, req: Request) -> None:
+        raise NotImplementedError
+
+    def _start_arrivals(self) -> None:
+        """Schedule the first request."""
+        s = self.s
+        self._chunks = request_chunks(self.spec, s.seed, s.horizon, s.base_dir, s.windows.get(self.number))
+        self._times: list[float] = []
+        self._k = 0
+        self._next_arrival()
+
+    def _chunk_read(self, n: int) -> None:
+        """A chunk of ``n`` requests was read (a service with sites draws their origins)."""
+
+    def _next_arrival(self) -> None:
+        """Schedule the arrival of the next request, reading the next chunk when this one is used up."""
+        if self._k >= len(self._times):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return
+            n = len(chunk.times)
+            self._times = chunk.times
+            self._sessions = chunk.sessions or [-1] * n
+            self._inp = chunk.input_tokens or [0] * n
+            self._out = chunk.output_tokens or [0] * n
+            self._work = chunk.work or [0.0] * n
+            self._k = 0
+            self._chunk_read(n)
+        env = self.env
+        delay = self._times[self._k] - env.now
+        env.timeout(delay if delay > 0.0 else 0.0).callbacks.append(self._arrive)
+
+    def _arrive(self, _event: Any) -> None:
+        k = self._k
+        self._k = k + 1
+        req = Request(self.arrived, self.env.now, self._sessions[k], self._inp[k], self._out[k], self._work[k])
+        self.arrival(req)
+        self._next_arrival()
+
+
+class ServiceRun(_Arrivals):
+    """One service in one run (or its part in one site): its replicas, its requests and its policies.
 
     Args:
         services: the engine's services (shared wiring: environment, cluster, collector ...).
         spec: the service's block of the scenario.
         number: its position among the scenario's services.
+        geo: the service with ``sites`` this is the part of (in site ``site``), which routes the requests.
+        site: the site (index in ``datacenter.sites``) of a service with ``sites``.
     """
 
-    def __init__(self, services: Services, spec: Service, number: int) -> None:
+    def __init__(
+        self, services: Services, spec: Service, number: int, geo: GeoService | None = None, site: int = -1
+    ) -> None:
         from dcsim.policies.autoscaling import AUTOSCALER
         from dcsim.policies.balancing import LOAD_BALANCER
 
         self.s = services
         self.spec = spec
         self.number = number
+        self.geo = geo
+        self.site = site
         self.env = env = services.env
         self.col = services.collector
         self.code = self.col.service_code(spec.name)
@@ -272,13 +340,22 @@ class ServiceRun:
         self.speeds = topology.pool_rates(self.pools, spec.speed, spec.speed_reference)
         seed = services.seed
         lb = spec.load_balancer
-        policy = LOAD_BALANCER.create(lb.name, lb.params, stream(seed, f"policy.load_balancer.{spec.name}"))
+        lb_name, lb_params, suffix = lb.name, lb.params, ""
+        if geo is not None:  # the replica within this site: the geo balancer's `local` one
+            site_name = topology.site_names[site]
+            self.pools = tuple(p for p in self.pools if topology.pools[p].site == site_name)
+            lb_name = getattr(geo.policy.params, "local", "least_outstanding")
+            lb_params = getattr(geo.policy.params, "local_params", {})
+            suffix = f".{site_name}"
+        policy = LOAD_BALANCER.create(lb_name, lb_params, stream(seed, f"policy.load_balancer.{spec.name}{suffix}"))
         self.balancer = policy
-        self.pick = guarded(policy, "pick", "load_balancer", lb.name, LOAD_BALANCER)
+        self.pick = guarded(policy, "pick", "load_balancer", lb_name, LOAD_BALANCER)
         if type(policy) not in LOAD_BALANCER.builtins():  # a plug-in reads snapshots, never the live replicas
-            self.pick = _snapshot_picks(self.pick, lb.name)
+            self.pick = _snapshot_picks(self.pick, lb_name)
         scaler = spec.autoscaler
-        self.autoscaler = AUTOSCALER.create(scaler.name, scaler.params, stream(seed, f"policy.autoscaler.{spec.name}"))
+        self.autoscaler = AUTOSCALER.create(
+            scaler.name, scaler.params, stream(seed, f"policy.autoscaler.{spec.name}{suffix}")
+        )
         self.desired = guarded(self.autoscaler, "desired", "autoscaler", scaler.name, AUTOSCALER)
         self.sync_period = float(getattr(self.autoscaler, "sync_period", math.inf))
         self.view = ScalerView(self)
@@ -316,7 +393,8 @@ class ServiceRun:
         self.share = spec.sample
         for _ in range(self.scaled(spec.replicas.start)):
             self._request(ready_now=True)
-        self._start_arrivals()
+        if geo is None:  # else the service with sites brings the requests
+            self._start_arrivals()
         if self.sync_period < math.inf:
             env.process(self._sync())
         else:  # no autoscaler reads the metric integrals: keep none
@@ -351,38 +429,6 @@ class ServiceRun:
         self._since = now
 
     # ------------------------------------------------------------------ requests
-    def _start_arrivals(self) -> None:
-        """Schedule the first request; each arrival schedules the next (no process, no generator per request)."""
-        s = self.s
-        self._chunks = request_chunks(self.spec, s.seed, s.horizon, s.base_dir, s.windows.get(self.number))
-        self._times: list[float] = []
-        self._k = 0
-        self._next_arrival()
-
-    def _next_arrival(self) -> None:
-        """Schedule the arrival of the next request, reading the next chunk when this one is used up."""
-        if self._k >= len(self._times):
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return
-            n = len(chunk.times)
-            self._times = chunk.times
-            self._sessions = chunk.sessions or [-1] * n
-            self._inp = chunk.input_tokens or [0] * n
-            self._out = chunk.output_tokens or [0] * n
-            self._work = chunk.work or [0.0] * n
-            self._k = 0
-        env = self.env
-        delay = self._times[self._k] - env.now
-        env.timeout(delay if delay > 0.0 else 0.0).callbacks.append(self._arrive)
-
-    def _arrive(self, _event: Any) -> None:
-        k = self._k
-        self._k = k + 1
-        req = Request(self.arrived, self.env.now, self._sessions[k], self._inp[k], self._out[k], self._work[k])
-        self.arrival(req)
-        self._next_arrival()
-
     def arrival(self, req: Request) -> None:
         """A request arrives: to a ready replica the load balancer picks, or to the buffer while none is ready."""
         self.arrived += 1
@@ -392,7 +438,7 @@ class ServiceRun:
             self.send(req, self.pick(req, ready))
             return
         if len(self.buffer) >= self.limit:
-            self._record(self.code, req.time, _NAN, self.env.now, -1, REJECTED, req.retried)
+            self._record(self.code, req.time, _NAN, self.env.now, -1, REJECTED, req.retried, -1, req.origin)
             return
         self.buffer.append(req)
         self.inflight += 1
@@ -418,7 +464,7 @@ class ServiceRun:
             return
         if len(r.waiting) >= self.limit:
             req.replica = None
-            self._record(self.code, req.time, _NAN, self.env.now, r.index, REJECTED, req.retried)
+            self._record(self.code, req.time, _NAN, self.env.now, r.index, REJECTED, req.retried, r.site, req.origin)
             return
         r.outstanding += 1
         self.inflight += 1
@@ -429,7 +475,9 @@ class ServiceRun:
         """A request is served: record it, and let the replica take its next."""
         now = self.env.now
         self._settle()
-        self._record(self.code, req.time, req.first_token, now, r.index, COMPLETED_REQ, req.retried)
+        rtt = req.rtt  # the response travels back to its user (0 within a site, and for a service without sites)
+        self._record(self.code, req.time, req.first_token + rtt, now + rtt, r.index, COMPLETED_REQ, req.retried, r.site,
+                     req.origin)  # fmt: skip
         req.replica = None
         r.outstanding -= 1
         self.inflight -= 1
@@ -560,18 +608,28 @@ class ServiceRun:
         A replacement asked for while a failure or maintenance is taking holders down waits
         (``now`` False) for the engine's next placement pass, which comes right after.
         """
-        r = Replica(self, self.next_index, self.env.now)
-        self.next_index += 1
+        r = Replica(self, self._new_index(), self.env.now)
         self.replicas[r.index] = r
         self.col.on_replica_change(self.env.now, self.code, r.index, REQUESTED, -1, r.gpus)
         if not now or not self.s.try_place(r, ready_now):
             self.pending.append(r)
         return r
 
+    def _new_index(self) -> int:
+        """The next replica index (a service with sites numbers the replicas of all its sites in one sequence)."""
+        if self.geo is not None:
+            i = self.geo.next_index
+            self.geo.next_index = i + 1
+            return i
+        i = self.next_index
+        self.next_index = i + 1
+        return i
+
     def placed(self, r: Replica, placement: Placement, ready_now: bool) -> None:
         """A replica got its GPUs: it cold-starts (or is ready at once, at the start of the run)."""
         cluster = self.s.cluster
         r.placement = placement
+        r.site = self.s.topology.node_site[placement[0][0]]
         r.state = STARTING
         r.start_time = self.env.now
         r.speed = min(self.speeds[cluster.node_pool[n]] for n, _ in placement) if self.speeds is not None else 1.0
@@ -609,11 +667,14 @@ class ServiceRun:
         ready.sort(key=lambda x: x.index)
         ready.version += 1
         self.col.on_replica_change(self.env.now, self.code, r.index, MADE_READY, r.placement[0][0], r.gpus)
-        while self.buffer and ready:
-            req = self.buffer.popleft()
-            self.inflight -= 1
-            self.waiting -= 1
-            self.send(req, self.pick(req, ready))
+        if self.geo is not None:
+            self.geo.drain()  # what waited for a ready replica anywhere, through the geo balancer
+        else:
+            while self.buffer and ready:
+                req = self.buffer.popleft()
+                self.inflight -= 1
+                self.waiting -= 1
+                self.send(req, self.pick(req, ready))
         if self._moves:
             self._moved(r)
 
@@ -691,17 +752,25 @@ class ServiceRun:
             if self.retry and not req.retried:
                 req.retried = True
                 req.first_token = _NAN
-                if self.ready:
-                    self.send(req, self.pick(req, self.ready))
-                elif len(self.buffer) < self.limit:
-                    self.buffer.append(req)
-                    self.inflight += 1
-                    self.waiting += 1
+                if self.geo is not None:
+                    self.geo.route(req, again=True)  # perhaps to another site
                 else:
-                    self._record(self.code, req.time, _NAN, now, -1, REJECTED, True)
+                    self.resend(req)
             else:
-                self._record(self.code, req.time, req.first_token, now, r.index, FAILED_REQ, req.retried)
+                self._record(self.code, req.time, req.first_token, now, r.index, FAILED_REQ, req.retried, r.site,
+                             req.origin)  # fmt: skip
         self.waiting = len(self.buffer) + sum(len(x.waiting) for x in self.replicas.values())
+
+    def resend(self, req: Request) -> None:
+        """Send a request again (its replica was lost, or it waited for one): to a ready replica, the buffer, or refused."""
+        if self.ready:
+            self.send(req, self.pick(req, self.ready))
+        elif len(self.buffer) < self.limit:
+            self.buffer.append(req)
+            self.inflight += 1
+            self.waiting += 1
+        else:
+            self._record(self.code, req.time, _NAN, self.env.now, -1, REJECTED, req.retried, -1, req.origin)
 
     def cordoned(self, r: Replica) -> None:
         """Its node is drained for maintenance: a replacement is asked for; it serves on until that is ready.
@@ -770,19 +839,219 @@ class ServiceRun:
         for r in self.replicas.values():
             held += self._requests_on(r)
         for req in sorted(held, key=lambda q: q.id):
-            replica = req.replica.index if req.replica is not None else -1
-            self._record(self.code, req.time, req.first_token, end, replica, UNFINISHED, req.retried)
+            replica, site = (req.replica.index, req.replica.site) if req.replica is not None else (-1, -1)
+            self._record(self.code, req.time, req.first_token, end, replica, UNFINISHED, req.retried, site, req.origin)
 
-    def sample(self, now: float) -> None:
-        """Record the service's state at a timeseries sample."""
+    def counts(self) -> list[int]:
+        """Replicas asked for (pending, starting, ready), ready, starting, pending; requests in flight, arrived."""
         counts = [0] * 5
         for r in self.replicas.values():
             counts[r.state] += 1
         full = self.full
-        self.col.on_service_sample(
-            now, self.code, full(counts[PENDING] + counts[STARTING] + counts[READY]), full(counts[READY]),
-            full(counts[STARTING]), full(counts[PENDING]), full(self.inflight), full(self.arrived),
-        )  # fmt: skip
+        return [
+            full(counts[PENDING] + counts[STARTING] + counts[READY]), full(counts[READY]), full(counts[STARTING]),
+            full(counts[PENDING]), full(self.inflight), full(self.arrived),
+        ]  # fmt: skip
+
+    def sample(self, now: float) -> None:
+        """Record the service's state at a timeseries sample."""
+        self.col.on_service_sample(now, self.code, *self.counts())
+
+
+class _SiteOfService:
+    """One site of a service with sites, as its geo balancer reads it (:class:`dcsim.policies.geo.SiteView`)."""
+
+    __slots__ = ("_geo", "_run", "name", "site")
+
+    def __init__(self, geo: GeoService, run: ServiceRun) -> None:
+        self._geo, self._run = geo, run
+        self.site = run.site
+        self.name = run.s.topology.site_names[run.site]
+
+    @property
+    def ready(self) -> int:
+        """Ready replicas at the site."""
+        return len(self._run.ready)
+
+    @property
+    def slots(self) -> int:
+        """Requests its ready replicas serve at once."""
+        run = self._run
+        return len(run.ready) * (run.max_batch if run.tokens else run.concurrency)
+
+    @property
+    def outstanding(self) -> int:
+        """Requests at the site's replicas, waiting or in service (not those waiting for a ready replica)."""
+        run = self._run
+        return run.inflight - len(run.buffer)
+
+    @property
+    def expected_wait_s(self) -> float:
+        """Expected wait of a request sent there now (:func:`dcsim.policies.geo.expected_wait`)."""
+        from dcsim.policies.geo import expected_wait
+
+        return expected_wait(self.outstanding, self.slots, self._geo.mean_service_s())
+
+    @property
+    def price_usd_per_kwh(self) -> float:
+        """The site's electricity price now times its PUE."""
+        times = self._geo.times
+        return times.price(self.site).at(self._run.env.now) * times.pue(self.site)
+
+
+class _SitesOfService(list):  # type: ignore[type-arg]
+    """The sites of a service with sites (:class:`dcsim.policies.geo.SiteSetView`)."""
+
+    def __init__(self, sites: list[_SiteOfService], rtt: list[list[float]], latency_slo_s: float) -> None:
+        super().__init__(sites)
+        self._rtt = rtt
+        self.latency_slo_s = latency_slo_s
+
+    def rtt(self, origin: int, index: int) -> float:
+        """Round trip between site ``origin`` and the service's site ``index``, s."""
+        return self._rtt[origin][index]
+
+
+class GeoService(_Arrivals):
+    """A service that runs in several sites: one :class:`ServiceRun` per site, and a geo balancer routing requests.
+
+    Each request draws its origin (the site its user is at) from the stream
+    ``requests.<service>.origin``; the geo balancer chooses a site with a ready replica (or none,
+    and the request waits at the nearest site for the first replica to become ready anywhere);
+    the site's own load balancer chooses the replica, and the round trip between the origin and
+    that site is added to the request's latency. Each site keeps its own replicas (``replicas``
+    bounds are per site) and autoscaler; a lost replica is replaced in its own site.
+
+    Args:
+        services: the engine's services.
+        spec: the service's block of the scenario (with ``sites``).
+        number: its position among the scenario's services.
+    """
+
+    def __init__(self, services: Services, spec: Service, number: int) -> None:
+        import numpy as np
+
+        from dcsim.infra.wan import Wan
+        from dcsim.policies.geo import GEO_BALANCER
+
+        self.s, self.spec, self.env = services, spec, services.env
+        self.number = number
+        self.arrived = 0
+        self.next_index = 0
+        topology = services.topology
+        names = topology.site_names
+        assert spec.sites is not None
+        lb = spec.load_balancer
+        name, params = (lb.name, lb.params) if lb.name in GEO_BALANCER.names() or ":" in lb.name else (
+            "geo_latency", {"local": lb.name, "local_params": dict(lb.params)})  # fmt: skip
+        seed = services.seed
+        self.policy = GEO_BALANCER.create(name, params, stream(seed, f"policy.geo_balancer.{spec.name}"))
+        self.choose = guarded(self.policy, "choose", "geo load balancer", name, GEO_BALANCER)
+        self.geo_name = name
+        self.times = services.site_times()
+        self.groups: list[ServiceRun] = []
+        for site in spec.sites:
+            self.groups.append(ServiceRun(services, spec, number, self, names.index(site)))
+        wan = Wan(names, services.wan_links)
+        self.rtt = [[wan.rtt(o, g.site) for g in self.groups] for o in range(len(names))]
+        self.view = _SitesOfService([_SiteOfService(self, g) for g in self.groups], self.rtt, spec.slo.bounds()[0])
+        origin = spec.requests.origin or {spec.sites[0]: 1.0}
+        self._origin_sites = np.array([names.index(o) for o in origin], dtype=np.int64)
+        self._origin_edges = np.cumsum(list(origin.values()))[:-1]
+        self._origin_rng = stream(seed, f"requests.{spec.name}.origin")
+        self._origins: list[int] = []
+        model = spec.service_model
+        self._mean = (0.0, 0)  # run time on the reference GPU of the requests drawn so far: sum, count
+        self._tokens = (model.prefill, model.decode.per_token if model.decode is not None else 0.0)
+        self._start_arrivals()
+
+    def _chunk_read(self, n: int) -> None:
+        """Draw the origins of the chunk's requests; add their run times to the running mean."""
+        import numpy as np
+
+        u = self._origin_rng.random(n)
+        self._origins = self._origin_sites[np.searchsorted(self._origin_edges, u, side="right")].tolist()
+        total, count = self._mean
+        if self.spec.service_model.tokens:
+            prefill, per_token = self._tokens
+            inp = sum(self._inp) / prefill if prefill else 0.0
+            total += inp + sum(self._out) * per_token
+        else:
+            total += sum(self._work)
+        self._mean = (total, count + n)
+
+    def mean_service_s(self) -> float:
+        """The mean run time of a request on the reference GPU (a token model's: its prefill plus one decode step per token)."""
+        total, count = self._mean
+        return total / count if count else 0.0
+
+    def _arrive(self, _event: Any) -> None:
+        k = self._k
+        self._k = k + 1
+        req = Request(self.arrived, self.env.now, self._sessions[k], self._inp[k], self._out[k], self._work[k])
+        req.origin = self._origins[k]
+        self.arrived += 1
+        self.route(req)
+        self._next_arrival()
+
+    def arrival(self, req: Request) -> None:
+        """A request arrives (its ``origin`` set): to the site the geo balancer chooses."""
+        self.arrived += 1
+        self.route(req)
+
+    def route(self, req: Request, again: bool = False) -> None:
+        """Send a request to the site the geo balancer chooses (``again``: it was there before, or waited).
+
+        Raises:
+            PlacementError: the geo balancer chose a site without a ready replica, or no site.
+        """
+        i = self.choose(req, self.view)
+        groups = self.groups
+        if i is None:
+            if any(g.ready for g in groups):
+                raise self._wrong(i)
+            i = min(range(len(groups)), key=lambda j: (self.rtt[req.origin][j], j))  # waits at the nearest site
+        elif type(i) is not int or not 0 <= i < len(groups) or not groups[i].ready:
+            raise self._wrong(i)
+        req.rtt = self.rtt[req.origin][i]
+        if again:
+            groups[i].resend(req)
+        else:
+            groups[i].arrival(req)
+
+    def _wrong(self, answer: Any) -> Exception:
+        from dcsim.core.errors import PlacementError
+
+        return PlacementError(
+            f"geo load balancer {self.geo_name!r} returned {answer!r}: give the position of a site with a ready "
+            "replica, or None when no site has one"
+        )
+
+    def drain(self) -> None:
+        """A replica became ready: the requests that waited for one, in arrival order, go through the balancer."""
+        if not any(g.buffer for g in self.groups):
+            return
+        waiting: list[Request] = []
+        for g in self.groups:
+            if g.buffer:
+                g._settle()
+                g.inflight -= len(g.buffer)
+                g.waiting -= len(g.buffer)
+                waiting += g.buffer
+                g.buffer.clear()
+        for req in sorted(waiting, key=lambda q: q.id):
+            self.route(req, again=True)
+
+    def close(self, end: float) -> None:
+        """The run ends: every site records its requests in flight."""
+        for g in self.groups:
+            g.close(end)
+
+    def sample(self, now: float) -> None:
+        """Record the service's state at a timeseries sample: the sums over its sites."""
+        totals = [sum(x) for x in zip(*(g.counts() for g in self.groups), strict=True)]
+        totals[-1] = self.arrived
+        self.s.collector.on_service_sample(now, self.groups[0].code, *totals)
 
 
 class Services:
@@ -809,10 +1078,26 @@ class Services:
         self.collector, self.runs, self.dispatch, self.storage, self.freed = collector, runs, dispatch, storage, freed
         self.horizon = scenario.horizon
         self.base_dir = scenario.base_dir
+        self.scenario = scenario
+        self.wan_links = scenario.datacenter.wan
         self._placing = False
         #: Rate windows of the services whose request rate an event sets, by service index.
         self.windows = arrival_windows(scenario, services=True) if scenario.events else {}
-        self.services = [ServiceRun(self, spec, i) for i, spec in enumerate(scenario.services)]
+        self._times: SiteTimes | None = None
+        self.services: list[ServiceRun | GeoService] = [
+            ServiceRun(self, spec, i) if spec.sites is None else GeoService(self, spec, i)
+            for i, spec in enumerate(scenario.services)
+        ]
+        #: Every fleet of replicas: a service's, or each site's of a service with sites.
+        self.fleets = [g for svc in self.services for g in (svc.groups if isinstance(svc, GeoService) else [svc])]
+
+    def site_times(self) -> SiteTimes:
+        """Each site's prices and clock (built once, for the services with sites)."""
+        if self._times is None:
+            from dcsim.infra.sites import SiteTimes
+
+            self._times = SiteTimes(self.scenario)
+        return self._times
 
     # ------------------------------------------------------------------ placement and preemption
     def try_place(self, r: Replica, ready_now: bool = False) -> bool:
@@ -913,7 +1198,7 @@ class Services:
             return
         self._placing = True
         try:
-            for svc in self.services:
+            for svc in self.fleets:
                 pending = svc.pending
                 while pending:
                     if not self.try_place(pending[0]):
@@ -943,4 +1228,6 @@ class Services:
             svc.sample(now)
 
 
-__all__ = ["REPLICA_ID_BASE", "ReadyReplicas", "Replica", "Request", "ScalerView", "ServiceRun", "Services"]
+__all__ = [
+    "REPLICA_ID_BASE", "GeoService", "ReadyReplicas", "Replica", "Request", "ScalerView", "ServiceRun", "Services",
+]  # fmt: skip

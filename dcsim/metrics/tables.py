@@ -490,13 +490,16 @@ def requests_table(col: Collector) -> Table:
     """Every request that arrived, in the order they ended.
 
     Columns: ``service``, ``arrival_s``, ``first_token_s``, ``end_s``, ``latency_s``, ``replica``,
-    ``status`` (:data:`dcsim.metrics.records.REQUEST_STATUS`), ``retried``.
+    ``status`` (:data:`dcsim.metrics.records.REQUEST_STATUS`), ``retried``, ``site`` (where it was
+    served, an index in ``datacenter.sites``; -1: nowhere) and ``origin`` (where its user is; -1:
+    not modelled). Latency and time to first token include the round trip from origin to site.
     """
     t = record_table(col, "request_done", arrival="arrival_s", first_token="first_token_s", end="end_s")
     cols = dict(t.columns)
     cols["status"] = Coded(np.asarray(cols["status"], dtype=np.int32), REQUEST_STATUS)
     cols["latency_s"] = cols["end_s"] - cols["arrival_s"]
-    order = ["service", "arrival_s", "first_token_s", "end_s", "latency_s", "replica", "status", "retried"]
+    order = ["service", "arrival_s", "first_token_s", "end_s", "latency_s", "replica", "status", "retried", "site",
+             "origin"]  # fmt: skip
     return Table({k: cols[k] for k in order})
 
 

@@ -190,6 +190,7 @@ def policy_problems(data: dict[str, Any], base_dir: str) -> list[tuple[tuple[Any
             for field, registry in (("load_balancer", LOAD_BALANCER), ("autoscaler", AUTOSCALER)):
                 if isinstance(raw, dict) and field in raw:
                     places.append((("services", i, field), raw[field], service_adapter, registry))
+        places = [_geo_place(p, search) if p[0][-1:] == ("load_balancer",) and p[0][0] == "services" else p for p in places]
     for loc, raw_spec, spec_adapter, registry in places:
         try:
             spec = spec_adapter.validate_python(raw_spec)
@@ -204,6 +205,18 @@ def policy_problems(data: dict[str, Any], base_dir: str) -> list[tuple[tuple[Any
             parts = params_problems(errors) or [cut(str(exc), 300)]
             problems.append((loc, f"{cut(spec.name, 80)}: " + "; ".join(parts)))
     return problems
+
+
+def _geo_place(place: tuple[tuple[Any, ...], Any, Any, Any], search: list[str]) -> tuple[tuple[Any, ...], Any, Any, Any]:
+    """A service's load balancer checked against the geo balancers when it names one (and its `local` balancer)."""
+    from dcsim.policies.geo import is_geo
+
+    loc, raw, adapter, registry = place
+    try:
+        name = adapter.validate_python(raw).name
+    except ValidationError:
+        return place
+    return (loc, raw, adapter, is_geo(name, search) or registry)
 
 
 def _schema_rank(loc: tuple[Any, ...]) -> tuple[int, int]:

@@ -154,6 +154,19 @@ class Requests(Strict):
     sessions: int | None = Field(
         None, ge=1, description="distinct session keys, drawn uniformly per request (for `session_affinity`)"
     )
+    origin: dict[str, Annotated[float, Field(ge=0, le=1)]] | None = Field(
+        None,
+        min_length=1,
+        description="where the users are: the share of requests from each site, e.g. {us-east: 0.7, eu-north: 0.3} "
+        "(a service with `sites`; default: all from its first site)",
+    )
+
+    @field_validator("origin")
+    @classmethod
+    def _shares_sum_to_one(cls, origin: dict[str, float] | None) -> dict[str, float] | None:
+        if origin is not None and abs(sum(origin.values()) - 1.0) > 1e-9:
+            raise ValueError(f"the shares add up to {sum(origin.values()):g}; make them add up to 1")
+        return origin
 
     @field_validator("input_tokens", "output_tokens", mode="before")
     @classmethod
@@ -174,13 +187,17 @@ class Decode(Strict):
     )
 
 
+ServiceTime = FixedDist | ExponentialDist | LogNormalDist | WeibullDist | EmpiricalDist
+"""The run-time distributions of one request (``service_model.time``, or ``service_time``)."""
+
+
 class ServiceModel(Strict):
     """How one replica serves, on its reference GPU: per-request run times, or tokens.
 
     Give `time` (and `concurrency`), or `decode` (and `prefill`).
     """
 
-    time: FixedDist | ExponentialDist | LogNormalDist | WeibullDist | EmpiricalDist | None = Field(
+    time: ServiceTime | None = Field(
         None,
         discriminator="dist",
         description="run time of one request, e.g. 200ms or {dist: exponential, mean: 200ms}",
@@ -307,9 +324,25 @@ class Service(Strict):
     speed_reference: str | None = Field(
         None, description="GPU type the service model is measured on (default: the fastest type it may use)"
     )
-    replicas: ReplicaCounts = Field(description="replica bounds and the count at the start")
+    replicas: ReplicaCounts = Field(
+        description="replica bounds and the count at the start (with `sites`: of each site, its autoscaler its own)"
+    )
+    sites: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="sites the service runs replicas in, each with its own replicas and autoscaler; a geo load "
+        "balancer picks the site of each request (default: one fleet placed anywhere)",
+    )
     requests: Requests = Field(description="request arrivals and lengths")
-    service_model: ServiceModel = Field(description="how one replica serves")
+    # Not Optional: the validator below fills it in from `service_time` when that is given instead.
+    service_model: ServiceModel = Field(None, description="how one replica serves (or give `service_time`)")
+    service_time: ServiceTime | None = Field(
+        None,
+        discriminator="dist",
+        exclude=True,
+        description="shorthand for service_model: {time: ...}: the run time of one request, e.g. {dist: lognormal, "
+        "median: 120ms, sigma: 0.5}",
+    )
     queue_limit: int | None = Field(
         None, ge=0, description="requests waiting on one replica beyond which a new one is rejected (default: no limit)"
     )
@@ -339,6 +372,37 @@ class Service(Strict):
         "the replicas and scale the counts back (exact for independent replicas, close for power_of_two on large "
         "fleets; see docs/background.md, 'Serving'); 1: every request",
     )
+
+    @field_validator("service_time", mode="before")
+    @classmethod
+    def _bare_service_time(cls, value: Any) -> Any:
+        return _fixed_if_scalar(value)
+
+    @model_validator(mode="after")
+    def _one_service_model(self) -> Service:
+        if (self.service_model is None) == (self.service_time is None):
+            both = self.service_model is not None
+            raise ValueError(
+                "give `service_time` (a run time per request) or `service_model`, not both"
+                if both
+                else "give `service_model` (how one replica serves, e.g. {time: 200ms}) or its shorthand `service_time`"
+            )
+        if self.service_time is not None:
+            object.__setattr__(self, "service_model", ServiceModel(time=self.service_time))
+        return self
+
+    @model_validator(mode="after")
+    def _sites_once(self) -> Service:
+        if self.sites is not None:
+            dupes = sorted({s for s in self.sites if self.sites.count(s) > 1})
+            if dupes:
+                raise ValueError(f"`sites` names {', '.join(dupes)} twice; list each site once")
+        elif self.requests.origin is not None:
+            raise ValueError(
+                "`requests.origin` needs `sites` (the sites the service runs in): without them, requests add no "
+                "network latency; give sites: [...] or drop `origin`"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sample_whole(self) -> Service:
@@ -390,6 +454,6 @@ class Service(Strict):
 
 __all__ = [
     "Decode", "EmpiricalTokens", "ExponentialTokens", "FixedTokens", "LogNormalTokens", "MmppArrival", "ModelSpec",
-    "ReplicaCounts", "RequestArrival", "RequestTrace", "Requests", "Service", "ServiceModel", "ServicePolicy", "Slo",
-    "TokenKinds",
+    "ReplicaCounts", "RequestArrival", "RequestTrace", "Requests", "Service", "ServiceModel", "ServicePolicy", "ServiceTime",
+    "Slo", "TokenKinds",
 ]  # fmt: skip
