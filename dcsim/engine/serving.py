@@ -438,7 +438,7 @@ class ServiceRun(_Arrivals):
             self.send(req, self.pick(req, ready))
             return
         if len(self.buffer) >= self.limit:
-            self._record(self.code, req.time, _NAN, self.env.now, -1, REJECTED, req.retried, -1, req.origin)
+            self._record(self.code, req.time, _NAN, self.env.now, -1, REJECTED, req.retried, self.site, req.origin)
             return
         self.buffer.append(req)
         self.inflight += 1
@@ -762,7 +762,7 @@ class ServiceRun(_Arrivals):
         self.waiting = len(self.buffer) + sum(len(x.waiting) for x in self.replicas.values())
 
     def resend(self, req: Request) -> None:
-        """Send a request again (its replica was lost, or it waited for one): to a ready replica, the buffer, or refused."""
+        """Send a request again (its replica was lost, or it waited): to a ready replica, the buffer, or refused."""
         if self.ready:
             self.send(req, self.pick(req, self.ready))
         elif len(self.buffer) < self.limit:
@@ -770,7 +770,7 @@ class ServiceRun(_Arrivals):
             self.inflight += 1
             self.waiting += 1
         else:
-            self._record(self.code, req.time, _NAN, self.env.now, -1, REJECTED, req.retried, -1, req.origin)
+            self._record(self.code, req.time, _NAN, self.env.now, -1, REJECTED, req.retried, self.site, req.origin)
 
     def cordoned(self, r: Replica) -> None:
         """Its node is drained for maintenance: a replacement is asked for; it serves on until that is ready.
@@ -981,7 +981,7 @@ class GeoService(_Arrivals):
         self._mean = (total, count + n)
 
     def mean_service_s(self) -> float:
-        """The mean run time of a request on the reference GPU (a token model's: its prefill plus one decode step per token)."""
+        """Mean run time of a request so far, on the reference GPU (tokens: prefill, then a decode step each)."""
         total, count = self._mean
         return total / count if count else 0.0
 

@@ -40,6 +40,7 @@ from dcsim.metrics.tables import (
     scaling_table,
     scenario_events_table,
     services_timeline,
+    site_failures,
     storage_tables,
     timeseries_table,
 )
@@ -286,7 +287,7 @@ def simulate(
     if serving is not None:
         summary["services"] = service_metrics(
             serving[0], serving[1], window, scenario.services, model.topology.pools, model.topology.node_pool,
-            scenario.site_costs(),
+            scenario.site_costs(), site_failures(col),
         )  # fmt: skip
     summary["run"] = {
         "scenario": scenario.name,

@@ -64,6 +64,15 @@ SERVICE_FIELDS = (
     "replica_gpu_hours", "cold_starts", "mean_cold_start_s", "usd_per_million_requests",
 )  # fmt: skip
 """The metrics of each service (``services.by_service.<service>.<field>``) and of all of them (``services.<field>``)."""
+GEO_SERVICE_FIELDS = ("requests_lost", "time_to_recover_slo_s")
+"""The metrics of a service with ``sites`` (and over those services, ``services.<field>``)."""
+SITE_FIELDS = (
+    "requests", "completed", "rejected", "failed", "mean_latency_s", "p95_latency_s", "p99_latency_s",
+    "slo_attainment", "mean_replicas", "replica_gpu_hours", "cold_starts",
+)  # fmt: skip
+"""The metrics of a service with sites at each site (``services.by_service.<service>.by_site.<site>.<field>``)."""
+ORIGIN_FIELDS = ("requests", "completed", "mean_latency_s", "p95_latency_s", "p99_latency_s", "slo_attainment")
+"""The metrics of its requests by where their users are (``services.by_service.<service>.by_origin.<site>.<field>``)."""
 
 #: Rows shown for a scenario with services only.
 SERVICE_ROWS = (
@@ -81,6 +90,12 @@ SERVICE_ROWS = (
     ("services.replica_gpu_hours", "replica GPU-hours", "number"),
     ("services.cold_starts", "cold starts", "count"),
     ("services.usd_per_million_requests", "cost per million requests served", "usd"),
+)
+
+#: Rows shown when a service runs in several sites.
+GEO_SERVICE_ROWS = (
+    ("services.requests_lost", "  requests lost (rejected or failed)", "count"),
+    ("services.time_to_recover_slo_s", "time to recover the SLO after a site failure", "seconds"),
 )
 
 #: Rows shown for a batch scheduler (``lp``) only.
@@ -114,7 +129,7 @@ STATIC_NAMES: tuple[str, ...] = (
     "cluster.installed_gpus", "cluster.nodes", "cluster.spare_gpus", "cluster.installed_gpu_hours",
     "scheduler.epochs", "scheduler.fallbacks", "scheduler.fallback_share", "scheduler.jobs_started",
     "scheduler.unplaced", "scheduler.guard_starts",
-    *(f"services.{f}" for f in SERVICE_FIELDS),
+    *(f"services.{f}" for f in SERVICE_FIELDS), *(f"services.{f}" for f in GEO_SERVICE_FIELDS),
     "routing.jobs_routed", "routing.deferred_jobs", "routing.mean_deferral_s", "routing.reroutes",
     "wan.transfers", "wan.mean_stage_in_s", "wan.mean_slowdown", "wan.bytes_moved", "wan.max_link_utilization",
 )  # fmt: skip
@@ -134,7 +149,9 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("utilization.by_site.<site>", _UTILIZATION_FIELDS),
     ("utilization.by_gpu_type.<gpu_type>", _UTILIZATION_FIELDS),
     ("faults.repair_crew_load_by_site.<site>", ("",)),
-    ("services.by_service.<service>", SERVICE_FIELDS),
+    ("services.by_service.<service>", SERVICE_FIELDS + GEO_SERVICE_FIELDS),
+    ("services.by_service.<service>.by_site.<site>", SITE_FIELDS),
+    ("services.by_service.<service>.by_origin.<site>", ORIGIN_FIELDS),
     ("routing.by_site.<site>", ("",)),
 )
 #: The families named by a site or a GPU type: (first two parts, the fields after the name).
@@ -206,7 +223,10 @@ def _family_match(name: str) -> bool:
     if len(parts) == 3 and parts[:2] in (["faults", "repair_crew_load_by_site"], ["routing", "by_site"]):
         return bool(parts[2])
     if len(parts) == 4 and parts[:2] == ["services", "by_service"]:
-        return bool(parts[2]) and parts[3] in SERVICE_FIELDS
+        return bool(parts[2]) and parts[3] in SERVICE_FIELDS + GEO_SERVICE_FIELDS
+    if len(parts) == 6 and parts[:2] == ["services", "by_service"] and parts[3] in ("by_site", "by_origin"):
+        fields = SITE_FIELDS if parts[3] == "by_site" else ORIGIN_FIELDS
+        return bool(parts[2]) and bool(parts[4]) and parts[5] in fields
     return len(parts) == 3 and parts[:2] == ["scheduler", "by_level"] and parts[2] in _CHOICES["<level>"]
 
 
@@ -330,7 +350,7 @@ def _words(name: str) -> str:
 
 def describe(name: str) -> Metric:
     """Words, print kind and physical bounds of a metric (from the run summary table where it has a row)."""
-    rows = {n: (label, kind) for n, label, kind in (*HEADLINE, *SCHEDULER_ROWS, *SERVICE_ROWS)}
+    rows = {n: (label, kind) for n, label, kind in (*HEADLINE, *SCHEDULER_ROWS, *SERVICE_ROWS, *GEO_SERVICE_ROWS)}
     if name in rows:
         label, kind = rows[name]
         label = _WORDS.get(name, label.strip())

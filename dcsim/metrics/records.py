@@ -447,7 +447,7 @@ class RequestDone:
     ``first_token`` is when its first output token came (NaN without a token model, or if it
     never came); ``replica`` the replica that ended it (-1: none); ``retried``: it was sent
     to a second replica after its first was lost; ``site`` the site (index in
-    ``datacenter.sites``) of that replica (-1: none); ``origin`` the site its user is at (a
+    ``datacenter.sites``) of that replica, or the site it waited at (-1: none); ``origin`` the site its user is at (a
     service with ``sites``; -1: not modelled). A completed request's ``first_token`` and
     ``end`` include the round trip between its origin and the site that served it.
     """

@@ -17,6 +17,7 @@ import numpy as np
 from dcsim.core.table import Coded, Table
 from dcsim.infra.spec import Costs
 from dcsim.infra.topology import Pool
+from dcsim.metrics.names import ORIGIN_FIELDS, SITE_FIELDS
 from dcsim.metrics.names import SERVICE_FIELDS as FIELDS
 from dcsim.metrics.records import REPLICA_CHANGES, REQUEST_STATUS
 from dcsim.metrics.window import Window, overlap
@@ -194,9 +195,77 @@ def _scores(
     return out
 
 
+RECOVERY_WINDOW_S = 60.0
+"""The window over which ``time_to_recover_slo_s`` checks the SLO after a site failure, s."""
+
+
+def time_to_recover(
+    req: Table, rows: np.ndarray, objectives: Sequence[tuple[str, float, float]], failures: Sequence[float],
+    end: float, window_s: float = RECOVERY_WINDOW_S,
+) -> float | None:  # fmt: skip
+    """After each failure, the time until the SLO holds again over a window; the longest over ``failures``.
+
+    From each failure time on, the requests ``rows`` are cut into windows of ``window_s`` by
+    arrival time; the SLO holds in a window when every objective holds over the requests that
+    arrived in it and ended (:func:`slo_met`: a rejected or failed request counts as beyond
+    every bound); a window without such requests decides nothing. A failure's time to recover
+    is the start of the first window where the SLO holds, minus the failure time (0: it never
+    broke). None: no objective, no failure, or the SLO did not hold again before the end.
+    """
+    if not objectives or not failures:
+        return None
+    arrival = req["arrival_s"][rows]
+    order = np.argsort(arrival, kind="stable")
+    rows, arrival = rows[order], arrival[order]
+    worst = 0.0
+    for t0 in failures:
+        k = 0
+        recovered = None
+        while t0 + k * window_s < end:
+            lo, hi = np.searchsorted(arrival, [t0 + k * window_s, t0 + (k + 1) * window_s], side="left")
+            met = slo_met(req, rows[lo:hi], objectives) if hi > lo else None
+            if met == 1.0:
+                recovered = k * window_s
+                break
+            k += 1
+        if recovered is None:
+            return None
+        worst = max(worst, recovered)
+    return worst
+
+
+def _geo_scores(
+    req: Table, rows: np.ndarray, reps: Table, reps_rows: np.ndarray, window: Window, spec: Any, price: np.ndarray,
+    site_names: Sequence[str], node_site: np.ndarray, failures: Sequence[tuple[float, int]],
+) -> dict[str, Any]:  # fmt: skip
+    """A service with sites: requests lost, time to recover its SLO after a failure of one of them, and per site."""
+    status = req.coded("status").codes[rows]
+    lost = (status == REQUEST_STATUS.index("rejected")) | (status == REQUEST_STATUS.index("failed"))
+    objectives = [o for o in spec.slo.objectives() if o[0] == "latency" or spec.service_model.tokens]
+    mine = [site_names.index(s) for s in spec.sites]
+    hits = [t for t, site in failures if site in mine and window.start <= t <= window.end]
+    out: dict[str, Any] = {
+        "requests_lost": int(lost.sum()),
+        "time_to_recover_slo_s": time_to_recover(req, rows, objectives, hits, window.end),
+    }
+    bounds, tokens = spec.slo.bounds(), spec.service_model.tokens
+    none = np.zeros(0, dtype=np.int64)
+    by_site, by_origin = {}, {}
+    for i in mine:
+        name = site_names[i]
+        here = _scores(req, rows[req["site"][rows] == i], reps, reps_rows[node_site[reps_rows] == i], window,
+                       bounds, tokens, price)  # fmt: skip
+        by_site[name] = {k: here[k] for k in SITE_FIELDS}
+    for name in spec.requests.origin or {spec.sites[0]: 1.0}:
+        came = _scores(req, rows[req["origin"][rows] == site_names.index(name)], reps, none, window, bounds, tokens,
+                       price)  # fmt: skip
+        by_origin[name] = {k: came[k] for k in ORIGIN_FIELDS}
+    return {**out, "by_site": by_site, "by_origin": by_origin}
+
+
 def service_metrics(
     req: Table, reps: Table, window: Window, services: Sequence[Any], pools: Sequence[Pool], node_pool: Sequence[int],
-    site_costs: Mapping[str, Costs],
+    site_costs: Mapping[str, Costs], site_failures: Sequence[tuple[float, int]] = (),
 ) -> dict[str, Any]:  # fmt: skip
     """The ``services`` block of a summary: the totals over every service, and ``by_service``.
 
@@ -208,6 +277,7 @@ def service_metrics(
         pools: the data center's pools (GPU types, sites, power).
         node_pool: the pool of each node.
         site_costs: each site's prices.
+        site_failures: (time, site index) of each site failure (for ``time_to_recover_slo_s``).
 
     A replica's cost is its GPU-hours at its site's GPU-hour price for its GPU type, plus
     the energy of those GPUs at full power (times the site's PUE and electricity price).
@@ -217,7 +287,10 @@ def service_metrics(
         + p.gpu_power_w / 1000.0 * site_costs[p.site].pue * site_costs[p.site].electricity_usd_per_kwh
         for p in pools
     ])  # fmt: skip
-    price = pool_price[np.asarray(node_pool, dtype=np.int64)[reps["node"]]] if len(reps) else np.zeros(0)
+    node_pools = np.asarray(node_pool, dtype=np.int64)[reps["node"]] if len(reps) else np.zeros(0, dtype=np.int64)
+    price = pool_price[node_pools] if len(reps) else np.zeros(0)
+    site_index = {name: i for i, name in enumerate(site_costs)}
+    node_site = np.array([site_index[p.site] for p in pools], dtype=np.int64)[node_pools]
     in_window = (req["arrival_s"] >= window.start) & (req["arrival_s"] <= window.end)
     svc = req.coded("service")
     rsvc = reps.coded("service")
@@ -229,6 +302,10 @@ def service_metrics(
         objectives = [o for o in spec.slo.objectives() if o[0] == "latency" or spec.service_model.tokens]
         scores["slo_met"] = slo_met(req, rows, objectives)
         by_service[spec.name] = _scaled(scores, spec.sample)
+        if spec.sites is not None:
+            by_service[spec.name].update(_geo_scores(
+                req, rows, reps, reps_rows, window, spec, price, list(site_costs), node_site, site_failures
+            ))  # fmt: skip
     total = _pooled(req, reps, in_window, window, services, price)
     verdicts = [p["slo_met"] for p in by_service.values() if p["slo_met"] is not None]
     total["slo_met"] = min(verdicts) if verdicts else None  # 1 when every service with an SLO meets it
@@ -251,6 +328,11 @@ def service_metrics(
             total["mean_ttft_s"] = float(np.average(ttft[known], weights=w[known])) if known.any() else None
             total["p50_ttft_s"] = _weighted_percentile(ttft[known], w[known], 50)
             total["p99_ttft_s"] = _weighted_percentile(ttft[known], w[known], 99)
+    geo = [p for p in by_service.values() if "requests_lost" in p]
+    if geo:  # a service with sites: its losses and recovery (the longest), over those services
+        total["requests_lost"] = sum(p["requests_lost"] for p in geo)
+        times = [p["time_to_recover_slo_s"] for p in geo if p["time_to_recover_slo_s"] is not None]
+        total["time_to_recover_slo_s"] = max(times) if times else None
     return {**total, "by_service": by_service}
 
 
@@ -279,4 +361,7 @@ def _pooled(
     return out
 
 
-__all__ = ["FIELDS", "replica_seconds", "replicas_table", "service_metrics"]
+__all__ = [
+    "FIELDS", "ORIGIN_FIELDS", "RECOVERY_WINDOW_S", "SITE_FIELDS", "replica_seconds", "replicas_table",
+    "service_metrics", "time_to_recover",
+]  # fmt: skip

@@ -503,6 +503,15 @@ def requests_table(col: Collector) -> Table:
     return Table({k: cols[k] for k in order})
 
 
+def site_failures(col: Collector) -> list[tuple[float, int]]:
+    """(time, site index) of every failure of a whole site, in time order."""
+    from dcsim.infra.components import SITE
+
+    f = col.columns("component_failed")
+    hit = f["component"] == SITE
+    return list(zip(f["time"][hit].tolist(), f["unit"][hit].tolist(), strict=True))
+
+
 def sample_rows(table: Table, most: int) -> Table:
     """The table, or a uniform random sample of about ``most`` of its rows (the same for the same table size)."""
     n = len(table)

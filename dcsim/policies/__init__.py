@@ -10,6 +10,7 @@ from dcsim.core.registry import Registry
 from dcsim.policies import lp as _lp  # noqa: F401  (registers the `lp` scheduler)
 from dcsim.policies.autoscaling import AUTOSCALER
 from dcsim.policies.balancing import LOAD_BALANCER
+from dcsim.policies.geo import GEO_BALANCER
 from dcsim.policies.placement import PLACEMENT
 from dcsim.policies.repair import REPAIR
 from dcsim.policies.routing import SITE_ROUTER
@@ -17,7 +18,9 @@ from dcsim.policies.scheduling import SCHEDULER
 
 REGISTRIES: dict[str, Registry] = {
     "scheduler": SCHEDULER, "placement": PLACEMENT, "repair": REPAIR, "load_balancer": LOAD_BALANCER,
-    "autoscaler": AUTOSCALER, "site_router": SITE_ROUTER,
+    "geo_load_balancer": GEO_BALANCER, "autoscaler": AUTOSCALER, "site_router": SITE_ROUTER,
 }  # fmt: skip
 
-__all__ = ["AUTOSCALER", "LOAD_BALANCER", "PLACEMENT", "REGISTRIES", "REPAIR", "SCHEDULER", "SITE_ROUTER"]
+__all__ = [
+    "AUTOSCALER", "GEO_BALANCER", "LOAD_BALANCER", "PLACEMENT", "REGISTRIES", "REPAIR", "SCHEDULER", "SITE_ROUTER",
+]  # fmt: skip

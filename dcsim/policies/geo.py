@@ -14,9 +14,8 @@ cache the order of the sites by distance from each origin. Policies never mutate
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Protocol
-
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import Field, model_validator
 
@@ -53,7 +52,7 @@ class SiteView(Protocol):
     outstanding: int
     """Requests at the site: waiting on its replicas plus in service."""
     expected_wait_s: float
-    """Expected wait of a request sent there now: requests queued beyond the slots, times the mean run time, over the slots."""
+    """Expected wait of a request sent there now, s (:func:`expected_wait`, from the mean run time so far)."""
     price_usd_per_kwh: float
     """The site's electricity price now times its PUE: USD per kWh of IT energy."""
 
@@ -102,7 +101,8 @@ class _Params(NoParams):
     def _local_known(self) -> _Params:
         if ":" not in self.local:  # a plug-in is checked when the engine loads it
             if self.local not in LOAD_BALANCER.names():
-                raise ValueError(f"local: no load balancer {self.local!r}; choose one of {', '.join(LOAD_BALANCER.names())}")
+                names = ", ".join(LOAD_BALANCER.names())
+                raise ValueError(f"local: no load balancer {self.local!r}; choose one of {names}")
             try:
                 LOAD_BALANCER.validate_params(self.local, self.local_params)
             except ValueError as exc:
@@ -170,7 +170,7 @@ class GeoLatency(_ByDistance):
 
 @GEO_BALANCER.register("cheapest_within_slo")
 class CheapestWithinSlo(_ByDistance):
-    """The site with the lowest electricity price now (times PUE) among those whose RTT plus expected wait keeps the SLO.
+    """The site with the lowest electricity price now (times PUE) of those whose RTT plus expected wait keep the SLO.
 
     A site qualifies when it has a ready replica and its round-trip time from the request's
     origin plus its expected wait is within the service's latency objective; ties in price go
@@ -200,7 +200,7 @@ class CheapestWithinSlo(_ByDistance):
 
 
 def is_geo(name: str, search: Sequence[str] = ()) -> Registry[GeoBalancer] | None:
-    """:data:`GEO_BALANCER` when the load balancer ``name`` is a geo balancer (a built-in, or a plug-in with ``choose``).
+    """:data:`GEO_BALANCER` when load balancer ``name`` is a geo balancer (a built-in, or a plug-in with ``choose``).
 
     A plug-in class that does not load is left to the load-balancer registry, whose message names the problem.
     """
@@ -216,7 +216,7 @@ def is_geo(name: str, search: Sequence[str] = ()) -> Registry[GeoBalancer] | Non
 
 
 def expected_wait(outstanding: int, slots: int, mean_service_s: float) -> float:
-    """Expected wait of a request joining ``outstanding`` requests on ``slots`` servers of mean run time ``mean_service_s``.
+    """Expected wait, s, of a request joining ``outstanding`` on ``slots`` servers of mean run time ``mean_service_s``.
 
     Zero while a slot is free; else the (outstanding - slots + 1) completions before its turn,
     each 1 / (slots / mean run time) apart on average.

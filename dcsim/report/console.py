@@ -15,7 +15,16 @@ from typing import Any
 import numpy as np
 
 from dcsim.core.units import format_duration
-from dcsim.metrics.names import HEADLINE, SCHEDULER_ROWS, SERVICE_ROWS, Metric, describe, format_values, with_unit
+from dcsim.metrics.names import (
+    GEO_SERVICE_ROWS,
+    HEADLINE,
+    SCHEDULER_ROWS,
+    SERVICE_ROWS,
+    Metric,
+    describe,
+    format_values,
+    with_unit,
+)
 
 
 def solve_time_line(epochs: Any) -> str:
@@ -73,6 +82,8 @@ def summary_table(summary: dict[str, Any]) -> str:
     rows = list(HEADLINE) + (list(SCHEDULER_ROWS) if "scheduler" in summary else [])
     if "services" in summary:
         rows += SERVICE_ROWS
+        if "requests_lost" in summary["services"]:  # a service with sites
+            rows += GEO_SERVICE_ROWS
         jobs = summary.get("jobs", {})
         if not jobs.get("submitted") and not jobs.get("running_at_end") and not jobs.get("queued_at_end"):
             training = ("jobs.", "network.", "placement.", "queue.", "workload.", "storage.mean_checkpoint",

@@ -439,8 +439,13 @@ def _geo_problems(sc: Scenario, path: str, svc: Any, topology: Topology) -> list
     known = ", ".join(names)
     if svc.sites is None:
         if is_geo(svc.load_balancer.name, [sc.base_dir]):
-            return [(f"{path}.load_balancer", f"{svc.load_balancer.name} chooses among a service's sites, but "
-                     f"{svc.name!r} has no `sites`; give sites: [...] (of {known}) or a load balancer of one fleet")]
+            return [
+                (
+                    f"{path}.load_balancer",
+                    f"{svc.load_balancer.name} chooses among a service's sites, but "
+                    f"{svc.name!r} has no `sites`; give sites: [...] (of {known}) or a load balancer of one fleet",
+                )
+            ]
         return []  # fmt: skip
     for field, listed in (("sites", svc.sites), ("requests.origin", list(svc.requests.origin or ()))):
         unknown = [s for s in listed if s not in names]
@@ -450,15 +455,25 @@ def _geo_problems(sc: Scenario, path: str, svc: Any, topology: Topology) -> list
     fits = {topology.pools[p].site for p in pools if topology.pools[p].gpus_per_node >= svc.gpus_per_replica}
     bare = [s for s in svc.sites if s not in fits]
     if bare:
-        return [(f"{path}.sites", f"site {bare[0]!r} has no GPUs a replica of {svc.name!r} can use "
-                 f"({svc.gpus_per_replica} GPUs on one node of its GPU types); drop it from `sites` or add such racks")]
+        return [
+            (
+                f"{path}.sites",
+                f"site {bare[0]!r} has no GPUs a replica of {svc.name!r} can use "
+                f"({svc.gpus_per_replica} GPUs on one node of its GPU types); drop it from `sites` or add such racks",
+            )
+        ]
     from dcsim.infra.wan import Wan
 
     wan = Wan(names, sc.datacenter.wan)
     for origin in svc.requests.origin or ():
         if not any(wan.connected(origin, s) for s in svc.sites):
-            return [(f"{path}.requests.origin", f"site {origin!r} reaches none of the service's sites over the WAN; "
-                     "add a datacenter.wan link from it, or drop it from `origin`")]
+            return [
+                (
+                    f"{path}.requests.origin",
+                    f"site {origin!r} reaches none of the service's sites over the WAN; "
+                    "add a datacenter.wan link from it, or drop it from `origin`",
+                )
+            ]
     return []  # fmt: skip
 
 

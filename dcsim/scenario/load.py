@@ -190,7 +190,7 @@ def policy_problems(data: dict[str, Any], base_dir: str) -> list[tuple[tuple[Any
             for field, registry in (("load_balancer", LOAD_BALANCER), ("autoscaler", AUTOSCALER)):
                 if isinstance(raw, dict) and field in raw:
                     places.append((("services", i, field), raw[field], service_adapter, registry))
-        places = [_geo_place(p, search) if p[0][-1:] == ("load_balancer",) and p[0][0] == "services" else p for p in places]
+        places = [_geo_place(p, search) if p[0][0] == "services" and p[0][2] == "load_balancer" else p for p in places]
     for loc, raw_spec, spec_adapter, registry in places:
         try:
             spec = spec_adapter.validate_python(raw_spec)
@@ -207,7 +207,10 @@ def policy_problems(data: dict[str, Any], base_dir: str) -> list[tuple[tuple[Any
     return problems
 
 
-def _geo_place(place: tuple[tuple[Any, ...], Any, Any, Any], search: list[str]) -> tuple[tuple[Any, ...], Any, Any, Any]:
+_Place = tuple[tuple[Any, ...], Any, Any, Any]
+
+
+def _geo_place(place: _Place, search: list[str]) -> _Place:
     """A service's load balancer checked against the geo balancers when it names one (and its `local` balancer)."""
     from dcsim.policies.geo import is_geo
 

@@ -155,8 +155,9 @@ def policies_text() -> str:
 
     lines = []
     for kind, registry in REGISTRIES.items():
-        if kind in ("load_balancer", "autoscaler"):
-            lines.append(f"{kind} (services[].{kind}: NAME, {{policy: NAME, PARAM: VALUE, ...}} or "
+        if kind in ("load_balancer", "autoscaler", "geo_load_balancer"):
+            field = "load_balancer" if kind == "geo_load_balancer" else kind
+            lines.append(f"{kind} (services[].{field}: NAME, {{policy: NAME, PARAM: VALUE, ...}} or "
                          "{name: NAME, params: {...}}):")  # fmt: skip
         else:
             path = "repair.policy" if kind == "repair" else f"policies.{kind}"

@@ -454,6 +454,6 @@ class Service(Strict):
 
 __all__ = [
     "Decode", "EmpiricalTokens", "ExponentialTokens", "FixedTokens", "LogNormalTokens", "MmppArrival", "ModelSpec",
-    "ReplicaCounts", "RequestArrival", "RequestTrace", "Requests", "Service", "ServiceModel", "ServicePolicy", "ServiceTime",
-    "Slo", "TokenKinds",
+    "ReplicaCounts", "RequestArrival", "RequestTrace", "Requests", "Service", "ServiceModel", "ServicePolicy",
+    "ServiceTime", "Slo", "TokenKinds",
 ]  # fmt: skip
