@@ -193,6 +193,12 @@ def service_notes(scenario: Scenario) -> list[str]:
                 f"services {svc.name!r}: `priority` changes nothing without training jobs (a replica preempts only "
                 "training jobs of lower priority)"
             )
+        params = svc.load_balancer.params
+        if lb == "geo_latency" and "spill_queue" in params and not params.get("spill_over", False):
+            out.append(
+                f"services {svc.name!r}: geo_latency's spill_queue is read only with spill_over: true (a site "
+                "passes requests on when it is saturated); set spill_over: true or drop spill_queue"
+            )
         if svc.autoscaler.name == "none" and svc.replicas.max != svc.replicas.start:
             out.append(
                 f"services {svc.name!r}: replicas.max ({svc.replicas.max}) is not reached without an autoscaler: "

@@ -180,3 +180,41 @@ def test_after_a_site_failure_the_other_sites_autoscaler_scales_up_with_cold_sta
     assert all(placed[r][1] in b_nodes for r in late)
     assert all(ready[r] == pytest.approx(placed[r][0] + 30.0) for r in late if r in ready)
     assert not [r for r, (t, _) in placed.items() if 0 < t <= 1805.0]  # b idled at its minimum before
+
+
+USERS_SERVICE = """
+name: search-assist
+gpus_per_replica: 1
+replicas: {min: 2, max: 16, initial: 4}
+sites: [us-east, eu-north]
+requests:
+  arrival: {process: diurnal, rate: 20/s, amplitude: 0.5, peak: 15h}
+  origin: {us-east: 0.7, eu-north: 0.3}        # where the users are
+service_time: {dist: lognormal, median: 120ms, sigma: 0.5}
+load_balancer: {policy: geo_latency, spill_over: true}
+autoscaler: {policy: hpa, metric: utilization, target: 0.6}
+slo: {latency_p95: 400ms}
+"""
+"""The service of the users' two-region scenario (spec/geo.yaml), as they wrote it."""
+
+
+def test_the_users_two_region_service_runs_as_written() -> None:
+    """Its replicas start 4 per site; users in both regions; each site serves mostly its own (spill-over aside)."""
+    import yaml
+
+    data = {
+        "name": "two-regions", "seed": 9, "horizon": "2h",
+        "datacenter": {
+            "sites": [{"name": "us-east", "racks": 2, "nodes_per_rack": 4, "node": {"gpus": 8, "gpu_type": "H100"}},
+                      {"name": "eu-north", "racks": 2, "nodes_per_rack": 4, "node": {"gpus": 8, "gpu_type": "H100"}}],
+            "wan": [{"between": ["us-east", "eu-north"], "bandwidth": "100Gbps", "latency": "45ms"}],
+        },
+        "services": [yaml.safe_load(USERS_SERVICE)],
+    }  # fmt: skip
+    result = simulate(build(data))
+    svc = result.summary["services"]["by_service"]["search-assist"]
+    assert set(svc["by_site"]) == {"us-east", "eu-north"} == set(svc["by_origin"])
+    assert svc["by_site"]["us-east"]["requests"] + svc["by_site"]["eu-north"]["requests"] == svc["requests"]
+    assert svc["by_origin"]["us-east"]["requests"] > 2 * svc["by_origin"]["eu-north"]["requests"]  # 0.7 vs 0.3
+    assert svc["requests_lost"] == svc["rejected"] + svc["failed"]
+    assert svc["time_to_recover_slo_s"] is None  # no site failed

@@ -41,7 +41,7 @@ EXAMPLES = {
     "hardware_repaired": {"failure": 0, "repaired": 10.0, "wait_technician_s": 1.0, "wait_part_s": 2.0, "how": 1},
     "sample": {"time": 5.0, "busy_gpus": 16, "queued_jobs": 2, "running_jobs": 3, "power_w": 1234.5},
     "request_done": {"service": "chat", "arrival": 1.0, "first_token": 1.25, "end": 2.5, "replica": 3, "status": 0,
-                     "retried": True},
+                     "retried": True, "site": 1, "origin": 0},
     "replica_change": {"time": 4.0, "service": "chat", "replica": 3, "change": 2, "node": 7, "gpus": 4},
     "scale_decision": {"time": 15.0, "service": "chat", "current": 4, "ready": 3, "desired": 6, "applied": 5},
     "service_sample": {"time": 60.0, "service": "chat", "replicas": 5, "ready": 4, "starting": 1, "pending": 0,
