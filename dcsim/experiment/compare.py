@@ -74,7 +74,10 @@ def policy_override(axis: Axis, name: str, base: Scenario) -> list[str]:
     ``autoscaler``) is switched in every service, each keeping its own params.
     """
     assert axis.policy is not None
-    registry = REGISTRIES[axis.policy]
+    from dcsim.policies.geo import is_geo
+
+    geo = axis.policy == "load_balancer" and is_geo(name)
+    registry = geo or REGISTRIES[axis.policy]
     if axis.policy in SERVICE_KINDS:
         if not base.services:
             raise OverrideError(f"--policy {axis.policy}={name}: the scenario has no `services` to switch it in")
@@ -92,7 +95,8 @@ def policy_override(axis: Axis, name: str, base: Scenario) -> list[str]:
         if current is None:  # a kind the scenario leaves unset (no site router): nothing to carry over
             out.append(f"{path}={json.dumps({'name': name, 'params': {}})}")
             continue
-        source = registry.params_model(current.name).model_fields
+        was = (axis.policy == "load_balancer" and is_geo(current.name)) or REGISTRIES[axis.policy]
+        source = was.params_model(current.name).model_fields
         params = {
             k: v
             for k, v in current.params.items()

@@ -218,3 +218,16 @@ def test_the_users_two_region_service_runs_as_written() -> None:
     assert svc["by_origin"]["us-east"]["requests"] > 2 * svc["by_origin"]["eu-north"]["requests"]  # 0.7 vs 0.3
     assert svc["requests_lost"] == svc["rejected"] + svc["failed"]
     assert svc["time_to_recover_slo_s"] is None  # no site failed
+
+
+def test_a_geo_balancer_plug_in_chooses_the_site_and_a_wrong_answer_is_named(tmp_path: Path) -> None:
+    """A plug-in sends a's users to b (listed last): 1 s + 90 ms each; one naming a site out of range is refused."""
+    data = scenario(tmp_path, [0.0, 5.0], ["a", "b"], {"a": 1.0}, load_balancer="plugins.toy_policies:FarthestSite")
+    assert [(pytest.approx(lat), site) for _, lat, _, site, _ in requests(run(data, tmp_path))] == [
+        (1.0 + RTT, 1), (1.0 + RTT, 1),
+    ]  # fmt: skip
+    from dcsim.core.errors import PlacementError
+
+    data["services"][0]["load_balancer"] = "plugins.toy_policies:SiteOutOfRange"
+    with pytest.raises(PlacementError, match="returned 2: give the position of a site with a ready replica"):
+        run(data, tmp_path)

@@ -351,3 +351,21 @@ class NotAReplica:
 
     def pick(self, request, replicas):
         return "replica 0"
+
+
+class FarthestSite:
+    """A geo load balancer: the site listed last among those with a ready replica (None: none has one)."""
+
+    def __init__(self, params, rng) -> None:
+        self.params = params
+
+    def choose(self, request, sites):
+        ready = [i for i in range(len(sites)) if sites[i].ready]
+        return ready[-1] if ready else None
+
+
+class SiteOutOfRange(FarthestSite):
+    """A geo load balancer that names a site the service does not have."""
+
+    def choose(self, request, sites):
+        return len(sites)

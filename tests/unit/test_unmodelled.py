@@ -131,3 +131,19 @@ def test_network_weight_and_network_aware_without_a_fabric_say_what_they_do() ->
     ]
     data["workload"]["jobs"][0]["communication"] = RING
     assert not any("network" in n for n in run_data(data).summary["notes"])
+
+
+def test_spill_queue_without_spill_over_is_noted() -> None:
+    from dcsim.scenario.load import scenario_from_data
+    from dcsim.scenario.unmodelled import service_notes
+
+    data = {
+        "name": "geo", "seed": 1, "horizon": "1h",
+        "datacenter": {"sites": [{"name": n, "racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8}} for n in "ab"]},
+        "services": [{"name": "s", "replicas": {"min": 1, "max": 1}, "sites": ["a", "b"], "service_time": "1s",
+                      "requests": {"arrival": {"process": "poisson", "rate": "1/s"}},
+                      "load_balancer": {"policy": "geo_latency", "spill_queue": 2}}],
+    }  # fmt: skip
+    assert any("spill_queue is read only with spill_over: true" in n for n in service_notes(scenario_from_data(data)))
+    data["services"][0]["load_balancer"]["spill_over"] = True
+    assert not service_notes(scenario_from_data(data))
