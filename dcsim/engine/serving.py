@@ -1003,14 +1003,12 @@ class GeoService(_Arrivals):
         """Send a request to the site the geo balancer chooses (``again``: it was there before, or waited).
 
         Raises:
-            PlacementError: the geo balancer chose a site without a ready replica, or no site.
+            PlacementError: the geo balancer chose something that is not a site with a ready replica.
         """
         i = self.choose(req, self.view)
         groups = self.groups
-        if i is None:
-            if any(g.ready for g in groups):
-                raise self._wrong(i)
-            i = min(range(len(groups)), key=lambda j: (self.rtt[req.origin][j], j))  # waits at the nearest site
+        if i is None:  # no site it can reach has a ready replica: it waits at the nearest
+            i = min(range(len(groups)), key=lambda j: (self.rtt[req.origin][j], j))
         elif type(i) is not int or not 0 <= i < len(groups) or not groups[i].ready:
             raise self._wrong(i)
         req.rtt = self.rtt[req.origin][i]

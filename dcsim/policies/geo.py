@@ -131,6 +131,8 @@ class _ByDistance:
 class GeoLatency(_ByDistance):
     """The nearest site (by round-trip time from the request's origin) with a ready replica. O(sites).
 
+    A site the WAN does not connect to the origin is never chosen.
+
     With ``spill_over``, a saturated site (its requests at or above its slots plus ``spill_queue``
     per ready replica: every slot busy, and that many waiting on each replica) passes the
     request to the next nearest site that is not saturated, but never to one whose round-trip
@@ -153,6 +155,8 @@ class GeoLatency(_ByDistance):
         bound = sites.latency_slo_s
         first: int | None = None
         for rtt, i in self.order(request.origin, sites):
+            if rtt == math.inf:
+                break  # this site and those after it are not connected to the origin
             s = sites[i]
             if not s.ready:
                 continue
@@ -175,7 +179,7 @@ class CheapestWithinSlo(_ByDistance):
     A site qualifies when it has a ready replica and its round-trip time from the request's
     origin plus its expected wait is within the service's latency objective; ties in price go
     to the nearer site, then to the site listed first. When no site qualifies, the site with
-    the least RTT plus expected wait serves. O(sites).
+    the least RTT plus expected wait serves; a site not connected to the origin never does. O(sites).
     """
 
     def choose(self, request: GeoRequestView, sites: SiteSetView) -> int | None:
@@ -184,6 +188,8 @@ class CheapestWithinSlo(_ByDistance):
         best: tuple[float, float, int] | None = None
         quickest: tuple[float, int] | None = None
         for rtt, i in self.order(request.origin, sites):
+            if rtt == math.inf:
+                break  # this site and those after it are not connected to the origin
             s = sites[i]
             if not s.ready:
                 continue

@@ -142,3 +142,14 @@ def test_geo_names_are_told_from_replica_balancers() -> None:
     assert is_geo("cheapest_within_slo") is GEO_BALANCER
     assert is_geo("least_outstanding") is None
     assert is_geo("toy_policies:NoSuchClass") is None
+
+
+@pytest.mark.parametrize("name", ["geo_latency", "cheapest_within_slo"])
+def test_a_site_the_wan_does_not_connect_to_the_origin_is_never_chosen(name: str) -> None:
+    """Site 1 is cheap and idle but unreachable from origin 0; site 0 is saturated: it keeps the request."""
+    sites = Sites([Site(0, outstanding=3, expected_wait_s=2.0, price_usd_per_kwh=0.3),
+                   Site(1, price_usd_per_kwh=0.01)], [[0.0, math.inf], [math.inf, 0.0]])  # fmt: skip
+    geo = make(name, spill_over=True) if name == "geo_latency" else make(name)
+    assert geo.choose(Request(origin=0), sites) == 0
+    sites[0].ready = 0
+    assert geo.choose(Request(origin=0), sites) is None
