@@ -888,9 +888,7 @@ class _SiteOfService:
     @property
     def expected_wait_s(self) -> float:
         """Expected wait of a request sent there now (:func:`dcsim.policies.geo.expected_wait`)."""
-        from dcsim.policies.geo import expected_wait
-
-        return expected_wait(self.outstanding, self.slots, self._geo.mean_service_s())
+        return self._geo.expected_wait(self.outstanding, self.slots, self._geo.mean_service_s())
 
     @property
     def price_usd_per_kwh(self) -> float:
@@ -932,7 +930,7 @@ class GeoService(_Arrivals):
         import numpy as np
 
         from dcsim.infra.wan import Wan
-        from dcsim.policies.geo import GEO_BALANCER
+        from dcsim.policies.geo import GEO_BALANCER, expected_wait
 
         self.s, self.spec, self.env = services, spec, services.env
         self.number = number
@@ -948,6 +946,7 @@ class GeoService(_Arrivals):
         self.policy = GEO_BALANCER.create(name, params, stream(seed, f"policy.geo_balancer.{spec.name}"))
         self.choose = guarded(self.policy, "choose", "geo load balancer", name, GEO_BALANCER)
         self.geo_name = name
+        self.expected_wait = expected_wait
         self.times = services.site_times()
         self.groups: list[ServiceRun] = []
         for site in spec.sites:
