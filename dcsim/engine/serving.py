@@ -235,7 +235,7 @@ class ScalerView:
     def __init__(self, run: ServiceRun) -> None:
         self._run = run
         self.name = run.spec.name
-        self.min, self.max = run.spec.replicas.min, run.spec.replicas.max
+        self.min, self.max = run.counts_spec.min, run.counts_spec.max
 
     @property
     def replicas(self) -> int:
@@ -331,6 +331,8 @@ class ServiceRun(_Arrivals):
         self.number = number
         self.geo = geo
         self.site = site
+        #: Its replica bounds and start: the service's, or its site's (``replicas.per_site``).
+        self.counts_spec = spec.replicas_at(services.topology.site_names[site] if geo is not None else None)
         self.env = env = services.env
         self.col = services.collector
         self.code = self.col.service_code(spec.name)
@@ -391,7 +393,7 @@ class ServiceRun(_Arrivals):
         self._record = self.col.on_request
         #: The share of the requests and replicas simulated (``sample``; 1: all of them).
         self.share = spec.sample
-        for _ in range(self.scaled(spec.replicas.start)):
+        for _ in range(self.scaled(self.counts_spec.start)):
             self._request(ready_now=True)
         if geo is None:  # else the service with sites brings the requests
             self._start_arrivals()
@@ -810,8 +812,7 @@ class ServiceRun(_Arrivals):
         """Every sync period: the metrics over it, the autoscaler's answer, the change."""
         env = self.env
         period = self.sync_period
-        spec = self.spec
-        lo, hi = spec.replicas.min, spec.replicas.max
+        lo, hi = self.counts_spec.min, self.counts_spec.max
         totals = self.window_totals
         while True:
             yield env.timeout(period)
@@ -827,7 +828,7 @@ class ServiceRun(_Arrivals):
             wanted = int(self.desired(self.view, env.now))
             applied = min(max(wanted, lo), hi)
             self.col.on_scale_decision(
-                env.now, self.code, self.full(current), self.full(len(self.ready)), wanted, applied
+                env.now, self.code, self.full(current), self.full(len(self.ready)), wanted, applied, self.site
             )
             target = self.scaled(applied)
             if target != current:

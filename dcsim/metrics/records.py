@@ -486,7 +486,9 @@ class ReplicaChange:
 class ScaleDecision:
     """An autoscaler's decision at ``time``: it asked for ``desired``; ``applied`` is that within the bounds.
 
-    ``current`` replicas were asked for before it (``ready`` of them serving).
+    ``current`` replicas were asked for before it (``ready`` of them serving); ``site``: the site
+    (index in ``datacenter.sites``) whose replicas it scales, for a service with ``sites`` (-1: the
+    whole fleet).
     """
 
     time: F64
@@ -495,6 +497,7 @@ class ScaleDecision:
     ready: I64
     desired: I64
     applied: I64
+    site: I32
     kind: str = "scale_decision"
 
 

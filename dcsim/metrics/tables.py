@@ -578,7 +578,7 @@ def services_timeline(col: Collector, requests: Table) -> Table:
 
 
 def scaling_table(col: Collector) -> Table:
-    """Every autoscaler decision: ``time``, ``service``, ``current``, ``ready``, ``desired``, ``applied``."""
+    """Every autoscaler decision: ``time``, ``service``, ``current``, ``ready``, ``desired``, ``applied``, ``site``."""
     return record_table(col, "scale_decision")
 
 

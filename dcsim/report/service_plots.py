@@ -94,26 +94,29 @@ def plot_services(result: Any, out_dir: str, plt: Any) -> list[str]:
     scaling = result.frame("scaling")
     if scaling is None or not len(scaling):
         return paths
-    scaled = [n for n in names if (scaling["service"] == n).any()]
+    sites = [s.name for s in sc.datacenter.sites]
+    scaled = [(n, int(k)) for n in names for k in sorted(set(scaling["site"][scaling["service"] == n]))]
     fig, axes = plt.subplots(len(scaled), 1, figsize=(10, 3.6 * len(scaled)), sharex=True, squeeze=False,
                              constrained_layout=True)  # fmt: skip
-    for ax, spec in zip(axes[:, 0], scaled, strict=True):
-        part = scaling[scaling["service"] == spec]
+    for ax, (spec, site) in zip(axes[:, 0], scaled, strict=True):
+        part = scaling[(scaling["service"] == spec) & (scaling["site"] == site)]
         t, scale, label = _time_axis(part["time"].to_numpy(dtype=float), span)
         ax.step(t, part["desired"], where="post", color="#9467bd", lw=0.8, label="the autoscaler asked for")
         ax.step(t, part["applied"], where="post", color="#d62728", lw=1.4, label="applied (within min and max)")
         ax.step(t, part["ready"], where="post", color="#1f77b4", lw=1.0, label="ready at the decision")
         svc = sc.services[names.index(spec)]
-        ax.axhline(svc.replicas.max, color="0.4", ls=":", lw=0.8, label=f"max {svc.replicas.max}")
+        most = svc.replicas_at(sites[site] if site >= 0 else None).max
+        ax.axhline(most, color="0.4", ls=":", lw=0.8, label=f"max {most}")
         ax.set_ylabel("replicas")
-        ax.set_ylim(0, max(float(part["desired"].max()), svc.replicas.max) * 1.2 + 1)
+        ax.set_ylim(0, max(float(part["desired"].max()), most) * 1.2 + 1)
         if after > 0:
             ax.axvspan(0, after / scale, color="0.92", zorder=0)
         mark_events(ax, sc, scale, span)
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", frameon=True, framealpha=0.9, fontsize=8, ncols=2)
         changes = int((np.diff(part["applied"].to_numpy()) != 0).sum())
-        ax.set_title(f"{sc.name}: {spec}'s autoscaler ({svc.autoscaler.name}), {len(part):,} decisions, "
+        where = f" at {sites[site]}" if site >= 0 else ""
+        ax.set_title(f"{sc.name}: {spec}'s autoscaler{where} ({svc.autoscaler.name}), {len(part):,} decisions, "
                      f"{changes:,} changes (seed {result.seed})", fontsize=10)  # fmt: skip
         ax.set_xlabel(label)
     path = os.path.join(out_dir, "autoscaling.png")

@@ -259,25 +259,56 @@ class ModelSpec(Strict):
     )
 
 
+class SiteReplicaCounts(Strict):
+    """One site's own replica bounds and start (a field not given: the service's)."""
+
+    min: int | None = Field(None, ge=0, le=1_000_000, description="fewest replicas at the site")
+    max: int | None = Field(None, ge=1, le=1_000_000, description="most replicas at the site")
+    initial: int | None = Field(None, ge=0, description="replicas at the site at the start")
+
+
 class ReplicaCounts(Strict):
-    """How many replicas: the autoscaler's bounds and the count at the start."""
+    """How many replicas: the autoscaler's bounds and the count at the start (with `sites`: of each site)."""
 
     min: int = Field(1, ge=0, le=1_000_000, description="fewest replicas (0: scale to zero)")
     max: int = Field(ge=1, le=1_000_000, description="most replicas")
     initial: int | None = Field(None, ge=0, description="replicas at the start, ready (default: `min`, at least 1)")
+    per_site: dict[str, SiteReplicaCounts] | None = Field(
+        None,
+        description="a service with `sites`: a site's own counts, e.g. {eu-north: {min: 4, initial: 4}} (the "
+        "others: min, max and initial above)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> ReplicaCounts:
-        if self.min > self.max:
-            raise ValueError(f"`min` ({self.min}) is above `max` ({self.max})")
-        if self.initial is not None and not self.min <= self.initial <= self.max:
-            raise ValueError(f"`initial` ({self.initial}) must be between `min` ({self.min}) and `max` ({self.max})")
+        _check_order(self.min, self.max, self.initial, "")
+        for site in self.per_site or {}:
+            counts = self.at(site)
+            _check_order(counts.min, counts.max, counts.initial, f"per_site.{site}: ")
         return self
+
+    def at(self, site: str | None) -> ReplicaCounts:
+        """The counts of ``site`` (its ``per_site`` entry over these), or these (None, or a site without one)."""
+        own = (self.per_site or {}).get(site) if site is not None else None
+        if own is None:
+            return self
+        given = own.model_dump(exclude_none=True)
+        if "min" in given and "initial" not in given and self.initial is not None and self.initial < given["min"]:
+            given["initial"] = given["min"]  # a site's higher minimum lifts the service's start there
+        return ReplicaCounts.model_construct(**{**self.model_dump(exclude={"per_site"}), **given, "per_site": None})
 
     @property
     def start(self) -> int:
         """Replicas at the start."""
         return self.initial if self.initial is not None else min(max(self.min, 1), self.max)
+
+
+def _check_order(low: int, high: int, initial: int | None, where: str) -> None:
+    """Refuse counts whose min is above max, or whose initial count is outside them."""
+    if low > high:
+        raise ValueError(f"{where}`min` ({low}) is above `max` ({high})")
+    if initial is not None and not low <= initial <= high:
+        raise ValueError(f"{where}`initial` ({initial}) must be between `min` ({low}) and `max` ({high})")
 
 
 class Slo(Strict):
@@ -391,12 +422,23 @@ class Service(Strict):
             object.__setattr__(self, "service_model", ServiceModel(time=self.service_time))
         return self
 
+    def replicas_at(self, site: str | None) -> ReplicaCounts:
+        """The replica counts of one of its sites (None: of the whole fleet of a service without sites)."""
+        return self.replicas.at(site)
+
     @model_validator(mode="after")
     def _sites_once(self) -> Service:
         if self.sites is not None:
             dupes = sorted({s for s in self.sites if self.sites.count(s) > 1})
             if dupes:
                 raise ValueError(f"`sites` names {', '.join(dupes)} twice; list each site once")
+            stray = [s for s in self.replicas.per_site or {} if s not in self.sites]
+            if stray:
+                raise ValueError(
+                    f"replicas.per_site names {stray[0]!r}, which is not among `sites` ({', '.join(self.sites)})"
+                )
+        elif self.replicas.per_site is not None:
+            raise ValueError("replicas.per_site needs `sites` (the sites the service runs in); give sites: [...]")
         elif self.requests.origin is not None:
             raise ValueError(
                 "`requests.origin` needs `sites` (the sites the service runs in): without them, requests add no "
@@ -422,7 +464,8 @@ class Service(Strict):
     @model_validator(mode="after")
     def _utilization_from_zero(self) -> Service:
         a = self.autoscaler
-        if a.name == "hpa" and self.replicas.min == 0 and a.params.get("metric", "utilization") == "utilization":
+        lowest = min([self.replicas.min, *(self.replicas.at(s).min for s in self.replicas.per_site or {})])
+        if a.name == "hpa" and lowest == 0 and a.params.get("metric", "utilization") == "utilization":
             raise ValueError(
                 "an `hpa` on utilization never scales up from zero replicas (none is busy, so it asks for none): "
                 "use metric: concurrency or request_rate, which count the requests waiting for a replica, or "
@@ -455,5 +498,5 @@ class Service(Strict):
 __all__ = [
     "Decode", "EmpiricalTokens", "ExponentialTokens", "FixedTokens", "LogNormalTokens", "MmppArrival", "ModelSpec",
     "ReplicaCounts", "RequestArrival", "RequestTrace", "Requests", "Service", "ServiceModel", "ServicePolicy",
-    "ServiceTime", "Slo", "TokenKinds",
+    "ServiceTime", "SiteReplicaCounts", "Slo", "TokenKinds",
 ]  # fmt: skip

@@ -66,6 +66,13 @@ def test_service_time_is_the_time_service_model() -> None:
          "local: no load balancer 'nearest'"),
         (service(load_balancer={"policy": "cheapest_within_slo", "spill_over": True}), "services.0.load_balancer",
          "spill_over: unknown parameter"),
+        (service(replicas={"min": 1, "max": 2, "per_site": {"c": {"min": 2}}}), "services.0",
+         "replicas.per_site names 'c', which is not among `sites` (a, b)"),
+        (service(replicas={"min": 1, "max": 2, "per_site": {"b": {"min": 3}}}), "services.0.replicas",
+         "per_site.b: `min` (3) is above `max` (2)"),
+        (service(sites=None, requests={"arrival": {"process": "poisson", "rate": "5/s"}}, load_balancer="random",
+                 replicas={"min": 1, "max": 2, "per_site": {"a": {"min": 2}}}), "services.0",
+         "replicas.per_site needs `sites`"),
     ],
 )  # fmt: skip
 def test_bad_geo_input_is_one_message_naming_the_field(
@@ -89,3 +96,11 @@ def test_a_site_without_gpus_a_replica_can_use_is_refused(tmp_path: Path, capsys
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     assert main(["validate", str(path)]) == 2
     assert "services.0.sites: site 'b' has no GPUs a replica of 's' can use" in capsys.readouterr().err
+
+
+def test_a_sites_own_counts_fill_in_from_the_services() -> None:
+    """min 2, max 16, initial 4; eu: {min: 6}: eu starts with 6 (its minimum lifts the start), max 16; us as given."""
+    sc = scenario_from_data(service(replicas={"min": 2, "max": 16, "initial": 4, "per_site": {"b": {"min": 6}}}))
+    svc = sc.services[0]
+    assert (svc.replicas_at("b").min, svc.replicas_at("b").max, svc.replicas_at("b").start) == (6, 16, 6)
+    assert (svc.replicas_at("a").min, svc.replicas_at("a").max, svc.replicas_at("a").start) == (2, 16, 4)

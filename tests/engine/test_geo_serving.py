@@ -231,3 +231,14 @@ def test_a_geo_balancer_plug_in_chooses_the_site_and_a_wrong_answer_is_named(tmp
     data["services"][0]["load_balancer"] = "plugins.toy_policies:SiteOutOfRange"
     with pytest.raises(PlacementError, match="returned 2: give the position of a site with a ready replica"):
         run(data, tmp_path)
+
+
+def test_a_site_may_have_replica_counts_of_its_own(tmp_path: Path) -> None:
+    """replicas {min 1, max 1} with per_site b: {min 3, max 3}: a starts with 1 replica, b with 3 (its min)."""
+    data = scenario(tmp_path, [0.0], ["a", "b"], {"a": 1.0}, nodes={"a": 2, "b": 4},
+                    replicas={"min": 1, "max": 1, "per_site": {"b": {"min": 3, "max": 3}}})  # fmt: skip
+    model = run(data, tmp_path)
+    c = model.collector.columns("replica_change")
+    placed = c["node"][c["change"] == REPLICA_CHANGES.index("placed")].tolist()
+    a_nodes = {0, 1}
+    assert sum(n in a_nodes for n in placed) == 1 and sum(n not in a_nodes for n in placed) == 3
