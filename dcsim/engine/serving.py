@@ -14,7 +14,13 @@ Replica states: ``PENDING`` (asked for, not placed: no GPUs free), ``STARTING`` 
 GPUs, loads the model), ``READY`` (serves), ``DRAINING`` (scaled down: takes no new request,
 finishes those it has, then gives its GPUs back) and ``GONE``. A service keeps its count of
 replicas: one lost to a failure or an eviction is replaced at once (as a Kubernetes
-Deployment does), cold start included. See docs/background.md, "Serving".
+Deployment does), cold start included.
+
+A service with ``sites`` is a :class:`GeoService`: one :class:`ServiceRun` per site (its
+replicas on that site's pools, its own autoscaler and load balancer) and a geo load balancer
+(:mod:`dcsim.policies.geo`) that chooses the site of each request; the round trip between
+the request's origin and that site is added to its latency. See docs/background.md,
+"Serving" and "Services in several sites".
 """
 
 from __future__ import annotations
