@@ -169,9 +169,15 @@ class TimedEvents:
             params.pop(change.param, None)
         else:
             params[change.param] = change.value
-        registry = AUTOSCALER if change.policy == "autoscaler" else LOAD_BALANCER
-        policy = run.autoscaler if change.policy == "autoscaler" else run.balancer
-        policy.params = registry.validate_params(spec.name, params)
+        if change.policy == "autoscaler":  # a service with sites: every site's autoscaler
+            for fleet in getattr(run, "groups", [run]):
+                fleet.autoscaler.params = AUTOSCALER.validate_params(spec.name, params)
+        elif hasattr(run, "groups"):  # a service with sites: its geo balancer
+            from dcsim.policies.geo import GEO_BALANCER
+
+            run.policy.params = GEO_BALANCER.validate_params(spec.name, params)
+        else:
+            run.balancer.params = LOAD_BALANCER.validate_params(spec.name, params)
 
 
 def installed_levels(scenario: Any, topology: Topology) -> list[Steps] | None:

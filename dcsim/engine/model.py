@@ -40,8 +40,8 @@ class DataCenterModel:
         seed: the run seed (overrides ``scenario.seed``).
         collector: receives the event records (a new one if None).
         progress: called at every timeseries sample (for progress displays).
-        site_times: each site's prices, carbon and clock for a site router
-            (:class:`dcsim.infra.sites.SiteTimes`; default: the scenario's).
+        site_times: each site's prices, carbon and clock for a site router and the services' geo
+            balancers (:class:`dcsim.infra.sites.SiteTimes`; default: the scenario's).
     """
 
     def __init__(
@@ -136,7 +136,7 @@ class DataCenterModel:
 
             self.services = Services(
                 self.env, scenario, self.seed, self.topology, self.cluster, self.collector, runs, self.dispatch,
-                self.storage, self._ended,
+                self.storage, self._ended, site_times,
             )  # fmt: skip
             if self.rel is not None:
                 self.rel.cordon_hook = self.services.cordoned

@@ -1072,11 +1072,13 @@ class Services:
         dispatch: its placement policy places replicas; its queue gets preempted jobs back.
         storage: the sites' storage, when a cold start loads a model through it.
         freed: called after a replica gave GPUs back (the engine schedules).
+        site_times: each site's prices over time, for a geo balancer (default: the scenario's).
     """
 
     def __init__(
         self, env: simpy.Environment, scenario: Any, seed: int, topology: Topology, cluster: Cluster,
         collector: Collector, runs: Runs, dispatch: Dispatcher, storage: Storage | None, freed: Callable[[], None],
+        site_times: SiteTimes | None = None,
     ) -> None:  # fmt: skip
         self.env, self.seed, self.topology, self.cluster = env, seed, topology, cluster
         self.collector, self.runs, self.dispatch, self.storage, self.freed = collector, runs, dispatch, storage, freed
@@ -1087,7 +1089,7 @@ class Services:
         self._placing = False
         #: Rate windows of the services whose request rate an event sets, by service index.
         self.windows = arrival_windows(scenario, services=True) if scenario.events else {}
-        self._times: SiteTimes | None = None
+        self._times: SiteTimes | None = site_times
         self.services: list[ServiceRun | GeoService] = [
             ServiceRun(self, spec, i) if spec.sites is None else GeoService(self, spec, i)
             for i, spec in enumerate(scenario.services)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import Field, model_validator
 
@@ -147,6 +147,9 @@ class GeoLatency(_ByDistance):
         spill_queue: int = Field(
             0, ge=0, description="requests waiting per ready replica, beyond its slots, at which a site is saturated"
         )
+
+    #: Read at every decision, so a timed event may change them.
+    live_params: ClassVar[frozenset[str]] = frozenset({"spill_over", "spill_queue"})
 
     def choose(self, request: GeoRequestView, sites: SiteSetView) -> int | None:
         """The nearest site with a ready replica; with spill-over, the nearest one not saturated within the SLO."""

@@ -263,7 +263,9 @@ def _set_problems(
         if found.index >= len(sc.services):
             return [(where, f"no service {found.index}: the scenario has {len(sc.services)}, from 0")]
         spec = getattr(sc.services[found.index], found.policy)
-        registry = AUTOSCALER if found.policy == "autoscaler" else LOAD_BALANCER
+        from dcsim.policies.geo import is_geo
+
+        registry = AUTOSCALER if found.policy == "autoscaler" else (is_geo(spec.name) or LOAD_BALANCER)
         live = live_params(registry, spec.name)
         if found.param not in live:
             can = f"its live parameters are {', '.join(sorted(live))}" if live else "it has none an event can change"

@@ -242,3 +242,15 @@ def test_a_site_may_have_replica_counts_of_its_own(tmp_path: Path) -> None:
     placed = c["node"][c["change"] == REPLICA_CHANGES.index("placed")].tolist()
     a_nodes = {0, 1}
     assert sum(n in a_nodes for n in placed) == 1 and sum(n not in a_nodes for n in placed) == 3
+
+
+def test_timed_events_reach_a_service_with_sites(tmp_path: Path) -> None:
+    """Requests at 0 and 0.25 from a. An event turns spill-over on at 0.1 s, so the second goes to b (as in the
+    spill-over case); an event failing site a from 0.1 s sends it to b too, and the first (in service) fails."""
+    base = scenario(tmp_path, [0.0, 0.25], ["a", "b"], {"a": 1.0}, on_replica_loss="fail", load_balancer="geo_latency",
+                    autoscaler={"policy": "hpa", "metric": "concurrency", "target": 1.0})  # fmt: skip
+    spill = {**base, "events": [{"at": "100ms", "set": {"services.0.load_balancer.spill_over": True}},
+                                {"at": "100ms", "set": {"services.0.autoscaler.target": 2.0}}]}  # fmt: skip
+    assert [(s, site) for _, _, s, site, _ in requests(run(spill, tmp_path))] == [("completed", 0), ("completed", 1)]
+    fail = {**base, "events": [{"at": "100ms", "fail": {"site": "a"}, "for": "1h"}]}
+    assert [(s, site) for _, _, s, site, _ in requests(run(fail, tmp_path))] == [("failed", 0), ("completed", 1)]
