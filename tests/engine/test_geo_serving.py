@@ -254,3 +254,17 @@ def test_timed_events_reach_a_service_with_sites(tmp_path: Path) -> None:
     assert [(s, site) for _, _, s, site, _ in requests(run(spill, tmp_path))] == [("completed", 0), ("completed", 1)]
     fail = {**base, "events": [{"at": "100ms", "fail": {"site": "a"}, "for": "1h"}]}
     assert [(s, site) for _, _, s, site, _ in requests(run(fail, tmp_path))] == [("failed", 0), ("completed", 1)]
+
+
+def test_time_to_first_token_includes_the_round_trip(tmp_path: Path) -> None:
+    """A token model served at a for users in b: 3 tokens at 100 ms a step (no prefill): the first token at
+    0.1 s + 90 ms, the last at 0.3 s + 90 ms."""
+    data = scenario(
+        tmp_path, [0.0], ["a"], {"b": 1.0}, service_model={"decode": {"per_token": "100ms", "max_batch": 4}}
+    )
+    data["services"][0]["requests"]["output_tokens"] = 3
+    del data["services"][0]["service_time"]
+    model = run(data, tmp_path)
+    c = model.collector.columns("request_done")
+    assert c["first_token"].tolist() == pytest.approx([0.1 + RTT])
+    assert c["end"].tolist() == pytest.approx([0.3 + RTT])
