@@ -60,6 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from dcsim.infra.sites import series_notes
     from dcsim.infra.topology import build_topology
     from dcsim.scenario.load import load_scenario
     from dcsim.scenario.unmodelled import default_gpu_notes, unmodelled_notes
@@ -84,7 +85,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if len({s for _, s in speeds}) > 1:
         shown = ", ".join(f"{t} {s:g}" for t, s in sorted(speeds, key=lambda x: (-x[1], x[0])))
         print(f"GPU speeds (H100 = 1; a class's own `speed` overrides them): {shown}")
-    for note in (*default_gpu_notes(scenario), *unmodelled_notes(scenario)):
+    for note in (*default_gpu_notes(scenario), *unmodelled_notes(scenario), *series_notes(scenario)):
         print(f"note: {note}")
     return 0
 

@@ -1,22 +1,28 @@
 """The infrastructure's part of the scenario schema: sites > racks > nodes, the fabric, and what a site owns.
 
-A site owns its prices (:class:`SiteCosts`, on top of the scenario-wide :class:`Costs`) and
-may have a repair crew of its own (:class:`SiteRepair`, whose hours are :class:`WorkingHours`,
-also the scenario-wide crew's). :mod:`dcsim.scenario.schema` composes this with the other
+A site owns its prices (:class:`SiteCosts`, on top of the scenario-wide :class:`Costs`; the
+site's own ``electricity_usd_per_kwh``, ``carbon_g_per_kwh``, ``pue`` and ``gpu_hour_usd`` are
+the shorthand of its ``costs`` block), a time zone, and may have a repair crew of its own
+(:class:`SiteRepair`, whose hours are :class:`WorkingHours`, also the scenario-wide crew's).
+A price or carbon intensity is a constant or a :class:`SeriesFile` (read by
+:mod:`dcsim.infra.sites`). :mod:`dcsim.scenario.schema` composes this with the other
 packages' specs into the whole scenario.
 """
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from dcsim.core.spec import BitsPerSecond, Bytes, Seconds, Strict, Watts
 from dcsim.core.text import quote
 
 MAX_PRICE = 1e6
 """Largest price (USD per GPU-hour or per kWh): costs over the longest horizon stay finite."""
+MAX_CARBON = 1e5
+"""Largest carbon intensity, g CO2e per kWh (the dirtiest grids are about 1,000)."""
 MAX_GPUS = 10_000_000
 """Most GPUs in a data center (and in one job): far above any data center today, and a bound on the memory
 and time that building the topology takes."""
@@ -25,9 +31,15 @@ and time that building the topology takes."""
 class WorkingHours(Strict):
     """When technicians work: hands-on repair only progresses inside these hours."""
 
-    start: Seconds = Field(8 * 3600.0, description="start of the working day (time of day; day 0 starts at time 0)")
-    end: Seconds = Field(18 * 3600.0, description="end of the working day (time of day)")
-    days: Literal["all", "weekdays"] = Field("weekdays", description="weekdays: day 0 is a Monday")
+    start: Seconds = Field(
+        8 * 3600.0,
+        description="start of the working day (time of day: the site's local time when it has a `timezone`, "
+        "else UTC; the run starts at the scenario's `start`, by default Monday 2024-01-01 00:00 UTC)",
+    )
+    end: Seconds = Field(18 * 3600.0, description="end of the working day (time of day, as `start`)")
+    days: Literal["all", "weekdays"] = Field(
+        "weekdays", description="weekdays: Monday to Friday of the calendar (by default day 0 is a Monday)"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> WorkingHours:
@@ -65,21 +77,46 @@ def _price_shorthand(value: Any) -> Any:
     return value
 
 
+class SeriesFile(Strict):
+    """A value that changes over the run, read from a CSV file of one row per change."""
+
+    series: str = Field(
+        min_length=1,
+        description="CSV file, relative to the scenario file, with columns `time` (a duration from the run's start: "
+        "0h, 1h, or seconds; the first 0, ascending) and the value (`usd_per_kwh` for a price, `g_per_kwh` for a "
+        "carbon intensity); each value holds until the next row's time, the last for as long as the step before "
+        "it, and a series shorter than the run repeats",
+    )
+
+
+#: A price per kWh: a constant, or a series from a file.
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE)] | SeriesFile
+#: A carbon intensity in g CO2e per kWh: a constant, or a series from a file.
+Carbon = Annotated[float, Field(ge=0, le=MAX_CARBON)] | SeriesFile
+
+GpuHourPrices = Annotated[dict[str, Annotated[float, Field(ge=0, le=MAX_PRICE)]], BeforeValidator(_price_shorthand)]
+
+
 class Costs(Strict):
     """Prices. Capital is per installed GPU-hour; energy is metered at the facility (x PUE).
 
     These are every site's prices, save those a site sets in its own `costs` block (field by field).
     """
 
-    gpu_hour_usd: Annotated[
-        dict[str, Annotated[float, Field(ge=0, le=MAX_PRICE)]], BeforeValidator(_price_shorthand)
-    ] = Field(
+    gpu_hour_usd: GpuHourPrices = Field(
         default_factory=lambda: {"*": 2.0},
         description="capital + operations per installed GPU-hour, in USD: one number or one per GPU type",
         json_schema_extra={"x-unit": "USD per GPU-hour"},
     )
-    electricity_usd_per_kwh: float = Field(0.10, ge=0, le=MAX_PRICE, description="electricity price, USD/kWh")
+    electricity_usd_per_kwh: Price = Field(
+        0.10, description="electricity price, USD/kWh: a number, or {series: FILE} (columns time, usd_per_kwh)"
+    )
     pue: float = Field(1.3, ge=1, le=10, description="power usage effectiveness: facility / IT power")
+    carbon_g_per_kwh: Carbon | None = Field(
+        None,
+        description="carbon intensity of the electricity, g CO2e/kWh: a number, or {series: FILE} (columns time, "
+        "g_per_kwh); default none: carbon is not counted (cost.carbon_kg is null) at a site without its own",
+    )
 
     def gpu_hour_price(self, gpu_type: str) -> float:
         """USD per installed GPU-hour of ``gpu_type``."""
@@ -104,18 +141,23 @@ class Costs(Strict):
 class SiteCosts(Strict):
     """A site's own prices: any field of the scenario-wide `costs`; a field not set is the scenario-wide one."""
 
-    gpu_hour_usd: (
-        Annotated[dict[str, Annotated[float, Field(ge=0, le=MAX_PRICE)]], BeforeValidator(_price_shorthand)] | None
-    ) = Field(
+    gpu_hour_usd: GpuHourPrices | None = Field(
         None,
         description="capital + operations per installed GPU-hour at this site, in USD: one number or one per GPU "
         "type (a type without a price here, and no '*' here, takes the scenario-wide price)",
         json_schema_extra={"x-unit": "USD per GPU-hour"},
     )
-    electricity_usd_per_kwh: float | None = Field(
-        None, ge=0, le=MAX_PRICE, description="electricity price at this site, USD/kWh"
+    electricity_usd_per_kwh: Price | None = Field(
+        None, description="electricity price at this site, USD/kWh: a number, or {series: FILE}"
     )
     pue: float | None = Field(None, ge=1, le=10, description="power usage effectiveness of this site")
+    carbon_g_per_kwh: Carbon | None = Field(
+        None, description="carbon intensity at this site, g CO2e/kWh: a number, or {series: FILE}"
+    )
+
+
+#: The fields a site may set directly, as the shorthand of its `costs` block.
+SITE_COST_FIELDS = tuple(SiteCosts.model_fields)
 
 
 class NodeSpec(Strict):
@@ -263,11 +305,66 @@ class Site(Strict):
     costs: SiteCosts | None = Field(
         None, description="the site's own prices; a field it does not set is the scenario-wide `costs` one"
     )
+    timezone: str | None = Field(
+        None,
+        description="the site's time zone, an IANA name such as America/New_York (daylight saving included): its "
+        "technicians' working hours are in this local time (default: UTC)",
+    )
+    electricity_usd_per_kwh: Price | None = Field(
+        None,
+        description="shorthand of costs.electricity_usd_per_kwh: the site's electricity price, USD/kWh, a number or "
+        "{series: FILE} (columns time, usd_per_kwh)",
+    )
+    carbon_g_per_kwh: Carbon | None = Field(
+        None,
+        description="shorthand of costs.carbon_g_per_kwh: the site's carbon intensity, g CO2e/kWh, a number or "
+        "{series: FILE} (columns time, g_per_kwh)",
+    )
+    pue: float | None = Field(None, ge=1, le=10, description="shorthand of costs.pue: the site's PUE")
+    gpu_hour_usd: GpuHourPrices | None = Field(
+        None,
+        description="shorthand of costs.gpu_hour_usd: USD per installed GPU-hour at this site (one number or one per "
+        "GPU type)",
+        json_schema_extra={"x-unit": "USD per GPU-hour"},
+    )
     repair: SiteRepair | None = Field(
         None,
         description="the site's own repair crew, which repairs only this site's failures; a field it does not set "
         "is the scenario-wide `repair` one (without it, the site shares the scenario-wide crew)",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"no time zone {quote(name)}: give an IANA name such as America/New_York, Europe/Stockholm or UTC"
+            ) from None
+        return name
+
+    @model_validator(mode="after")
+    def _costs_once(self) -> Site:
+        if self.costs is None:
+            return self
+        twice = [name for name in SITE_COST_FIELDS if getattr(self, name) is not None and getattr(self.costs, name)
+                 is not None]  # fmt: skip
+        if twice:
+            raise ValueError(
+                f"{twice[0]}: given both on the site and in its `costs` block; give it once (the site's "
+                f"`{twice[0]}` is the shorthand of costs.{twice[0]})"
+            )
+        return self
+
+    def own_costs(self) -> SiteCosts | None:
+        """The site's own prices: its `costs` block with the fields it sets directly (None: it sets none)."""
+        direct = {name: getattr(self, name) for name in SITE_COST_FIELDS if getattr(self, name) is not None}
+        if not direct:
+            return self.costs
+        return self.costs.model_copy(update=direct) if self.costs is not None else SiteCosts(**direct)
 
     @model_validator(mode="after")
     def _one_layout(self) -> Site:

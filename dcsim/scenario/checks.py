@@ -16,6 +16,7 @@ from dcsim.core import units
 from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.core.spec import PositiveSeconds
 from dcsim.faults.spec import COMPONENTS, fabric_named
+from dcsim.infra.sites import series_problems
 from dcsim.infra.topology import Topology, build_topology
 from dcsim.scenario.limits import check_limits
 from dcsim.scenario.schema import (
@@ -363,6 +364,7 @@ def check_parts(
                 )  # fmt: skip
     problems += _storage_problems(datacenter, topology, classes, trace)
     problems += _price_problems(datacenter, topology, costs)
+    problems += series_problems(costs, datacenter.sites, base)
     return problems
 
 
@@ -514,14 +516,16 @@ def _price_problems(datacenter: Datacenter, topology: Topology, costs: Costs | N
     problems = []
     for i, site in enumerate(datacenter.sites):
         types = types_of.get(site.name, set())
-        if site.costs is None or site.costs.gpu_hour_usd is None:
+        own = site.own_costs()
+        if own is None or own.gpu_hour_usd is None:
             shared |= types
             continue
-        prices = scenario_wide.for_site(site.costs).gpu_hour_usd
+        prices = scenario_wide.for_site(own).gpu_hour_usd
         missing = sorted(types - set(prices)) if "*" not in prices else []
+        where = "gpu_hour_usd" if site.gpu_hour_usd is not None else "costs.gpu_hour_usd"
         if missing:
             problems.append(
-                (f"datacenter.sites.{i}.costs.gpu_hour_usd", f"no price for GPU type {', '.join(missing)} at site "
+                (f"datacenter.sites.{i}.{where}", f"no price for GPU type {', '.join(missing)} at site "
                  f"{site.name!r}, here or in the scenario-wide costs; add it, or a '*' default")
             )  # fmt: skip
     prices = scenario_wide.gpu_hour_usd

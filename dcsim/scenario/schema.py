@@ -17,6 +17,7 @@ scenario (does every job fit the cluster?) live in :mod:`dcsim.scenario.checks`;
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
@@ -44,6 +45,7 @@ from dcsim.infra.spec import (
     Network,
     NodeSpec,
     RackGroup,
+    SeriesFile,
     Site,
     SiteCosts,
     SiteRepair,
@@ -115,6 +117,7 @@ __all__ = [
     "Reboot",
     "Repair",
     "Scenario",
+    "SeriesFile",
     "Service",
     "Site",
     "SiteCosts",
@@ -175,6 +178,11 @@ class Scenario(Strict):
         None, description="simulated time to stop at (default: when the workload drains)"
     )
     warmup: Seconds = Field(0.0, description="initial period excluded from every metric")
+    start: datetime | None = Field(
+        None,
+        description="the moment time 0 stands for, a UTC date and time such as 2024-03-04T00:00Z (a time without "
+        "an offset is UTC): it sets the sites' local time and weekdays (default 2024-01-01T00:00Z, a Monday)",
+    )
     datacenter: Datacenter
     workload: Workload = Field(default_factory=Workload, description="training jobs")
     services: list[Service] = Field(default_factory=list, description="inference services (replicas serving requests)")
@@ -204,6 +212,13 @@ class Scenario(Strict):
             )
         return warmup
 
+    @field_validator("start")
+    @classmethod
+    def _start_in_utc(cls, start: datetime | None) -> datetime | None:
+        if start is None or start.tzinfo is None:
+            return None if start is None else start.replace(tzinfo=UTC)
+        return start.astimezone(UTC)
+
     @model_validator(mode="after")
     def _something_runs(self) -> Scenario:
         wl = self.workload
@@ -225,4 +240,4 @@ class Scenario(Strict):
 
     def site_costs(self) -> dict[str, Costs]:
         """The prices of each site, by site name: its own `costs` on top of the scenario-wide ones."""
-        return {site.name: self.costs.for_site(site.costs) for site in self.datacenter.sites}
+        return {site.name: self.costs.for_site(site.own_costs()) for site in self.datacenter.sites}
