@@ -22,6 +22,7 @@ from dcsim.engine.sources import Sources
 from dcsim.faults.spec import fabric_named
 from dcsim.infra.cluster import Cluster
 from dcsim.infra.components import TREE
+from dcsim.infra.sites import SiteTimes
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
 from dcsim.policies.scheduling import KeyOrder
@@ -209,7 +210,9 @@ class DataCenterModel:
 
     def _fleet(self) -> Fleet:
         """The pools' prices and failure rates a scheduler prices decisions with."""
-        costs = self.scenario.site_costs()  # each pool at its site's prices
+        sc = self.scenario
+        # Each pool at its site's prices; one that varies at its mean over the horizon (the file's span without one).
+        costs = SiteTimes(sc).flat_costs(0.0, sc.horizon)
         kwh = {site: c.electricity_usd_per_kwh * c.pue / 1000.0 for site, c in costs.items()}
         pools = self.topology.pools
         price = tuple(costs[p.site].gpu_hour_price(p.gpu_type) for p in pools)

@@ -41,6 +41,7 @@ from dcsim.faults.models import time_to_failure
 from dcsim.faults.spec import Repair
 from dcsim.faults.trace import read_failure_trace
 from dcsim.infra.components import FABRIC, GPU, NAMES, NODE, RACK, SITE, ComponentTree
+from dcsim.infra.sites import Clock, site_clocks
 from dcsim.infra.spec import WorkingHours
 from dcsim.policies.repair import REPAIR
 from dcsim.views import FailureSnapshot
@@ -74,14 +75,23 @@ class Failure:
     jobs_hit: int = 0
 
 
-def work_finish(start: float, work: float, hours: WorkingHours | None) -> float:
+def work_finish(start: float, work: float, hours: WorkingHours | None, clock: Clock | None = None) -> float:
     """When ``work`` s of hands-on work begun at ``start`` ends, counting working hours only.
 
-    Day 0 begins at time 0 and is a Monday; with ``days: weekdays`` days 5 and 6 of
-    every week are off.
+    Without a ``clock`` day 0 begins at time 0 and is a Monday; with ``days: weekdays`` days
+    5 and 6 of every week are off. With one, the hours are the site's local time
+    (:class:`dcsim.infra.sites.Clock`: the scenario's start and the site's time zone, daylight
+    saving included), and the work is counted on its local clock.
     """
     if hours is None:
         return start + work
+    if clock is None:
+        return _finish_local(start, work, hours)
+    return max(start, clock.to_sim(_finish_local(clock.local(start), work, hours)))
+
+
+def _finish_local(start: float, work: float, hours: WorkingHours) -> float:
+    """:func:`work_finish` on a clock whose day 0 begins at 0 and is a Monday."""
     t = start
     while True:
         day = math.floor(t / DAY)
@@ -173,6 +183,7 @@ class Reliability:
         self.technicians = [simpy.PriorityResource(self.env, capacity=c.technicians) for c in self.crews]
         crew_of = {name: i for i, c in enumerate(self.crews) for name in c.sites}
         self.site_crew = [crew_of[name] for name in topo.site_names]
+        self.calendars = site_clocks(sc)  # each site's local time (None: UTC from a Monday 00:00)
         self.parts = None
         if rep.spares.parts is not None:
             self.parts = simpy.Container(self.env, init=rep.spares.parts)
@@ -463,13 +474,15 @@ class Reliability:
             t0 = env.now
             # With a spare in its slot, the broken node keeps no GPU out of service.
             key = self.repair_key(replace(failure, gpus_down=0) if spare else failure)
-            crew = self.site_crew[self.tree.above(cls, unit, SITE)]  # a site's failures go to its own crew
+            site = self.tree.above(cls, unit, SITE)
+            crew = self.site_crew[site]  # a site's failures go to its own crew
             hours = self.crews[crew].working_hours
+            clock = self.calendars[site]  # hands-on work at a site keeps the site's local hours
             with self.technicians[crew].request(priority=key) as req:
                 yield req
-                begin = work_finish(env.now, 0.0, hours)
+                begin = work_finish(env.now, 0.0, hours, clock)
                 wait_tech = begin - t0
-                yield env.timeout(work_finish(env.now, self._draw_repair(), hours) - env.now)
+                yield env.timeout(work_finish(env.now, self._draw_repair(), hours, clock) - env.now)
         if spare:
             self.spares[self.topology.node_pool[node]] += 1
         else:

@@ -19,9 +19,10 @@ from dcsim.engine.events import installed_at, installed_gpu_seconds, installed_l
 from dcsim.engine.model import DataCenterModel, ProgressHook
 from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
 from dcsim.faults.spec import COMPONENTS
+from dcsim.infra.sites import SiteTimes, series_fields
 from dcsim.metrics.fault_scores import FaultData
-from dcsim.metrics.scoring import scheduler_metrics, summarize
-from dcsim.metrics.service_scores import replica_seconds, replicas_table, service_metrics
+from dcsim.metrics.scoring import job_spans, scheduler_metrics, summarize
+from dcsim.metrics.service_scores import replica_seconds, replica_spans, replicas_table, service_metrics
 from dcsim.metrics.tables import (
     down_table,
     epochs_table,
@@ -41,6 +42,7 @@ from dcsim.metrics.tables import (
     scenario_events_table,
     services_timeline,
     site_failures,
+    site_timeseries_table,
     storage_tables,
     timeseries_table,
 )
@@ -72,6 +74,7 @@ _WRITTEN = (
     "scaling",
     "scenario_events",
     "wan_transfers",
+    "sites",
 )
 
 
@@ -137,6 +140,11 @@ class RunResult:
         return self.frame("epochs")
 
     @property
+    def sites(self) -> pd.DataFrame | None:
+        """Each site at each sample: busy GPUs, price, carbon intensity (several sites, or prices that vary)."""
+        return self.frame("sites")
+
+    @property
     def links(self) -> pd.DataFrame | None:
         """One row per fabric link: its traffic over the window (runs where a job class communicates)."""
         return self.frame("links")
@@ -180,6 +188,7 @@ def data_files(scenario: Scenario) -> dict[str, str]:
         for spec in (cls.duration, cls.gpus):
             if getattr(spec, "dist", None) == "empirical":
                 paths.append(spec.path)  # type: ignore[union-attr]
+    paths += [value.series for _, value, _ in series_fields(scenario.costs, scenario.datacenter.sites)]
     for svc in scenario.services:
         req = svc.requests
         for spec in (req.arrival, req.input_tokens, req.output_tokens, svc.service_model.time):
@@ -277,17 +286,21 @@ def simulate(
         replicas = replicas_table(record_table(col, "replica_change"), col.names["service"], end)
         shares = {s.name: s.sample for s in scenario.services}
         serving = (requests, replicas, replica_seconds(replicas, window, model.topology, shares))
+        spans = replica_spans(replicas, model.topology, shares)
+    times = SiteTimes(scenario, until=max(end, scenario.horizon or 0.0))
+    site_costs = times.flat_costs(window.start, window.end)  # a varying price as its mean over the window
     levels = installed_levels(scenario, model.topology) if scenario.events else None  # racks come and go
     summary = summarize(
-        jobs, window, model.topology.pools, scenario.costs, faults, scenario.site_costs(), class_speeds(model),
+        jobs, window, model.topology.pools, scenario.costs, faults, site_costs, class_speeds(model),
         network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,
         serving[2] if serving is not None else None,
         installed_gpu_seconds(levels, window.start, window.end) if levels is not None else None,
+        times, spans if serving is not None else None,
     )  # fmt: skip
     if serving is not None:
         summary["services"] = service_metrics(
             serving[0], serving[1], window, scenario.services, model.topology.pools, model.topology.node_pool,
-            scenario.site_costs(), site_failures(col),
+            site_costs, site_failures(col),
         )  # fmt: skip
     summary["run"] = {
         "scenario": scenario.name,
@@ -348,6 +361,14 @@ def simulate(
             data["scaling"] = scaling_table(col)
     if scenario.events:
         data["scenario_events"] = scenario_events_table(col)
+    if len(model.topology.site_names) > 1 or times.varies:
+        held = [job_spans(jobs, window, faults.runs if faults is not None else None)[:4]]
+        if serving is not None:
+            held.append(replica_spans(serving[1], model.topology))  # GPUs held, as the timeseries counts them
+        data["sites"] = site_timeseries_table(
+            data["timeseries"]["time_s"], held, model.topology, times.price,
+            lambda i: times.carbon(i) if times.counts_carbon(i) else None,
+        )  # fmt: skip
     network = model.runs.network
     if network is not None:
         fabric = network.fabric

@@ -299,17 +299,22 @@ class SiteTimes:
         """USD per installed GPU-hour of ``gpu_type`` at the site."""
         return self._costs[self._i(site)].gpu_hour_price(gpu_type)
 
-    def flat_costs(self, start: float, end: float) -> dict[str, Costs]:
+    def flat_costs(self, start: float, end: float | None) -> dict[str, Costs]:
         """Each site's prices with its electricity price as one number: its time-weighted mean over ``[start, end]``.
 
         For what prices a whole run at once (a scheduler's cost of a GPU-hour, a service's cost per
-        request); a constant price is itself, exactly.
+        request); a constant price is itself, exactly. ``end`` None: up to the end of the series
+        (its last change plus its last step).
         """
         out = {}
         for i, name in enumerate(self.names):
-            price = self.price(i)
-            flat = price.values[0] if price.is_constant else price.mean(start, end)
-            out[name] = self._costs[i].model_copy(update={"electricity_usd_per_kwh": float(flat)})
+            costs, price = self._costs[i], self.price(i)
+            if price.is_constant and not isinstance(costs.electricity_usd_per_kwh, SeriesFile):
+                out[name] = costs
+            else:
+                until = series_period(price.times) if end is None else end
+                flat = price.values[0] if price.is_constant else price.mean(start, until)
+                out[name] = costs.model_copy(update={"electricity_usd_per_kwh": float(flat)})
         return out
 
     def clock(self, site: str | int) -> Clock | None:
@@ -329,6 +334,7 @@ class SiteTimes:
 
 
 __all__ = [
-    "DEFAULT_START", "Clock", "Overlay", "SiteTimes", "read_series", "series_notes", "series_problems", "site_clocks",
+    "DEFAULT_START", "Clock", "Overlay", "SiteTimes", "read_series", "series_fields", "series_notes", "series_problems",
+    "site_clocks",
     "steps_of",
 ]  # fmt: skip

@@ -39,6 +39,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("cost.capital_usd", "  capital (GPU-hours installed)", "usd"),
     ("cost.energy_usd", "  energy", "usd"),
     ("cost.energy_kwh", "energy (facility, incl. PUE)", "kwh"),
+    ("cost.carbon_kg", "carbon (kg CO2e)", "number"),
     ("cost.usd_per_productive_gpu_hour", "cost per productive GPU-hour", "usd"),
     ("cost.usd_per_work_gpu_hour", "cost per GPU-hour of work (at reference speed)", "usd"),
     ("network.mean_job_slowdown", "network slowdown of jobs on the fabric", "ratio"),
@@ -112,7 +113,8 @@ STATIC_NAMES: tuple[str, ...] = (
     "jobs.mean_slowdown", "jobs.preemptions", "jobs.preempted_gpu_hours",
     "utilization.gpu_allocated", "utilization.gpu_productive", "utilization.gpu_available",
     "cost.total_usd", "cost.capital_usd", "cost.spare_capital_usd", "cost.energy_usd", "cost.energy_kwh",
-    "cost.usd_per_productive_gpu_hour", "cost.usd_per_work_gpu_hour",
+    "cost.usd_per_productive_gpu_hour", "cost.usd_per_work_gpu_hour", "cost.carbon_kg",
+    "cost.carbon_kg_per_productive_gpu_hour", "cost.unattributed_carbon_kg",
     "network.mean_job_slowdown", "network.bytes_moved", "network.p95_link_utilization",
     "network.max_link_utilization", "network.mean_nic_utilization", "network.mean_uplink_utilization",
     "storage.checkpoint_writes", "storage.mean_checkpoint_write_s", "storage.p95_checkpoint_write_s",
@@ -135,12 +137,17 @@ STATIC_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 _FAULT_FIELDS = ("failures", "interruptions", "share_of_interruptions", "lost_gpu_hours")
-_COST_FIELDS = ("total_usd", "capital_usd", "energy_usd", "energy_kwh")
+_COST_FIELDS = ("total_usd", "capital_usd", "energy_usd", "energy_kwh", "carbon_kg")
+#: A site's own figures (``sites.<site>.*``); its cost and utilization are in ``cost.by_site`` and
+#: ``utilization.by_site``.
+SITE_FIELDS = (
+    "installed_gpus", "jobs_started", "jobs_completed", "mean_electricity_usd_per_kwh", "mean_carbon_g_per_kwh",
+)  # fmt: skip
 _UTILIZATION_FIELDS = ("gpu_allocated", "gpu_productive")
 #: Names that hold a job class, a failure cause, a component, a scheduling level, a site or a GPU type:
 #: (family, fields).
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("classes.<class>", ("submitted", "completed", "mean_wait_s", "p95_wait_s", "mean_jct_s")),
+    ("classes.<class>", ("submitted", "completed", "mean_wait_s", "p95_wait_s", "mean_jct_s", "carbon_kg")),
     ("faults.by_cause.<cause>", _FAULT_FIELDS),
     ("faults.by_component.<component>", _FAULT_FIELDS),
     ("scheduler.by_level.<level>", ("",)),
@@ -153,6 +160,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("services.by_service.<service>.by_site.<site>", SITE_FIELDS),
     ("services.by_service.<service>.by_origin.<site>", ORIGIN_FIELDS),
     ("routing.by_site.<site>", ("",)),
+    ("sites.<site>", SITE_FIELDS),
 )
 #: The families named by a site or a GPU type: (first two parts, the fields after the name).
 _BREAKDOWNS = {
@@ -192,6 +200,8 @@ _WORDS = {
     "storage.mean_utilization": "storage bandwidth utilization",
     "storage.busy_fraction": "share of time storage was in use",
     "storage.max_rack_utilization": "busiest rack's storage utilization",
+    "cost.carbon_kg_per_productive_gpu_hour": "carbon per productive GPU-hour (kg CO2e)",
+    "cost.unattributed_carbon_kg": "carbon of idle capacity and services (kg CO2e)",
     "cluster.installed_gpus": "installed GPUs", "cluster.nodes": "nodes", "cluster.spare_gpus": "spare GPUs",
     "cluster.installed_gpu_hours": "GPU-hours installed (racks added or removed by events)",
     "scheduler.fallback_share": "share of MILP epochs without an optimum",
@@ -205,8 +215,8 @@ _WORDS = {
 }  # fmt: skip
 _BREAKDOWN_WORDS = {
     "total_usd": "total cost", "capital_usd": "capital cost", "energy_usd": "energy cost",
-    "energy_kwh": "energy (facility, incl. PUE)", "gpu_allocated": "GPU utilization (allocated)",
-    "gpu_productive": "GPU utilization (productive)",
+    "energy_kwh": "energy (facility, incl. PUE)", "carbon_kg": "carbon (kg CO2e)",
+    "gpu_allocated": "GPU utilization (allocated)", "gpu_productive": "GPU utilization (productive)",
 }  # fmt: skip
 
 
@@ -222,6 +232,8 @@ def _family_match(name: str) -> bool:
         return bool(parts[2]) and parts[3] in _BREAKDOWNS[parts[0], parts[1]]
     if len(parts) == 3 and parts[:2] in (["faults", "repair_crew_load_by_site"], ["routing", "by_site"]):
         return bool(parts[2])
+    if len(parts) == 3 and parts[0] == "sites":
+        return bool(parts[1]) and parts[2] in SITE_FIELDS
     if len(parts) == 4 and parts[:2] == ["services", "by_service"]:
         return bool(parts[2]) and parts[3] in SERVICE_FIELDS + GEO_SERVICE_FIELDS
     if len(parts) == 6 and parts[:2] == ["services", "by_service"] and parts[3] in ("by_site", "by_origin"):

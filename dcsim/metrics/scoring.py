@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from dcsim.core.series import union_edges
 from dcsim.core.table import Table
+from dcsim.infra.sites import SiteTimes
 from dcsim.infra.spec import Costs
 from dcsim.infra.topology import Pool
 from dcsim.metrics.fault_scores import (
@@ -24,7 +26,16 @@ from dcsim.metrics.fault_scores import (
     overhead_pools,
     preemption_metrics,
 )
-from dcsim.metrics.window import Window, _mean, _number, _or, _p95, busy_gpu_seconds, overlap
+from dcsim.metrics.window import (
+    Window,
+    _mean,
+    _number,
+    _or,
+    _p95,
+    binned_gpu_seconds,
+    busy_gpu_seconds,
+    overlap,
+)
 
 CONTRACT = (
     "jobs.submitted", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",
@@ -125,6 +136,63 @@ def work_gpu_seconds(
 _COST_PARTS = ("total_usd", "capital_usd", "energy_usd", "energy_kwh")
 
 
+def flat_energy(
+    pools: Sequence[Pool],
+    busy: np.ndarray,
+    window: Window,
+    costs_of: Sequence[Costs],
+    share: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Facility energy (kWh) and its cost (USD) per pool over the window, at one price per pool.
+
+    ``share``: each pool's installed GPU-time over its GPUs x the window (None: all installed throughout).
+    """
+    share = np.ones(len(pools)) if share is None else share
+    joules = np.array(
+        [(len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * window.length * share[p.id]
+         + (p.gpu_power_w - p.gpu_idle_power_w) * busy[p.id] for p in pools], dtype=float,
+    )  # fmt: skip
+    kwh = joules * np.array([c.pue for c in costs_of]) / 3.6e6
+    return kwh, kwh * np.array([c.electricity_usd_per_kwh for c in costs_of])
+
+
+def binned_energy(
+    pools: Sequence[Pool], busy: np.ndarray, edges: np.ndarray, times: SiteTimes, share: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Facility energy (kWh), its cost (USD) and its emissions (kg CO2e) per pool, bin by bin.
+
+    In each bin (within which every price and intensity is constant) a pool draws its idle
+    power (nodes' base, idle GPUs) for the bin's length plus each busy GPU's dynamic power for
+    the GPU-seconds held in it; times the site's PUE, that bin's price and intensity.
+
+    Args:
+        pools: the data center's pools.
+        busy: GPU-seconds allocated in each bin, pools x bins.
+        edges: the bins' edges, s.
+        times: each site's prices and intensities over time.
+        share: each pool's installed GPU-time over its GPUs x the window, when timed events add
+            or remove racks: its idle power is spread evenly over the bins (exact when the racks or
+            the prices do not change inside the window; None: all installed throughout).
+
+    Returns:
+        Per pool: kWh, USD and kg (NaN at a site whose carbon is not counted).
+    """
+    length = np.diff(edges)
+    kwh = np.empty(len(pools))
+    usd = np.empty(len(pools))
+    kg = np.empty(len(pools))
+    for p in pools:
+        installed = share[p.id] if share is not None else 1.0
+        idle_w = (len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * installed
+        joules = idle_w * length + (p.gpu_power_w - p.gpu_idle_power_w) * busy[p.id]
+        bins = joules * times.pue(p.site) / 3.6e6
+        kwh[p.id] = bins.sum()
+        usd[p.id] = (bins * times.price(p.site).bin_values(edges)).sum()
+        counted = times.counts_carbon(p.site)
+        kg[p.id] = (bins * times.carbon(p.site).bin_values(edges)).sum() / 1000.0 if counted else np.nan
+    return kwh, usd, kg
+
+
 def by_site_and_gpu_type(
     pools: Sequence[Pool],
     busy: np.ndarray,
@@ -133,6 +201,7 @@ def by_site_and_gpu_type(
     costs_of: Sequence[Costs],
     spare_nodes: int,
     share: np.ndarray | None = None,
+    energy: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     """Cost and utilization per site and per GPU type, from per-pool figures (one bincount per part).
 
@@ -145,12 +214,15 @@ def by_site_and_gpu_type(
         spare_nodes: spare nodes kept per pool.
         share: each pool's installed GPU-time over its GPUs x the window (racks that timed
             events add or remove; None: all installed throughout).
+        energy: each pool's kWh, energy cost (USD) and carbon (kg; NaN: not counted), when
+            prices vary over time (default: :func:`flat_energy`, carbon not counted).
 
     Returns:
-        ``{"cost": {"by_site": {site: {total_usd, capital_usd, energy_usd, energy_kwh}},
+        ``{"cost": {"by_site": {site: {total_usd, capital_usd, energy_usd, energy_kwh, carbon_kg}},
         "by_gpu_type": {...}}, "utilization": {"by_site": {site: {gpu_allocated,
         gpu_productive}}, "by_gpu_type": {...}}}``; each utilization is over the group's
-        installed GPUs, so the installed-weighted mean of a breakdown is the total.
+        installed GPUs, so the installed-weighted mean of a breakdown is the total; a carbon
+        figure of a group with a site whose carbon is not counted is NaN.
     """
     hours = window.length / 3600.0
     price = np.array([c.gpu_hour_price(p.gpu_type) for p, c in zip(pools, costs_of, strict=True)], dtype=float)
@@ -158,12 +230,11 @@ def by_site_and_gpu_type(
     gpus = np.array([p.gpus for p in pools], dtype=float) * share
     per_node = np.array([p.gpus_per_node for p in pools], dtype=float)
     capital = price * gpus * hours + price * spare_nodes * per_node * hours
-    joules = np.array(
-        [(len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * window.length * share[p.id]
-         + (p.gpu_power_w - p.gpu_idle_power_w) * busy[p.id] for p in pools], dtype=float,
-    )  # fmt: skip
-    kwh = joules * np.array([c.pue for c in costs_of]) / 3.6e6
-    energy_usd = kwh * np.array([c.electricity_usd_per_kwh for c in costs_of])
+    if energy is None:
+        kwh, energy_usd = flat_energy(pools, busy, window, costs_of, share)
+        carbon = np.full(len(pools), np.nan)
+    else:
+        kwh, energy_usd, carbon = energy
     productive = busy - nonproductive
     out: dict[str, dict[str, dict[str, dict[str, float]]]] = {"cost": {}, "utilization": {}}
     for key, names in (("by_site", [p.site for p in pools]), ("by_gpu_type", [p.gpu_type for p in pools])):
@@ -173,9 +244,10 @@ def by_site_and_gpu_type(
         def total(values: np.ndarray, index: np.ndarray = index, n: int = len(groups)) -> list[float]:
             return np.bincount(index, weights=values, minlength=n).tolist()
 
-        parts = zip(total(capital), total(energy_usd), total(kwh), strict=True)
+        parts = zip(total(capital), total(energy_usd), total(kwh), total(carbon), strict=True)
         out["cost"][key] = {
-            g: dict(zip(_COST_PARTS, (c + e, c, e, k), strict=True)) for g, (c, e, k) in zip(groups, parts, strict=True)
+            g: {**dict(zip(_COST_PARTS, (c + e, c, e, k), strict=True)), "carbon_kg": kg}
+            for g, (c, e, k, kg) in zip(groups, parts, strict=True)
         }
         seconds = [n * window.length for n in total(gpus)]
         out["utilization"][key] = {
@@ -186,6 +258,19 @@ def by_site_and_gpu_type(
             for g, a, pr, s in zip(groups, total(busy), total(productive), seconds, strict=True)
         }
     return out
+
+
+def job_spans(jobs: Table, window: Window, runs: Table | None) -> tuple[np.ndarray, ...]:
+    """Every stretch of GPUs held by a job: ``(start, end, gpus, pool, class code)`` (end NaN: still running).
+
+    From each run when jobs were interrupted, else from each started job's first start to its finish.
+    """
+    codes = jobs.coded("job_class").codes
+    if runs is not None and len(runs):
+        ids = runs["job_id"]
+        return runs["start_s"], runs["end_s"], jobs["gpus"][ids], runs["pool"], codes[ids]
+    ran = jobs["pool"] >= 0
+    return jobs["start_s"][ran], jobs["finish_s"][ran], jobs["gpus"][ran], jobs["pool"][ran], codes[ran]
 
 
 def summarize(
@@ -201,6 +286,8 @@ def summarize(
     storage: tuple[Table, Table] | None = None,
     replicas: tuple[np.ndarray, float] | None = None,
     installed_s: Sequence[float] | None = None,
+    times: SiteTimes | None = None,
+    replica_spans: tuple[np.ndarray, ...] | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -225,6 +312,11 @@ def summarize(
         installed_s: GPU-seconds installed in each pool over the window, when timed events add
             or remove racks (None: every GPU of the pools throughout). Utilizations, availability,
             capital and idle power are over it.
+        times: each site's prices and carbon intensity over time (None: the constant prices of
+            ``site_costs``, carbon from their ``carbon_g_per_kwh`` where it is a number). Where one
+            varies inside the window, energy is integrated bin by bin (:func:`binned_energy`).
+        replica_spans: the replicas' ``(start, end, gpus, pool)``, weighted as ``replicas`` is
+            (needed when prices vary and there are services).
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -263,8 +355,29 @@ def summarize(
     spare_gpus = sum(spare_nodes * p.gpus_per_node for p in pools)
     costs_of = [(site_costs or {}).get(p.site, costs) for p in pools]
     nonproductive = nonproductive_by_pool(jobs, faults, window, len(pools)) if faults else np.zeros(len(pools))
-    parts = by_site_and_gpu_type(pools, busy, nonproductive, window, costs_of, spare_nodes, share)
-    if all(c == costs for c in costs_of) and share is None:  # one set of prices: the totals as they always were
+    start, end, gpus, pool, code = job_spans(jobs, window, runs)
+    n_classes = len(jobs.coded("job_class").names)
+    edges = np.array([window.start, window.end])
+    if times is not None and window.length > 0:
+        edges = union_edges(window.start, window.end, times.functions())
+    # GPU-seconds of each class in each pool and bin: a class's carbon is its GPUs' share of its pools' energy.
+    held = binned_gpu_seconds(start, end, gpus, code * len(pools) + pool, n_classes * len(pools), edges)
+    held = held.reshape(n_classes, len(pools), len(edges) - 1)
+    if len(edges) > 2:  # a price or intensity changes inside the window: integrate bin by bin
+        assert times is not None
+        busy_bins = held.sum(axis=0)
+        if replicas is not None:
+            assert replica_spans is not None, "prices that vary need the replicas' spans"
+            r_start, r_end, r_gpus, r_pool = replica_spans
+            busy_bins = busy_bins + binned_gpu_seconds(r_start, r_end, r_gpus, r_pool, len(pools), edges)
+        energy = binned_energy(pools, busy_bins, edges, times, share)
+    else:
+        kwh_flat, usd_flat = flat_energy(pools, busy, window, costs_of, share)
+        energy = (kwh_flat, usd_flat, kwh_flat * _intensities(pools, costs_of, times, window) / 1000.0)
+    parts = by_site_and_gpu_type(pools, busy, nonproductive, window, costs_of, spare_nodes, share, energy)
+    carbon_kg = float(energy[2].sum())
+    class_carbon = _class_carbon(pools, held, edges, times, costs_of, window)
+    if len(edges) <= 2 and all(c == costs for c in costs_of) and share is None:  # one set of prices: as always
         spare_capital = sum(costs.gpu_hour_price(p.gpu_type) * spare_nodes * p.gpus_per_node * hours for p in pools)
         capital = sum(costs.gpu_hour_price(p.gpu_type) * p.gpus * hours for p in pools) + spare_capital
         it_joules = sum(
@@ -310,6 +423,7 @@ def summarize(
         m = job_metrics(jobs.rows(job_class.codes == code), window)
         classes[job_class.names[code]] = {k: m[k] for k in ("submitted", "completed", "mean_wait_s", "p95_wait_s",
                                                              "mean_jct_s")}  # fmt: skip
+        classes[job_class.names[code]]["carbon_kg"] = float(class_carbon[code])
 
     return _finite({
         "jobs": {**job_metrics(jobs, window), **preemption_metrics(jobs, faults, window)},
@@ -326,6 +440,9 @@ def summarize(
             "energy_kwh": energy_kwh,
             "usd_per_productive_gpu_hour": _number(total / productive_gpu_h) if productive_gpu_h else None,
             "usd_per_work_gpu_hour": _number(total / work_gpu_h) if work_gpu_h else None,
+            "carbon_kg": carbon_kg,
+            "carbon_kg_per_productive_gpu_hour": _number(carbon_kg / productive_gpu_h) if productive_gpu_h else None,
+            "unattributed_carbon_kg": carbon_kg - float(class_carbon.sum()),
             "spare_capital_usd": spare_capital,
             **parts["cost"],
         },
@@ -348,7 +465,88 @@ def summarize(
             **({"installed_gpu_hours": capacity_s / 3600.0} if share is not None else {}),
         },
         "classes": classes,
+        "sites": site_metrics(jobs, window, pools, times),
     })  # fmt: skip
+
+
+def _intensities(
+    pools: Sequence[Pool], costs_of: Sequence[Costs], times: SiteTimes | None, window: Window
+) -> np.ndarray:
+    """Each pool's carbon intensity, g/kWh, where it is one number over the window (NaN: not counted)."""
+    if times is not None:
+        return np.array(
+            [times.carbon(p.site).at(window.start) if times.counts_carbon(p.site) else np.nan for p in pools]
+        )
+    return np.array([c.carbon_g_per_kwh if isinstance(c.carbon_g_per_kwh, float) else np.nan for c in costs_of])
+
+
+def _class_carbon(
+    pools: Sequence[Pool],
+    held: np.ndarray,
+    edges: np.ndarray,
+    times: SiteTimes | None,
+    costs_of: Sequence[Costs],
+    window: Window,
+) -> np.ndarray:
+    """Each job class's carbon, kg (NaN: carbon is not counted at some site).
+
+    Its GPU-seconds in each pool and bin x a busy GPU's power and its share of the node's base
+    power, x PUE x the bin's intensity. The rest of the total (idle GPUs and their nodes' share,
+    service replicas) is ``cost.unattributed_carbon_kg``.
+
+    Args:
+        pools: the data center's pools.
+        held: GPU-seconds of each class in each pool and bin, classes x pools x bins.
+        edges: the bins' edges, s.
+        times: each site's intensity over time (None: the constants of ``costs_of``).
+        costs_of: each pool's prices.
+        window: the measured window.
+    """
+    out = np.zeros(held.shape[0])
+    flat = _intensities(pools, costs_of, times, window) if len(edges) <= 2 else None
+    for p in pools:
+        if times is not None and len(edges) > 2:
+            if not times.counts_carbon(p.site):
+                return np.full(held.shape[0], np.nan)
+            intensity = times.carbon(p.site).bin_values(edges)
+            pue = times.pue(p.site)
+        else:
+            assert flat is not None
+            intensity, pue = np.full(len(edges) - 1, flat[p.id]), costs_of[p.id].pue
+        per_gpu_w = p.gpu_power_w + p.base_power_w / p.gpus_per_node
+        out += held[:, p.id, :] @ intensity * per_gpu_w * pue / 3.6e6 / 1000.0
+    return out
+
+
+def site_metrics(jobs: Table, window: Window, pools: Sequence[Pool], times: SiteTimes | None) -> dict[str, Any]:
+    """What happened at each site that ``cost.by_site`` and ``utilization.by_site`` do not hold.
+
+    Per site: ``installed_gpus``; of the cohort (submitted in the window), ``jobs_started`` (first
+    start there) and ``jobs_completed`` (of those, completed); the time-weighted mean electricity
+    price and carbon intensity over the window (intensity None where carbon is not counted). The
+    site's energy, cost, carbon and utilization are in ``cost.by_site.<site>`` and
+    ``utilization.by_site.<site>``.
+    """
+    names = list(dict.fromkeys(p.site for p in pools))
+    site_of_pool = np.array([names.index(p.site) for p in pools] + [-1], dtype=np.int64)
+    cohort = jobs.rows(jobs["submit_s"] >= window.start)
+    where = site_of_pool[cohort["pool"]]  # pool -1 (never started): site -1
+    done = cohort.coded("state").is_("completed")
+    out: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        here = where == i
+        block: dict[str, Any] = {
+            "installed_gpus": sum(p.gpus for p in pools if p.site == name),
+            "jobs_started": int(here.sum()),
+            "jobs_completed": int((here & done).sum()),
+        }
+        if times is not None:
+            block["mean_electricity_usd_per_kwh"] = times.price(name).mean(window.start, window.end)
+            block["mean_carbon_g_per_kwh"] = (
+                times.carbon(name).mean(window.start, window.end) if times.counts_carbon(name) else None
+            )
+        out[name] = block
+    return out
 
 
 def network_metrics(jobs: Table, runs: Table | None, links: Table | None, window: Window) -> dict[str, Any]:

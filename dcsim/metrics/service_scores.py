@@ -75,12 +75,21 @@ def replica_seconds(
 
     ``shares``: each service's ``sample``; a sampled fleet's replicas count for the whole fleet (1 / share each).
     """
-    pools = np.asarray(topology.node_pool, dtype=np.int64)[reps["node"]] if len(reps) else np.zeros(0, np.int64)
+    pools = replica_spans(reps, topology, shares)[3]
     weight = _weights(reps.coded("service"), shares)
     held = overlap(reps["placed_s"], reps["end_s"], window) * reps["gpus"] * weight
     ready = np.where(np.isnan(reps["ready_s"]), reps["end_s"], np.minimum(reps["ready_s"], reps["end_s"]))
     cold = overlap(reps["placed_s"], ready, window) * reps["gpus"] * weight
     return np.bincount(pools, weights=held, minlength=len(topology.pools)), float(cold.sum())
+
+
+def replica_spans(
+    reps: Table, topology: Any, shares: Mapping[str, float] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each replica's ``(placed, end, GPUs, pool)``, its GPUs weighted as :func:`replica_seconds` weighs them."""
+    pools = np.asarray(topology.node_pool, dtype=np.int64)[reps["node"]] if len(reps) else np.zeros(0, np.int64)
+    gpus = reps["gpus"] * _weights(reps.coded("service"), shares)
+    return reps["placed_s"], reps["end_s"], gpus, pools
 
 
 def _weights(service: Coded, shares: Mapping[str, float] | None) -> np.ndarray:
@@ -362,6 +371,6 @@ def _pooled(
 
 
 __all__ = [
-    "FIELDS", "ORIGIN_FIELDS", "RECOVERY_WINDOW_S", "SITE_FIELDS", "replica_seconds", "replicas_table",
+    "FIELDS", "ORIGIN_FIELDS", "RECOVERY_WINDOW_S", "SITE_FIELDS", "replica_seconds", "replica_spans", "replicas_table",
     "service_metrics", "time_to_recover",
 ]  # fmt: skip

@@ -6,11 +6,12 @@ writing them costs no pandas import; ``Table.to_pandas`` gives a DataFrame.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dcsim.core.series import Steps
 from dcsim.core.table import Coded, Table
 from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
@@ -27,7 +28,7 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
 
     Columns (times in s from the start of the run; NaN where the event did not happen):
     ``job_id, job_class, tenant, priority, gpus, duration_s, estimate_s, submit_s,
-    start_s, finish_s, wait_s, jct_s, slowdown, state, pool, gpu_type, first_node, nodes, racks,
+    start_s, finish_s, wait_s, jct_s, slowdown, state, pool, site, gpu_type, first_node, nodes, racks,
     locality, interruptions, evictions, preemptions``, ``checkpoint_interval_s`` when jobs checkpoint (the
     interval at the first start: Young/Daly's for ``young_daly``) and ``trace_id`` for trace jobs. ``start_s``, the
     placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
@@ -102,6 +103,7 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         "slowdown": jct / duration,
         "state": Coded(state.astype(np.int32), STATE_NAMES),
         "pool": pool,
+        "site": Coded.sorted_from(pool, np.array([p.site for p in topology.pools] + [""], dtype=object)),
         "gpu_type": Coded.sorted_from(pool, pool_types),
         "first_node": first_node,
         "nodes": nodes,
@@ -587,3 +589,56 @@ def scenario_events_table(col: Collector) -> Table:
     table = record_table(col, "scenario_event")
     phase = table["phase"].astype(np.int32)
     return Table({**table.columns, "phase": Coded(phase, ("start", "end"))})
+
+
+def site_timeseries_table(
+    sample_s: np.ndarray,
+    spans: Sequence[tuple[np.ndarray, ...]],
+    topology: Topology,
+    price: Callable[[int], Steps],
+    carbon: Callable[[int], Steps | None],
+) -> Table:
+    """Each site at each sample: ``time_s, site, busy_gpus, installed_gpus, electricity_usd_per_kwh, carbon_g_per_kwh``.
+
+    Busy GPUs are those held at the sample's instant by job runs and service replicas (``spans``:
+    ``(start, end, gpus, pool)`` each, end NaN: still held), so the sites' sum is the timeseries'
+    ``busy_gpus``; the price and intensity are those in force then (carbon NaN where it is not counted).
+
+    Args:
+        sample_s: the sample times, s.
+        spans: stretches of held GPUs.
+        topology: the data center's layout (its pools' sites).
+        price: each site's electricity price over time, by site index.
+        carbon: each site's carbon intensity over time, by site index (None: not counted).
+    """
+    names = topology.site_names
+    site_of_pool = np.array([names.index(p.site) for p in topology.pools], dtype=np.int64)
+    n, k = sample_s.size, len(names)
+    busy = np.zeros((k, n))
+    for start, end, gpus, pool in spans:
+        site = site_of_pool[pool]
+        finish = np.where(np.isnan(end), np.inf, end)
+        weight = np.asarray(gpus, dtype=float)
+        for i in range(k):
+            mine = site == i
+            for times, sign in ((start[mine], 1.0), (finish[mine], -1.0)):
+                order = np.argsort(times, kind="stable")
+                held = np.concatenate(([0.0], np.cumsum(weight[mine][order])))
+                busy[i] += sign * held[np.searchsorted(times[order], sample_s, side="right")]
+    installed = np.array([sum(p.gpus for p in topology.pools if p.site == name) for name in names])
+    rows = np.arange(n * k)
+    site_code = rows // n
+    when = sample_s[rows % n]
+    usd = np.concatenate([price(i).bin_values(np.append(sample_s, np.inf)) for i in range(k)])
+    intensity = [carbon(i) for i in range(k)]
+    grams = np.concatenate(
+        [c.bin_values(np.append(sample_s, np.inf)) if c is not None else np.full(n, np.nan) for c in intensity]
+    )
+    return Table({
+        "time_s": when,
+        "site": Coded.sorted_from(site_code, list(names)),
+        "busy_gpus": np.rint(busy.reshape(-1)).astype(np.int64),
+        "installed_gpus": installed[site_code].astype(np.int64),
+        "electricity_usd_per_kwh": usd,
+        "carbon_g_per_kwh": grams,
+    })  # fmt: skip

@@ -72,3 +72,46 @@ def step_integral(times: np.ndarray, levels: np.ndarray, window: Window) -> floa
 def _known(values: np.ndarray) -> np.ndarray:
     """``values`` without NaN."""
     return values[~np.isnan(values)]
+
+
+def binned_gpu_seconds(
+    start: np.ndarray, end: np.ndarray, gpus: np.ndarray, group: np.ndarray, n_groups: int, edges: np.ndarray
+) -> np.ndarray:
+    """GPU-seconds held in each bin ``[edges[k], edges[k + 1])`` by each group, from intervals ``[start, end)``.
+
+    Exact for step functions: the GPU-seconds held up to ``x`` are ``sum g (x - s)`` over the
+    intervals begun before ``x`` less ``sum g (x - e)`` over those ended before it, each a
+    cumulative sum over the sorted starts (ends) of the group read at the edges. One sort of
+    the intervals, O(n log n + groups x bins).
+
+    Args:
+        start: each interval's start, s.
+        end: each interval's end, s (NaN: not yet: the last edge).
+        gpus: GPUs each holds (any weight).
+        group: each interval's group, 0..n_groups-1 (a pool; a class and pool).
+        n_groups: the number of groups.
+        edges: the bins' edges, ascending; intervals are clipped to ``[edges[0], edges[-1]]``.
+
+    Returns:
+        GPU-seconds, groups x bins.
+    """
+    lo, hi = edges[0], edges[-1]
+    s = np.clip(start, lo, hi)
+    e = np.clip(np.where(np.isnan(end), hi, end), lo, hi)
+    keep = e > s
+    s, e, g, grp = s[keep], e[keep], np.asarray(gpus, dtype=float)[keep], group[keep]
+    out = np.zeros((n_groups, len(edges)))
+    for times, sign in ((s, 1.0), (e, -1.0)):
+        order = np.lexsort((times, grp))
+        t, w, k = times[order], g[order], grp[order]
+        bounds = np.searchsorted(k, np.arange(n_groups + 1))
+        for i in range(n_groups):
+            a, b = bounds[i], bounds[i + 1]
+            if a == b:
+                continue
+            ti, wi = t[a:b], w[a:b]
+            count = np.concatenate(([0.0], np.cumsum(wi)))
+            moment = np.concatenate(([0.0], np.cumsum(wi * ti)))
+            j = np.searchsorted(ti, edges, side="right")  # intervals begun (ended) at or before each edge
+            out[i] += sign * (edges * count[j] - moment[j])
+    return np.diff(out, axis=1)

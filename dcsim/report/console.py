@@ -118,6 +118,15 @@ def breakdown_tables(summary: dict[str, Any], width: int | None = None) -> list[
                 format_value(c.get("energy_usd"), "usd"), format_value(c.get("energy_kwh"), "kwh").removesuffix(" kWh"),
                 format_value(u.get("gpu_allocated"), "share"), format_value(u.get("gpu_productive"), "share"),
             ])  # fmt: skip
+        if any(c.get("carbon_kg") is not None for c in costs.values()):
+            head.append("carbon (kg)")
+            for row, c in zip(body, costs.values(), strict=True):
+                row.append(format_value(c.get("carbon_kg"), "number"))
+        sites = summary.get("sites") or {}
+        if key == "by_site" and sites:
+            head.append("jobs started")
+            for row in body:
+                row.append(format_value(sites.get(row[0], {}).get("jobs_started"), "count"))
         if key == "by_site" and crew:
             head.append("crew load")
             for row in body:

@@ -3,7 +3,8 @@
 With failures: a timeline of failures and repairs, and the GPU-hours lost by cause. With a
 fabric (a job class communicates): each link tier's utilization over time, and the busiest links.
 With services: latency against replicas over time, and the autoscaler's decisions
-(:mod:`dcsim.report.service_plots`).
+(:mod:`dcsim.report.service_plots`). With several sites, or a price or carbon intensity that
+changes over time: each site's load, electricity price and carbon intensity (``sites.png``).
 
 matplotlib is imported lazily (Agg backend), only when plots are asked for.
 """
@@ -139,7 +140,36 @@ def _more_plots(result: Any, out_dir: str, plt: Any) -> list[str]:
         from dcsim.report.service_plots import plot_services
 
         paths += plot_services(result, out_dir, plt)
+    if result.sites is not None:
+        paths += plot_sites(result, out_dir, plt)
     return paths
+
+
+def plot_sites(result: Any, out_dir: str, plt: Any) -> list[str]:
+    """Write ``sites.png``: each site's GPUs allocated, electricity price and carbon intensity over time."""
+    sites = result.sites
+    sc = result.scenario
+    t, label = _time_axis(sites["time_s"].to_numpy())
+    fig, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True, constrained_layout=True)
+    panels = (
+        ("GPUs allocated (%)", lambda part: 100 * part["busy_gpus"] / part["installed_gpus"].clip(lower=1)),
+        ("electricity (USD/kWh)", lambda part: part["electricity_usd_per_kwh"]),
+        ("carbon intensity (g CO2e/kWh)", lambda part: part["carbon_g_per_kwh"]),
+    )
+    for ax, (ylabel, value) in zip(axes, panels, strict=True):
+        for name, part in sites.groupby("site", observed=True, sort=False):
+            ax.step(t[part.index.to_numpy()], value(part), where="post", lw=1.0, label=str(name))
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    if sites["carbon_g_per_kwh"].isna().all():
+        axes[2].text(0.5, 0.5, "carbon not counted (no carbon_g_per_kwh)", ha="center", transform=axes[2].transAxes)
+    axes[0].legend(loc="upper right", frameon=False, ncols=4)
+    axes[0].set_title(f"{sc.name}: load, electricity price and carbon intensity by site, seed {result.seed}")
+    axes[-1].set_xlabel(label)
+    path = os.path.join(out_dir, "sites.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
 
 
 def _count(n: int, word: str) -> str:
