@@ -45,16 +45,16 @@ class Steps:
 
     @classmethod
     def periodic(cls, times: Sequence[float], values: Sequence[float], period: float, until: float | None) -> Steps:
-        """A series that repeats every ``period`` s (its first change point at 0), unrolled up to ``until``.
+        """A series that repeats every ``period`` s (its first change point at 0), unrolled up to ``until`` (inclusive).
 
         ``times`` lie in ``[0, period)``; a series read from a file repeats when the run is longer
         than the file covers. With ``until`` None (or within the first period) nothing repeats.
         """
         t = np.asarray(times, dtype=float)
         v = np.asarray(values, dtype=float)
-        if until is None or until <= period or period <= 0:
+        if until is None or until < period or period <= 0:
             return cls(t, v)
-        copies = math.ceil(until / period)
+        copies = math.floor(until / period) + 1  # up to and including ``until``: the end sees the file's start
         shifts = np.repeat(np.arange(copies, dtype=float) * period, len(t))
         return cls(np.tile(t, copies) + shifts, np.tile(v, copies))
 

@@ -527,18 +527,21 @@ def site_metrics(jobs: Table, window: Window, pools: Sequence[Pool], times: Site
     site's energy, cost, carbon and utilization are in ``cost.by_site.<site>`` and
     ``utilization.by_site.<site>``.
     """
-    names = list(dict.fromkeys(p.site for p in pools))
-    site_of_pool = np.array([names.index(p.site) for p in pools] + [-1], dtype=np.int64)
+    index = {name: i for i, name in enumerate(dict.fromkeys(p.site for p in pools))}
+    site_of_pool = np.array([index[p.site] for p in pools] + [len(index)], dtype=np.int64)
     cohort = jobs.rows(jobs["submit_s"] >= window.start)
-    where = site_of_pool[cohort["pool"]]  # pool -1 (never started): site -1
+    where = site_of_pool[cohort["pool"]]  # pool -1 (never started): no site, the last count
     done = cohort.coded("state").is_("completed")
+    n = len(index) + 1
+    installed = np.bincount(site_of_pool[:-1], weights=[p.gpus for p in pools], minlength=n).tolist()
+    started = np.bincount(where, minlength=n).tolist()
+    completed = np.bincount(where[done], minlength=n).tolist()
     out: dict[str, Any] = {}
-    for i, name in enumerate(names):
-        here = where == i
+    for name, i in index.items():
         block: dict[str, Any] = {
-            "installed_gpus": sum(p.gpus for p in pools if p.site == name),
-            "jobs_started": int(here.sum()),
-            "jobs_completed": int((here & done).sum()),
+            "installed_gpus": int(installed[i]),
+            "jobs_started": started[i],
+            "jobs_completed": completed[i],
         }
         if times is not None:
             block["mean_electricity_usd_per_kwh"] = times.price(name).mean(window.start, window.end)

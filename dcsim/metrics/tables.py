@@ -17,6 +17,7 @@ from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import RECORDS, REPAIRED_BY, REQUEST_STATUS
+from dcsim.metrics.window import sums_up_to
 from dcsim.workload.jobs import DECOMMISSIONED, FAILURE, MAINTENANCE, REASONS, STATE_NAMES
 
 if TYPE_CHECKING:
@@ -612,20 +613,19 @@ def site_timeseries_table(
         carbon: each site's carbon intensity over time, by site index (None: not counted).
     """
     names = topology.site_names
-    site_of_pool = np.array([names.index(p.site) for p in topology.pools], dtype=np.int64)
+    index = {name: i for i, name in enumerate(names)}
+    site_of_pool = np.array([index[p.site] for p in topology.pools], dtype=np.int64)
     n, k = sample_s.size, len(names)
-    busy = np.zeros((k, n))
-    for start, end, gpus, pool in spans:
-        site = site_of_pool[pool]
-        finish = np.where(np.isnan(end), np.inf, end)
-        weight = np.asarray(gpus, dtype=float)
-        for i in range(k):
-            mine = site == i
-            for times, sign in ((start[mine], 1.0), (finish[mine], -1.0)):
-                order = np.argsort(times, kind="stable")
-                held = np.concatenate(([0.0], np.cumsum(weight[mine][order])))
-                busy[i] += sign * held[np.searchsorted(times[order], sample_s, side="right")]
-    installed = np.array([sum(p.gpus for p in topology.pools if p.site == name) for name in names])
+    times, sites, weights = [], [], []
+    for start, end, gpus, pool in spans:  # +g when a stretch begins, -g when it ends
+        ended = ~np.isnan(end)
+        g = np.asarray(gpus, dtype=float)
+        times += [start, end[ended]]
+        sites += [site_of_pool[pool], site_of_pool[pool][ended]]
+        weights += [g, -g[ended]]
+    busy = sums_up_to(np.concatenate(times), np.concatenate(sites), np.concatenate(weights), k, sample_s)
+    gpus_of_pool = np.array([p.gpus for p in topology.pools], dtype=float)
+    installed = np.bincount(site_of_pool, weights=gpus_of_pool, minlength=k)
     rows = np.arange(n * k)
     site_code = rows // n
     when = sample_s[rows % n]

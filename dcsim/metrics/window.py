@@ -74,15 +74,41 @@ def _known(values: np.ndarray) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
+def sums_up_to(times: np.ndarray, group: np.ndarray, weights: np.ndarray, n_groups: int, at: np.ndarray) -> np.ndarray:
+    """For each group and each time of ``at``: the sum of the weights of the group's events at or before it.
+
+    One sort of the events, keyed by (group, time rank), and one search per (group, time): no
+    loop over groups, so a data center of 20,000 sites costs what one of 20,000 pools does.
+
+    Args:
+        times: each event's time, s.
+        group: each event's group, 0..n_groups-1.
+        weights: each event's weight.
+        n_groups: the number of groups.
+        at: the times to read the sums at, s.
+
+    Returns:
+        Sums, groups x ``at``.
+    """
+    rank = np.unique(np.concatenate((times, at)), return_inverse=True)[1].astype(np.int64)
+    n_ranks = int(rank.max()) + 1 if rank.size else 1
+    keys = group.astype(np.int64) * n_ranks + rank[: times.size]
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    total = np.concatenate(([0.0], np.cumsum(np.asarray(weights, dtype=float)[order])))
+    first = np.arange(n_groups, dtype=np.int64)[:, None] * n_ranks
+    upto = np.searchsorted(sorted_keys, first + rank[times.size :][None, :], side="right")
+    return total[upto] - total[np.searchsorted(sorted_keys, first, side="left")]
+
+
 def binned_gpu_seconds(
     start: np.ndarray, end: np.ndarray, gpus: np.ndarray, group: np.ndarray, n_groups: int, edges: np.ndarray
 ) -> np.ndarray:
     """GPU-seconds held in each bin ``[edges[k], edges[k + 1])`` by each group, from intervals ``[start, end)``.
 
-    Exact for step functions: the GPU-seconds held up to ``x`` are ``sum g (x - s)`` over the
-    intervals begun before ``x`` less ``sum g (x - e)`` over those ended before it, each a
-    cumulative sum over the sorted starts (ends) of the group read at the edges. One sort of
-    the intervals, O(n log n + groups x bins).
+    Exact for step functions: each interval is an event of +g at its start and -g at its end,
+    and the GPU-seconds held up to ``x`` are ``x * sum w - sum w t`` over the events at or
+    before ``x`` (:func:`sums_up_to`), read at the edges: O(n log n + groups x bins).
 
     Args:
         start: each interval's start, s.
@@ -99,19 +125,10 @@ def binned_gpu_seconds(
     s = np.clip(start, lo, hi)
     e = np.clip(np.where(np.isnan(end), hi, end), lo, hi)
     keep = e > s
-    s, e, g, grp = s[keep], e[keep], np.asarray(gpus, dtype=float)[keep], group[keep]
-    out = np.zeros((n_groups, len(edges)))
-    for times, sign in ((s, 1.0), (e, -1.0)):
-        order = np.lexsort((times, grp))
-        t, w, k = times[order], g[order], grp[order]
-        bounds = np.searchsorted(k, np.arange(n_groups + 1))
-        for i in range(n_groups):
-            a, b = bounds[i], bounds[i + 1]
-            if a == b:
-                continue
-            ti, wi = t[a:b], w[a:b]
-            count = np.concatenate(([0.0], np.cumsum(wi)))
-            moment = np.concatenate(([0.0], np.cumsum(wi * ti)))
-            j = np.searchsorted(ti, edges, side="right")  # intervals begun (ended) at or before each edge
-            out[i] += sign * (edges * count[j] - moment[j])
-    return np.diff(out, axis=1)
+    g = np.asarray(gpus, dtype=float)[keep]
+    times = np.concatenate((s[keep], e[keep]))
+    weights = np.concatenate((g, -g))
+    groups = np.concatenate((group[keep], group[keep]))
+    count = sums_up_to(times, groups, weights, n_groups, edges)
+    moment = sums_up_to(times, groups, weights * times, n_groups, edges)
+    return np.diff(edges * count - moment, axis=1)

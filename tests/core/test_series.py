@@ -35,6 +35,8 @@ def test_periodic_repeats_the_file():
     s = Steps.periodic([0.0, 3600.0], [1.0, 3.0], 7200.0, until=20000.0)
     assert [s.at(t) for t in (0.0, 3600.0, 7200.0, 10800.0, 18000.0)] == [1, 3, 1, 3, 3]
     assert s.integral(0.0, 14400.0) == pytest.approx(2 * (3600 + 3 * 3600))
+    # Unrolled up to and including ``until``: at a whole number of periods the file starts again.
+    assert Steps.periodic([0.0, 3600.0], [1.0, 3.0], 7200.0, until=14400.0).at(14400.0) == 1
 
 
 def test_union_edges_and_bin_values():

@@ -219,3 +219,22 @@ def test_unknown_time_zone_is_exit_2_naming_the_field(tmp_path: Path, capsys: py
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "datacenter.sites.0.timezone: no time zone 'Europe/Atlantis'" in err
+
+
+def test_the_sites_busy_gpus_add_up_to_the_timeseries(tmp_path: Path) -> None:
+    """sites.parquet's busy GPUs, rebuilt from the runs, equal the engine's samples summed over sites."""
+    write_series(tmp_path)
+    data = hourly_data()
+    data["horizon"] = "2d"
+    data["workload"] = {"jobs": [
+        {"name": "any", "arrival": {"process": "poisson", "rate": "3/h"}, "gpus": {"values": [1, 2, 4]},
+         "duration": {"dist": "exponential", "mean": "1h"}},
+    ]}  # fmt: skip
+    result = run_data(data, base_dir=str(tmp_path))
+    sites, ts = result.sites, result.timeseries
+    assert sites is not None and set(sites["site"]) == {"a", "b"}
+    total = sites.groupby("time_s", sort=True)["busy_gpus"].sum().to_numpy()
+    assert total.tolist() == ts["busy_gpus"].tolist()
+    assert ts["busy_gpus"].max() > 4  # both sites were busy at times
+    a = sites[sites["site"] == "a"]
+    assert a["electricity_usd_per_kwh"].tolist() == [PRICES[int(t // H) % 4] for t in a["time_s"]]
