@@ -360,11 +360,14 @@ def summarize(
     edges = np.array([window.start, window.end])
     if times is not None and window.length > 0:
         edges = union_edges(window.start, window.end, times.functions())
-    # GPU-seconds of each class in each pool and bin: a class's carbon is its GPUs' share of its pools' energy.
-    held = binned_gpu_seconds(start, end, gpus, code * len(pools) + pool, n_classes * len(pools), edges)
-    held = held.reshape(n_classes, len(pools), len(edges) - 1)
+    counted = not np.isnan(_intensities(pools, costs_of, times, window)).any()  # carbon at every site
+    held = None
+    if counted or len(edges) > 2:
+        # GPU-seconds of each class in each pool and bin: a class's carbon is its GPUs' share of its pools' energy.
+        held = binned_gpu_seconds(start, end, gpus, code * len(pools) + pool, n_classes * len(pools), edges)
+        held = held.reshape(n_classes, len(pools), len(edges) - 1)
     if len(edges) > 2:  # a price or intensity changes inside the window: integrate bin by bin
-        assert times is not None
+        assert times is not None and held is not None
         busy_bins = held.sum(axis=0)
         if replicas is not None:
             assert replica_spans is not None, "prices that vary need the replicas' spans"
@@ -376,7 +379,10 @@ def summarize(
         energy = (kwh_flat, usd_flat, kwh_flat * _intensities(pools, costs_of, times, window) / 1000.0)
     parts = by_site_and_gpu_type(pools, busy, nonproductive, window, costs_of, spare_nodes, share, energy)
     carbon_kg = float(energy[2].sum())
-    class_carbon = _class_carbon(pools, held, edges, times, costs_of, window)
+    class_carbon = (
+        _class_carbon(pools, held, edges, times, costs_of, window) if held is not None and counted
+        else np.full(n_classes, np.nan)
+    )  # fmt: skip
     if len(edges) <= 2 and all(c == costs for c in costs_of) and share is None:  # one set of prices: as always
         spare_capital = sum(costs.gpu_hour_price(p.gpu_type) * spare_nodes * p.gpus_per_node * hours for p in pools)
         capital = sum(costs.gpu_hour_price(p.gpu_type) * p.gpus * hours for p in pools) + spare_capital
