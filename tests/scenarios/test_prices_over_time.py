@@ -21,13 +21,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
 from dcsim.cli import main
 from dcsim.metrics.scoring import flatten
 
-from conftest import build, run_data
+from conftest import build, run_data, tiny_data
 
 H = 3600.0
 PRICES = [0.10, 0.20, 0.05, 0.30]  # USD/kWh from 0h, 1h, 2h, 3h; then again from 4h
@@ -238,3 +239,29 @@ def test_the_sites_busy_gpus_add_up_to_the_timeseries(tmp_path: Path) -> None:
     assert ts["busy_gpus"].max() > 4  # both sites were busy at times
     a = sites[sites["site"] == "a"]
     assert a["electricity_usd_per_kwh"].tolist() == [PRICES[int(t // H) % 4] for t in a["time_s"]]
+
+
+def test_sites_plot_draws_each_sites_load_price_and_carbon(tmp_path: Path, figures: Any) -> None:
+    from dcsim.report.plots import plot_run
+
+    write_series(tmp_path)
+    result = run_data(hourly_data(), base_dir=str(tmp_path))
+    paths = plot_run(result, str(tmp_path))
+    assert str(tmp_path / "sites.png") in paths
+    fig = next(f for f in figures() if "by site" in f.axes[0].get_title())
+    load, price, carbon = fig.axes
+    assert [line.get_label() for line in price.lines] == ["a", "b"]
+    sites = result.sites
+    a = sites[sites["site"] == "a"]
+    hour = (a["time_s"].to_numpy() // H).astype(int) % 4
+    assert np.asarray(price.lines[0].get_ydata(), dtype=float) == pytest.approx(np.array(PRICES)[hour])
+    assert np.asarray(carbon.lines[0].get_ydata(), dtype=float) == pytest.approx(np.array(CARBON)[hour])
+    assert np.asarray(load.lines[0].get_ydata(), dtype=float) == pytest.approx(100 * a["busy_gpus"] / 8)
+
+
+def test_one_site_at_constant_prices_has_no_sites_table_or_plot(tmp_path: Path) -> None:
+    from dcsim.report.plots import plot_run
+
+    result = run_data(tiny_data(horizon="4h"))
+    assert result.sites is None
+    assert "sites.png" not in {Path(p).name for p in plot_run(result, str(tmp_path))}
