@@ -14,7 +14,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from dcsim.core.spec import BitsPerSecond, Bytes, Seconds, Strict, Watts
 from dcsim.core.text import quote
@@ -89,10 +89,21 @@ class SeriesFile(Strict):
     )
 
 
+def _number_or_series(value: Any) -> str:
+    """Which branch a value takes: a mapping is a series file, anything else a number (one error, not two)."""
+    return "series" if isinstance(value, dict | SeriesFile) else "number"
+
+
 #: A price per kWh: a constant, or a series from a file.
-Price = Annotated[float, Field(ge=0, le=MAX_PRICE)] | SeriesFile
+Price = Annotated[
+    Annotated[Annotated[float, Field(ge=0, le=MAX_PRICE)], Tag("number")] | Annotated[SeriesFile, Tag("series")],
+    Discriminator(_number_or_series),
+]
 #: A carbon intensity in g CO2e per kWh: a constant, or a series from a file.
-Carbon = Annotated[float, Field(ge=0, le=MAX_CARBON)] | SeriesFile
+Carbon = Annotated[
+    Annotated[Annotated[float, Field(ge=0, le=MAX_CARBON)], Tag("number")] | Annotated[SeriesFile, Tag("series")],
+    Discriminator(_number_or_series),
+]
 
 GpuHourPrices = Annotated[dict[str, Annotated[float, Field(ge=0, le=MAX_PRICE)]], BeforeValidator(_price_shorthand)]
 
