@@ -367,7 +367,7 @@ def simulate(
             held.append(replica_spans(serving[1], model.topology))  # GPUs held, as the timeseries counts them
         data["sites"] = site_timeseries_table(
             data["timeseries"]["time_s"], held, model.topology, times.price,
-            lambda i: times.carbon(i) if times.counts_carbon(i) else None,
+            lambda i: times.carbon(i) if times.counts_carbon(i) else None, levels,
         )  # fmt: skip
     network = model.runs.network
     if network is not None:

@@ -598,6 +598,7 @@ def site_timeseries_table(
     topology: Topology,
     price: Callable[[int], Steps],
     carbon: Callable[[int], Steps | None],
+    levels: Sequence[Steps] | None = None,
 ) -> Table:
     """Each site at each sample: ``time_s, site, busy_gpus, installed_gpus, electricity_usd_per_kwh, carbon_g_per_kwh``.
 
@@ -611,6 +612,8 @@ def site_timeseries_table(
         topology: the data center's layout (its pools' sites).
         price: each site's electricity price over time, by site index.
         carbon: each site's carbon intensity over time, by site index (None: not counted).
+        levels: GPUs installed in each pool over time, when timed events add or remove racks
+            (None: every GPU of the pools throughout).
     """
     names = topology.site_names
     index = {name: i for i, name in enumerate(names)}
@@ -625,7 +628,14 @@ def site_timeseries_table(
         weights += [g, -g[ended]]
     busy = sums_up_to(np.concatenate(times), np.concatenate(sites), np.concatenate(weights), k, sample_s)
     gpus_of_pool = np.array([p.gpus for p in topology.pools], dtype=float)
-    installed = np.bincount(site_of_pool, weights=gpus_of_pool, minlength=k)
+    if levels is None:
+        installed = np.repeat(np.bincount(site_of_pool, weights=gpus_of_pool, minlength=k), n)
+    else:
+        at = np.append(sample_s, np.inf)
+        installed = np.zeros((k, n))
+        for pool, level in enumerate(levels):
+            installed[site_of_pool[pool]] += level.bin_values(at)
+        installed = installed.reshape(-1)
     rows = np.arange(n * k)
     site_code = rows // n
     when = sample_s[rows % n]
@@ -638,7 +648,7 @@ def site_timeseries_table(
         "time_s": when,
         "site": Coded.sorted_from(site_code, list(names)),
         "busy_gpus": np.rint(busy.reshape(-1)).astype(np.int64),
-        "installed_gpus": installed[site_code].astype(np.int64),
+        "installed_gpus": np.rint(installed).astype(np.int64),
         "electricity_usd_per_kwh": usd,
         "carbon_g_per_kwh": grams,
     })  # fmt: skip
