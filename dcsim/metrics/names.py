@@ -140,7 +140,7 @@ _FAULT_FIELDS = ("failures", "interruptions", "share_of_interruptions", "lost_gp
 _COST_FIELDS = ("total_usd", "capital_usd", "energy_usd", "energy_kwh", "carbon_kg")
 #: A site's own figures (``sites.<site>.*``); its cost and utilization are in ``cost.by_site`` and
 #: ``utilization.by_site``.
-SITE_FIELDS = (
+SITE_BLOCK_FIELDS = (
     "installed_gpus", "jobs_started", "jobs_completed", "mean_electricity_usd_per_kwh", "mean_carbon_g_per_kwh",
 )  # fmt: skip
 _UTILIZATION_FIELDS = ("gpu_allocated", "gpu_productive")
@@ -160,7 +160,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("services.by_service.<service>.by_site.<site>", SITE_FIELDS),
     ("services.by_service.<service>.by_origin.<site>", ORIGIN_FIELDS),
     ("routing.by_site.<site>", ("",)),
-    ("sites.<site>", SITE_FIELDS),
+    ("sites.<site>", SITE_BLOCK_FIELDS),
 )
 #: The families named by a site or a GPU type: (first two parts, the fields after the name).
 _BREAKDOWNS = {
@@ -233,7 +233,7 @@ def _family_match(name: str) -> bool:
     if len(parts) == 3 and parts[:2] in (["faults", "repair_crew_load_by_site"], ["routing", "by_site"]):
         return bool(parts[2])
     if len(parts) == 3 and parts[0] == "sites":
-        return bool(parts[1]) and parts[2] in SITE_FIELDS
+        return bool(parts[1]) and parts[2] in SITE_BLOCK_FIELDS
     if len(parts) == 4 and parts[:2] == ["services", "by_service"]:
         return bool(parts[2]) and parts[3] in SERVICE_FIELDS + GEO_SERVICE_FIELDS
     if len(parts) == 6 and parts[:2] == ["services", "by_service"] and parts[3] in ("by_site", "by_origin"):
