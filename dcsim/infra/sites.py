@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -112,6 +113,26 @@ def steps_of(value: float | SeriesFile, column: str, base_dir: str, until: float
     times, values = read_series(resolve(base_dir, value.series), column)
     period = series_period(times)
     return Steps.periodic(times, values, period, until) if period > 0 else Steps(times, values)
+
+
+_EVENT_FIELD = re.compile(r"(costs|datacenter\.sites\.(\d+)(?:\.costs)?)\.(electricity_usd_per_kwh|carbon_g_per_kwh)")
+
+
+def event_overlays(events: Sequence[Any]) -> dict[str, list[Overlay]]:
+    """The prices and carbon intensities a scenario's timed events set, as overlays by field path, in time order.
+
+    A site's field is keyed ``datacenter.sites.<i>.<field>`` whether the event names it on the
+    site or in the site's `costs` block; the scenario-wide one ``costs.<field>``.
+    """
+    out: dict[str, list[Overlay]] = {}
+    for ev in sorted(events, key=lambda e: e.at):
+        for path, value in (ev.set or {}).items():
+            m = _EVENT_FIELD.fullmatch(path)
+            if m is None:
+                continue
+            key = f"costs.{m[3]}" if m[1] == "costs" else f"datacenter.sites.{m[2]}.{m[3]}"
+            out.setdefault(key, []).append((float(ev.at), float(ev.end), float(value)))
+    return out
 
 
 class Clock:
@@ -236,7 +257,7 @@ class SiteTimes:
         self.names = [s.name for s in sites]
         self.index = {name: i for i, name in enumerate(self.names)}
         costs = scenario.site_costs()
-        overlays = overlays or {}
+        overlays = event_overlays(getattr(scenario, "events", ()) or ()) if overlays is None else overlays
         until = scenario.horizon if until is None else until
         base = scenario.base_dir
         self._costs = [costs[name] for name in self.names]

@@ -5,8 +5,9 @@ exactly one thing:
 
 - ``set: {PATH: VALUE, ...}`` changes fields of the scenario, by path (as ``--set`` writes
   them). Only fields that can change during a run may be set: a job class's or a service's
-  arrival ``rate`` (poisson or diurnal) and the parameters a built-in autoscaler reads at every
-  decision. With an end, the old value returns then.
+  arrival ``rate`` (poisson or diurnal), the parameters a built-in autoscaler reads at every
+  decision, and electricity prices and carbon intensities (a price shock). With an end, the old
+  value returns then (for an hourly series: the series' value at that time).
 - ``fail: {site: NAME}`` (or ``{site, rack}``, ``{site, rack, node}``, racks and nodes counted
   from 0 within the site) takes the unit down as a failure of it would. With an end it comes
   back then, without the repair crew; without one, a later ``restore`` of the same unit brings
@@ -18,8 +19,9 @@ exactly one thing:
 This module holds the block (:class:`Event`), the checks that need the whole scenario
 (:func:`event_problems`) and the parts of the plan that are the scenario's arithmetic
 (:func:`arrival_windows`, :func:`policy_changes`); :mod:`dcsim.engine.events` applies the rest
-at run time. It imports no engine. Prices and carbon intensity are not settable yet: scoring
-does not read them over time (:class:`dcsim.infra.sites.SiteTimes` takes the overlays once it does).
+at run time. It imports no engine. A price or carbon intensity set by an event is an overlay on
+the site's step function (:func:`dcsim.infra.sites.event_overlays`), which scoring, site routers
+and geo balancers all read.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ ACTIONS = ("set", "add_racks", "remove_racks", "fail", "restore")
 SETTABLE = (
     "a job class's arrival rate (workload.jobs.N.arrival.rate, poisson or diurnal), a service's request rate "
     "(services.N.requests.arrival.rate, poisson or diurnal), or a parameter a service's autoscaler reads at every "
-    "decision (services.N.autoscaler.PARAM, e.g. target)"
+    "decision (services.N.autoscaler.PARAM, e.g. target), an electricity price or carbon intensity "
+    "(costs.electricity_usd_per_kwh, datacenter.sites.N.carbon_g_per_kwh, ...)"
 )
 """The kinds of fields an event may set, as messages list them."""
 
@@ -235,16 +238,17 @@ def _set_problems(
 
     where = f"events.{i}.set.{path}"
     found = setting(path)
-    if found is None:
-        if _PRICE.fullmatch(path):
-            return [(where, "prices, PUE and carbon intensity are not yet settable by an event (scoring does not "
-                            f"read them over time yet); settable: {SETTABLE}")]  # fmt: skip
+    if found is None and (m := _PRICE.fullmatch(path)):
+        problem = _price_problem(sc, path, m[1], value)
+        if problem:
+            return [(where, problem)]
+    elif found is None:
         exists, _ = _walk(data, path)
         if not exists:
             return [(where, f"no field {path!r} in the scenario (give its full path, lists by index from 0); "
                             f"settable: {SETTABLE}")]  # fmt: skip
         return [(where, f"this field cannot change during a run (it is read once, at the start); settable: {SETTABLE}")]
-    if found.kind in ("job_rate", "service_rate"):
+    elif found.kind in ("job_rate", "service_rate"):
         items = sc.workload.jobs if found.kind == "job_rate" else sc.services
         what = "job class" if found.kind == "job_rate" else "service"
         if found.index >= len(items):
@@ -276,6 +280,24 @@ def _set_problems(
     except ScenarioError as exc:  # each of its problems, at the event
         return [(where, f"{p}: {text}" if p and p != path else text) for p, text in exc.problems]
     return []
+
+
+def _price_problem(sc: Any, path: str, field: str, value: Any) -> str | None:
+    """What is wrong with an event setting a price or carbon intensity at ``path`` to ``value`` (None: nothing)."""
+    if field == "pue":
+        return "a site's PUE is read once, at the start; an event may set an electricity price or a carbon intensity"
+    if isinstance(value, dict | bool) or not isinstance(value, int | float | str):
+        return f"an event sets one number (e.g. {field}: 0.30), not a series or a block"
+    if field == "carbon_g_per_kwh":
+        m = re.match(r"datacenter\.sites\.(\d+)", path)
+        if m is not None and int(m[1]) < len(sc.datacenter.sites):
+            site = sc.datacenter.sites[int(m[1])]
+            if sc.site_costs()[site.name].carbon_g_per_kwh is None:
+                return (f"site {site.name!r} has no carbon intensity, so there is none to change: give it one "
+                        "(carbon_g_per_kwh on the site, or in costs for every site)")  # fmt: skip
+        elif m is None and sc.costs.carbon_g_per_kwh is None:
+            return "the scenario has no carbon intensity in costs to change: give costs.carbon_g_per_kwh a value"
+    return None
 
 
 def _unit_problems(sc: Any, where: str, unit: Unit, racks: dict[str, int]) -> list[tuple[str, str]]:

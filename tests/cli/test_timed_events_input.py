@@ -40,7 +40,12 @@ BAD = [
     ({"at": "1d", "set": {"workload.jobs.0.colour": 1}}, "events.0.set.workload.jobs.0.colour: no field"),
     ({"at": "1d", "set": {"workload.jobs.0.arrival.rate": -3}},
      "events.0.set.workload.jobs.0.arrival.rate: must be > 0"),
-    ({"at": "1d", "set": {"costs.electricity_usd_per_kwh": 0.3}}, "not yet settable"),
+    ({"at": "1d", "set": {"costs.pue": 1.5}}, "events.0.set.costs.pue: a site's PUE is read once"),
+    ({"at": "1d", "set": {"costs.carbon_g_per_kwh": 300}}, "events.0.set.costs.carbon_g_per_kwh: the scenario has "
+     "no carbon intensity in costs to change"),
+    ({"at": "1d", "set": {"datacenter.sites.0.carbon_g_per_kwh": 300}}, "site 'dc1' has no carbon intensity"),
+    ({"at": "1d", "set": {"costs.electricity_usd_per_kwh": {"series": "p.csv"}}}, "an event sets one number"),
+    ({"at": "1d", "set": {"costs.electricity_usd_per_kwh": -1}}, "events.0.set.costs.electricity_usd_per_kwh: "),
     ({"at": "1d", "fail": {"site": "dc1", "rack": 5}}, "events.0.fail.rack: site 'dc1' has racks 0..1, not 5"),
     ({"at": "1d", "restore": {"site": "dc1"}}, "events.0.restore: no earlier `fail` of site dc1"),
     ({"at": "1d", "remove_racks": {"site": "dc1", "racks": 2}}, "events.0.remove_racks.racks: site 'dc1' has 2 racks"),

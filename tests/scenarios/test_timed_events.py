@@ -320,3 +320,36 @@ def test_a_failed_site_takes_jobs_and_replicas_down_as_a_traced_site_failure_doe
     assert replicas["ended"].astype(str).tolist() == ["lost", "lost", "running", "running"]
     assert replicas["end_s"].tolist()[:2] == [H, H] and replicas["placed_s"].tolist()[2:] == [3 * H, 3 * H]
     assert by_event.summary["faults"]["downtime_gpu_hours"] == by_trace.summary["faults"]["downtime_gpu_hours"] == 64
+
+
+# --------------------------------------------------------------------------- a price shock
+def test_a_price_and_carbon_shock_is_paid_hour_by_hour_and_read_by_the_router() -> None:
+    """Two one-node sites; a cheapest_now router sends the only job (8 GPUs, all 10 h) to a (0.10 < 0.20 $/kWh).
+
+    From 2 h to 6 h an event sets a's price to 0.50 and b's carbon intensity to 500 g/kWh (from 50).
+    By hand: a draws its busy power P_a all 10 h, b its idle power P_b; a pays P_a x (6 h x 0.10 + 4 h x
+    0.50), b emits P_b x (6 h x 50 + 4 h x 500). A job submitted inside the shock goes to b instead.
+    """
+    site = {"racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8, "gpu_power": "700W", "gpu_idle_power": "100W",
+                                                          "base_power": "1000W"}}  # fmt: skip
+    data = {
+        "name": "shock", "seed": 1, "horizon": "10h",
+        "datacenter": {"sites": [
+            {"name": "a", **site, "electricity_usd_per_kwh": 0.10, "carbon_g_per_kwh": 100, "pue": 1.0},
+            {"name": "b", **site, "electricity_usd_per_kwh": 0.20, "carbon_g_per_kwh": 50, "pue": 1.0},
+        ]},
+        "workload": {"jobs": [{"name": "j", "arrival": {"process": "batch", "at": 0}, "count": 1, "gpus": 8,
+                               "duration": "20h"}]},
+        "policies": {"site_router": "cheapest_now"},
+        "events": [{"at": "2h", "until": "6h", "set": {"datacenter.sites.0.electricity_usd_per_kwh": 0.50,
+                                                        "datacenter.sites.1.carbon_g_per_kwh": 500}}],
+    }  # fmt: skip
+    cost = run_data(data, 1).summary["cost"]["by_site"]
+    busy_kw, idle_kw = (8 * 700 + 1000) / 1000, (8 * 100 + 1000) / 1000
+    assert cost["a"]["energy_usd"] == pytest.approx(busy_kw * (6 * 0.10 + 4 * 0.50), rel=1e-9)
+    assert cost["b"]["carbon_kg"] == pytest.approx(idle_kw * (6 * 50 + 4 * 500) / 1000, rel=1e-9)
+    assert cost["a"]["carbon_kg"] == pytest.approx(busy_kw * 10 * 100 / 1000, rel=1e-9)
+    later = copy.deepcopy(data)
+    later["workload"]["jobs"][0]["arrival"]["at"] = "3h"  # inside the shock, b is the cheaper site
+    jobs = run_data(later, 1).jobs
+    assert str(jobs["site"].iloc[0]) == "b"
