@@ -158,3 +158,42 @@ def test_a_resolved_scenario_validates_again_to_itself(path: Path) -> None:
 
     sc = load_scenario(str(path))
     assert scenario_from_data(scenario_json(sc), sc.base_dir) == sc
+
+
+@pytest.mark.skipif(not (SHARED / "spec" / "geo.yaml").is_file(), reason="no shared/ beside the repo")
+def test_geo_spec_runs_its_week_with_every_block_in_effect() -> None:
+    """The user's two-region file over its whole week, its base request rate cut to 1/s so the test stays short
+    (the file itself, 12.4 million requests, runs in about 2.5 min): the surge event's requests arrive at 60/s,
+    the added racks count as installed from day 5, the outage of us-east fails over, jobs go to the cleaner
+    site (or wait for it) and move their data over the WAN, and carbon follows us-east's hourly series."""
+    import math
+
+    import numpy as np
+
+    from dcsim.experiment.run import simulate
+    from dcsim.scenario.load import load_scenario
+
+    sc = load_scenario(SHARED / "spec" / "geo.yaml", ["services.0.requests.arrival.rate=1/s"])
+    summary = simulate(sc).summary
+    s = summary["services"]
+    arrival = sc.services[0].requests.arrival
+    a, peak, period = arrival.amplitude, arrival.peak, arrival.period
+
+    def integral(rate: float, lo: float, hi: float) -> float:  # of rate (1 + a cos(2 pi (t - peak) / P))
+        phase = 2 * math.pi / period
+        return rate * (hi - lo) + rate * a / phase * (math.sin(phase * (hi - peak)) - math.sin(phase * (lo - peak)))
+
+    surge = sc.events[0]
+    expected = integral(1.0, 0.0, sc.horizon) + integral(60.0 - 1.0, surge.at, surge.end)
+    assert abs(s["requests"] - expected) < 4 * math.sqrt(expected)
+    assert summary["cluster"]["installed_gpu_hours"] == pytest.approx(448 * 168 + 2 * 4 * 8 * 48, rel=1e-12)
+    assert summary["faults"]["failures"] >= 1 and summary["faults"]["downtime_gpu_hours"] >= 256 * 2 * (1 - 1e-9)
+    assert s["time_to_recover_slo_s"] is not None
+    by_site = summary["routing"]["by_site"]  # lowest_carbon, or the least busy site when the cleaner one is full
+    assert by_site["eu-north"] > 0 and by_site["us-east"] > 0 and summary["routing"]["deferred_jobs"] > 0
+    assert summary["wan"]["transfers"] > 0 and summary["wan"]["bytes_moved"] >= 2e12  # jobs away from home
+    east = summary["cost"]["by_site"]["us-east"]
+    carbon = np.loadtxt(SHARED / "spec" / "carbon_us_east.csv", delimiter=",", skiprows=1, usecols=1)
+    assert carbon.min() < east["carbon_kg"] * 1000 / east["energy_kwh"] < carbon.max()  # a mean of the series
+    assert not any("set, but" in note or "changes no result" in note or "is not read" in note
+                   for note in summary["notes"])  # fmt: skip
