@@ -26,7 +26,7 @@ class Steps:
         values: the value from each change point on.
     """
 
-    __slots__ = ("_times", "times", "values")
+    __slots__ = ("_hi", "_lo", "_times", "_value", "times", "values")
 
     def __init__(self, times: Sequence[float], values: Sequence[float]) -> None:
         if len(times) != len(values) or not len(times):
@@ -37,6 +37,8 @@ class Steps:
         self.times = t
         self.values = np.asarray(values, dtype=float)
         self._times = t.tolist()
+        # The step last read by :meth:`at` (times mostly come in order): [lo, hi) holds ``_value``.
+        self._lo, self._hi, self._value = -math.inf, -math.inf, 0.0
 
     @classmethod
     def constant(cls, value: float) -> Steps:
@@ -65,8 +67,15 @@ class Steps:
 
     def at(self, time: float) -> float:
         """The value at ``time``."""
-        i = bisect.bisect_right(self._times, time) - 1
-        return float(self.values[max(i, 0)])
+        if self._lo <= time < self._hi:
+            return self._value
+        times = self._times
+        i = bisect.bisect_right(times, time) - 1
+        value = float(self.values[max(i, 0)])
+        self._lo = times[i] if i >= 0 else -math.inf
+        self._hi = times[i + 1] if i + 1 < len(times) else math.inf
+        self._value = value
+        return value
 
     def next_change(self, time: float) -> float:
         """The first change point after ``time`` (inf: none)."""

@@ -135,6 +135,10 @@ def event_overlays(events: Sequence[Any]) -> dict[str, list[Overlay]]:
     return out
 
 
+_NO_CARBON = Steps.constant(0.0)
+"""The intensity a site without one reports (it is not counted: :meth:`SiteTimes.counts_carbon`)."""
+
+
 class Clock:
     """A site's calendar: its UTC offset and local wall-clock time at each moment of the run.
 
@@ -297,7 +301,7 @@ class SiteTimes:
     def carbon(self, site: str | int) -> Steps:
         """The site's carbon intensity over time, g CO2e per kWh (0 where it is not counted: :meth:`counts_carbon`)."""
         steps = self._carbon[self._i(site)]
-        return steps if steps is not None else Steps.constant(0.0)
+        return steps if steps is not None else _NO_CARBON
 
     def counts_carbon(self, site: str | int) -> bool:
         """Whether the site has a carbon intensity (its own or the scenario-wide one)."""

@@ -163,8 +163,9 @@ class _LookAhead(_Base):
     def route(self, job: Any, sites: SitesView, now: float) -> int | Wait:
         """The best site now; or, deferrable, the earliest later moment before the deadline when some site is better."""
         allowed = sites.allowed(job)
-        site = _best_fitting(job, sites, allowed, lambda s: (self.value(sites, s, now), s))
-        best = self.value(sites, site, now)
+        values = {s: self.value(sites, s, now) for s in allowed}
+        site = _best_fitting(job, sites, allowed, lambda s: (values[s], s))
+        best = values[site]
         deadline = sites.deadline(job)
         if deadline <= now:
             return site
