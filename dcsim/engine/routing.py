@@ -240,6 +240,8 @@ def sites_view(routing: SiteRouting, names: Sequence[str]) -> SitesView:
     site_names = tuple(names)
     times, info, deadline = routing.times, routing.info, routing.deadline
     queued, installed, pool_free = routing.queued, tuple(routing.installed), routing.cluster.pool_free
+    counts = [routing.cluster.free_counts(p.id) for p in routing.cluster.pools]
+    pool_size = [p.gpus_per_node for p in routing.cluster.pools]
 
     class View:
         """The sites, read-only (see :class:`dcsim.policies.routing.SitesView`)."""
@@ -273,7 +275,21 @@ def sites_view(routing: SiteRouting, names: Sequence[str]) -> SitesView:
             return installed[site]
 
         def fits(self, site: int, job: Any) -> bool:
-            return self.free(site, job) - queued[site] >= job.gpus
+            gpus = job.gpus
+            if self.free(site, job) - queued[site] < gpus:
+                return False
+            whole = 0  # whole free nodes, for a job larger than a node
+            for p in info(job).by_site[site]:
+                per_node = pool_size[p]
+                row = counts[p]
+                if gpus <= per_node:
+                    if any(row[gpus:]):
+                        return True
+                else:
+                    whole += row[per_node]
+                    if whole * per_node >= gpus:
+                        return True
+            return False
 
         def home(self, job: Any) -> int | None:
             return info(job).home

@@ -73,6 +73,10 @@ class Cluster:
         """Number of nodes of ``pool`` with exactly ``free`` free GPUs."""
         return self._counts[pool][free]
 
+    def free_counts(self, pool: int) -> list[int]:
+        """Nodes of ``pool`` by their number of free GPUs (index: free GPUs), live: read, never change it."""
+        return self._counts[pool]
+
     def lowest_node(self, pool: int, free: int) -> int | None:
         """Lowest-id node of ``pool`` with exactly ``free`` free GPUs, or None."""
         heap = self._buckets[pool][free]

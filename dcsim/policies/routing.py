@@ -74,7 +74,11 @@ class SitesView(Protocol):
         """GPUs installed at the site."""
 
     def fits(self, site: int, job: Any) -> bool:
-        """Whether the site can take the job now: free GPUs of its pools less those queued there >= its GPUs."""
+        """Whether the site can take the job now.
+
+        Free GPUs of its pools less those queued there >= its GPUs, and a node with that many free
+        (a job larger than a node: enough whole free nodes).
+        """
 
     def home(self, job: Any) -> int | None:
         """The site the job's data lives at (None: its class has no ``data``)."""

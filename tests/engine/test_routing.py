@@ -68,6 +68,24 @@ class Carbon(SiteTimes):
         return self._own[self._i(site)]
 
 
+def test_a_site_whose_free_gpus_are_scattered_cannot_take_a_whole_node_job() -> None:
+    """Site a (cleaner) has 8 GPUs free, 4 on each node, after two 4-GPU jobs: an 8-GPU job fits no node there.
+
+    By count it would fit; lowest_carbon must see that it cannot start and send it to b, where it starts at once.
+    """
+    data = scenario("lowest_carbon", count=1)
+    data["workload"]["jobs"] = [
+        {"name": "small", "arrival": {"process": "batch", "at": 0}, "count": 2, "gpus": 4, "duration": "10h"},
+        {"name": "big", "arrival": {"process": "batch", "at": "1m"}, "count": 1, "gpus": 8, "duration": "1h"},
+    ]
+    data["policies"]["placement"] = "worst_fit"  # the two small jobs on different nodes
+    sc = build(data)
+    model = run_model(data, Carbon(sc, [30.0, 400.0]))
+    started = model.collector.columns("job_started")
+    assert sites_started(model) == ["a", "a", "b"]
+    assert started["time"].tolist()[2] == pytest.approx(60.0)  # no wait behind the scattered GPUs
+
+
 def test_lowest_carbon_sends_every_job_to_the_cleaner_site() -> None:
     data = scenario("lowest_carbon")
     sc = build(data)
