@@ -154,6 +154,8 @@ class Clock:
     def __init__(self, start: datetime, zone: str | None) -> None:
         self.start = start.astimezone(UTC)
         self.zone = zoneinfo.ZoneInfo(zone) if zone is not None else None
+        self._epoch = self.start.timestamp()
+        self._offsets: dict[int, float] = {}
         wall = self._wall(self.start)
         monday = datetime(wall.year, wall.month, wall.day) - timedelta(days=wall.weekday())
         # Local time at 0 as seconds since that Monday, less the offset then: local(t) = base + t + offset(t).
@@ -164,11 +166,19 @@ class Clock:
         return local.replace(tzinfo=None)
 
     def offset(self, time: float) -> float:
-        """The offset of local time from UTC at simulated time ``time``, s."""
+        """The offset of local time from UTC at simulated time ``time``, s.
+
+        Zones change their offset only at a quarter of an hour UTC, so the offset is kept per
+        quarter hour of UTC (a router asks at every job; zoneinfo's conversion is slow).
+        """
         if self.zone is None:
             return 0.0
-        offset = (self.start + timedelta(seconds=time)).astimezone(self.zone).utcoffset()
-        return offset.total_seconds() if offset is not None else 0.0
+        quarter = math.floor((self._epoch + time) / 900.0)
+        cached = self._offsets.get(quarter)
+        if cached is None:
+            offset = (self.start + timedelta(seconds=time)).astimezone(self.zone).utcoffset()
+            cached = self._offsets[quarter] = offset.total_seconds() if offset is not None else 0.0
+        return cached
 
     def local(self, time: float) -> float:
         """Local wall-clock time at simulated time ``time``: seconds since the Monday 00:00 of the first week."""
