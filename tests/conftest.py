@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 #: The user spec files whose features are built: they must validate and run unchanged.
 #: CI has shared/ beside the repo, a plain clone may not.
-SPEC_BUILT = ("hetero_fleet.yaml", "network_contention.yaml", "reliability.yaml", "serving.yaml", "trace_replay.yaml")
+SPEC_BUILT = (
+    "geo.yaml", "hetero_fleet.yaml", "network_contention.yaml", "reliability.yaml", "serving.yaml", "trace_replay.yaml",
+)  # fmt: skip
 _SPEC_ALL = sorted((SHARED / "spec").glob("*.yaml"))
 SPEC_FILES = [p for p in _SPEC_ALL if p.name in SPEC_BUILT]
 #: The spec files of features not built yet (and the Kubernetes scenario): until they are,

@@ -295,7 +295,7 @@ def simulate(
         network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,
         serving[2] if serving is not None else None,
         installed_gpu_seconds(levels, window.start, window.end) if levels is not None else None,
-        times, spans if serving is not None else None,
+        times, spans if serving is not None else None, levels,
     )  # fmt: skip
     if serving is not None:
         summary["services"] = service_metrics(

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dcsim.core.series import union_edges
+from dcsim.core.series import Steps, union_edges
 from dcsim.core.table import Table
 from dcsim.infra.sites import SiteTimes
 from dcsim.infra.spec import Costs
@@ -157,7 +157,12 @@ def flat_energy(
 
 
 def binned_energy(
-    pools: Sequence[Pool], busy: np.ndarray, edges: np.ndarray, times: SiteTimes, share: np.ndarray | None = None
+    pools: Sequence[Pool],
+    busy: np.ndarray,
+    edges: np.ndarray,
+    times: SiteTimes,
+    share: np.ndarray | None = None,
+    levels: Sequence[Steps] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Facility energy (kWh), its cost (USD) and its emissions (kg CO2e) per pool, bin by bin.
 
@@ -171,8 +176,10 @@ def binned_energy(
         edges: the bins' edges, s.
         times: each site's prices and intensities over time.
         share: each pool's installed GPU-time over its GPUs x the window, when timed events add
-            or remove racks: its idle power is spread evenly over the bins (exact when the racks or
-            the prices do not change inside the window; None: all installed throughout).
+            or remove racks and ``levels`` is not given: its idle power is spread evenly over the bins
+            (None: all installed throughout).
+        levels: each pool's installed GPUs over time (their change points among ``edges``): its
+            idle power in each bin is that of the GPUs installed then, exactly.
 
     Returns:
         Per pool: kWh, USD and kg (NaN at a site whose carbon is not counted).
@@ -182,7 +189,10 @@ def binned_energy(
     usd = np.empty(len(pools))
     kg = np.empty(len(pools))
     for p in pools:
-        installed = share[p.id] if share is not None else 1.0
+        if levels is not None:
+            installed: Any = levels[p.id].bin_values(edges) / p.gpus if p.gpus else 0.0
+        else:
+            installed = share[p.id] if share is not None else 1.0
         idle_w = (len(p.nodes) * p.base_power_w + p.gpus * p.gpu_idle_power_w) * installed
         joules = idle_w * length + (p.gpu_power_w - p.gpu_idle_power_w) * busy[p.id]
         bins = joules * times.pue(p.site) / 3.6e6
@@ -288,6 +298,7 @@ def summarize(
     installed_s: Sequence[float] | None = None,
     times: SiteTimes | None = None,
     replica_spans: tuple[np.ndarray, ...] | None = None,
+    levels: Sequence[Steps] | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -317,6 +328,8 @@ def summarize(
             varies inside the window, energy is integrated bin by bin (:func:`binned_energy`).
         replica_spans: the replicas' ``(start, end, gpus, pool)``, weighted as ``replicas`` is
             (needed when prices vary and there are services).
+        levels: GPUs installed in each pool over time, when timed events add or remove racks: with
+            prices that vary, idle power is integrated bin by bin against them.
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -360,6 +373,8 @@ def summarize(
     edges = np.array([window.start, window.end])
     if times is not None and window.length > 0:
         edges = union_edges(window.start, window.end, times.functions())
+        if levels is not None and len(edges) > 2:  # racks come and go while prices vary: bins at both
+            edges = union_edges(window.start, window.end, [*times.functions(), *levels])
     counted = not np.isnan(_intensities(pools, costs_of, times, window)).any()  # carbon at every site
     held = None
     if counted or len(edges) > 2:
@@ -373,7 +388,7 @@ def summarize(
             assert replica_spans is not None, "prices that vary need the replicas' spans"
             r_start, r_end, r_gpus, r_pool = replica_spans
             busy_bins = busy_bins + binned_gpu_seconds(r_start, r_end, r_gpus, r_pool, len(pools), edges)
-        energy = binned_energy(pools, busy_bins, edges, times, share)
+        energy = binned_energy(pools, busy_bins, edges, times, share, levels)
     else:
         kwh_flat, usd_flat = flat_energy(pools, busy, window, costs_of, share)
         energy = (kwh_flat, usd_flat, kwh_flat * _intensities(pools, costs_of, times, window) / 1000.0)
@@ -471,7 +486,7 @@ def summarize(
             **({"installed_gpu_hours": capacity_s / 3600.0} if share is not None else {}),
         },
         "classes": classes,
-        "sites": site_metrics(jobs, window, pools, times),
+        "sites": site_metrics(jobs, window, pools, times, runs),
     })  # fmt: skip
 
 
@@ -524,11 +539,14 @@ def _class_carbon(
     return out
 
 
-def site_metrics(jobs: Table, window: Window, pools: Sequence[Pool], times: SiteTimes | None) -> dict[str, Any]:
+def site_metrics(
+    jobs: Table, window: Window, pools: Sequence[Pool], times: SiteTimes | None, runs: Table | None = None
+) -> dict[str, Any]:
     """What happened at each site that ``cost.by_site`` and ``utilization.by_site`` do not hold.
 
     Per site: ``installed_gpus``; of the cohort (submitted in the window), ``jobs_started`` (first
-    start there) and ``jobs_completed`` (of those, completed); the time-weighted mean electricity
+    start there) and ``jobs_completed`` (completed there: by the site of its last run, which
+    ``runs`` gives when jobs were interrupted and ran again); the time-weighted mean electricity
     price and carbon intensity over the window (intensity None where carbon is not counted). The
     site's energy, cost, carbon and utilization are in ``cost.by_site.<site>`` and
     ``utilization.by_site.<site>``.
@@ -538,10 +556,18 @@ def site_metrics(jobs: Table, window: Window, pools: Sequence[Pool], times: Site
     cohort = jobs.rows(jobs["submit_s"] >= window.start)
     where = site_of_pool[cohort["pool"]]  # pool -1 (never started): no site, the last count
     done = cohort.coded("state").is_("completed")
+    if runs is not None and len(runs):
+        last = np.asarray(jobs["pool"], dtype=np.int64).copy()
+        order = np.argsort(runs["start_s"], kind="stable")[::-1]  # latest first: np.unique keeps each job's first
+        ids, first = np.unique(runs["job_id"][order], return_index=True)
+        last[ids] = runs["pool"][order][first]
+        ended_at = site_of_pool[last[np.asarray(cohort["job_id"], dtype=np.int64)]]
+    else:
+        ended_at = where
     n = len(index) + 1
     installed = np.bincount(site_of_pool[:-1], weights=[p.gpus for p in pools], minlength=n).tolist()
     started = np.bincount(where, minlength=n).tolist()
-    completed = np.bincount(where[done], minlength=n).tolist()
+    completed = np.bincount(ended_at[done], minlength=n).tolist()
     out: dict[str, Any] = {}
     for name, i in index.items():
         block: dict[str, Any] = {

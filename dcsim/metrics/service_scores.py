@@ -254,7 +254,7 @@ def _geo_scores(
     mine = [site_names.index(s) for s in spec.sites]
     hits = [t for t, site in failures if site in mine and window.start <= t <= window.end]
     out: dict[str, Any] = {
-        "requests_lost": int(lost.sum()),
+        "requests_lost": int(lost.sum()),  # the caller makes it rejected + failed over the whole fleet
         "time_to_recover_slo_s": time_to_recover(req, rows, objectives, hits, window.end),
     }
     bounds, tokens = spec.slo.bounds(), spec.service_model.tokens
@@ -264,10 +264,12 @@ def _geo_scores(
         name = site_names[i]
         here = _scores(req, rows[req["site"][rows] == i], reps, reps_rows[node_site[reps_rows] == i], window,
                        bounds, tokens, price)  # fmt: skip
+        here = _scaled(here, spec.sample)
         by_site[name] = {k: here[k] for k in SITE_FIELDS}
     for name in spec.requests.origin or {spec.sites[0]: 1.0}:
         came = _scores(req, rows[req["origin"][rows] == site_names.index(name)], reps, none, window, bounds, tokens,
                        price)  # fmt: skip
+        came = _scaled(came, spec.sample)
         by_origin[name] = {k: came[k] for k in ORIGIN_FIELDS}
     return {**out, "by_site": by_site, "by_origin": by_origin}
 
@@ -312,9 +314,11 @@ def service_metrics(
         scores["slo_met"] = slo_met(req, rows, objectives)
         by_service[spec.name] = _scaled(scores, spec.sample)
         if spec.sites is not None:
-            by_service[spec.name].update(_geo_scores(
+            block = by_service[spec.name]
+            block.update(_geo_scores(
                 req, rows, reps, reps_rows, window, spec, price, list(site_costs), node_site, site_failures
             ))  # fmt: skip
+            block["requests_lost"] = block["rejected"] + block["failed"]  # scaled with them under `sample`
     total = _pooled(req, reps, in_window, window, services, price)
     verdicts = [p["slo_met"] for p in by_service.values() if p["slo_met"] is not None]
     total["slo_met"] = min(verdicts) if verdicts else None  # 1 when every service with an SLO meets it

@@ -288,15 +288,22 @@ def _price_problem(sc: Any, path: str, field: str, value: Any) -> str | None:
         return "a site's PUE is read once, at the start; an event may set an electricity price or a carbon intensity"
     if isinstance(value, dict | bool) or not isinstance(value, int | float | str):
         return f"an event sets one number (e.g. {field}: 0.30), not a series or a block"
-    if field == "carbon_g_per_kwh":
-        m = re.match(r"datacenter\.sites\.(\d+)", path)
-        if m is not None and int(m[1]) < len(sc.datacenter.sites):
-            site = sc.datacenter.sites[int(m[1])]
-            if sc.site_costs()[site.name].carbon_g_per_kwh is None:
-                return (f"site {site.name!r} has no carbon intensity, so there is none to change: give it one "
-                        "(carbon_g_per_kwh on the site, or in costs for every site)")  # fmt: skip
-        elif m is None and sc.costs.carbon_g_per_kwh is None:
-            return "the scenario has no carbon intensity in costs to change: give costs.carbon_g_per_kwh a value"
+    sites = sc.datacenter.sites
+    m = re.match(r"datacenter\.sites\.(\d+)", path)
+    if m is not None:
+        if int(m[1]) >= len(sites):
+            return f"no site {m[1]}: the scenario has {len(sites)}, counted from 0"
+        site = sites[int(m[1])]
+        if field == "carbon_g_per_kwh" and sc.site_costs()[site.name].carbon_g_per_kwh is None:
+            return (f"site {site.name!r} has no carbon intensity, so there is none to change: give it one "
+                    "(carbon_g_per_kwh on the site, or in costs for every site)")  # fmt: skip
+        return None
+    if field == "carbon_g_per_kwh" and sc.costs.carbon_g_per_kwh is None:
+        return "the scenario has no carbon intensity in costs to change: give costs.carbon_g_per_kwh a value"
+    own = [s.name for s in sites if (o := s.own_costs()) is not None and getattr(o, field) is not None]
+    if len(own) == len(sites):  # the scenario-wide value reaches no site
+        return (f"every site sets its own {field}, so the scenario-wide one prices none: set it on a site "
+                f"(datacenter.sites.N.{field})")  # fmt: skip
     return None
 
 

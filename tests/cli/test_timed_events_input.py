@@ -46,6 +46,7 @@ BAD = [
     ({"at": "1d", "set": {"datacenter.sites.0.carbon_g_per_kwh": 300}}, "site 'dc1' has no carbon intensity"),
     ({"at": "1d", "set": {"costs.electricity_usd_per_kwh": {"series": "p.csv"}}}, "an event sets one number"),
     ({"at": "1d", "set": {"costs.electricity_usd_per_kwh": -1}}, "events.0.set.costs.electricity_usd_per_kwh: "),
+    ({"at": "1d", "set": {"datacenter.sites.9.electricity_usd_per_kwh": 0.5}}, "no site 9: the scenario has 1"),
     ({"at": "1d", "fail": {"site": "dc1", "rack": 5}}, "events.0.fail.rack: site 'dc1' has racks 0..1, not 5"),
     ({"at": "1d", "restore": {"site": "dc1"}}, "events.0.restore: no earlier `fail` of site dc1"),
     ({"at": "1d", "remove_racks": {"site": "dc1", "racks": 2}}, "events.0.remove_racks.racks: site 'dc1' has 2 racks"),
@@ -121,3 +122,16 @@ def test_validate_prints_a_line_per_event_in_plain_words(tmp_path: Path) -> None
         "event 2 at 30.00 h until 32.00 h: fail rack 0 of site dc1",
         "event 3 at 36.00 h: remove 1 rack from site dc1",
     ]
+
+
+def test_a_scenario_wide_price_event_that_prices_no_site_is_refused(tmp_path: Path) -> None:
+    """Every site sets its own price: an event on costs.electricity_usd_per_kwh would change nothing."""
+    data = scenario([{"at": "1d", "until": "1d2h", "set": {"costs.electricity_usd_per_kwh": 5}}])
+    data["datacenter"]["sites"][0]["electricity_usd_per_kwh"] = 0.1
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = run_cli("validate", str(path), cwd=tmp_path)
+    assert out.returncode == 2 and "every site sets its own electricity_usd_per_kwh" in out.stderr
+    del data["datacenter"]["sites"][0]["electricity_usd_per_kwh"]  # the scenario-wide price reaches dc1: fine
+    path.write_text(yaml.safe_dump(data))
+    assert run_cli("validate", str(path), cwd=tmp_path).returncode == 0
