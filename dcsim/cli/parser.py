@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a scenario, print a summary table and write summary.json, manifest.json, "
         "jobs.parquet and timeseries.parquet (and failures.parquet with failures, epochs.parquet with the lp "
         "scheduler, links.parquet with a fabric that jobs communicate over; requests.parquet, replicas.parquet, "
-        "services.parquet and scaling.parquet with services) to "
+        "services.parquet and scaling.parquet with services; sites.parquet with several sites or prices that vary; "
+        "wan_transfers.parquet with a site router; scenario_events.parquet with timed events) to "
         "results/<scenario>/<run id>/ (or --out).",
     )  # fmt: skip
     _add_scenario_args(run)

@@ -156,10 +156,13 @@ def plot_sites(result: Any, out_dir: str, plt: Any) -> list[str]:
         ("electricity (USD/kWh)", lambda part: part["electricity_usd_per_kwh"]),
         ("carbon intensity (g CO2e/kWh)", lambda part: part["carbon_g_per_kwh"]),
     )
+    seconds = sites["time_s"].to_numpy(dtype=float)
+    per = float(seconds[-1]) / t[-1] if len(seconds) and t[-1] > 0 else 1.0
     for ax, (ylabel, value) in zip(axes, panels, strict=True):
         for name, part in sites.groupby("site", observed=True, sort=False):
             ax.step(t[part.index.to_numpy()], value(part), where="post", lw=1.0, label=str(name))
         ax.set_ylabel(ylabel)
+        mark_events(ax, sc, per, labels=ax is axes[0])  # a price shock, a site's outage, racks added
         ax.grid(alpha=0.3)
     if sites["carbon_g_per_kwh"].isna().all():
         axes[2].text(0.5, 0.5, "carbon not counted (no carbon_g_per_kwh)", ha="center", transform=axes[2].transAxes)

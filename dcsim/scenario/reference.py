@@ -168,7 +168,10 @@ def policies_text() -> str:
             lines.append(f"  {name:<{width}} {doc}")
             fields = registry.params_model(name).model_fields
             for pname, f in fields.items():
-                default = "(required)" if f.is_required() else repr(f.default)
+                if f.is_required():
+                    default = "(required)"
+                else:  # a field with a default_factory has no default of its own
+                    default = repr(f.default_factory() if f.default_factory is not None else f.default)
                 lines.append(f"  {'':<{width}}   params.{pname} = {default}: {f.description or ''}")
         lines.append("")
     lines.append("A plug-in loads as 'module:Class': a class with a pydantic `Params` model and "

@@ -79,6 +79,11 @@ def routing_notes(scenario: Scenario) -> list[str]:
     """Job classes' routing settings that change no result: deferral under a router that never waits, stranded data."""
     router = scenario.policies.site_router
     if router is None:
+        if scenario.datacenter.wan and not any(s.sites for s in scenario.services):
+            return [
+                "datacenter.wan is set, but no site router moves jobs' data and no service runs in several sites: it "
+                "changes no result (set policies.site_router, or a service's `sites`)"
+            ]
         return []
     from dcsim.infra.wan import Wan
 

@@ -147,3 +147,15 @@ def test_spill_queue_without_spill_over_is_noted() -> None:
     assert any("spill_queue is read only with spill_over: true" in n for n in service_notes(scenario_from_data(data)))
     data["services"][0]["load_balancer"]["spill_over"] = True
     assert not service_notes(scenario_from_data(data))
+
+
+def test_a_wan_nothing_uses_is_noted_and_a_router_makes_it_used() -> None:
+    """A WAN between two sites with no router and no service in several sites changes no result: a note says so."""
+    data = tiny_data()
+    second = {**data["datacenter"]["sites"][0], "name": "dc2"}
+    data["datacenter"]["sites"].append(second)
+    data["datacenter"]["wan"] = [{"between": ["dc1", "dc2"], "bandwidth": "10Gbps", "latency": "20ms"}]
+    unused = "datacenter.wan is set, but no site router"
+    assert any(unused in n for n in run_data(data).summary["notes"])
+    data["policies"] = {**data.get("policies", {}), "site_router": "least_loaded"}
+    assert not any(unused in n for n in run_data(data).summary["notes"])
