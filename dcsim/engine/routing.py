@@ -276,10 +276,14 @@ def sites_view(routing: SiteRouting, names: Sequence[str]) -> SitesView:
 
         def fits(self, site: int, job: Any) -> bool:
             gpus = job.gpus
-            if self.free(site, job) - queued[site] < gpus:
+            pools = info(job).by_site[site]
+            free = 0
+            for p in pools:
+                free += pool_free[p]
+            if free - queued[site] < gpus:
                 return False
             whole = 0  # whole free nodes, for a job larger than a node
-            for p in info(job).by_site[site]:
+            for p in pools:
                 per_node = pool_size[p]
                 row = counts[p]
                 if gpus <= per_node:

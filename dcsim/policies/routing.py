@@ -157,17 +157,36 @@ class _LookAhead(_Base):
     """Lowest value now among the sites that can take the job; a deferrable job waits for a lower one."""
 
     def value(self, sites: SitesView, site: int, time: float) -> float:
-        """What the router minimises at ``site`` at ``time``."""
-        raise NotImplementedError
+        """What the router minimises at ``site`` at ``time``: its series' value x the site's PUE."""
+        self._cache(sites)
+        return self._series[site].at(time) * self._pue[site]
 
     def series(self, sites: SitesView, site: int) -> Any:
         """The site's :class:`~dcsim.core.series.Steps` the value changes with."""
         raise NotImplementedError
 
+    _of: Any = None  # the SiteTimes the cached series are of
+    _series: Any = ()
+    _pue: Any = ()
+
+    def _cache(self, sites: SitesView) -> None:
+        """Keep each site's series and PUE (once per run: the view's times never change)."""
+        times = sites.times
+        if self._of is not times:
+            n = len(sites.names)
+            self._of, self._series = times, [self.series(sites, s) for s in range(n)]
+            self._pue = [times.pue(s) for s in range(n)]
+
+    def _now_values(self, sites: SitesView, allowed: Sequence[int], now: float) -> dict[int, float]:
+        """:meth:`value` of each allowed site at ``now``."""
+        self._cache(sites)
+        series, pue = self._series, self._pue
+        return {s: series[s].at(now) * pue[s] for s in allowed}
+
     def route(self, job: Any, sites: SitesView, now: float) -> int | Wait:
         """The best site now; or, deferrable, the earliest later moment before the deadline when some site is better."""
         allowed = sites.allowed(job)
-        values = {s: self.value(sites, s, now) for s in allowed}
+        values = self._now_values(sites, allowed, now)
         site = _best_fitting(job, sites, allowed, lambda s: (values[s], s))
         best = values[site]
         deadline = sites.deadline(job)
@@ -196,10 +215,6 @@ class CheapestNow(_LookAhead):
     window when that is cheaper than now (looking ahead at the known price series).
     """
 
-    def value(self, sites: SitesView, site: int, time: float) -> float:
-        """Price x PUE at the site at ``time``."""
-        return sites.times.price(site).at(time) * sites.times.pue(site)
-
     def series(self, sites: SitesView, site: int) -> Any:
         """The site's price series."""
         return sites.times.price(site)
@@ -213,10 +228,6 @@ class LowestCarbon(_LookAhead):
     job waits for the cleanest moment of its window when that is cleaner than
     now (looking ahead at the known carbon series).
     """
-
-    def value(self, sites: SitesView, site: int, time: float) -> float:
-        """Carbon intensity x PUE at the site at ``time``."""
-        return sites.times.carbon(site).at(time) * sites.times.pue(site)
 
     def series(self, sites: SitesView, site: int) -> Any:
         """The site's carbon series."""
