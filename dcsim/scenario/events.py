@@ -342,11 +342,8 @@ def event_problems(sc: Any, data: dict[str, Any], validate: Callable[[dict[str, 
     for i in order:
         ev = events[i]
         where = f"events.{i}"
-        if sc.horizon is not None and ev.at >= sc.horizon:
-            horizon = units.format_duration(sc.horizon)
-            problems.append((f"{where}.at", f"{units.format_duration(ev.at)} is at or beyond the horizon ({horizon}); "
-                                            "move it earlier or drop it"))  # fmt: skip
-            continue
+        # An event at or beyond the horizon is checked as every event is, and does not happen (a note
+        # says so: a run shortened by --set horizon=... keeps the file's events).
         if ev.set is not None:
             for path, value in ev.set.items():
                 found = _set_problems(sc, data, i, path, value, validate)
@@ -496,3 +493,16 @@ __all__ = [
     "rate_windows",
     "setting",
 ]
+
+
+def late_event_notes(sc: Any) -> list[str]:
+    """Events at or beyond the horizon: they are valid, and do not happen in this run."""
+    if sc.horizon is None:
+        return []
+    horizon = units.format_duration(sc.horizon)
+    return [
+        f"events.{i} at {units.format_duration(ev.at)} is at or beyond the horizon ({horizon}): it does not happen "
+        "in this run"
+        for i, ev in enumerate(sc.events)
+        if ev.at >= sc.horizon
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dcsim.faults.spec import fabric_named
 from dcsim.infra.topology import GPU_POWER_W
+from dcsim.scenario.events import late_event_notes
 from dcsim.scenario.schema import Network, Scenario
 
 NETWORK_FIELDS = tuple(Network.model_fields)
@@ -69,6 +70,7 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
                 "places for locality alone, as rack_pack does"
             )
     out += service_notes(scenario)
+    out += late_event_notes(scenario)
     out += routing_notes(scenario)
     out += unused_storage_notes(scenario)
     out += unused_price_notes(scenario)

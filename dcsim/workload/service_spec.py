@@ -418,8 +418,9 @@ class Service(Strict):
                 if both
                 else "give `service_model` (how one replica serves, e.g. {time: 200ms}) or its shorthand `service_time`"
             )
-        if self.service_time is not None:
+        if self.service_time is not None:  # the shorthand becomes what it stands for (a resolved scenario has one)
             object.__setattr__(self, "service_model", ServiceModel(time=self.service_time))
+            object.__setattr__(self, "service_time", None)
         return self
 
     def replicas_at(self, site: str | None) -> ReplicaCounts:

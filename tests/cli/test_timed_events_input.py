@@ -29,7 +29,6 @@ def scenario(events: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
 SURGE = {"at": "1d", "until": "1d4h", "set": {"workload.jobs.0.arrival.rate": "6/h"}}
 
 BAD = [
-    ({"at": "2d", "fail": {"site": "dc1"}}, "events.0.at: 2.00 d is at or beyond the horizon"),
     ({"at": "1d", "until": "1h", "fail": {"site": "dc1"}}, "events.0: until (60.0 min) must be after at"),
     ({"at": "1d", "fail": {"site": "dc9"}}, "events.0.fail.site: no site 'dc9'; sites: dc1"),
     ({"at": "1d", "until": "2d", "for": "1h", "fail": {"site": "dc1"}}, "events.0: give `until` (a time) or `for`"),
@@ -135,3 +134,14 @@ def test_a_scenario_wide_price_event_that_prices_no_site_is_refused(tmp_path: Pa
     del data["datacenter"]["sites"][0]["electricity_usd_per_kwh"]  # the scenario-wide price reaches dc1: fine
     path.write_text(yaml.safe_dump(data))
     assert run_cli("validate", str(path), cwd=tmp_path).returncode == 0
+
+
+def test_an_event_beyond_the_horizon_is_valid_and_noted_as_not_happening(tmp_path: Path) -> None:
+    """A run cut short (--set horizon=...) keeps the file's events: those past its end do not happen, and say so."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario([{"at": "3d", "fail": {"site": "dc1"}}])))
+    out = run_cli("run", str(path), "--out", str(tmp_path / "res"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "events.0 at 3.00 d is at or beyond the horizon (2.00 d): it does not happen" in out.stdout + out.stderr
+    summary = yaml.safe_load((tmp_path / "res" / "summary.json").read_text())
+    assert summary["faults"]["failures"] == 0
