@@ -120,8 +120,10 @@ def _roomiest(job: Any, sites: SitesView, candidates: Sequence[int]) -> int:
 
 def _best_fitting(job: Any, sites: SitesView, allowed: Sequence[int], key: Any) -> int:
     """The allowed site of least ``key`` among those that can take the job now; if none can, the roomiest."""
-    fit = [s for s in allowed if sites.fits(s, job)]
-    return min(fit, key=key) if fit else _roomiest(job, sites, allowed)
+    for site in sorted(allowed, key=key):  # the best first: most jobs fit it, and fits() is asked once
+        if sites.fits(site, job):
+            return site
+    return _roomiest(job, sites, allowed)
 
 
 @SITE_ROUTER.register("home")
