@@ -162,8 +162,8 @@ def test_a_resolved_scenario_validates_again_to_itself(path: Path) -> None:
 
 @pytest.mark.skipif(not (SHARED / "spec" / "geo.yaml").is_file(), reason="no shared/ beside the repo")
 def test_geo_spec_runs_its_week_with_every_block_in_effect() -> None:
-    """The user's two-region file over its whole week, its base request rate cut to 1/s so the test stays short
-    (the file itself, 12.4 million requests, runs in about 2.5 min): the surge event's requests arrive at 60/s,
+    """The user's two-region file over its whole week, its request rates cut to 1/s and the surge's to 6/s so the
+    test stays short (the file itself, 12.4 million requests, runs in about 2.5 min): the surge's requests arrive,
     the added racks count as installed from day 5, the outage of us-east fails over, jobs go to the cleaner
     site (or wait for it) and move their data over the WAN, and carbon follows us-east's hourly series."""
     import math
@@ -171,9 +171,12 @@ def test_geo_spec_runs_its_week_with_every_block_in_effect() -> None:
     import numpy as np
 
     from dcsim.experiment.run import simulate
-    from dcsim.scenario.load import load_scenario
+    from dcsim.scenario.load import read_yaml, scenario_from_data
 
-    sc = load_scenario(SHARED / "spec" / "geo.yaml", ["services.0.requests.arrival.rate=1/s"])
+    data = read_yaml(str(SHARED / "spec" / "geo.yaml"))
+    data["services"][0]["requests"]["arrival"]["rate"] = "1/s"
+    data["events"][0]["set"]["services.0.requests.arrival.rate"] = "6/s"  # the surge: 6/s for its 4 h (the file: 60/s)
+    sc = scenario_from_data(data, str(SHARED / "spec"))
     summary = simulate(sc).summary
     s = summary["services"]
     arrival = sc.services[0].requests.arrival
@@ -184,7 +187,7 @@ def test_geo_spec_runs_its_week_with_every_block_in_effect() -> None:
         return rate * (hi - lo) + rate * a / phase * (math.sin(phase * (hi - peak)) - math.sin(phase * (lo - peak)))
 
     surge = sc.events[0]
-    expected = integral(1.0, 0.0, sc.horizon) + integral(60.0 - 1.0, surge.at, surge.end)
+    expected = integral(1.0, 0.0, sc.horizon) + integral(6.0 - 1.0, surge.at, surge.end)
     assert abs(s["requests"] - expected) < 4 * math.sqrt(expected)
     assert summary["cluster"]["installed_gpu_hours"] == pytest.approx(448 * 168 + 2 * 4 * 8 * 48, rel=1e-12)
     assert summary["faults"]["failures"] >= 1 and summary["faults"]["downtime_gpu_hours"] >= 256 * 2 * (1 - 1e-9)
