@@ -97,6 +97,7 @@ class DataCenterModel:
         #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
         #: preemption need them: the plain engine stays lean.
         self.track = reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)
+        runs.save_on_preempt = scenario.preemption.save == "on_preemption"
         if self.track:
             runs.track = True
             runs.node_jobs = [[] for _ in self.cluster.free]

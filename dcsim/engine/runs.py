@@ -29,7 +29,7 @@ import simpy
 from dcsim.faults import checkpoint as ckpt
 from dcsim.infra.cluster import Cluster, Placement
 from dcsim.metrics.collector import Collector
-from dcsim.workload.jobs import COMPLETED, FAILURE, INTERRUPTED, MAINTENANCE, REASONS, RUNNING, Job
+from dcsim.workload.jobs import COMPLETED, DECOMMISSIONED, FAILURE, INTERRUPTED, MAINTENANCE, REASONS, RUNNING, Job
 
 if TYPE_CHECKING:
     from dcsim.engine.network import Network
@@ -73,6 +73,9 @@ class Runs:
         self.network: Network | None = None
         #: The runs of jobs whose checkpoints have a size, through storage (set by the engine when a class has one).
         self.sized: SizedCheckpoints | None = None
+        #: A policy's preemption writes a checkpoint on the way out, as a maintenance eviction does
+        #: (``preemption.save: on_preemption``); a job without checkpointing resumes where it stopped.
+        self.save_on_preempt = False
         #: Told of every start, when a site router counts the jobs queued at each site (set by the engine).
         self.started: Callable[[Job], None] | None = None
 
@@ -245,7 +248,10 @@ class Runs:
         p = self.progress(job, now)
         saved, lost = p.saved, p.unsaved_wall
         restart_cost = restart
-        if code == MAINTENANCE and plan is not None:
+        saving = code == MAINTENANCE or (self.save_on_preempt and MAINTENANCE < code < DECOMMISSIONED)
+        if saving and code != MAINTENANCE and plan is None:  # preempt-resume: it goes on where it stopped
+            saved, lost = p.saved + p.unsaved, 0.0
+        elif saving and plan is not None:
             saved, lost = p.saved + p.unsaved, 0.0
             # The checkpoint written on the way out is paid at the restart; with nothing
             # new to save (evicted while restarting) there is none to write.
@@ -265,7 +271,7 @@ class Runs:
         if job.checkpoint_size and self.sized is not None:
             # The checkpoint taken on the way out is written at the restart, as a fixed write is paid
             # there; the restart's transfers are counted at their time on idle storage (at least that).
-            again.write_owed = code == MAINTENANCE and p.unsaved > 0
+            again.write_owed = saving and p.unsaved > 0
             restart_s += len(self.sized.restart_transfers(again)) * self.sized.expected_write(job)
         self.collector.on_job_interrupted(
             now,

@@ -10,6 +10,7 @@ from dcsim.core.registry import Registry
 from dcsim.policies import lp as _lp  # noqa: F401  (registers the `lp` scheduler)
 from dcsim.policies.autoscaling import AUTOSCALER
 from dcsim.policies.balancing import LOAD_BALANCER
+from dcsim.policies.fairness import FAIRNESS
 from dcsim.policies.geo import GEO_BALANCER
 from dcsim.policies.placement import PLACEMENT
 from dcsim.policies.repair import REPAIR
@@ -19,8 +20,10 @@ from dcsim.policies.scheduling import SCHEDULER
 REGISTRIES: dict[str, Registry] = {
     "scheduler": SCHEDULER, "placement": PLACEMENT, "repair": REPAIR, "load_balancer": LOAD_BALANCER,
     "geo_load_balancer": GEO_BALANCER, "autoscaler": AUTOSCALER, "site_router": SITE_ROUTER,
+    "fairness": FAIRNESS,
 }  # fmt: skip
 
 __all__ = [
-    "AUTOSCALER", "GEO_BALANCER", "LOAD_BALANCER", "PLACEMENT", "REGISTRIES", "REPAIR", "SCHEDULER", "SITE_ROUTER",
+    "AUTOSCALER", "FAIRNESS", "GEO_BALANCER", "LOAD_BALANCER", "PLACEMENT", "REGISTRIES", "REPAIR", "SCHEDULER",
+    "SITE_ROUTER",
 ]  # fmt: skip

@@ -159,6 +159,7 @@ POLICY_FIELDS = (
     ("policies", "scheduler", "scheduler"),
     ("policies", "placement", "placement"),
     ("policies", "site_router", "site_router"),
+    ("policies", "fairness", "fairness"),
 )
 
 

@@ -76,6 +76,7 @@ from dcsim.workload.spec import (
     WeibullDist,
     Workload,
 )
+from dcsim.workload.tenants import GpuQuota, Preemption, Tenant
 
 __all__ = [
     "COMPONENTS",
@@ -102,6 +103,7 @@ __all__ = [
     "Failures",
     "FixedDist",
     "GpuCount",
+    "GpuQuota",
     "JobClass",
     "LogNormalDist",
     "Maintenance",
@@ -113,6 +115,7 @@ __all__ = [
     "Policies",
     "Policy",
     "PolicySpec",
+    "Preemption",
     "RackGroup",
     "Reboot",
     "Repair",
@@ -126,6 +129,7 @@ __all__ = [
     "Storage",
     "Strict",
     "Sweep",
+    "Tenant",
     "Trace",
     "TraceColumns",
     "WeibullDist",
@@ -144,6 +148,11 @@ class Policies(Strict):
         description="which site a training job runs at (home, least_loaded, cheapest_now, lowest_carbon, "
         "follow_the_sun); none: any site its GPU types are at, as placement finds them",
     )
+    fairness: Policy | None = Field(
+        None,
+        description="which tenant's jobs are offered GPUs first (drf, weighted_fair_share); none: the scheduler's "
+        "order over all tenants",
+    )
 
 
 class Sweep(Strict):
@@ -154,7 +163,7 @@ class Sweep(Strict):
         description="scenario paths and their values, e.g. {datacenter.sites.0.racks: [8, 12, 16]}; the product is run",
     )
     policies: dict[
-        Literal["scheduler", "placement", "repair", "load_balancer", "autoscaler", "site_router"], list[str]
+        Literal["scheduler", "placement", "repair", "load_balancer", "autoscaler", "site_router", "fairness"], list[str]
     ] = Field(
         default_factory=dict, description="policy kinds and their names as grid axes, e.g. {scheduler: [fifo, sjf]}"
     )
@@ -192,6 +201,12 @@ class Scenario(Strict):
     policies: Policies = Field(default_factory=Policies)
     costs: Costs = Field(default_factory=Costs)
     metrics: Metrics = Field(default_factory=Metrics)
+    tenants: list[Tenant] = Field(
+        default_factory=list, description="teams with quotas, cohorts and weights (Kueue's model); none: no quotas"
+    )
+    preemption: Preemption = Field(
+        default_factory=Preemption, description="which running jobs a waiting job may preempt, and what a victim keeps"
+    )
     events: list[Event] = Field(
         default_factory=list,
         description="timed what-if events: at a time (until another), set a field, add or remove racks, fail or "
