@@ -35,6 +35,9 @@ class TenantShare:
         capacity: what the data center has installed, by resource (the same keys).
         queued_gpus: GPUs its queued jobs ask for.
         attained_gpu_s: GPU-seconds its jobs have held so far (its service attained).
+        work_left_gpu_s: GPU-seconds its unfinished jobs (queued and running) still need, by their
+            declared run times at nominal speed.
+        first_submit_s: the earliest submission among its unfinished jobs (inf: none).
     """
 
     index: int
@@ -45,6 +48,8 @@ class TenantShare:
     capacity: Mapping[str, float] = field(default_factory=lambda: {"gpus": 0.0})
     queued_gpus: float = 0.0
     attained_gpu_s: float = 0.0
+    work_left_gpu_s: float = 0.0
+    first_submit_s: float = float("inf")
 
 
 @runtime_checkable
