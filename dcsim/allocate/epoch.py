@@ -157,23 +157,43 @@ def build_epoch(problem: EpochProblem) -> tuple[pulp.LpProblem, list[pulp.LpVari
 
 def _solve_highs(m: EpochMatrix, time_limit: float, gap: float) -> tuple[str, list[float]]:
     """Solve the matrix with HiGHS through highspy (no modelling layer: an epoch is solved often)."""
+    n = len(m.cost)
+    return solve_rows(m.cost, [0.0] * n, [1.0] * n, m.rows, True, time_limit, gap)
+
+
+def solve_rows(
+    cost: list[float],
+    lower: list[float],
+    upper: list[float],
+    rows: list[tuple[str, list[int], list[float], float, float]],
+    integer: bool,
+    time_limit: float,
+    gap: float = 0.0,
+) -> tuple[str, list[float]]:
+    """Minimise ``cost . x`` over ``lower <= x <= upper`` and ``rows`` with HiGHS (highspy), one thread.
+
+    ``rows`` are (name, columns, coefficients, lower, upper); ``integer``: every column is
+    integer (else a plain LP). Returns ``optimal`` and the solution, or what HiGHS said
+    instead (``infeasible``, ``unbounded``, ``time_limit``) and no solution.
+    """
     import highspy
 
     from dcsim.allocate.model import _quiet
 
     lp = highspy.HighsLp()
-    n = len(m.cost)
-    lp.num_col_, lp.num_row_ = n, len(m.rows)
-    lp.col_cost_ = m.cost
-    lp.col_lower_, lp.col_upper_ = [0.0] * n, [1.0] * n
-    lp.row_lower_ = [r[3] for r in m.rows]
-    lp.row_upper_ = [r[4] for r in m.rows]
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+    n = len(cost)
+    lp.num_col_, lp.num_row_ = n, len(rows)
+    lp.col_cost_ = cost
+    lp.col_lower_, lp.col_upper_ = lower, upper
+    lp.row_lower_ = [r[3] for r in rows]
+    lp.row_upper_ = [r[4] for r in rows]
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n
     matrix = lp.a_matrix_
     matrix.format_ = highspy.MatrixFormat.kRowwise
-    matrix.num_col_, matrix.num_row_ = n, len(m.rows)
+    matrix.num_col_, matrix.num_row_ = n, len(rows)
     start, index, value = [0], [], []
-    for _, cols, coefs, _, _ in m.rows:
+    for _, cols, coefs, _, _ in rows:
         index += cols
         value += coefs
         start.append(len(index))
@@ -182,7 +202,8 @@ def _solve_highs(m: EpochMatrix, time_limit: float, gap: float) -> tuple[str, li
         h = highspy.Highs()
     for option, setting in (("output_flag", False), ("threads", 1), ("time_limit", float(time_limit))):
         h.setOptionValue(option, setting)
-    h.setOptionValue("mip_rel_gap", float(gap))  # 0: proven optimal (HiGHS's default stops at 1e-4)
+    if integer:
+        h.setOptionValue("mip_rel_gap", float(gap))  # 0: proven optimal (HiGHS's default stops at 1e-4)
     h.passModel(lp)
     h.run()
     status = h.getModelStatus()
@@ -270,5 +291,5 @@ def brute_force(problem: EpochProblem) -> tuple[float, list[Candidate]]:
 
 __all__ = [
     "TERMS", "Bin", "Candidate", "EpochMatrix", "EpochProblem", "EpochSolution", "brute_force", "build_epoch",
-    "epoch_matrix", "solve_epoch",
+    "epoch_matrix", "solve_epoch", "solve_rows",
 ]  # fmt: skip

@@ -92,6 +92,11 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
     if (sc.failures is not None or sc.maintenance) and not fabric_problems:
         problems += check_reliability(sc, topology, fabric)
     problems += check_limits(sc)
+    if sc.policies.scheduler.name == "gavel" and sc.preemption.save != "on_preemption":
+        problems.append(("preemption.save", "the gavel scheduler time-shares GPUs by preempting jobs every round; "
+                         "with last_checkpoint each preemption loses the work since the last checkpoint and a job "
+                         "may never finish: set `preemption: {save: on_preemption}` (a job saves as it leaves, as "
+                         "Gavel assumes)"))  # fmt: skip
     return problems
 
 
