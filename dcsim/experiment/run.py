@@ -47,6 +47,7 @@ from dcsim.metrics.tables import (
     timeseries_table,
 )
 from dcsim.metrics.window import Window
+from dcsim.policies.gavel import Gavel
 from dcsim.policies.lp import LinearProgram
 from dcsim.scenario.schema import Scenario
 from dcsim.scenario.unmodelled import default_gpu_notes, unmodelled_notes
@@ -332,7 +333,7 @@ def simulate(
         summary["faults"]["repair_crew_load"] = max(load.load for _, load in loads)  # the most loaded crew's
         summary["faults"]["repair_crew_load_by_site"] = {site: load.load for crew, load in loads for site in crew.sites}
     epochs = None
-    if isinstance(model.scheduler, LinearProgram):
+    if isinstance(model.scheduler, (LinearProgram, Gavel)):
         epochs = epochs_table(model.scheduler.log)
         summary["scheduler"] = scheduler_metrics(epochs, window, model.guard_starts)
     summary["notes"] = notes(scenario, summary)

@@ -42,8 +42,9 @@ O(jobs x pools log) for the priorities.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -172,16 +173,31 @@ def max_min_fairness(problem: FairProblem, time_limit: float = 1.0) -> FairSolut
 
 @dataclass
 class RoundRecord:
-    """What one decision did."""
+    """What one decision did; the fields of the ``lp`` scheduler's epochs (``epochs.parquet``) and Gavel's own.
+
+    ``level`` is always ``pool`` (Gavel's types are pools), ``bins`` the pools and ``candidates`` the
+    LP's (job, pool) columns; ``round``: the decision started a round (it may preempt);
+    ``minimum``: the optimal minimum normalised throughput. ``solve_time_s`` is wall time.
+    """
 
     time: float
     round: bool
     jobs: int
+    bins: int
+    candidates: int
     status: str
     minimum: float
-    started: int
-    preempted: int
-    unplaced: int
+    solve_time_s: float
+    started: int = 0
+    preempted: int = 0
+    unplaced: int = 0
+    level: str = "pool"
+    terms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fallback(self) -> bool:
+        """The placement policy's backfill pass decided instead (no optimal answer)."""
+        return self.status != "optimal"
 
 
 @SCHEDULER.register("gavel")
@@ -223,10 +239,14 @@ class Gavel(SchedulerBase):
         for job in running:
             capacity[pool_of[job.id]] += job.gpus
         problem = FairProblem([_speeds(job) for job in jobs], [job.gpus for job in jobs], capacity)
+        t0 = time.perf_counter()
         solution = max_min_fairness(problem, self.params.time_limit)
+        elapsed = time.perf_counter() - t0
         index = math.floor(now / self.params.round + 1e-9)
         is_round = index > self._round
-        record = RoundRecord(now, is_round, len(jobs), solution.status, solution.minimum, 0, 0, 0)
+        pools = {q for speeds in problem.speeds for q in speeds}
+        columns = sum(len(speeds) for speeds in problem.speeds)
+        record = RoundRecord(now, is_round, len(jobs), len(pools), columns, solution.status, solution.minimum, elapsed)
         self.log.append(record)
         if solution.status != "optimal":
             self.fallbacks += 1
@@ -241,10 +261,12 @@ class Gavel(SchedulerBase):
                 self.ran = {k: v for k, v in self.ran.items() if k in keep}
             for job in jobs:
                 self.active[job.id] = self.active.get(job.id, 0) + 1
-            for job, q in chosen:
-                ran = self.ran.setdefault(job.id, {})
-                ran[q] = ran.get(q, 0) + 1
         return self._apply(running, pool_of, chosen, is_round, cluster, record)
+
+    def _ran(self, job: JobView, pool: int) -> None:
+        """Count a round that ``job`` runs in ``pool``."""
+        ran = self.ran.setdefault(job.id, {})
+        ran[pool] = ran.get(pool, 0) + 1
 
     def priority(self, job: JobView, pool: int, share: float) -> float:
         """Gavel's priority of ``job`` in ``pool``: its allocation there over the share of rounds it ran there."""
@@ -311,7 +333,9 @@ class Gavel(SchedulerBase):
         stay = {job.id for job, q in chosen if pool_of.get(job.id) == q}
         if is_round:
             for job in running:
-                if job.id not in stay:
+                if job.id in stay:
+                    self._ran(job, pool_of[job.id])
+                else:
                     record.preempted += 1
                     yield Preempt(job, "priority")
         # A job moved to another pool is queued again only after this pass; the next pass starts it.
@@ -323,6 +347,8 @@ class Gavel(SchedulerBase):
                 record.unplaced += 1
                 continue
             record.started += 1
+            if is_round:  # a start between rounds fills idle GPUs and is not counted as a round
+                self._ran(job, q)
             yield job, found[0]
 
 
