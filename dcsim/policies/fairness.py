@@ -96,6 +96,9 @@ class _Base:
 class WeightedFairShare(_Base):
     """Weighted fair share: the tenant holding the fewest GPUs per unit of weight goes first.
 
+    Weighted max-min fairness, as weighted fair queueing shares a link (Demers, Keshav and
+    Shenker, SIGCOMM 1989) and Slurm's and Kueue's fair sharing share a cluster by weight.
+
     Each tenant's fair share is its weight over the sum of weights (of the tenants with work);
     offering GPUs to the one furthest below it converges to those shares (weighted max-min
     fairness over one resource). Cost per key O(1).

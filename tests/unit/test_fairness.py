@@ -107,6 +107,14 @@ def test_drf_is_envy_free_up_to_one_task(case: tuple) -> None:
                 assert _tasks_in([(tasks[j] - 1) * v for v in theirs], mine) <= tasks[i]
 
 
+def test_drf_with_whole_tasks_is_not_strategy_proof_the_case_background_md_gives() -> None:
+    """The paper proves strategy-proofness for divisible tasks. With whole tasks: capacity 20, tasks of 1, 4 and
+    3 units give 6, 2 and 2 tasks; the first user asking for tasks of 4 gets 2 of them, 8 units: 8 true tasks."""
+    assert drf([20], [[1], [4], [3]]) == [6, 2, 2]
+    lie = drf([20], [[4], [4], [3]])
+    assert lie[0] * 4 // 1 == 8 > 6
+
+
 def serve_by_key(policy: object, tenants: list[TenantShare], demands: list[dict[str, float]]) -> list[int]:
     """Offer one task at a time to the tenant with the smallest key whose task still fits; count the tasks."""
     capacity = tenants[0].capacity
