@@ -232,6 +232,11 @@ class Gavel(SchedulerBase):
     def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterator[Decision] | None:
         """Preemptions (at a round) then starts, by Gavel's priorities; None if the solver gave no optimal answer."""
         queued = list(islice(queue, self.epoch.window))
+        index = math.floor(now / self.params.round + 1e-9)
+        is_round = index > self._round
+        free = cluster.pool_free
+        if not is_round and not any(free[q] >= job.gpus for job in queued for q in job.pools):
+            return iter(())  # between rounds only free GPUs are handed out, and no queued job fits in them
         running = list(cluster.running())
         jobs: list[JobView] = running + queued
         pool_of = {job.id: cluster.node_pool[job.placement[0][0]] for job in running}
@@ -242,8 +247,6 @@ class Gavel(SchedulerBase):
         t0 = time.perf_counter()
         solution = max_min_fairness(problem, self.params.time_limit)
         elapsed = time.perf_counter() - t0
-        index = math.floor(now / self.params.round + 1e-9)
-        is_round = index > self._round
         pools = {q for speeds in problem.speeds for q in speeds}
         columns = sum(len(speeds) for speeds in problem.speeds)
         record = RoundRecord(now, is_round, len(jobs), len(pools), columns, solution.status, solution.minimum, elapsed)

@@ -27,6 +27,7 @@ import yaml
 from dcsim.cli import main
 from dcsim.core.table import Table
 from dcsim.experiment.results import write_results
+from dcsim.policies import SCHEDULER
 
 from conftest import ROOT, run_data, tiny_data
 
@@ -671,7 +672,7 @@ def test_out_of_range_seeds_are_argparse_errors(
     [
         (["--policy", "sched=fifo,sjf"], ["'sched'", "scheduler, placement"]),
         (["--policy", "scheduler"], ["scheduler=fifo,sjf"]),
-        (["--policy", "scheduler=fifo,nope"], ["policies.scheduler", "'nope'", "fifo, lp, priority, sjf"]),
+        (["--policy", "scheduler=fifo,nope"], ["policies.scheduler", "'nope'", ", ".join(SCHEDULER.names())]),
         (["--vary", "horizon=abc,2d"], ["horizon", "'abc'"]),
         (["--seed-list", "a,b"], ["--seed-list 'a,b'", "whole number"]),
     ],
