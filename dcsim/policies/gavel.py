@@ -63,6 +63,9 @@ if TYPE_CHECKING:
 _ALL = 1.0 - 1e-6
 #: Allocations below this are taken as 0.
 _NONE = 1e-9
+#: Priorities read allocations to this many decimals (the solver's tolerance is about 1e-7), so that
+#: equal shares tie exactly and the documented tie-breaks decide.
+_DIGITS = 6
 
 
 class GavelParams(BaseModel):
@@ -310,7 +313,7 @@ class Gavel(SchedulerBase):
                 continue
             here = pool_of.get(job.id)
             for q in speeds[j]:  # pools without allocation last (at priority 0): idle GPUs still run jobs
-                x = allocation[j].get(q, 0.0)
+                x = round(allocation[j].get(q, 0.0), _DIGITS)
                 prio = self.priority(job, q, x) if x > 0.0 else 0.0
                 pairs.append((-prio, here != q, -x, job.submit_time, job.id, j, q))
         pairs.sort()

@@ -6,6 +6,7 @@ n jobs 1/n of every pool, ``gpus_q / (n gpus_j)`` of the time there, scaled so i
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -93,3 +94,19 @@ def test_without_an_optimal_answer_the_backfill_pass_decides_and_the_fallback_is
     summary = run_data(data).summary
     assert summary["jobs"]["completed"] == data["workload"]["jobs"][0]["count"]
     assert summary["scheduler"]["fallbacks"] == summary["scheduler"]["epochs"] > 0
+
+
+def test_a_running_job_allocated_all_of_its_pool_keeps_it_against_jobs_that_never_ran() -> None:
+    """Pool 0 of 2 GPUs; R runs there with allocation 1 and has run every round (priority 1 / 1 = 1); Q1 and Q2,
+    queued, allocated half of it each, never ran (priority infinite). By priority alone Q1 and Q2 would take
+    both GPUs and R would be preempted; R's allocation says it runs all the time, so it keeps its GPU and Q1
+    (the earlier id) takes the other."""
+    scheduler = gavel.Gavel(gavel.GavelParams(), None)
+    r = SimpleNamespace(id=0, gpus=1, submit_time=0.0)
+    q1, q2 = (SimpleNamespace(id=i, gpus=1, submit_time=0.0) for i in (1, 2))
+    scheduler.active, scheduler.ran = {0: 3}, {0: {0: 3}}
+    assert scheduler.priority(r, 0, 1.0) == 1.0 and scheduler.priority(q1, 0, 0.5) == float("inf")
+    chosen = scheduler._choose(
+        [r, q1, q2], [r], {0: 0}, [{0: 1.0}] * 3, [{0: 1.0}, {0: 0.5}, {0: 0.5}], {0: 2.0}, None, True
+    )
+    assert [(job.id, pool) for job, pool in chosen] == [(0, 0), (1, 0)]
