@@ -64,6 +64,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from dcsim.infra.topology import build_topology
     from dcsim.scenario.load import load_scenario
     from dcsim.scenario.unmodelled import default_gpu_notes, unmodelled_notes
+    from dcsim.workload.trace import trace_notes
 
     scenario = load_scenario(args.file, args.overrides)
     topo = build_topology(scenario.datacenter)
@@ -85,7 +86,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if len({s for _, s in speeds}) > 1:
         shown = ", ".join(f"{t} {s:g}" for t, s in sorted(speeds, key=lambda x: (-x[1], x[0])))
         print(f"GPU speeds (H100 = 1; a class's own `speed` overrides them): {shown}")
-    for note in (*default_gpu_notes(scenario), *unmodelled_notes(scenario), *series_notes(scenario)):
+    read = trace_notes(scenario.workload.trace, scenario.base_dir)
+    for note in (*read, *default_gpu_notes(scenario), *unmodelled_notes(scenario), *series_notes(scenario)):
         print(f"note: {note}")
     return 0
 

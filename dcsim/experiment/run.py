@@ -53,7 +53,7 @@ from dcsim.scenario.schema import Scenario
 from dcsim.scenario.unmodelled import default_gpu_notes, unmodelled_notes
 from dcsim.workload.distributions import resolve
 from dcsim.workload.offered import offered_work
-from dcsim.workload.trace import forget_trace
+from dcsim.workload.trace import forget_trace, trace_notes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -264,6 +264,7 @@ def simulate(
     files = data_files(scenario)  # as the model reads them, just below
     model = DataCenterModel(scenario, seed, progress=progress)
     work = offered_work(scenario, model.topology)  # before the run, which lets the trace's table go
+    read_notes = trace_notes(scenario.workload.trace, scenario.base_dir)
     end = model.run()
     # Before the tables are built: let the trace's table go (every job of it is submitted)
     # and give the freed memory back to the system.
@@ -336,7 +337,7 @@ def simulate(
     if isinstance(model.scheduler, (LinearProgram, Gavel)):
         epochs = epochs_table(model.scheduler.log)
         summary["scheduler"] = scheduler_metrics(epochs, window, model.guard_starts)
-    summary["notes"] = notes(scenario, summary)
+    summary["notes"] = read_notes + notes(scenario, summary)
     if model.stuck_jobs:
         summary["notes"].append(
             f"the run stopped at {end:g} s with {model.stuck_jobs} job(s) queued, nothing running and nothing "

@@ -364,7 +364,7 @@ def check_parts(
             if too_big.size:
                 first = too_big[0]
                 problems.append(
-                    ("workload.trace", f"{resolve(base, trace.path)} line {int(table.rows[first]) + 2}: "
+                    ("workload.trace", f"{resolve(base, trace.path)} line {table.line(first)}: "
                      f"{int(table.gpus[first])} GPUs > the largest pool ({where}); drop the job or add racks")
                 )  # fmt: skip
     problems += _storage_problems(datacenter, topology, classes, trace)

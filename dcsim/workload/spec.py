@@ -323,12 +323,29 @@ class TraceColumns(Strict):
     estimate: str | None = Field(None, description="declared run time column (for `sjf`)")
 
 
-class Trace(Strict):
-    """A CSV job trace replayed as given."""
+SWF_OPTIONS = ("processors_per_gpu", "gpus_per_processor", "tenant_from")
+"""The trace fields that only an SWF trace reads."""
 
-    path: str = Field(description="CSV file, relative to the scenario file")
-    columns: TraceColumns = Field(description="column mapping")
-    time_unit: DurationUnit = Field("s", description="unit of the time columns (s, m, h, d)")
+
+class Trace(Strict):
+    """A job trace replayed as given: a CSV file with a column mapping, or an SWF file.
+
+    SWF is the Parallel Workloads Archive's Standard Workload Format.
+    """
+
+    path: str = Field(description="trace file, relative to the scenario file")
+    format: Literal["csv", "swf"] = Field(
+        "csv", description="csv (give `columns`), or swf: the Standard Workload Format's 18 fields, times in s"
+    )
+    columns: TraceColumns | None = Field(None, description="column mapping (a CSV trace)")
+    time_unit: DurationUnit = Field("s", description="unit of the time columns (s, m, h, d; SWF: s)")
+    processors_per_gpu: int = Field(
+        1, ge=1, description="SWF: processors per GPU; a job gets ceil(processors x gpus_per_processor / this) GPUs"
+    )
+    gpus_per_processor: int = Field(1, ge=1, description="SWF: GPUs per processor (e.g. 8 when a processor is a node)")
+    tenant_from: Literal["user", "group"] | None = Field(
+        None, description="SWF: name each job's tenant by its user (user17) or group (group3) id; -1: `default`"
+    )
     name: str = Field("trace", description="job class of jobs without a class column, or with a blank class")
     gpu_types: list[str] | None = Field(None, description="GPU types the jobs may use (any)")
     min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
@@ -339,6 +356,25 @@ class Trace(Strict):
         None, description="GPU type the durations are measured on (default: the fastest type the jobs may run on)"
     )
     checkpoint: Checkpoint | None = Field(None, description="checkpointing (none: an interrupted job starts over)")
+
+    @model_validator(mode="after")
+    def _format_fields(self) -> Trace:
+        if self.format == "csv":
+            if self.columns is None:
+                raise ValueError(
+                    "`columns` is required for a CSV trace: name the columns, e.g. {submit_time: arrival, gpus: gpus, "
+                    "duration: duration}, or set format: swf for a Standard Workload Format file"
+                )
+            given = [f for f in SWF_OPTIONS if f in self.model_fields_set]
+            if given:
+                raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} read only from an SWF "
+                                 "trace; set format: swf, or remove it")  # fmt: skip
+        else:
+            if self.columns is not None:
+                raise ValueError("an SWF trace has fixed fields: remove `columns` (or set format: csv)")
+            if self.time_unit != "s":
+                raise ValueError(f"an SWF trace's times are in seconds: remove time_unit ({self.time_unit})")
+        return self
 
 
 class Workload(Strict):

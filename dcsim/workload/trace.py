@@ -52,9 +52,18 @@ class TraceTable:
     rows: np.ndarray
     ids: pa.Array | None
     """The trace's ``job_id`` column in file order (None: jobs are named by their row)."""
+    lines: np.ndarray | None = None
+    """Each row's line in the file, indexed by ``rows`` (None: ``rows + 2``, a CSV file's)."""
+    notes: tuple[str, ...] = ()
+    """What reading the file dropped or assumed, for the run's and ``dcsim validate``'s notes."""
 
     def __len__(self) -> int:
         return int(self.submit_time.size)
+
+    def line(self, i: int) -> int:
+        """The file line (as an editor counts lines) of job ``i`` of the table."""
+        row = int(self.rows[i])
+        return row + 2 if self.lines is None else int(self.lines[row])
 
     def first(self, n: int) -> TraceTable:
         """The first ``n`` jobs."""
@@ -112,10 +121,30 @@ def read_trace(trace: Trace, base_dir: str = ".") -> TraceTable:
     if _last is not None and _last[0] == key:
         return _last[1]
     _last = None  # let the previous table go before reading the next
-    table = _read(trace, path, stat)
+    if trace.format == "swf":
+        from dcsim.workload.swf import read_swf
+
+        table = read_swf(trace, path, stat)
+    else:
+        table = _read(trace, path, stat)
     release_free_memory()  # what parsing the file took
     _last = (key, table)
     return table
+
+
+def trace_notes(trace: Trace | None, base_dir: str = ".") -> list[str]:
+    """What reading a trace dropped or assumed (an SWF file's statuses, unknown fields), one line each.
+
+    Args:
+        trace: the scenario's ``workload.trace`` (None: no notes).
+        base_dir: the scenario file's folder.
+    """
+    if trace is None or trace.format == "csv":  # a CSV trace's rows are all kept, or refused
+        return []
+    try:
+        return list(read_trace(trace, base_dir).notes)
+    except TraceError:  # reported as an error by the checks
+        return []
 
 
 def forget_trace() -> None:
@@ -135,6 +164,7 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
         data = None  # read_csv_text below reports it as it always has
     else:
         remember_sha256(path, data, stat)
+    assert trace.columns is not None  # the schema requires it of a CSV trace
     wanted = {k: v for k, v in trace.columns.model_dump().items() if v is not None}
     raw = _arrow_read(data, wanted) if data is not None else None
     if raw is None:  # the careful read, which finds and names any problem
