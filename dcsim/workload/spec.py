@@ -365,7 +365,9 @@ class Trace(Strict):
                     "`columns` is required for a CSV trace: name the columns, e.g. {submit_time: arrival, gpus: gpus, "
                     "duration: duration}, or set format: swf for a Standard Workload Format file"
                 )
-            given = [f for f in SWF_OPTIONS if f in self.model_fields_set]
+            given = [
+                f for f in SWF_OPTIONS if getattr(self, f) != Trace.model_fields[f].default
+            ]  # a default may be written
             if given:
                 raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} read only from an SWF "
                                  "trace; set format: swf, or remove it")  # fmt: skip

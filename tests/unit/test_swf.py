@@ -252,3 +252,13 @@ def test_the_lublin_256_model_runs_through(tmp_path: Path, capsys: pytest.Captur
     assert np.allclose((jobs["finish_s"] - jobs["start_s"]).to_numpy(), fields[:, 3])  # no failures: run times
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["jobs"]["completed"] == 10_000
+
+
+def test_a_resolved_swf_scenario_validates_again_to_itself(tmp_path: Path) -> None:
+    """A sweep re-validates each run's resolved scenario, every default written out (columns: null among them)."""
+    from dcsim.experiment.run import scenario_json
+    from dcsim.scenario.load import scenario_from_data
+
+    write_swf(tmp_path / "trace.swf")
+    sc = load_scenario(str(scenario(tmp_path, gpus=16, tenant_from="group")))
+    assert scenario_from_data(scenario_json(sc), sc.base_dir) == sc
