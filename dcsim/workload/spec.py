@@ -383,7 +383,7 @@ class Workload(Strict):
     """The training jobs: job classes, a job trace, or both (a scenario of services alone has none)."""
 
     jobs: list[JobClass] = Field(default_factory=list, description="job classes")
-    trace: Trace | None = Field(None, description="a CSV job trace")
+    trace: Trace | None = Field(None, description="a job trace (CSV or SWF)")
 
     @model_validator(mode="after")
     def _unique_names(self) -> Workload:
