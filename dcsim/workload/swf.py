@@ -132,19 +132,20 @@ def read_swf(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
     else:
         tenant, tenant_names = np.zeros(n, dtype=np.int32), ["default"]
 
+    name = trace.path  # as the scenario names it: a summary does not depend on where the file is
     counts = {s: int((status == s).sum()) for s in (1, 0, 5, -1)}
     kept = ", ".join(f"{counts[s]:,} {STATUSES[s]}" for s in (1, 0, 5, -1) if counts[s])
-    notes = [f"{path}: {n:,} of {lines.size:,} SWF jobs kept ({kept}); a failed or cancelled job holds its GPUs "
+    notes = [f"{name}: {n:,} of {lines.size:,} SWF jobs kept ({kept}); a failed or cancelled job holds its GPUs "
              "for its recorded run time"]  # fmt: skip
     said = "; ".join(f"{k:,} {what}" for k, what in dropped if k)
     if said:
-        notes.append(f"{path}: dropped {said}")
+        notes.append(f"{name}: dropped {said}")
     if not asked.all():
-        notes.append(f"{path}: {int((~asked).sum()):,} jobs have no requested time (-1): their estimate is their "
+        notes.append(f"{name}: {int((~asked).sum()):,} jobs have no requested time (-1): their estimate is their "
                      "run time, an exact one")  # fmt: skip
     over = int((asked & (run > requested)).sum())
     if over:
-        notes.append(f"{path}: {over:,} jobs ran longer than their requested time: their estimates are short")
+        notes.append(f"{name}: {over:,} jobs ran longer than their requested time: their estimates are short")
     head = header(data)
     machine = head.get("MaxProcs") or head.get("MaxNodes")
     if machine is not None and machine.isdigit():
@@ -152,7 +153,7 @@ def read_swf(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
         size = -(-procs * trace.gpus_per_processor // trace.processors_per_gpu)
         which = "MaxProcs" if "MaxProcs" in head else "MaxNodes"
         ratio = f"gpus_per_processor {trace.gpus_per_processor}, processors_per_gpu {trace.processors_per_gpu}"
-        notes.append(f"{path}: the header's {which} is {procs:,}: that machine is {size:,} GPUs at {ratio}")
+        notes.append(f"{name}: the header's {which} is {procs:,}: that machine is {size:,} GPUs at {ratio}")
 
     rows = np.arange(n)
     if n > 1 and not (submit[1:] >= submit[:-1]).all():  # SWF lines are sorted by submit time; be sure

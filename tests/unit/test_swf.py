@@ -131,6 +131,7 @@ def test_a_run_replays_the_kept_jobs_in_order(tmp_path: Path, capsys: pytest.Cap
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["jobs"]["submitted"] == 4 and summary["jobs"]["completed"] == 4
     assert any("2 partial-execution lines" in n for n in summary["notes"])
+    assert summary["notes"][0].startswith("trace.swf: 4 of 9 SWF jobs kept")  # as the scenario names the file
 
 
 def test_validate_prints_what_was_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
