@@ -32,7 +32,7 @@ name the first bad line and field.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dcsim.core.errors import TraceError, unreadable
 from dcsim.core.files import remember_sha256
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from dcsim.workload.spec import Trace
-    from dcsim.workload.trace import TraceTable
 
 FIELDS = (
     "job number", "submit time", "wait time", "run time", "allocated processors", "average CPU time",
@@ -70,8 +69,12 @@ def header(data: bytes) -> dict[str, str]:
     return out
 
 
-def read_swf(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
-    """Read an SWF trace into a table sorted by submission time (see the module's text for the mapping).
+def read_swf(trace: Trace, path: str, stat: os.stat_result) -> dict[str, Any]:
+    """Read an SWF trace, sorted by submission time (see the module's text for the mapping).
+
+    Returns:
+        The fields of a :class:`dcsim.workload.trace.TraceTable` (which this module does not
+        import: the trace module imports this one).
 
     Args:
         trace: the scenario's ``workload.trace`` block (``format: swf``).
@@ -84,7 +87,6 @@ def read_swf(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
     import numpy as np
 
     from dcsim.core.table import numbers_text
-    from dcsim.workload.trace import TraceTable
 
     try:
         with open(path, "rb") as fh:
@@ -159,11 +161,12 @@ def read_swf(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
     if n > 1 and not (submit[1:] >= submit[:-1]).all():  # SWF lines are sorted by submit time; be sure
         rows = np.argsort(submit, kind="stable")
         submit, gpus, run, estimate, tenant = (a[rows] for a in (submit, gpus, run, estimate, tenant))
-    zeros = np.zeros(n, dtype=np.int64)
-    return TraceTable(
-        submit, gpus, run, estimate, zeros, np.zeros(n, dtype=np.int32), [trace.name], tenant, tenant_names, rows,
-        numbers_text(numbers), lines_kept, tuple(notes),
-    )  # fmt: skip
+    return {
+        "submit_time": submit, "gpus": gpus, "duration": run, "estimate": estimate,
+        "priority": np.zeros(n, dtype=np.int64), "job_class": np.zeros(n, dtype=np.int32),
+        "class_names": [trace.name], "tenant": tenant, "tenant_names": tenant_names, "rows": rows,
+        "ids": numbers_text(numbers), "lines": lines_kept, "notes": tuple(notes),
+    }  # fmt: skip
 
 
 def _fields(data: bytes, path: str, lines: np.ndarray) -> list[np.ndarray]:

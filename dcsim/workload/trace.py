@@ -124,7 +124,7 @@ def read_trace(trace: Trace, base_dir: str = ".") -> TraceTable:
     if trace.format == "swf":
         from dcsim.workload.swf import read_swf
 
-        table = read_swf(trace, path, stat)
+        table = TraceTable(**read_swf(trace, path, stat))
     else:
         table = _read(trace, path, stat)
     release_free_memory()  # what parsing the file took
