@@ -66,8 +66,9 @@ class Coded:
         codes = np.where(codes < 0, codes + len(names), codes)
         present = np.unique(codes).tolist()
         kept = sorted({names[c] for c in present})
+        position = {name: i for i, name in enumerate(kept)}
         recode = np.zeros(len(names), dtype=np.int32)
-        recode[present] = [kept.index(names[c]) for c in present]
+        recode[present] = [position[names[c]] for c in present]
         return Coded(recode[codes], tuple(kept))
 
 

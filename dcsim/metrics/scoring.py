@@ -249,7 +249,8 @@ def by_site_and_gpu_type(
     out: dict[str, dict[str, dict[str, dict[str, float]]]] = {"cost": {}, "utilization": {}}
     for key, names in (("by_site", [p.site for p in pools]), ("by_gpu_type", [p.gpu_type for p in pools])):
         groups = sorted(set(names)) if key == "by_gpu_type" else list(dict.fromkeys(names))
-        index = np.array([groups.index(n) for n in names], dtype=np.int64)
+        position = {g: i for i, g in enumerate(groups)}
+        index = np.array([position[n] for n in names], dtype=np.int64)
 
         def total(values: np.ndarray, index: np.ndarray = index, n: int = len(groups)) -> list[float]:
             return np.bincount(index, weights=values, minlength=n).tolist()
