@@ -263,3 +263,13 @@ def test_a_resolved_swf_scenario_validates_again_to_itself(tmp_path: Path) -> No
     write_swf(tmp_path / "trace.swf")
     sc = load_scenario(str(scenario(tmp_path, gpus=16, tenant_from="group")))
     assert scenario_from_data(scenario_json(sc), sc.base_dir) == sc
+
+
+def test_lines_out_of_submit_order_are_sorted_and_keep_their_ids_and_lines(tmp_path: Path) -> None:
+    write_swf(tmp_path / "trace.swf", [swf_line(1, 10, 5, 1), swf_line(2, 5, 6, 2), swf_line(3, 5, 7, 3)])
+    sc = load_scenario(str(scenario(tmp_path, gpus=16)))
+    table = read_trace(sc.workload.trace, sc.base_dir)
+    assert table.submit_time.tolist() == [5, 5, 10] and table.duration.tolist() == [6, 7, 5]
+    assert table.gpus.tolist() == [2, 3, 1]
+    assert table.ids.take(table.rows).to_pylist() == ["2", "3", "1"]  # ties keep the file's order
+    assert [table.line(i) for i in range(3)] == [10, 13, 9]  # the blank line and comment come after line 10
