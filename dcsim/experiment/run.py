@@ -20,6 +20,7 @@ from dcsim.engine.model import DataCenterModel, ProgressHook
 from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
 from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.sites import SiteTimes, series_fields
+from dcsim.metrics.elastic_scores import elastic_spans_table
 from dcsim.metrics.fault_scores import FaultData
 from dcsim.metrics.scoring import job_spans, scheduler_metrics, summarize
 from dcsim.metrics.service_scores import replica_seconds, replica_spans, replicas_table, service_metrics
@@ -270,7 +271,8 @@ def simulate(
     forget_trace()
     release_free_memory()
     col = model.collector
-    jobs = jobs_table(col, model.topology)
+    jobs = jobs_table(col, model.topology, end)
+    elastic = elastic_spans_table(col)  # elastic runs' GPU counts over time (None: no elastic job ran)
     window = Window(min(scenario.warmup, end), end)
     faults = None
     if model.track:
@@ -296,7 +298,7 @@ def simulate(
         network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,
         serving[2] if serving is not None else None,
         installed_gpu_seconds(levels, window.start, window.end) if levels is not None else None,
-        times, spans if serving is not None else None, levels,
+        times, spans if serving is not None else None, levels, elastic,
     )  # fmt: skip
     if serving is not None:
         summary["services"] = service_metrics(
@@ -363,7 +365,7 @@ def simulate(
     if scenario.events:
         data["scenario_events"] = scenario_events_table(col)
     if len(model.topology.site_names) > 1 or times.varies:
-        held = [job_spans(jobs, window, faults.runs if faults is not None else None)[:4]]
+        held = [job_spans(jobs, window, faults.runs if faults is not None else None, elastic)[:4]]
         if serving is not None:
             held.append(replica_spans(serving[1], model.topology))  # GPUs held, as the timeseries counts them
         data["sites"] = site_timeseries_table(

@@ -6,6 +6,8 @@ writing them costs no pandas import; ``Table.to_pandas`` gives a DataFrame.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def jobs_table(col: Collector, topology: Topology) -> Table:
+def jobs_table(col: Collector, topology: Topology, end: float = math.nan) -> Table:
     """One row per submitted job: what it asked for, when it waited, ran and finished.
 
     Columns (times in s from the start of the run; NaN where the event did not happen):
@@ -34,6 +36,8 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
     interval at the first start: Young/Daly's for ``young_daly``) and ``trace_id`` for trace jobs. ``start_s``, the
     placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
     failures that cut the job short, ``evictions`` planned maintenance, ``preemptions`` a policy's preemptions.
+    With elastic classes, ``mean_gpus`` (GPUs held, time-weighted over its runs; runs still going count
+    until ``end``, the end of the simulation) and ``resizes`` (changes of its count while running).
     """
     sub = col.columns("job_submitted")
     n = sub["time"].size
@@ -116,6 +120,12 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         "network_slowdown": network_slowdown(col, n),
     }
     columns.update(routing_columns(col, n, topology.site_names))
+    if len(col.elastic_spans["time"]):
+        from dcsim.metrics.elastic_scores import elastic_columns, elastic_spans_table
+
+        spans = elastic_spans_table(col)
+        assert spans is not None
+        columns.update(elastic_columns(spans, n, end))
     if col.checkpoint_intervals:
         interval = np.full(n, np.nan)
         interval[list(col.checkpoint_intervals)] = list(col.checkpoint_intervals.values())
