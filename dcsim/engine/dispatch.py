@@ -116,6 +116,8 @@ class Dispatcher:
         self.guard_starts: list[float] = []
         #: Jobs preempted during a pass, queued again after it (the pass may be iterating the queue).
         self._held: list[Job] | None = None
+        #: The scheduler gives freed GPUs to running jobs (elastic): it is asked with an empty queue too.
+        self._grows = bool(getattr(policy, "grows", False))
         #: Passes in a row at one instant that preempted (a scheduler that never settles is refused).
         self._repasses = (-1.0, 0)
 
@@ -157,7 +159,7 @@ class Dispatcher:
 
     def schedule(self) -> None:
         """Capacity was freed (or came back): let the scheduler decide, now or at its next epoch."""
-        if not len(self.queue):
+        if not len(self.queue) and not self._grows:
             return
         if self.epoch is not None:
             self._request_epoch()

@@ -230,8 +230,7 @@ class DataCenterModel:
         """A run finished, or a replica gave its GPUs back: place waiting replicas, schedule, see whether it is over."""
         if self.services is not None:
             self.services.place_pending()
-        if len(self.dispatch.queue):
-            self.dispatch.schedule()
+        self.dispatch.schedule()  # (returns at once with an empty queue, unless the scheduler grows running jobs)
         self.check_drained()
 
     def _requeue(self, job: Job) -> None:

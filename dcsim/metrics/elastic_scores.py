@@ -30,8 +30,11 @@ def _ends(spans: Table, end: float) -> np.ndarray:
 
 
 def elastic_columns(spans: Table, n: int, end: float) -> dict[str, np.ndarray]:
-    """The jobs table's ``mean_gpus`` (GPUs held, time-weighted over all its runs; NaN: never ran elastic) and
-    ``resizes`` (changes of its GPU count while running), for ``n`` jobs; runs still going end at ``end``."""
+    """The jobs table's elastic columns, for ``n`` jobs; runs still going end at ``end``.
+
+    ``mean_gpus``: GPUs held, time-weighted over all its runs (NaN: it never ran elastic);
+    ``resizes``: changes of its GPU count while running.
+    """
     length = _ends(spans, end) - spans["start_s"]
     ids = spans["job_id"]
     seconds = np.bincount(ids, weights=length, minlength=n)
@@ -54,7 +57,9 @@ def extra_spans(spans: Table, jobs: Table) -> tuple[np.ndarray, ...]:
 
 def extra_gpu_seconds(spans: Table, jobs: Table, window: Window, n_pools: int) -> np.ndarray:
     """GPU-seconds elastic runs held inside the window beyond (or, negative, short of) their nominal count, per pool."""
-    seconds = overlap(spans["start_s"], _ends(spans, window.end), window) * (spans["gpus"] - jobs["gpus"][spans["job_id"]])
+    seconds = overlap(spans["start_s"], _ends(spans, window.end), window) * (
+        spans["gpus"] - jobs["gpus"][spans["job_id"]]
+    )
     return np.bincount(spans["pool"], weights=seconds, minlength=n_pools)
 
 

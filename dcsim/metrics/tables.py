@@ -7,7 +7,6 @@ writing them costs no pandas import; ``Table.to_pandas`` gives a DataFrame.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 

@@ -79,6 +79,9 @@ class Elastic(SchedulerBase):
             "efficiency (0: any gain; 0.5: leave a GPU idle rather than add it at under half its worth)",
         )  # fmt: skip
 
+    #: Asked when GPUs free with nothing queued (to grow the running jobs).
+    grows = True
+
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.params, self.rng = params, rng
         self.place: Callable[[Any, Any], Placement | None] | None = None

@@ -102,7 +102,7 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
 
 
 def elastic_problems(sc: Scenario) -> list[tuple[str, str]]:
-    """An elastic class needs the scheduler that resizes it (under another it would run rigid: a block doing nothing)."""
+    """An elastic class needs the scheduler that resizes it (under another it would run rigid, the block unused)."""
     if sc.policies.scheduler.name == "elastic":
         return []
     return [

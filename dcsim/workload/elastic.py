@@ -44,7 +44,9 @@ class PowerSpeedup(Strict):
     """Sub-linear scaling: ``s(g) = g ** exponent``."""
 
     curve: Literal["power"]
-    exponent: float = Field(gt=0, le=1, description="a in s(g) = g^a (1: linear; 0.5: four times the GPUs, twice as fast)")
+    exponent: float = Field(
+        gt=0, le=1, description="a in s(g) = g^a (1: linear; 0.5: four times the GPUs, twice as fast)"
+    )
 
 
 class TableSpeedup(Strict):
@@ -52,7 +54,8 @@ class TableSpeedup(Strict):
 
     curve: Literal["table"]
     points: list[tuple[Annotated[int, Field(ge=1, le=MAX_GPUS)], Annotated[float, Field(gt=0)]]] = Field(
-        min_length=2, description="[GPUs, speed-up] pairs, GPUs ascending, speed-up non-decreasing, e.g. [[1, 1], [8, 6]]"
+        min_length=2,
+        description="[GPUs, speed-up] pairs, GPUs ascending, speed-up non-decreasing, e.g. [[1, 1], [8, 6]]",
     )
 
     @model_validator(mode="after")
