@@ -104,6 +104,9 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
 def elastic_problems(sc: Scenario) -> list[tuple[str, str]]:
     """An elastic class needs the scheduler that resizes it (under another it would run rigid, the block unused)."""
     if sc.policies.scheduler.name == "elastic":
+        if sc.policies.site_router is not None:
+            return [("policies.scheduler", "the `elastic` scheduler keeps one queue for the data center, which a "
+                     "site router splits by site (not modelled yet); drop policies.site_router, or use fifo")]  # fmt: skip
         return []
     return [
         (f"workload.jobs.{i}.elastic", f"only the `elastic` scheduler resizes elastic jobs, not "
