@@ -105,8 +105,8 @@ def elastic_problems(sc: Scenario) -> list[tuple[str, str]]:
     """An elastic class needs the scheduler that resizes it (under another it would run rigid, the block unused)."""
     if sc.policies.scheduler.name == "elastic":
         if sc.policies.site_router is not None:
-            return [("policies.scheduler", "the `elastic` scheduler keeps one queue for the data center, which a "
-                     "site router splits by site (not modelled yet); drop policies.site_router, or use fifo")]  # fmt: skip
+            why = "the `elastic` scheduler keeps one queue, which a site router splits by site (not modelled yet)"
+            return [("policies.scheduler", f"{why}; drop policies.site_router, or use fifo")]
         return []
     return [
         (f"workload.jobs.{i}.elastic", f"only the `elastic` scheduler resizes elastic jobs, not "
