@@ -364,6 +364,8 @@ def simulate(
             data["scaling"] = scaling_table(col)
     if scenario.events:
         data["scenario_events"] = scenario_events_table(col)
+    if elastic is not None:
+        data["elastic_spans"] = elastic
     if len(model.topology.site_names) > 1 or times.varies:
         held = [job_spans(jobs, window, faults.runs if faults is not None else None, elastic)[:4]]
         if serving is not None:

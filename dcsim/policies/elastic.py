@@ -78,6 +78,12 @@ class Elastic(SchedulerBase):
             description="grow a job by a GPU only if it gains more than this, in GPUs at the job's nominal "
             "efficiency (0: any gain; 0.5: leave a GPU idle rather than add it at under half its worth)",
         )  # fmt: skip
+        rebalance: bool = Field(True, description="move GPUs between running elastic jobs to where they gain more")
+        move_margin: float = Field(
+            0.1, ge=0,
+            description="move a GPU only if the job that takes it gains more than the one that gives it loses, by "
+            "this much (GPUs at nominal efficiency): fewer resizes for small gains",
+        )  # fmt: skip
 
     #: Asked when GPUs free with nothing queued (to grow the running jobs).
     grows = True
@@ -126,61 +132,126 @@ class Elastic(SchedulerBase):
         return None
 
     def _shrink_for(self, head: Any, cluster: Any) -> list[Resize] | None:
-        """Resizes that free the head's smallest count in its pools, smallest loss first; None if they cannot."""
+        """Resizes that make room for the head's smallest count, smallest loss first; None if they cannot.
+
+        A head that fits in one node gets room on one node: the node of its pools where the
+        fewest GPUs must be given back (ties: lower id), by the elastic jobs there. A larger
+        head gets the GPUs it lacks in its pools, from any node.
+        """
         pools = set(head.pools)
         need = head.elastic.min_gpus if head.elastic is not None else head.gpus
+        node_pool = cluster.node_pool
+        jobs = [j for j in _elastic(cluster) if j.held > j.elastic.min_gpus]
+        if need <= min(cluster.pools[p].gpus_per_node for p in pools):
+            return self._room_on_a_node(need, jobs, pools, cluster)
         short = need - sum(cluster.pool_free[p] for p in pools)
         if short <= 0:
             return None  # enough GPUs, but scattered: shrinking by count would not place it
-        node_pool = cluster.node_pool
-        heap, spare = [], 0
-        for job in _elastic(cluster):
+        givers = []
+        for job in jobs:
             inside = sum(g for n, g in job.placement if node_pool[n] in pools)
-            room = min(job.held - job.elastic.min_gpus, inside)
-            if room > 0:
-                spare += room
-                heap.append((gain(job, job.held), job.id, job, room))
-        if spare < short:
+            givers.append((job, min(job.held - job.elastic.min_gpus, inside)))
+        cut = _cuts(givers, short)
+        if cut is None:
             return None
-        heapify(heap)
-        cut: dict[int, list[Any]] = {}
-        while short > 0:
-            _, key, job, room = heappop(heap)
-            entry = cut.setdefault(key, [job, 0])
-            entry[1] += 1
-            short -= 1
-            if room > 1:
-                heappush(heap, (gain(job, job.held - entry[1]), key, job, room - 1))
-        return [Resize(job, _shrunk(job, k, pools, node_pool)) for key, (job, k) in sorted(cut.items())]
+        return [Resize(job, _shrunk(job, k, lambda n: node_pool[n] in pools)) for job, k in cut]
+
+    def _room_on_a_node(self, need: int, jobs: list[Any], pools: set[int], cluster: Any) -> list[Resize] | None:
+        """Resizes that leave ``need`` GPUs free on one node of ``pools``; None if no node can have them."""
+        node_pool, free = cluster.node_pool, cluster.free
+        holders: dict[int, list[tuple[Any, int]]] = {}
+        for job in jobs:
+            room = job.held - job.elastic.min_gpus
+            for n, g in job.placement:
+                if node_pool[n] in pools:
+                    holders.setdefault(n, []).append((job, min(g, room)))
+        best = None
+        for n, on in holders.items():
+            if free[n] + sum(k for _, k in on) >= need and (best is None or (need - free[n], n) < best):
+                best = (need - free[n], n)
+        if best is None:
+            return None
+        short, node = best
+        cut = _cuts(holders[node], short)
+        assert cut is not None
+        return [Resize(job, _shrunk(job, k, lambda n: n == node)) for job, k in cut]
 
     def _grow(self, cluster: Any) -> Iterator[Resize]:
-        """Give the free GPUs to running elastic jobs by marginal gain, on the GPU types they run on."""
-        if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
-            return
+        """Give free GPUs to running elastic jobs by marginal gain, and move GPUs to where they gain more.
+
+        Within each job's pool (that of its first node): the next GPU goes to the job whose
+        gain from it is largest; when none is free, it comes from the job that loses least by
+        giving one, if the gain exceeds that loss by ``move_margin`` (so each move raises the
+        summed speed-up by more than the margin and the moves end). Shrinks are drawn before
+        growth, so growth finds the GPUs they give back.
+        """
         node_pool = cluster.node_pool
         free = list(cluster.pool_free)
-        threshold = self.params.min_gain
-        heap = []
+        params = self.params
+        by_pool: dict[int, list[Any]] = {}
         for job in _elastic(cluster):
-            if job.held < job.elastic.max_gpus and (g := gain(job, job.held + 1)) > threshold:
-                held_pools = sorted({node_pool[n] for n, _ in job.placement})
-                if any(free[p] for p in held_pools):
-                    heap.append((-g, job.id, job, held_pools))
-        heapify(heap)
-        extra: dict[int, list[Any]] = {}
-        while heap:
-            _, key, job, held_pools = heappop(heap)
-            pool = next((p for p in held_pools if free[p] > 0), None)
-            if pool is None:
-                continue
-            free[pool] -= 1
-            entry = extra.setdefault(key, [job, 0])
-            entry[1] += 1
-            gpus = job.held + entry[1]
-            if gpus < job.elastic.max_gpus and (g := gain(job, gpus + 1)) > threshold:
-                heappush(heap, (-g, key, job, held_pools))
-        for _, (job, k) in sorted(extra.items()):
-            yield Resize(job, _grown(job, k, cluster))  # built when drawn: the GPUs of the resizes before are taken
+            by_pool.setdefault(node_pool[job.placement[0][0]], []).append(job)
+        change: dict[int, list[Any]] = {}
+        for pool, jobs in sorted(by_pool.items()):
+            count = {job.id: job.held for job in jobs}
+            grow = [(-gain(j, j.held + 1), j.id, j.held, j) for j in jobs if j.held < j.elastic.max_gpus]
+            shrink = [(gain(j, j.held), j.id, j.held, j) for j in jobs if j.held > j.elastic.min_gpus]
+            heapify(grow)
+            heapify(shrink)
+            while (top := _top(grow, count, -1)) is not None:
+                neg, key, _, job = top
+                if -neg <= params.min_gain:
+                    break
+                donor = None
+                if free[pool] > 0:
+                    free[pool] -= 1
+                elif (
+                    params.rebalance
+                    and (donor := _top(shrink, count, key)) is not None
+                    and (-neg > donor[0] + params.move_margin)
+                ):
+                    count[donor[1]] -= 1
+                    change.setdefault(donor[1], [donor[3], 0])[1] -= 1
+                    _push(grow, shrink, donor[3], count[donor[1]])
+                else:
+                    break
+                count[key] += 1
+                change.setdefault(key, [job, 0])[1] += 1
+                _push(grow, shrink, job, count[key])
+        for _, (job, k) in sorted(change.items()):
+            if k < 0:
+                pool = node_pool[job.placement[0][0]]
+                yield Resize(job, _shrunk(job, -k, lambda n, pool=pool: node_pool[n] == pool))
+        for _, (job, k) in sorted(change.items()):
+            if k > 0:  # built when drawn: the GPUs the shrinks and the growth before gave or took are counted
+                yield Resize(job, _grown(job, k, cluster))
+
+
+def _top(heap: list[Any], count: dict[int, int], skip: int) -> Any:
+    """The best live entry of a heap of (key, job id, count it was made at, job), not of job ``skip``; or None."""
+    held = None
+    while heap:
+        entry = heap[0]
+        if count[entry[1]] != entry[2]:
+            heappop(heap)  # made at a count the job has left
+        elif entry[1] == skip and held is None:
+            held = heappop(heap)
+        else:
+            break
+    if held is not None:
+        best = heap[0] if heap else None
+        heappush(heap, held)
+        return best
+    return heap[0] if heap else None
+
+
+def _push(grow: list[Any], shrink: list[Any], job: Any, gpus: int) -> None:
+    """A job's new entries at ``gpus`` GPUs: its gain from one more, its loss from one fewer."""
+    plan = job.elastic
+    if gpus < plan.max_gpus:
+        heappush(grow, (-gain(job, gpus + 1), job.id, gpus, job))
+    if gpus > plan.min_gpus:
+        heappush(shrink, (gain(job, gpus), job.id, gpus, job))
 
 
 def _elastic(cluster: Any) -> list[Any]:
@@ -188,10 +259,32 @@ def _elastic(cluster: Any) -> list[Any]:
     return sorted((h for h in cluster.running() if getattr(h, "elastic", None) is not None), key=lambda j: j.id)
 
 
-def _shrunk(job: Any, gpus: int, pools: set[int], node_pool: Any) -> Placement:
-    """The job's placement less ``gpus`` GPUs of ``pools``, taken from the nodes where it holds fewest first."""
+def _cuts(givers: list[tuple[Any, int]], short: int) -> list[tuple[Any, int]] | None:
+    """How many GPUs each of ``givers`` (job, GPUs it may give) gives, ``short`` in all; None if they cannot.
+
+    One at a time, by smallest loss (ties: lower job id); the result by job id.
+    """
+    if short <= 0:
+        return []
+    if sum(k for _, k in givers) < short:
+        return None
+    heap = [(gain(job, job.held), job.id, job, room) for job, room in givers if room > 0]
+    heapify(heap)
+    cut: dict[int, list[Any]] = {}
+    while short > 0:
+        _, key, job, room = heappop(heap)
+        entry = cut.setdefault(key, [job, 0])
+        entry[1] += 1
+        short -= 1
+        if room > 1:
+            heappush(heap, (gain(job, job.held - entry[1]), key, job, room - 1))
+    return [(job, k) for _, (job, k) in sorted(cut.items())]
+
+
+def _shrunk(job: Any, gpus: int, where: Callable[[int], bool]) -> Placement:
+    """The job's placement less ``gpus`` GPUs of the nodes ``where`` allows, from those where it holds fewest first."""
     placement = dict(job.placement)
-    for n, held in sorted(((n, g) for n, g in job.placement if node_pool[n] in pools), key=lambda e: (e[1], -e[0])):
+    for n, held in sorted(((n, g) for n, g in job.placement if where(n)), key=lambda e: (e[1], -e[0])):
         take = min(held, gpus)
         placement[n] -= take
         gpus -= take
@@ -208,11 +301,11 @@ def _grown(job: Any, gpus: int, cluster: Any) -> Placement:
         take = min(gpus, free[n])
         placement[n] += take
         gpus -= take
-    for pool in sorted({cluster.node_pool[n] for n in placement}):
+    for pool in (cluster.node_pool[job.placement[0][0]],):  # the job's pool, that of its first node
         for f in range(cluster.pools[pool].gpus_per_node, 0, -1):
             if gpus <= 0:
                 break
-            for n in cluster.lowest_nodes(pool, f, math.ceil(gpus / f)):
+            for n in cluster.lowest_nodes(pool, f, math.ceil(gpus / f) + len(placement)):  # some may be its own
                 if n not in placement and gpus > 0:
                     take = min(gpus, f)
                     placement[n] = take

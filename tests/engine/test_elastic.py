@@ -112,6 +112,39 @@ def test_an_elastic_newcomer_gets_only_its_minimum_then_grows_when_the_first_end
     assert jobs.finish_s[1] == pytest.approx(first_end + (8 * H - done) / 4)
 
 
+def test_gpus_move_to_the_job_that_gains_most() -> None:
+    """A scales as sqrt(g) (power 0.5), B linearly; A has all 16 GPUs when B arrives at 1 h.
+
+    A did 2 h of work by 1 h (rate sqrt(16/4) = 2) and gives B its 2 GPUs. Then each GPU moves
+    from A to B while B's gain (4 x 1/4 = 1 GPU) beats A's loss, 4 x (sqrt(h) - sqrt(h - 1)) / 2,
+    by the 0.1 margin: down to A's minimum of 2 (its loss there, 2 x (sqrt 3 - sqrt 2) = 0.64,
+    still does). B runs on 14 GPUs (rate 3.5) and ends at 1 + 8 / 3.5 h; A runs at sqrt(2/4)
+    meanwhile, then on 16 GPUs again (rate 2).
+    """
+    b = {**_elastic(at=1 * H), "name": "b"}
+    a = _elastic(speedup={"curve": "power", "exponent": 0.5})
+    jobs = run_data(_data([a, b])).jobs
+    b_end = 1 * H + 8 * H / 3.5
+    assert jobs.finish_s[1] == pytest.approx(b_end)
+    left = 8 * H - 1 * H * 2 - (b_end - 1 * H) * math.sqrt(2 / 4)
+    assert jobs.finish_s[0] == pytest.approx(b_end + left / 2)
+    assert jobs.resizes.tolist() == [3, 1]  # A: for B's start, the moves, growth at B's end; B: the moves
+
+
+def test_without_moves_the_newcomer_keeps_its_minimum() -> None:
+    """The case above with `rebalance: false`: B runs on its 2 GPUs (rate 0.5) until A, on 14, ends.
+
+    A: 6 h of work left at 1 h, at rate sqrt(14/4): ends at 1 + 6 / sqrt(3.5) h.
+    """
+    b = {**_elastic(at=1 * H), "name": "b"}
+    a = _elastic(speedup={"curve": "power", "exponent": 0.5})
+    policies = {"scheduler": {"name": "elastic", "params": {"rebalance": False}}}
+    jobs = run_data(_data([a, b], policies=policies)).jobs
+    a_end = 1 * H + 6 * H / math.sqrt(3.5)
+    assert jobs.finish_s[0] == pytest.approx(a_end)
+    assert jobs.finish_s[1] == pytest.approx(a_end + (8 * H - 0.5 * (a_end - 1 * H)) / 4)
+
+
 def test_a_waiting_job_that_shrinking_cannot_fit_leaves_the_elastic_job_whole() -> None:
     """B needs 16 GPUs but A can give at most 14 (min 2): nothing shrinks; B starts when A ends at 2 h."""
     jobs = run_data(_data([_elastic(), _rigid(at=1 * H, gpus=16)])).jobs
@@ -120,14 +153,15 @@ def test_a_waiting_job_that_shrinking_cannot_fit_leaves_the_elastic_job_whole() 
 
 
 def test_a_failure_after_a_shrink_keeps_the_work_checkpointed_at_every_speed() -> None:
-    """A checkpoints every 1 h of work (writes take no time); it shrinks to node 0 at 1 h; node 0 fails at 1.25 h.
+    """A checkpoints every 1 h of work (writes take no time); it gives node 0 to B at 1 h (the
+    lower of two nodes that need as many GPUs given back) and keeps node 1, which fails at 1.25 h.
 
     By 1 h it did 4 h of work (16 GPUs), by 1.25 h 0.25 x 2 = 0.5 h more: 4 h are saved. B (on
-    node 1 until 2 h) is not hit. A waits (node 0 down, B rigid) and starts again at 2 h on
-    node 1 (rate 2) with 4 h left; node 0 is back at 2.25 h and A grows onto it (rate 4): its
+    node 0 until 2 h) is not hit. A waits (node 1 down, B rigid) and starts again at 2 h on
+    node 0 (rate 2) with 4 h left; node 1 is back at 2.25 h and A grows onto it (rate 4): its
     4 - 0.25 x 2 = 3.5 h left take 0.875 h.
     """
-    fail = [{"at": "75m", "for": "1h", "fail": {"site": "dc1", "rack": 0, "node": 0}}]
+    fail = [{"at": "75m", "for": "1h", "fail": {"site": "dc1", "rack": 0, "node": 1}}]
     a = _elastic(checkpoint={"interval": "1h", "write": 0, "restart": 0})
     jobs = run_data(_data([a, _rigid(at=1 * H)], events=fail)).jobs
     assert jobs.interruptions.tolist() == [1, 0]
@@ -136,13 +170,13 @@ def test_a_failure_after_a_shrink_keeps_the_work_checkpointed_at_every_speed() -
 
 
 def test_a_failure_on_a_node_the_job_grew_onto_hits_it() -> None:
-    """A shrinks to node 0 at 1 h, grows back onto node 1 when B ends at 2 h; node 1 fails at 2.25 h.
+    """A gives node 0 to B at 1 h, grows back onto it when B ends at 2 h; node 0 fails at 2.25 h.
 
     A is hit (its holder lists follow its resizes). Without checkpointing it loses everything and
-    runs again from 8 h of work on node 0's 8 GPUs (node 1 down until 3.25 h): rate 2 until
+    runs again from 8 h of work on node 1's 8 GPUs (node 0 down until 3.25 h): rate 2 until
     3.25 h, then 16 GPUs at rate 4.
     """
-    fail = [{"at": "135m", "for": "1h", "fail": {"site": "dc1", "rack": 0, "node": 1}}]
+    fail = [{"at": "135m", "for": "1h", "fail": {"site": "dc1", "rack": 0, "node": 0}}]
     result = run_data(_data([_elastic(), _rigid(at=1 * H)], events=fail))
     jobs = result.jobs
     assert jobs.interruptions.tolist() == [1, 0]
