@@ -20,12 +20,12 @@ from dcsim.engine.model import DataCenterModel, ProgressHook
 from dcsim.faults.crew import CREW_OVERLOADED, crew_loads, crews
 from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.sites import SiteTimes, series_fields
-from dcsim.metrics.elastic_scores import elastic_spans_table
 from dcsim.metrics.fault_scores import FaultData
 from dcsim.metrics.scoring import job_spans, scheduler_metrics, summarize
 from dcsim.metrics.service_scores import replica_seconds, replica_spans, replicas_table, service_metrics
 from dcsim.metrics.tables import (
     down_table,
+    elastic_spans_table,
     epochs_table,
     events_table,
     failures_table,

@@ -17,6 +17,7 @@ from dcsim.core.table import Coded, Table
 from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
+from dcsim.metrics.elastic_scores import ends
 from dcsim.metrics.records import RECORDS, REPAIRED_BY, REQUEST_STATUS
 from dcsim.metrics.window import sums_up_to
 from dcsim.workload.jobs import DECOMMISSIONED, FAILURE, MAINTENANCE, REASONS, STATE_NAMES
@@ -120,8 +121,6 @@ def jobs_table(col: Collector, topology: Topology, end: float = math.nan) -> Tab
     }
     columns.update(routing_columns(col, n, topology.site_names))
     if len(col.elastic_spans["time"]):
-        from dcsim.metrics.elastic_scores import elastic_columns, elastic_spans_table
-
         spans = elastic_spans_table(col)
         assert spans is not None
         columns.update(elastic_columns(spans, n, end))
@@ -136,6 +135,32 @@ def jobs_table(col: Collector, topology: Topology, end: float = math.nan) -> Tab
         on_trace[ids] = col.trace_rows[: ids.size]
         columns["trace_id"] = trace_id_column(col.trace_ids, on_trace)
     return Table(columns)
+
+
+def elastic_spans_table(col: Collector) -> Table | None:
+    """Every span of an elastic run at one GPU count: ``start_s, job_id, pool, gpus, end_s, first`` (None: none)."""
+    if not len(col.elastic_spans["time"]):
+        return None
+    return record_table(col, "elastic_span", time="start_s", until="end_s")
+
+
+def elastic_columns(spans: Table, n: int, end: float) -> dict[str, np.ndarray]:
+    """The jobs table's elastic columns, for ``n`` jobs; runs still going end at ``end``.
+
+    ``mean_gpus``: GPUs held, time-weighted over all its runs (NaN: it never ran elastic);
+    ``resizes``: changes of its GPU count while running.
+    """
+    length = ends(spans, end) - spans["start_s"]
+    ids = spans["job_id"]
+    seconds = np.bincount(ids, weights=length, minlength=n)
+    gpu_seconds = np.bincount(ids, weights=length * spans["gpus"], minlength=n)
+    counts = np.bincount(ids, minlength=n)
+    last = np.zeros(n, dtype=np.int64)
+    last[ids] = spans["gpus"]  # a run of no length (resized at once): its count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(seconds > 0, gpu_seconds / seconds, np.where(counts > 0, last, np.nan))
+    resizes = np.bincount(ids[~spans["first"]], minlength=n).astype(np.int64)
+    return {"mean_gpus": mean, "resizes": resizes}
 
 
 def routing_columns(col: Collector, n: int, sites: Sequence[str]) -> dict[str, Any]:
