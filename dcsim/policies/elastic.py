@@ -56,9 +56,9 @@ class Elastic(SchedulerBase):
     tuning and periodic whole-cluster optimisation, Optimus's online loss-curve fitting.
 
     The rule: the queue is strict FIFO. The head starts at the largest count that the
-    placement policy finds room for (at most ``max_gpus``, at least ``min_gpus``; a rigid
-    job at its ``gpus``). If it does not fit, running elastic jobs shrink toward their
-    ``min_gpus``, smallest loss first, to make room for its smallest count: on one node (the
+    placement policy finds room for (at most ``max_gpus`` less the top GPUs whose gain is
+    not above ``min_gain``, at least ``min_gpus``; a rigid job at its ``gpus``). If it does
+    not fit, running elastic jobs shrink toward their ``min_gpus``, smallest loss first, to make room for its smallest count: on one node (the
     one of its pools where the fewest GPUs must be given back; ties -> lower id) for a head
     that fits in a node, else anywhere in its pools; only if that frees enough (else nothing
     shrinks and the head waits); then it starts. When the queue is empty, or its head cannot
@@ -95,6 +95,8 @@ class Elastic(SchedulerBase):
     def __init__(self, params: Params, rng: np.random.Generator) -> None:
         self.params, self.rng = params, rng
         self.place: Callable[[Any, Any], Placement | None] | None = None
+        #: Each class's start cap by (its plan, the job's nominal count) (see _cap).
+        self._caps: dict[tuple[int, int], int] = {}
 
     def use_placement(self, place: Callable[[Any, Any], Placement | None]) -> None:
         """Take the placement policy's ``place(job, cluster)`` (the engine calls it once, before deciding)."""
@@ -129,11 +131,23 @@ class Elastic(SchedulerBase):
         if plan is None:
             return place(job, cluster)
         free = sum(cluster.pool_free[p] for p in job.pools)
-        for gpus in range(min(plan.max_gpus, free), plan.min_gpus - 1, -1):
+        for gpus in range(min(self._cap(job), free), plan.min_gpus - 1, -1):
             placement = place(_AtCount(job, gpus), cluster)
             if placement is not None:
                 return placement
         return None
+
+    def _cap(self, job: Any) -> int:
+        """The most GPUs a job starts on: ``max_gpus``, less the top GPUs that would gain no more than ``min_gain``."""
+        plan = job.elastic
+        key = (id(plan), job.gpus)
+        cap = self._caps.get(key)
+        if cap is None:
+            cap = plan.max_gpus
+            while cap > plan.min_gpus and gain(job, cap) <= self.params.min_gain:
+                cap -= 1
+            self._caps[key] = cap
+        return cap
 
     def _shrink_for(self, head: Any, cluster: Any) -> list[Resize] | None:
         """Resizes that make room for the head's smallest count, smallest loss first; None if they cannot.

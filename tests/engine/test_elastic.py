@@ -145,6 +145,17 @@ def test_without_moves_the_newcomer_keeps_its_minimum() -> None:
     assert jobs.finish_s[1] == pytest.approx(a_end + (8 * H - 0.5 * (a_end - 1 * H)) / 4)
 
 
+def test_min_gain_leaves_gpus_idle_rather_than_add_them_at_little_worth() -> None:
+    """Under sqrt(g) scaling the g-th GPU adds 4 x (sqrt g - sqrt(g - 1)) / 2 GPU-equivalents:
+    0.54 for the 4th, 0.47 for the 5th. With min_gain 0.5 the job starts on 4 GPUs and stays:
+    it ends at its 8 h, holding 4 of the 16 GPUs."""
+    policies = {"scheduler": {"name": "elastic", "params": {"min_gain": 0.5}}}
+    result = run_data(_data([_elastic(speedup={"curve": "power", "exponent": 0.5})], policies=policies))
+    assert 2 * (math.sqrt(4) - math.sqrt(3)) > 0.5 >= 2 * (math.sqrt(5) - math.sqrt(4))
+    assert result.jobs.finish_s[0] == pytest.approx(8 * H)
+    assert result.summary["utilization"]["gpu_allocated"] == pytest.approx(4 / 16)
+
+
 def test_a_waiting_job_that_shrinking_cannot_fit_leaves_the_elastic_job_whole() -> None:
     """B needs 16 GPUs but A can give at most 14 (min 2): nothing shrinks; B starts when A ends at 2 h."""
     jobs = run_data(_data([_elastic(), _rigid(at=1 * H, gpus=16)])).jobs
