@@ -58,14 +58,15 @@ class Elastic(SchedulerBase):
     The rule: the queue is strict FIFO. The head starts at the largest count that the
     placement policy finds room for (at most ``max_gpus`` less the top GPUs whose gain is
     not above ``min_gain``, at least ``min_gpus``; a rigid job at its ``gpus``). If it does
-    not fit, running elastic jobs shrink toward their ``min_gpus``, smallest loss first, to make room for its smallest count: on one node (the
-    one of its pools where the fewest GPUs must be given back; ties -> lower id) for a head
-    that fits in a node, else anywhere in its pools; only if that frees enough (else nothing
-    shrinks and the head waits); then it starts. When the queue is empty, or its head cannot
-    start even by shrinking, free GPUs go to running elastic jobs by marginal gain, in each
-    job's pool (own nodes first, then the nodes with the most free GPUs); with ``rebalance``,
-    a GPU then also moves from the job that loses least by giving it to the one that gains
-    most, while the gain beats the loss by ``move_margin``. A resize costs no time.
+    not fit, running elastic jobs shrink toward their ``min_gpus``, smallest loss first, to
+    make room for its smallest count: on one node (the one of its pools where the fewest GPUs
+    must be given back; ties -> lower id) for a head that fits in a node, else anywhere in
+    its pools; only if that frees enough (else nothing shrinks and the head waits); then it
+    starts. When the queue is empty, or its head cannot start even by shrinking, free GPUs
+    go to running elastic jobs by marginal gain, in each job's pool (own nodes first, then
+    the nodes with the most free GPUs); with ``rebalance``, a GPU then also moves from the
+    job that loses least by giving it to the one that gains most, while the gain beats the
+    loss by ``move_margin``. A resize costs no time.
 
     Cost per decision: O(started jobs) queue entries (never a scan of the queue), each start
     up to ``max_gpus - min_gpus + 1`` placement queries; a shrink or growth phase
