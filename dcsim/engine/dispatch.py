@@ -30,7 +30,7 @@ from dcsim.core.text import cut
 from dcsim.engine.runs import Runs
 from dcsim.infra.cluster import Cluster, Placement
 from dcsim.policies import PLACEMENT, SCHEDULER
-from dcsim.policies.scheduling import KeyOrder, Preempt, Scheduler, scan
+from dcsim.policies.scheduling import KeyOrder, Preempt, Resize, Scheduler, scan
 from dcsim.views import JobSnapshot, cluster_view, queue_view
 from dcsim.workload.jobs import PREEMPT_REASONS, QUEUED, RUNNING, Job
 from dcsim.workload.queue import JobQueue
@@ -82,6 +82,8 @@ class Dispatcher:
         if not builtin:
             plain_key = key
             key = lambda job: plain_key(JobSnapshot.of(job))  # noqa: E731
+        if hasattr(policy, "use_placement"):  # a scheduler that places at counts of its own (elastic)
+            policy.use_placement(place)
         if isinstance(policy, Scheduler):
             self.scheduler: Scheduler = policy
             self._decide = guarded(policy, "decide", "scheduler", sched.name, SCHEDULER)
@@ -114,6 +116,8 @@ class Dispatcher:
         self.guard_starts: list[float] = []
         #: Jobs preempted during a pass, queued again after it (the pass may be iterating the queue).
         self._held: list[Job] | None = None
+        #: The scheduler gives freed GPUs to running jobs (elastic): it is asked with an empty queue too.
+        self._grows = bool(getattr(policy, "grows", False))
         #: Passes in a row at one instant that preempted (a scheduler that never settles is refused).
         self._repasses = (-1.0, 0)
 
@@ -155,7 +159,7 @@ class Dispatcher:
 
     def schedule(self) -> None:
         """Capacity was freed (or came back): let the scheduler decide, now or at its next epoch."""
-        if not len(self.queue):
+        if not len(self.queue) and not self._grows:
             return
         if self.epoch is not None:
             self._request_epoch()
@@ -217,6 +221,9 @@ class Dispatcher:
         for decision in decisions:
             if decision.__class__ is Preempt:
                 self._preempt(decision)
+                continue
+            if decision.__class__ is Resize:
+                self._resize(decision)
                 continue
             if by_plugin:
                 job, placement = self._start_of(decision)
@@ -307,12 +314,24 @@ class Dispatcher:
             self._held = []
         job.lose(reason)
 
-    def check_placement(self, job: Job, placement: Any, name: str) -> Placement:
+    def _resize(self, decision: Resize) -> None:
+        """Apply a resize: a running elastic job moves to its new placement (checked) at its speed there."""
+        name = self.scheduler_name
+        key = getattr(decision.job, "id", None)
+        job = self.runs.running_jobs.get(key) if isinstance(key, int) else None
+        if job is None or job.state != RUNNING or job.elastic is None:
+            what = "which is not running" if job is None or job.state != RUNNING else "which is not elastic"
+            raise PlacementError(f"scheduler {name!r} resized {cut(repr(decision.job), 60)}, {what}")
+        placement = self.check_placement(job, decision.placement, name, dict(job.placement))
+        self.runs.resize(job, placement)
+
+    def check_placement(self, job: Job, placement: Any, name: str, held: dict[int, int] | None = None) -> Placement:
         """A plug-in's placement as the engine keeps it (a new list of (int, int) pairs), or PlacementError.
 
         Refused: anything but (node, GPUs) pairs of whole numbers, an empty placement, the
-        wrong number of GPUs, a node twice, a node outside the job's pools, more GPUs than
-        the node has free.
+        wrong number of GPUs (an elastic job's: outside its range), a node twice, a node outside
+        the job's pools, more GPUs than the node has free (plus those the job ``held`` there,
+        for a resize).
 
         Raises:
             PlacementError: names the policy ``name`` and what is wrong.
@@ -329,18 +348,24 @@ class Dispatcher:
             )
         nodes = [n for n, _ in pairs]
         problem = None
+        total, elastic = sum(g for _, g in pairs), job.elastic
+        held = held or {}
         if not pairs:
             problem = "an empty placement (return None to leave the job queued)"
-        elif sum(g for _, g in pairs) != job.gpus:
-            problem = f"{sum(g for _, g in pairs)} GPUs for a job of {job.gpus}"
+        elif elastic is not None and not elastic.min_gpus <= total <= elastic.max_gpus:
+            problem = f"{total} GPUs for an elastic job of {elastic.min_gpus} to {elastic.max_gpus}"
+        elif elastic is None and total != job.gpus:
+            problem = f"{total} GPUs for a job of {job.gpus}"
         elif len(set(nodes)) != len(nodes):
             problem = f"a node twice in {pairs}"
         else:
             for node, gpus in pairs:
                 if not 0 <= node < len(cluster.free) or cluster.node_pool[node] not in job.pools:
                     problem = f"node {node}, outside the job's pools {list(job.pools)}"
-                elif gpus < 1 or cluster.free[node] < gpus:
-                    problem = f"{gpus} GPUs on node {node}, which has {cluster.free[node]} free"
+                elif gpus < 1 or cluster.free[node] + held.get(node, 0) < gpus:
+                    problem = f"{gpus} GPUs on node {node}, which has {cluster.free[node] + held.get(node, 0)} free"
+                    if node in held:
+                        problem += f" with the job's {held[node]}"
                 if problem:
                     break
         if problem:

@@ -96,7 +96,9 @@ class DataCenterModel:
         )
         #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
         #: preemption need them: the plain engine stays lean.
-        self.track = reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)
+        elastic = any(c.elastic is not None for c in wl.jobs)  # a resize finds its job's nodes
+        self.track = (reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)
+                      or elastic)  # fmt: skip
         runs.save_on_preempt = scenario.preemption.save == "on_preemption"
         if self.track:
             runs.track = True
@@ -228,8 +230,7 @@ class DataCenterModel:
         """A run finished, or a replica gave its GPUs back: place waiting replicas, schedule, see whether it is over."""
         if self.services is not None:
             self.services.place_pending()
-        if len(self.dispatch.queue):
-            self.dispatch.schedule()
+        self.dispatch.schedule()  # (returns at once with an empty queue, unless the scheduler grows running jobs)
         self.check_drained()
 
     def _requeue(self, job: Job) -> None:

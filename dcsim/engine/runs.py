@@ -78,6 +78,8 @@ class Runs:
         self.save_on_preempt = False
         #: Told of every start, when a site router counts the jobs queued at each site (set by the engine).
         self.started: Callable[[Job], None] | None = None
+        #: Each running elastic job's open ``elastic_span`` record (its row) and its run's pool.
+        self.spans: dict[int, tuple[int, int]] = {}
 
     def holders(self, node: int) -> list[Job]:
         """The runs holding GPUs on ``node`` (a live list: do not keep it)."""
@@ -101,6 +103,11 @@ class Runs:
         speeds = job.speeds
         if speeds is not None:  # a job spanning GPU types runs at its slowest GPU
             job.rate = min(speeds[cluster.node_pool[n]] for n, _ in placement)
+        if job.elastic is not None:  # at its speed-up over the count its duration is measured at
+            held = job.held = sum(g for _, g in placement)
+            job.rate *= job.elastic.rate(held, job.gpus)
+            pool = cluster.node_pool[first]
+            self.spans[job.id] = (self.collector.on_elastic_span(now, job.id, pool, held, math.nan, True), pool)
         if self.network is not None and job.communication is not None and len(placement) > 1:
             job.rate = self.network.start(job, placement, job.rate)  # its share of the fabric, and others' new shares
         rate = job.rate
@@ -169,6 +176,44 @@ class Runs:
         if left < math.inf:
             self.env.timeout(left, (job, job.token)).callbacks.append(self._finish)
 
+    def resize(self, job: Job, placement: Placement) -> None:
+        """Give a running elastic job a new placement (more or fewer GPUs) and its speed there, from now on.
+
+        The GPUs it gives back are released (on a cordoned node, out of service), those it
+        gains allocated; the per-node holder lists follow, so a failure or a drain of any
+        node it holds now finds it. Its speed becomes ``speedup(held) / speedup(gpus)`` (times
+        its slowest GPU type's), through :meth:`set_rate`: the work done so far is settled
+        at the old speed and its end moves. Invariant: ``placement`` is valid (the
+        dispatcher checks a plug-in's) and the job is running and tracked.
+        """
+        cluster, node_jobs = self.cluster, self.node_jobs
+        old, new = dict(job.placement), dict(placement)
+        fewer = [(n, g - new.get(n, 0)) for n, g in job.placement if new.get(n, 0) < g]
+        more = [(n, g - old.get(n, 0)) for n, g in placement if old.get(n, 0) < g]
+        if fewer:
+            cluster.release(fewer)
+            if cluster.cordoned and self.rel is not None:
+                self.rel.released(fewer)
+        if more:
+            cluster.allocate(more)
+        for n in old:
+            if n not in new:
+                node_jobs[n].remove(job)
+        for n in new:
+            if n not in old:
+                node_jobs[n].append(job)
+        job.placement = list(placement)
+        held = job.held = sum(new.values())
+        now = self.env.now
+        row, pool = self.spans[job.id]
+        spans = self.collector.elastic_spans
+        spans["until"][row] = now
+        self.spans[job.id] = (self.collector.on_elastic_span(now, job.id, pool, held, math.nan, False), pool)
+        speeds = job.speeds
+        base = 1.0 if speeds is None else min(speeds[cluster.node_pool[n]] for n in new)
+        assert job.elastic is not None
+        self.set_rate(job, base * job.elastic.rate(held, job.gpus))
+
     def progress(self, job: Job, now: float) -> ckpt.Progress:
         """Where the job's run stands at ``now``."""
         if job.clock is not None:
@@ -185,6 +230,8 @@ class Runs:
             self.sized.left(job)
         self.cluster.release(job.placement)
         self.count -= 1
+        if job.elastic is not None:
+            self.collector.elastic_spans["until"][self.spans.pop(job.id)[0]] = self.env.now
         if self.track:
             for n, _ in job.placement:
                 self.node_jobs[n].remove(job)

@@ -20,6 +20,7 @@ from dcsim.infra.topology import Topology
 from dcsim.metrics.collector import Collector
 from dcsim.workload.arrivals import Columns, arrival_times, intensity_of, rate_windows
 from dcsim.workload.distributions import count_sampler, duration_sampler
+from dcsim.workload.elastic import ElasticPlan
 from dcsim.workload.jobs import Checkpointing, Job
 from dcsim.workload.routes import class_pools
 from dcsim.workload.spec import JobClass
@@ -49,6 +50,7 @@ class _Source:
     speeds: tuple[float, ...] | None = None
     communication: tuple[str, float, float] | None = None
     checkpoint_size: float = 0.0
+    elastic: ElasticPlan | None = None
 
 
 def checkpointing(spec: Any) -> Checkpointing | None:
@@ -149,7 +151,7 @@ class Sources:
             src = _Source(
                 cls.name, cls.tenant, cls.priority, pools, mean, chunks, checkpointing(cls.checkpoint), speeds,
                 None if comm is None else (comm.pattern, comm.bytes_per_step, comm.compute_per_step),
-                checkpoint_size(cls.checkpoint),
+                checkpoint_size(cls.checkpoint), None if cls.elastic is None else ElasticPlan(cls.elastic),
             )  # fmt: skip
             self.open += 1
             env.process(self._arrivals(src))
@@ -226,6 +228,7 @@ class Sources:
         speeds = src.speeds
         comm = src.communication
         size = src.checkpoint_size
+        elastic = src.elastic
         for times, sizes, durations, estimates in src.chunks:
             for t, gpus, duration, estimate in zip(times, sizes, durations, estimates, strict=True):
                 if t > env.now:
@@ -239,6 +242,8 @@ class Sources:
                     job.speeds = speeds
                 if comm is not None:
                     job.communication = comm
+                if elastic is not None:
+                    job.elastic = elastic
                 self.next_id += 1
                 col.on_job_submitted(env.now, class_code, tenant_code, src.priority, gpus, duration, estimate)
                 submit(job)

@@ -25,6 +25,7 @@ from dcsim.metrics.scoring import job_spans, scheduler_metrics, summarize
 from dcsim.metrics.service_scores import replica_seconds, replica_spans, replicas_table, service_metrics
 from dcsim.metrics.tables import (
     down_table,
+    elastic_spans_table,
     epochs_table,
     events_table,
     failures_table,
@@ -271,7 +272,8 @@ def simulate(
     forget_trace()
     release_free_memory()
     col = model.collector
-    jobs = jobs_table(col, model.topology)
+    jobs = jobs_table(col, model.topology, end)
+    elastic = elastic_spans_table(col)  # elastic runs' GPU counts over time (None: no elastic job ran)
     window = Window(min(scenario.warmup, end), end)
     faults = None
     if model.track:
@@ -297,7 +299,7 @@ def simulate(
         network_runs_table(col), usage, storage_tables(col) if model.storage is not None else None,
         serving[2] if serving is not None else None,
         installed_gpu_seconds(levels, window.start, window.end) if levels is not None else None,
-        times, spans if serving is not None else None, levels,
+        times, spans if serving is not None else None, levels, elastic,
     )  # fmt: skip
     if serving is not None:
         summary["services"] = service_metrics(
@@ -363,8 +365,10 @@ def simulate(
             data["scaling"] = scaling_table(col)
     if scenario.events:
         data["scenario_events"] = scenario_events_table(col)
+    if elastic is not None:
+        data["elastic_spans"] = elastic
     if len(model.topology.site_names) > 1 or times.varies:
-        held = [job_spans(jobs, window, faults.runs if faults is not None else None)[:4]]
+        held = [job_spans(jobs, window, faults.runs if faults is not None else None, elastic)[:4]]
         if serving is not None:
             held.append(replica_spans(serving[1], model.topology))  # GPUs held, as the timeseries counts them
         data["sites"] = site_timeseries_table(

@@ -94,6 +94,7 @@ class Collector:
     # Declared for type checkers; each is generated in __init__ from its record's declaration.
     submitted: dict[str, array[Any]]
     started: dict[str, array[Any]]
+    elastic_spans: dict[str, array[Any]]
     finished: dict[str, array[Any]]
     interrupted: dict[str, array[Any]]
     overhead: dict[str, array[Any]]
@@ -117,6 +118,7 @@ class Collector:
     scenario_events: dict[str, array[Any]]
     on_job_submitted: Emitter
     on_job_started: Emitter
+    on_elastic_span: Emitter
     on_job_finished: Emitter
     on_job_interrupted: Emitter
     on_overhead: Emitter

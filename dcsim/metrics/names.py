@@ -110,7 +110,7 @@ SCHEDULER_ROWS = (
 STATIC_NAMES: tuple[str, ...] = (
     "jobs.submitted", "jobs.started", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",
     "jobs.mean_wait_s", "jobs.p95_wait_s", "jobs.mean_wait_incl_queued_s", "jobs.mean_jct_s", "jobs.p95_jct_s",
-    "jobs.mean_slowdown", "jobs.preemptions", "jobs.preempted_gpu_hours",
+    "jobs.mean_slowdown", "jobs.preemptions", "jobs.preempted_gpu_hours", "jobs.resizes", "jobs.mean_elastic_gpus",
     "utilization.gpu_allocated", "utilization.gpu_productive", "utilization.gpu_available",
     "cost.total_usd", "cost.capital_usd", "cost.spare_capital_usd", "cost.energy_usd", "cost.energy_kwh",
     "cost.usd_per_productive_gpu_hour", "cost.usd_per_work_gpu_hour", "cost.carbon_kg",
@@ -178,7 +178,10 @@ _WORDS = {
     "placement.cross_rack_jobs": "multi-node jobs across racks",
     "scheduler.fallbacks": "MILP epochs without an optimum in time",
     "scheduler.unplaced": "jobs the MILP chose that did not fit",
-    "jobs.started": "jobs started", "jobs.failed": "jobs failed (submitted after warm-up)",
+    "jobs.started": "jobs started",
+    "jobs.resizes": "resizes of elastic runs (GPU count changed while running)",
+    "jobs.mean_elastic_gpus": "mean GPUs an elastic job's run held (time-weighted)",
+    "jobs.failed": "jobs failed (submitted after warm-up)",
     "cost.spare_capital_usd": "capital cost of spare nodes",
     "faults.jobs_failed": "jobs given up after max_restarts", "faults.unrepaired_at_end": "failures unrepaired at end",
     "faults.reboots": "failures fixed by a reboot", "faults.spare_swaps": "spare nodes swapped in",
@@ -312,7 +315,7 @@ class Metric:
 
 
 _NUMBERS = ("lost_gpu_hours", "downtime_gpu_hours", "offered_gpus", "mean_queued_jobs", "mean_running_jobs",
-            "arrival_rate_per_h", "hours")  # fmt: skip
+            "arrival_rate_per_h", "hours", "mean_elastic_gpus")  # fmt: skip
 
 
 def _kind_from_name(name: str) -> str:

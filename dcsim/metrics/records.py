@@ -195,6 +195,25 @@ class JobFinished:
     kind: str = "job_finished"
 
 
+@record("elastic_spans", emitter="on_elastic_span", returns_row=True)
+@dataclass(frozen=True, slots=True)
+class ElasticSpan:
+    """An elastic job's run held ``gpus`` GPUs from ``time`` until ``until`` (NaN: still at the end).
+
+    One per GPU count of each run: ``first`` marks the count a run started at, the others
+    are resizes. ``pool`` is the run's (its first node's at its start), as its GPU-time is
+    counted there.
+    """
+
+    time: F64
+    job_id: I64
+    pool: I32
+    gpus: I32
+    until: F64
+    first: Flag
+    kind: str = "elastic_span"
+
+
 @record("interrupted", ordered=True)
 @dataclass(frozen=True, slots=True)
 class JobInterrupted:

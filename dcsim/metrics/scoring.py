@@ -19,6 +19,7 @@ from dcsim.core.table import Table
 from dcsim.infra.sites import SiteTimes
 from dcsim.infra.spec import Costs
 from dcsim.infra.topology import Pool
+from dcsim.metrics.elastic_scores import elastic_metrics, extra_gpu_seconds, extra_spans
 from dcsim.metrics.fault_scores import (
     FaultData,
     fault_metrics,
@@ -271,17 +272,22 @@ def by_site_and_gpu_type(
     return out
 
 
-def job_spans(jobs: Table, window: Window, runs: Table | None) -> tuple[np.ndarray, ...]:
+def job_spans(jobs: Table, window: Window, runs: Table | None, elastic: Table | None = None) -> tuple[np.ndarray, ...]:
     """Every stretch of GPUs held by a job: ``(start, end, gpus, pool, class code)`` (end NaN: still running).
 
-    From each run when jobs were interrupted, else from each started job's first start to its finish.
+    From each run when jobs were interrupted, else from each started job's first start to its finish;
+    with ``elastic`` spans, each adds what its run held beyond its nominal count (or less: negative).
     """
     codes = jobs.coded("job_class").codes
     if runs is not None and len(runs):
         ids = runs["job_id"]
-        return runs["start_s"], runs["end_s"], jobs["gpus"][ids], runs["pool"], codes[ids]
-    ran = jobs["pool"] >= 0
-    return jobs["start_s"][ran], jobs["finish_s"][ran], jobs["gpus"][ran], jobs["pool"][ran], codes[ran]
+        out = runs["start_s"], runs["end_s"], jobs["gpus"][ids], runs["pool"], codes[ids]
+    else:
+        ran = jobs["pool"] >= 0
+        out = jobs["start_s"][ran], jobs["finish_s"][ran], jobs["gpus"][ran], jobs["pool"][ran], codes[ran]
+    if elastic is None:
+        return out
+    return tuple(np.concatenate(pair) for pair in zip(out, extra_spans(elastic, jobs), strict=True))
 
 
 def summarize(
@@ -300,6 +306,7 @@ def summarize(
     times: SiteTimes | None = None,
     replica_spans: tuple[np.ndarray, ...] | None = None,
     levels: Sequence[Steps] | None = None,
+    elastic: Table | None = None,
 ) -> dict[str, Any]:
     """Score one run: every contract metric, plus queue, placement, per-class, per-site and per-GPU-type figures.
 
@@ -331,6 +338,8 @@ def summarize(
             (needed when prices vary and there are services).
         levels: GPUs installed in each pool over time, when timed events add or remove racks: with
             prices that vary, idle power is integrated bin by bin against them.
+        elastic: the elastic runs' spans at each GPU count (:func:`dcsim.metrics.elastic_scores.elastic_spans_table`;
+            None: no elastic job ran): GPU-time counts the GPUs they held.
 
     Returns:
         Nested by the part of each name before its first dot.
@@ -344,6 +353,8 @@ def summarize(
         share = np.array([s / (p.gpus * window.length) for s, p in zip(installed_s, pools, strict=True)])
     runs = faults.runs if faults is not None and len(faults.interruptions) else None
     busy = busy_gpu_seconds(jobs, window, len(pools), runs)
+    if elastic is not None:
+        busy = busy + extra_gpu_seconds(elastic, jobs, window, len(pools))
     if replicas is not None:
         busy = busy + replicas[0]
     allocated = float(busy.sum()) / capacity_s if window.length > 0 else 0.0
@@ -369,7 +380,7 @@ def summarize(
     spare_gpus = sum(spare_nodes * p.gpus_per_node for p in pools)
     costs_of = [(site_costs or {}).get(p.site, costs) for p in pools]
     nonproductive = nonproductive_by_pool(jobs, faults, window, len(pools)) if faults else np.zeros(len(pools))
-    start, end, gpus, pool, code = job_spans(jobs, window, runs)
+    start, end, gpus, pool, code = job_spans(jobs, window, runs, elastic)
     n_classes = len(jobs.coded("job_class").names)
     edges = np.array([window.start, window.end])
     if times is not None and window.length > 0:
@@ -448,7 +459,8 @@ def summarize(
         classes[job_class.names[code]]["carbon_kg"] = float(class_carbon[code])
 
     return _finite({
-        "jobs": {**job_metrics(jobs, window), **preemption_metrics(jobs, faults, window)},
+        "jobs": {**job_metrics(jobs, window), **preemption_metrics(jobs, faults, window),
+                 **(elastic_metrics(elastic, window) if elastic is not None else {})},
         "utilization": {
             "gpu_allocated": allocated,
             "gpu_productive": productive_s / capacity_s if window.length > 0 else 0.0,

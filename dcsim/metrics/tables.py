@@ -6,6 +6,7 @@ writing them costs no pandas import; ``Table.to_pandas`` gives a DataFrame.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from dcsim.core.table import Coded, Table
 from dcsim.faults.spec import COMPONENTS
 from dcsim.infra.topology import LOCALITY_NAMES, Topology
 from dcsim.metrics.collector import Collector
+from dcsim.metrics.elastic_scores import ends
 from dcsim.metrics.records import RECORDS, REPAIRED_BY, REQUEST_STATUS
 from dcsim.metrics.window import sums_up_to
 from dcsim.workload.jobs import DECOMMISSIONED, FAILURE, MAINTENANCE, REASONS, STATE_NAMES
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def jobs_table(col: Collector, topology: Topology) -> Table:
+def jobs_table(col: Collector, topology: Topology, end: float = math.nan) -> Table:
     """One row per submitted job: what it asked for, when it waited, ran and finished.
 
     Columns (times in s from the start of the run; NaN where the event did not happen):
@@ -34,6 +36,8 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
     interval at the first start: Young/Daly's for ``young_daly``) and ``trace_id`` for trace jobs. ``start_s``, the
     placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
     failures that cut the job short, ``evictions`` planned maintenance, ``preemptions`` a policy's preemptions.
+    With elastic classes, ``mean_gpus`` (GPUs held, time-weighted over its runs; runs still going count
+    until ``end``, the end of the simulation) and ``resizes`` (changes of its count while running).
     """
     sub = col.columns("job_submitted")
     n = sub["time"].size
@@ -116,6 +120,10 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         "network_slowdown": network_slowdown(col, n),
     }
     columns.update(routing_columns(col, n, topology.site_names))
+    if len(col.elastic_spans["time"]):
+        spans = elastic_spans_table(col)
+        assert spans is not None
+        columns.update(elastic_columns(spans, n, end))
     if col.checkpoint_intervals:
         interval = np.full(n, np.nan)
         interval[list(col.checkpoint_intervals)] = list(col.checkpoint_intervals.values())
@@ -127,6 +135,32 @@ def jobs_table(col: Collector, topology: Topology) -> Table:
         on_trace[ids] = col.trace_rows[: ids.size]
         columns["trace_id"] = trace_id_column(col.trace_ids, on_trace)
     return Table(columns)
+
+
+def elastic_spans_table(col: Collector) -> Table | None:
+    """Every span of an elastic run at one GPU count: ``start_s, job_id, pool, gpus, end_s, first`` (None: none)."""
+    if not len(col.elastic_spans["time"]):
+        return None
+    return record_table(col, "elastic_span", time="start_s", until="end_s")
+
+
+def elastic_columns(spans: Table, n: int, end: float) -> dict[str, np.ndarray]:
+    """The jobs table's elastic columns, for ``n`` jobs; runs still going end at ``end``.
+
+    ``mean_gpus``: GPUs held, time-weighted over all its runs (NaN: it never ran elastic);
+    ``resizes``: changes of its GPU count while running.
+    """
+    length = ends(spans, end) - spans["start_s"]
+    ids = spans["job_id"]
+    seconds = np.bincount(ids, weights=length, minlength=n)
+    gpu_seconds = np.bincount(ids, weights=length * spans["gpus"], minlength=n)
+    counts = np.bincount(ids, minlength=n)
+    last = np.zeros(n, dtype=np.int64)
+    last[ids] = spans["gpus"]  # a run of no length (resized at once): its count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(seconds > 0, gpu_seconds / seconds, np.where(counts > 0, last, np.nan))
+    resizes = np.bincount(ids[~spans["first"]], minlength=n).astype(np.int64)
+    return {"mean_gpus": mean, "resizes": resizes}
 
 
 def routing_columns(col: Collector, n: int, sites: Sequence[str]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Each kind of decision has one Protocol and one registry. Policies read views
 from __future__ import annotations
 
 from dcsim.core.registry import Registry
+from dcsim.policies import elastic as _elastic  # noqa: F401  (registers the `elastic` scheduler)
 from dcsim.policies import gavel as _gavel  # noqa: F401  (registers the `gavel` scheduler)
 from dcsim.policies import lp as _lp  # noqa: F401  (registers the `lp` scheduler)
 from dcsim.policies.autoscaling import AUTOSCALER

@@ -1,7 +1,8 @@
 """Job schedulers: which queued jobs start, where, and which running ones to preempt.
 
 One Protocol, :class:`Scheduler`: ``decide(queue, cluster, now)`` returns decisions,
-``(job, placement)`` starts and :class:`Preempt` preemptions, which the engine applies one
+``(job, placement)`` starts, :class:`Preempt` preemptions and :class:`Resize` changes of an
+elastic job's GPUs, which the engine applies one
 by one, in order, each before the next is drawn (so a lazy iterator sees the GPUs taken
 by the starts before it). The engine calls it after every event that may let a job start
 (an arrival, a run ending, capacity back), or, for a scheduler with an :class:`Epoch`,
@@ -39,8 +40,19 @@ class Preempt(NamedTuple):
     reason: str
 
 
-Decision = tuple[JobView, Placement] | Preempt
-"""A start ``(job, placement)`` or a :class:`Preempt`."""
+class Resize(NamedTuple):
+    """A decision to move a running elastic job to ``placement`` now: more or fewer GPUs, keeping its work.
+
+    The new placement holds between its class's ``min_gpus`` and ``max_gpus``; on each node
+    at most the GPUs it holds there plus those free. The job then runs at its speed-up there.
+    """
+
+    job: JobView
+    placement: Placement
+
+
+Decision = tuple[JobView, Placement] | Preempt | Resize
+"""A start ``(job, placement)``, a :class:`Preempt` or a :class:`Resize`."""
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,22 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
                          "with last_checkpoint each preemption loses the work since the last checkpoint and a job "
                          "may never finish: set `preemption: {save: on_preemption}` (a job saves as it leaves, as "
                          "Gavel assumes)"))  # fmt: skip
+    problems += elastic_problems(sc)
     return problems
+
+
+def elastic_problems(sc: Scenario) -> list[tuple[str, str]]:
+    """An elastic class needs the scheduler that resizes it (under another it would run rigid, the block unused)."""
+    if sc.policies.scheduler.name == "elastic":
+        if sc.policies.site_router is not None:
+            why = "the `elastic` scheduler keeps one queue, which a site router splits by site (not modelled yet)"
+            return [("policies.scheduler", f"{why}; drop policies.site_router, or use fifo")]
+        return []
+    return [
+        (f"workload.jobs.{i}.elastic", f"only the `elastic` scheduler resizes elastic jobs, not "
+         f"{sc.policies.scheduler.name!r}; set policies.scheduler: elastic, or drop `elastic`")
+        for i, cls in enumerate(sc.workload.jobs) if cls.elastic is not None
+    ]  # fmt: skip
 
 
 def routing_problems(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ PREEMPT_REASONS = REASONS[MAINTENANCE + 1 : DECOMMISSIONED]
 
 if TYPE_CHECKING:
     from dcsim.faults.checkpoint import RunClock
+    from dcsim.workload.elastic import ElasticPlan
 
 
 class Holder(Protocol):
@@ -59,9 +60,11 @@ class Job:
         "clock",
         "communication",
         "duration",
+        "elastic",
         "estimate",
         "expected_duration",
         "gpus",
+        "held",
         "id",
         "interruptions",
         "job_class",
@@ -125,6 +128,10 @@ class Job:
         self.speeds: tuple[float, ...] | None = None  # rate per pool id (None: 1 everywhere)
         self.clock: RunClock | None = None  # the run's position once its rate has changed
         self.token = 0  # the run's pending end event is the one with this token
+        #: An elastic class's GPU range and speed-up curve (None: rigid, it runs on ``gpus``).
+        self.elastic: ElasticPlan | None = None
+        #: GPUs the run holds now (an elastic job's; a rigid one holds ``gpus``).
+        self.held = gpus
 
     def lose(self, reason: str, failure: Any = None) -> None:
         """Lose the GPUs of this run now (a :class:`Holder`): see :meth:`dcsim.engine.runs.Runs.lose`."""
@@ -141,6 +148,7 @@ class Job:
         job.checkpoint_size = self.checkpoint_size
         job.speeds = self.speeds
         job.communication = self.communication
+        job.elastic = self.elastic
         job.work_left = work_left
         job.restarts = self.restarts + 1
         job.interruptions = self.interruptions + failed

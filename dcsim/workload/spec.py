@@ -16,6 +16,7 @@ from dcsim.core import units
 from dcsim.core.spec import MAX_SIGMA, MIN_SHAPE, Bytes, DurationUnit, PerSecond, PositiveSeconds, Seconds, Strict
 from dcsim.core.text import quote
 from dcsim.infra.spec import MAX_GPUS
+from dcsim.workload.elastic import ElasticSpec
 
 
 # --------------------------------------------------------------------------- distributions
@@ -302,11 +303,36 @@ class JobClass(Strict):
         description="how long after submission a job may be held back for cheaper or cleaner power, e.g. 12h "
         "(a site router that looks ahead, cheapest_now or lowest_carbon, decides; 0: never)",
     )
+    elastic: ElasticSpec | None = Field(
+        None,
+        description="run on any GPU count from min_gpus to max_gpus with a speed-up curve (`gpus` is the count "
+        "`duration` is measured at); the `elastic` scheduler grows and shrinks the jobs (none: rigid)",
+    )
 
     @model_validator(mode="after")
     def _batch_needs_count(self) -> JobClass:
         if isinstance(self.arrival, BatchArrival) and self.count is None:
             raise ValueError("a `batch` arrival needs `count` (how many jobs arrive)")
+        return self
+
+    @model_validator(mode="after")
+    def _elastic_range(self) -> JobClass:
+        elastic = self.elastic
+        if elastic is None:
+            return self
+        if not isinstance(self.gpus, ChoiceCount):
+            raise ValueError("an `elastic` class needs `gpus` as a count or {values: [...]} (the counts its "
+                             "duration is measured at), not an empirical column")  # fmt: skip
+        outside = [g for g in self.gpus.values if not elastic.min_gpus <= g <= elastic.max_gpus]
+        if outside:
+            raise ValueError(f"`gpus` {outside[0]} is outside `elastic` {elastic.min_gpus} to {elastic.max_gpus} "
+                             "GPUs; the duration is measured at a count the job may run on")  # fmt: skip
+        if self.communication is not None:
+            raise ValueError("an `elastic` class with a `communication` profile is not modelled yet (its traffic "
+                             "would change with its GPU count); drop one of them")  # fmt: skip
+        if self.checkpoint is not None and self.checkpoint.size is not None:
+            raise ValueError("an `elastic` class with a checkpoint `size` is not modelled yet; give the checkpoint "
+                             "a fixed `write` time instead")  # fmt: skip
         return self
 
 

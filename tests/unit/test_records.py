@@ -19,6 +19,7 @@ EXAMPLES = {
     "job_submitted": {"time": 1.5, "job_id": 0, "job_class": "train", "tenant": "t1", "priority": 3, "gpus": 8,
                       "duration_s": 3600.0, "estimate_s": 7200.0},
     "job_started": {"time": 2.5, "job_id": 0, "pool": 1, "first_node": 4, "nodes": 2, "racks": 1, "locality": 1},
+    "elastic_span": {"time": 2.5, "job_id": 0, "pool": 1, "gpus": 12, "until": 7.0, "first": True},
     "job_finished": {"time": 3.5, "job_id": 0},
     "job_interrupted": {"time": 3.0, "job_id": 0, "failure": 0, "lost_s": 60.0, "restart_s": 30.0, "reason": 0,
                         "requeued": True},
