@@ -95,6 +95,7 @@ class Case:
     backfill: bool = False
     cli: bool = False  # also time the full CLI path
     fixed_nodes: int = 0  # 0: 125 nodes per 10,000 jobs
+    scheduler: str = ""  # a scheduler by name (the zoo's: bench/zoo_bench.py); "" fifo, with ``backfill``
 
     @property
     def nodes(self) -> int:
@@ -119,6 +120,11 @@ def scenario_data(case: Case) -> dict[str, Any]:
     if case.nodes % NODES_PER_RACK:
         racks, per_rack = case.nodes, 1
     scheduler: Any = {"name": "fifo", "params": {"backfill": True}} if case.backfill else "fifo"
+    more: dict[str, Any] = {}
+    if case.scheduler:
+        scheduler = case.scheduler
+        # A preempted job resumes where it stopped (preempt-resume, as Tiresias assumes), not from scratch.
+        more = {"preemption": {"save": "on_preemption"}}
     return {
         "name": f"bench-{case.name}-{case.jobs}",
         "seed": SEED,
@@ -137,6 +143,7 @@ def scenario_data(case: Case) -> dict[str, Any]:
             ]
         },
         "policies": {"scheduler": scheduler, "placement": "first_fit"},
+        **more,
     }
 
 

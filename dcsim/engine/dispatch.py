@@ -106,7 +106,17 @@ class Dispatcher:
         self.place = place
         self.epoch = self.scheduler.epoch
         backfill = isinstance(self.scheduler, KeyOrder) and self.scheduler.class_heads
+        if builtin and callable(getattr(policy, "bind_placement", None)):
+            # A built-in scheduler that places through the scenario's placement policy (the zoo's)
+            # also reads the queue's per-class runs as an index.
+            policy.bind_placement(place, class_heads, cluster)
+            backfill = True
+        if builtin and callable(getattr(policy, "run_started", None)):
+            runs.watcher = policy  # it indexes the running jobs (estimated ends, attained service)
         self.queue = JobQueue(by_class=backfill, partition=partition)
+        #: The scheduler asks to be asked again at a time (``wake_at``, read after each pass).
+        self._wakes = builtin and hasattr(policy, "wake_at")
+        self._wake = (float("inf"), 0)  # (time of the pending wake-up, its token)
         #: A plug-in scheduler's view of the queue, and the engine's own handles on it.
         self.queue_view, self._refresh, self._job_of_shown = queue_view(
             self.queue, None if self.epoch is None else self.epoch.window
@@ -243,6 +253,29 @@ class Dispatcher:
             for job in held:
                 queue.push(self.key(job), job)
             self._ask_again()
+        if self._wakes:
+            self._arm()
+
+    def _arm(self) -> None:
+        """Schedule the wake-up the scheduler asks for (``wake_at``), unless one as early is pending.
+
+        One pending wake-up at most: a later one replaces it by its token, so a stale one does nothing.
+        """
+        at = self.scheduler.wake_at  # type: ignore[attr-defined]
+        pending, token = self._wake
+        if at is None or at >= pending:
+            return
+        now = self.env.now
+        self._wake = (at, token + 1)
+        self.env.timeout(max(at - now, 0.0), token + 1).callbacks.append(self._woken)
+
+    def _woken(self, event: Any) -> None:
+        """A wake-up the scheduler asked for: a pass now (a stale one, replaced since, does nothing)."""
+        if event.value != self._wake[1]:
+            return
+        self._wake = (float("inf"), event.value)
+        self.schedule()
+        self.settled()
 
     def _drawn(self, decisions: Any) -> Iterator[Any]:
         """A plug-in's decisions, drawn one at a time; what it raises while making them names it."""

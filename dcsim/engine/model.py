@@ -97,8 +97,10 @@ class DataCenterModel:
         #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
         #: preemption need them: the plain engine stays lean.
         elastic = any(c.elastic is not None for c in wl.jobs)  # a resize finds its job's nodes
-        self.track = (reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)
-                      or elastic)  # fmt: skip
+        self.track = (
+            reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)
+            or elastic or getattr(self.dispatch.scheduler, "tracks_runs", False)
+        )  # fmt: skip
         runs.save_on_preempt = scenario.preemption.save == "on_preemption"
         if self.track:
             runs.track = True

@@ -80,6 +80,9 @@ class Runs:
         self.started: Callable[[Job], None] | None = None
         #: Each running elastic job's open ``elastic_span`` record (its row) and its run's pool.
         self.spans: dict[int, tuple[int, int]] = {}
+        #: A scheduler that indexes the running jobs: told of each start (``run_started(job)``, its rate
+        #: known) and each end or loss (``run_left(job)``); set by the dispatcher.
+        self.watcher: Any = None
 
     def holders(self, node: int) -> list[Job]:
         """The runs holding GPUs on ``node`` (a live list: do not keep it)."""
@@ -111,6 +114,8 @@ class Runs:
         if self.network is not None and job.communication is not None and len(placement) > 1:
             job.rate = self.network.start(job, placement, job.rate)  # its share of the fabric, and others' new shares
         rate = job.rate
+        if self.watcher is not None:
+            self.watcher.run_started(job)
         if not self.track:
             self.env.timeout(job.duration / rate, job).callbacks.append(self._finish)
             return
@@ -232,6 +237,8 @@ class Runs:
         self.count -= 1
         if job.elastic is not None:
             self.collector.elastic_spans["until"][self.spans.pop(job.id)[0]] = self.env.now
+        if self.watcher is not None:
+            self.watcher.run_left(job)
         if self.track:
             for n, _ in job.placement:
                 self.node_jobs[n].remove(job)
@@ -310,6 +317,8 @@ class Runs:
         failed = code == FAILURE
         again = job.requeued(job.work_left - saved, failed=failed)
         again.restart_cost = restart_cost
+        again.attained = job.attained + job.gpus * (now - job.start_time)
+        again.last_run = (job.start_time, now)
         limit = self.rel.max_restarts if self.rel is not None else None
         requeue = not failed or limit is None or again.interruptions <= limit  # only failures count
         if failure is not None:

@@ -10,6 +10,7 @@ from dcsim.core.registry import Registry
 from dcsim.policies import elastic as _elastic  # noqa: F401  (registers the `elastic` scheduler)
 from dcsim.policies import gavel as _gavel  # noqa: F401  (registers the `gavel` scheduler)
 from dcsim.policies import lp as _lp  # noqa: F401  (registers the `lp` scheduler)
+from dcsim.policies import zoo as _zoo  # noqa: F401  (registers the zoo's schedulers)
 from dcsim.policies.autoscaling import AUTOSCALER
 from dcsim.policies.balancing import LOAD_BALANCER
 from dcsim.policies.fairness import FAIRNESS

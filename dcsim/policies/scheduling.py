@@ -77,10 +77,13 @@ class Scheduler(Protocol):
             :class:`Epoch` to be asked periodically and after events, batched.
         preempts: True if ``decide`` may return :class:`Preempt` (the engine then tracks
             running jobs and shows them in ``cluster.running()``).
+        tracks_runs: True if ``decide`` reads the running jobs (``cluster.running()``: their
+            estimated ends, say) without preempting; the engine then tracks them too.
     """
 
     epoch: Epoch | None
     preempts: bool
+    tracks_runs: bool
 
     def key(self, job: JobView) -> Any:
         """The queue's order: a sort key fixed when the job is queued (smaller first)."""
@@ -100,6 +103,7 @@ class SchedulerBase:
 
     epoch: Epoch | None = None
     preempts = False
+    tracks_runs = False
 
     def key(self, job: JobView) -> Any:
         """Submission time."""

@@ -55,6 +55,7 @@ class Job:
     """
 
     __slots__ = (
+        "attained",
         "checkpoint",
         "checkpoint_size",
         "clock",
@@ -68,6 +69,7 @@ class Job:
         "id",
         "interruptions",
         "job_class",
+        "last_run",
         "placement",
         "pools",
         "priority",
@@ -132,6 +134,9 @@ class Job:
         self.elastic: ElasticPlan | None = None
         #: GPUs the run holds now (an elastic job's; a rigid one holds ``gpus``).
         self.held = gpus
+        #: GPU-seconds held in its earlier runs (LAS, Tiresias), and (start, end) of its last run (None: none yet).
+        self.attained = 0.0
+        self.last_run: tuple[float, float] | None = None
 
     def lose(self, reason: str, failure: Any = None) -> None:
         """Lose the GPUs of this run now (a :class:`Holder`): see :meth:`dcsim.engine.runs.Runs.lose`."""
@@ -152,6 +157,8 @@ class Job:
         job.work_left = work_left
         job.restarts = self.restarts + 1
         job.interruptions = self.interruptions + failed
+        job.attained = self.attained
+        job.last_run = self.last_run
         return job
 
     def __lt__(self, other: Job) -> bool:

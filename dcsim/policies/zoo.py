@@ -1,0 +1,955 @@
+"""The scheduling policy zoo: the baselines scheduling papers compare against.
+
+- ``easy_backfill`` (EASY: Lifka 1995; Mu'alem & Feitelson, IEEE TPDS 2001) and
+  ``conservative_backfill`` (Mu'alem & Feitelson 2001): FIFO with reservations made from the
+  running jobs' estimated ends, so that a job started out of order delays no reservation.
+- ``srtf``: preemptive shortest remaining time first on the declared run times (SRPT with exact
+  estimates; Schrage & Miller 1966).
+- ``las``: least attained service first (foreground-background; Rai, Urvoy-Keller & Biersack
+  2003), preemptive, GPU-seconds of service counted over all of a job's runs.
+- ``tiresias``: Tiresias' discretized two-dimensional LAS (Gu et al., NSDI 2019): K queues by
+  attained GPU-service, FIFO in each, starved jobs promoted.
+
+They are built-in schedulers with ``decide(queue, cluster, now)`` and place jobs through the
+scenario's placement policy (the dispatcher hands it over with :meth:`_Zoo.bind_placement`).
+They index the running jobs themselves: the engine tells them of each start and each end
+(``run_started``/``run_left``, through :attr:`dcsim.engine.runs.Runs.watcher`). A pass reads
+the queue through :class:`dcsim.views.QueueLike` and uses its per-class runs
+(``queue.classes``: one sorted run per (pools, GPUs)) as an index when there is one, so that
+a class that cannot start is dropped whole, not job by job; without it (a queue facade) the
+pass iterates the queue in order and decides the same.
+
+Estimates. A job's declared run time is ``job.estimate``; what is left of it is the estimate
+minus the work done in earlier runs (:func:`estimated_left`, never below 0). A running job's
+estimated end is its start + its restart time + what was left of its estimate at its start,
+divided by its rate at its start (a later change of rate, under fabric contention say, is not
+followed: the estimate is the user's, and users do not follow it either). A job running past
+its estimated end is taken to end *now* (it may end at any moment): its GPUs count as free at
+the current time in every reservation, so a reservation is never in the past.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from heapq import heapify, heappop, heappush, nsmallest
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dcsim.policies.scheduling import SCHEDULER, Preempt, SchedulerBase
+from dcsim.views import ClusterView, JobView, QueueLike
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from dcsim.infra.cluster import Placement
+
+QUEUED, RUNNING = 0, 1  # the job states (dcsim.workload.jobs): policies read, never import the engine's
+#: Time within which a service threshold counts as crossed (float rounding of event times), s.
+_TOLERANCE_S = 1e-6
+
+
+def estimated_left(job: JobView) -> float:
+    """Declared run time the job has left, s of work: its estimate minus the work done in earlier runs."""
+    return max(job.estimate - (job.duration - job.work_left), 0.0)  # type: ignore[attr-defined]
+
+
+def _pool_gpus(placement: Sequence[tuple[int, int]], node_pool: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """``(pool, GPUs)`` of a placement, one pair per pool."""
+    if len(placement) == 1:
+        node, gpus = placement[0]
+        return ((node_pool[node], gpus),)
+    out: dict[int, int] = {}
+    for node, gpus in placement:
+        pool = node_pool[node]
+        out[pool] = out.get(pool, 0) + gpus
+    return tuple(out.items())
+
+
+def _in_pools(pool_gpus: tuple[tuple[int, int], ...], pools: Sequence[int]) -> int:
+    """GPUs of ``pool_gpus`` in ``pools``."""
+    if len(pool_gpus) == 1:
+        pool, gpus = pool_gpus[0]
+        return gpus if pool in pools else 0
+    return sum(g for p, g in pool_gpus if p in pools)
+
+
+def _free_in(cluster: ClusterView, pools: Sequence[int]) -> int:
+    """Free GPUs in ``pools``."""
+    free = cluster.pool_free
+    if len(pools) == 1:
+        return free[pools[0]]
+    return sum(free[p] for p in pools)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Zoo(SchedulerBase):
+    """What the zoo's schedulers share: the placement policy, the queue's class index, the running jobs.
+
+    ``order(job)`` is the queue's order (the key, without side effects); ``key(job)``, which the
+    engine calls as it queues each job, is the same.
+    """
+
+    Params = _Params
+    tracks_runs = True
+
+    def __init__(self, params: Any, rng: np.random.Generator) -> None:
+        self.params, self.rng = params, rng
+        self.place: Callable[[Any, Any], Placement | None] = lambda job, cluster: None
+        #: The placement policy's fit depends only on a job's pools and GPUs (a failed fit drops its class).
+        self.uniform = False
+        #: Running jobs by id, as told by the engine.
+        self.running: dict[int, Any] = {}
+        self.node_pool: Sequence[int] = ()
+
+    def bind_placement(
+        self, place: Callable[[Any, Any], Placement | None], uniform_in_class: bool, cluster: ClusterView
+    ) -> None:
+        """Take the scenario's placement policy and the cluster (called by the dispatcher, before any start)."""
+        self.place, self.uniform = place, uniform_in_class
+        self.node_pool = tuple(cluster.node_pool)
+
+    def order(self, job: JobView) -> Any:
+        """The queue's order (smaller first)."""
+        return job.submit_time
+
+    def key(self, job: JobView) -> Any:
+        """The queue's order, as the engine queues the job."""
+        return self.order(job)
+
+    def run_started(self, job: Any) -> None:
+        """The engine started ``job`` (its placement and rate are set)."""
+        self.running[job.id] = job
+
+    def run_left(self, job: Any) -> None:
+        """``job``'s run ended (finished or lost)."""
+        self.running.pop(job.id, None)
+
+    def candidates(self, queue: QueueLike, skip: Callable[[Any], bool]) -> Iterator[Any]:
+        """Queued jobs in the queue's order; ``skip(job)`` True drops the rest of the job's class.
+
+        With the queue's per-class runs (``queue.classes``) a dropped class costs nothing more
+        (its runs are merged by a heap of class heads: O(log classes) per job offered); without
+        them (a facade) every queued job is offered in order, and those of a dropped class are
+        passed over.
+        """
+        runs = getattr(queue, "classes", None)
+        if runs is None:
+            dropped: set[tuple[Any, int]] = set()
+            for job in queue:
+                cls = (job.pools, job.gpus)
+                if cls in dropped:
+                    continue
+                yield job
+                if skip(job):
+                    dropped.add(cls)
+            return
+        heads: list[tuple[Any, int, int, Iterator[Any], Any]] = []
+        for i, run in enumerate(runs.values()):
+            if run.first() is None:  # (moves the run's head past the jobs that left: they are not walked again)
+                continue
+            it = iter(run)
+            job = next(it, None)
+            if job is not None:
+                heads.append((self.order(job), job.id, i, it, job))
+        heapify(heads)
+        while heads:
+            _, _, i, it, job = heappop(heads)
+            yield job
+            if skip(job):
+                continue
+            following = next(it, None)
+            if following is not None:
+                heappush(heads, (self.order(following), following.id, i, it, following))
+
+    @staticmethod
+    def rate_on(job: Any, placement: Sequence[tuple[int, int]], cluster: ClusterView) -> float:
+        """The job's rate on ``placement`` (its slowest GPUs)."""
+        speeds = getattr(job, "speeds", None)
+        if speeds is None:
+            return 1.0
+        node_pool = cluster.node_pool
+        return min(speeds[node_pool[n]] for n, _ in placement)
+
+
+# ---------------------------------------------------------------------- backfill
+class _Ends:
+    """The running jobs' estimated ends, sorted: ``(end, job id, (pool, GPUs) pairs)``."""
+
+    __slots__ = ("at", "items")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[float, int, tuple[tuple[int, int], ...]]] = []
+        self.at: dict[int, float] = {}
+
+    def add(self, job: Any, node_pool: Sequence[int]) -> None:
+        """A started job: its estimated end (see the module)."""
+        end = job.start_time + job.restart_cost + estimated_left(job) / (job.rate if job.rate > 0 else 1e-300)
+        self.at[job.id] = end
+        insort(self.items, (end, job.id, _pool_gpus(job.placement, node_pool)))
+
+    def remove(self, job: Any) -> None:
+        """An ended job."""
+        end = self.at.pop(job.id, None)
+        if end is not None:
+            items = self.items
+            del items[bisect_left(items, (end, job.id))]
+
+    def shadow(self, now: float, gpus: int, pools: Sequence[int], free: int) -> tuple[float, int]:
+        """The reservation of ``gpus`` GPUs in ``pools`` with ``free`` free now: (shadow time, extra GPUs).
+
+        The shadow time is the first estimated end (now at the earliest) by which enough GPUs
+        in ``pools`` are free; the extra GPUs are those free then beyond ``gpus``. inf and 0:
+        the running jobs never free enough (GPUs are down).
+        """
+        avail = free
+        shadow = math.inf
+        for end, _, pool_gpus in self.items:
+            end = max(end, now)
+            if end > shadow:
+                break
+            avail += _in_pools(pool_gpus, pools)
+            if shadow == math.inf and avail >= gpus:
+                shadow = end
+        if shadow == math.inf and free < gpus:
+            return shadow, 0
+        return (now if shadow == math.inf else shadow), avail - gpus
+
+
+class _Backfill(_Zoo):
+    """A FIFO queue with backfill that reads the running jobs' estimated ends."""
+
+    def __init__(self, params: Any, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        self.ends = _Ends()
+
+    def run_started(self, job: Any) -> None:
+        """Index its estimated end."""
+        super().run_started(job)
+        self.ends.add(job, self.node_pool)
+
+    def run_left(self, job: Any) -> None:
+        """Drop its estimated end."""
+        super().run_left(job)
+        self.ends.remove(job)
+
+
+@SCHEDULER.register("easy_backfill")
+class EasyBackfill(_Backfill):
+    """EASY backfill (Lifka 1995; Mu'alem & Feitelson, IEEE TPDS 2001): FIFO, and one reservation, the head's.
+
+    Jobs start in submission order while they fit. When the first job (the head) does not,
+    it gets a reservation: the *shadow time*, the first estimated end of a running job by
+    which enough GPUs are free in its pools, and the *extra GPUs*, those free then beyond
+    its need. A later job starts now if it fits and either ends (by its estimate) by the
+    shadow time or takes only extra GPUs (GPUs of its placement in the head's pools; each
+    such start uses them up). So no start out of order delays the head, by the estimates.
+
+    GPU types and nodes: the reservation counts GPUs in the head's pools (each pool one GPU
+    type of one site), not nodes: at the shadow time enough GPUs are free there by the
+    estimates, but a node-level placement may need more (a multi-node job wants whole nodes
+    its placement policy can find); the head then starts at a later end, when it fits, and
+    the reservation is made again at every pass. Estimates: see :mod:`dcsim.policies.zoo`.
+
+    Cost per decision: an arrival is offered alone (O(log running) when it is the head that
+    does not fit, O(1) otherwise, against the reservation kept since the last pass); a pass
+    after an end walks the estimated ends (a sorted list) up to the shadow time and offers
+    later jobs class by class (the queue's runs per (pools, GPUs), merged by a heap of class
+    heads): a class whose first job does not fit is dropped whole (O(log classes)), and
+    a class that fits but may take no extra GPUs is offered only while a job of it could end
+    by the shadow time (its shortest estimate, from a heap per class). Jobs are taken as
+    running at the rate of their start. ``reservations`` keeps, per job that was ever a
+    blocked head, its first shadow time (for tests: with exact estimates it starts by then).
+    """
+
+    def __init__(self, params: Any, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        #: First shadow time of each job that was a blocked head (job id -> s).
+        self.reservations: dict[int, float] = {}
+        #: The reservation of the last pass: (head id, busy, down, shadow, extra), for arrivals.
+        self._kept: tuple[int, int, int, float, int] | None = None
+        #: Per job class (pools, GPUs): a heap of (estimate left, id, job) of its queued jobs.
+        self._shortest: dict[tuple[Any, int], list[tuple[float, int, Any]]] = {}
+
+    def key(self, job: JobView) -> Any:
+        """Submission time; the job's estimate joins its class's heap of estimates."""
+        cls = (job.pools, job.gpus)
+        heap = self._shortest.get(cls)
+        if heap is None:
+            heap = self._shortest[cls] = []
+        heappush(heap, (estimated_left(job), job.id, job))
+        if len(heap) > 1024 and len(heap) > 4 * sum(1 for e in heap if e[2].state == QUEUED):
+            heap[:] = [e for e in heap if e[2].state == QUEUED]
+            heapify(heap)
+        return job.submit_time
+
+    def _shortest_left(self, job: Any) -> float:
+        """The shortest estimate left of the queued jobs of ``job``'s class (inf: none known)."""
+        heap = self._shortest.get((job.pools, job.gpus))
+        if not heap:
+            return 0.0  # the job was not queued through key(): take it as short, offer it
+        while heap and heap[0][2].state != QUEUED:
+            heappop(heap)
+        return heap[0][0] if heap else math.inf
+
+    def _reserve(self, head: Any, cluster: ClusterView, now: float) -> tuple[float, int]:
+        shadow, extra = self.ends.shadow(now, head.gpus, head.pools, _free_in(cluster, head.pools))
+        self.reservations.setdefault(head.id, shadow)
+        self._kept = (head.id, cluster.busy_gpus, cluster.down_gpus, shadow, extra)
+        return shadow, extra
+
+    def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
+        """Starts: the head while it fits, then later jobs that do not delay its reservation."""
+        arrival = queue.arrival
+        if arrival is not None:
+            return self._arrived(arrival, queue, cluster, now)
+        return self._pass(queue, cluster, now)
+
+    def _arrived(self, job: Any, queue: QueueLike, cluster: ClusterView, now: float) -> Iterator[Any]:
+        """Only the new job can have become startable: as the head, or against the head's reservation."""
+        placement = self.place(job, cluster)
+        if queue.arrival_first:
+            if placement is not None:
+                yield job, placement
+            else:
+                self._reserve(job, cluster, now)
+            return
+        if placement is None:
+            return
+        head = queue.first()
+        kept = self._kept
+        if kept is None or kept[0] != head.id or kept[1] != cluster.busy_gpus or kept[2] != cluster.down_gpus:
+            shadow, extra = self._reserve(head, cluster, now)
+        else:
+            shadow, extra = kept[3], kept[4]
+        if self._fits_beside(job, placement, head, shadow, extra, cluster, now) is not None:
+            yield job, placement
+
+    def _fits_beside(
+        self, job: Any, placement: Placement, head: Any, shadow: float, extra: int, cluster: ClusterView, now: float
+    ) -> int | None:
+        """The extra GPUs left if ``job`` starts now on ``placement`` beside the head's reservation, or None."""
+        end = now + job.restart_cost + estimated_left(job) / self.rate_on(job, placement, cluster)
+        if end <= shadow:
+            return extra
+        taken = _in_pools(_pool_gpus(placement, self.node_pool), head.pools)
+        return extra - taken if taken <= extra else None
+
+    def _pass(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterator[Any]:
+        place = self.place
+        while (head := queue.first()) is not None:
+            placement = place(head, cluster)
+            if placement is None:
+                break
+            yield head, placement
+        else:
+            return
+        shadow, extra = self._reserve(head, cluster, now)
+        if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
+            return
+        head_pools = head.pools
+        #: The smallest GPU count that did not fit, per pools (uniform placement: larger ones do not fit either).
+        failed: dict[Any, int] = {}
+        drop = [False]  # the job just offered says its whole class is out for this pass
+        for job in self.candidates(queue, lambda _job: drop[0]):
+            drop[0] = False
+            if job is head:
+                continue
+            limit = failed.get(job.pools)
+            if (limit is not None and job.gpus >= limit) or _free_in(cluster, job.pools) < job.gpus:
+                drop[0] = True
+                continue
+            # Taking more than the extra GPUs, it must end by the shadow time (extra GPUs only go down
+            # in a pass): can a job of its class?
+            if (
+                job.gpus > extra
+                and any(p in head_pools for p in job.pools)
+                and now + self._shortest_left(job) / self._speeds(job) > shadow
+            ):
+                drop[0] = True
+                continue
+            placement = place(job, cluster)
+            if placement is None:
+                if self.uniform:
+                    failed[job.pools] = min(job.gpus, failed.get(job.pools, job.gpus))
+                    drop[0] = True
+                continue
+            left = self._fits_beside(job, placement, head, shadow, extra, cluster, now)
+            if left is None:
+                continue  # this one ends after the shadow time; a later one of its class may not
+            extra = left
+            yield job, placement
+            if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
+                return
+
+    @staticmethod
+    def _speeds(job: Any) -> float:
+        """The job's fastest rate over its pools (1 without per-pool speeds)."""
+        speeds = getattr(job, "speeds", None)
+        return 1.0 if speeds is None else max(speeds[p] for p in job.pools)
+
+
+class _Profile:
+    """Free GPUs of one pool over time, a step function: ``free[i]`` from ``times[i]`` to the next time."""
+
+    __slots__ = ("free", "times")
+
+    def __init__(self, now: float, free: int) -> None:
+        self.times = [now]
+        self.free = [free]
+
+    def _cut(self, t: float) -> int:
+        """The index of the step starting at ``t`` (made if needed)."""
+        times = self.times
+        i = bisect_left(times, t)
+        if i < len(times) and times[i] == t:
+            return i
+        self.times.insert(i, t)
+        self.free.insert(i, self.free[i - 1])
+        return i
+
+    def add(self, start: float, end: float, gpus: int) -> None:
+        """``gpus`` more free from ``start`` to ``end`` (negative: taken)."""
+        i = self._cut(start)
+        j = self._cut(end) if end < math.inf else len(self.times)
+        free = self.free
+        for k in range(i, j):
+            free[k] += gpus
+
+    def earliest(self, gpus: int, duration: float, after: float) -> float:
+        """The first time >= ``after`` from which ``gpus`` are free for ``duration`` s (inf: never)."""
+        times, free = self.times, self.free
+        n = len(times)
+        i = max(bisect_left(times, after) - (0 if after in times else 1), 0)
+        while i < n:
+            if free[i] >= gpus:
+                start = max(times[i], after)
+                k = i + 1
+                while k < n and times[k] < start + duration and free[k] >= gpus:
+                    k += 1
+                if k == n or times[k] >= start + duration:
+                    return start
+                i = k
+            i += 1
+        return math.inf
+
+
+@SCHEDULER.register("conservative_backfill")
+class ConservativeBackfill(_Backfill):
+    """Conservative backfill (Mu'alem & Feitelson, IEEE TPDS 2001): every queued job gets a reservation, in order.
+
+    A profile of free GPUs over time per pool (free now, plus each running job's GPUs from
+    its estimated end) takes the queued jobs in submission order: each is reserved at the
+    first time its GPUs are free in one of its pools for its estimated run time there, and
+    the profile keeps it. A job whose reservation is now starts now (if its placement
+    finds nodes; else it is reserved at the next time it fits by count). So a job started
+    out of order delays no earlier job's reservation, by the estimates. The reservations are
+    made again at every pass (an early end moves them earlier; none moves later when the
+    estimates are exact).
+
+    GPU types: a reservation is in one pool (the one that gives the earliest time), counting
+    GPUs, not nodes, as in :class:`EasyBackfill`; a job allowed to span pools reserves in one.
+
+    Cost per decision: a pass after an end is O(queue x breakpoints) (every job is reserved);
+    an arrival reserves the new job alone on the profile kept since the last pass, O(breakpoints).
+    """
+
+    def __init__(self, params: Any, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        #: The profile of the last pass, with its reservations: (busy, down, profiles), for arrivals.
+        self._kept: tuple[int, int, dict[int, _Profile]] | None = None
+
+    def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
+        """Starts of the jobs whose reservation is now."""
+        arrival = queue.arrival
+        kept = self._kept
+        if arrival is not None and kept is not None and kept[:2] == (cluster.busy_gpus, cluster.down_gpus):
+            return self._reserve_all((arrival,), kept[2], cluster, now)
+        profiles: dict[int, _Profile] = {}
+        for end, _, pool_gpus in self.ends.items:
+            for pool, gpus in pool_gpus:
+                profile = profiles.get(pool)
+                if profile is None:
+                    profile = profiles[pool] = _Profile(now, cluster.pool_free[pool])
+                profile.add(max(end, now), math.inf, gpus)
+        return self._reserve_all(queue, profiles, cluster, now)
+
+    def _reserve_all(
+        self, jobs: Iterable[Any], profiles: dict[int, _Profile], cluster: ClusterView, now: float
+    ) -> Iterator[Any]:
+        for job in jobs:
+            left = estimated_left(job)
+            best, where = math.inf, -1
+            for pool in job.pools:
+                profile = profiles.get(pool)
+                if profile is None:
+                    profile = profiles[pool] = _Profile(now, cluster.pool_free[pool])
+                speed = 1.0 if job.speeds is None else job.speeds[pool]
+                at = profile.earliest(job.gpus, job.restart_cost + left / speed, now)
+                if at < best:
+                    best, where = at, pool
+            if best == math.inf:
+                continue  # its GPUs are down beyond every end: no reservation
+            if best == now:
+                placement = self.place(job, cluster)
+                if placement is not None:
+                    yield job, placement
+                    end = now + job.restart_cost + left / self.rate_on(job, placement, cluster)
+                    for pool, gpus in _pool_gpus(placement, self.node_pool):
+                        profiles[pool].add(now, end, -gpus) if pool in profiles else None
+                    continue
+                profile = profiles[where]
+                speed = 1.0 if job.speeds is None else job.speeds[where]
+                best = profile.earliest(job.gpus, job.restart_cost + left / speed, math.nextafter(now, math.inf))
+                if best == math.inf:
+                    continue
+            speed = 1.0 if job.speeds is None else job.speeds[where]
+            profiles[where].add(best, best + job.restart_cost + left / speed, -job.gpus)
+        self._kept = (cluster.busy_gpus, cluster.down_gpus, profiles)
+
+
+# ---------------------------------------------------------------------- preemptive
+def choose_victims(
+    job: Any, eligible: Callable[[Any], Any], on_node: Sequence[list[tuple[Any, int]]], cluster: ClusterView
+) -> list[Any] | None:
+    """Running jobs to preempt so that ``job`` fits a node (or whole nodes) of one of its pools, or None.
+
+    ``eligible(victim)`` is a victim's rank (larger: preempted first), or None if it may not
+    be preempted; ``on_node[node]`` the (running job, its GPUs there) on each node. A gang job
+    runs in one pool: a job of g <= n GPUs (n per node) needs one node with g free, one of
+    more needs g // n whole nodes and the rest on one more node, as the built-in placement
+    rules place it. In each pool the nodes that need the fewest victims' GPUs are chosen
+    (ties: the lowest node), and the pool that needs the fewest; on a node, victims go
+    lowest-ranked first. Cost O(nodes of the job's pools + their running jobs).
+    """
+    best: tuple[int, list[Any]] | None = None
+    free = cluster.free
+    for pool in job.pools:
+        spec = cluster.pools[pool]
+        n = spec.gpus_per_node
+        whole, rest = divmod(job.gpus, n) if job.gpus > n else (0, job.gpus)
+        full: list[tuple[int, int, list[Any]]] = []  # (victims' GPUs, node, victims) of nodes that can be emptied
+        part: list[tuple[int, int, list[Any]]] = []  # (GPUs short, node, victims) of nodes that can take the rest
+        for node in spec.nodes:
+            f = free[node]
+            holders = on_node[node]
+            if not holders:
+                if whole and f == n:
+                    full.append((0, node, []))
+                elif rest and f >= rest:
+                    part.append((0, node, []))
+                continue
+            ranked = []
+            others = taken = 0
+            for holder, gpus in holders:
+                rank = eligible(holder)
+                if rank is None:
+                    others += gpus
+                else:
+                    ranked.append((rank, holder.id, holder, gpus))
+                    taken += gpus
+            if whole and not others and ranked:
+                full.append((taken, node, ranked))
+            if rest and f + taken >= rest:
+                part.append((max(rest - f, 0), node, ranked))
+        if len(full) < whole:
+            continue
+        chosen = nsmallest(whole, full, key=lambda e: (e[0], e[1]))
+        cost = sum(c for c, _, _ in chosen)
+        victims = {h.id: h for _, _, ranked in chosen for _, _, h, _ in ranked}  # a victim may span nodes
+        if rest:
+            used = {node for _, node, _ in chosen}
+            spare = [e for e in part if e[1] not in used]
+            if not spare:
+                continue
+            short, _, ranked = min(spare, key=lambda e: (e[0], e[1]))
+            ranked.sort(reverse=True)
+            for _, key, holder, gpus in ranked:
+                if short <= 0:
+                    break
+                if key not in victims:
+                    victims[key] = holder
+                    cost += gpus
+                short -= gpus
+        if not victims:
+            continue  # it fits without preempting (the placement policy did not place it: nothing to gain)
+        if best is None or cost < best[0]:
+            best = (cost, list(victims.values()))
+    return None if best is None else best[1]
+
+
+class _Preemptive(_Zoo):
+    """A preemptive order: a queued job that does not fit preempts running jobs that rank below it.
+
+    ``rank(job, now, running)`` of a queued or running job (smaller: more urgent); a running job
+    is a victim for a queued one only if it ranks below it (``outranks``: strictly, or by a
+    quantum), so priorities never invert: no job is preempted for one it outranks. Victims go lowest-ranked first, as
+    few as free enough GPUs in the job's pools (counted, not nodes).
+    """
+
+    preempts = True
+
+    def rank(self, job: Any, now: float, running: bool) -> Any:
+        """The job's urgency now (smaller first)."""
+        raise NotImplementedError
+
+    def outranks(self, mine: Any, theirs: Any, victim: Any) -> bool:
+        """Whether a queued job of rank ``mine`` may preempt ``victim``, of rank ``theirs`` now: strictly below."""
+        return theirs > mine
+
+    def __init__(self, params: Any, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        #: Running jobs holding GPUs on each node (kept from the engine's starts and ends).
+        self.on_node: list[list[tuple[Any, int]]] = []
+
+    def bind_placement(
+        self, place: Callable[[Any, Any], Placement | None], uniform_in_class: bool, cluster: ClusterView
+    ) -> None:
+        """Take the placement policy and the cluster."""
+        super().bind_placement(place, uniform_in_class, cluster)
+        self.on_node = [[] for _ in cluster.free]
+
+    def run_started(self, job: Any) -> None:
+        """Index it by node."""
+        super().run_started(job)
+        for node, gpus in job.placement:
+            self.on_node[node].append((job, gpus))
+
+    def run_left(self, job: Any) -> None:
+        """Drop it from its nodes."""
+        super().run_left(job)
+        for node, gpus in job.placement:
+            self.on_node[node].remove((job, gpus))
+
+    def victims(self, job: Any, cluster: ClusterView, now: float) -> tuple[bool, list[Any] | None]:
+        """Whether any running job ranks below ``job``; those to preempt for it (:func:`choose_victims`), or None."""
+        mine = self.rank(job, now, False)
+        ranks = {r.id: rank for r in self.running.values() if self.outranks(mine, rank := self.rank(r, now, True), r)}
+        if not ranks:
+            return False, None
+        return True, choose_victims(job, lambda r: ranks.get(r.id), self.on_node, cluster)
+
+    def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
+        """Starts in order; a job that does not fit preempts lower-ranked running jobs when they free enough."""
+        return self._pass(queue, cluster, now)
+
+    def _pass(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterator[Any]:
+        place = self.place
+        drop = [False]
+        #: The first job offered that neither fits nor finds victims.
+        self.blocked: Any = None
+        for job in self.candidates(queue, lambda _job: drop[0]):
+            drop[0] = False
+            placement = place(job, cluster) if _free_in(cluster, job.pools) >= job.gpus else None
+            if placement is None:
+                below, victims = self.victims(job, cluster, now)
+                if not victims:
+                    if self.blocked is None:
+                        self.blocked = job
+                    if not below and cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
+                        return  # nothing is free and no running job ranks below this one, or any after it
+                    drop[0] = self.uniform  # a later job of its class ranks no higher: no more victims
+                    continue
+                for victim in victims:
+                    yield Preempt(victim, "priority")
+                placement = place(job, cluster)
+                if placement is None:
+                    # The placement policy does not place it where its victims were: no later job takes
+                    # their GPUs in this pass (the engine asks again: it may preempt more, or give up).
+                    return
+            yield job, placement
+
+
+@SCHEDULER.register("srtf")
+class ShortestRemainingTimeFirst(_Preemptive):
+    """Preemptive shortest remaining time first on the declared run times (SRPT; Schrage & Miller 1966).
+
+    The queue is ordered by the estimate left (:func:`estimated_left`; ties: earlier
+    submission). A job that does not fit preempts (reason ``priority``) the running jobs with
+    the longest remaining time, strictly longer than its own, as few as free its GPUs. A
+    running job's remaining time is its estimate left at its start minus the work done since
+    (its wall time since the start, past its restart time, times its rate), never below 0.
+    With exact estimates on one GPU this is SRPT; ``preemption: {save: on_preemption}`` makes
+    a preempted job resume where it stopped (preempt-resume), as SRPT assumes.
+
+    Cost per decision: O(log queue) per job offered (class heads merged by a heap), and
+    O(running log running) for a job that does not fit (its possible victims ranked).
+    """
+
+    def order(self, job: JobView) -> Any:
+        """The estimate left, s."""
+        return estimated_left(job)
+
+    def rank(self, job: Any, now: float, running: bool) -> float:
+        """The estimate left now, s."""
+        left = estimated_left(job)
+        if running:
+            left -= max(now - job.start_time - job.restart_cost, 0.0) * job.rate
+        return max(left, 0.0)
+
+
+class LasParams(_Params):
+    """The quantum of ``las``."""
+
+    quantum: float = Field(
+        60.0, gt=0, description="s of service on one GPU a running job may attain beyond a waiting job before "
+        "it gives way (a job of g GPUs: g x quantum GPU-seconds); ties are shared in turns of this length",
+    )  # fmt: skip
+
+
+@SCHEDULER.register("las")
+class LeastAttainedService(_Preemptive):
+    """Least attained service first (foreground-background; Rai, Urvoy-Keller & Biersack, SIGMETRICS 2003).
+
+    Attained service is GPU-seconds held, over all of a job's runs (``job.attained`` carries
+    them across requeues). The queue is ordered by it (ties: earlier submission); a job that
+    does not fit preempts (reason ``priority``) running jobs that have attained at least one
+    quantum more than it (``quantum`` s x the victim's GPUs), the most attained first. So jobs
+    with equal attained service share the GPUs in turns of about a quantum (processor
+    sharing in the limit of a small quantum). The engine is asked again when the first
+    waiting job that does not fit is overtaken by a quantum (``wake_at``).
+
+    Cost per decision: O(log queue) per job offered, O(running log running) for a job that
+    does not fit, and O(running) for the next wake-up.
+    """
+
+    Params = LasParams
+
+    def __init__(self, params: Any, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        self.quantum = params.quantum
+        #: When to be asked again (s), or None.
+        self.wake_at: float | None = None
+
+    def order(self, job: JobView) -> Any:
+        """Attained service, GPU-s."""
+        return job.attained  # type: ignore[attr-defined]
+
+    def rank(self, job: Any, now: float, running: bool) -> float:
+        """Attained service now, GPU-s."""
+        return job.attained + job.gpus * (now - job.start_time) if running else job.attained
+
+    def outranks(self, mine: float, theirs: float, victim: Any) -> bool:
+        """The victim has attained a quantum (of its GPUs) more, to rounding (its wake-up is at that time)."""
+        bar = mine + self.quantum * victim.gpus
+        return theirs >= bar - 1e-9 * max(bar, 1.0)
+
+    def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
+        """Starts and preemptions; then the time the first blocked job is overtaken by a quantum."""
+        yield from self._pass(queue, cluster, now)
+        self.wake_at = None
+        job = self.blocked
+        if job is None:
+            return
+        pools = job.pools
+        soonest = math.inf
+        for r in self.running.values():
+            if any(p in pools for p, _ in _pool_gpus(r.placement, self.node_pool)):
+                at = r.start_time + (job.attained + self.quantum * r.gpus - r.attained) / r.gpus
+                if now < at < soonest:
+                    soonest = at
+        self.wake_at = soonest if soonest < math.inf else None
+
+
+class TiresiasParams(_Params):
+    """Tiresias' queues and starvation limit."""
+
+    thresholds_gpu_h: list[float] = Field(
+        [1.0], min_length=1, description="attained GPU-hours at which a job moves down to the next queue, "
+        "ascending (K-1 thresholds make K queues)",
+    )  # fmt: skip
+    starve_limit: float = Field(
+        0.0, ge=0, description="a job waiting longer than this many times its last run is promoted to the top "
+        "queue (0: never)",
+    )  # fmt: skip
+
+    @field_validator("thresholds_gpu_h")
+    @classmethod
+    def _ascending(cls, value: list[float]) -> list[float]:
+        if any(v <= 0 for v in value) or any(b <= a for a, b in pairwise(value)):
+            raise ValueError(f"thresholds_gpu_h {value} must be positive and ascending; e.g. [1, 8]")
+        return value
+
+
+@SCHEDULER.register("tiresias")
+class Tiresias(_Preemptive):
+    """Tiresias' discretized two-dimensional LAS (Gu et al., NSDI 2019).
+
+    A job's service is the GPU-seconds it has held (GPUs x time, over all its runs). K
+    queues split it at ``thresholds_gpu_h``: a job is in queue k while its service is between
+    the k-th and (k+1)-th thresholds, FIFO by submission in each queue; a running job moves
+    down as its service crosses a threshold (one event per run at its next crossing, as a
+    wake-up of the scheduler). A job of a higher queue that does not fit preempts (reason
+    ``priority``) running jobs of lower queues, the lowest queue and the latest submitted
+    first, as few as free its GPUs. A job waiting longer than ``starve_limit`` x its last run
+    (since that run ended) is promoted to the top queue, and its service counts from zero
+    again (else it would move down at once when it runs). Jobs in a queue that cannot fit
+    leave lower queues to start where GPUs are free (work-conserving, as Tiresias runs).
+
+    Cost per decision: O(log queue) per job offered (class heads merged by a heap); whether a
+    job that does not fit has enough victims is O(K) from GPU counts kept per queue and pool,
+    and choosing them O(running log running), only when it does; crossings and promotions
+    are heaps, O(log running) and O(log queue) each.
+    """
+
+    Params = TiresiasParams
+
+    def __init__(self, params: Any, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        self.thresholds = [h * 3600.0 for h in params.thresholds_gpu_h]
+        self.starve_limit = params.starve_limit
+        #: When to be asked again (s), or None.
+        self.wake_at: float | None = None
+        #: Service a promoted job's count starts from (job id -> GPU-s).
+        self.base: dict[int, float] = {}
+        #: Promotions due: (time, id, job) of queued jobs below the top queue.
+        self.promotions: list[tuple[float, int, Any]] = []
+        #: Queued jobs promoted to the top queue, by id.
+        self.promoted: dict[int, Any] = {}
+        #: Queue of each running job, by id; running GPUs per queue and pool.
+        self.level: dict[int, int] = {}
+        self.level_gpus: list[dict[int, int]] = [{} for _ in range(len(self.thresholds) + 1)]
+        #: Next threshold crossings of running jobs: (time, id, job).
+        self.crossings: list[tuple[float, int, Any]] = []
+
+    def service(self, job: Any, now: float, running: bool) -> float:
+        """Its service now, GPU-s (from its promotion, if it was promoted)."""
+        held = job.attained - self.base.get(job.id, 0.0)
+        return held + job.gpus * (now - job.start_time) if running else held
+
+    def _level(self, service: float, gpus: int) -> int:
+        """The queue of a job of ``gpus`` GPUs with this service (0 the top).
+
+        A threshold counts as crossed within ``_TOLERANCE_S`` of holding the GPUs, the
+        tolerance at which crossings are taken as due, so that the queue a job is offered
+        in and the one it runs in agree.
+        """
+        return bisect_right(self.thresholds, service + gpus * _TOLERANCE_S)
+
+    def order(self, job: JobView) -> Any:
+        """(queue, submission time)."""
+        return (self._level(self.service(job, 0.0, False), job.gpus), job.submit_time)
+
+    def key(self, job: JobView) -> Any:
+        """The order; a job queued again below the top queue is due a promotion."""
+        order = self.order(job)
+        last = job.last_run  # type: ignore[attr-defined]
+        if order[0] and last is not None and self.starve_limit and last[1] > last[0]:
+            start, end = last  # (a run cut at its start has nothing to be starved against, as in Tiresias)
+            heappush(self.promotions, (end + self.starve_limit * (end - start), job.id, job))
+        return order
+
+    def rank(self, job: Any, now: float, running: bool) -> Any:
+        """(queue, submission time): a running job's queue as last moved; a promoted job in the top queue."""
+        if running:
+            return (self.level.get(job.id, 0), job.submit_time)
+        if job.id in self.promoted:
+            return (0, job.submit_time)
+        return self.order(job)
+
+    def outranks(self, mine: Any, theirs: Any, victim: Any) -> bool:
+        """A victim is in a lower queue."""
+        return theirs[0] > mine[0]
+
+    def _move(self, job: Any, level: int, sign: int) -> None:
+        """Count the job into (``sign`` 1) or out of (-1) queue ``level``'s running jobs."""
+        counts = self.level_gpus[level]
+        for pool, gpus in _pool_gpus(job.placement, self.node_pool):
+            counts[pool] = counts.get(pool, 0) + sign * gpus
+
+    def _next_crossing(self, job: Any, level: int) -> None:
+        if level < len(self.thresholds):
+            base = job.attained - self.base.get(job.id, 0.0)
+            at = job.start_time + (self.thresholds[level] - base) / job.gpus
+            heappush(self.crossings, (at, job.id, job))
+
+    def run_started(self, job: Any) -> None:
+        """Index its queue and its next crossing."""
+        super().run_started(job)
+        self.promoted.pop(job.id, None)
+        level = self._level(self.service(job, job.start_time, True), job.gpus)
+        self.level[job.id] = level
+        self._move(job, level, 1)
+        self._next_crossing(job, level)
+
+    def run_left(self, job: Any) -> None:
+        """Drop it from its queue's counts."""
+        super().run_left(job)
+        level = self.level.pop(job.id, None)
+        if level is not None:
+            self._move(job, level, -1)
+
+    def _advance(self, now: float) -> None:
+        """Move running jobs past their crossings down, and promote starved queued jobs, up to ``now``."""
+        crossings, running = self.crossings, self.running
+        while crossings and crossings[0][0] <= now + _TOLERANCE_S:
+            _, key, job = heappop(crossings)
+            if running.get(key) is not job:
+                continue  # that run has ended
+            level = self.level[key]
+            self._move(job, level, -1)
+            self.level[key] = level + 1
+            self._move(job, level + 1, 1)
+            self._next_crossing(job, level + 1)
+        promotions = self.promotions
+        while promotions and promotions[0][0] <= now:
+            _, key, job = heappop(promotions)
+            if job.state == QUEUED:
+                self.base[key] = job.attained
+                self.promoted[key] = job
+
+    def victims(self, job: Any, cluster: ClusterView, now: float) -> tuple[bool, list[Any] | None]:
+        """Running jobs of lower queues, from the counts first (O(K)), chosen only when they are enough."""
+        mine = self.rank(job, now, False)[0]
+        lower = self.level_gpus[mine + 1 :]
+        if not any(any(c.values()) for c in lower):
+            return False, None
+        pools = job.pools
+        need = job.gpus - _free_in(cluster, pools)
+        if sum(c.get(p, 0) for c in lower for p in pools) < need:
+            return True, None
+        level = self.level
+        # Lower queues first, the latest submitted first.
+        return True, choose_victims(
+            job, lambda r: (level[r.id], r.submit_time) if level.get(r.id, 0) > mine else None, self.on_node, cluster
+        )
+
+    def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
+        """Starts and preemptions, promoted jobs first in the top queue; then the next crossing or promotion."""
+        self._advance(now)
+        yield from self._pass(queue, cluster, now)
+        soonest = math.inf
+        while self.crossings and self.running.get(self.crossings[0][1]) is not self.crossings[0][2]:
+            heappop(self.crossings)
+        while self.promotions and self.promotions[0][2].state != QUEUED:
+            heappop(self.promotions)
+        if self.crossings:
+            soonest = self.crossings[0][0]
+        if self.promotions:
+            soonest = min(soonest, self.promotions[0][0])
+        self.wake_at = soonest if soonest < math.inf else None
+
+    def candidates(self, queue: QueueLike, skip: Callable[[Any], bool]) -> Iterator[Any]:
+        """Promoted jobs merged into the top queue, by submission; the queue's jobs in order besides."""
+        promoted = self.promoted
+        rest = (job for job in super().candidates(queue, skip) if job.id not in promoted)
+        if not promoted:
+            yield from rest
+            return
+        up = sorted(((0, job.submit_time), job.id, job) for job in promoted.values() if job.state == QUEUED)
+        following = next(rest, None)
+        for order, key, job in up:
+            while following is not None and (self.order(following), following.id) < (order, key):
+                yield following
+                following = next(rest, None)
+            if job.state == QUEUED:
+                yield job
+        if following is not None:
+            yield following
+            yield from rest
