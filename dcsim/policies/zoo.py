@@ -131,13 +131,16 @@ class _Zoo(SchedulerBase):
         """``job``'s run ended (finished or lost)."""
         self.running.pop(job.id, None)
 
-    def candidates(self, queue: QueueLike, skip: Callable[[Any], bool]) -> Iterator[Any]:
+    def candidates(
+        self, queue: QueueLike, skip: Callable[[Any], bool], fits: Callable[[Any, int], bool] | None = None
+    ) -> Iterator[Any]:
         """Queued jobs in the queue's order; ``skip(job)`` True drops the rest of the job's class.
 
-        With the queue's per-class runs (``queue.classes``) a dropped class costs nothing more
-        (its runs are merged by a heap of class heads: O(log classes) per job offered); without
-        them (a facade) every queued job is offered in order, and those of a dropped class are
-        passed over.
+        ``fits(pools, gpus)`` False leaves out a class from the start (its GPUs are not free).
+        With the queue's per-class runs (``queue.classes``, one sorted run per (pools, GPUs))
+        a dropped class costs nothing more (the runs are merged by a heap of class heads:
+        O(log classes) per job offered); without them (a facade) every queued job is offered in
+        order, and those of a dropped class are passed over.
         """
         runs = getattr(queue, "classes", None)
         if runs is None:
@@ -146,27 +149,30 @@ class _Zoo(SchedulerBase):
                 cls = (job.pools, job.gpus)
                 if cls in dropped:
                     continue
+                if fits is not None and not fits(*cls):
+                    dropped.add(cls)
+                    continue
                 yield job
                 if skip(job):
                     dropped.add(cls)
             return
         heads: list[tuple[Any, int, int, Iterator[Any], Any]] = []
-        for i, run in enumerate(runs.values()):
-            if run.first() is None:  # (moves the run's head past the jobs that left: they are not walked again)
+        for i, (cls, run) in enumerate(runs.items()):
+            if fits is not None and not fits(*cls):
                 continue
-            it = iter(run)
-            job = next(it, None)
-            if job is not None:
-                heads.append((self.order(job), job.id, i, it, job))
+            it = run.entries()
+            entry = next(it, None)
+            if entry is not None:
+                heads.append((entry[0], entry[1], i, it, entry[2]))
         heapify(heads)
         while heads:
             _, _, i, it, job = heappop(heads)
             yield job
             if skip(job):
                 continue
-            following = next(it, None)
-            if following is not None:
-                heappush(heads, (self.order(following), following.id, i, it, following))
+            entry = next(it, None)
+            if entry is not None:
+                heappush(heads, (entry[0], entry[1], i, it, entry[2]))
 
     @staticmethod
     def rate_on(job: Any, placement: Sequence[tuple[int, int]], cluster: ClusterView) -> float:
@@ -313,7 +319,7 @@ class EasyBackfill(_Backfill):
 
     def _arrived(self, job: Any, queue: QueueLike, cluster: ClusterView, now: float) -> Iterator[Any]:
         """Only the new job can have become startable: as the head, or against the head's reservation."""
-        placement = self.place(job, cluster)
+        placement = self.place(job, cluster) if _free_in(cluster, job.pools) >= job.gpus else None
         if queue.arrival_first:
             if placement is not None:
                 yield job, placement
@@ -354,10 +360,17 @@ class EasyBackfill(_Backfill):
         if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
             return
         head_pools = head.pools
+        uniform = self.uniform
         #: The smallest GPU count that did not fit, per pools (uniform placement: larger ones do not fit either).
         failed: dict[Any, int] = {}
+        #: Per class, the placement found since the last start (uniform placement: the same for every job of it).
+        placed: dict[tuple[Any, int], Placement] = {}
         drop = [False]  # the job just offered says its whole class is out for this pass
-        for job in self.candidates(queue, lambda _job: drop[0]):
+
+        def fits(pools: Any, gpus: int) -> bool:
+            return _free_in(cluster, pools) >= gpus
+
+        for job in self.candidates(queue, lambda _job: drop[0], fits):
             drop[0] = False
             if job is head:
                 continue
@@ -365,26 +378,31 @@ class EasyBackfill(_Backfill):
             if (limit is not None and job.gpus >= limit) or _free_in(cluster, job.pools) < job.gpus:
                 drop[0] = True
                 continue
+            cls = (job.pools, job.gpus)
+            placement = placed.get(cls) if uniform else None
+            if placement is None:
+                placement = place(job, cluster)
+                if placement is None:
+                    if uniform:
+                        failed[job.pools] = min(job.gpus, failed.get(job.pools, job.gpus))
+                        drop[0] = True
+                    continue
+                placed[cls] = placement
             # Taking more than the extra GPUs, it must end by the shadow time (extra GPUs only go down
             # in a pass): can a job of its class?
-            if (
-                job.gpus > extra
-                and any(p in head_pools for p in job.pools)
-                and now + self._shortest_left(job) / self._speeds(job) > shadow
-            ):
-                drop[0] = True
-                continue
-            placement = place(job, cluster)
-            if placement is None:
-                if self.uniform:
-                    failed[job.pools] = min(job.gpus, failed.get(job.pools, job.gpus))
+            if job.gpus > extra and any(p in head_pools for p in job.pools):
+                speed = self._speeds(job)
+                if now + self._shortest_left(job) / speed > shadow:
                     drop[0] = True
-                continue
+                    continue
+                if now + job.restart_cost + estimated_left(job) / speed > shadow:
+                    continue  # this one ends after the shadow time even at its fastest; a later one may not
             left = self._fits_beside(job, placement, head, shadow, extra, cluster, now)
             if left is None:
                 continue  # this one ends after the shadow time; a later one of its class may not
             extra = left
             yield job, placement
+            placed.clear()  # the cluster changed
             if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
                 return
 
@@ -516,17 +534,21 @@ class ConservativeBackfill(_Backfill):
 
 # ---------------------------------------------------------------------- preemptive
 def choose_victims(
-    job: Any, eligible: Callable[[Any], Any], on_node: Sequence[list[tuple[Any, int]]], cluster: ClusterView
+    job: Any,
+    split: Callable[[int], tuple[int, int]],
+    ranked: Callable[[int], list[tuple[Any, int, Any, int]]],
+    cluster: ClusterView,
 ) -> list[Any] | None:
     """Running jobs to preempt so that ``job`` fits a node (or whole nodes) of one of its pools, or None.
 
-    ``eligible(victim)`` is a victim's rank (larger: preempted first), or None if it may not
-    be preempted; ``on_node[node]`` the (running job, its GPUs there) on each node. A gang job
-    runs in one pool: a job of g <= n GPUs (n per node) needs one node with g free, one of
-    more needs g // n whole nodes and the rest on one more node, as the built-in placement
-    rules place it. In each pool the nodes that need the fewest victims' GPUs are chosen
-    (ties: the lowest node), and the pool that needs the fewest; on a node, victims go
-    lowest-ranked first. Cost O(nodes of the job's pools + their running jobs).
+    ``split(node)`` is (GPUs of running jobs that may be preempted, GPUs of others) on a node;
+    ``ranked(node)`` the ones that may be, as (rank, id, job, its GPUs there), a larger rank
+    preempted first. A gang job runs in one pool: a job of g <= n GPUs (n per node) needs one
+    node with g free, one of more needs g // n whole nodes and the rest on one more node, as
+    the built-in placement rules place it. In each pool the nodes that need the fewest
+    victims' GPUs are chosen (ties: the lowest node), and the pool that needs the fewest; on a
+    node, victims go lowest-ranked first. Cost O(nodes of the job's pools) calls of ``split``,
+    and ``ranked`` on the nodes chosen.
     """
     best: tuple[int, list[Any]] | None = None
     free = cluster.free
@@ -534,43 +556,33 @@ def choose_victims(
         spec = cluster.pools[pool]
         n = spec.gpus_per_node
         whole, rest = divmod(job.gpus, n) if job.gpus > n else (0, job.gpus)
-        full: list[tuple[int, int, list[Any]]] = []  # (victims' GPUs, node, victims) of nodes that can be emptied
-        part: list[tuple[int, int, list[Any]]] = []  # (GPUs short, node, victims) of nodes that can take the rest
+        full: list[tuple[int, int]] = []  # (victims' GPUs, node) of nodes that can be emptied
+        part: list[tuple[int, int]] = []  # (GPUs short, node) of nodes that can take the rest
         for node in spec.nodes:
             f = free[node]
-            holders = on_node[node]
-            if not holders:
-                if whole and f == n:
-                    full.append((0, node, []))
-                elif rest and f >= rest:
-                    part.append((0, node, []))
+            if f == n:
+                if whole:
+                    full.append((0, node))
+                elif rest:
+                    part.append((0, node))
                 continue
-            ranked = []
-            others = taken = 0
-            for holder, gpus in holders:
-                rank = eligible(holder)
-                if rank is None:
-                    others += gpus
-                else:
-                    ranked.append((rank, holder.id, holder, gpus))
-                    taken += gpus
-            if whole and not others and ranked:
-                full.append((taken, node, ranked))
-            if rest and f + taken >= rest:
-                part.append((max(rest - f, 0), node, ranked))
+            movable, others = split(node)
+            if whole and not others and f + movable == n:
+                full.append((movable, node))
+            if rest and f + movable >= rest:
+                part.append((max(rest - f, 0), node))
         if len(full) < whole:
             continue
-        chosen = nsmallest(whole, full, key=lambda e: (e[0], e[1]))
-        cost = sum(c for c, _, _ in chosen)
-        victims = {h.id: h for _, _, ranked in chosen for _, _, h, _ in ranked}  # a victim may span nodes
+        chosen = nsmallest(whole, full)
+        cost = sum(c for c, _ in chosen)
+        victims = {key: h for _, node in chosen for _, key, h, _ in ranked(node)}  # a victim may span nodes
         if rest:
-            used = {node for _, node, _ in chosen}
+            used = {node for _, node in chosen}
             spare = [e for e in part if e[1] not in used]
             if not spare:
                 continue
-            short, _, ranked = min(spare, key=lambda e: (e[0], e[1]))
-            ranked.sort(reverse=True)
-            for _, key, holder, gpus in ranked:
+            short, node = min(spare)
+            for _, key, holder, gpus in sorted(ranked(node), reverse=True):
                 if short <= 0:
                     break
                 if key not in victims:
@@ -633,18 +645,45 @@ class _Preemptive(_Zoo):
         ranks = {r.id: rank for r in self.running.values() if self.outranks(mine, rank := self.rank(r, now, True), r)}
         if not ranks:
             return False, None
-        return True, choose_victims(job, lambda r: ranks.get(r.id), self.on_node, cluster)
+        return True, choose_victims(job, *self._by_node(ranks.get), cluster)
+
+    def _by_node(
+        self, rank_of: Callable[[int], Any]
+    ) -> tuple[Callable[[int], tuple[int, int]], Callable[[int], list[tuple[Any, int, Any, int]]]]:
+        """``split`` and ``ranked`` of :func:`choose_victims` from the victims' ranks (``rank_of(id)``, None: not one)."""
+        on_node = self.on_node
+
+        def split(node: int) -> tuple[int, int]:
+            movable = others = 0
+            for holder, gpus in on_node[node]:
+                if rank_of(holder.id) is None:
+                    others += gpus
+                else:
+                    movable += gpus
+            return movable, others
+
+        def ranked(node: int) -> list[tuple[Any, int, Any, int]]:
+            return [(rank, h.id, h, g) for h, g in on_node[node] if (rank := rank_of(h.id)) is not None]
+
+        return split, ranked
 
     def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
         """Starts in order; a job that does not fit preempts lower-ranked running jobs when they free enough."""
-        return self._pass(queue, cluster, now)
+        return self._decide(queue, cluster, now, queue.arrival)  # (the arrival is shown only during the call)
 
-    def _pass(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterator[Any]:
+    def _decide(self, queue: QueueLike, cluster: ClusterView, now: float, arrival: Any) -> Iterator[Any]:
+        """The decisions, drawn one by one (``arrival``: the job just queued, or None)."""
+        yield from self._pass(queue, cluster, now, arrival)
+
+    def _pass(self, queue: QueueLike, cluster: ClusterView, now: float, arrival: Any) -> Iterator[Any]:
         place = self.place
         drop = [False]
         #: The first job offered that neither fits nor finds victims.
         self.blocked: Any = None
-        for job in self.candidates(queue, lambda _job: drop[0]):
+        # After an arrival only the new job can start (the queue was settled, and time moves
+        # ranks only at the wake-ups the scheduler asks for); a preemption makes the engine ask again.
+        offered = (arrival,) if arrival is not None else self.candidates(queue, lambda _job: drop[0])
+        for job in offered:
             drop[0] = False
             placement = place(job, cluster) if _free_in(cluster, job.pools) >= job.gpus else None
             if placement is None:
@@ -740,9 +779,9 @@ class LeastAttainedService(_Preemptive):
         bar = mine + self.quantum * victim.gpus
         return theirs >= bar - 1e-9 * max(bar, 1.0)
 
-    def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
+    def _decide(self, queue: QueueLike, cluster: ClusterView, now: float, arrival: Any) -> Iterator[Any]:
         """Starts and preemptions; then the time the first blocked job is overtaken by a quantum."""
-        yield from self._pass(queue, cluster, now)
+        yield from self._pass(queue, cluster, now, arrival)
         self.wake_at = None
         job = self.blocked
         if job is None:
@@ -862,12 +901,23 @@ class Tiresias(_Preemptive):
         counts = self.level_gpus[level]
         for pool, gpus in _pool_gpus(job.placement, self.node_pool):
             counts[pool] = counts.get(pool, 0) + sign * gpus
+        node_level = self.node_level
+        for node, gpus in job.placement:
+            node_level[node][level] += sign * gpus
 
     def _next_crossing(self, job: Any, level: int) -> None:
         if level < len(self.thresholds):
             base = job.attained - self.base.get(job.id, 0.0)
             at = job.start_time + (self.thresholds[level] - base) / job.gpus
             heappush(self.crossings, (at, job.id, job))
+
+    def use_placement(
+        self, place: Callable[[Any, Any], Placement | None], uniform_in_class: bool, cluster: ClusterView
+    ) -> None:
+        """Take the placement policy and the cluster."""
+        super().use_placement(place, uniform_in_class, cluster)
+        #: GPUs held by running jobs of each queue, per node.
+        self.node_level = [[0] * len(self.level_gpus) for _ in cluster.free]
 
     def run_started(self, job: Any) -> None:
         """Index its queue and its next crossing."""
@@ -914,16 +964,22 @@ class Tiresias(_Preemptive):
         need = job.gpus - _free_in(cluster, pools)
         if sum(c.get(p, 0) for c in lower for p in pools) < need:
             return True, None
-        level = self.level
-        # Lower queues first, the latest submitted first.
-        return True, choose_victims(
-            job, lambda r: (level[r.id], r.submit_time) if level.get(r.id, 0) > mine else None, self.on_node, cluster
-        )
+        node_level, on_node, level = self.node_level, self.on_node, self.level
 
-    def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
+        def split(node: int) -> tuple[int, int]:
+            counts = node_level[node]
+            movable = sum(counts[mine + 1 :])
+            return movable, sum(counts) - movable
+
+        def ranked(node: int) -> list[tuple[Any, int, Any, int]]:  # lower queues first, the latest submitted first
+            return [((level[h.id], h.submit_time), h.id, h, g) for h, g in on_node[node] if level[h.id] > mine]
+
+        return True, choose_victims(job, split, ranked, cluster)
+
+    def _decide(self, queue: QueueLike, cluster: ClusterView, now: float, arrival: Any) -> Iterator[Any]:
         """Starts and preemptions, promoted jobs first in the top queue; then the next crossing or promotion."""
         self._advance(now)
-        yield from self._pass(queue, cluster, now)
+        yield from self._pass(queue, cluster, now, arrival)
         soonest = math.inf
         while self.crossings and self.running.get(self.crossings[0][1]) is not self.crossings[0][2]:
             heappop(self.crossings)

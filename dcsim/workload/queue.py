@@ -74,6 +74,16 @@ class SortedRun:
             if job.state == QUEUED:
                 yield job
 
+    def entries(self) -> Iterator[Entry]:
+        """The live entries in order, from the first (do not push while iterating)."""
+        if self.first() is None:
+            return
+        items = self.items
+        for i in range(self.head, len(items)):
+            entry = items[i]
+            if entry[2].state == QUEUED:
+                yield entry
+
 
 class JobQueue:
     """Queued jobs in scheduling order.

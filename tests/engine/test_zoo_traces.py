@@ -236,9 +236,9 @@ def _watch(monkeypatch: pytest.MonkeyPatch, cls: type) -> list[tuple[Any, Any]]:
     seen: list[tuple[Any, Any]] = []
     plain = _PLAIN_PASS
 
-    def watched(self: Any, queue: Any, cluster: Any, now: float) -> Any:
+    def watched(self: Any, queue: Any, cluster: Any, now: float, arrival: Any) -> Any:
         victims = []
-        for decision in plain(self, queue, cluster, now):
+        for decision in plain(self, queue, cluster, now, arrival):
             if isinstance(decision, Preempt):
                 victims.append(self.rank(decision.job, now, True))
             elif victims:
