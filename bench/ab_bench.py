@@ -36,6 +36,13 @@ CASES = {
         "heavy-backfill", 100_000, *HEAVY_MIX, load=0.97, backfill=True, fixed_nodes=HEAVY_NODES
     ),
     "ref-1m": Case("ref", 1_000_000, *REF_MIX, load=0.9),
+    # The policy zoo on the heavy case (bench/zoo_bench.py compares them with strict FIFO).
+    "heavy-easy-100k": Case(
+        "heavy-easy", 100_000, *HEAVY_MIX, load=0.97, fixed_nodes=HEAVY_NODES, scheduler="easy_backfill"
+    ),
+    "heavy-tiresias-100k": Case(
+        "heavy-tiresias", 100_000, *HEAVY_MIX, load=0.97, fixed_nodes=HEAVY_NODES, scheduler="tiresias"
+    ),
 }
 #: Cases of reliability_bench.py (100,000 GPUs, 30 days), run by its own --worker.
 RELIABILITY = ("off", "on", "on-young-daly", "on-maint", "on-spares", "failures-only", "on-x10")

@@ -282,6 +282,8 @@ class EasyBackfill(_Backfill):
         self._kept: tuple[int, int, int, float, int] | None = None
         #: Per job class (pools, GPUs): a heap of (estimate left, id, job) of its queued jobs.
         self._shortest: dict[tuple[Any, int], list[tuple[float, int, Any]]] = {}
+        #: The fastest rate of any job queued in each pool set (an upper bound for the heap's estimates).
+        self._fastest: dict[Any, float] = {}
 
     def key(self, job: JobView) -> Any:
         """Submission time; the job's estimate joins its class's heap of estimates."""
@@ -290,14 +292,18 @@ class EasyBackfill(_Backfill):
         if heap is None:
             heap = self._shortest[cls] = []
         heappush(heap, (estimated_left(job), job.id, job))
+        speeds = job.speeds
+        speed = 1.0 if speeds is None else max(speeds[p] for p in job.pools)
+        if speed > self._fastest.get(job.pools, 0.0):
+            self._fastest[job.pools] = speed
         if len(heap) > 1024 and len(heap) > 4 * sum(1 for e in heap if e[2].state == QUEUED):
             heap[:] = [e for e in heap if e[2].state == QUEUED]
             heapify(heap)
         return job.submit_time
 
-    def _shortest_left(self, job: Any) -> float:
-        """The shortest estimate left of the queued jobs of ``job``'s class (inf: none known)."""
-        heap = self._shortest.get((job.pools, job.gpus))
+    def _shortest_left(self, cls: tuple[Any, int]) -> float:
+        """The shortest estimate left of the queued jobs of class ``cls`` (pools, GPUs) (inf: none queued)."""
+        heap = self._shortest.get(cls)
         if not heap:
             return 0.0  # the job was not queued through key(): take it as short, offer it
         while heap and heap[0][2].state != QUEUED:
@@ -359,6 +365,10 @@ class EasyBackfill(_Backfill):
         shadow, extra = self._reserve(head, cluster, now)
         if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
             return
+        runs = getattr(queue, "classes", None)
+        if runs is not None:
+            yield from self._by_class(runs, head, shadow, extra, cluster, now)
+            return
         head_pools = head.pools
         uniform = self.uniform
         #: The smallest GPU count that did not fit, per pools (uniform placement: larger ones do not fit either).
@@ -392,7 +402,7 @@ class EasyBackfill(_Backfill):
             # in a pass): can a job of its class?
             if job.gpus > extra and any(p in head_pools for p in job.pools):
                 speed = self._speeds(job)
-                if now + self._shortest_left(job) / speed > shadow:
+                if now + self._shortest_left((job.pools, job.gpus)) / speed > shadow:
                     drop[0] = True
                     continue
                 if now + job.restart_cost + estimated_left(job) / speed > shadow:
@@ -405,6 +415,76 @@ class EasyBackfill(_Backfill):
             placed.clear()  # the cluster changed
             if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
                 return
+
+    def _by_class(
+        self, runs: dict[Any, Any], head: Any, shadow: float, extra: int, cluster: ClusterView, now: float
+    ) -> Iterator[Any]:
+        """The backfill of :meth:`_pass` over the queue's per-class runs (the same starts, fewer steps).
+
+        Each class (pools, GPUs) offers its first job that may start by the estimates (it ends
+        by the shadow time, or the class's GPUs fit in the extra ones), found by a plain walk
+        of its run; the classes' offers are merged by the queue's key, so jobs start in queue
+        order. A job passed over stays passed over in the pass: the shadow time is fixed, and
+        free and extra GPUs only go down.
+        """
+        place, uniform, head_pools = self.place, self.uniform, head.pools
+        left_of = self._shortest_left
+        #: The fastest rate of any queued job of each pool set (1 without per-pool speeds), as an upper bound.
+        fastest = self._fastest
+
+        def offer(cls: tuple[Any, int], it: Iterator[Any]) -> tuple[Any, ...] | None:
+            """The next job of the class that may start beside the reservation, as a heap entry, or None."""
+            pools, gpus = cls
+            if _free_in(cluster, pools) < gpus:
+                return None
+            if gpus <= extra or not any(p in head_pools for p in pools):
+                for entry in it:
+                    if entry[2] is not head:
+                        return (entry[0], entry[1], entry[2], cls, it)
+                return None
+            if left_of(cls) > (shadow - now) * fastest.get(pools, math.inf):
+                return None  # no job of the class can end by the shadow time
+            for entry in it:  # it must end by the shadow time
+                job = entry[2]
+                if job is head:
+                    continue
+                speeds = job.speeds
+                speed = 1.0 if speeds is None else max(speeds[p] for p in pools)
+                left = job.estimate - (job.duration - job.work_left)
+                if now + job.restart_cost + (left if left > 0.0 else 0.0) / speed <= shadow:
+                    return (entry[0], entry[1], job, cls, it)
+            return None
+
+        failed: dict[Any, int] = {}  # the smallest GPU count that did not fit, per pools (uniform placement)
+        heads = [e for cls, run in runs.items() if (e := offer(cls, run.entries())) is not None]
+        heapify(heads)
+        while heads:
+            _, _, job, cls, it = heappop(heads)
+            pools, gpus = cls
+            limit = failed.get(pools)
+            if (limit is not None and gpus >= limit) or _free_in(cluster, pools) < gpus:
+                continue  # the class is out
+            if gpus > extra and any(p in head_pools for p in pools):
+                speed = self._speeds(job)
+                if now + job.restart_cost + estimated_left(job) / speed > shadow:  # extra GPUs went since
+                    if (entry := offer(cls, it)) is not None:
+                        heappush(heads, entry)
+                    continue
+            placement = place(job, cluster)
+            if placement is None:
+                if uniform:
+                    failed[pools] = min(gpus, failed.get(pools, gpus))
+                elif (entry := offer(cls, it)) is not None:
+                    heappush(heads, entry)
+                continue
+            left = self._fits_beside(job, placement, head, shadow, extra, cluster, now)
+            if left is not None:
+                extra = left
+                yield job, placement
+                if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
+                    return
+            if (entry := offer(cls, it)) is not None:
+                heappush(heads, entry)
 
     @staticmethod
     def _speeds(job: Any) -> float:
