@@ -615,20 +615,21 @@ class ConservativeBackfill(_Backfill):
 # ---------------------------------------------------------------------- preemptive
 def choose_victims(
     job: Any,
-    split: Callable[[int], tuple[int, int]],
+    movable: Sequence[int],
+    others: Sequence[int],
     ranked: Callable[[int], list[tuple[Any, int, Any, int]]],
     cluster: ClusterView,
 ) -> list[Any] | None:
     """Running jobs to preempt so that ``job`` fits a node (or whole nodes) of one of its pools, or None.
 
-    ``split(node)`` is (GPUs of running jobs that may be preempted, GPUs of others) on a node;
-    ``ranked(node)`` the ones that may be, as (rank, id, job, its GPUs there), a larger rank
+    ``movable[node]`` and ``others[node]``: GPUs of running jobs that may be preempted, and of
+    others, on each node; ``ranked(node)`` the ones that may be, as (rank, id, job, its GPUs there), a larger rank
     preempted first. A gang job runs in one pool: a job of g <= n GPUs (n per node) needs one
     node with g free, one of more needs g // n whole nodes and the rest on one more node, as
     the built-in placement rules place it. In each pool the nodes that need the fewest
     victims' GPUs are chosen (ties: the lowest node), and the pool that needs the fewest; on a
-    node, victims go lowest-ranked first. Cost O(nodes of the job's pools) calls of ``split``,
-    and ``ranked`` on the nodes chosen.
+    node, victims go lowest-ranked first. Cost O(nodes of the job's pools), and ``ranked`` on
+    the nodes chosen.
     """
     best: tuple[int, list[Any]] | None = None
     free = cluster.free
@@ -646,10 +647,10 @@ def choose_victims(
                 elif rest:
                     part.append((0, node))
                 continue
-            movable, others = split(node)
-            if whole and not others and f + movable == n:
-                full.append((movable, node))
-            if rest and f + movable >= rest:
+            m = movable[node]
+            if whole and not others[node] and f + m == n:
+                full.append((m, node))
+            if rest and f + m >= rest:
                 part.append((max(rest - f, 0), node))
         if len(full) < whole:
             continue
@@ -725,27 +726,14 @@ class _Preemptive(_Zoo):
         ranks = {r.id: rank for r in self.running.values() if self.outranks(mine, rank := self.rank(r, now, True), r)}
         if not ranks:
             return False, None
-        return True, choose_victims(job, *self._by_node(ranks.get), cluster)
-
-    def _by_node(
-        self, rank_of: Callable[[int], Any]
-    ) -> tuple[Callable[[int], tuple[int, int]], Callable[[int], list[tuple[Any, int, Any, int]]]]:
-        """``split`` and ``ranked`` of :func:`choose_victims` from the victims' ranks (``rank_of(id)``, None: not one)."""
         on_node = self.on_node
-
-        def split(node: int) -> tuple[int, int]:
-            movable = others = 0
-            for holder, gpus in on_node[node]:
-                if rank_of(holder.id) is None:
-                    others += gpus
-                else:
-                    movable += gpus
-            return movable, others
+        movable = [sum(g for h, g in held if h.id in ranks) for held in on_node]
+        others = [sum(g for _, g in held) - m for held, m in zip(on_node, movable, strict=True)]
 
         def ranked(node: int) -> list[tuple[Any, int, Any, int]]:
-            return [(rank, h.id, h, g) for h, g in on_node[node] if (rank := rank_of(h.id)) is not None]
+            return [(ranks[h.id], h.id, h, g) for h, g in on_node[node] if h.id in ranks]
 
-        return split, ranked
+        return True, choose_victims(job, movable, others, ranked, cluster)
 
     def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
         """Starts in order; a job that does not fit preempts lower-ranked running jobs when they free enough."""
@@ -981,9 +969,9 @@ class Tiresias(_Preemptive):
         counts = self.level_gpus[level]
         for pool, gpus in _pool_gpus(job.placement, self.node_pool):
             counts[pool] = counts.get(pool, 0) + sign * gpus
-        node_level = self.node_level
+        counts = self.level_node[level]
         for node, gpus in job.placement:
-            node_level[node][level] += sign * gpus
+            counts[node] += sign * gpus
 
     def _next_crossing(self, job: Any, level: int) -> None:
         if level < len(self.thresholds):
@@ -996,8 +984,8 @@ class Tiresias(_Preemptive):
     ) -> None:
         """Take the placement policy and the cluster."""
         super().use_placement(place, uniform_in_class, cluster)
-        #: GPUs held by running jobs of each queue, per node.
-        self.node_level = [[0] * len(self.level_gpus) for _ in cluster.free]
+        #: GPUs held by running jobs of each queue, per node (queue -> node -> GPUs).
+        self.level_node = [[0] * len(cluster.free) for _ in self.level_gpus]
 
     def run_started(self, job: Any) -> None:
         """Index its queue and its next crossing."""
@@ -1044,17 +1032,15 @@ class Tiresias(_Preemptive):
         need = job.gpus - _free_in(cluster, pools)
         if sum(c.get(p, 0) for c in lower for p in pools) < need:
             return True, None
-        node_level, on_node, level = self.node_level, self.on_node, self.level
-
-        def split(node: int) -> tuple[int, int]:
-            counts = node_level[node]
-            movable = sum(counts[mine + 1 :])
-            return movable, sum(counts) - movable
+        level_node, on_node, level = self.level_node, self.on_node, self.level
+        below, above = level_node[mine + 1 :], level_node[: mine + 1]
+        movable = below[0] if len(below) == 1 else [sum(c) for c in zip(*below, strict=True)]
+        others = above[0] if len(above) == 1 else [sum(c) for c in zip(*above, strict=True)]
 
         def ranked(node: int) -> list[tuple[Any, int, Any, int]]:  # lower queues first, the latest submitted first
             return [((level[h.id], h.submit_time), h.id, h, g) for h, g in on_node[node] if level[h.id] > mine]
 
-        return True, choose_victims(job, split, ranked, cluster)
+        return True, choose_victims(job, movable, others, ranked, cluster)
 
     def _decide(self, queue: QueueLike, cluster: ClusterView, now: float, arrival: Any) -> Iterator[Any]:
         """Starts and preemptions, promoted jobs first in the top queue; then the next crossing or promotion."""
