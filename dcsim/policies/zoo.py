@@ -696,6 +696,10 @@ class _Preemptive(_Zoo):
         """Whether a queued job of rank ``mine`` may preempt ``victim``, of rank ``theirs`` now: strictly below."""
         return theirs > mine
 
+    def may_preempt(self, queue: QueueLike) -> bool:
+        """Whether a queued job may outrank a running one now (False: a pass only starts what fits)."""
+        return True
+
     def __init__(self, params: Any, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         #: Running jobs holding GPUs on each node (kept from the engine's starts and ends).
@@ -750,7 +754,10 @@ class _Preemptive(_Zoo):
         self.blocked: Any = None
         # After an arrival only the new job can start (the queue was settled, and time moves
         # ranks only at the wake-ups the scheduler asks for); a preemption makes the engine ask again.
-        offered = (arrival,) if arrival is not None else self.candidates(queue, lambda _job: drop[0])
+        fits = None
+        if arrival is None and not self.may_preempt(queue):  # then a class whose GPUs are not free is out
+            fits = lambda pools, gpus: _free_in(cluster, pools) >= gpus  # noqa: E731
+        offered = (arrival,) if arrival is not None else self.candidates(queue, lambda _job: drop[0], fits)
         for job in offered:
             drop[0] = False
             placement = place(job, cluster) if _free_in(cluster, job.pools) >= job.gpus else None
@@ -964,6 +971,16 @@ class Tiresias(_Preemptive):
         """A victim is in a lower queue."""
         return theirs[0] > mine[0]
 
+    def may_preempt(self, queue: QueueLike) -> bool:
+        """A promoted job waits, or the first queued job's queue is above the lowest queue that has running jobs."""
+        if self.promoted:
+            return True
+        first = queue.first()
+        if first is None:
+            return False
+        mine = self.order(first)[0]
+        return any(any(c.values()) for c in self.level_gpus[mine + 1 :])
+
     def _move(self, job: Any, level: int, sign: int) -> None:
         """Count the job into (``sign`` 1) or out of (-1) queue ``level``'s running jobs."""
         counts = self.level_gpus[level]
@@ -1057,10 +1074,12 @@ class Tiresias(_Preemptive):
             soonest = min(soonest, self.promotions[0][0])
         self.wake_at = soonest if soonest < math.inf else None
 
-    def candidates(self, queue: QueueLike, skip: Callable[[Any], bool]) -> Iterator[Any]:
+    def candidates(
+        self, queue: QueueLike, skip: Callable[[Any], bool], fits: Callable[[Any, int], bool] | None = None
+    ) -> Iterator[Any]:
         """Promoted jobs merged into the top queue, by submission; the queue's jobs in order besides."""
         promoted = self.promoted
-        rest = (job for job in super().candidates(queue, skip) if job.id not in promoted)
+        rest = (job for job in super().candidates(queue, skip, fits) if job.id not in promoted)
         if not promoted:
             yield from rest
             return
