@@ -239,6 +239,11 @@ class _Backfill(_Zoo):
         """Index its estimated end."""
         super().run_started(job)
         self.ends.add(job, self.node_pool)
+        reserved = getattr(self, "reservations", None)
+        if reserved:
+            at = reserved.pop(job.id, None)
+            if at is not None:
+                self.kept_reservations[job.start_time > at + 1e-9 * max(at, 1.0)] += 1
 
     def run_left(self, job: Any) -> None:
         """Drop its estimated end."""
@@ -271,13 +276,16 @@ class EasyBackfill(_Backfill):
     a class that fits but may take no extra GPUs is offered only while a job of it could end
     by the shadow time (its shortest estimate, from a heap per class). Jobs are taken as
     running at the rate of their start. ``reservations`` keeps, per job that was ever a
-    blocked head, its first shadow time (for tests: with exact estimates it starts by then).
+    blocked head, its first shadow time until it starts, and ``kept_reservations`` counts the heads that
+    started by it and after it (with exact estimates, none after).
     """
 
     def __init__(self, params: Any, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
-        #: First shadow time of each job that was a blocked head (job id -> s).
+        #: First shadow time of each queued job that was a blocked head (job id -> s), until it starts.
         self.reservations: dict[int, float] = {}
+        #: Blocked heads that started by their first shadow time, and after it (inexact estimates).
+        self.kept_reservations = [0, 0]
         #: The reservation of the last pass: (head id, busy, down, shadow, extra), for arrivals.
         self._kept: tuple[int, int, int, float, int] | None = None
         #: Per job class (pools, GPUs): a heap of (estimate left, id, job) of its queued jobs.
@@ -600,7 +608,11 @@ class ConservativeBackfill(_Backfill):
                     yield job, placement
                     end = now + job.restart_cost + left / self.rate_on(job, placement, cluster)
                     for pool, gpus in _pool_gpus(placement, self.node_pool):
-                        profiles[pool].add(now, end, -gpus) if pool in profiles else None
+                        if pool in profiles:
+                            profiles[pool].add(now, end, -gpus)
+                        else:  # a pool without a profile yet: its free GPUs now already leave this job's out
+                            profiles[pool] = _Profile(now, cluster.pool_free[pool])
+                            profiles[pool].add(end, math.inf, gpus)
                     continue
                 profile = profiles[where]
                 speed = 1.0 if job.speeds is None else job.speeds[where]

@@ -146,16 +146,20 @@ def test_easy_head_starts_by_its_reservation(tmp_path: Path, rows: list[tuple[in
     """
     rows = sorted(rows)
     model, table = run_model(tmp_path, rows, "easy_backfill")
-    reserved = model.scheduler.reservations
-    start = dict(zip(table["job_id"], table["start_s"], strict=True))
-    assert all(start[job] <= at + 1e-9 for job, at in reserved.items())
+    assert model.scheduler.kept_reservations[1] == 0  # heads that started after their first shadow time
+    assert not model.scheduler.reservations  # every head started
     assert len(table) == len(rows)
 
 
 def test_a_blocked_head_gets_a_reservation(tmp_path: Path) -> None:
-    """The property above is not empty: B waits behind A, and its reservation is A's end (100)."""
+    """The property above is not empty: B waits behind A (reserved at 100) and starts at 100, kept.
+
+    With A's estimate 50 for its 100 s, B's first reservation is 50 and it starts at 100: late.
+    """
     model, _ = run_model(tmp_path, [(0, 6, 100), (10, 4, 50)], "easy_backfill")
-    assert model.scheduler.reservations == {1: 100.0}
+    assert model.scheduler.kept_reservations == [1, 0]
+    model, _ = run_model(tmp_path, [(0, 6, 100, 50), (10, 4, 50, 50)], "easy_backfill")
+    assert model.scheduler.kept_reservations == [0, 1]
 
 
 # ---------------------------------------------------------------------- SRTF
