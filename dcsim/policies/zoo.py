@@ -1008,11 +1008,11 @@ class Tiresias(_Preemptive):
             at = job.start_time + (self.thresholds[level] - base) / job.gpus
             heappush(self.crossings, (at, job.id, job))
 
-    def use_placement(
+    def bind_placement(
         self, place: Callable[[Any, Any], Placement | None], uniform_in_class: bool, cluster: ClusterView
     ) -> None:
         """Take the placement policy and the cluster."""
-        super().use_placement(place, uniform_in_class, cluster)
+        super().bind_placement(place, uniform_in_class, cluster)
         #: GPUs held by running jobs of each queue, per node (queue -> node -> GPUs).
         self.level_node = [[0] * len(cluster.free) for _ in self.level_gpus]
 
