@@ -96,7 +96,9 @@ class DataCenterModel:
         )
         #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
         #: preemption need them: the plain engine stays lean.
-        elastic = any(c.elastic is not None for c in wl.jobs)  # a resize finds its job's nodes
+        elastic = scenario.policies.scheduler.name == "elastic" and any(
+            c.elastic is not None for c in wl.jobs
+        )  # a resize finds its job's nodes
         self.track = (
             reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)
             or elastic or getattr(self.dispatch.scheduler, "tracks_runs", False)

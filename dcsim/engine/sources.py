@@ -143,6 +143,8 @@ class Sources:
             self.expected_jobs = sum(c.count or 0 for c in scenario.workload.jobs)
         base = scenario.base_dir
         windows = windows or {}
+        #: Elastic classes are resized only by the `elastic` scheduler; under another they run rigid.
+        resizes = scenario.policies.scheduler.name == "elastic"
         for i, cls in enumerate(scenario.workload.jobs):
             chunks, mean = class_chunks(cls, seed, self.horizon, base, windows.get(i))
             pools = class_pools(topology, cls)
@@ -151,7 +153,7 @@ class Sources:
             src = _Source(
                 cls.name, cls.tenant, cls.priority, pools, mean, chunks, checkpointing(cls.checkpoint), speeds,
                 None if comm is None else (comm.pattern, comm.bytes_per_step, comm.compute_per_step),
-                checkpoint_size(cls.checkpoint), None if cls.elastic is None else ElasticPlan(cls.elastic),
+                checkpoint_size(cls.checkpoint), ElasticPlan(cls.elastic) if cls.elastic and resizes else None,
             )  # fmt: skip
             self.open += 1
             env.process(self._arrivals(src))

@@ -102,17 +102,15 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
 
 
 def elastic_problems(sc: Scenario) -> list[tuple[str, str]]:
-    """An elastic class needs the scheduler that resizes it (under another it would run rigid, the block unused)."""
-    if sc.policies.scheduler.name == "elastic":
-        if sc.policies.site_router is not None:
-            why = "the `elastic` scheduler keeps one queue, which a site router splits by site (not modelled yet)"
-            return [("policies.scheduler", f"{why}; drop policies.site_router, or use fifo")]
-        return []
-    return [
-        (f"workload.jobs.{i}.elastic", f"only the `elastic` scheduler resizes elastic jobs, not "
-         f"{sc.policies.scheduler.name!r}; set policies.scheduler: elastic, or drop `elastic`")
-        for i, cls in enumerate(sc.workload.jobs) if cls.elastic is not None
-    ]  # fmt: skip
+    """The `elastic` scheduler with a site router (not modelled yet).
+
+    Elastic classes under another scheduler run rigid at their ``gpus`` (a note says so, see
+    :func:`dcsim.scenario.unmodelled.unmodelled_notes`), so that one file compares schedulers.
+    """
+    if sc.policies.scheduler.name == "elastic" and sc.policies.site_router is not None:
+        why = "the `elastic` scheduler keeps one queue, which a site router splits by site (not modelled yet)"
+        return [("policies.scheduler", f"{why}; drop policies.site_router, or use fifo")]
+    return []
 
 
 def routing_problems(sc: Scenario, topology: Topology) -> list[tuple[str, str]]:

@@ -37,6 +37,13 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
         if getattr(site.network, name) is not None
     }
     talks = any(c.communication is not None and c.communication.pattern != "none" for c in scenario.workload.jobs)
+    elastic = [c.name for c in scenario.workload.jobs if c.elastic is not None]
+    if elastic and scenario.policies.scheduler.name != "elastic":
+        out.append(
+            f"job class{'es' if len(elastic) > 1 else ''} {', '.join(elastic)} {'are' if len(elastic) > 1 else 'is'} "
+            f"elastic, but only the `elastic` scheduler resizes jobs: under {scenario.policies.scheduler.name!r} "
+            "its jobs run rigid at their `gpus` (set policies.scheduler: elastic to grow and shrink them)"
+        )
     if _sized(scenario):
         given.discard("nic")  # a node's storage traffic goes at most at its NIC's speed
     if given and not talks:

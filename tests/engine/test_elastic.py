@@ -279,12 +279,20 @@ def test_bad_elastic_blocks_are_refused_with_the_field(change: dict[str, Any], w
     assert words in str(info.value) and "workload.jobs.0" in str(info.value)
 
 
-def test_elastic_jobs_under_another_scheduler_are_refused() -> None:
-    """Under fifo they would run rigid: the block would do nothing."""
-    from dcsim.core.errors import ScenarioError
+def test_elastic_jobs_under_another_scheduler_run_rigid_with_a_note() -> None:
+    """Under fifo an elastic class runs at its `gpus`, as without the block (so one file compares schedulers).
 
-    with pytest.raises(ScenarioError, match=r"workload\.jobs\.0\.elastic: only the `elastic` scheduler"):
-        build(_data([_elastic()], policies={"scheduler": "fifo"}))
+    Job a (4 GPUs, 8 h) alone on 16 GPUs: under fifo it ends at 8 h, not at 8 h x 4 / 16 = 2 h as the
+    elastic scheduler would grow it; the note names the class and the scheduler.
+    """
+    from dcsim.scenario.unmodelled import unmodelled_notes
+
+    rigid = run_data(_data([_elastic()], policies={"scheduler": "fifo"})).jobs
+    assert rigid.finish_s[0] == pytest.approx(8 * H)
+    grown = run_data(_data([_elastic()])).jobs
+    assert grown.finish_s[0] == pytest.approx(2 * H)
+    notes = unmodelled_notes(build(_data([_elastic()], policies={"scheduler": "fifo"})))
+    assert any("job class a is elastic" in n and "'fifo'" in n for n in notes)
 
 
 def test_the_cli_exits_2_with_one_message(tmp_path: Any) -> None:
