@@ -135,7 +135,8 @@ class Dispatcher:
             from dcsim.policies import FAIRNESS
 
             fair = policies.fairness
-            fairness = None if fair is None else FAIRNESS.create(fair.name, fair.params, stream(seed, "policy.fairness"))
+            rng = stream(seed, "policy.fairness")
+            fairness = None if fair is None else FAIRNESS.create(fair.name, fair.params, rng)
             self.fairness = fairness
             self.queue = TenantQueue(tenancy, None if fairness is None else fairness.key, partition)
             tenancy.doomed = self._doomed
@@ -499,7 +500,7 @@ class Dispatcher:
 
 
 def _within_type_quotas(place: Callable[[Job, Any], Any], tenancy: Tenancy) -> Callable[[Job, Any], Any]:
-    """``place`` offered only the job's pools of GPU types its tenant has quota room on (Kueue's flavour fungibility)."""
+    """``place`` offered only the job's pools of GPU types its tenant has room on (Kueue's flavour fungibility)."""
 
     def restricted(job: Job, cluster: Any) -> Any:
         allowed = tenancy.allowed_pools(job)

@@ -92,7 +92,8 @@ class Tenancy:
             lendable = [min(q, ll) for q, ll in zip(nominal, lend, strict=True)]
             self.guaranteed.append([q - ll if q < INF else 0.0 for q, ll in zip(nominal, lendable, strict=True)])
             self.lendable.append(lendable)
-            self.cohort.append(-1 if t.cohort is None or t.quota is None else cohorts.setdefault(t.cohort, len(cohorts)))
+            unlimited = t.cohort is None or t.quota is None
+            self.cohort.append(-1 if unlimited else cohorts.setdefault(t.cohort, len(cohorts)))
         self.res.append(())
         self.nominal.append([INF] * r)
         self.borrow.append([0.0] * r)
@@ -196,7 +197,7 @@ class Tenancy:
         c = self.cohort[i]
         touched = {0}
         node_pool, pool_res = self.node_pool, self.pool_res
-        for node, gpus in job.placement:
+        for node, _ in job.placement:
             touched.add(pool_res[node_pool[node]])
         before = [used[k] for k in touched] if c >= 0 else None
         used[0] += sign * job.gpus
@@ -482,4 +483,4 @@ class TenantQueue:
                 tenancy.refresh()
 
 
-__all__ = ["TenantQueue", "Tenancy"]
+__all__ = ["Tenancy", "TenantQueue"]
