@@ -19,6 +19,7 @@ from dcsim.faults.spec import COMPONENTS, fabric_named
 from dcsim.infra.sites import series_problems
 from dcsim.infra.topology import Topology, build_topology
 from dcsim.scenario.limits import check_limits
+from dcsim.scenario.tenant_checks import tenant_problems
 from dcsim.scenario.schema import (
     BatchArrival,
     Costs,
@@ -87,6 +88,7 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
         ]
     problems += service_problems(sc, topology)
     problems += routing_problems(sc, topology)
+    problems += tenant_problems(sc, topology)
     fabric, fabric_problems = _fabric(sc, topology)
     problems += fabric_problems
     if (sc.failures is not None or sc.maintenance) and not fabric_problems:
