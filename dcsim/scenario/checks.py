@@ -19,7 +19,6 @@ from dcsim.faults.spec import COMPONENTS, fabric_named
 from dcsim.infra.sites import series_problems
 from dcsim.infra.topology import Topology, build_topology
 from dcsim.scenario.limits import check_limits
-from dcsim.scenario.tenant_checks import tenant_problems
 from dcsim.scenario.schema import (
     BatchArrival,
     Costs,
@@ -29,6 +28,7 @@ from dcsim.scenario.schema import (
     Scenario,
     Trace,
 )
+from dcsim.scenario.tenant_checks import tenant_problems
 from dcsim.workload.distributions import count_sampler, duration_sampler, resolve
 from dcsim.workload.trace import read_trace
 
