@@ -74,6 +74,8 @@ class Dispatcher:
         self.tenancy, self.grace = tenancy, grace
         #: Victims told to go, keeping their GPUs until their grace ends, by id (never picked twice).
         self._doomed: dict[int, Job] = {}
+        #: The blocked job each told victim's GPUs go to when its grace ends (preemption under tenants).
+        self._claims: dict[int, Job] = {}
         sched, plc = policies.scheduler, policies.placement
         self.scheduler_name, self.placement_name = sched.name, plc.name
         policy = SCHEDULER.create(sched.name, sched.params, stream(seed, "policy.scheduler"))
@@ -403,8 +405,11 @@ class Dispatcher:
     def _grace_over(self, job: Job, reason: str, _event: Any) -> None:
         """A victim's grace period ended: it loses its GPUs now (unless it ended or was lost meanwhile)."""
         del self._doomed[job.id]
+        claimant = self._claims.pop(job.id, None)
         if job.state == RUNNING:
             job.lose(reason)
+            if claimant is not None and not any(c is claimant for c in self._claims.values()):
+                self._start_claimant(claimant)
             self.schedule()
             self.settled()
 
@@ -424,10 +429,26 @@ class Dispatcher:
             job = self.queue.head(i)
             if job is None:
                 continue
-            for victim, reason in tenancy.victims(job, self.cluster, self._fits, self._lost):
-                freed |= self._evict(victim, reason)
+            victims = tenancy.victims(job, self.cluster, self._fits, self._lost)
+            for victim, reason in victims:
+                if self._evict(victim, reason):
+                    freed = True
+                else:
+                    self._claims[victim.id] = job
+            if victims and not any(c is job for c in self._claims.values()):
+                self._start_claimant(job)  # the GPUs go to the job that preempted for them
         if freed:
             self._ask_again()
+
+    def _start_claimant(self, job: Job) -> None:
+        """Start the job whose preemptions freed GPUs for it, if it still waits, is admitted and fits."""
+        if job.state != QUEUED or not self._fits(job):
+            return
+        placement = self.place(job, self.cluster)
+        if not self._trusted:
+            placement = self.check_placement(job, placement, self.placement_name)
+        self.runs.start(job, placement)
+        self.queue.discard(job)
 
     def _fits(self, job: Job) -> bool:
         """The job is admitted and placed on the state as it stands."""
