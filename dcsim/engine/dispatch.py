@@ -524,6 +524,8 @@ def _within_type_quotas(place: Callable[[Job, Any], Any], tenancy: Tenancy) -> C
     """``place`` offered only the job's pools of GPU types its tenant has room on (Kueue's flavour fungibility)."""
 
     def restricted(job: Job, cluster: Any) -> Any:
+        if job.__class__ is not Job:  # a service replica: not held to its tenant's quota
+            return place(job, cluster)
         allowed = tenancy.allowed_pools(job)
         if allowed == job.pools:
             return place(job, cluster)

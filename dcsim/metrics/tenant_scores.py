@@ -173,7 +173,7 @@ def tenant_metrics(
             "mean_jct_s": _mean(mine["jct_s"][done]),
             "gpu_hours": float(held_h[i]),
             "quota_gpu_hours": float(quota_h[i]) if np.isfinite(quota_h[i]) else None,
-            "share_of_quota": float(held_h[i] / quota_h[i]) if np.isfinite(quota_h[i]) and quota_h[i] > 0 else None,
+            "use_of_quota": float(held_h[i] / quota_h[i]) if np.isfinite(quota_h[i]) and quota_h[i] > 0 else None,
             "borrowed_gpu_hours": float(borrowed_h[i]),
             "lent_gpu_hours": float(lent_h[i]),
             "preemptions": int(preempted[i]),

@@ -119,6 +119,10 @@ def tenant_notes(sc: Any, installed: int, tenants_seen: Iterable[str]) -> list[s
         out.append(f"the tenants' quotas add up to {total:g} GPUs, more than the {installed} installed: a tenant "
                    "within its quota may wait for GPUs no one borrowed (quotas are promises, as in Kueue)")  # fmt: skip
     declared = {t.name for t in sc.tenants}
+    served = sorted({s.tenant for s in sc.services if s.tenant in declared})
+    if served:
+        out.append(f"the replicas of services of tenant(s) {', '.join(served)} are not counted against their "
+                   "quotas (a service's tenant is a label); its training jobs are")  # fmt: skip
     undeclared = sorted(set(tenants_seen) - declared - {DEFAULT_TENANT})
     if undeclared:
         out.append(f"jobs of tenant(s) {', '.join(undeclared)} (from the trace) belong to no `tenants` block: "
