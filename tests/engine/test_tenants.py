@@ -248,3 +248,52 @@ def test_priorities_never_invert_and_quotas_hold(tmp_path: Path, monkeypatch: py
     chosen = [(p, v) for p, v in picked if v]
     assert chosen, "some blocked job preempted"
     assert all(max(v) < p for p, v in chosen)
+
+
+def test_lending_is_attributed_to_the_idle_lenders_in_proportion_to_their_unused_quota(tmp_path: Path) -> None:
+    """a (quota 4), b (8) and c (4) in a cohort on 16 GPUs; a1 takes 12 GPUs for 100 s, borrowing 8.
+
+    b and c leave 8 and 4 lendable unused: b lent 8 x 8/12 x 100 GPU-s, c 8 x 4/12 x 100.
+    """
+    tenants = [{"name": n, "quota": {"gpus": q}, "cohort": "lab"} for n, q in (("a", 4), ("b", 8), ("c", 4))]
+    r = run(tmp_path, [(0, 12, 100, 0, "a")], tenants)
+    t = r.summary["tenants"]
+    assert starts(r) == [(0, 0.0, 100.0)]
+    assert t["a"]["borrowed_gpu_hours"] == pytest.approx(8 * 100 / 3600)
+    assert t["b"]["lent_gpu_hours"] == pytest.approx(8 * 8 / 12 * 100 / 3600)
+    assert t["c"]["lent_gpu_hours"] == pytest.approx(8 * 4 / 12 * 100 / 3600)
+
+
+def test_the_fairness_policy_offers_the_tenant_holding_least_first(tmp_path: Path) -> None:
+    """2 nodes; a1 (8 GPUs, 0-1000) and a2 (8, 0-100) run; a3 (8) at 5 and b1 (8) at 10 wait.
+
+    At 100, under weighted_fair_share, a holds 8 and b none: b1 goes first (100-200), a3 at
+    200-300. Without a fairness policy the scheduler's order holds: a3 100-200, b1 200-300.
+    """
+    rows = [(0, 8, 1000, 0, "a"), (0, 8, 100, 0, "a"), (5, 8, 100, 0, "a"), (10, 8, 100, 0, "b")]
+    tenants = [{"name": "a"}, {"name": "b"}]
+    data = tenant_data(tmp_path, rows, tenants)
+    plain = run_data(data, base_dir=str(tmp_path))
+    assert starts(plain)[2:] == [(2, 100.0, 200.0), (3, 200.0, 300.0)]
+    data["policies"]["fairness"] = "weighted_fair_share"
+    fair = run_data(data, base_dir=str(tmp_path))
+    assert starts(fair)[2:] == [(2, 200.0, 300.0), (3, 100.0, 200.0)]
+    assert fair.summary["run"]["fairness"] == "weighted_fair_share"
+
+
+def test_the_shares_follow_usage_attained_service_work_left_and_first_submission(tmp_path: Path) -> None:
+    """a1 (8 GPUs, 100 s) at 0 and a2 (8 GPUs, 100 s) at 50, one node: a2 runs 100-200.
+
+    At 150: a holds 8; attained 8 x 150 GPU-s; work left 8 x 50 (a2's declared 100 s less the 50
+    s done); first unfinished submission 50 (a1 is done); nothing queued.
+    """
+    data = tenant_data(tmp_path, [(0, 8, 100, 0, "a"), (50, 8, 100, 0, "a")], [{"name": "a"}], nodes=1)
+    data["horizon"] = "150s"
+    model = DataCenterModel(build(data, str(tmp_path)))
+    model.run()
+    share = model.tenancy.refresh()[0]
+    assert share.used["gpus"] == 8
+    assert share.attained_gpu_s == pytest.approx(8 * 150)
+    assert share.work_left_gpu_s == pytest.approx(8 * 50)
+    assert share.first_submit_s == 50.0
+    assert share.queued_gpus == 0
