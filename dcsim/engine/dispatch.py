@@ -268,7 +268,8 @@ class Dispatcher:
         started = []
         for decision in decisions:
             if decision.__class__ is Preempt:
-                self._preempt(decision)
+                if not self._preempt(decision):
+                    break  # its victim was told already: the pass waits for the end of its grace
                 continue
             if decision.__class__ is Resize:
                 self._resize(decision)
@@ -371,8 +372,11 @@ class Dispatcher:
             raise PlacementError(f"scheduler {self.scheduler_name!r} started {what}")
         return job
 
-    def _preempt(self, decision: Preempt) -> None:
-        """Apply a preemption: the victim loses its run (work since its last checkpoint) and is queued again."""
+    def _preempt(self, decision: Preempt) -> bool:
+        """Apply a preemption: the victim loses its run (work since its last checkpoint) and is queued again.
+
+        Returns False (nothing done) if the victim was told already and keeps its GPUs to the end of its grace.
+        """
         name = self.scheduler_name
         reason = decision.reason
         if reason not in PREEMPT_REASONS:
@@ -383,7 +387,10 @@ class Dispatcher:
         job = self.runs.running_jobs.get(key) if isinstance(key, int) else None
         if job is None or job.state != RUNNING:
             raise PlacementError(f"scheduler {name!r} preempted {cut(repr(decision.job), 60)}, which is not running")
+        if job.id in self._doomed:
+            return False
         self._evict(job, reason, hold=True)
+        return True
 
     def _evict(self, job: Job, reason: str, hold: bool = False) -> bool:
         """Tell a running job to go: it loses its GPUs now, or after the grace period; True if they are free now.

@@ -353,7 +353,8 @@ def simulate(
         epochs = epochs_table(model.scheduler.log)
         summary["scheduler"] = scheduler_metrics(epochs, window, model.guard_starts)
     summary["notes"] = read_notes + notes(scenario, summary)
-    summary["notes"] += tenant_notes(scenario, model.topology.n_gpus, col.tenant_names)
+    preempts = model.dispatch.scheduler.preempts or (model.tenancy is not None and model.tenancy.preempts)
+    summary["notes"] += tenant_notes(scenario, model.topology.n_gpus, col.tenant_names, preempts)
     if model.stuck_jobs:
         summary["notes"].append(
             f"the run stopped at {end:g} s with {model.stuck_jobs} job(s) queued, nothing running and nothing "

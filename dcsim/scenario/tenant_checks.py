@@ -109,11 +109,17 @@ def _largest(t: Any, members: list[int], tenants: list[Any]) -> float:
     return min(nominal + borrow, nominal - own_lendable + lendable)
 
 
-def tenant_notes(sc: Any, installed: int, tenants_seen: Iterable[str]) -> list[str]:
-    """Notes for the results: quotas beyond the installed GPUs; tenants of jobs that no block declares."""
-    if not sc.tenants:
-        return []
+def tenant_notes(sc: Any, installed: int, tenants_seen: Iterable[str], preempts: bool = True) -> list[str]:
+    """Notes for the results: quotas beyond the installed GPUs; tenants of jobs that no block declares.
+
+    ``preempts``: a policy of the run (the scheduler, or the tenants' rules) may preempt.
+    """
     out = []
+    if sc.preemption.grace > 0 and not preempts:
+        out.append("preemption.grace changes nothing: no policy preempts (set preemption rules with a `tenants` "
+                   "block, or a scheduler that preempts; a service's scale-up preempts at once)")  # fmt: skip
+    if not sc.tenants:
+        return out
     total = sum(_total(t.quota, 0.0) for t in sc.tenants)
     if total > installed:
         out.append(f"the tenants' quotas add up to {total:g} GPUs, more than the {installed} installed: a tenant "

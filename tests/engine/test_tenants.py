@@ -297,3 +297,16 @@ def test_the_shares_follow_usage_attained_service_work_left_and_first_submission
     assert share.work_left_gpu_s == pytest.approx(8 * 50)
     assert share.first_submit_s == 50.0
     assert share.queued_gpus == 0
+
+
+def test_grace_holds_for_a_schedulers_preemption_too(tmp_path: Path) -> None:
+    """No tenants; a preempting plug-in scheduler, grace 30 s. low (8 GPUs, 10 h) runs from 0; high (8, 2 h,
+    priority 5) comes at 3 h: low is told then and keeps its GPUs to 3 h + 30 s, when high starts (to 5 h + 30 s).
+    low, without checkpoints, runs its 10 h again from there: done at 15 h + 30 s."""
+    h = 3600
+    rows = [(0, 8, 10 * h, 0, ""), (3 * h, 8, 2 * h, 5, "")]
+    r = run(
+        tmp_path, rows, [], nodes=1, preemption={"grace": "30s"}, scheduler="plugins.toy_policies:PreemptLowerPriority"
+    )
+    assert starts(r) == [(0, 0.0, 15 * h + 30.0), (1, 3 * h + 30.0, 5 * h + 30.0)]
+    assert r.summary["jobs"]["preemptions"] == 1
