@@ -92,8 +92,8 @@ class Tenancy:
             lendable = [min(q, ll) for q, ll in zip(nominal, lend, strict=True)]
             self.guaranteed.append([q - ll if q < INF else 0.0 for q, ll in zip(nominal, lendable, strict=True)])
             self.lendable.append(lendable)
-            unlimited = t.cohort is None or t.quota is None
-            self.cohort.append(-1 if unlimited else cohorts.setdefault(t.cohort, len(cohorts)))
+            alone = t.cohort is None or t.quota is None  # no cohort, or nothing to lend and no limit to borrow past
+            self.cohort.append(-1 if alone else cohorts.setdefault(t.cohort, len(cohorts)))
         self.res.append(())
         self.nominal.append([INF] * r)
         self.borrow.append([0.0] * r)
