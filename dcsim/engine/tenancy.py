@@ -129,6 +129,7 @@ class Tenancy:
         self._held: dict[int, float] = {}
         self._submits: list[list[tuple[float, int]]] = [[] for _ in range(n)]
         self._unfinished: set[int] = set()
+        self._open = [0] * n  # unfinished jobs of each tenant
 
     # ------------------------------------------------------------------ who and what
     def of(self, job: Any) -> int:
@@ -219,6 +220,7 @@ class Tenancy:
         self.shares[i].queued_gpus += job.gpus
         if job.id not in self._unfinished:
             self._unfinished.add(job.id)
+            self._open[i] += 1
             self._declared[i] += job.gpus * job.estimate
             heapq.heappush(self._submits[i], (job.submit_time, job.id))
 
@@ -253,14 +255,18 @@ class Tenancy:
         """A job is done for good (completed, or given up after its restarts)."""
         i = self.of(job)
         self._unfinished.discard(job.id)
+        self._open[i] -= 1
         self._declared[i] -= job.gpus * job.estimate
         self._held_closed[i] -= self._held.pop(job.id, 0.0)
 
     def refresh(self) -> list[TenantShare]:
-        """Bring every share up to now (attained service, work left, first submission) and return them."""
+        """Bring every share up to now (attained service, work, first submission, contenders) and return them."""
         now = self.now()
+        contending = sum(1 for n in self._open if n > 0)
         for i, share in enumerate(self.shares):
             self._settle(i, now)
+            share.work_gpu_s = max(0.0, self._declared[i])
+            share.contending = max(contending, 1)
             running = share.used["gpus"] * now - self._start_sum[i]
             share.work_left_gpu_s = max(0.0, self._declared[i] - self._held_closed[i] - running)
             heap = self._submits[i]

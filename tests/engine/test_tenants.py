@@ -285,7 +285,8 @@ def test_the_shares_follow_usage_attained_service_work_left_and_first_submission
     """a1 (8 GPUs, 100 s) at 0 and a2 (8 GPUs, 100 s) at 50, one node: a2 runs 100-200.
 
     At 150: a holds 8; attained 8 x 150 GPU-s; work left 8 x 50 (a2's declared 100 s less the 50
-    s done); first unfinished submission 50 (a1 is done); nothing queued.
+    s done) of 8 x 100 in all; first unfinished submission 50 (a1 is done); nothing queued; one
+    tenant with unfinished work.
     """
     data = tenant_data(tmp_path, [(0, 8, 100, 0, "a"), (50, 8, 100, 0, "a")], [{"name": "a"}], nodes=1)
     data["horizon"] = "150s"
@@ -297,6 +298,8 @@ def test_the_shares_follow_usage_attained_service_work_left_and_first_submission
     assert share.work_left_gpu_s == pytest.approx(8 * 50)
     assert share.first_submit_s == 50.0
     assert share.queued_gpus == 0
+    assert share.work_gpu_s == pytest.approx(8 * 100)
+    assert share.contending == 1
 
 
 def test_grace_holds_for_a_schedulers_preemption_too(tmp_path: Path) -> None:
