@@ -284,6 +284,8 @@ class Dispatcher:
                     placement = self.check_placement(job, placement, self.placement_name)
             if tenancy is not None and not tenancy.admits_placement(job, placement):
                 continue  # an earlier start of this pass left its tenant no room: it stays queued
+            if self._doomed and any(self.cluster.free[n] < g for n, g in placement):
+                continue  # GPUs of a victim still in its grace period: the job waits for the end of it
             runs.start(job, placement)
             started.append(job)
         for job in started:  # after the loop: discarding may compact the queue being iterated

@@ -313,3 +313,16 @@ def test_grace_holds_for_a_schedulers_preemption_too(tmp_path: Path) -> None:
     )
     assert starts(r) == [(0, 0.0, 15 * h + 30.0), (1, 3 * h + 30.0, 5 * h + 30.0)]
     assert r.summary["jobs"]["preemptions"] == 1
+
+
+def test_a_start_on_the_gpus_of_a_victim_in_its_grace_waits_for_them(tmp_path: Path) -> None:
+    """gavel preempts and starts in one decision; with grace 60 s the start waits for the victim's GPUs.
+
+    One 8-GPU node, rounds of 360 s, save on_preemption. j0 (8 GPUs, 1000 s) runs from 0; j1 (8 GPUs,
+    100 s) at 10. At the round at 360 gavel gives the node to j1 (max-min: the one that has had none)
+    and preempts j0: j0 keeps its GPUs to 420, when j1 starts (the pass after the grace), to 520.
+    """
+    rows = [(0, 8, 1000, 0, ""), (10, 8, 100, 0, "")]
+    rules = {"grace": "60s", "save": "on_preemption"}
+    r = run(tmp_path, rows, [], nodes=1, preemption=rules, scheduler={"name": "gavel", "params": {"round": "6m"}})
+    assert starts(r)[1] == (1, 420.0, 520.0)
