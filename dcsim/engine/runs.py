@@ -212,7 +212,10 @@ class Runs:
         for n in new:
             if n not in old:
                 node_jobs[n].append(job)
+        before = job.placement
         job.placement = list(placement)
+        if self.tenancy is not None:
+            self.tenancy.resized(job, before)
         held = job.held = sum(new.values())
         now = self.env.now
         row, pool = self.spans[job.id]

@@ -127,6 +127,7 @@ class Tenancy:
         self._held_closed = [0.0] * n
         self._start_sum = [0.0] * n
         self._held: dict[int, float] = {}
+        self._start_term: dict[int, float] = {}  # each running job's GPUs x start (moved by resizes)
         self._submits: list[list[tuple[float, int]]] = [[] for _ in range(n)]
         self._unfinished: set[int] = set()
         self._open = [0] * n  # unfinished jobs of each tenant
@@ -192,17 +193,18 @@ class Tenancy:
         return tuple(p for p in job.pools if self.room(i, self.pool_res[p]) >= g)
 
     # ------------------------------------------------------------------ usage
-    def _use(self, i: int, job: Job, sign: int) -> None:
-        """Add (sign 1) or remove (-1) a running job's GPUs to its tenant's usage and its cohort's draws."""
+    def _use(self, i: int, job: Job, sign: int, placement: Sequence[tuple[int, int]] | None = None) -> None:
+        """Add (sign 1) or remove (-1) a running job's GPUs (its placement's) to its tenant's usage and draws."""
+        placement = job.placement if placement is None else placement
         used = self.used[i]
         c = self.cohort[i]
         touched = {0}
         node_pool, pool_res = self.node_pool, self.pool_res
-        for node, _ in job.placement:
+        for node, _ in placement:
             touched.add(pool_res[node_pool[node]])
         before = [used[k] for k in touched] if c >= 0 else None
-        used[0] += sign * job.gpus
-        for node, gpus in job.placement:
+        for node, gpus in placement:
+            used[0] += sign * gpus
             used[pool_res[node_pool[node]]] += sign * gpus
         if before is not None:
             drawn, g = self.drawn[c], self.guaranteed[i]
@@ -236,7 +238,21 @@ class Tenancy:
         self._use(i, job, 1)
         self.running[i][job.id] = job
         self.shares[i].used["gpus"] = self.used[i][0]
-        self._start_sum[i] += job.gpus * now
+        term = sum(g for _, g in job.placement) * now
+        self._start_term[job.id] = term
+        self._start_sum[i] += term
+
+    def resized(self, job: Job, old: Sequence[tuple[int, int]]) -> None:
+        """A running (elastic) job's placement changed from ``old`` to ``job.placement``."""
+        i = self.of(job)
+        now = self.now()
+        self._settle(i, now)
+        self._use(i, job, -1, old)
+        self._use(i, job, 1)
+        self.shares[i].used["gpus"] = self.used[i][0]
+        more = (sum(g for _, g in job.placement) - sum(g for _, g in old)) * now  # its GPU-s so far stay as they were
+        self._start_term[job.id] += more
+        self._start_sum[i] += more
 
     def left(self, job: Job) -> None:
         """A running job gave its GPUs back (finished or lost)."""
@@ -246,8 +262,9 @@ class Tenancy:
         self._use(i, job, -1)
         del self.running[i][job.id]
         self.shares[i].used["gpus"] = self.used[i][0]
-        self._start_sum[i] -= job.gpus * job.start_time
-        held = job.gpus * (now - job.start_time)
+        term = self._start_term.pop(job.id)
+        self._start_sum[i] -= term
+        held = sum(g for _, g in job.placement) * now - term
         self._held_closed[i] += held
         self._held[job.id] = self._held.get(job.id, 0.0) + held
 
