@@ -326,3 +326,28 @@ def test_a_start_on_the_gpus_of_a_victim_in_its_grace_waits_for_them(tmp_path: P
     rules = {"grace": "60s", "save": "on_preemption"}
     r = run(tmp_path, rows, [], nodes=1, preemption=rules, scheduler={"name": "gavel", "params": {"round": "6m"}})
     assert starts(r)[1] == (1, 420.0, 520.0)
+
+
+def test_a_tenants_usage_follows_the_resizes_of_its_elastic_jobs() -> None:
+    """Elastic a (2-16 GPUs) takes all 16 GPUs at 0; a2 (same) at 1 h makes it shrink to 14 and gets 2.
+
+    Stopped at 90 min: tenant t holds 14 + 2 = 16 GPUs, as the placements do; it has held 16 GPUs
+    throughout, 16 x 5400 GPU-s attained.
+    """
+
+    def elastic(name: str, at: float) -> dict:
+        return {"name": name, "tenant": "t", "arrival": {"process": "batch", "at": at}, "count": 1, "gpus": 4,
+                "duration": "8h", "elastic": {"min_gpus": 2, "max_gpus": 16, "speedup": "linear"}}  # fmt: skip
+
+    data = tiny_data(
+        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8}}]},
+        workload={"jobs": [elastic("a", 0.0), elastic("a2", 3600.0)]}, policies={"scheduler": "elastic"},
+        tenants=[{"name": "t"}], horizon="90m",
+    )  # fmt: skip
+    model = DataCenterModel(build(data))
+    model.run()
+    held = sorted(sum(g for _, g in job.placement) for job in model.running_jobs.values())
+    assert held == [2, 14]
+    share = model.tenancy.refresh()[0]
+    assert model.tenancy.used[0][0] == 16 and share.used["gpus"] == 16
+    assert share.attained_gpu_s == pytest.approx(16 * 5400)
