@@ -188,7 +188,8 @@ class Dispatcher:
         if self.epoch is not None:
             self._request_epoch()
             return
-        queue.arrival, queue.arrival_first = job, first
+        if tenancy is None:  # under tenants an arrival may reorder the tenants (and may not be admitted): a full pass
+            queue.arrival, queue.arrival_first = job, first
         try:
             decisions = self._decide(self._shown(queue), self._cluster, self.env.now)
         finally:
