@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         "jobs.parquet and timeseries.parquet (and failures.parquet with failures, epochs.parquet with the lp "
         "scheduler, links.parquet with a fabric that jobs communicate over; requests.parquet, replicas.parquet, "
         "services.parquet and scaling.parquet with services; sites.parquet with several sites or prices that vary; "
-        "wan_transfers.parquet with a site router; scenario_events.parquet with timed events) to "
+        "wan_transfers.parquet with a site router; scenario_events.parquet with timed events; tenants.parquet, "
+        "the per-tenant chargeback, with a tenants block) to "
         "results/<scenario>/<run id>/ (or --out).",
     )  # fmt: skip
     _add_scenario_args(run)

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -34,6 +35,9 @@ from dcsim.policies.scheduling import KeyOrder, Preempt, Resize, Scheduler, scan
 from dcsim.views import JobSnapshot, cluster_view, queue_view
 from dcsim.workload.jobs import PREEMPT_REASONS, QUEUED, RUNNING, Job
 from dcsim.workload.queue import JobQueue
+
+if TYPE_CHECKING:
+    from dcsim.engine.tenancy import Tenancy
 
 #: Passes in a row at one instant after preemptions before a scheduler is taken not to settle.
 _MAX_REPASSES = 1000
@@ -56,13 +60,22 @@ class Dispatcher:
         runs: the running jobs (starts and preemptions go there).
         settled: called after each decision pass (the engine checks whether the run is over).
         partition: the site a queued job waits for, with a site router (see :class:`JobQueue`).
+        tenancy: the tenants' quotas and shares, with a ``tenants`` block (the queue is then a
+            :class:`dcsim.engine.tenancy.TenantQueue`, and blocked jobs preempt as ``preemption`` says).
+        grace: s a victim of a policy's preemption keeps its GPUs after it is told (``preemption.grace``).
     """
 
     def __init__(
         self, env: simpy.Environment, policies: Any, seed: int, cluster: Cluster, runs: Runs,
         settled: Callable[[], None], partition: Callable[[Job], int] | None = None,
+        tenancy: Tenancy | None = None, grace: float = 0.0,
     ) -> None:  # fmt: skip
         self.env, self.cluster, self.runs, self.settled = env, cluster, runs, settled
+        self.tenancy, self.grace = tenancy, grace
+        #: Victims told to go, keeping their GPUs until their grace ends, by id (never picked twice).
+        self._doomed: dict[int, Job] = {}
+        #: The blocked job each told victim's GPUs go to when its grace ends (preemption under tenants).
+        self._claims: dict[int, Job] = {}
         sched, plc = policies.scheduler, policies.placement
         self.scheduler_name, self.placement_name = sched.name, plc.name
         policy = SCHEDULER.create(sched.name, sched.params, stream(seed, "policy.scheduler"))
@@ -74,6 +87,8 @@ class Dispatcher:
         if type(placement) not in PLACEMENT.builtins():
             view, plain_place = self.view, place
             place = lambda job, _cluster: plain_place(JobSnapshot.of(job), view)  # noqa: E731
+        if tenancy is not None and any(r and r[0] != 0 for r in tenancy.res):
+            place = _within_type_quotas(place, tenancy)
         # Shortcuts the built-in placement rules allow (see PlacementPolicy).
         self._trusted = declares(placement, "valid_by_construction")
         class_heads = declares(placement, "uniform_in_class")
@@ -109,14 +124,26 @@ class Dispatcher:
         if builtin and callable(getattr(policy, "bind_placement", None)):
             # A built-in scheduler that places through the scenario's placement policy (the zoo's)
             # also reads the queue's per-class runs as an index.
-            policy.bind_placement(place, class_heads, cluster)
+            policy.bind_placement(place, class_heads and tenancy is None, cluster)
             backfill = True
         if builtin and callable(getattr(policy, "run_started", None)):
             runs.watcher = policy  # it indexes the running jobs (estimated ends, attained service)
-        self.queue = JobQueue(by_class=backfill, partition=partition)
+        self.queue: Any = JobQueue(by_class=backfill, partition=partition)
         #: The scheduler asks to be asked again at a time (``wake_at``, read after each pass).
         self._wakes = builtin and hasattr(policy, "wake_at")
         self._wake = (float("inf"), 0)  # (time of the pending wake-up, its token)
+        if tenancy is not None:
+            from dcsim.engine.tenancy import TenantQueue
+            from dcsim.policies import FAIRNESS
+
+            fair = policies.fairness
+            rng = stream(seed, "policy.fairness")
+            fairness = None if fair is None else FAIRNESS.create(fair.name, fair.params, rng)
+            self.fairness = fairness
+            self.queue = TenantQueue(tenancy, None if fairness is None else fairness.key, partition)
+            tenancy.doomed = self._doomed
+            if isinstance(self.scheduler, KeyOrder):
+                self.scheduler.class_heads = False  # a class head may not be admissible: offer the queue in order
         #: A plug-in scheduler's view of the queue, and the engine's own handles on it.
         self.queue_view, self._refresh, self._job_of_shown = queue_view(
             self.queue, None if self.epoch is None else self.epoch.window
@@ -142,23 +169,33 @@ class Dispatcher:
         queue = self.queue
         first = queue.push(self.key(job), job)
         arrived = self._arrived
+        tenancy = self.tenancy
+        if tenancy is not None and arrived is not None and not self.scheduler.backfill:
+            # A strict order under tenants: the arrival may reorder the tenants, so a full (cheap) pass.
+            self._apply(self._decide(queue, self._cluster, self.env.now))
+            self._reclaim()
+            return
         if arrived is not None:  # a key order: its decision on an arrival, without the general protocol
-            placement = arrived(job, first, self.cluster)
+            placement = arrived(job, first, self.cluster) if tenancy is None or tenancy.admits(job) else None
             if placement is not None:
                 if not self._trusted:
                     placement = self.check_placement(job, placement, self.placement_name)
                 self.runs.start(job, placement)
                 queue.discard(job)
+            elif tenancy is not None:
+                self._reclaim()
             return
         if self.epoch is not None:
             self._request_epoch()
             return
-        queue.arrival, queue.arrival_first = job, first
+        if tenancy is None:  # under tenants an arrival may reorder the tenants (and may not be admitted): a full pass
+            queue.arrival, queue.arrival_first = job, first
         try:
             decisions = self._decide(self._shown(queue), self._cluster, self.env.now)
         finally:
             queue.arrival = None
         self._apply(decisions, self.plugin)
+        self._reclaim()
 
     def requeue(self, job: Job) -> None:
         """Queue a lost job's next attempt (the caller runs the pass); held back while a pass iterates the queue."""
@@ -175,6 +212,7 @@ class Dispatcher:
             self._request_epoch()
             return
         self._apply(self._decide(self._shown(self.queue), self._cluster, self.env.now), self.plugin)
+        self._reclaim()
 
     def _shown(self, queue: JobQueue) -> Any:
         """What the scheduler reads of the queue: the queue itself (built-in), or a fresh view (plug-in)."""
@@ -210,6 +248,7 @@ class Dispatcher:
             if not self.runs.count and len(queue):
                 self._apply(scan(queue, self.cluster, self.place))
                 self.guard_starts += [self.env.now] * self.runs.count
+            self._reclaim()
         self.settled()
 
     # ------------------------------------------------------------------ applying decisions
@@ -226,11 +265,12 @@ class Dispatcher:
             decisions, by_plugin = scan(self.queue, self.cluster, self.place), False
         elif by_plugin:
             decisions = self._drawn(decisions)
-        queue, runs = self.queue, self.runs
+        queue, runs, tenancy = self.queue, self.runs, self.tenancy
         started = []
         for decision in decisions:
             if decision.__class__ is Preempt:
-                self._preempt(decision)
+                if not self._preempt(decision):
+                    break  # its victim was told already: the pass waits for the end of its grace
                 continue
             if decision.__class__ is Resize:
                 self._resize(decision)
@@ -243,6 +283,10 @@ class Dispatcher:
                     raise PlacementError(f"scheduler {self.scheduler_name!r} started job {job.id} twice in one epoch")
                 if not self._trusted:
                     placement = self.check_placement(job, placement, self.placement_name)
+            if tenancy is not None and not tenancy.admits_placement(job, placement):
+                continue  # an earlier start of this pass left its tenant no room: it stays queued
+            if self._doomed and any(self.cluster.free[n] < g for n, g in placement):
+                continue  # GPUs of a victim still in its grace period: the job waits for the end of it
             runs.start(job, placement)
             started.append(job)
         for job in started:  # after the loop: discarding may compact the queue being iterated
@@ -331,8 +375,11 @@ class Dispatcher:
             raise PlacementError(f"scheduler {self.scheduler_name!r} started {what}")
         return job
 
-    def _preempt(self, decision: Preempt) -> None:
-        """Apply a preemption: the victim loses its run (work since its last checkpoint) and is queued again."""
+    def _preempt(self, decision: Preempt) -> bool:
+        """Apply a preemption: the victim loses its run (work since its last checkpoint) and is queued again.
+
+        Returns False (nothing done) if the victim was told already and keeps its GPUs to the end of its grace.
+        """
         name = self.scheduler_name
         reason = decision.reason
         if reason not in PREEMPT_REASONS:
@@ -343,9 +390,86 @@ class Dispatcher:
         job = self.runs.running_jobs.get(key) if isinstance(key, int) else None
         if job is None or job.state != RUNNING:
             raise PlacementError(f"scheduler {name!r} preempted {cut(repr(decision.job), 60)}, which is not running")
-        if self._held is None:
+        if job.id in self._doomed:
+            return False
+        self._evict(job, reason, hold=True)
+        return True
+
+    def _evict(self, job: Job, reason: str, hold: bool = False) -> bool:
+        """Tell a running job to go: it loses its GPUs now, or after the grace period; True if they are free now.
+
+        A job already told is not told again. ``hold``: a pass is iterating the queue (the
+        victim's next attempt is queued after it, and the scheduler asked again).
+        """
+        if job.id in self._doomed:
+            return False
+        if self.grace > 0.0:
+            self._doomed[job.id] = job
+            self.env.timeout(self.grace).callbacks.append(partial(self._grace_over, job, reason))
+            return False
+        if hold and self._held is None:
             self._held = []
         job.lose(reason)
+        return True
+
+    def _grace_over(self, job: Job, reason: str, _event: Any) -> None:
+        """A victim's grace period ended: it loses its GPUs now (unless it ended or was lost meanwhile)."""
+        del self._doomed[job.id]
+        claimant = self._claims.pop(job.id, None)
+        if job.state == RUNNING:
+            job.lose(reason)
+            if claimant is not None and not any(c is claimant for c in self._claims.values()):
+                self._start_claimant(claimant)
+            self.schedule()
+            self.settled()
+
+    def _reclaim(self) -> None:
+        """Under tenants with preemption: each tenant's first queued job takes GPUs from the jobs it may preempt.
+
+        It does when it cannot be admitted and placed as things stand and some candidates'
+        GPUs let it (see :meth:`dcsim.engine.tenancy.Tenancy.victims`): reclaiming quota its
+        cohort borrowed (reason ``quota``), or from its tenant's own jobs of lower priority
+        (``priority``). GPUs freed now: the scheduler is asked again.
+        """
+        tenancy = self.tenancy
+        if tenancy is None or not tenancy.preempts or not len(self.queue):
+            return
+        freed = False
+        for i in range(len(tenancy.shares)):
+            job = self.queue.head(i)
+            if job is None:
+                continue
+            victims = tenancy.victims(job, self.cluster, self._fits, self._lost)
+            for victim, reason in victims:
+                if self._evict(victim, reason):
+                    freed = True
+                else:
+                    self._claims[victim.id] = job
+            if victims and not any(c is job for c in self._claims.values()):
+                self._start_claimant(job)  # the GPUs go to the job that preempted for them
+        if freed:
+            self._ask_again()
+
+    def _start_claimant(self, job: Job) -> None:
+        """Start the job whose preemptions freed GPUs for it, if it still waits, is admitted and fits."""
+        if job.state != QUEUED or not self._fits(job):
+            return
+        placement = self.place(job, self.cluster)
+        if not self._trusted:
+            placement = self.check_placement(job, placement, self.placement_name)
+        self.runs.start(job, placement)
+        self.queue.discard(job)
+
+    def _fits(self, job: Job) -> bool:
+        """The job is admitted and placed on the state as it stands."""
+        assert self.tenancy is not None
+        return self.tenancy.admits(job) and self.place(job, self.cluster) is not None
+
+    def _lost(self, job: Job) -> float:
+        """GPU-seconds a running job would lose if preempted now: since its last checkpoint, plus its restart."""
+        p = self.runs.progress(job, self.env.now)
+        restart = job.checkpoint[2] if job.checkpoint is not None else 0.0
+        return job.gpus * ((0.0 if self.runs.save_on_preempt else p.unsaved_wall) + restart)
 
     def _resize(self, decision: Resize) -> None:
         """Apply a resize: a running elastic job moves to its new placement (checked) at its speed there."""
@@ -404,6 +528,27 @@ class Dispatcher:
         if problem:
             raise PlacementError(f"policy {name!r} gave job {job.id} {problem}")
         return pairs
+
+
+def _within_type_quotas(place: Callable[[Job, Any], Any], tenancy: Tenancy) -> Callable[[Job, Any], Any]:
+    """``place`` offered only the job's pools of GPU types its tenant has room on (Kueue's flavour fungibility)."""
+
+    def restricted(job: Job, cluster: Any) -> Any:
+        if job.__class__ is not Job:  # a service replica: not held to its tenant's quota
+            return place(job, cluster)
+        allowed = tenancy.allowed_pools(job)
+        if allowed == job.pools:
+            return place(job, cluster)
+        if not allowed:
+            return None
+        pools = job.pools
+        job.pools = allowed
+        try:
+            return place(job, cluster)
+        finally:
+            job.pools = pools
+
+    return restricted
 
 
 __all__ = ["Dispatcher", "declares"]

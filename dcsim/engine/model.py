@@ -91,16 +91,29 @@ class DataCenterModel:
             names = self.topology.site_names
             pool_site = [names.index(p.site) for p in self.topology.pools]
             partition = lambda job: pool_site[job.pools[0]]  # noqa: E731
+        #: The tenants' quotas, usage and shares, with a ``tenants`` block.
+        self.tenancy = None
+        if scenario.tenants:
+            from dcsim.engine.tenancy import Tenancy
+
+            pools = self.topology.pools
+            env = self.env
+            self.tenancy = runs.tenancy = Tenancy(
+                scenario.tenants, scenario.preemption, [p.gpu_type for p in pools], self.cluster.node_pool,
+                self.topology.n_gpus, lambda: env.now,
+            )  # fmt: skip
         self.dispatch = Dispatcher(
-            self.env, scenario.policies, self.seed, self.cluster, runs, self.check_drained, partition
-        )
+            self.env, scenario.policies, self.seed, self.cluster, runs, self.check_drained, partition,
+            self.tenancy, scenario.preemption.grace,
+        )  # fmt: skip
         #: Runs are tracked (per node, by id) only when failures, maintenance, checkpoints or
         #: preemption need them: the plain engine stays lean.
         elastic = scenario.policies.scheduler.name == "elastic" and any(
             c.elastic is not None for c in wl.jobs
         )  # a resize finds its job's nodes
+        preempts = self.dispatch.scheduler.preempts or (self.tenancy is not None and self.tenancy.preempts)
         self.track = (
-            reliability or bool(checkpoints) or self.dispatch.scheduler.preempts or bool(scenario.services)
+            reliability or bool(checkpoints) or preempts or bool(scenario.services)
             or elastic or getattr(self.dispatch.scheduler, "tracks_runs", False)
         )  # fmt: skip
         runs.save_on_preempt = scenario.preemption.save == "on_preemption"

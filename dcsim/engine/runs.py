@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from dcsim.engine.network import Network
     from dcsim.engine.reliability import Reliability
     from dcsim.engine.storage import SizedCheckpoints
+    from dcsim.engine.tenancy import Tenancy
 
 
 class Runs:
@@ -83,6 +84,8 @@ class Runs:
         #: A scheduler that indexes the running jobs: told of each start (``run_started(job)``, its rate
         #: known) and each end or loss (``run_left(job)``); set by the dispatcher.
         self.watcher: Any = None
+        #: The tenants' usage, told of every start, end and loss, with a ``tenants`` block (set by the engine).
+        self.tenancy: Tenancy | None = None
 
     def holders(self, node: int) -> list[Job]:
         """The runs holding GPUs on ``node`` (a live list: do not keep it)."""
@@ -98,6 +101,8 @@ class Runs:
         self.count += 1
         if self.started is not None:
             self.started(job)
+        if self.tenancy is not None:
+            self.tenancy.started(job)
         racks = len({cluster.node_rack[n] for n, _ in placement}) if len(placement) > 1 else 1
         first = placement[0][0]
         self.collector.on_job_started(
@@ -207,7 +212,10 @@ class Runs:
         for n in new:
             if n not in old:
                 node_jobs[n].append(job)
+        before = job.placement
         job.placement = list(placement)
+        if self.tenancy is not None:
+            self.tenancy.resized(job, before)
         held = job.held = sum(new.values())
         now = self.env.now
         row, pool = self.spans[job.id]
@@ -239,6 +247,8 @@ class Runs:
             self.collector.elastic_spans["until"][self.spans.pop(job.id)[0]] = self.env.now
         if self.watcher is not None:
             self.watcher.run_left(job)
+        if self.tenancy is not None:
+            self.tenancy.left(job)
         if self.track:
             for n, _ in job.placement:
                 self.node_jobs[n].remove(job)
@@ -284,6 +294,8 @@ class Runs:
             self.overhead(job, self.env.now)
         self._left(job)
         job.state = COMPLETED
+        if self.tenancy is not None:
+            self.tenancy.finished(job)
         self.collector.on_job_finished(self.env.now, job.id)
         self.ended()
 
@@ -340,6 +352,8 @@ class Runs:
         )
         if requeue:
             self.requeue(again)
+        elif self.tenancy is not None:
+            self.tenancy.finished(job)
 
     def close(self, end: float) -> None:
         """The run ended at ``end``: record the overhead of the runs still going (nothing lost yet)."""

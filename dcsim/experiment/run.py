@@ -51,6 +51,7 @@ from dcsim.metrics.window import Window
 from dcsim.policies.gavel import Gavel
 from dcsim.policies.lp import LinearProgram
 from dcsim.scenario.schema import Scenario
+from dcsim.scenario.tenant_checks import tenant_notes
 from dcsim.scenario.unmodelled import default_gpu_notes, unmodelled_notes
 from dcsim.workload.distributions import resolve
 from dcsim.workload.offered import offered_work
@@ -77,6 +78,7 @@ _WRITTEN = (
     "scenario_events",
     "wan_transfers",
     "sites",
+    "tenants",
 )
 
 
@@ -306,12 +308,23 @@ def simulate(
             serving[0], serving[1], window, scenario.services, model.topology.pools, model.topology.node_pool,
             site_costs, site_failures(col),
         )  # fmt: skip
+    if scenario.tenants:
+        from dcsim.metrics.tenant_scores import preemptions_by_reason, tenant_metrics
+
+        interrupted = faults.interruptions if faults is not None and len(faults.interruptions) else None
+        summary["tenants"], tenants_table = tenant_metrics(
+            jobs, window, faults.runs if interrupted is not None else None, interrupted, model.topology.pools,
+            scenario.tenants, summary["cost"],
+        )  # fmt: skip
+        summary["jobs"].update(preemptions_by_reason(jobs, interrupted, window))
     summary["run"] = {
         "scenario": scenario.name,
         "seed": model.seed,
         "scheduler": scenario.policies.scheduler.name,
         "placement": scenario.policies.placement.name,
     }
+    if scenario.policies.fairness is not None:
+        summary["run"]["fairness"] = scenario.policies.fairness.name
     routing = model.routing
     if routing is not None:
         from dcsim.metrics.routing_scores import routing_metrics, wan_metrics
@@ -340,6 +353,8 @@ def simulate(
         epochs = epochs_table(model.scheduler.log)
         summary["scheduler"] = scheduler_metrics(epochs, window, model.guard_starts)
     summary["notes"] = read_notes + notes(scenario, summary)
+    preempts = model.dispatch.scheduler.preempts or (model.tenancy is not None and model.tenancy.preempts)
+    summary["notes"] += tenant_notes(scenario, model.topology.n_gpus, col.tenant_names, preempts)
     if model.stuck_jobs:
         summary["notes"].append(
             f"the run stopped at {end:g} s with {model.stuck_jobs} job(s) queued, nothing running and nothing "
@@ -367,6 +382,8 @@ def simulate(
         data["scenario_events"] = scenario_events_table(col)
     if elastic is not None:
         data["elastic_spans"] = elastic
+    if scenario.tenants:
+        data["tenants"] = tenants_table
     if len(model.topology.site_names) > 1 or times.varies:
         held = [job_spans(jobs, window, faults.runs if faults is not None else None, elastic)[:4]]
         if serving is not None:

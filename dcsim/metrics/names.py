@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dcsim.core.errors import DcsimError
 from dcsim.core.units import format_duration
 from dcsim.infra.components import NAMES
+from dcsim.workload.jobs import PREEMPT_REASONS
 
 #: The headline metrics, in the order a run's summary table prints them: (dotted name, label, kind).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -134,6 +135,15 @@ STATIC_NAMES: tuple[str, ...] = (
     *(f"services.{f}" for f in SERVICE_FIELDS), *(f"services.{f}" for f in GEO_SERVICE_FIELDS),
     "routing.jobs_routed", "routing.deferred_jobs", "routing.mean_deferral_s", "routing.reroutes",
     "wan.transfers", "wan.mean_stage_in_s", "wan.mean_slowdown", "wan.bytes_moved", "wan.max_link_utilization",
+    *(f"jobs.preemptions_by_reason.{r}" for r in PREEMPT_REASONS),
+    *(f"jobs.preempted_gpu_hours_by_reason.{r}" for r in PREEMPT_REASONS),
+    "tenants.jain_index", "tenants.borrowed_gpu_hours",
+)  # fmt: skip
+
+#: A tenant's own figures (``tenants.<tenant>.*``), with a ``tenants`` block.
+TENANT_FIELDS = (
+    "submitted", "completed", "mean_wait_s", "p95_wait_s", "mean_jct_s", "gpu_hours", "quota_gpu_hours",
+    "use_of_quota", "borrowed_gpu_hours", "lent_gpu_hours", "preemptions", "usd",
 )  # fmt: skip
 
 _FAULT_FIELDS = ("failures", "interruptions", "share_of_interruptions", "lost_gpu_hours")
@@ -161,6 +171,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("services.by_service.<service>.by_origin.<site>", ORIGIN_FIELDS),
     ("routing.by_site.<site>", ("",)),
     ("sites.<site>", SITE_BLOCK_FIELDS),
+    ("tenants.<tenant>", TENANT_FIELDS),
 )
 #: The families named by a site or a GPU type: (first two parts, the fields after the name).
 _BREAKDOWNS = {
@@ -205,6 +216,8 @@ _WORDS = {
     "storage.max_rack_utilization": "busiest rack's storage utilization",
     "cost.carbon_kg_per_productive_gpu_hour": "carbon per productive GPU-hour (kg CO2e)",
     "cost.unattributed_carbon_kg": "carbon of idle capacity and services (kg CO2e)",
+    "tenants.jain_index": "Jain's index of tenants' GPU-hours over quota",
+    "tenants.borrowed_gpu_hours": "GPU-hours borrowed beyond quotas",
     "cluster.installed_gpus": "installed GPUs", "cluster.nodes": "nodes", "cluster.spare_gpus": "spare GPUs",
     "cluster.installed_gpu_hours": "GPU-hours installed (racks added or removed by events)",
     "scheduler.fallback_share": "share of MILP epochs without an optimum",
@@ -237,6 +250,8 @@ def _family_match(name: str) -> bool:
         return bool(parts[2])
     if len(parts) == 3 and parts[0] == "sites":
         return bool(parts[1]) and parts[2] in SITE_BLOCK_FIELDS
+    if len(parts) == 3 and parts[0] == "tenants":
+        return bool(parts[1]) and parts[2] in TENANT_FIELDS
     if len(parts) == 4 and parts[:2] == ["services", "by_service"]:
         return bool(parts[2]) and parts[3] in SERVICE_FIELDS + GEO_SERVICE_FIELDS
     if len(parts) == 6 and parts[:2] == ["services", "by_service"] and parts[3] in ("by_site", "by_origin"):
@@ -315,7 +330,8 @@ class Metric:
 
 
 _NUMBERS = ("lost_gpu_hours", "downtime_gpu_hours", "offered_gpus", "mean_queued_jobs", "mean_running_jobs",
-            "arrival_rate_per_h", "hours", "mean_elastic_gpus")  # fmt: skip
+            "arrival_rate_per_h", "hours", "mean_elastic_gpus", "gpu_hours", "quota_gpu_hours", "borrowed_gpu_hours",
+            "lent_gpu_hours", "preempted_gpu_hours")  # fmt: skip
 
 
 def _kind_from_name(name: str) -> str:
@@ -335,7 +351,9 @@ def _kind_from_name(name: str) -> str:
         return "share"
     if last in _NUMBERS or name.startswith("storage.bytes_") or name == "wan.bytes_moved":
         return "number"
-    return "ratio" if last in ("mean_slowdown", "mean_write_slowdown") else "count"
+    if name.startswith("jobs.preempted_gpu_hours_by_reason."):
+        return "number"
+    return "ratio" if last in ("mean_slowdown", "mean_write_slowdown", "jain_index", "use_of_quota") else "count"
 
 
 def _words(name: str) -> str:
@@ -345,6 +363,10 @@ def _words(name: str) -> str:
     last = last.replace("gpu", "GPU").replace("jct", "job completion time").replace("ettr", "ETTR")
     if parts[0] == "classes" and len(parts) == 3:
         return f"{last} ({parts[1]} jobs)"
+    if parts[0] == "tenants" and len(parts) == 3:
+        return f"{last} (tenant {parts[1]})"
+    if parts[1:2] in (["preemptions_by_reason"], ["preempted_gpu_hours_by_reason"]) and len(parts) == 3:
+        return f"{'runs preempted' if parts[1] == 'preemptions_by_reason' else 'GPU-hours lost'} for {parts[2]}"
     if parts[:2] == ["faults", "by_cause"] and len(parts) == 4:
         return f"{last} (cause {parts[2]})"
     if parts[:2] == ["faults", "by_component"] and len(parts) == 4:
@@ -475,6 +497,7 @@ def format_one(metric: Metric, value: float) -> str:
 __all__ = [
     "FAMILIES",
     "STATIC_NAMES",
+    "TENANT_FIELDS",
     "Metric",
     "check_metric",
     "check_parts",

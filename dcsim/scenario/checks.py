@@ -28,6 +28,7 @@ from dcsim.scenario.schema import (
     Scenario,
     Trace,
 )
+from dcsim.scenario.tenant_checks import tenant_problems
 from dcsim.workload.distributions import count_sampler, duration_sampler, resolve
 from dcsim.workload.trace import read_trace
 
@@ -87,6 +88,7 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
         ]
     problems += service_problems(sc, topology)
     problems += routing_problems(sc, topology)
+    problems += tenant_problems(sc, topology)
     fabric, fabric_problems = _fabric(sc, topology)
     problems += fabric_problems
     if (sc.failures is not None or sc.maintenance) and not fabric_problems:

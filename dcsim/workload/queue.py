@@ -147,3 +147,7 @@ class JobQueue:
     def __iter__(self) -> Iterator[Job]:
         """Queued jobs in order (do not push while iterating)."""
         return iter(self._order)
+
+    def entries(self) -> Iterator[Entry]:
+        """Queued jobs' entries (key, id, job) in order (do not push while iterating)."""
+        return self._order.entries()

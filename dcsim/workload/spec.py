@@ -279,7 +279,9 @@ class JobClass(Strict):
         None, description="GPU type `duration` is measured on (default: the fastest type the class may run on)"
     )
     tenant: str = Field(
-        "default", description="tenant (team) the jobs belong to: a label in jobs.parquet (no quotas yet)"
+        "default",
+        description="tenant (team) the jobs belong to: one of `tenants` (its quota holds), or none (the tenant "
+        "`default`, not limited)",
     )
     priority: int = Field(0, description="higher runs first under the `priority` scheduler")
     estimate_error: float = Field(

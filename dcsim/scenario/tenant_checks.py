@@ -1,0 +1,139 @@
+"""Checks of the ``tenants``, ``preemption`` and ``policies.fairness`` blocks against the rest of a scenario.
+
+:func:`tenant_problems` lists what would make a run wrong or a block do nothing (exit 2,
+each with its path and the fix); :func:`tenant_notes` what a reader of the results should
+know (quotas beyond the installed GPUs, tenants of a trace no block declares).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from dcsim.core.errors import TraceError
+from dcsim.infra.topology import Topology
+from dcsim.workload.distributions import count_sampler
+from dcsim.workload.tenants import GpuQuota
+
+#: The tenant of jobs that name none (and of every job without a ``tenants`` block).
+DEFAULT_TENANT = "default"
+
+
+def _form(quota: GpuQuota | None) -> str | None:
+    return None if quota is None else "per GPU type" if isinstance(quota.gpus, dict) else "in total"
+
+
+def _total(quota: GpuQuota | None, default: float) -> float:
+    if quota is None:
+        return default
+    return float(sum(quota.gpus.values())) if isinstance(quota.gpus, dict) else float(quota.gpus)
+
+
+def tenant_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
+    """Problems of the tenants' blocks, as ``(path, message)``."""
+    out: list[tuple[str, str]] = []
+    tenants = sc.tenants
+    rules = sc.preemption
+    if not tenants:
+        if sc.policies.fairness is not None:
+            out.append(("policies.fairness", "a fairness policy orders tenants: declare them in a `tenants` block "
+                        "(each with a name; a quota is optional), or drop policies.fairness"))  # fmt: skip
+        for rule in ("reclaim_within_cohort", "within_tenant"):
+            if getattr(rules, rule) != "never":
+                out.append((f"preemption.{rule}", "preempts for tenants' quotas and priorities: declare them in a "
+                            "`tenants` block, or set it to never"))  # fmt: skip
+        return out
+    names = [t.name for t in tenants]
+    for i, t in enumerate(tenants):
+        path = f"tenants.{i}"
+        if names.index(t.name) != i:
+            out.append((f"{path}.name", f"tenant {t.name!r} is declared twice; give each tenant one block"))
+        for field in ("borrowing_limit", "lending_limit"):
+            limit = getattr(t, field)
+            if limit is None:
+                continue
+            if t.quota is None:
+                out.append((f"{path}.{field}", f"tenant {t.name!r} has no quota: it is not limited, and has "
+                            f"nothing to lend; give it a `quota` or drop {field}"))  # fmt: skip
+            elif t.cohort is None:
+                out.append((f"{path}.{field}", f"tenant {t.name!r} has no cohort to borrow from or lend to; "
+                            f"give it a `cohort` or drop {field}"))  # fmt: skip
+            elif _form(limit) != _form(t.quota):
+                out.append((f"{path}.{field}", f"is {_form(limit)} but the quota of {t.name!r} is "
+                            f"{_form(t.quota)}; give both the same form"))  # fmt: skip
+        if t.quota is not None and isinstance(t.quota.gpus, dict):
+            unknown = sorted(set(t.quota.gpus) - set(topology.gpu_types()))
+            if unknown:
+                out.append((f"{path}.quota.gpus", f"no GPUs of type {', '.join(unknown)} in the data center "
+                            f"(types present: {', '.join(topology.gpu_types())})"))  # fmt: skip
+    cohorts: dict[str, list[int]] = {}
+    for i, t in enumerate(tenants):
+        if t.cohort is not None and t.quota is not None:
+            cohorts.setdefault(t.cohort, []).append(i)
+    for cohort, members in cohorts.items():
+        forms = {_form(tenants[i].quota) for i in members}
+        if len(forms) > 1:
+            out.append((f"tenants.{members[-1]}.quota", f"cohort {cohort!r} mixes quotas in total and per GPU "
+                        "type; give all its members the same form"))  # fmt: skip
+    declared = set(names)
+    for n, cls in enumerate(sc.workload.jobs):
+        if cls.tenant != DEFAULT_TENANT and cls.tenant not in declared:
+            out.append((f"workload.jobs.{n}.tenant", f"tenant {cls.tenant!r} is not declared; the tenants are "
+                        f"{', '.join(names)} (or leave it out: the default tenant, not limited)"))  # fmt: skip
+            continue
+        if cls.tenant not in declared:
+            continue
+        t = tenants[names.index(cls.tenant)]
+        if t.quota is None or isinstance(t.quota.gpus, dict):
+            continue
+        most = _largest(t, cohorts.get(t.cohort or "", []), tenants)
+        try:
+            _, largest = count_sampler(cls.gpus, sc.base_dir)
+        except TraceError:
+            continue  # reported by the class's own checks
+        if largest > most:
+            out.append((f"workload.jobs.{n}.gpus", f"{largest} GPUs > the most tenant {t.name!r} may ever hold "
+                        f"({most:g}: its quota and what it may borrow); lower it or raise the quota"))  # fmt: skip
+    return out
+
+
+def _largest(t: Any, members: list[int], tenants: list[Any]) -> float:
+    """The most GPUs a tenant with a quota in total may hold at once: quota + borrowing, within its cohort's."""
+    nominal = _total(t.quota, math.inf)
+    if t.cohort is None:
+        return nominal
+    borrow = _total(t.borrowing_limit, math.inf)
+    lendable = sum(min(_total(m.quota, 0.0), _total(m.lending_limit, math.inf)) for m in (tenants[i] for i in members))
+    own_lendable = min(nominal, _total(t.lending_limit, math.inf))
+    return min(nominal + borrow, nominal - own_lendable + lendable)
+
+
+def tenant_notes(sc: Any, installed: int, tenants_seen: Iterable[str], preempts: bool = True) -> list[str]:
+    """Notes for the results: quotas beyond the installed GPUs; tenants of jobs that no block declares.
+
+    ``preempts``: a policy of the run (the scheduler, or the tenants' rules) may preempt.
+    """
+    out = []
+    if sc.preemption.grace > 0 and not preempts:
+        out.append("preemption.grace changes nothing: no policy preempts (set preemption rules with a `tenants` "
+                   "block, or a scheduler that preempts; a service's scale-up preempts at once)")  # fmt: skip
+    if not sc.tenants:
+        return out
+    total = sum(_total(t.quota, 0.0) for t in sc.tenants)
+    if total > installed:
+        out.append(f"the tenants' quotas add up to {total:g} GPUs, more than the {installed} installed: a tenant "
+                   "within its quota may wait for GPUs no one borrowed (quotas are promises, as in Kueue)")  # fmt: skip
+    declared = {t.name for t in sc.tenants}
+    served = sorted({s.tenant for s in sc.services if s.tenant in declared})
+    if served:
+        out.append(f"the replicas of services of tenant(s) {', '.join(served)} are not counted against their "
+                   "quotas (a service's tenant is a label); its training jobs are")  # fmt: skip
+    undeclared = sorted(set(tenants_seen) - declared - {DEFAULT_TENANT})
+    if undeclared:
+        out.append(f"jobs of tenant(s) {', '.join(undeclared)} (from the trace) belong to no `tenants` block: "
+                   "they were not limited, as the default tenant")  # fmt: skip
+    return out
+
+
+__all__ = ["DEFAULT_TENANT", "tenant_notes", "tenant_problems"]
