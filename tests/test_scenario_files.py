@@ -200,3 +200,28 @@ def test_geo_spec_runs_its_week_with_every_block_in_effect() -> None:
     assert carbon.min() < east["carbon_kg"] * 1000 / east["energy_kwh"] < carbon.max()  # a mean of the series
     assert not any("set, but" in note or "changes no result" in note or "is not read" in note
                    for note in summary["notes"])  # fmt: skip
+
+
+@pytest.mark.skipif(not (SHARED / "spec" / "tenants.yaml").is_file(), reason="no shared/ beside the repo")
+def test_tenants_spec_runs_its_three_weeks_with_every_block_in_effect() -> None:
+    """The user's tenants file, whole (21 days, EASY backfill, DRF, quotas, reclaim with a 2-minute grace).
+
+    Research borrows (up to 64 GPUs beyond its 128) what product and the interns leave idle,
+    and is preempted when they reclaim it; interns may not borrow (limit 0); product lends at
+    most 32 of its 96. What is borrowed is lent, GPU-hour for GPU-hour, and no tenant borrows
+    or lends more than its limit allows over the measured 19 days (limit x 456 h).
+    """
+    r = simulate(load_scenario(str(SHARED / "spec" / "tenants.yaml")))
+    t, jobs = r.summary["tenants"], r.summary["jobs"]
+    hours = (21 - 2) * 24.0
+    research, product, interns = t["research"], t["product"], t["interns"]
+    assert research["borrowed_gpu_hours"] > 0 and interns["borrowed_gpu_hours"] == 0.0
+    borrowed = sum(x["borrowed_gpu_hours"] for x in (research, product, interns))
+    lent = sum(x["lent_gpu_hours"] for x in (research, product, interns))
+    assert borrowed == pytest.approx(lent, rel=1e-9) and borrowed == pytest.approx(t["borrowed_gpu_hours"], rel=1e-9)
+    assert research["borrowed_gpu_hours"] <= 64 * hours
+    assert product["lent_gpu_hours"] <= 32 * hours and interns["lent_gpu_hours"] <= 32 * hours
+    assert (
+        jobs["preemptions_by_reason"]["quota"] > 0 and jobs["preemptions_by_reason"]["quota"] == research["preemptions"]
+    )
+    assert 0 < t["jain_index"] <= 1
