@@ -116,7 +116,7 @@ def read_swf(trace: Trace, path: str, stat: os.stat_result) -> dict[str, Any]:
         (int(no_size.sum()), "jobs without a processor count (fields 5 and 8 both -1)"),
     ]
     if n == 0:
-        said = "; ".join(f"{k:,} {what}" for k, what in dropped if k)
+        said = "; ".join(_counted(k, what) for k, what in dropped if k)
         raise TraceError(f"{path}: no job to run: all {lines.size:,} lines were dropped ({said})")
 
     submit, run, status, lines_kept = f[1][keep], run[keep], status[keep], lines[keep]
@@ -139,15 +139,15 @@ def read_swf(trace: Trace, path: str, stat: os.stat_result) -> dict[str, Any]:
     kept = ", ".join(f"{counts[s]:,} {STATUSES[s]}" for s in (1, 0, 5, -1) if counts[s])
     notes = [f"{name}: {n:,} of {lines.size:,} SWF jobs kept ({kept}); a failed or cancelled job holds its GPUs "
              "for its recorded run time"]  # fmt: skip
-    said = "; ".join(f"{k:,} {what}" for k, what in dropped if k)
+    said = "; ".join(_counted(k, what) for k, what in dropped if k)
     if said:
         notes.append(f"{name}: dropped {said}")
     if not asked.all():
-        notes.append(f"{name}: {int((~asked).sum()):,} jobs have no requested time (-1): their estimate is their "
-                     "run time, an exact one")  # fmt: skip
+        notes.append(f"{name}: {_counted(int((~asked).sum()), 'jobs have')} no requested time (-1): their estimate "
+                     "is their run time, an exact one")  # fmt: skip
     over = int((asked & (run > requested)).sum())
     if over:
-        notes.append(f"{name}: {over:,} jobs ran longer than their requested time: their estimates are short")
+        notes.append(f"{name}: {_counted(over, 'jobs')} ran longer than requested: their estimates are short")
     head = header(data)
     machine = head.get("MaxProcs") or head.get("MaxNodes")
     if machine is not None and machine.isdigit():
@@ -167,6 +167,13 @@ def read_swf(trace: Trace, path: str, stat: os.stat_result) -> dict[str, Any]:
         "class_names": [trace.name], "tenant": tenant, "tenant_names": tenant_names, "rows": rows,
         "ids": numbers_text(numbers), "lines": lines_kept, "notes": tuple(notes),
     }  # fmt: skip
+
+
+def _counted(k: int, what: str) -> str:
+    """``k`` and ``what``, in the singular when ``k`` is 1 ('1 job that never ran', '1 job has')."""
+    if k == 1:
+        what = what.replace("lines", "line", 1).replace("jobs have", "job has", 1).replace("jobs", "job", 1)
+    return f"{k:,} {what}"
 
 
 def _fields(data: bytes, path: str, lines: np.ndarray) -> list[np.ndarray]:

@@ -105,8 +105,8 @@ def test_fields_map_to_jobs_and_what_is_dropped_is_counted(tmp_path: Path) -> No
     notes = " | ".join(table.notes)
     assert "4 of 9 SWF jobs kept (2 completed, 1 failed, 1 cancelled)" in notes
     assert "2 partial-execution lines" in notes and "2 jobs that never ran" in notes
-    assert "1 jobs without a processor count" in notes
-    assert "2 jobs have no requested time" in notes and "1 jobs ran longer than their requested time" in notes
+    assert "1 job without a processor count" in notes
+    assert "2 jobs have no requested time" in notes and "1 job ran longer than requested" in notes
     assert "MaxProcs is 16: that machine is 4 GPUs" in notes
 
 
