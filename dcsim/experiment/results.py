@@ -13,20 +13,19 @@ import shutil
 
 from dcsim.core.errors import OutputError
 from dcsim.core.files import folder_name, make_dirs, remove_dirs
-from dcsim.experiment.run import RunResult, run_id, summary_json
+from dcsim.experiment.run import WRITTEN, RunResult, run_id, summary_json
 
-#: Every file a run directory may hold; a directory with anything else is not replaced.
-RUN_FILES = frozenset(
-    {
-        "summary.json", "manifest.json", "jobs.parquet", "timeseries.parquet", "events.parquet",
-        "jobs.csv", "timeseries.csv", "events.csv", "utilization.png", "wait_cdf.png",
-        "failures.parquet", "failures.csv", "failures.png", "lost_by_cause.png", "epochs.parquet", "epochs.csv",
-        "links.parquet", "links.csv", "link_utilization.png", "busiest_links.png",
-        "requests.parquet", "requests.csv", "replicas.parquet", "replicas.csv", "services.parquet", "services.csv",
-        "scaling.parquet", "scaling.csv", "service_latency.png", "autoscaling.png",
-        "wan_transfers.parquet", "wan_transfers.csv",
-    }
+PLOTS = (
+    "utilization.png", "wait_cdf.png", "failures.png", "lost_by_cause.png", "link_utilization.png",
+    "busiest_links.png", "service_latency.png", "autoscaling.png", "sites.png",
 )  # fmt: skip
+"""The plots ``--plots`` may write into a run directory."""
+
+#: Every file a run directory may hold (its tables as Parquet and CSV, its plots); a directory
+#: with anything else is not replaced.
+RUN_FILES = frozenset(
+    ("summary.json", "manifest.json", *PLOTS, *(f"{t}.{ext}" for t in WRITTEN for ext in ("parquet", "csv")))
+)
 
 
 def is_run_dir(path: str) -> bool:

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 
 #: Tables written to a results directory, in order.
-_WRITTEN = (
+WRITTEN = (
     "jobs",
     "timeseries",
     "failures",
@@ -155,7 +155,7 @@ class RunResult:
 
     def tables(self) -> dict[str, Table]:
         """The tables written to the results directory, by file name (without extension)."""
-        return {name: self.data[name] for name in _WRITTEN if name in self.data}
+        return {name: self.data[name] for name in WRITTEN if name in self.data}
 
     def manifest(self) -> dict[str, Any]:
         """What produced this run: resolved scenario, its hash, seed, versions, wall time."""
