@@ -941,8 +941,12 @@ class Tiresias(_Preemptive):
         #: Queue of each running job, by id; running GPUs per queue and pool.
         self.level: dict[int, int] = {}
         self.level_gpus: list[dict[int, int]] = [{} for _ in range(len(self.thresholds) + 1)]
-        #: Next threshold crossings of running jobs: (time, id, job).
-        self.crossings: list[tuple[float, int, Any]] = []
+        #: Next threshold crossings of running jobs, one heap per queue they leave: (time, id, job).
+        self.crossings: list[list[tuple[float, int, Any]]] = [[] for _ in self.thresholds]
+        #: The last pass ran to its end and every start it decided took effect (the queue is settled).
+        self.settled = False
+        #: (busy, down, installed GPUs, queued jobs) at the end of the last pass.
+        self._state: tuple[int, ...] = ()
 
     def service(self, job: Any, now: float, running: bool) -> float:
         """Its service now, GPU-s (from its promotion, if it was promoted)."""
@@ -1006,7 +1010,7 @@ class Tiresias(_Preemptive):
         if level < len(self.thresholds):
             base = job.attained - self.base.get(job.id, 0.0)
             at = job.start_time + (self.thresholds[level] - base) / job.gpus
-            heappush(self.crossings, (at, job.id, job))
+            heappush(self.crossings[level], (at, job.id, job))
 
     def bind_placement(
         self, place: Callable[[Any, Any], Placement | None], uniform_in_class: bool, cluster: ClusterView
@@ -1032,24 +1036,30 @@ class Tiresias(_Preemptive):
         if level is not None:
             self._move(job, level, -1)
 
-    def _advance(self, now: float) -> None:
-        """Move running jobs past their crossings down, and promote starved queued jobs, up to ``now``."""
-        crossings, running = self.crossings, self.running
-        while crossings and crossings[0][0] <= now + _TOLERANCE_S:
-            _, key, job = heappop(crossings)
-            if running.get(key) is not job:
-                continue  # that run has ended
-            level = self.level[key]
-            self._move(job, level, -1)
-            self.level[key] = level + 1
-            self._move(job, level + 1, 1)
-            self._next_crossing(job, level + 1)
+    def _advance(self, now: float) -> int:
+        """Move running jobs past their crossings down, and promote starved queued jobs, up to ``now``.
+
+        Returns the lowest queue (largest index) a job left, -1 if none.
+        """
+        running, crossed = self.running, -1
+        for crossings in self.crossings:  # queue by queue: a job may cross two thresholds since the last pass
+            while crossings and crossings[0][0] <= now + _TOLERANCE_S:
+                _, key, job = heappop(crossings)
+                if running.get(key) is not job:
+                    continue  # that run has ended
+                level = self.level[key]
+                crossed = max(crossed, level)
+                self._move(job, level, -1)
+                self.level[key] = level + 1
+                self._move(job, level + 1, 1)
+                self._next_crossing(job, level + 1)
         promotions = self.promotions
         while promotions and promotions[0][0] <= now:
             _, key, job = heappop(promotions)
             if job.state == QUEUED:
                 self.base[key] = job.attained
                 self.promoted[key] = job
+        return crossed
 
     def victims(self, job: Any, cluster: ClusterView, now: float) -> tuple[bool, list[Any] | None]:
         """Running jobs of lower queues, from the counts first (O(K)), chosen only when they are enough."""
@@ -1073,15 +1083,58 @@ class Tiresias(_Preemptive):
 
     def _decide(self, queue: QueueLike, cluster: ClusterView, now: float, arrival: Any) -> Iterator[Any]:
         """Starts and preemptions, promoted jobs first in the top queue; then the next crossing or promotion."""
-        self._advance(now)
-        yield from self._pass(queue, cluster, now, arrival)
+        crossed = self._advance(now)
+        state = (cluster.busy_gpus, cluster.down_gpus, cluster.installed_gpus, len(queue))
+        settled, self.settled = self.settled and state == self._state, False
+        top = self._top_queued(queue)
+        if arrival is None and settled and not self.promoted and top is not None and top > crossed:
+            # Nothing changed since a settled pass but crossings out of queues above every queued
+            # job (see _wake): no queued job gains a victim, the pass would decide nothing.
+            self.settled = True
+        else:
+            complete, started = True, 0
+            for decision in self._pass(queue, cluster, now, arrival):
+                yield decision
+                if decision.__class__ is not tuple:
+                    complete = False  # a preemption: the engine queues the victims and asks again
+                elif decision[0].state == RUNNING:
+                    started += 1  # (the engine drops it from the queue after the pass)
+                else:
+                    complete = False  # the engine did not take a start (tenants, a victim's grace)
+            self.settled = complete and (settled or arrival is None)
+            state = (cluster.busy_gpus, cluster.down_gpus, cluster.installed_gpus, len(queue) - started)
+        self._state = state
+        self._wake(queue)
+
+    def _top_queued(self, queue: QueueLike) -> int | None:
+        """The highest queue (smallest index) of a queued job, K with none; None if the queue does not show it.
+
+        Only a queue in the scheduler's order (``queue.classes`` kept: a :class:`JobQueue`) shows
+        its highest queue first; a tenant queue shows its tenants' heads in the fairness order.
+        """
+        if getattr(queue, "classes", None) is None or self.promoted:
+            return None
+        first = queue.first()
+        return len(self.thresholds) + 1 if first is None else self.order(first)[0]
+
+    def _wake(self, queue: QueueLike) -> None:
+        """The next time to be asked again: a promotion, or a crossing a queued job may act on.
+
+        A job crossing from queue l into l + 1 becomes a victim only for queued jobs of queue
+        l; on a settled queue (the last pass decided all it could, and every start took
+        effect) no other job's decision changes, so a crossing out of a queue above the
+        highest queued job is taken at the next pass (:meth:`_advance`), without a wake-up of
+        its own. Otherwise every crossing wakes the scheduler, as before.
+        """
         soonest = math.inf
-        while self.crossings and self.running.get(self.crossings[0][1]) is not self.crossings[0][2]:
-            heappop(self.crossings)
+        top = (self._top_queued(queue) if self.settled else None) or 0
+        for level, crossings in enumerate(self.crossings):
+            while crossings and self.running.get(crossings[0][1]) is not crossings[0][2]:
+                heappop(crossings)
+            if crossings and level >= top and crossings[0][0] < soonest:
+                soonest = crossings[0][0]
         while self.promotions and self.promotions[0][2].state != QUEUED:
             heappop(self.promotions)
-        if self.crossings:
-            soonest = self.crossings[0][0]
         if self.promotions:
             soonest = min(soonest, self.promotions[0][0])
         self.wake_at = soonest if soonest < math.inf else None
@@ -1091,7 +1144,8 @@ class Tiresias(_Preemptive):
     ) -> Iterator[Any]:
         """Promoted jobs merged into the top queue, by submission; the queue's jobs in order besides."""
         promoted = self.promoted
-        rest = (job for job in super().candidates(queue, skip, fits) if job.id not in promoted)
+        # (not a promoted job, nor one started since its class's run put it among the heads)
+        rest = (job for job in super().candidates(queue, skip, fits) if job.id not in promoted and job.state == QUEUED)
         if not promoted:
             yield from rest
             return
