@@ -115,3 +115,28 @@ def test_the_chargeback_charges_a_services_replicas_to_its_tenant_not_to_unalloc
     allocated_h = r.summary["utilization"]["gpu_allocated"] * 32 * 1.0
     assert allocated_h > 7.0
     assert r.summary["tenants"]["s"]["gpu_hours"] == pytest.approx(allocated_h, rel=0.05)
+
+
+@pytest.mark.parametrize("scheduler", ["fifo", "easy_backfill"])
+def test_a_high_priority_job_behind_a_blocked_low_priority_head_preempts(scheduler: str) -> None:
+    """Tenant a (quota 8), 8 GPUs: lo1 (8 GPUs, 5 h, prio 0) at 0, lo2 (same) at 10 min, hi (prio 9, 1 h) at 1 h.
+
+    within_tenant: lower_priority. Kueue orders a ClusterQueue by priority, then creation: hi is
+    the head and preempts lo1 at 1 h (ends at 2 h). On main only the tenant's first queued job
+    in the scheduler's order (lo2, which may not preempt lo1) looks for victims: hi waits until
+    lo1 ends at 5 h, then lo2 starts and is preempted at once by hi (a priority inversion of 4 h).
+    """
+
+    def job(name: str, at: float, dur: str, prio: int) -> dict[str, Any]:
+        return {"name": name, "tenant": "a", "arrival": {"process": "batch", "at": at}, "count": 1, "gpus": 8,
+                "duration": dur, "priority": prio}  # fmt: skip
+
+    data = tiny_data(
+        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 1, "node": {"gpus": 8}}]},
+        workload={"jobs": [job("lo1", 0.0, "5h", 0), job("lo2", 600.0, "5h", 0), job("hi", H, "1h", 9)]},
+        tenants=[{"name": "a", "quota": {"gpus": 8}}], preemption={"within_tenant": "lower_priority"},
+        policies={"scheduler": scheduler}, horizon="1d",
+    )  # fmt: skip
+    j = run_data(data).jobs
+    hi = j[j["job_class"] == "hi"].iloc[0]
+    assert hi["start_s"] == pytest.approx(H)
