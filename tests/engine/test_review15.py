@@ -140,3 +140,24 @@ def test_a_high_priority_job_behind_a_blocked_low_priority_head_preempts(schedul
     j = run_data(data).jobs
     hi = j[j["job_class"] == "hi"].iloc[0]
     assert hi["start_s"] == pytest.approx(H)
+
+
+def test_a_job_larger_than_a_per_type_quota_is_refused_as_one_larger_than_a_total_quota(tmp_path: Any) -> None:
+    """quota {gpus: 8} with a 16-GPU class exits 2 naming workload.jobs.0.gpus; quota {gpus: {H100: 8}} on an
+    all-H100 fleet validates and the jobs wait for ever (tenant_checks skips per-type quotas).
+    """
+    import yaml
+
+    from dcsim.cli import main
+
+    def code(quota: Any) -> int:
+        job = {"name": "big", "tenant": "a", "arrival": {"process": "batch", "at": 0}, "count": 1, "gpus": 16,
+               "duration": "1h"}  # fmt: skip
+        data = tiny_data(tenants=[{"name": "a", "quota": {"gpus": quota}}], workload={"jobs": [job]})
+        data["datacenter"]["sites"][0]["node"]["gpu_type"] = "H100"
+        path = tmp_path / "s.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        return main(["validate", str(path)])
+
+    assert code(8) == 2
+    assert code({"H100": 8}) == 2
