@@ -161,3 +161,45 @@ def test_a_job_larger_than_a_per_type_quota_is_refused_as_one_larger_than_a_tota
 
     assert code(8) == 2
     assert code({"H100": 8}) == 2
+
+
+@pytest.mark.parametrize(
+    ("tenants", "top", "field"),
+    [
+        (
+            [{"name": "a", "quota": {"gpus": 4}}, {"name": "b", "quota": {"gpus": 4}}],
+            {"preemption": {"reclaim_within_cohort": "any"}},
+            "reclaim_within_cohort",
+        ),  # no cohort: nothing to reclaim
+        (
+            [{"name": "a", "quota": {"gpus": 4}, "weight": 5}, {"name": "b", "quota": {"gpus": 4}}],
+            {"policies": {"scheduler": "fifo", "fairness": "themis"}},
+            "weight",
+        ),  # themis reads no weight
+        (
+            [{"name": "a", "quota": {"gpus": 4}, "weight": 5}, {"name": "b", "quota": {"gpus": 4}}],
+            {},
+            "weight",
+        ),  # no fairness policy: nothing reads the weight
+        (
+            [{"name": "a", "cohort": "c"}, {"name": "b", "quota": {"gpus": 4}, "cohort": "c"}],
+            {},
+            "cohort",
+        ),  # a tenant without quota is alone whatever its cohort
+    ],
+)
+def test_a_tenants_field_that_changes_nothing_is_refused_or_noted(
+    tmp_path: Any, tenants: list[dict[str, Any]], top: dict[str, Any], field: str
+) -> None:
+    """Common rules: a block that validates but does nothing is a bug (refuse it, or at least a note)."""
+    import yaml
+
+    from dcsim.cli import main
+
+    data = tiny_data(tenants=tenants, horizon="2h", **top)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    if main(["validate", str(path)]) == 2:
+        return
+    notes = " ".join(run_data(data).summary.get("notes") or [])
+    assert field in notes, notes
