@@ -205,7 +205,8 @@ def test_a_tenants_field_that_changes_nothing_is_refused_or_noted(
     assert field in notes, notes
 
 
-def test_an_easy_backfill_start_never_delays_the_heads_reservation_through_its_tenants_quota() -> None:
+@pytest.mark.parametrize("scheduler", ["easy_backfill", "conservative_backfill"])
+def test_an_easy_backfill_start_never_delays_the_heads_reservation_through_its_tenants_quota(scheduler: str) -> None:
     """16 GPUs (2 nodes of 8). Default tenant: x (8 GPUs, 100 s) and y (4 GPUs, 1000 s) at 0.
 
     Tenant a (quota 8, no cohort): a1 (8 GPUs, 100 s) at 1 s does not fit (4 free): reservation at
@@ -226,7 +227,7 @@ def test_an_easy_backfill_start_never_delays_the_heads_reservation_through_its_t
         workload={"jobs": [job("x", 0.0, 8, "100s"), job("y", 0.0, 4, "1000s"), job("a1", 1.0, 8, "100s", "a"),
                            job("a2", 2.0, 4, "1000s", "a")]},
         tenants=[{"name": "a", "quota": {"gpus": 8}}],
-        policies={"scheduler": "easy_backfill", "placement": "first_fit"}, horizon="1h",
+        policies={"scheduler": scheduler, "placement": "first_fit"}, horizon="1h",
     )  # fmt: skip
     j = run_data(data).jobs
     a1 = j[j["job_class"] == "a1"].iloc[0]
