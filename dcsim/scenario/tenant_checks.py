@@ -14,6 +14,7 @@ from typing import Any
 from dcsim.core.errors import TraceError
 from dcsim.infra.topology import Topology
 from dcsim.workload.distributions import count_sampler
+from dcsim.workload.routes import class_pools
 from dcsim.workload.tenants import GpuQuota
 
 #: The tenant of jobs that name none (and of every job without a ``tenants`` block).
@@ -24,10 +25,13 @@ def _form(quota: GpuQuota | None) -> str | None:
     return None if quota is None else "per GPU type" if isinstance(quota.gpus, dict) else "in total"
 
 
-def _total(quota: GpuQuota | None, default: float) -> float:
+def _total(quota: GpuQuota | None, default: float, gpu_type: str | None = None) -> float:
+    """A quota's GPUs in total, or of ``gpu_type`` (a per-type quota without it: 0); None: ``default``."""
     if quota is None:
         return default
-    return float(sum(quota.gpus.values())) if isinstance(quota.gpus, dict) else float(quota.gpus)
+    if isinstance(quota.gpus, dict):
+        return float(sum(quota.gpus.values()) if gpu_type is None else quota.gpus.get(gpu_type, 0))
+    return float(quota.gpus)
 
 
 def tenant_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
@@ -85,28 +89,79 @@ def tenant_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
         if cls.tenant not in declared:
             continue
         t = tenants[names.index(cls.tenant)]
-        if t.quota is None or isinstance(t.quota.gpus, dict):
+        if t.quota is None:
             continue
-        most = _largest(t, cohorts.get(t.cohort or "", []), tenants)
+        members = cohorts.get(t.cohort or "", [])
+        if isinstance(t.quota.gpus, dict):  # the most on any one GPU type of the class's pools
+            types = {topology.pools[p].gpu_type for p in class_pools(topology, cls)}
+            most = max((_largest(t, members, tenants, k) for k in types), default=0.0)
+        else:
+            most = _largest(t, members, tenants)
         try:
             _, largest = count_sampler(cls.gpus, sc.base_dir)
         except TraceError:
             continue  # reported by the class's own checks
         if largest > most:
+            per = " of one GPU type its jobs may use" if isinstance(t.quota.gpus, dict) else ""
             out.append((f"workload.jobs.{n}.gpus", f"{largest} GPUs > the most tenant {t.name!r} may ever hold "
-                        f"({most:g}: its quota and what it may borrow); lower it or raise the quota"))  # fmt: skip
+                        f"({most:g}{per}: its quota and what it may borrow); lower it or raise the quota"))  # fmt: skip
     return out
 
 
-def _largest(t: Any, members: list[int], tenants: list[Any]) -> float:
-    """The most GPUs a tenant with a quota in total may hold at once: quota + borrowing, within its cohort's."""
-    nominal = _total(t.quota, math.inf)
+def _largest(t: Any, members: list[int], tenants: list[Any], gpu_type: str | None = None) -> float:
+    """The most GPUs a tenant with a quota may hold at once (in total, or of ``gpu_type`` for a per-type quota).
+
+    Its quota plus what it may borrow, within its cohort's lendable quota (as
+    :class:`dcsim.engine.tenancy.Tenancy` admits; a type a per-type limit leaves out: 0).
+    """
+    k = gpu_type
+    nominal = _total(t.quota, math.inf, k)
     if t.cohort is None:
         return nominal
-    borrow = _total(t.borrowing_limit, math.inf)
-    lendable = sum(min(_total(m.quota, 0.0), _total(m.lending_limit, math.inf)) for m in (tenants[i] for i in members))
-    own_lendable = min(nominal, _total(t.lending_limit, math.inf))
+    borrow = _total(t.borrowing_limit, math.inf, k)
+    lendable = sum(
+        min(_total(m.quota, 0.0, k), _total(m.lending_limit, math.inf, k)) for m in (tenants[i] for i in members)
+    )
+    own_lendable = min(nominal, _total(t.lending_limit, math.inf, k))
     return min(nominal + borrow, nominal - own_lendable + lendable)
+
+
+def tenant_field_notes(sc: Any) -> list[str]:
+    """Notes on tenants' fields that validate but change no result in this scenario (``dcsim validate`` and the run).
+
+    ``preemption.within_tenant`` for tenants without a quota (nothing limits them, so none of
+    their jobs is ever blocked by its tenant: the rule preempts only to admit a job within
+    its quota, as Kueue's withinClusterQueue), ``reclaim_within_cohort`` without a cohort of
+    two tenants with quotas, ``weight`` when no fairness policy reads it (none, or themis), and
+    ``cohort`` on a tenant without a quota (it neither lends nor is limited).
+    """
+    tenants = sc.tenants
+    if not tenants:
+        return []
+    out = []
+    rules, fairness = sc.preemption, sc.policies.fairness
+    unlimited = [t.name for t in tenants if t.quota is None]
+    if rules.within_tenant != "never" and unlimited:
+        out.append(f"preemption.within_tenant changes nothing for tenant(s) {', '.join(unlimited)}: without a quota "
+                   "a tenant's jobs are never held back by it, and the rule preempts only to admit a job within its "
+                   "tenant's quota (Kueue's withinClusterQueue); give them a `quota` to have it apply")  # fmt: skip
+    sizes: dict[str, int] = {}
+    for t in tenants:
+        if t.cohort is not None and t.quota is not None:
+            sizes[t.cohort] = sizes.get(t.cohort, 0) + 1
+    if rules.reclaim_within_cohort != "never" and not any(n > 1 for n in sizes.values()):
+        out.append("preemption.reclaim_within_cohort changes nothing: no cohort has two tenants with quotas, so "
+                   "no tenant borrows another's quota to reclaim (give tenants with quotas a `cohort`)")  # fmt: skip
+    weighted = [t.name for t in tenants if t.weight != 1.0]
+    if weighted and (fairness is None or fairness.name == "themis"):
+        why = "no fairness policy orders the tenants" if fairness is None else "themis orders by finish-time fairness"
+        out.append(f"the weight of tenant(s) {', '.join(weighted)} changes nothing: {why} (weights are read by "
+                   "policies.fairness drf and weighted_fair_share)")  # fmt: skip
+    alone = [t.name for t in tenants if t.cohort is not None and t.quota is None]
+    if alone:
+        out.append(f"the cohort of tenant(s) {', '.join(alone)} changes nothing: a tenant without a quota has "
+                   "nothing to lend and no limit to borrow past (give it a `quota` to share)")  # fmt: skip
+    return out
 
 
 def tenant_notes(sc: Any, installed: int, tenants_seen: Iterable[str], preempts: bool = True) -> list[str]:
@@ -136,4 +191,4 @@ def tenant_notes(sc: Any, installed: int, tenants_seen: Iterable[str], preempts:
     return out
 
 
-__all__ = ["DEFAULT_TENANT", "tenant_notes", "tenant_problems"]
+__all__ = ["DEFAULT_TENANT", "tenant_field_notes", "tenant_notes", "tenant_problems"]

@@ -15,6 +15,7 @@ from dcsim.faults.spec import fabric_named
 from dcsim.infra.topology import GPU_POWER_W
 from dcsim.scenario.events import late_event_notes
 from dcsim.scenario.schema import Network, Scenario
+from dcsim.scenario.tenant_checks import tenant_field_notes
 
 NETWORK_FIELDS = tuple(Network.model_fields)
 """The fields of a site's ``network`` block."""
@@ -81,6 +82,7 @@ def unmodelled_notes(scenario: Scenario) -> list[str]:
     out += routing_notes(scenario)
     out += unused_storage_notes(scenario)
     out += unused_price_notes(scenario)
+    out += tenant_field_notes(scenario)
     return out
 
 
