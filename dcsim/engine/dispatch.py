@@ -98,7 +98,9 @@ class Dispatcher:
             plain_key = key
             key = lambda job: plain_key(JobSnapshot.of(job))  # noqa: E731
         if hasattr(policy, "use_placement"):  # a scheduler that places at counts of its own (elastic)
-            policy.use_placement(place)
+            policy.use_placement(place if tenancy is None else _within_quota(place, tenancy))
+            if tenancy is not None:
+                tenancy.resizes = True  # an elastic job is admitted at a count within its tenant's room
         if isinstance(policy, Scheduler):
             self.scheduler: Scheduler = policy
             self._decide = guarded(policy, "decide", "scheduler", sched.name, SCHEDULER)
@@ -480,6 +482,10 @@ class Dispatcher:
             what = "which is not running" if job is None or job.state != RUNNING else "which is not elastic"
             raise PlacementError(f"scheduler {name!r} resized {cut(repr(decision.job), 60)}, {what}")
         placement = self.check_placement(job, decision.placement, name, dict(job.placement))
+        if self.tenancy is not None:  # a grow is admitted as a start: within the tenant's room
+            placement = self.tenancy.within_room(job, placement)
+            if dict(placement) == dict(job.placement):
+                return
         self.runs.resize(job, placement)
 
     def check_placement(self, job: Job, placement: Any, name: str, held: dict[int, int] | None = None) -> Placement:
@@ -530,11 +536,21 @@ class Dispatcher:
         return pairs
 
 
+def _within_quota(place: Callable[[Job, Any], Any], tenancy: Tenancy) -> Callable[[Job, Any], Any]:
+    """``place`` for a scheduler that asks at counts of its own (elastic): None for a count beyond the tenant's room."""
+
+    def admitted(job: Any, cluster: Any) -> Any:
+        return place(job, cluster) if tenancy.admits(job, job.gpus) else None
+
+    return admitted
+
+
 def _within_type_quotas(place: Callable[[Job, Any], Any], tenancy: Tenancy) -> Callable[[Job, Any], Any]:
     """``place`` offered only the job's pools of GPU types its tenant has room on (Kueue's flavour fungibility)."""
+    from dcsim.engine.serving import Replica
 
     def restricted(job: Job, cluster: Any) -> Any:
-        if job.__class__ is not Job:  # a service replica: not held to its tenant's quota
+        if job.__class__ is Replica:  # a service replica: not held to its tenant's quota
             return place(job, cluster)
         allowed = tenancy.allowed_pools(job)
         if allowed == job.pools:

@@ -117,6 +117,8 @@ class Tenancy:
         self.preemption = preemption
         #: A policy may preempt for quota or priority.
         self.preempts = preemption.reclaim_within_cohort != "never" or preemption.within_tenant != "never"
+        #: The scheduler resizes elastic jobs: they are admitted at their ``min_gpus`` (else run rigid at ``gpus``).
+        self.resizes = False
         #: Jobs told to go, keeping their GPUs until their grace ends (shared with the dispatcher).
         self.doomed: dict[int, Job] = {}
         self._types_of: dict[tuple[int, ...], tuple[int, ...]] = {}
@@ -156,31 +158,83 @@ class Tenancy:
         g = self.guaranteed[i][k]
         return min(self.nominal[i][k] + self.borrow[i][k] - u, max(0.0, g - u) + self.pool[c][k] - self.drawn[c][k])
 
-    def admits(self, job: Any) -> bool:
-        """The job's tenant stays within its quota (with what it may borrow) if the job starts now."""
+    def need(self, job: Any) -> int:
+        """The fewest GPUs a job may start on: ``gpus``, or an elastic one's ``min_gpus`` when the scheduler resizes."""
+        plan = job.elastic if self.resizes else None
+        return job.gpus if plan is None else plan.min_gpus
+
+    def admits(self, job: Any, gpus: int | None = None) -> bool:
+        """The job's tenant stays within its quota (with what it may borrow) if the job starts now.
+
+        On ``gpus`` GPUs (None: the fewest it may start on, :meth:`need`).
+        """
         i = self.of(job)
         if not self.res[i]:
             return True
-        g = job.gpus
+        g = self.need(job) if gpus is None else gpus
         return any(self.room(i, k) >= g for k in self._resources(i, job))
 
     def admits_placement(self, job: Job, placement: Sequence[tuple[int, int]]) -> bool:
-        """The job's tenant has room for it on every GPU type of ``placement`` (or in total)."""
+        """The job's tenant has room for the GPUs of ``placement`` on each GPU type it spans (or in total).
+
+        Kueue admits a workload by what it requests: an elastic job by the GPUs it is placed on.
+        """
         i = self.of(job)
         res = self.res[i]
         if not res:
             return True
-        g = job.gpus
         if res[0] == 0:
-            return self.room(i, 0) >= g
-        return all(self.room(i, self.pool_res[self.node_pool[n]]) >= g for n, _ in placement)
+            return self.room(i, 0) >= sum(g for _, g in placement)
+        by_type: dict[int, int] = {}
+        for n, g in placement:
+            k = self.pool_res[self.node_pool[n]]
+            by_type[k] = by_type.get(k, 0) + g
+        return all(self.room(i, k) >= g for k, g in by_type.items())
+
+    def within_room(self, job: Job, placement: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """A running (elastic) job's new placement with the GPUs it adds cut to its tenant's room.
+
+        A grow is admitted as a start is: within the quota and what the tenant may borrow (a
+        grow past the nominal quota borrows, and is reclaimable as any borrowing). GPUs the
+        job gives back in the same resize count as room; the added GPUs are cut from the last
+        nodes of ``placement``. The job's own placement if nothing may be added.
+        """
+        i = self.of(job)
+        res = self.res[i]
+        if not res:
+            return list(placement)
+        old = dict(job.placement)
+        total = res[0] == 0
+        node_pool, pool_res = self.node_pool, self.pool_res
+        kind = [0 if total else pool_res[node_pool[n]] for n, _ in placement]
+        budget: dict[int, float] = {}
+        for (n, g), k in zip(placement, kind, strict=True):
+            budget.setdefault(k, self.room(i, k))
+            budget[k] += max(0, old.get(n, 0) - g)
+        for n, g in job.placement:  # nodes it leaves
+            if n not in dict(placement):
+                k = 0 if total else pool_res[node_pool[n]]
+                budget[k] = budget.get(k, self.room(i, k)) + g
+        out = []
+        for (n, g), k in zip(placement, kind, strict=True):
+            add = g - old.get(n, 0)
+            if add > 0:
+                take = add if budget[k] >= add else max(0, math.floor(budget[k]))
+                budget[k] -= take
+                g = old.get(n, 0) + take
+            if g > 0:
+                out.append((n, g))
+        plan = job.elastic
+        if not out or (plan is not None and sum(g for _, g in out) < plan.min_gpus):
+            return list(job.placement)
+        return out
 
     def borrows(self, job: Any) -> bool:
         """Starting the job now takes its tenant beyond its nominal quota (on every resource it may use)."""
         i = self.of(job)
         if not self.res[i]:
             return False
-        g = job.gpus
+        g = self.need(job)
         return all(self.used[i][k] + g > self.nominal[i][k] for k in self._resources(i, job))
 
     def allowed_pools(self, job: Job) -> tuple[int, ...]:
@@ -189,7 +243,7 @@ class Tenancy:
         res = self.res[i]
         if not res or res[0] == 0:
             return job.pools
-        g = job.gpus
+        g = job.gpus  # a count the elastic scheduler asks about, for one
         return tuple(p for p in job.pools if self.room(i, self.pool_res[p]) >= g)
 
     # ------------------------------------------------------------------ usage

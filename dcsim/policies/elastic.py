@@ -23,7 +23,7 @@ from dcsim.policies.scheduling import SCHEDULER, Resize, SchedulerBase
 class _AtCount:
     """A job as the placement policy sees it when asked for ``gpus`` GPUs (an elastic job's candidate count)."""
 
-    __slots__ = ("_job", "gpus")
+    __slots__ = ("_job", "gpus", "pools")  # pools: set while a placement is offered fewer (per-type quotas)
 
     def __init__(self, job: Any, gpus: int) -> None:
         self._job, self.gpus = job, gpus
