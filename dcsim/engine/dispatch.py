@@ -418,30 +418,38 @@ class Dispatcher:
         """A victim's grace period ended: it loses its GPUs now (unless it ended or was lost meanwhile)."""
         del self._doomed[job.id]
         claimant = self._claims.pop(job.id, None)
-        if job.state == RUNNING:
+        lost = job.state == RUNNING
+        if lost:
             job.lose(reason)
-            if claimant is not None and not any(c is claimant for c in self._claims.values()):
-                self._start_claimant(claimant)
+        if claimant is not None:
+            if any(c is claimant for c in self._claims.values()):
+                return  # its other victims, told at the same instant, go now too: the GPUs wait for all of them
+            self._start_claimant(claimant)
+        if lost or claimant is not None:
             self.schedule()
             self.settled()
 
     def _reclaim(self) -> None:
-        """Under tenants with preemption: each tenant's first queued job takes GPUs from the jobs it may preempt.
+        """Under tenants with preemption: a queued job of each tenant takes GPUs from the jobs it may preempt.
 
-        It does when it cannot be admitted and placed as things stand and some candidates'
-        GPUs let it (see :meth:`dcsim.engine.tenancy.Tenancy.victims`): reclaiming quota its
-        cohort borrowed (reason ``quota``), or from its tenant's own jobs of lower priority
-        (``priority``). GPUs freed now: the scheduler is asked again.
+        The first of the tenant's claimants (:meth:`dcsim.engine.tenancy.TenantQueue.claimants`:
+        its highest-priority job, the scheduler's first, the first that would not borrow) that
+        cannot be admitted and placed as things stand and whose candidates' GPUs let it (see
+        :meth:`dcsim.engine.tenancy.Tenancy.victims`): reclaiming quota its cohort borrowed
+        (reason ``quota``), or from its tenant's own jobs of lower priority (``priority``).
+        GPUs freed now: the scheduler is asked again.
         """
         tenancy = self.tenancy
         if tenancy is None or not tenancy.preempts or not len(self.queue):
             return
         freed = False
         for i in range(len(tenancy.shares)):
-            job = self.queue.head(i)
-            if job is None:
+            for job in self.queue.claimants(i):
+                victims = tenancy.victims(job, self.cluster, self._fits, self._lost)
+                if victims:
+                    break
+            else:
                 continue
-            victims = tenancy.victims(job, self.cluster, self._fits, self._lost)
             for victim, reason in victims:
                 if self._evict(victim, reason):
                     freed = True

@@ -20,7 +20,10 @@ the scheduler's order; its ``first()`` and iteration show only jobs admissible n
 tenants' heads merged in the order (borrowing last, Kueue's rule; then the fairness
 policy's key, recomputed at every step; without one, the scheduler's order). A tenant
 whose first job cannot be admitted does not block the others, nor its own later jobs
-(Kueue's BestEffortFIFO).
+(Kueue's BestEffortFIFO). Under ``within_tenant`` preemption the order is by priority
+first, then the scheduler's (Kueue orders a ClusterQueue, and the heads of a cohort, by
+priority, then creation), and a tenant's highest-priority queued job looks for victims
+even when it is not first in the scheduler's order (:meth:`TenantQueue.claimants`).
 """
 
 from __future__ import annotations
@@ -446,7 +449,8 @@ class TenantQueue:
     every step, of the tenants' next admissible jobs, the one that does not borrow first,
     then the fairness policy's smallest key (recomputed at each step, as starts change the
     shares), then the tenant declared first; without a fairness policy, the scheduler's
-    order. ``len()`` counts every queued job. Cost of a step O(tenants) plus the jobs skipped.
+    order (under ``within_tenant`` preemption: priority first, then the scheduler's order).
+    ``len()`` counts every queued job. Cost of a step O(tenants) plus the jobs skipped.
 
     Args:
         tenancy: the tenants' state.
@@ -462,6 +466,13 @@ class TenantQueue:
         self.tenancy = tenancy
         self.key = key
         self.queues = [JobQueue(by_class=True, partition=partition) for _ in tenancy.shares]
+        #: Under within_tenant preemption: jobs in order of priority, then the scheduler's (Kueue's order), so
+        #: that a preempted job does not start ahead of a queued one of higher priority only to be preempted again.
+        self.by_priority = tenancy.preemption.within_tenant != "never"
+        #: Under preemption rules: each tenant's queued jobs by priority, then submission (lazy: stale entries skipped).
+        self._urgent: list[list[tuple[int, float, int, Job]]] | None = (
+            [[] for _ in tenancy.shares] if tenancy.preempts else None
+        )
         self.arrival: Job | None = None
         self.arrival_first = False
         self._len = 0
@@ -471,8 +482,17 @@ class TenantQueue:
 
     def push(self, key: Any, job: Job) -> bool:
         """Queue ``job`` under the scheduler's ``key``; return True if it is now first in line (and admissible)."""
-        self.queues[self.tenancy.of(job)].push(key, job)
+        i = self.tenancy.of(job)
+        if self.by_priority:
+            key = (-job.priority, key)
+        self.queues[i].push(key, job)
         self._len += 1
+        if self._urgent is not None:
+            heap = self._urgent[i]
+            heapq.heappush(heap, (-job.priority, job.submit_time, job.id, job))
+            if len(heap) > 2 * len(self.queues[i]) + 64:  # drop the entries of jobs that left
+                heap[:] = [e for e in heap if e[3].state == QUEUED]
+                heapq.heapify(heap)
         self.tenancy.submitted(job)
         return self.first() is job
 
@@ -489,6 +509,37 @@ class TenantQueue:
     def head(self, i: int) -> Job | None:
         """Tenant ``i``'s first queued job in the scheduler's order, admissible or not."""
         return self.queues[i].first()
+
+    def claimants(self, i: int) -> Iterator[Job]:
+        """Tenant ``i``'s queued jobs that may look for victims (preemption rules on), in the order they try.
+
+        Kueue orders a ClusterQueue by priority, then creation: first its highest-priority
+        queued job (O(log queue) amortised, a heap), if it outranks the scheduler's first;
+        then the scheduler's first; then, if that one would borrow (and so may not reclaim),
+        the first in the scheduler's order that would not (O(job classes)).
+        """
+        queue = self.queues[i]
+        head = queue.first()
+        if head is None:
+            return
+        assert self._urgent is not None
+        heap = self._urgent[i]
+        while heap and heap[0][3].state != QUEUED:
+            heapq.heappop(heap)
+        if heap and heap[0][3].priority > head.priority:
+            yield heap[0][3]
+        yield head
+        tenancy = self.tenancy
+        if tenancy.cohort[i] < 0 or tenancy.preemption.reclaim_within_cohort == "never" or not tenancy.borrows(head):
+            return
+        best = None
+        assert queue.classes is not None
+        for run in queue.classes.values():
+            entry = run.first()
+            if entry is not None and (best is None or entry < best) and not tenancy.borrows(entry[2]):
+                best = entry
+        if best is not None:
+            yield best[2]
 
     def _admissible(self, i: int) -> Iterator[Entry]:
         """Tenant ``i``'s admissible entries in the scheduler's order: a merge of its job classes' runs.
