@@ -128,6 +128,8 @@ class Dispatcher:
             # also reads the queue's per-class runs as an index.
             policy.bind_placement(place, class_heads and tenancy is None, cluster)
             backfill = True
+        if builtin and tenancy is not None and callable(getattr(policy, "bind_tenancy", None)):
+            policy.bind_tenancy(tenancy)  # a backfill keeps its reservations' quota room too
         if builtin and callable(getattr(policy, "run_started", None)):
             runs.watcher = policy  # it indexes the running jobs (estimated ends, attained service)
         self.queue: Any = JobQueue(by_class=backfill, partition=partition)

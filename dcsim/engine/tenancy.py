@@ -232,6 +232,25 @@ class Tenancy:
             return list(job.placement)
         return out
 
+    def limited(self, job: Any) -> bool:
+        """The job's tenant has a quota."""
+        return bool(self.res[self.of(job)])
+
+    def leaves_room(self, job: Job, placement: Sequence[tuple[int, int]], other: Job) -> bool:
+        """Starting ``job`` on ``placement`` now leaves ``other``'s tenant room to admit ``other`` (a what-if).
+
+        Only a job of the same tenant, or of its cohort (drawing on the lendable pool), can
+        take that room; others leave it. Cost O(nodes of the placement).
+        """
+        i, h = self.of(job), self.of(other)
+        if not self.res[h] or (i != h and (self.cohort[h] < 0 or self.cohort[i] != self.cohort[h])):
+            return True
+        self._use(i, job, 1, placement)
+        try:
+            return self.admits(other)
+        finally:
+            self._use(i, job, -1, placement)
+
     def borrows(self, job: Any) -> bool:
         """Starting the job now takes its tenant beyond its nominal quota (on every resource it may use)."""
         i = self.of(job)

@@ -234,6 +234,13 @@ class _Backfill(_Zoo):
     def __init__(self, params: Any, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self.ends = _Ends()
+        #: The tenants' quotas (:class:`dcsim.engine.tenancy.Tenancy`), under a ``tenants`` block: a start out of
+        #: order that does not end by a reservation must also leave the reserved job's tenant room to admit it.
+        self.tenancy: Any = None
+
+    def bind_tenancy(self, tenancy: Any) -> None:
+        """Take the tenants' quotas (called by the dispatcher under a ``tenants`` block, before any start)."""
+        self.tenancy = tenancy
 
     def run_started(self, job: Any) -> None:
         """Index its estimated end."""
@@ -359,7 +366,11 @@ class EasyBackfill(_Backfill):
         if end <= shadow:
             return extra
         taken = _in_pools(_pool_gpus(placement, self.node_pool), head.pools)
-        return extra - taken if taken <= extra else None
+        if taken > extra:
+            return None
+        if self.tenancy is not None and not self.tenancy.leaves_room(job, placement, head):
+            return None  # it would take the quota room the head is admitted by at the shadow time
+        return extra - taken
 
     def _pass(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterator[Any]:
         place = self.place
@@ -589,6 +600,9 @@ class ConservativeBackfill(_Backfill):
     def _reserve_all(
         self, jobs: Iterable[Any], profiles: dict[int, _Profile], cluster: ClusterView, now: float
     ) -> Iterator[Any]:
+        tenancy = self.tenancy
+        #: Under tenants: the reserved jobs of tenants with quotas, (reservation, job), in queue order.
+        reserved: list[tuple[float, Any]] = []
         for job in jobs:
             left = estimated_left(job)
             best, where = math.inf, -1
@@ -604,6 +618,10 @@ class ConservativeBackfill(_Backfill):
                 continue  # its GPUs are down beyond every end: no reservation
             if best == now:
                 placement = self.place(job, cluster)
+                if placement is not None and reserved:
+                    end = now + job.restart_cost + left / self.rate_on(job, placement, cluster)
+                    if not all(tenancy.leaves_room(job, placement, other) for at, other in reserved if at < end):
+                        placement = None  # it would take the quota room an earlier reservation is admitted by
                 if placement is not None:
                     yield job, placement
                     end = now + job.restart_cost + left / self.rate_on(job, placement, cluster)
@@ -621,6 +639,8 @@ class ConservativeBackfill(_Backfill):
                     continue
             speed = 1.0 if job.speeds is None else job.speeds[where]
             profiles[where].add(best, best + job.restart_cost + left / speed, -job.gpus)
+            if tenancy is not None and tenancy.limited(job):
+                reserved.append((best, job))
         self._kept = (cluster.busy_gpus, cluster.down_gpus, profiles)
 
 
