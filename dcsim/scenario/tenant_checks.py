@@ -126,6 +126,23 @@ def _largest(t: Any, members: list[int], tenants: list[Any], gpu_type: str | Non
     return min(nominal + borrow, nominal - own_lendable + lendable)
 
 
+GRACE_NOTE = ("preemption.grace changes nothing: no policy preempts (set preemption rules with a `tenants` block, "
+              "or a scheduler that preempts; a service's scale-up preempts at once)")  # fmt: skip
+
+
+def _grace_unused(sc: Any) -> bool:
+    """A grace is set, no tenants' rule preempts and the scheduler is a built-in that never does (plug-ins: at run)."""
+    from dcsim.policies import SCHEDULER
+
+    rules = sc.preemption
+    rules_preempt = bool(sc.tenants) and (rules.reclaim_within_cohort != "never" or rules.within_tenant != "never")
+    name = sc.policies.scheduler.name
+    if rules.grace <= 0 or rules_preempt or ":" in name:
+        return False
+    cls = SCHEDULER.lookup(name)
+    return cls in SCHEDULER.builtins() and not getattr(cls, "preempts", False)
+
+
 def tenant_field_notes(sc: Any) -> list[str]:
     """Notes on tenants' fields that validate but change no result in this scenario (``dcsim validate`` and the run).
 
@@ -137,7 +154,7 @@ def tenant_field_notes(sc: Any) -> list[str]:
     """
     tenants = sc.tenants
     if not tenants:
-        return []
+        return [GRACE_NOTE] if _grace_unused(sc) else []
     out = []
     rules, fairness = sc.preemption, sc.policies.fairness
     unlimited = [t.name for t in tenants if t.quota is None]
@@ -157,6 +174,8 @@ def tenant_field_notes(sc: Any) -> list[str]:
         why = "no fairness policy orders the tenants" if fairness is None else "themis orders by finish-time fairness"
         out.append(f"the weight of tenant(s) {', '.join(weighted)} changes nothing: {why} (weights are read by "
                    "policies.fairness drf and weighted_fair_share)")  # fmt: skip
+    if _grace_unused(sc):
+        out.append(GRACE_NOTE)
     alone = [t.name for t in tenants if t.cohort is not None and t.quota is None]
     if alone:
         out.append(f"the cohort of tenant(s) {', '.join(alone)} changes nothing: a tenant without a quota has "
@@ -170,9 +189,8 @@ def tenant_notes(sc: Any, installed: int, tenants_seen: Iterable[str], preempts:
     ``preempts``: a policy of the run (the scheduler, or the tenants' rules) may preempt.
     """
     out = []
-    if sc.preemption.grace > 0 and not preempts:
-        out.append("preemption.grace changes nothing: no policy preempts (set preemption rules with a `tenants` "
-                   "block, or a scheduler that preempts; a service's scale-up preempts at once)")  # fmt: skip
+    if sc.preemption.grace > 0 and not preempts and not _grace_unused(sc):  # else noted by tenant_field_notes
+        out.append(GRACE_NOTE)
     if not sc.tenants:
         return out
     total = sum(_total(t.quota, 0.0) for t in sc.tenants)

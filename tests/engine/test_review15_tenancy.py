@@ -97,3 +97,23 @@ def test_the_gpus_of_a_claimants_victims_in_their_grace_wait_for_all_of_them() -
     j = r.jobs
     assert j[j["job_class"] == "hi"].iloc[0]["start_s"] == pytest.approx(H + 60.0)
     assert r.summary["jobs"]["preemptions"] == 2
+
+
+@pytest.mark.parametrize(("scheduler", "noted"), [("fifo", True), ("srtf", False)])
+def test_a_grace_with_nothing_that_preempts_is_noted_by_validate_and_once_by_the_run(
+    tmp_path: Any, capsys: Any, scheduler: str, noted: bool
+) -> None:
+    """preemption.grace without preemption rules: under fifo nothing preempts (a note, in validate and the run,
+    once); srtf preempts (no note).
+    """
+    import yaml
+
+    from dcsim.cli import main
+
+    data = tiny_data(preemption={"grace": "2m"}, policies={"scheduler": scheduler}, horizon="2h")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert main(["validate", str(path)]) == 0
+    assert ("preemption.grace changes nothing" in capsys.readouterr().out) is noted
+    notes = run_data(data).summary.get("notes") or []
+    assert sum("preemption.grace" in n for n in notes) == int(noted)
