@@ -557,10 +557,9 @@ def _within_quota(place: Callable[[Job, Any], Any], tenancy: Tenancy) -> Callabl
 
 def _within_type_quotas(place: Callable[[Job, Any], Any], tenancy: Tenancy) -> Callable[[Job, Any], Any]:
     """``place`` offered only the job's pools of GPU types its tenant has room on (Kueue's flavour fungibility)."""
-    from dcsim.engine.serving import Replica
 
     def restricted(job: Job, cluster: Any) -> Any:
-        if job.__class__ is Replica:  # a service replica: not held to its tenant's quota
+        if job.__class__ is not Job and hasattr(job, "service"):  # a service replica: not held to its tenant's quota
             return place(job, cluster)
         allowed = tenancy.allowed_pools(job)
         if allowed == job.pools:
