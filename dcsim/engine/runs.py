@@ -121,9 +121,10 @@ class Runs:
         if self.network is not None and job.communication is not None and len(placement) > 1:
             job.rate = self.network.start(job, placement, job.rate)  # its share of the fabric, and others' new shares
         rate = job.rate
-        if self.watcher is not None:
-            self.watcher.run_started(job)
+        watcher = self.watcher
         if not self.track:
+            if watcher is not None:
+                watcher.run_started(job)
             self.env.timeout(job.duration / rate, job).callbacks.append(self._finish)
             return
         job.runs = self
@@ -141,8 +142,12 @@ class Runs:
                 mtti = self.rel.mtti(placement) if self.rel is not None else math.inf
                 interval = max(ckpt.daly(write, mtti), 1.0) * (rate if rate > 0.0 else 1.0)
             job.run_interval = interval
+            job.run_write = write
             if not job.restarts:
                 self.collector.checkpoint_intervals[job.id] = interval
+        if watcher is not None:  # its rate, checkpoint interval and write time known
+            watcher.run_started(job)
+        if job.checkpoint is not None:
             if sized:
                 sized.start(job, interval, rate)  # phase by phase, on events
                 return
@@ -239,11 +244,7 @@ class Runs:
 
     def progress(self, job: Job, now: float) -> ckpt.Progress:
         """Where the job's run stands at ``now``."""
-        if job.clock is not None:
-            return job.clock.at(now)
-        plan = job.checkpoint
-        write = plan[1] if plan is not None else 0.0
-        return ckpt.progress(now - job.start_time, job.work_left, job.run_interval, write, job.restart_cost, job.rate)
+        return ckpt.run_progress(job, now)
 
     def _left(self, job: Job) -> None:
         """A running job gave back its GPUs (finished or lost)."""
