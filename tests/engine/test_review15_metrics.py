@@ -125,3 +125,46 @@ def test_an_elastic_runs_attained_service_counts_the_gpus_it_held() -> None:
     assert len(rows) >= 2  # it was resized when b came
     assert model.runs.held_gpu_s(a, 1.5 * H) == pytest.approx(held)
     assert held != pytest.approx(4 * 1.5 * H)
+
+
+def _one_class(name: str, at: float, gpus: int, duration: str, **more: Any) -> dict[str, Any]:
+    return {"name": name, "arrival": {"process": "batch", "at": at}, "count": 1, "gpus": gpus, "duration": duration,
+            **more}  # fmt: skip
+
+
+def _run_on(nodes: int, scheduler: str, jobs: list[dict[str, Any]], horizon: str) -> Any:
+    """``jobs`` on ``nodes`` 8-GPU nodes under ``scheduler``."""
+    datacenter = {"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": nodes, "node": {"gpus": 8}}]}
+    return run_data(tiny_data(datacenter=datacenter, workload={"jobs": jobs}, policies={"scheduler": scheduler},
+                              horizon=horizon))  # fmt: skip
+
+
+def test_easy_backfill_counts_a_running_jobs_checkpoint_writes_in_its_estimated_end() -> None:
+    """16 GPUs. a (8 GPUs, 10 h of work, a 6 min write every hour: 9 writes) runs 10.9 h; b (16) waits for it.
+
+    c (8 GPUs, 10.5 h) comes at 2 min: it ends at 10.53 h, before a's end at 10.9 h, so it
+    delays no reservation and backfills at once. Without the writes a's estimated end is 10 h
+    and c would wait for b.
+    """
+    ckpt = {"checkpoint": {"interval": "1h", "write": "6m", "restart": "0s"}}
+    jobs = [_one_class("a", 0.0, 8, "10h", **ckpt), _one_class("b", 60.0, 16, "1h"), _one_class("c", 120.0, 8, "10.5h")]
+    r = _run_on(2, "easy_backfill", jobs, "30h")
+    start = dict(zip(r.jobs.job_class, r.jobs.start_s, strict=True))
+    assert r.jobs.finish_s[r.jobs.job_class == "a"].iloc[0] == pytest.approx(10.9 * H)
+    assert start["c"] == pytest.approx(120.0)
+    assert start["b"] == pytest.approx(10.9 * H)
+
+
+def test_srtf_ranks_a_running_job_by_the_work_its_run_has_done_not_its_wall_time() -> None:
+    """8 GPUs. a (8 GPUs, 10 h of work, a 1 h write after each hour) starts at 0; c (8 GPUs, 5 h) comes at 8 h.
+
+    At 8 h a has done 4 h of work (4 pieces and 4 writes): 6 h are left, more than c's 5 h,
+    so c preempts it at once. Counting a's wall time as work (8 h) it would have 2 h left and
+    c would wait.
+    """
+    ckpt = {"checkpoint": {"interval": "1h", "write": "1h", "restart": "0s"}}
+    jobs = [_one_class("a", 0.0, 8, "10h", **ckpt), _one_class("c", 8 * H, 8, "5h")]
+    r = _run_on(1, "srtf", jobs, "40h")
+    start = dict(zip(r.jobs.job_class, r.jobs.start_s, strict=True))
+    assert start["c"] == pytest.approx(8 * H)
+    assert r.summary["jobs"]["preemptions"] == 1
