@@ -81,6 +81,8 @@ class Runs:
         self.started: Callable[[Job], None] | None = None
         #: Each running elastic job's open ``elastic_span`` record (its row) and its run's pool.
         self.spans: dict[int, tuple[int, int]] = {}
+        #: Each running elastic job's GPU-seconds held in its run's closed spans (before its last resize).
+        self.held_s: dict[int, float] = {}
         #: A scheduler that indexes the running jobs: told of each start (``run_started(job)``, its rate
         #: known) and each end or loss (``run_left(job)``); set by the dispatcher.
         self.watcher: Any = None
@@ -119,9 +121,10 @@ class Runs:
         if self.network is not None and job.communication is not None and len(placement) > 1:
             job.rate = self.network.start(job, placement, job.rate)  # its share of the fabric, and others' new shares
         rate = job.rate
-        if self.watcher is not None:
-            self.watcher.run_started(job)
+        watcher = self.watcher
         if not self.track:
+            if watcher is not None:
+                watcher.run_started(job)
             self.env.timeout(job.duration / rate, job).callbacks.append(self._finish)
             return
         job.runs = self
@@ -139,8 +142,12 @@ class Runs:
                 mtti = self.rel.mtti(placement) if self.rel is not None else math.inf
                 interval = max(ckpt.daly(write, mtti), 1.0) * (rate if rate > 0.0 else 1.0)
             job.run_interval = interval
+            job.run_write = write
             if not job.restarts:
                 self.collector.checkpoint_intervals[job.id] = interval
+        if watcher is not None:  # its rate, checkpoint interval and write time known
+            watcher.run_started(job)
+        if job.checkpoint is not None:
             if sized:
                 sized.start(job, interval, rate)  # phase by phase, on events
                 return
@@ -216,24 +223,28 @@ class Runs:
         job.placement = list(placement)
         if self.tenancy is not None:
             self.tenancy.resized(job, before)
-        held = job.held = sum(new.values())
         now = self.env.now
         row, pool = self.spans[job.id]
         spans = self.collector.elastic_spans
         spans["until"][row] = now
+        self.held_s[job.id] = self.held_gpu_s(job, now)
+        held = job.held = sum(new.values())
         self.spans[job.id] = (self.collector.on_elastic_span(now, job.id, pool, held, math.nan, False), pool)
         speeds = job.speeds
         base = 1.0 if speeds is None else min(speeds[cluster.node_pool[n]] for n in new)
         assert job.elastic is not None
         self.set_rate(job, base * job.elastic.rate(held, job.gpus))
 
+    def held_gpu_s(self, job: Job, now: float) -> float:
+        """GPU-seconds the job's current run has held up to ``now`` (an elastic run: the GPUs of each span)."""
+        if job.elastic is None or job.id not in self.spans:
+            return job.gpus * (now - job.start_time)
+        since = self.collector.elastic_spans["time"][self.spans[job.id][0]]
+        return self.held_s.get(job.id, 0.0) + job.held * (now - since)
+
     def progress(self, job: Job, now: float) -> ckpt.Progress:
         """Where the job's run stands at ``now``."""
-        if job.clock is not None:
-            return job.clock.at(now)
-        plan = job.checkpoint
-        write = plan[1] if plan is not None else 0.0
-        return ckpt.progress(now - job.start_time, job.work_left, job.run_interval, write, job.restart_cost, job.rate)
+        return ckpt.run_progress(job, now)
 
     def _left(self, job: Job) -> None:
         """A running job gave back its GPUs (finished or lost)."""
@@ -245,6 +256,7 @@ class Runs:
         self.count -= 1
         if job.elastic is not None:
             self.collector.elastic_spans["until"][self.spans.pop(job.id)[0]] = self.env.now
+            self.held_s.pop(job.id, None)
         if self.watcher is not None:
             self.watcher.run_left(job)
         if self.tenancy is not None:
@@ -324,12 +336,13 @@ class Runs:
             restart_cost = restart + (write if p.unsaved > 0 else 0.0)
         if p.restart or p.checkpoint or lost:
             self.collector.on_overhead(job.id, job.start_time, now, p.restart, p.checkpoint, lost)
+        attained = job.attained + self.held_gpu_s(job, now)
         self._left(job)
         job.state = INTERRUPTED
         failed = code == FAILURE
         again = job.requeued(job.work_left - saved, failed=failed)
         again.restart_cost = restart_cost
-        again.attained = job.attained + job.gpus * (now - job.start_time)
+        again.attained = attained
         again.last_run = (job.start_time, now)
         limit = self.rel.max_restarts if self.rel is not None else None
         requeue = not failed or limit is None or again.interruptions <= limit  # only failures count

@@ -312,11 +312,17 @@ def simulate(
         from dcsim.metrics.tenant_scores import preemptions_by_reason, tenant_metrics
 
         interrupted = faults.interruptions if faults is not None and len(faults.interruptions) else None
+        served = None
+        if serving is not None:  # each replica charged to its service's tenant
+            tenant_of = {s.name: s.tenant for s in scenario.services}
+            service = serving[1].coded("service")
+            owner = [tenant_of[service.names[code]] for code in service.codes]
+            served = (*spans[:3], owner)
         summary["tenants"], tenants_table = tenant_metrics(
             jobs, window, faults.runs if interrupted is not None else None, interrupted, model.topology.pools,
-            scenario.tenants, summary["cost"],
+            scenario.tenants, summary["cost"], elastic, served,
         )  # fmt: skip
-        summary["jobs"].update(preemptions_by_reason(jobs, interrupted, window))
+        summary["jobs"].update(preemptions_by_reason(jobs, interrupted, window, elastic))
     summary["run"] = {
         "scenario": scenario.name,
         "seed": model.seed,

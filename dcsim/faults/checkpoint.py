@@ -12,8 +12,10 @@ interruption of the job.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,21 @@ def progress(elapsed: float, work: float, interval: float, write: float, restart
     if k < n and pos > piece:  # inside a write that never completed
         return Progress(k * interval, interval, restart, k * write + (pos - piece), piece)
     return Progress(k * interval, pos * rate, restart, k * write, pos)
+
+
+def run_progress(job: Any, now: float, settle: bool = True) -> Progress:
+    """Where a running job's current run stands at ``now``.
+
+    From its :class:`RunClock` when its rate has changed (settled to ``now``; ``settle``
+    False: a copy is, the run's clock is left as it is, for a policy that only looks), else in
+    closed form (:func:`progress`) at its constant rate.
+    """
+    clock = job.clock
+    if clock is not None:
+        return (clock if settle else copy.copy(clock)).at(now)
+    plan = job.checkpoint
+    write = plan[1] if plan is not None else 0.0
+    return progress(now - job.start_time, job.work_left, job.run_interval, write, job.restart_cost, job.rate)
 
 
 def young(write: float, mtti: float) -> float:

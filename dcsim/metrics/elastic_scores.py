@@ -36,6 +36,34 @@ def extra_gpu_seconds(spans: Table, jobs: Table, window: Window, n_pools: int) -
     return np.bincount(spans["pool"], weights=seconds, minlength=n_pools)
 
 
+def held_gpus(spans: Table | None, jobs: Table, ids: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """GPUs each job ``ids[i]`` held over ``[start[i], end[i]]``, time-weighted (an instant: just before it).
+
+    A job without spans there (not elastic) held its nominal ``gpus``. Used to weigh the
+    time a run lost (restarts, checkpoint writes, lost work) by the GPUs it held.
+    """
+    out = jobs["gpus"][ids].astype(float)
+    if spans is None or not len(spans) or not len(ids):
+        return out
+    order = np.argsort(spans["job_id"], kind="stable")
+    who = spans["job_id"][order]
+    s_start, s_gpus = spans["start_s"][order], spans["gpus"][order].astype(float)
+    s_end = np.where(np.isnan(spans["end_s"]), np.inf, spans["end_s"])[order]
+    lo, hi = np.searchsorted(who, ids, "left"), np.searchsorted(who, ids, "right")
+    for i in np.nonzero(hi > lo)[0]:
+        a, b, rows = start[i], end[i], slice(lo[i], hi[i])
+        if b > a:
+            cover = np.clip(np.minimum(s_end[rows], b) - np.maximum(s_start[rows], a), 0.0, None)
+            total = cover.sum()
+            if total > 0:
+                out[i] = (cover * s_gpus[rows]).sum() / total
+        else:
+            hit = np.nonzero((s_start[rows] < a) & (a <= s_end[rows]))[0]
+            if hit.size:
+                out[i] = s_gpus[rows][hit[-1]]
+    return out
+
+
 def elastic_metrics(spans: Table, window: Window) -> dict[str, Any]:
     """``jobs.resizes`` (in the window) and ``jobs.mean_elastic_gpus`` (GPUs an elastic run held, time-weighted)."""
     inside = overlap(spans["start_s"], ends(spans, window.end), window)
@@ -48,4 +76,4 @@ def elastic_metrics(spans: Table, window: Window) -> dict[str, Any]:
     }
 
 
-__all__ = ["elastic_metrics", "ends", "extra_gpu_seconds", "extra_spans"]
+__all__ = ["elastic_metrics", "ends", "extra_gpu_seconds", "extra_spans", "held_gpus"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from dcsim.core.table import Table
 from dcsim.faults.spec import COMPONENTS
+from dcsim.metrics.elastic_scores import held_gpus
 from dcsim.metrics.window import Window, _known, _mean, _number, _or, _p95, busy_gpu_seconds, overlap, step_integral  # noqa: F401  (re-exported)
 
 
@@ -33,24 +34,53 @@ class FaultData:
     """Spare nodes kept per pool (installed, so they cost capital)."""
 
 
+def overhead_waste(jobs: Table, data: FaultData, elastic: Table | None) -> np.ndarray:
+    """GPU-seconds of each row of ``data.overhead``: its restart, checkpoint writes and lost work, at the GPUs held.
+
+    Without ``elastic`` spans each counts at the job's nominal ``gpus``. An elastic run's
+    restart counts at the GPUs it held from its start, its lost work at those held over the
+    stretch lost (up to its end), its checkpoint writes at those it held on average over the run.
+    """
+    o = data.overhead
+    ids, start, end = o["job_id"], o["start_s"], o["end_s"]
+    if elastic is None:
+        return (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * jobs["gpus"][ids]
+    restart = held_gpus(elastic, jobs, ids, start, np.minimum(start + o["restart_s"], end))
+    lost = held_gpus(elastic, jobs, ids, np.maximum(end - o["lost_s"], start), end)
+    mean = held_gpus(elastic, jobs, ids, start, end)
+    return o["restart_s"] * restart + o["checkpoint_s"] * mean + o["lost_s"] * lost
+
+
+def interruption_gpu_s(jobs: Table, it: Table, elastic: Table | None) -> np.ndarray:
+    """GPU-seconds each interruption cost: its lost work and its restart, at the GPUs held.
+
+    The lost stretch counts at the GPUs held over it (up to the interruption), the restart at
+    those held when interrupted; without ``elastic`` spans each at the job's nominal ``gpus``.
+    """
+    ids, at = it["job_id"], it["time_s"]
+    if elastic is None:
+        return (it["lost_s"] + it["restart_s"]) * jobs["gpus"][ids]
+    lost = held_gpus(elastic, jobs, ids, at - it["lost_s"], at)
+    return it["lost_s"] * lost + it["restart_s"] * held_gpus(elastic, jobs, ids, at, at)
+
+
 def fault_metrics(
-    jobs: Table, data: FaultData, window: Window, installed: int, busy_gpu_s: float
+    jobs: Table, data: FaultData, window: Window, installed: int, busy_gpu_s: float, elastic: Table | None = None
 ) -> tuple[dict[str, Any], float, float]:
     """The ``faults`` block, the productive GPU-seconds and the available share, over the window.
 
     Productive time is allocated time less restarts, checkpoint writes and work lost;
     a run that straddles an edge of the window counts its overhead in proportion to its
     part inside. Interruptions, their lost work and restart time count at the
-    interruption; failures at the failure.
+    interruption; failures at the failure. Each counts at the GPUs its run held (``elastic``:
+    the elastic runs' spans; None: each job's nominal ``gpus``).
     """
-    gpus = jobs["gpus"]
     o = data.overhead
     if len(o):
         span = o["end_s"] - o["start_s"]
         inside = overlap(o["start_s"], o["end_s"], window)
         share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
-        waste = o["restart_s"] + o["checkpoint_s"] + o["lost_s"]
-        nonproductive = float((waste * share * gpus[o["job_id"]]).sum())
+        nonproductive = float((overhead_waste(jobs, data, elastic) * share).sum())
     else:
         nonproductive = 0.0
     productive = max(busy_gpu_s - nonproductive, 0.0)
@@ -63,7 +93,7 @@ def fault_metrics(
     it = data.interruptions
     it = it.rows(within(it["time_s"]))
     by_failure = it.rows(it.coded("reason").is_("failure"))
-    lost_gpu_h = (by_failure["lost_s"] + by_failure["restart_s"]) * gpus[by_failure["job_id"]] / 3600.0
+    lost_gpu_h = interruption_gpu_s(jobs, by_failure, elastic) / 3600.0
     f = data.failures.rows(within(data.failures["time_s"]))
     repaired = f["time_to_repair_s"][~np.isnan(f["time_to_repair_s"])]
     hands_on = f.rows(f["repaired_by"] == "technician")
@@ -110,8 +140,13 @@ def fault_metrics(
     return block, productive, available
 
 
-def preemption_metrics(jobs: Table, faults: FaultData | None, window: Window) -> dict[str, Any]:
-    """Runs a policy preempted inside the window, and the GPU-hours they cost (work lost plus restart time)."""
+def preemption_metrics(
+    jobs: Table, faults: FaultData | None, window: Window, elastic: Table | None = None
+) -> dict[str, Any]:
+    """Runs a policy preempted inside the window, and the GPU-hours they cost (work lost plus restart time).
+
+    Each at the GPUs its run held when preempted (``elastic``: the elastic runs' spans).
+    """
     if faults is None or not len(faults.interruptions):
         return {"preemptions": 0, "preempted_gpu_hours": 0.0}
     it = faults.interruptions
@@ -122,7 +157,7 @@ def preemption_metrics(jobs: Table, faults: FaultData | None, window: Window) ->
         & (it["time_s"] >= window.start)
         & (it["time_s"] <= window.end)
     )
-    lost = (hit["lost_s"] + hit["restart_s"]) * jobs["gpus"][hit["job_id"]] / 3600.0
+    lost = interruption_gpu_s(jobs, hit, elastic) / 3600.0
     return {"preemptions": len(hit), "preempted_gpu_hours": float(lost.sum())}
 
 
@@ -143,7 +178,9 @@ def overhead_pools(jobs: Table, data: FaultData) -> np.ndarray:
     return np.where(found, runs["pool"][order[at]], first)
 
 
-def nonproductive_by_pool(jobs: Table, data: FaultData, window: Window, n_pools: int) -> np.ndarray:
+def nonproductive_by_pool(
+    jobs: Table, data: FaultData, window: Window, n_pools: int, elastic: Table | None = None
+) -> np.ndarray:
     """GPU-seconds of restarts, checkpoint writes and lost work inside the window, per pool.
 
     The same sum as :func:`fault_metrics`' (a run straddling an edge of the window counts in
@@ -155,6 +192,5 @@ def nonproductive_by_pool(jobs: Table, data: FaultData, window: Window, n_pools:
     span = o["end_s"] - o["start_s"]
     inside = overlap(o["start_s"], o["end_s"], window)
     share = np.divide(inside, span, out=np.zeros_like(span), where=span > 0)
-    waste = o["restart_s"] + o["checkpoint_s"] + o["lost_s"]
-    weights = waste * share * jobs["gpus"][o["job_id"]]
+    weights = overhead_waste(jobs, data, elastic) * share
     return np.bincount(overhead_pools(jobs, data), weights=weights, minlength=n_pools)

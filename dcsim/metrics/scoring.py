@@ -360,7 +360,9 @@ def summarize(
     allocated = float(busy.sum()) / capacity_s if window.length > 0 else 0.0
     if faults is not None:
         mean_installed = installed if share is None else capacity_s / window.length
-        fault_block, productive_s, available = fault_metrics(jobs, faults, window, mean_installed, float(busy.sum()))
+        fault_block, productive_s, available = fault_metrics(
+            jobs, faults, window, mean_installed, float(busy.sum()), elastic
+        )
     else:
         productive_s, available = float(busy.sum()), 1.0
         fault_block = {
@@ -379,7 +381,7 @@ def summarize(
     spare_nodes = faults.spare_nodes if faults else 0
     spare_gpus = sum(spare_nodes * p.gpus_per_node for p in pools)
     costs_of = [(site_costs or {}).get(p.site, costs) for p in pools]
-    nonproductive = nonproductive_by_pool(jobs, faults, window, len(pools)) if faults else np.zeros(len(pools))
+    nonproductive = nonproductive_by_pool(jobs, faults, window, len(pools), elastic) if faults else np.zeros(len(pools))
     start, end, gpus, pool, code = job_spans(jobs, window, runs, elastic)
     n_classes = len(jobs.coded("job_class").names)
     edges = np.array([window.start, window.end])
@@ -459,7 +461,7 @@ def summarize(
         classes[job_class.names[code]]["carbon_kg"] = float(class_carbon[code])
 
     return _finite({
-        "jobs": {**job_metrics(jobs, window), **preemption_metrics(jobs, faults, window),
+        "jobs": {**job_metrics(jobs, window), **preemption_metrics(jobs, faults, window, elastic),
                  **(elastic_metrics(elastic, window) if elastic is not None else {})},
         "utilization": {
             "gpu_allocated": allocated,

@@ -11,7 +11,12 @@ each run); over the measured window:
 - ``tenants.jain_index``: Jain's index ``(sum x)^2 / (n sum x^2)`` of ``x = GPU-hours / (quota x
   hours)`` over the declared tenants with a quota above 0 (None if none held a GPU);
 - the chargeback table: each tenant's GPU-hours and a share of the window's capital and energy
-  cost in proportion to them (``(unallocated)``: what no tenant's job held).
+  cost in proportion to them (``(unallocated)``: what no tenant's job or replica held).
+
+An elastic job counts the GPUs it held over time (its spans), not its nominal ``gpus``. A
+service's replicas are charged to the service's ``tenant``: they add to its ``gpu_hours``,
+``usd`` and chargeback row, but not to its quota's use, borrowing, lending or the Jain index
+(quotas govern training jobs only; replicas are not held to them).
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import numpy as np
 
 from dcsim.core.table import Table
 from dcsim.infra.topology import Pool
-from dcsim.metrics.window import Window, _mean, _p95
+from dcsim.metrics.elastic_scores import extra_spans
+from dcsim.metrics.fault_scores import interruption_gpu_s
+from dcsim.metrics.window import Window, _mean, _p95, overlap
 from dcsim.workload.jobs import PREEMPT_REASONS
 from dcsim.workload.tenants import GpuQuota, Tenant
 
@@ -45,7 +52,14 @@ def _per_resource(quota: GpuQuota | None, types: Sequence[str], default: float) 
 
 
 def usage_steps(
-    jobs: Table, runs: Table | None, window: Window, tenant_of: np.ndarray, pool_type: np.ndarray, n: int, k: int
+    jobs: Table,
+    runs: Table | None,
+    window: Window,
+    tenant_of: np.ndarray,
+    pool_type: np.ndarray,
+    n: int,
+    k: int,
+    elastic: Table | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """GPUs held by tenant and resource over time: ``(durations in the window, usage)``, segments x n x k.
 
@@ -57,6 +71,7 @@ def usage_steps(
         pool_type: the resource (1 + GPU type index) of each pool.
         n: tenants.
         k: resources (GPUs in total, then each GPU type).
+        elastic: the elastic runs' spans (None: none): each adds what its run held beyond its nominal count.
     """
     codes = jobs.coded("tenant").codes
     if runs is not None and len(runs):
@@ -67,6 +82,14 @@ def usage_steps(
         ids = np.nonzero(ran)[0]
         start, end, pool = jobs["start_s"][ran], jobs["finish_s"][ran], jobs["pool"][ran]
     gpus = jobs["gpus"][ids].astype(float)
+    if elastic is not None and len(elastic):
+        e_start, e_end, e_extra, e_pool, _ = extra_spans(elastic, jobs)
+        ids, start, end = (
+            np.concatenate([ids, elastic["job_id"]]),
+            np.concatenate([start, e_start]),
+            np.concatenate([end, e_end]),
+        )
+        pool, gpus = np.concatenate([pool, e_pool]), np.concatenate([gpus, e_extra.astype(float)])
     end = np.where(np.isnan(end), window.end, end)
     tenant = tenant_of[codes[ids]]
     times = np.concatenate([start, end])
@@ -93,6 +116,8 @@ def tenant_metrics(
     pools: Sequence[Pool],
     tenants: Sequence[Tenant],
     cost: dict[str, Any],
+    elastic: Table | None = None,
+    replicas: tuple[np.ndarray, np.ndarray, np.ndarray, Sequence[str]] | None = None,
 ) -> tuple[dict[str, Any], Table]:
     """The ``tenants`` block of a summary and the chargeback table.
 
@@ -104,6 +129,8 @@ def tenant_metrics(
         pools: the data center's pools.
         tenants: the scenario's ``tenants``.
         cost: the summary's ``cost`` block (``capital_usd``, ``energy_usd``).
+        elastic: the elastic runs' spans (None: no elastic job ran).
+        replicas: the service replicas' ``(placed, end, GPUs, tenant name)`` (None: no services).
 
     Returns:
         The block (``jain_index``, ``borrowed_gpu_hours``, and one entry per tenant) and the
@@ -111,7 +138,8 @@ def tenant_metrics(
     """
     coded = jobs.coded("tenant")
     declared = [t.name for t in tenants]
-    names = declared + sorted(set(coded.names) - set(declared))
+    served = sorted(set(replicas[3]) if replicas is not None else set())
+    names = declared + sorted((set(coded.names) | set(served)) - set(declared))
     n = len(names)
     tenant_of = np.array([names.index(name) for name in coded.names] or [0], dtype=np.int64)
     types = sorted({p.gpu_type for p in pools})
@@ -122,9 +150,14 @@ def tenant_metrics(
     lend = np.array([np.minimum(_per_resource(t.lending_limit, types, inf), nominal[i]) for i, t in enumerate(tenants)]
                     + [np.zeros(k)] * (n - len(tenants)))  # fmt: skip
     per_type = [t.quota is not None and isinstance(t.quota.gpus, dict) for t in tenants] + [False] * (n - len(tenants))
-    durations, usage = usage_steps(jobs, runs, window, tenant_of, pool_type, n, k)
+    durations, usage = usage_steps(jobs, runs, window, tenant_of, pool_type, n, k, elastic)
     hours = window.length / 3600.0
-    held_h = (durations[:, None] * usage[:, :, 0]).sum(axis=0) / 3600.0 if durations.size else np.zeros(n)
+    jobs_h = (durations[:, None] * usage[:, :, 0]).sum(axis=0) / 3600.0 if durations.size else np.zeros(n)
+    held_h = jobs_h.copy()
+    if replicas is not None:
+        placed, ended, gpus, owner = replicas
+        gpu_h = overlap(placed, np.where(np.isnan(ended), window.end, ended), window) * gpus / 3600.0
+        held_h += np.bincount(np.array([names.index(t) for t in owner], dtype=np.int64), weights=gpu_h, minlength=n)
     # Usage beyond nominal quota, on the resources each tenant's quota is on.
     over = np.maximum(usage - nominal[None], 0.0)
     idle = np.minimum(lend[None], np.maximum(nominal[None] - usage, 0.0))
@@ -173,7 +206,7 @@ def tenant_metrics(
             "mean_jct_s": _mean(mine["jct_s"][done]),
             "gpu_hours": float(held_h[i]),
             "quota_gpu_hours": float(quota_h[i]) if np.isfinite(quota_h[i]) else None,
-            "use_of_quota": float(held_h[i] / quota_h[i]) if np.isfinite(quota_h[i]) and quota_h[i] > 0 else None,
+            "use_of_quota": float(jobs_h[i] / quota_h[i]) if np.isfinite(quota_h[i]) and quota_h[i] > 0 else None,
             "borrowed_gpu_hours": float(borrowed_h[i]),
             "lent_gpu_hours": float(lent_h[i]),
             "preemptions": int(preempted[i]),
@@ -181,7 +214,7 @@ def tenant_metrics(
         }
         if cohort_of.get(name) is None:
             block[name]["lent_gpu_hours"] = 0.0
-    x = np.array([held_h[i] / quota_h[i] for i, t in enumerate(tenants) if np.isfinite(quota_h[i]) and quota_h[i] > 0])
+    x = np.array([jobs_h[i] / quota_h[i] for i, t in enumerate(tenants) if np.isfinite(quota_h[i]) and quota_h[i] > 0])
     jain = float(x.sum() ** 2 / (x.size * (x**2).sum())) if x.size and (x**2).sum() > 0 else None
     out = {"jain_index": jain, "borrowed_gpu_hours": float(borrowed_h.sum()), **block}
     shares = held_h / installed_h if installed_h > 0 else np.zeros(n)
@@ -197,14 +230,19 @@ def tenant_metrics(
     return out, table
 
 
-def preemptions_by_reason(jobs: Table, interruptions: Table | None, window: Window) -> dict[str, Any]:
-    """``preemptions_by_reason`` and ``preempted_gpu_hours_by_reason``: ``jobs.preemptions`` split by reason."""
+def preemptions_by_reason(
+    jobs: Table, interruptions: Table | None, window: Window, elastic: Table | None = None
+) -> dict[str, Any]:
+    """``preemptions_by_reason`` and ``preempted_gpu_hours_by_reason``: ``jobs.preemptions`` split by reason.
+
+    Each at the GPUs its run held when preempted (``elastic``: the elastic runs' spans).
+    """
     counts = dict.fromkeys(PREEMPT_REASONS, 0)
     lost = dict.fromkeys(PREEMPT_REASONS, 0.0)
     if interruptions is not None and len(interruptions):
         reason = interruptions.coded("reason")
         inside = (interruptions["time_s"] >= window.start) & (interruptions["time_s"] <= window.end)
-        gpu_h = (interruptions["lost_s"] + interruptions["restart_s"]) * jobs["gpus"][interruptions["job_id"]] / 3600
+        gpu_h = interruption_gpu_s(jobs, interruptions, elastic) / 3600
         for name in PREEMPT_REASONS:
             if name in reason.names:
                 hit = inside & reason.is_(name)

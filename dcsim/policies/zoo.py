@@ -22,8 +22,11 @@ pass iterates the queue in order and decides the same.
 Estimates. A job's declared run time is ``job.estimate``; what is left of it is the estimate
 minus the work done in earlier runs (:func:`estimated_left`, never below 0). A running job's
 estimated end is its start + its restart time + what was left of its estimate at its start,
-divided by its rate at its start (a later change of rate, under fabric contention say, is not
-followed: the estimate is the user's, and users do not follow it either). A job running past
+divided by its rate at its start, + one expected checkpoint write per checkpoint interval of
+that work (:func:`dcsim.faults.checkpoint.wall_time`, with the run's interval and its write
+time on idle storage for sized checkpoints; a job without checkpoints writes none). A later
+change of rate, under fabric contention say, is not followed: the estimate is the user's,
+and users do not follow it either. A job running past
 its estimated end is taken to end *now* (it may end at any moment): its GPUs count as free at
 the current time in every reservation, so a reservation is never in the past.
 """
@@ -39,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dcsim.faults.checkpoint import run_progress, wall_time
 from dcsim.policies.scheduling import SCHEDULER, Preempt, SchedulerBase
 from dcsim.views import ClusterView, JobView, QueueLike
 
@@ -196,7 +200,8 @@ class _Ends:
 
     def add(self, job: Any, node_pool: Sequence[int]) -> None:
         """A started job: its estimated end (see the module)."""
-        end = job.start_time + job.restart_cost + estimated_left(job) / (job.rate if job.rate > 0 else 1e-300)
+        rate = job.rate if job.rate > 0 else 1e-300
+        end = job.start_time + wall_time(estimated_left(job), job.run_interval, job.run_write, job.restart_cost, rate)
         self.at[job.id] = end
         insort(self.items, (end, job.id, _pool_gpus(job.placement, node_pool)))
 
@@ -819,8 +824,9 @@ class ShortestRemainingTimeFirst(_Preemptive):
     The queue is ordered by the estimate left (:func:`estimated_left`; ties: earlier
     submission). A job that does not fit preempts (reason ``priority``) the running jobs with
     the longest remaining time, strictly longer than its own, as few as free its GPUs. A
-    running job's remaining time is its estimate left at its start minus the work done since
-    (its wall time since the start, past its restart time, times its rate), never below 0.
+    running job's remaining time is its estimate left at its start minus the work its run has
+    done since (settled by its run clock: restart and checkpoint writes do no work, and a
+    change of rate counts from when it happened), never below 0.
     With exact estimates on one GPU this is SRPT; ``preemption: {save: on_preemption}`` makes
     a preempted job resume where it stopped (preempt-resume), as SRPT assumes.
 
@@ -836,7 +842,8 @@ class ShortestRemainingTimeFirst(_Preemptive):
         """The estimate left now, s."""
         left = estimated_left(job)
         if running:
-            left -= max(now - job.start_time - job.restart_cost, 0.0) * job.rate
+            done = run_progress(job, now, settle=False)  # the run's work so far, past restart and writes
+            left -= done.saved + done.unsaved
         return max(left, 0.0)
 
 
@@ -911,8 +918,8 @@ class TiresiasParams(_Params):
         "ascending (K-1 thresholds make K queues)",
     )  # fmt: skip
     starve_limit: float = Field(
-        0.0, ge=0, description="a job waiting longer than this many times its last run is promoted to the top "
-        "queue (0: never)",
+        8.0, ge=0, description="a job waiting longer than this many times its last run is promoted to the top "
+        "queue (0: never); 8 as in Tiresias' PROMOTEKNOB runs (its simulator's dlas-gpu-8)",
     )  # fmt: skip
 
     @field_validator("thresholds_gpu_h")

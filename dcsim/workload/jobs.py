@@ -77,6 +77,7 @@ class Job:
         "restart_cost",
         "restarts",
         "run_interval",
+        "run_write",
         "runs",
         "speeds",
         "start_time",
@@ -126,6 +127,7 @@ class Job:
         self.interruptions = 0
         self.restart_cost = 0.0
         self.run_interval = float("inf")
+        self.run_write = 0.0  # expected time of one checkpoint write in the current run, s (EASY's estimated end)
         self.rate = 1.0  # s of work per s in the current run
         self.speeds: tuple[float, ...] | None = None  # rate per pool id (None: 1 everywhere)
         self.clock: RunClock | None = None  # the run's position once its rate has changed

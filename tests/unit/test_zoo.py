@@ -24,6 +24,7 @@ class _Job:
         self.id, self.gpus, self.start_time, self.estimate = id, gpus, start, estimate
         self.duration, self.work_left = estimate, estimate - done
         self.restart_cost, self.rate = 0.0, 1.0
+        self.run_interval, self.run_write = math.inf, 0.0  # no checkpoints
         self.placement = [(node, gpus)]
 
 
