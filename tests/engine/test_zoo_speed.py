@@ -36,7 +36,14 @@ def trace(result: Any) -> list[tuple]:
     return list(zip(j["job_id"], j["start_s"], j["finish_s"], j["preemptions"], strict=True))
 
 
-@pytest.mark.parametrize("params", [{"thresholds_gpu_h": [1.0]}, {"thresholds_gpu_h": [0.2, 2.0, 8.0]}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"thresholds_gpu_h": [1.0], "starve_limit": 0},
+        {"thresholds_gpu_h": [0.2, 2.0, 8.0], "starve_limit": 0},
+        {"thresholds_gpu_h": [0.2, 2.0, 8.0]},  # promotion on (the default): the shortcut is off
+    ],
+)
 def test_wakeups_only_at_crossings_that_matter_decide_the_same(
     params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
