@@ -68,6 +68,20 @@ def tiny_data(**top: Any) -> dict[str, Any]:
     return data
 
 
+def elastic_tenant_class(name: str, at: float, tenant: str = "t") -> dict[str, Any]:
+    """One elastic job of ``tenant`` (4 GPUs nominal, 8 h, 2 to 16 GPUs, linear) submitted at ``at`` s."""
+    return {"name": name, "tenant": tenant, "arrival": {"process": "batch", "at": at}, "count": 1, "gpus": 4,
+            "duration": "8h", "elastic": {"min_gpus": 2, "max_gpus": 16, "speedup": "linear"}}  # fmt: skip
+
+
+def two_nodes_elastic(jobs: list[dict[str, Any]], tenants: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
+    """``jobs`` and ``tenants`` on 2 nodes of 8 GPUs under the elastic scheduler (a tiny scenario's data)."""
+    return tiny_data(
+        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8}}]},
+        workload={"jobs": jobs}, policies={"scheduler": "elastic"}, tenants=tenants, **top,
+    )  # fmt: skip
+
+
 def poisson_file(
     tmp_path: Path,
     horizon: str = "2d",

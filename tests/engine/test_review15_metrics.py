@@ -17,21 +17,9 @@ from dcsim.metrics.fault_scores import FaultData, nonproductive_by_pool, preempt
 from dcsim.metrics.window import Window
 from dcsim.workload.jobs import REASONS
 
-from conftest import build, run_data, tiny_data
+from conftest import build, elastic_tenant_class, run_data, tiny_data, two_nodes_elastic
 
 H = 3600.0
-
-
-def _elastic(name: str, at: float, tenant: str = "t") -> dict[str, Any]:
-    return {"name": name, "tenant": tenant, "arrival": {"process": "batch", "at": at}, "count": 1, "gpus": 4,
-            "duration": "8h", "elastic": {"min_gpus": 2, "max_gpus": 16, "speedup": "linear"}}  # fmt: skip
-
-
-def _two_nodes(jobs: list[dict[str, Any]], tenants: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
-    return tiny_data(
-        datacenter={"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8}}]},
-        workload={"jobs": jobs}, policies={"scheduler": "elastic"}, tenants=tenants, **top,
-    )  # fmt: skip
 
 
 def _f(*values: float) -> np.ndarray:
@@ -86,8 +74,8 @@ def test_an_elastic_runs_attained_service_counts_the_gpus_it_held() -> None:
     At 90 min a has held 16 GPUs until b came and then what its spans say: its attained
     service so far is the integral of its spans, not 4 nominal GPUs x 90 min.
     """
-    model = DataCenterModel(build(_two_nodes([_elastic("a", 0.0), _elastic("b", H)], [{"name": "t"}],
-                                             horizon="90m")))  # fmt: skip
+    jobs = [elastic_tenant_class("a", 0.0), elastic_tenant_class("b", H)]
+    model = DataCenterModel(build(two_nodes_elastic(jobs, [{"name": "t"}], horizon="90m")))
     model.run()
     a = min(model.running_jobs.values(), key=lambda job: job.id)  # a came first
     spans = model.collector.elastic_spans
