@@ -174,8 +174,14 @@ SITE_COST_FIELDS = tuple(SiteCosts.model_fields)
 class NodeSpec(Strict):
     """A GPU server. Power, memory and speed defaults depend on the GPU type (the tables: docs/background.md)."""
 
-    gpus: int = Field(8, ge=1, description="GPUs per node")
+    gpus: int = Field(8, ge=0, description="GPUs per node (0: a CPU-only node)")
     gpu_type: str = Field("H100", description="GPU model name: sets power, memory and speed defaults")
+    cpu: float | None = Field(
+        None, ge=0, description="CPU cores of the node, e.g. 96 (none: CPU is not modelled; requests of it need it)"
+    )
+    memory: Bytes | None = Field(
+        None, description="host memory of the node, e.g. 512GB (none: memory is not modelled; requests need it)"
+    )
     gpu_memory: Bytes | None = Field(None, description="memory of one GPU (default by type, e.g. H100 80GB)")
     gpu_speed: float | None = Field(
         None, gt=0, description="training throughput of one GPU relative to an H100 (default by type, e.g. A100 0.32)"

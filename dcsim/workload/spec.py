@@ -407,11 +407,96 @@ class Trace(Strict):
         return self
 
 
+# --------------------------------------------------------------------------- the fill experiment
+class _Choice(Strict):
+    """Values drawn with probabilities proportional to `weights` (default: equal)."""
+
+    values: list[float] = Field(min_length=1, description="the values")
+    weights: list[Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="relative weights, one per value (default: equal)"
+    )
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> _Choice:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError(f"`weights` has {len(self.weights)} entries but `values` has {len(self.values)}; "
+                                 "give one weight per value")  # fmt: skip
+            if not 0 < sum(self.weights) < math.inf:
+                raise ValueError("`weights` must add up to a finite number > 0 (only their ratios matter)")
+        return self
+
+
+class PodGpuChoice(_Choice):
+    """GPUs per pod drawn from `values` (0: a CPU-only pod)."""
+
+    values: list[Annotated[int, Field(ge=0, le=MAX_GPUS)]] = Field(min_length=1, description="GPU counts (0: none)")
+
+
+class FractionChoice(_Choice):
+    """Shares of one GPU drawn from `values`, each in (0, 1]."""
+
+    values: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1, description="shares of one GPU")
+
+
+class FillPods(Strict):
+    """One shape of pod in a `fill` workload, and its share of the pods."""
+
+    share: float = Field(
+        gt=0, description="share of the pods that have this shape (relative: shares need not sum to 1)"
+    )
+    gpus: Annotated[int, Field(ge=0, le=MAX_GPUS)] | PodGpuChoice = Field(
+        description="GPUs per pod: a count (0: CPU-only) or {values: [...], weights: [...]}"
+    )
+    gpu_fraction: Annotated[float, Field(gt=0, le=1)] | FractionChoice | None = Field(
+        None, description="a share of one GPU, e.g. 0.5 or {values: [0.25, 0.5]} (needs gpus: 1; none: whole GPUs)"
+    )
+    cpu: float = Field(0.0, ge=0, description="CPU cores per pod, e.g. 4")
+    memory: Bytes = Field(0.0, description="host memory per pod, e.g. 16GB")
+    gpu_types: list[str] | None = Field(None, description="GPU types the pod may use (any)")
+
+
+class FillTrace(Strict):
+    """The pods of a cluster trace (Alibaba openb's pod list): drawn from its shapes, or replayed in its order."""
+
+    path: str = Field(description="pod list file, relative to the scenario file (`dcsim import openb` writes one)")
+    format: Literal["openb"] = Field(
+        "openb", description="file format: openb (Alibaba's cluster-trace-gpu-v2023 pod list)"
+    )
+    order: Literal["sampled", "trace"] = Field(
+        "sampled", description="sampled: pods drawn at random from the trace's pods; trace: in the file's order"
+    )
+
+
+class Fill(Strict):
+    """The fragmentation experiment of the FGD study: pods arrive and stay, with no departures.
+
+    Pods arrive one after another and each is placed at once or not at all (a pod that finds
+    no room is counted and dropped), until the GPU capacity they requested reaches `until`
+    times the cluster's; the allocation rate is recorded against the arrived share.
+    """
+
+    until: float = Field(
+        1.0, gt=0, le=10, description="stop when the pods' GPU requests reach this share of GPU capacity"
+    )
+    pods: list[FillPods] | None = Field(None, min_length=1, description="pod shapes and their shares")
+    trace: FillTrace | None = Field(None, description="the pods of a trace instead of `pods`")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Fill:
+        if (self.pods is None) == (self.trace is None):
+            raise ValueError("give the pods as `pods` (shapes and shares) or as `trace` (a pod list), one of them")
+        return self
+
+
 class Workload(Strict):
     """The training jobs: job classes, a job trace, or both (a scenario of services alone has none)."""
 
     jobs: list[JobClass] = Field(default_factory=list, description="job classes")
     trace: Trace | None = Field(None, description="a job trace (CSV or SWF)")
+    fill: Fill | None = Field(
+        None, description="the FGD fill experiment: pods that arrive and stay until their requests fill the cluster"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> Workload:
