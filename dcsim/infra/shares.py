@@ -75,6 +75,8 @@ class Shares:
         cpu: milli-CPU of each node.
         memory: MiB of each node.
         gpus: GPUs of each node (0 for a CPU-only node).
+        gpu_type: GPU type of each node as an index into ``type_names`` (-1: no GPUs); default all 0.
+        type_names: the GPU type names (default ``["gpu"]``).
 
     Invariants (kept by :meth:`allocate` and :meth:`release`):
         ``0 <= cpu_free[n] <= cpu[n]``, ``0 <= memory_free[n] <= memory[n]``,
@@ -83,9 +85,19 @@ class Shares:
         sums of what is allocated.
     """
 
-    def __init__(self, cpu: Sequence[int], memory: Sequence[int], gpus: Sequence[int]) -> None:
+    def __init__(
+        self,
+        cpu: Sequence[int],
+        memory: Sequence[int],
+        gpus: Sequence[int],
+        gpu_type: Sequence[int] | None = None,
+        type_names: Sequence[str] = ("gpu",),
+    ) -> None:
         if not len(cpu) == len(memory) == len(gpus):
             raise ValueError("cpu, memory and gpus need one entry per node")
+        #: GPU type index of each node (-1: a node without GPUs), into :attr:`type_names`.
+        self.gpu_type: list[int] = list(gpu_type) if gpu_type is not None else [0 if g else -1 for g in gpus]
+        self.type_names: list[str] = list(type_names)
         self.cpu: list[int] = list(cpu)
         self.memory: list[int] = list(memory)
         self.gpus: list[int] = list(gpus)
