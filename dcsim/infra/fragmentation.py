@@ -54,11 +54,6 @@ class Shape(NamedTuple):
     gpu_types: frozenset[int] | None = None
 
 
-def _key(shares: Shares, node: int) -> StateKey:
-    cpu, memory, residuals = shares.state(node)
-    return (cpu, memory, residuals, shares.gpu_type[node])
-
-
 def fragmentation_of(key: StateKey, shapes: Sequence[Shape]) -> float:
     """F_n(M) of a node in the free state ``key``: milli-GPU idle that a request drawn from ``shapes`` cannot use.
 
@@ -93,7 +88,7 @@ def node_fragmentation(shares: Shares, node: int, shapes: Sequence[Shape]) -> fl
 
     Cost: O(shapes x GPUs of the node).
     """
-    return fragmentation_of(_key(shares, node), shapes)
+    return fragmentation_of(state_key(shares, node), shapes)
 
 
 def after(key: StateKey, demand: Demand, residuals: Sequence[int], gpus: Sequence[int]) -> StateKey:
@@ -104,12 +99,45 @@ def after(key: StateKey, demand: Demand, residuals: Sequence[int], gpus: Sequenc
     return (key[0] - demand.cpu, key[1] - demand.memory, tuple(sorted(left, reverse=True)), key[3])
 
 
+def state_key(shares: Shares, node: int) -> StateKey:
+    """The node's free state and GPU type, all F_n(M) depends on."""
+    cpu, memory, residuals = shares.state(node)
+    return (cpu, memory, residuals, shares.gpu_type[node])
+
+
+class FragmentationCache:
+    """F_n(M) of node states against one workload's shapes, each state computed once.
+
+    Args:
+        shapes: the workload's request shapes.
+    """
+
+    def __init__(self, shapes: Sequence[Shape]) -> None:
+        self.shapes: tuple[Shape, ...] = tuple(shapes)
+        self._values: dict[StateKey, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def of(self, key: StateKey) -> float:
+        """F_n(M) of a node in state ``key``: O(1) for a state seen before, else O(shapes x GPUs)."""
+        value = self._values.get(key)
+        if value is None:
+            value = self._values[key] = fragmentation_of(key, self.shapes)
+        return value
+
+    def delta(self, key: StateKey, demand: Demand, residuals: Sequence[int], gpus: Sequence[int]) -> float:
+        """The change of F_n(M) from state ``key`` if ``demand`` took GPUs ``gpus`` (indices into ``residuals``)."""
+        return self.of(after(key, demand, residuals, gpus)) - self.of(key)
+
+
 class FragmentationTracker:
     """The cluster's fragmentation kept current as nodes change; cost O(1) per change for a node state seen before.
 
-    F_n(M) is cached by the node's free state and GPU type (:data:`StateKey`): nodes in
-    the same state share one entry, so in a cluster of few node kinds the cache stays
-    small. A state not seen before costs O(shapes x GPUs of the node) once.
+    F_n(M) is cached by the node's free state and GPU type (:data:`StateKey`; a node's
+    capacities do not enter F_n(M)): nodes in the same state share one entry, so in a
+    cluster of few node kinds the cache stays small. A state not seen before costs
+    O(shapes x GPUs of the node) once.
 
     ``total`` is a running float sum (one addition per change), so after many changes it
     may differ from the exact sum of the nodes' values by rounding (relative 1e-12).
@@ -121,23 +149,15 @@ class FragmentationTracker:
 
     def __init__(self, shares: Shares, shapes: Sequence[Shape]) -> None:
         self.shares = shares
-        self.shapes: tuple[Shape, ...] = tuple(shapes)
-        self._cache: dict[StateKey, float] = {}
+        self.cache = FragmentationCache(shapes)
         #: F_n(M) of each node now (milli-GPU).
-        self.node: list[float] = [self.of(_key(shares, n)) for n in range(len(shares))]
+        self.node: list[float] = [self.cache.of(state_key(shares, n)) for n in range(len(shares))]
         #: Milli-GPU of fragmentation over all nodes now.
         self.total: float = sum(self.node)
 
-    def of(self, key: StateKey) -> float:
-        """F_n(M) of a node in state ``key`` (cached)."""
-        value = self._cache.get(key)
-        if value is None:
-            value = self._cache[key] = fragmentation_of(key, self.shapes)
-        return value
-
     def update(self, node: int) -> None:
         """Call after ``node``'s state changed (an allocate or release on it)."""
-        value = self.of(_key(self.shares, node))
+        value = self.cache.of(state_key(self.shares, node))
         self.total += value - self.node[node]
         self.node[node] = value
 
@@ -147,8 +167,7 @@ class FragmentationTracker:
         ``gpus`` are GPU indices on the node, as :meth:`Shares.allocate` takes them; the
         demand is assumed to fit there (not checked). Shares is not changed.
         """
-        key = _key(self.shares, node)
-        return self.of(after(key, demand, self.shares.residuals(node), gpus)) - self.of(key)
+        return self.cache.delta(state_key(self.shares, node), demand, self.shares.residuals(node), gpus)
 
 
 def typical_shapes(
@@ -214,11 +233,13 @@ def _order(item: tuple[Demand, frozenset[int] | None]) -> tuple[int, int, int, i
 
 
 __all__ = [
+    "FragmentationCache",
     "FragmentationTracker",
     "Shape",
     "StateKey",
     "after",
     "fragmentation_of",
     "node_fragmentation",
+    "state_key",
     "typical_shapes",
 ]

@@ -63,6 +63,17 @@ class Demand(NamedTuple):
         return cls(round(cpu_cores * 1000), mib(memory_bytes), gpus, milli)
 
 
+def gpu_kind(demand: Demand) -> int:
+    """The request's GPU kind: 0 for a share of one GPU, k for k whole GPUs (-1: no GPU).
+
+    The FGD study's GpuClustering packs requests of one kind together (the authors'
+    ``GetGpuAffinityFromPodAnnotation``: "share-gpu", "k-gpu").
+    """
+    if demand.gpus == 0:
+        return -1
+    return 0 if demand.gpu_milli < WHOLE else demand.gpus
+
+
 def mib(memory_bytes: float) -> int:
     """Bytes as whole MiB, rounded to the nearest."""
     return round(memory_bytes / 2**20)
@@ -82,7 +93,9 @@ class Shares:
         ``0 <= cpu_free[n] <= cpu[n]``, ``0 <= memory_free[n] <= memory[n]``,
         ``0 <= gpu_free[base[n] + i] <= WHOLE``, ``whole_free[n]`` = GPUs of ``n`` with
         ``gpu_free == WHOLE``; the totals ``cpu_used``, ``memory_used``, ``gpu_used`` are the
-        sums of what is allocated.
+        sums of what is allocated; ``version[n]`` changes whenever node ``n``'s free state
+        does (so a policy may cache what it computed from a node's state); ``held[n]`` counts
+        the requests on ``n`` by :func:`gpu_kind`.
     """
 
     def __init__(
@@ -119,6 +132,10 @@ class Shares:
         self.total_cpu = sum(self.cpu)
         self.total_memory = sum(self.memory)
         self.total_gpu = at * WHOLE
+        #: Changes of each node's free state so far (any mutation of a node must bump it).
+        self.version: list[int] = [0] * len(self.cpu)
+        #: Requests holding GPUs on each node, counted by :func:`gpu_kind` (kinds with none left are absent).
+        self.held: list[dict[int, int]] = [{} for _ in self.cpu]
 
     def __len__(self) -> int:
         return len(self.cpu)
@@ -206,6 +223,10 @@ class Shares:
         self.cpu_used += demand.cpu
         self.memory_used += demand.memory
         self.gpu_used += milli * len(gpus)
+        self.version[node] += 1
+        if demand.gpus:
+            kind = gpu_kind(demand)
+            self.held[node][kind] = self.held[node].get(kind, 0) + 1
 
     def release(self, node: int, demand: Demand, gpus: Sequence[int]) -> None:
         """Give back what :meth:`allocate` took with the same arguments."""
@@ -220,6 +241,13 @@ class Shares:
         self.cpu_used -= demand.cpu
         self.memory_used -= demand.memory
         self.gpu_used -= milli * len(gpus)
+        self.version[node] += 1
+        if demand.gpus:
+            kind, held = gpu_kind(demand), self.held[node]
+            if held[kind] == 1:
+                del held[kind]
+            else:
+                held[kind] -= 1
 
 
-__all__ = ["WHOLE", "Demand", "Shares", "mib"]
+__all__ = ["WHOLE", "Demand", "Shares", "gpu_kind", "mib"]

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dcsim.core.registry import Registry, lacks_methods
 from dcsim.infra.cluster import Placement
+from dcsim.policies.sharing import SHARING_RULES, BestFitChoice, Scores
 from dcsim.views import ClusterView, JobView, NetworkView
 
 if TYPE_CHECKING:
@@ -211,13 +212,23 @@ class _Fit(_BuiltIn):
 
 
 @PLACEMENT.register("best_fit")
-class BestFit(_Fit):
-    """Pack: the node with the fewest free GPUs that still fit; ties -> lowest id. Cost O(n log N)."""
+class BestFit(_Fit, BestFitChoice):
+    """Pack: the node with the fewest free GPUs that still fit; ties -> lowest id. Cost O(n log N).
+
+    With GPU sharing (``choose``) it is the FGD study's BestFit: see
+    :class:`dcsim.policies.sharing.BestFitChoice` (``gpu_weight`` and ``prefer`` do not
+    enter it; ``max_cpu_cores``, ``max_gpus`` and ``scores`` are its parameters).
+    """
 
     class Params(_FitParams):
         """Best fit packs: positive weight."""
 
         gpu_weight: float = Field(1.0, description=">0 packs (fewest free GPUs left), <0 spreads")
+        max_cpu_cores: float = Field(
+            128.0, gt=0, description="sharing: cores that count as 1 in the CPU term (the FGD study's 128)"
+        )
+        max_gpus: float = Field(8.0, gt=0, description="sharing: GPUs that count as 1 in the GPU term (the study's 8)")
+        scores: Scores = Field("exact", description="sharing: exact, or the FGD authors' integer 0-100 scores")
 
 
 @PLACEMENT.register("worst_fit")
@@ -512,3 +523,8 @@ class Spread(_BuiltIn):
                 partial = next_whole()
             placement.append((partial, r))
         return placement
+
+
+# The FGD study's rules for GPU sharing (dcsim.policies.sharing); BestFit is best_fit's choose.
+for _name, _rule in SHARING_RULES.items():
+    PLACEMENT.register(_name)(_rule)
