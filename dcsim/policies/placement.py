@@ -228,7 +228,7 @@ class BestFit(_Fit, BestFitChoice):
             128.0, gt=0, description="sharing: cores that count as 1 in the CPU term (the FGD study's 128)"
         )
         max_gpus: float = Field(8.0, gt=0, description="sharing: GPUs that count as 1 in the GPU term (the study's 8)")
-        scores: Scores = Field("exact", description="sharing: exact, or the FGD authors' integer 0-100 scores")
+        scores: Scores = Field("authors", description="sharing: the FGD authors' integer 0-100 scores, or exact")
 
 
 @PLACEMENT.register("worst_fit")

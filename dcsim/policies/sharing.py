@@ -19,8 +19,12 @@ Scores. The authors' scheduler (Kubernetes' framework) turns each rule's criteri
 integer score from 0 to 100 and takes the node of the highest, ties to the smallest node
 name (their patched ``selectHost``; node names sort as our node ids). The integer rounding
 makes nearby values tie (FGD's ``sigmoid(-delta / 1000) * 100`` cannot tell deltas some 40
-milli-GPU apart). By default (``scores: exact``) a rule here compares its criterion
-exactly, ties to the lowest node id; ``scores: authors`` reproduces their integer scores.
+milli-GPU apart), and a tie goes to the lowest node: a packing tie-break that is part of
+the study's results. By default (``scores: authors``) the rules score as the authors' do;
+``scores: exact`` compares each criterion exactly (ties to the lowest node id). On the
+openb default study (seed 42, 130 % arrived) FGD allocates 95.2 % of the GPUs with the
+authors' scores (the paper: 95.3 %) and 92.6 % with exact ones; the other rules move by
+under one point.
 
 Speed. Nodes in the same free state (:func:`dcsim.infra.fragmentation.state_key`) score
 alike, so each rule keeps the candidate nodes grouped by state, regrouping only the nodes
@@ -51,13 +55,13 @@ Choice = tuple[int, tuple[int, ...]]
 #: What a rule scores a state by: (cost, residuals a share may take, None: best fit) or None (does not fit).
 Scored = tuple[Any, tuple[int, ...] | None] | None
 
-_MEMO_LIMIT = 200_000
-"""(state, demand) scores kept before the memo is cleared (bounds memory in long runs)."""
+_MEMO_LIMIT = 500_000
+"""(state, demand) scores kept before a rule's memory is renewed (bounds memory in long runs)."""
 
-Scores = Literal["exact", "authors"]
+Scores = Literal["authors", "exact"]
 _SCORES_HELP = (
-    "exact: compare the rule's criterion exactly; authors: the authors' simulator's integer 0-100 scores "
-    "(nearby values tie; ties to the lowest node id)"
+    "authors: the FGD authors' integer 0-100 scores, as in the study (nearby values tie, ties to the lowest "
+    "node id); exact: compare the rule's criterion exactly"
 )
 
 
@@ -93,23 +97,55 @@ def gpu_indices(shares: Shares, node: int, demand: Demand, take: tuple[int, ...]
     return (next(i for i, r in enumerate(residuals) if r in take),)
 
 
+class _Cache:
+    """A rule's memory between decisions: state keys interned as ints, scores per (demand, state), node groups."""
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+        self.ids: dict[Hashable, int] = {}
+        self.keys: list[Hashable] = []
+        self.memo: dict[Demand, dict[int, Any]] = {}
+        self.size = 0
+        self.index: dict[tuple[int, ...], _Groups] = {}
+
+    def intern(self, key: Hashable) -> int:
+        """The int standing for ``key``."""
+        kid = self.ids.get(key)
+        if kid is None:
+            kid = self.ids[key] = len(self.keys)
+            self.keys.append(key)
+        return kid
+
+    def groups(self, shares: Shares, nodes: Sequence[int]) -> dict[int, set[int]]:
+        """The candidate nodes grouped by state (interned), current."""
+        cand = tuple(nodes)
+        found = self.index.get(cand)
+        if found is None or found.shares is not shares:
+            if len(self.index) > 16:
+                self.index.clear()
+            found = self.index[cand] = _Groups(shares, cand, self)
+        else:
+            found.refresh()
+        return found.groups
+
+
 class _Groups:
     """Candidate nodes grouped by free state, kept current through :attr:`Shares.version`."""
 
-    def __init__(self, shares: Shares, nodes: tuple[int, ...], key: Any) -> None:
-        self.shares, self.nodes, self.key = shares, nodes, key
+    def __init__(self, shares: Shares, nodes: tuple[int, ...], cache: _Cache) -> None:
+        self.shares, self.nodes, self.cache = shares, nodes, cache
         self.seen = [-1] * len(shares)
-        self.key_of: dict[int, Hashable] = {}
-        self.groups: dict[Hashable, set[int]] = {}
+        self.key_of: dict[int, int] = {}
+        self.groups: dict[int, set[int]] = {}
         self.refresh()
 
     def refresh(self) -> None:
         """Regroup the nodes whose state changed since the last call: O(C) compares plus O(changed)."""
-        version, seen = self.shares.version, self.seen
+        version, seen, shares, cache = self.shares.version, self.seen, self.shares, self.cache
         for node in [n for n in self.nodes if version[n] != seen[n]]:
             seen[node] = version[node]
             old = self.key_of.get(node)
-            new = self.key(self.shares, node)
+            new = cache.intern(cache.key(shares, node))
             if old == new:
                 continue
             if old is not None:
@@ -119,6 +155,9 @@ class _Groups:
                     del self.groups[old]
             self.key_of[node] = new
             self.groups.setdefault(new, set()).add(node)
+
+
+_MISSING = object()
 
 
 class SharingRule:
@@ -141,32 +180,33 @@ class SharingRule:
         """(cost, residuals a share may take or None for the fullest) of ``demand`` on a node in state ``key``."""
         raise NotImplementedError
 
-    def groups(self, shares: Shares, nodes: Sequence[int]) -> dict[Hashable, set[int]]:
-        """The candidate nodes grouped by :meth:`group_key`, current."""
-        index: dict[tuple[int, ...], _Groups] = self.__dict__.setdefault("_groups", {})
-        cand = tuple(nodes)
-        found = index.get(cand)
-        if found is None or found.shares is not shares:
-            if len(index) > 16:
-                index.clear()
-            found = index[cand] = _Groups(shares, cand, self.group_key)
-        else:
-            found.refresh()
-        return found.groups
+    def cache(self) -> _Cache:
+        """This rule's memory between decisions (made on first use; renewed when it grows too large)."""
+        found: _Cache | None = self.__dict__.get("_cache")
+        if found is None or found.size > _MEMO_LIMIT:
+            found = self.__dict__["_cache"] = _Cache(self.group_key)
+        return found
+
+    def scored(self, cache: _Cache, demand: Demand) -> dict[int, Any]:
+        """The memo of ``demand``'s scores by interned state."""
+        memo = cache.memo.get(demand)
+        if memo is None:
+            memo = cache.memo[demand] = {}
+        return memo
 
     def choose(self, demand: Demand, shares: Shares, nodes: Sequence[int]) -> Choice | None:
         """The node of ``nodes`` and GPUs on it for ``demand`` with the lowest cost (ties: lowest id), or None."""
-        memo: dict[tuple[Hashable, Demand], Scored] = self.__dict__.setdefault("_memo", {})
-        if len(memo) > _MEMO_LIMIT:
-            memo.clear()
+        cache = self.cache()
+        groups = cache.groups(shares, nodes)
+        memo, keys = self.scored(cache, demand), cache.keys
         best_cost: Any = None
         best: list[tuple[set[int], tuple[int, ...] | None]] = []
-        for key, members in self.groups(shares, nodes).items():
-            mkey = (key, demand)
-            if mkey in memo:
-                scored = memo[mkey]
-            else:
-                scored = memo[mkey] = self.score(key, demand) if fits_state(self.state_of(key), demand) else None
+        for kid, members in groups.items():
+            scored = memo.get(kid, _MISSING)
+            if scored is _MISSING:
+                key = keys[kid]
+                scored = memo[kid] = self.score(key, demand) if fits_state(self.state_of(key), demand) else None
+                cache.size += 1
             if scored is None:
                 continue
             cost, take = scored
@@ -186,7 +226,7 @@ class SharingRule:
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    scores: Scores = Field("exact", description=_SCORES_HELP)
+    scores: Scores = Field("authors", description=_SCORES_HELP)
 
 
 class _GpuNormParams(_Params):
@@ -217,7 +257,17 @@ class RandomChoice(SharingRule):
 
     def choose(self, demand: Demand, shares: Shares, nodes: Sequence[int]) -> Choice | None:
         """A uniformly drawn node of ``nodes`` that fits ``demand``, and its GPUs, or None."""
-        fitting = [m for key, m in self.groups(shares, nodes).items() if fits_state(key, demand)]  # type: ignore[arg-type]
+        cache = self.cache()
+        groups = cache.groups(shares, nodes)
+        memo, keys = self.scored(cache, demand), cache.keys
+        fitting = []
+        for kid, members in groups.items():
+            fits = memo.get(kid)
+            if fits is None:
+                fits = memo[kid] = fits_state(keys[kid], demand)  # type: ignore[arg-type]
+                cache.size += 1
+            if fits:
+                fitting.append(members)
         total = sum(len(m) for m in fitting)
         if total == 0:
             return None
@@ -358,8 +408,9 @@ class FgdChoice(SharingRule):
     F_n(M) (:mod:`dcsim.infra.fragmentation`) against the workload's shapes
     (:meth:`bind_shapes`); the smallest change wins, ties to the lowest node id and GPU
     index. The authors' ``fgd_score.go`` (``calculateGpuShareFragExtendScore``) with
-    ``-gpusel FGD``; with ``scores: authors``, their ``sigmoid(-delta / 1000) * 100``
-    integer score. Cost O(C + S x G) per decision, G the GPU choices of a state (one per
+    ``-gpusel FGD``: by default their integer score ``sigmoid(-delta / 1000) * 100``
+    (so changes within some 40 milli-GPU tie, to the lowest node); ``scores: exact``
+    compares the deltas themselves. Cost O(C + S x G) per decision, G the GPU choices of a state (one per
     distinct residual), each O(1) once its after-state is cached, else O(shapes x GPUs).
     """
 
@@ -372,7 +423,7 @@ class FgdChoice(SharingRule):
     def bind_shapes(self, shapes: Sequence[Shape]) -> None:
         """Measure fragmentation against these shapes from now on."""
         self.frag = FragmentationCache(shapes)
-        self.__dict__.pop("_memo", None)
+        self.__dict__.pop("_cache", None)
 
     def score(self, key: StateKey, demand: Demand) -> Scored:
         """The least change of F_n(M) over the request's GPU choices, and the residuals that achieve it."""
