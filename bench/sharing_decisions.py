@@ -4,9 +4,10 @@ Fills the openb GPU node list (1,213 nodes) with pods drawn with replacement fro
 openb default pod list (8,152 pods) until the requested GPUs reach 1.3 x capacity, as the
 FGD study does, asking each rule's ``choose`` for every pod; prints per rule the mean CPU
 time of one decision, the decisions, and the final allocation rate (allocated / total
-GPU capacity). Needs the traces (``--traces DIR``, default ``../shared/traces``).
+GPU capacity). Needs the openb trace: ``--traces DIR``, DIR holding ``alibaba-gpu-v2023/``
+(from github.com/alibaba/clusterdata, cluster-trace-gpu-v2023).
 
-Run: ``python bench/sharing_decisions.py [--rules fgd,best_fit] [--traces DIR]``
+Run: ``python bench/sharing_decisions.py --traces DIR [--rules fgd,best_fit]``
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def main() -> None:
     """Print one row per rule."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", default=",".join(RULES))
-    parser.add_argument("--traces", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "traces")
+    parser.add_argument("--traces", type=Path, required=True, help="folder holding alibaba-gpu-v2023/")
     args = parser.parse_args()
     print(f"{'rule':<16}{'us/decision':>12}{'decisions':>11}{'allocated':>11}")
     for rule in args.rules.split(","):
