@@ -344,3 +344,25 @@ def test_fgd_choice_has_the_least_fragmentation_change(
     least = min(cost(d) for d, _ in every)
     assert cost(tracker.delta(node, demand, gpus)) == pytest.approx(least)
     assert node == min(n for d, n in every if cost(d) == pytest.approx(least))
+
+
+def test_event_runs_refuse_a_sharing_rule_until_the_engine_models_sharing() -> None:
+    """`placement: fgd` in an event-driven scenario is refused, naming the field and the rules that work.
+
+    (The engine's GPU-sharing part removes this refusal when event runs call ``choose``.)
+    """
+    from dcsim.scenario.checks import sharing_unbuilt
+    from dcsim.scenario.schema import Scenario
+
+    job = {"name": "a", "arrival": {"process": "poisson", "rate": "1/h"}, "gpus": 1,
+           "duration": {"dist": "exponential", "mean": "1h"}}  # fmt: skip
+
+    def scenario(placement: str) -> Scenario:
+        return Scenario.model_validate({
+            "name": "t", "horizon": "1h", "policies": {"placement": placement}, "workload": {"jobs": [job]},
+            "datacenter": {"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8}}]},
+        })  # fmt: skip
+
+    [(where, why)] = sharing_unbuilt(scenario("fgd"))
+    assert where == "policies.placement" and "'fgd'" in why and "best_fit" in why
+    assert sharing_unbuilt(scenario("best_fit")) == []
