@@ -1,4 +1,4 @@
-"""The ``dcsim`` command: run, validate, compare, sweep, plan, plot, allocate, schema, policies.
+"""The ``dcsim`` command: run, validate, compare, sweep, plan, plot, allocate, import, schema, policies.
 
 Every error a user can cause prints one message naming the field, line or argument
 and exits with status 2, without a traceback. The parser is in :mod:`dcsim.cli.parser`,

@@ -412,8 +412,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from dcsim.cli.importing import run_import
+
+    return run_import(args)
+
+
 COMMANDS = {
     "sweep": _cmd_sweep, "plan": _cmd_plan, "plot": _cmd_plot,
     "run": _cmd_run, "validate": _cmd_validate, "compare": _cmd_compare,
     "schema": _cmd_schema, "policies": _cmd_policies, "allocate": _cmd_allocate,
+    "import": _cmd_import,
 }  # fmt: skip

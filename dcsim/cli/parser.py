@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import textwrap
 from typing import Any
 
 import dcsim
@@ -60,7 +61,24 @@ EXIT_STATUS = {
     "130 interrupted, 1 internal error",
     "schema": "0 success, 1 internal error",
     "policies": "0 success, 1 internal error",
+    "import": "0 success, 2 bad input (format, files, a bad row: nothing written), 130 interrupted (nothing "
+    "written), 1 internal error",
 }
+
+#: Marks where ``dcsim import --help`` lists the formats (filled in only when that help is printed).
+FORMATS_HERE = "{formats}"
+
+
+class _ImportHelp(argparse.RawDescriptionHelpFormatter):
+    """The help of ``dcsim import``: its list of formats is built when the help is printed, not at start-up."""
+
+    def add_text(self, text: str | None) -> None:
+        """Add a block of text, with the registered formats in place of :data:`FORMATS_HERE`."""
+        if text and FORMATS_HERE in text:
+            from dcsim.cli.importing import formats_text
+
+            text = text.replace(FORMATS_HERE, formats_text())
+        super().add_text(text)
 
 
 def _whole(low: int, high: int, what: str) -> Any:
@@ -300,6 +318,25 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = sch.add_mutually_exclusive_group()
     fmt.add_argument("--markdown", action="store_true", help="Markdown tables (the docs' reference page)")
     fmt.add_argument("--json", action="store_true", help="the JSON Schema")
+
+    imp = sub.add_parser(
+        "import", help="convert a public cluster trace into a job or request trace and a scenario that runs it",
+        description=textwrap.fill("Read the files of a public trace (Alibaba PAI 2020 and openb, Microsoft "
+        "Philly, SenseTime Helios, an SWF log, an LLM inference request trace) and write into --out what dcsim "
+        "reads: a trace file and a scenario that replays it (its header comment says what it asks and what to "
+        "edit). Prints what was read, kept and dropped (by reason), and notes on what was assumed. A bad row "
+        "stops the import with its file and line, and nothing is written.", 88)
+        + "\n\n" + FORMATS_HERE
+        + "\n\nexample:\n  dcsim import swf lublin_256.swf --out studies/lublin\n  dcsim run studies/lublin/swf.yaml",
+        formatter_class=_ImportHelp,
+    )  # fmt: skip
+    imp.add_argument("format", metavar="FORMAT", help="the trace's format (listed above)")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="the trace's files, in the order the format lists")
+    imp.add_argument("--out", required=True, metavar="DIR",
+                     help="folder to write the trace and scenario into (new or empty; see --force)")  # fmt: skip
+    imp.add_argument("--force", action="store_true",
+                     help="write into a folder that holds files: files of the same name are replaced, the "
+                     "others kept")  # fmt: skip
 
     sub.add_parser(
         "policies", help="list the registered policies and their parameters",

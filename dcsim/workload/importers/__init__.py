@@ -57,7 +57,12 @@ IMPORTERS: dict[str, ImporterEntry] = {}
 
 
 def importer(name: str, files: str, help: str) -> Callable[[Importer], Importer]:
-    """Register an importer under ``name``; ``files`` says which files it takes (for ``--help``)."""
+    """Register an importer under ``name``; ``files`` says which files it takes (for ``--help``).
+
+    ``files`` names the files in order, separated by blanks: ``NAME`` is required, ``[NAME]``
+    optional, and a last ``NAME...`` takes one or more; ``dcsim import`` checks the count
+    against it (see :func:`file_counts`).
+    """
 
     def register(fn: Importer) -> Importer:
         IMPORTERS[name] = ImporterEntry(fn, files, help)
@@ -66,4 +71,23 @@ def importer(name: str, files: str, help: str) -> Callable[[Importer], Importer]
     return register
 
 
-__all__ = ["IMPORTERS", "ImportReport", "Importer", "ImporterEntry", "importer"]
+def file_counts(files: str) -> tuple[int, int | None]:
+    """The fewest and most files an importer's ``files`` text takes (most None: no limit)."""
+    words = files.split()
+    least = sum(1 for w in words if not w.startswith("["))
+    most = None if words and words[-1].endswith("...") else len(words)
+    return least, most
+
+
+def load_importers() -> dict[str, ImporterEntry]:
+    """The registry, with every importer module of this package imported (each registers itself)."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        if module.name != "common":
+            importlib.import_module(f"{__name__}.{module.name}")
+    return IMPORTERS
+
+
+__all__ = ["IMPORTERS", "ImportReport", "Importer", "ImporterEntry", "file_counts", "importer", "load_importers"]
