@@ -88,33 +88,13 @@ def read_swf(trace: Trace, path: str, stat: os.stat_result) -> dict[str, Any]:
 
     from dcsim.core.table import numbers_text
 
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise unreadable(path, exc, "an SWF file", TraceError) from None
+    data, lines, f = load_swf(path, trace.tenant_from)
     remember_sha256(path, data, stat)
-    starts = np.fromiter((m.start() for m in _DATA_LINE.finditer(data)), dtype=np.int64)
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    lines = np.searchsorted(newlines, starts) + 1  # each data line's number, as an editor counts lines
-    if lines.size == 0:
-        raise TraceError(f"{path}: no jobs: an SWF file has one line of 18 fields per job after its ; comments")
-    f = _fields(data, path, lines)
-    _check(f, path, lines, data, trace.tenant_from)
-
     status = f[10].astype(np.int64)
     run = f[3]
     processors = np.where(f[4] > 0, f[4], f[7]).astype(np.int64)
-    partial = (status >= 2) & (status <= 4)
-    never_ran = ~partial & (run <= 0)
-    no_size = ~partial & ~never_ran & (processors <= 0)
-    keep = ~(partial | never_ran | no_size)
+    keep, dropped = kept_jobs(f)
     n = int(keep.sum())
-    dropped = [
-        (int(partial.sum()), "partial-execution lines (status 2, 3, 4; the job's summary line stands for it)"),
-        (int(never_ran.sum()), "jobs that never ran (run time 0 or -1: cancelled in the queue, or failed at once)"),
-        (int(no_size.sum()), "jobs without a processor count (fields 5 and 8 both -1)"),
-    ]
     if n == 0:
         said = "; ".join(_counted(k, what) for k, what in dropped if k)
         raise TraceError(f"{path}: no job to run: all {lines.size:,} lines were dropped ({said})")
@@ -167,6 +147,54 @@ def read_swf(trace: Trace, path: str, stat: os.stat_result) -> dict[str, Any]:
         "class_names": [trace.name], "tenant": tenant, "tenant_names": tenant_names, "rows": rows,
         "ids": numbers_text(numbers), "lines": lines_kept, "notes": tuple(notes),
     }  # fmt: skip
+
+
+def load_swf(path: str, tenant_from: str | None = None) -> tuple[bytes, np.ndarray, list[np.ndarray]]:
+    """An SWF file's bytes, its data lines' numbers and their 18 fields, each checked.
+
+    Raises:
+        TraceError: an unreadable file, no data line, or a bad line (naming the file, line and field).
+    """
+    import numpy as np
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise unreadable(path, exc, "an SWF file", TraceError) from None
+    starts = np.fromiter((m.start() for m in _DATA_LINE.finditer(data)), dtype=np.int64)
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    lines = np.searchsorted(newlines, starts) + 1  # each data line's number, as an editor counts lines
+    if lines.size == 0:
+        raise TraceError(f"{path}: no jobs: an SWF file has one line of 18 fields per job after its ; comments")
+    f = _fields(data, path, lines)
+    _check(f, path, lines, data, tenant_from)
+    return data, lines, f
+
+
+def kept_jobs(f: list[np.ndarray]) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Which lines are jobs dcsim runs, and how many of the others are dropped for each reason.
+
+    Args:
+        f: the 18 fields of every data line (from :func:`load_swf`).
+
+    Returns:
+        The mask of the lines kept, and ``(count, reason)`` of the lines dropped.
+    """
+    import numpy as np
+
+    status = f[10].astype(np.int64)
+    run = f[3]
+    processors = np.where(f[4] > 0, f[4], f[7]).astype(np.int64)
+    partial = (status >= 2) & (status <= 4)
+    never_ran = ~partial & (run <= 0)
+    no_size = ~partial & ~never_ran & (processors <= 0)
+    dropped = [
+        (int(partial.sum()), "partial-execution lines (status 2, 3, 4; the job's summary line stands for it)"),
+        (int(never_ran.sum()), "jobs that never ran (run time 0 or -1: cancelled in the queue, or failed at once)"),
+        (int(no_size.sum()), "jobs without a processor count (fields 5 and 8 both -1)"),
+    ]
+    return ~(partial | never_ran | no_size), dropped
 
 
 def _counted(k: int, what: str) -> str:

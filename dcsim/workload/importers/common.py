@@ -236,11 +236,24 @@ def write_scenario(path: Path, comment: str, body: dict[str, Any]) -> Path:
     return path
 
 
+def largest_pool(nodes: Counter[tuple[int, str]]) -> int:
+    """GPUs of the largest pool (all GPUs of one type: a job runs on one type) of ``{(gpus, type): nodes}``."""
+    pools: Counter[str] = Counter()
+    for (gpus, gpu_type), count in nodes.items():
+        pools[gpu_type] += gpus * count
+    return max(pools.values(), default=0)
+
+
+def too_large(gpus: int) -> str:
+    """The reason a job larger than every pool is dropped."""
+    return f"needs more GPUs than the largest pool of one GPU type ({gpus:,})"
+
+
 def fitting(jobs: list[Job], gpus: int, dropped: Counter[str]) -> list[Job]:
-    """The jobs that fit a data center of ``gpus`` GPUs; the others counted in ``dropped``."""
+    """The jobs that fit a pool of ``gpus`` GPUs (see :func:`largest_pool`); the others counted in ``dropped``."""
     kept = [j for j in jobs if j.gpus <= gpus]
     if len(kept) < len(jobs):
-        dropped[f"needs more GPUs than the data center's {gpus:,}"] += len(jobs) - len(kept)
+        dropped[too_large(gpus)] += len(jobs) - len(kept)
     return kept
 
 
@@ -257,6 +270,7 @@ def job_scenario(name: str, description: str, datacenter: dict[str, Any], trace:
 
 
 __all__ = [
-    "MISSING", "RACK", "Job", "csv_rows", "fitting", "job_scenario", "number", "open_text", "peak_gpus", "same_speed",
-    "site", "site_of_gpus", "timestamp", "whole_gpus", "write_jobs", "write_scenario",
+    "MISSING", "RACK", "Job", "csv_rows", "fitting", "job_scenario", "largest_pool", "number", "open_text",
+    "peak_gpus", "same_speed", "site", "site_of_gpus", "timestamp", "too_large", "whole_gpus", "write_jobs",
+    "write_scenario",
 ]  # fmt: skip

@@ -38,6 +38,7 @@ from dcsim.workload.importers.common import (
     csv_rows,
     fitting,
     job_scenario,
+    largest_pool,
     number,
     peak_gpus,
     same_speed,
@@ -109,17 +110,18 @@ def import_pai2020(files: Sequence[Path], out: Path) -> ImportReport:
         nodes, cpu_only = _read_machines(files[2])
         datacenter = site("pai", nodes)
         gpus = sum(g * n for (g, _), n in nodes.items())
+        pool = largest_pool(nodes)
         report.notes.append(f"data center from {files[2].name}: {sum(nodes.values()):,} GPU machines, {gpus:,} GPUs"
                             + (f" ({cpu_only:,} CPU-only machines left out)" if cpu_only else ""))  # fmt: skip
     else:
         gpus = max(peak_gpus(jobs), max((j.gpus for j in jobs), default=1))
         datacenter = site_of_gpus("pai", gpus, "V100")
-        gpus = -(-gpus // 8) * 8
+        gpus = pool = -(-gpus // 8) * 8
         report.notes.append(f"no machine table: the data center is the most GPUs the jobs held at once, {gpus:,} "
                             "GPUs in 8-GPU V100 nodes (edit it in the scenario)")  # fmt: skip
     if same_speed(datacenter):
         report.notes.append("GPU types mix: every node runs at gpu_speed 1, so each job runs for its recorded time")
-    jobs = fitting(jobs, gpus, report.dropped)
+    jobs = fitting(jobs, pool, report.dropped)
     fractional = sum(1 for j in jobs if j.extra["gpu_share"] < 1)
     if fractional:
         report.notes.append(f"{fractional:,} job(s) asked for a share of one GPU: each holds a whole "
