@@ -19,6 +19,7 @@ STATUSES = {
     "allocate": {0, 1, 2, 3, 130},
     "schema": {0, 1},
     "policies": {0, 1},
+    "import": {0, 1, 2, 130},
 }
 
 

@@ -16,7 +16,6 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from dcsim.infra.spec import MAX_GPUS
 from dcsim.workload.importers import ImportReport, importer
 from dcsim.workload.importers.common import site_of_gpus, too_large, write_scenario
 
@@ -33,6 +32,7 @@ def import_swf(files: Sequence[Path], out: Path) -> ImportReport:
     """Check an SWF log, copy it beside a scenario that replays it, sized from its header."""
     import numpy as np
 
+    from dcsim.infra.spec import MAX_GPUS
     from dcsim.workload.swf import _counted, header, kept_jobs, load_swf
 
     report = ImportReport("swf")
@@ -76,7 +76,7 @@ def import_swf(files: Sequence[Path], out: Path) -> ImportReport:
     if (f[11][keep] != -1).any():
         trace["tenant_from"] = "user"
         report.notes.append("each job's tenant is its user (user<id>; -1: default)")
-    statuses = {s: int((f[10][keep] == s).sum()) for s in (1, 0, 5, -1)}
+    statuses = {s: int((f[10][keep][~large] == s).sum()) for s in (1, 0, 5, -1)}
     kept = ", ".join(_counted(k, w) for w, k in zip(("completed", "failed", "cancelled", "unknown"),
                                                      statuses.values(), strict=True) if k)  # fmt: skip
     report.notes.append(f"kept by status: {kept}; a failed or cancelled job holds its GPUs for its run time")
