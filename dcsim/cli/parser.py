@@ -32,6 +32,7 @@ examples:
   dcsim plan scenarios/capacity_planning.yaml --vary datacenter.sites.0.racks --min 12 --max 28 \\
       --target 'jobs.p95_wait_s<=1h'
   dcsim schema --markdown > docs/reference/scenario.md
+  dcsim import swf lublin_256.swf --out studies/lublin   # a public trace -> a trace and a scenario
 
 Quantities take units: durations 90s 15m 2h 7d, rates 10/h 1/d, power 700W 1.2kW,
 bandwidth 400Gbps, sizes 500GB.
