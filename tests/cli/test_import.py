@@ -339,6 +339,53 @@ def test_azure_llm_bad_time_names_its_line(tmp_path: Path, capsys: pytest.Captur
     assert_bad_input(code, err, "t.csv line 3", "TIMESTAMP", "'noon'")
 
 
+# --------------------------------------------------------------------------- Alibaba DLRM serving (v2025)
+DLRM_HEAD = ("instance_sn,role,app_name,cpu_request,cpu_limit,gpu_request,gpu_limit,rdma_request,rdma_limit,"
+             "memory_request,memory_limit,disk_request,disk_limit,max_instance_per_node,creation_time,"
+             "scheduled_time,deletion_time\n")  # fmt: skip
+
+
+def dlrm_row(name: str, role: str, gpus: int, created: str, scheduled: str, deleted: str) -> str:
+    return f"{name},{role},app_1,12,12,{gpus},{gpus},25,25,120.0,120.0,640.0,800.0,8,{created},{scheduled},{deleted}\n"
+
+
+DLRM = DLRM_HEAD + "".join([
+    dlrm_row("a", "HN", 1, "100.0", "110.0", "1110.0"),
+    dlrm_row("b", "HN", 1, "", "", ""),
+    dlrm_row("c", "HN", 1, "", "", "500.0"),
+    dlrm_row("d", "HN", 1, "200.0", "200.0", ""),
+    dlrm_row("e", "CN", 0, "0.0", "0.0", "2000.0"),
+    dlrm_row("f", "HN", 1, "300.0", "", ""),
+    dlrm_row("g", "HN", 1, "400.0", "400.0", "400.0"),
+])  # fmt: skip
+
+
+def test_dlrm2025_instances_hold_gpus_for_their_lifetimes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Four GPU instances kept, cut by the window clipped to it (the trace ends at 2,000 s, its last time).
+
+    a: 1,110 - 110 s; b existed before and outlived the trace: 0 to 2,000; c: 0 to 500; d: 200
+    to the end. At most 4 are held at once (110 to 500 s): one 8-GPU node, and no one waits.
+    """
+    out = tmp_path / "dlrm"
+    printed = imported(capsys, "dlrm2025", [write(tmp_path / "disaggregated_DLRM_trace.csv", DLRM)], out)
+    assert "dlrm2025: read 7, kept 4, dropped 3" in printed
+    for reason in ("no GPU", "never scheduled", "ended before (or as) it was scheduled"):
+        assert re.search(f"dropped 1: .*{re.escape(reason)}", printed), (reason, printed)
+    assert "2 GPU instance(s) existed before" in printed and "2 GPU instance(s) outlived" in printed
+    jobs = rows(out / "jobs.csv")
+    assert {j: float(r["duration_s"]) for j, r in jobs.items()} == {"a": 1000, "b": 2000, "c": 500, "d": 1800}
+    summary = run(capsys, out / "dlrm2025.yaml", tmp_path)
+    assert summary["cluster"]["installed_gpus"] == 8
+    assert summary["jobs"]["mean_wait_s"] == 0
+    assert summary["jobs"]["mean_jct_s"] == pytest.approx((1000 + 2000 + 500 + 1800) / 4)
+
+
+def test_dlrm2025_bad_role_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = write(tmp_path / "t.csv", DLRM.replace("\nc,HN,", "\nc,GPU,"))
+    code, _, err = cli(capsys, "import", "dlrm2025", trace, "--out", tmp_path / "o")
+    assert_bad_input(code, err, "t.csv line 4", "'role'", "'GPU'")
+
+
 # --------------------------------------------------------------------------- the command
 def test_help_lists_every_format_with_its_files(capsys: pytest.CaptureFixture[str]) -> None:
     from dcsim.workload.importers import load_importers
@@ -348,7 +395,7 @@ def test_help_lists_every_format_with_its_files(capsys: pytest.CaptureFixture[st
     text = capsys.readouterr().out
     for name, entry in load_importers().items():
         assert f"  {name} {entry.files}" in text
-    assert {"pai2020", "philly", "helios", "swf", "azure_llm"} <= set(load_importers())
+    assert {"pai2020", "philly", "helios", "swf", "azure_llm", "dlrm2025"} <= set(load_importers())
 
 
 def test_bad_arguments_are_one_message_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -428,3 +475,24 @@ def test_helios_outcomes_are_the_states_the_importer_keeps() -> None:
     for c in clusters:
         assert float(c["complete_rate"]) + float(c["cancel_rate"]) + float(c["fail_rate"]) == pytest.approx(1, abs=2e-3)
         assert int(c["cpu_job_num"]) + int(c["gpu_job_num"]) == int(c["job_num"])
+
+
+DLRM_FILE = TRACES / "alibaba-gpu-v2025-dlrm" / "disaggregated_DLRM_trace.csv"
+
+
+@pytest.mark.skipif(not DLRM_FILE.exists(), reason="../shared/traces is not beside this clone")
+def test_dlrm2025_real_trace_keeps_every_gpu_instance_with_a_lifetime(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Counted independently with pandas: the GPU instances, less those deleted as (or before) scheduled."""
+    import pandas as pd
+
+    frame = pd.read_csv(DLRM_FILE)
+    gpu = frame[frame["gpu_request"] > 0]
+    end = frame[["creation_time", "scheduled_time", "deletion_time"]].max().max()
+    ends = gpu["deletion_time"].fillna(end) - gpu["scheduled_time"].fillna(0)
+    never = gpu["creation_time"].notna() & gpu["scheduled_time"].isna()
+    kept = int(((ends > 0) & ~never).sum())
+    printed = imported(capsys, "dlrm2025", [DLRM_FILE], tmp_path / "d")
+    assert f"dlrm2025: read {len(frame):,}, kept {kept:,}" in printed
+    assert f"dropped {int((frame['gpu_request'] == 0).sum()):,}: no GPU" in printed
