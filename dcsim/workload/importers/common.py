@@ -205,16 +205,22 @@ def _num(value: Any) -> Any:
     return value
 
 
-def site(name: str, nodes: Counter[tuple[int, str]], notes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A site of the given nodes: ``{(gpus per node, GPU type): count}``, one rack group per kind.
+NodeKind = tuple[Any, ...]
+"""A kind of node: ``(gpus, GPU type)``, or ``(gpus, GPU type, ((field, value), ...))`` with more node fields."""
+
+
+def site(name: str, nodes: Counter[NodeKind], notes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A site of the given nodes: ``{(gpus per node, GPU type[, node fields]): count}``, one rack group per kind.
 
     Each kind's nodes go in racks of the largest number up to :data:`RACK` that divides
-    their count (so the count is exact).
+    their count (so the count is exact); ``notes`` adds node fields by GPU type.
     """
     groups = []
-    for (gpus, gpu_type), count in sorted(nodes.items(), key=lambda kv: (-kv[0][0], kv[0][1])):
+    for kind, count in sorted(nodes.items(), key=lambda kv: (-kv[0][0], kv[0][1], str(kv[0][2:]))):
+        gpus, gpu_type, *more = kind
         per = max(d for d in range(1, min(RACK, count) + 1) if count % d == 0)
         node: dict[str, Any] = {"gpus": gpus, "gpu_type": gpu_type, **(notes or {}).get(gpu_type, {})}
+        node.update(dict(more[0]) if more else {})
         groups.append({"racks": count // per, "nodes_per_rack": per, "node": node})
     if len(groups) == 1:
         return {"name": name, **groups[0]}
@@ -236,11 +242,11 @@ def write_scenario(path: Path, comment: str, body: dict[str, Any]) -> Path:
     return path
 
 
-def largest_pool(nodes: Counter[tuple[int, str]]) -> int:
-    """GPUs of the largest pool (all GPUs of one type: a job runs on one type) of ``{(gpus, type): nodes}``."""
+def largest_pool(nodes: Counter[NodeKind]) -> int:
+    """GPUs of the largest pool (all GPUs of one type: a job runs on one type) of ``{(gpus, type, ...): nodes}``."""
     pools: Counter[str] = Counter()
-    for (gpus, gpu_type), count in nodes.items():
-        pools[gpu_type] += gpus * count
+    for kind, count in nodes.items():
+        pools[kind[1]] += kind[0] * count
     return max(pools.values(), default=0)
 
 
@@ -270,7 +276,7 @@ def job_scenario(name: str, description: str, datacenter: dict[str, Any], trace:
 
 
 __all__ = [
-    "MISSING", "RACK", "Job", "csv_rows", "fitting", "job_scenario", "largest_pool", "number", "open_text",
+    "MISSING", "RACK", "Job", "NodeKind", "csv_rows", "fitting", "job_scenario", "largest_pool", "number", "open_text",
     "peak_gpus", "same_speed", "site", "site_of_gpus", "timestamp", "too_large", "whole_gpus", "write_jobs",
     "write_scenario",
 ]  # fmt: skip

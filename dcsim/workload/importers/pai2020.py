@@ -20,6 +20,12 @@ GPUs for its recorded run time. Dropped, by reason: jobs still running or waitin
 trace was cut, CPU-only jobs (no GPU planned), jobs without tasks or without a recorded
 start or end, jobs whose end is not after their start, and jobs larger than the data center.
 
+Where dcsim models GPU sharing (its job traces read ``cpu``, ``memory`` and ``gpu_fraction``
+columns), a job asks for its share of one GPU (``gpu_fraction``: 0.5 for 50 %; whole GPUs
+above one) and, with the machine table, its CPU cores and memory, and the nodes declare
+their ``cap_cpu`` and ``cap_mem``; a job whose CPU or memory no machine holds is dropped.
+Otherwise a share holds a whole GPU.
+
 The machine table (``pai_machine_spec``, optional) sizes the data center: one rack group per
 (GPU type, GPUs per machine), CPU-only machines left out. Without it the data center is the
 most GPUs the kept jobs held at once, in 8-GPU nodes.
@@ -35,6 +41,7 @@ from dcsim.core.errors import TraceError
 from dcsim.workload.importers import ImportReport, importer
 from dcsim.workload.importers.common import (
     Job,
+    NodeKind,
     csv_rows,
     fitting,
     job_scenario,
@@ -53,6 +60,8 @@ JOB_COLUMNS = ("job_name", "inst_id", "user", "status", "start_time", "end_time"
 TASK_COLUMNS = ("job_name", "task_name", "inst_num", "status", "start_time", "end_time", "plan_cpu", "plan_mem",
                 "plan_gpu", "gpu_type")  # fmt: skip
 MACHINE_COLUMNS = ("machine", "gpu_type", "cap_cpu", "cap_mem", "cap_gpu")
+GIB = 2.0**30
+"""Bytes in one of PAI's GB (its memory figures are binary: plan_mem 29.296875 is 30,000 MiB)."""
 STATUSES = {"Terminated": True, "Failed": True, "Running": False, "Waiting": False}
 """A job's status -> whether it ran to an end (kept)."""
 
@@ -106,8 +115,9 @@ def import_pai2020(files: Sequence[Path], out: Path) -> ImportReport:
         jobs.append(Job(name, submit, whole_gpus(job.gpu), job.end - job.start, row["user"], job.start, extra))
     if tasks:
         report.notes.append(f"{len(tasks):,} job(s) of the task table are not in the job table: left out")
+    shared = sharing_modelled()
     if len(files) > 2:
-        nodes, cpu_only = _read_machines(files[2])
+        nodes, cpu_only = _read_machines(files[2], shared)
         datacenter = site("pai", nodes)
         gpus = sum(g * n for (g, _), n in nodes.items())
         pool = largest_pool(nodes)
@@ -122,12 +132,19 @@ def import_pai2020(files: Sequence[Path], out: Path) -> ImportReport:
     if same_speed(datacenter):
         report.notes.append("GPU types mix: every node runs at gpu_speed 1, so each job runs for its recorded time")
     jobs = fitting(jobs, pool, report.dropped)
+    columns = ["status", "gpu_share", "cpu_cores", "memory_gb", "gpu_type", "wait_s"]
     fractional = sum(1 for j in jobs if j.extra["gpu_share"] < 1)
-    if fractional:
+    if shared:
+        machines = len(files) > 2
+        jobs = _sharing_columns(jobs, nodes if machines else None, report)
+        columns += ["gpu_fraction", "cpu", "memory"] if machines else ["gpu_fraction"]
+    elif fractional:
         report.notes.append(f"{fractional:,} job(s) asked for a share of one GPU: each holds a whole "
                             "GPU (jobs.csv keeps the share in gpu_share, and the CPU, memory asked for)")  # fmt: skip
     report.kept = len(jobs)
-    path, trace, t0 = write_jobs(out, jobs, ("status", "gpu_share", "cpu_cores", "memory_gb", "gpu_type", "wait_s"))
+    path, trace, t0 = write_jobs(out, jobs, columns)
+    if shared:
+        trace["columns"].update({c: c for c in columns[6:]})
     report.notes.append(f"times are seconds from the first kept submission (trace time {t0:,.0f} s)")
     sized = "the machine table" if len(files) > 2 else "the jobs (no machine table)"
     comment = f"""\
@@ -186,9 +203,51 @@ def _read_tasks(path: Path) -> dict[str, _Tasks]:
     return jobs
 
 
-def _read_machines(path: Path) -> tuple[Counter[tuple[int, str]], int]:
-    """GPU machines by (GPUs, GPU type), and how many machines have no GPU."""
-    nodes: Counter[tuple[int, str]] = Counter()
+def sharing_modelled() -> bool:
+    """Whether dcsim's job traces read ``cpu``, ``memory`` and ``gpu_fraction`` columns (GPU sharing is modelled)."""
+    from dcsim.workload.spec import TraceColumns
+
+    return {"cpu", "memory", "gpu_fraction"} <= set(TraceColumns.model_fields)
+
+
+def _sharing_columns(jobs: list[Job], nodes: Counter[NodeKind] | None, report: ImportReport) -> list[Job]:
+    """Give each job its share of a GPU (and, with the machines, its CPU cores and memory in bytes).
+
+    With the machines, a job whose CPU or memory no machine holds (a job over several machines
+    takes them in proportion to its GPUs on each) is dropped.
+    """
+    kinds = [(k[0], dict(k[2])) for k in nodes] if nodes is not None else []  # (GPUs, {cpu, memory})
+    kept = []
+    for j in jobs:
+        share = j.extra["gpu_share"]
+        j.extra["gpu_fraction"] = share if share < 1 else 1
+        if nodes is not None:
+            cores, memory = j.extra["cpu_cores"], j.extra["memory_gb"] * GIB
+            if not any(_on_one(j.gpus, g) * cores <= n["cpu"] and _on_one(j.gpus, g) * memory <= _gib(n["memory"])
+                       for g, n in kinds):  # fmt: skip
+                report.dropped["asks for more CPU or memory than any machine has"] += 1
+                continue
+            j.extra["cpu"], j.extra["memory"] = cores, memory
+        kept.append(j)
+    shares = sum(1 for j in kept if j.extra["gpu_fraction"] < 1)
+    what = "shares of a GPU (gpu_fraction)" + (", CPU cores and memory" if nodes is not None else "")
+    report.notes.append(f"GPUs are shared: jobs ask for {what}; {shares:,} job(s) ask for part of one GPU")
+    return kept
+
+
+def _gib(text: str) -> float:
+    """Bytes of a memory written ``512GiB``."""
+    return float(text.removesuffix("GiB")) * GIB
+
+
+def _on_one(gpus: int, per_node: int) -> float:
+    """The part of a job's CPU and memory on one full node of ``per_node`` GPUs (all of it if the job fits one)."""
+    return 1.0 if gpus <= per_node else per_node / gpus
+
+
+def _read_machines(path: Path, shared: bool = False) -> tuple[Counter[NodeKind], int]:
+    """GPU machines by (GPUs, GPU type[, their CPU cores and memory]), and how many machines have no GPU."""
+    nodes: Counter[NodeKind] = Counter()
     cpu_only = 0
     for line, row in csv_rows(path, MACHINE_COLUMNS, "a PAI machine table (pai_machine_spec)", header=False):
         gpus = number(row["cap_gpu"], path, line, "cap_gpu", whole=True)
@@ -198,7 +257,15 @@ def _read_machines(path: Path) -> tuple[Counter[tuple[int, str]], int]:
         if gpus == 0:
             cpu_only += 1
             continue
-        nodes[(int(gpus), row["gpu_type"] or "MISC")] += 1
+        kind: NodeKind = (int(gpus), row["gpu_type"] or "MISC")
+        if shared:
+            cpu = number(row["cap_cpu"], path, line, "cap_cpu")
+            memory = number(row["cap_mem"], path, line, "cap_mem")
+            if cpu is None or memory is None or cpu <= 0 or memory <= 0:
+                raise TraceError(f"{path} line {line}: cap_cpu {row['cap_cpu']!r}, cap_mem {row['cap_mem']!r}; "
+                                 "give a machine's CPU cores and memory (GB), each > 0")  # fmt: skip
+            kind = (*kind, (("cpu", cpu), ("memory", f"{memory:g}GiB")))
+        nodes[kind] += 1
     if not nodes:
         raise TraceError(f"{path}: no machine with GPUs; give the machine table (pai_machine_spec.csv)")
     return nodes, cpu_only
