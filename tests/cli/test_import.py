@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from dcsim.cli import main
+from dcsim.workload.importers.pai2020 import sharing_modelled
 
 from conftest import SHARED
 
@@ -123,6 +124,9 @@ def test_pai2020_keeps_jobs_that_ran_drops_each_reason_and_runs(
     assert float(jobs["j1"]["cpu_cores"]) == 2 * 400 / 100 + 600 / 100
     assert (jobs["j10"]["gpus"], float(jobs["j10"]["gpu_share"])) == ("1", 0.25)
     assert [float(jobs[j]["submit_s"]) for j in ("j1", "j2", "j10")] == [0, 200 - 100, 9000 - 100]
+    if sharing_modelled():  # once dcsim shares GPUs, the jobs ask for their share, cores and bytes as such
+        assert (float(jobs["j10"]["gpu_fraction"]), float(jobs["j2"]["gpu_fraction"])) == (0.25, 1)
+        assert float(jobs["j10"]["cpu"]) == 2 and float(jobs["j10"]["memory"]) == 4 * 2**30
     scenario = (out / "pai2020.yaml").read_text()
     assert scenario.startswith("# Alibaba PAI 2020") and "Question:" in scenario
     summary = run(capsys, out / "pai2020.yaml", tmp_path)

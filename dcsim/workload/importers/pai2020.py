@@ -119,7 +119,7 @@ def import_pai2020(files: Sequence[Path], out: Path) -> ImportReport:
     if len(files) > 2:
         nodes, cpu_only = _read_machines(files[2], shared)
         datacenter = site("pai", nodes)
-        gpus = sum(g * n for (g, _), n in nodes.items())
+        gpus = sum(kind[0] * n for kind, n in nodes.items())
         pool = largest_pool(nodes)
         report.notes.append(f"data center from {files[2].name}: {sum(nodes.values()):,} GPU machines, {gpus:,} GPUs"
                             + (f" ({cpu_only:,} CPU-only machines left out)" if cpu_only else ""))  # fmt: skip

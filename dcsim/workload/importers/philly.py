@@ -127,7 +127,7 @@ def import_philly(files: Sequence[Path], out: Path) -> ImportReport:
     if not nodes:
         raise TraceError(f"{log}: no job ran on a GPU; give the cluster_job_log of Philly's trace")
     datacenter = site("philly", nodes, {t: {"gpu_memory": f"{m}GB"} for t, m in memory.items()})
-    gpus = sum(g * n for (g, _), n in nodes.items())
+    gpus = sum(kind[0] * n for kind, n in nodes.items())
     report.notes.append(f"data center {where}: {sum(nodes.values()):,} machines, {gpus:,} GPUs")
     if same_speed(datacenter):
         report.notes.append("GPU types mix: every node runs at gpu_speed 1, so each job runs for its recorded time")
