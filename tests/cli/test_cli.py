@@ -27,7 +27,7 @@ QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 SHORT = ["--set", "horizon=2d", "--set", "warmup=0"]
 HORIZON_S = 2 * 86400
 SCENARIO_FILES = SPEC_FILES + SHIPPED_SCENARIOS
-SUBCOMMANDS = ["run", "validate", "compare", "allocate", "sweep", "plan", "plot", "schema", "policies"]
+SUBCOMMANDS = ["run", "validate", "compare", "allocate", "sweep", "plan", "plot", "schema", "policies", "import"]
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: Any) -> tuple[int, str, str]:
