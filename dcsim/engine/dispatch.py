@@ -83,8 +83,9 @@ class Dispatcher:
         self.placement = placement
         #: The built-in policies read the live objects; a plug-in reads read-only views.
         self.view = cluster_view(cluster, cluster.running)
-        place = guarded(placement, "place", "placement", plc.name, PLACEMENT)
-        if type(placement) not in PLACEMENT.builtins():
+        has_place = callable(getattr(placement, "place", None))
+        place = guarded(placement, "place", "placement", plc.name, PLACEMENT) if has_place else None
+        if place is not None and type(placement) not in PLACEMENT.builtins():
             view, plain_place = self.view, place
             place = lambda job, _cluster: plain_place(JobSnapshot.of(job), view)  # noqa: E731
         if tenancy is not None and any(r and r[0] != 0 for r in tenancy.res):
@@ -92,6 +93,9 @@ class Dispatcher:
         # Shortcuts the built-in placement rules allow (see PlacementPolicy).
         self._trusted = declares(placement, "valid_by_construction")
         class_heads = declares(placement, "uniform_in_class")
+        if not cluster.saturates:  # GPUs are shared: placement by choose on the shares (dcsim.engine.sharing)
+            place = self._sharing_place(placement, place, stream(seed, "policy.placement.fallback"))
+            self._trusted, class_heads = True, False  # checked there; jobs of a class differ in CPU, memory, share
         builtin = type(policy) in SCHEDULER.builtins()
         key = guarded(policy, "key", "scheduler", sched.name, SCHEDULER)
         if not builtin:
@@ -161,6 +165,22 @@ class Dispatcher:
         self._grows = bool(getattr(policy, "grows", False))
         #: Passes in a row at one instant that preempted (a scheduler that never settles is refused).
         self._repasses = (-1.0, 0)
+
+    def _sharing_place(self, placement: Any, place: Any, rng: Any) -> Any:
+        """``place`` where GPUs are shared: :class:`dcsim.engine.sharing.SharingPlacer` over the policy."""
+        from dcsim.engine.sharing import SharingPlacer
+        from dcsim.policies.placement import FirstFit
+
+        builtin = type(placement) in PLACEMENT.builtins()
+        choose = None
+        if callable(getattr(placement, "choose", None)):
+            choose = guarded(placement, "choose", "placement", self.placement_name, PLACEMENT)
+        check = None if builtin else partial(self._check_named, self.placement_name)
+        fallback = FirstFit(FirstFit.Params(), rng)
+        return SharingPlacer(choose, self.cluster, place, check, fallback, builtin)  # type: ignore[arg-type]
+
+    def _check_named(self, name: str, job: Job, placement: Any) -> Placement:
+        return self.check_placement(job, placement, name)
 
     # ------------------------------------------------------------------ when to decide
     def start_epochs(self) -> None:

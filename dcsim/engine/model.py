@@ -18,10 +18,12 @@ from dcsim.core.sim import Simulation
 from dcsim.engine.dispatch import Dispatcher
 from dcsim.engine.events import later_racks, with_later_racks
 from dcsim.engine.runs import Runs
+from dcsim.engine.sharing import uses_sharing
 from dcsim.engine.sources import Sources
 from dcsim.faults.spec import fabric_named
 from dcsim.infra.cluster import Cluster
 from dcsim.infra.components import TREE
+from dcsim.infra.sharing import SharedCluster
 from dcsim.infra.sites import SiteTimes
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
@@ -60,7 +62,9 @@ class DataCenterModel:
         events = scenario.events
         #: The layout, with the racks timed events add later (absent until then).
         self.topology = build_topology(with_later_racks(scenario.datacenter, later_racks(scenario)))
-        self.cluster = Cluster(self.topology)
+        #: GPUs are shared (CPU, memory, shares of a GPU, CPU-only jobs: see dcsim.engine.sharing).
+        self.sharing = uses_sharing(scenario)
+        self.cluster = SharedCluster(self.topology) if self.sharing else Cluster(self.topology)
         self.collector = collector or Collector()
         self.progress = progress
         self.horizon = scenario.horizon
@@ -188,8 +192,10 @@ class DataCenterModel:
             submit = self.routing.submit
         self.sources = Sources(
             self.env, scenario, self.seed, self.topology, self.collector, submit, self.check_drained,
-            arrival_windows(scenario) if events else None,
+            arrival_windows(scenario) if events else None, self.sharing,
         )  # fmt: skip
+        #: The cluster's fragmentation kept current where GPUs are shared (None: not measured).
+        self.fragmentation = self._track_fragmentation() if self.sharing else None
         self.env.process(self._sampler())
         self.check_drained()
 
@@ -241,6 +247,38 @@ class DataCenterModel:
         none = (0.0,) * len(TREE)
         rates = tuple(rel.pool_rates(p.id) if rel is not None else none for p in pools)
         return Fleet(price, energy, rates)
+
+    def _track_fragmentation(self) -> Any:
+        """FGD's fragmentation of the shared cluster against the workload's shapes, recorded at each change."""
+        from dcsim.engine.sharing import class_shapes
+        from dcsim.infra.fragmentation import FragmentationTracker
+
+        shares = self.cluster.shares  # type: ignore[attr-defined]
+        shapes = class_shapes(self.scenario, self.topology, shares.type_names)
+        if not shapes:
+            return None
+        try:
+            tracker = FragmentationTracker(shares, shapes)
+        except NotImplementedError:  # the fragmentation model is not built yet
+            return None
+        times, values = self.collector.fragmentation
+        env = self.env
+        times.append(0.0)
+        values.append(float(tracker.total))
+
+        def changed(node: int) -> None:
+            tracker.update(node)
+            total = float(tracker.total)
+            if total != values[-1]:
+                now = env.now
+                if times[-1] == now:
+                    values[-1] = total
+                else:
+                    times.append(now)
+                    values.append(total)
+
+        shares.changed = changed
+        return tracker
 
     # ------------------------------------------------------------------ events between the parts
     def _ended(self) -> None:

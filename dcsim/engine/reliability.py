@@ -400,11 +400,18 @@ class Reliability:
 
         Jobs are taken to hold a node's lowest up GPUs, in job-id order: which job a
         failing GPU hits is then uniform over the node's up GPUs, so a job is hit in
-        proportion to its GPUs there (exact for exponential GPU lifetimes).
+        proportion to its GPUs there (exact for exponential GPU lifetimes). Where GPUs are
+        shared, the failing GPU is the node's ``rank``-th GPU in service and every job with a
+        share of it is lost.
         """
         blocked = self.blocked[GPU]
         off = self.gpu_offset[node]
         rank = sum(1 for g in range(off, gpu) if not blocked[g])
+        if not self.cluster.saturates:  # GPUs are shared: the jobs on that very GPU
+            why = "failure" if failure is not None else "maintenance"
+            for job in sorted(self.cluster.gpu_holders(node, rank, self.holders(node)), key=lambda j: j.id):
+                job.lose(why, failure)
+            return
         for job in sorted(self.holders(node), key=lambda j: j.id):
             held = next(g for n, g in job.placement if n == node)
             if rank < held:

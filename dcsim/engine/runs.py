@@ -96,7 +96,10 @@ class Runs:
     def start(self, job: Job, placement: Placement) -> None:
         """Give a job its GPUs and schedule its end."""
         cluster = self.cluster
-        cluster.allocate(placement)
+        if job.slots is None:
+            cluster.allocate(placement)
+        else:  # its GPUs are shared (a SharedCluster): CPU, memory and milli-GPU on the GPUs it was given
+            cluster.take(job.slots)  # type: ignore[attr-defined]
         job.state = RUNNING
         job.placement = placement
         job.start_time = now = self.env.now
@@ -252,7 +255,10 @@ class Runs:
             self.network.end(job, self.env.now)
         if self.sized is not None and job.checkpoint_size:
             self.sized.left(job)
-        self.cluster.release(job.placement)
+        if job.slots is None:
+            self.cluster.release(job.placement)
+        else:
+            self.cluster.give(job.slots)  # type: ignore[attr-defined]
         self.count -= 1
         if job.elastic is not None:
             self.collector.elastic_spans["until"][self.spans.pop(job.id)[0]] = self.env.now

@@ -51,6 +51,7 @@ class _Source:
     communication: tuple[str, float, float] | None = None
     checkpoint_size: float = 0.0
     elastic: ElasticPlan | None = None
+    demand: Any = None
 
 
 def checkpointing(spec: Any) -> Checkpointing | None:
@@ -118,6 +119,8 @@ class Sources:
         submit: takes each new job.
         done: called when a source has submitted its last job.
         windows: rate windows of job classes, by class index (from the scenario's events).
+        sharing: the run shares GPUs: each job gets its demand (CPU, memory, a share of a GPU drawn from
+            ``gpu_fractions.<class>``; see :mod:`dcsim.engine.sharing`).
     """
 
     def __init__(
@@ -130,6 +133,7 @@ class Sources:
         submit: Callable[[Job], None],
         done: Callable[[], None],
         windows: dict[int, list[Window]] | None = None,
+        sharing: bool = False,
     ) -> None:
         self.env, self.topology, self.collector = env, topology, collector
         self.submit, self.done = submit, done
@@ -155,6 +159,10 @@ class Sources:
                 None if comm is None else (comm.pattern, comm.bytes_per_step, comm.compute_per_step),
                 checkpoint_size(cls.checkpoint), ElasticPlan(cls.elastic) if cls.elastic and resizes else None,
             )  # fmt: skip
+            if sharing:
+                from dcsim.engine.sharing import ClassDemand
+
+                src.demand = ClassDemand(cls, seed)
             self.open += 1
             env.process(self._arrivals(src))
         if scenario.workload.trace is not None:
@@ -231,6 +239,8 @@ class Sources:
         comm = src.communication
         size = src.checkpoint_size
         elastic = src.elastic
+        demand = src.demand
+        demands = col.demands if demand is not None else None
         for times, sizes, durations, estimates in src.chunks:
             for t, gpus, duration, estimate in zip(times, sizes, durations, estimates, strict=True):
                 if t > env.now:
@@ -246,6 +256,9 @@ class Sources:
                     job.communication = comm
                 if elastic is not None:
                     job.elastic = elastic
+                if demand is not None:
+                    d = job.demand = demand(gpus)
+                    demands[job.id] = d  # type: ignore[index]
                 self.next_id += 1
                 col.on_job_submitted(env.now, class_code, tenant_code, src.priority, gpus, duration, estimate)
                 submit(job)

@@ -323,6 +323,16 @@ def simulate(
             scenario.tenants, summary["cost"], elastic, served,
         )  # fmt: skip
         summary["jobs"].update(preemptions_by_reason(jobs, interrupted, window, elastic))
+    if model.sharing:  # CPU, memory and fragmentation (dcsim.metrics.sharing_scores)
+        from dcsim.metrics.sharing_scores import fold_costs, sharing_metrics
+
+        interrupted = faults is not None and len(faults.interruptions)
+        shared, extra = sharing_metrics(
+            jobs, window, model.topology.pools, scenario.costs, faults.runs if interrupted else None,  # type: ignore[union-attr]
+            col.fragmentation if model.fragmentation is not None else None,
+        )  # fmt: skip
+        summary["utilization"].update(shared)
+        fold_costs(summary, extra)
     summary["run"] = {
         "scenario": scenario.name,
         "seed": model.seed,

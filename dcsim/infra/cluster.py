@@ -28,6 +28,9 @@ class Cluster:
         topology: the static layout.
     """
 
+    #: No job fits while no GPU is free (False where GPUs are shared: :class:`dcsim.infra.sharing.SharedCluster`).
+    saturates = True
+
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self.pools: list[Pool] = topology.pools

@@ -128,6 +128,22 @@ class Costs(Strict):
         description="carbon intensity of the electricity, g CO2e/kWh: a number, or {series: FILE} (columns time, "
         "g_per_kwh); default none: carbon is not counted (cost.carbon_kg is null) at a site without its own",
     )
+    cpu_core_hour_usd: float = Field(
+        0.0316,
+        ge=0,
+        le=MAX_PRICE,
+        description="capital per installed CPU core-hour of nodes that declare `cpu`, in USD (default: GCP N2 "
+        "on-demand vCPU list price, us-central1)",
+        json_schema_extra={"x-unit": "USD per core-hour"},
+    )
+    memory_gb_hour_usd: float = Field(
+        0.00395,
+        ge=0,
+        le=MAX_PRICE,
+        description="capital per installed GB-hour (10^9 bytes) of host memory of nodes that declare `memory`, in "
+        "USD (default: GCP N2 on-demand memory list price, 0.00424 per GiB-hour)",
+        json_schema_extra={"x-unit": "USD per GB-hour"},
+    )
 
     def gpu_hour_price(self, gpu_type: str) -> float:
         """USD per installed GPU-hour of ``gpu_type``."""

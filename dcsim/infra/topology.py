@@ -1,7 +1,8 @@
 """The static shape of the data center, built once from the scenario.
 
 Nodes are numbered 0..N-1 rack by rack, site by site. Nodes of one site with the same
-GPU type, GPUs per node and power figures form a *pool*: a gang job runs inside one
+GPU type, GPUs per node, CPU, memory and power figures form a *pool* (CPU-only nodes,
+``gpus: 0``, form pools of their own): a gang job runs inside one
 pool (one GPU type, one site), on one node or on several. Membership (node to rack,
 pool and site) is built straight from the scenario in O(nodes); the fabric, a networkx
 graph (leaf-spine), is built only when asked for (:attr:`Topology.graph`), with the hop
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dcsim.infra.spec import Datacenter, NodeSpec
 
@@ -66,6 +67,8 @@ class Pool:
         base_power_w: node power besides GPUs, W.
         gpu_memory_bytes: memory of one GPU (0 if unknown).
         speed: training throughput of one GPU relative to an H100 (:data:`GPU_SPEED`).
+        cpu: CPU cores of each node (None: CPU is not modelled on these nodes).
+        memory: host memory of each node, bytes (None: not modelled).
     """
 
     id: int
@@ -79,6 +82,8 @@ class Pool:
     base_power_w: float
     gpu_memory_bytes: float = 0.0
     speed: float = DEFAULT_GPU_SPEED
+    cpu: float | None = None
+    memory: float | None = None
 
     @property
     def gpus(self) -> int:
@@ -228,7 +233,7 @@ def build_topology(dc: Datacenter) -> Topology:
     pool_key: dict[tuple, int] = {}
     pool_nodes: list[list[int]] = []
     pool_racks: list[list[int]] = []
-    pool_meta: list[tuple[str, str, int, float, float, float, float, float]] = []
+    pool_meta: list[tuple[Any, ...]] = []
     node_pool: list[int] = []
     node_gpus: list[int] = []
     node_rack: list[int] = []
@@ -243,7 +248,8 @@ def build_topology(dc: Datacenter) -> Topology:
             if memory is None:
                 memory = GPU_MEMORY_BYTES.get(group.node.gpu_type, 0.0)
             speed = gpu_speed(group.node)
-            key = (site_index, group.node.gpu_type, group.node.gpus, busy_w, idle_w, base_w, memory, speed)
+            node = group.node
+            key = (site_index, node.gpu_type, node.gpus, busy_w, idle_w, base_w, memory, speed, node.cpu, node.memory)
             if key not in pool_key:
                 pool_key[key] = len(pool_nodes)
                 pool_nodes.append([])
@@ -263,9 +269,9 @@ def build_topology(dc: Datacenter) -> Topology:
             node_id += n
             rack_id += racks
     pools = []
-    for i, (site_name, gpu_type, gpus, busy_w, idle_w, base_w, memory, speed) in enumerate(pool_meta):
+    for i, (site_name, gpu_type, gpus, busy_w, idle_w, base_w, memory, speed, cpu, host) in enumerate(pool_meta):
         nodes, racks = tuple(pool_nodes[i]), tuple(pool_racks[i])
-        pools.append(Pool(i, site_name, gpu_type, gpus, nodes, racks, busy_w, idle_w, base_w, memory, speed))
+        pools.append(Pool(i, site_name, gpu_type, gpus, nodes, racks, busy_w, idle_w, base_w, memory, speed, cpu, host))
     return Topology(
         pools=pools,
         node_pool=node_pool,

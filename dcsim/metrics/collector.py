@@ -90,6 +90,10 @@ class Collector:
         self.trace_ids: pa.Array | None = None
         #: Checkpoint interval of each checkpointing job at its first start, s.
         self.checkpoint_intervals: dict[int, float] = {}
+        #: Each job's demand where GPUs are shared (milli-CPU, MiB, GPUs, milli-GPU), by job id (else empty).
+        self.demands: dict[int, tuple[int, int, int, int]] = {}
+        #: Where GPUs are shared and fragmentation is measured: (time, milli-GPU fragmented) at each change.
+        self.fragmentation: tuple[list[float], list[float]] = ([], [])
 
     # Declared for type checkers; each is generated in __init__ from its record's declaration.
     submitted: dict[str, array[Any]]

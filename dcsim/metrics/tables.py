@@ -33,7 +33,8 @@ def jobs_table(col: Collector, topology: Topology, end: float = math.nan) -> Tab
     ``job_id, job_class, tenant, priority, gpus, duration_s, estimate_s, submit_s,
     start_s, finish_s, wait_s, jct_s, slowdown, state, pool, site, gpu_type, first_node, nodes, racks,
     locality, interruptions, evictions, preemptions``, ``checkpoint_interval_s`` when jobs checkpoint (the
-    interval at the first start: Young/Daly's for ``young_daly``) and ``trace_id`` for trace jobs. ``start_s``, the
+    interval at the first start: Young/Daly's for ``young_daly``) and ``trace_id`` for trace jobs; where GPUs
+    are shared, ``cpu`` (cores), ``memory`` (bytes) and ``gpu_fraction`` (the share of each of its GPUs, 1: whole). ``start_s``, the
     placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
     failures that cut the job short, ``evictions`` planned maintenance, ``preemptions`` a policy's preemptions.
     With elastic classes, ``mean_gpus`` (GPUs held, time-weighted over its runs; runs still going count
@@ -124,6 +125,8 @@ def jobs_table(col: Collector, topology: Topology, end: float = math.nan) -> Tab
         spans = elastic_spans_table(col)
         assert spans is not None
         columns.update(elastic_columns(spans, n, end))
+    if col.demands:
+        columns.update(demand_columns(col.demands, sub["gpus"]))
     if col.checkpoint_intervals:
         interval = np.full(n, np.nan)
         interval[list(col.checkpoint_intervals)] = list(col.checkpoint_intervals.values())
@@ -135,6 +138,22 @@ def jobs_table(col: Collector, topology: Topology, end: float = math.nan) -> Tab
         on_trace[ids] = col.trace_rows[: ids.size]
         columns["trace_id"] = trace_id_column(col.trace_ids, on_trace)
     return Table(columns)
+
+
+def demand_columns(demands: dict[int, tuple[int, int, int, int]], gpus: np.ndarray) -> dict[str, np.ndarray]:
+    """Where GPUs are shared: each job's ``cpu`` (cores), ``memory`` (bytes) and ``gpu_fraction`` (of each GPU).
+
+    Jobs without a demand (a trace's) ask for no CPU or memory and whole GPUs.
+    """
+    n = gpus.size
+    cpu, memory, fraction = np.zeros(n), np.zeros(n), np.ones(n)
+    if demands:
+        ids = np.fromiter(demands.keys(), dtype=np.int64, count=len(demands))
+        rows = np.array(list(demands.values()), dtype=np.int64).reshape(-1, 4)
+        cpu[ids] = rows[:, 0] / 1000.0
+        memory[ids] = rows[:, 1] * float(2**20)
+        fraction[ids] = np.where(rows[:, 2] > 0, rows[:, 3] / 1000.0, 1.0)
+    return {"cpu": cpu, "memory": memory, "gpu_fraction": fraction}
 
 
 def elastic_spans_table(col: Collector) -> Table | None:

@@ -47,15 +47,25 @@ def overlap(start: np.ndarray, end: np.ndarray, window: Window) -> np.ndarray:
 
 
 def busy_gpu_seconds(jobs: Table, window: Window, n_pools: int, runs: Table | None = None) -> np.ndarray:
-    """GPU-seconds allocated to jobs inside the window, per pool (from each run when jobs were interrupted)."""
+    """GPU-seconds allocated to jobs inside the window, per pool (from each run when jobs were interrupted).
+
+    A share of a GPU (the jobs table's ``gpu_fraction``, where GPUs are shared) counts as that share.
+    """
+    gpus = jobs["gpus"] * jobs["gpu_fraction"] if "gpu_fraction" in jobs else jobs["gpus"]
+    return held_seconds(jobs, window, n_pools, gpus, runs)
+
+
+def held_seconds(
+    jobs: Table, window: Window, n_pools: int, amount: np.ndarray, runs: Table | None = None
+) -> np.ndarray:
+    """Each job's ``amount`` (GPUs, cores, bytes) times the seconds it held it inside the window, per pool."""
     if runs is not None and len(runs):
-        gpus = jobs["gpus"][runs["job_id"]]
         end = np.where(np.isnan(runs["end_s"]), window.end, runs["end_s"])
-        seconds = overlap(runs["start_s"], end, window) * gpus
+        seconds = overlap(runs["start_s"], end, window) * amount[runs["job_id"]]
         return np.bincount(runs["pool"], weights=seconds, minlength=n_pools)
     ran = jobs["pool"] >= 0
     finish = _or(jobs["finish_s"][ran], window.end)
-    seconds = overlap(jobs["start_s"][ran], finish, window) * jobs["gpus"][ran]
+    seconds = overlap(jobs["start_s"][ran], finish, window) * amount[ran]
     return np.bincount(jobs["pool"][ran], weights=seconds, minlength=n_pools)
 
 

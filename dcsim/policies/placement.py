@@ -24,11 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dcsim.core.registry import Registry, lacks_methods
 from dcsim.infra.cluster import Placement
+from dcsim.infra.shares import WHOLE, Demand, Shares
 from dcsim.policies.sharing import SHARING_RULES, BestFitChoice, Scores
 from dcsim.views import ClusterView, JobView, NetworkView
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from dcsim.infra.sharing import ShareIndex
 
 
 class PlacementPolicy(Protocol):
@@ -167,11 +170,51 @@ class _BuiltIn:
         raise NotImplementedError
 
 
+def share_gpus(shares: Shares, node: int, demand: Demand, loosest: bool = False) -> tuple[int, ...]:
+    """The GPUs of ``node`` a fitting ``demand`` takes: whole GPUs the lowest wholly free ones; a share the
+    first GPU that holds it (``loosest``: the one with the most left, ties -> lowest index); none ``()``."""
+    if demand.gpus == 0:
+        return ()
+    b, free = shares.base[node], shares.gpu_free
+    n = shares.gpus[node]
+    if demand.gpu_milli >= WHOLE:
+        return tuple([i for i in range(n) if free[b + i] == WHOLE][: demand.gpus])
+    if loosest:
+        best = max(range(n), key=lambda i: (free[b + i], -i))
+        return (best,)
+    return (next(i for i in range(n) if free[b + i] >= demand.gpu_milli),)
+
+
+def _indexed(shares: Shares, nodes: Sequence[int]) -> tuple[ShareIndex | None, tuple[int, ...]]:
+    """The shares' index and the pools ``nodes`` make up, when both are known (the engine's); else (None, ())."""
+    index = getattr(shares, "index", None)
+    pools = getattr(nodes, "pools", None)
+    return (index, pools) if index is not None and pools is not None else (None, ())
+
+
 @PLACEMENT.register("first_fit")
 class FirstFit(_BuiltIn):
-    """The lowest-id node(s) with room: for whole nodes the lowest free ones. Cost O(n log N) per try."""
+    """The lowest-id node(s) with room: for whole nodes the lowest free ones. Cost O(n log N) per try.
+
+    Where GPUs are shared (:meth:`choose`): the lowest-id node that the request fits in every
+    dimension, its first GPU that holds a share; O(log N) per decision on the engine's index
+    (:class:`dcsim.infra.sharing.ShareIndex`) when one dimension binds, O(N) on plain shares.
+    """
 
     Params = _PreferParams
+
+    def choose(self, demand: Demand, shares: Shares, nodes: Sequence[int]) -> tuple[int, tuple[int, ...]] | None:
+        """The lowest-id node of ``nodes`` that ``demand`` fits, and the GPUs it takes there; None if none."""
+        index, pools = _indexed(shares, nodes)
+        best: int | None = None
+        if index is not None:
+            for pool in pools:
+                found = index.first(pool, demand)
+                if found is not None and (best is None or found < best):
+                    best = found
+        else:
+            best = next((n for n in sorted(nodes) if shares.fits(n, demand)), None)
+        return None if best is None else (best, share_gpus(shares, best, demand))
 
     def place_among(self, job: JobView, cluster: ClusterView, pools: Sequence[int] | None = None) -> Placement | None:
         """First fit over ``pools`` (default: the job's), by lowest node id."""
@@ -233,7 +276,29 @@ class BestFit(_Fit, BestFitChoice):
 
 @PLACEMENT.register("worst_fit")
 class WorstFit(_Fit):
-    """Spread: the node with the most free GPUs; ties -> lowest id. Cost O(n log N)."""
+    """Spread: the node with the most free GPUs; ties -> lowest id. Cost O(n log N).
+
+    Where GPUs are shared (:meth:`choose`): the node with the most idle milli-GPU that the request
+    fits in every dimension (ties -> lowest id), its GPU with the most left for a share;
+    O(log N) per decision on the engine's index when the loosest nodes fit, O(N) on plain shares.
+    """
+
+    def choose(self, demand: Demand, shares: Shares, nodes: Sequence[int]) -> tuple[int, tuple[int, ...]] | None:
+        """The loosest node of ``nodes`` that ``demand`` fits, and the GPUs it takes there; None if none."""
+        index, pools = _indexed(shares, nodes)
+        best: tuple[int, int] | None = None  # (-idle, node)
+        if index is not None:
+            for pool in pools:
+                found = index.loosest(pool, demand)
+                if found is not None and (best is None or (-found[0], found[1]) < best):
+                    best = (-found[0], found[1])
+        else:
+            for n in nodes:
+                if shares.fits(n, demand):
+                    key = (-shares.gpu_idle(n), n)
+                    if best is None or key < best:
+                        best = key
+        return None if best is None else (best[1], share_gpus(shares, best[1], demand, loosest=True))
 
     class Params(_FitParams):
         """Worst fit spreads: negative weight."""

@@ -119,10 +119,11 @@ Place = Callable[[Any, Any], "Placement | None"]
 def scan(queue: QueueLike, cluster: ClusterView, place: Place) -> Iterator[tuple[Any, Placement]]:
     """The plain backfill rule: offer every queued job, in order, to ``place``. O(queue) per pass.
 
-    Lazy: the engine starts each job before the next is offered.
+    Lazy: the engine starts each job before the next is offered. It stops once no GPU is free,
+    unless the cluster's GPUs are shared (``saturates`` False: a share or a CPU-only job may still fit).
     """
     for job in queue:
-        if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
+        if cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus and cluster.saturates:
             return
         placement = place(job, cluster)
         if placement is not None:
@@ -198,7 +199,7 @@ class KeyOrder(SchedulerBase):
         heads = [(entry, key) for key, run in runs.items() if (entry := run.first()) is not None]
         heapify(heads)
         smallest_failure: dict[tuple[int, ...], int] = {}
-        while heads and cluster.busy_gpus + cluster.down_gpus < cluster.installed_gpus:
+        while heads and (cluster.busy_gpus + cluster.down_gpus < cluster.installed_gpus or not cluster.saturates):
             (_, _, job), key = heappop(heads)
             limit = smallest_failure.get(job.pools)
             if limit is not None and job.gpus >= limit:

@@ -110,17 +110,6 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
 def sharing_unbuilt(sc: Scenario) -> list[tuple[str, str]]:
     """The GPU-sharing fields whose models are not built yet (issue 16 removes these one by one)."""
     out = []
-    for i, site in enumerate(sc.datacenter.sites):
-        groups = [(f"rack_groups.{j}.node", g.node) for j, g in enumerate(site.rack_groups or [])]
-        for part, node in groups or [("node", site.node)]:
-            if node is None:
-                continue
-            where = f"datacenter.sites.{i}.{part}"
-            for name in ("cpu", "memory"):
-                if getattr(node, name) is not None:
-                    out.append((f"{where}.{name}", f"node {name} is not modelled yet; remove it"))
-            if node.gpus == 0:
-                out.append((f"{where}.gpus", "CPU-only nodes (gpus: 0) are not modelled yet; give them GPUs"))
     if sc.workload.fill is not None:
         out.append(("workload.fill", "the fill experiment is not built yet; remove the block"))
     elif sc.policies.placement.name in SHARING_RULES:

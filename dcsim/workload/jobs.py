@@ -20,6 +20,8 @@ PREEMPT_REASONS = REASONS[MAINTENANCE + 1 : DECOMMISSIONED]
 
 if TYPE_CHECKING:
     from dcsim.faults.checkpoint import RunClock
+    from dcsim.infra.shares import Demand
+    from dcsim.infra.sharing import Slot
     from dcsim.workload.elastic import ElasticPlan
 
 
@@ -60,6 +62,7 @@ class Job:
         "checkpoint_size",
         "clock",
         "communication",
+        "demand",
         "duration",
         "elastic",
         "estimate",
@@ -79,6 +82,7 @@ class Job:
         "run_interval",
         "run_write",
         "runs",
+        "slots",
         "speeds",
         "start_time",
         "state",
@@ -139,6 +143,10 @@ class Job:
         #: GPU-seconds held in its earlier runs (LAS, Tiresias), and (start, end) of its last run (None: none yet).
         self.attained = 0.0
         self.last_run: tuple[float, float] | None = None
+        #: What the job asks of a node where GPUs are shared (CPU, memory, a share of a GPU; None: whole GPUs
+        #: only), and, while it runs there, its slots: (node, demand there, GPU indices) (None: not shared).
+        self.demand: Demand | None = None
+        self.slots: tuple[Slot, ...] | None = None
 
     def lose(self, reason: str, failure: Any = None) -> None:
         """Lose the GPUs of this run now (a :class:`Holder`): see :meth:`dcsim.engine.runs.Runs.lose`."""
@@ -161,6 +169,7 @@ class Job:
         job.interruptions = self.interruptions + failed
         job.attained = self.attained
         job.last_run = self.last_run
+        job.demand = self.demand
         return job
 
     def __lt__(self, other: Job) -> bool:

@@ -15,8 +15,14 @@ from dcsim.infra.wan import Wan
 
 
 def class_pools(topology: Topology, cls: Any) -> tuple[int, ...]:
-    """The pools a class may run in: of its GPU types and memory, at its ``sites`` (any site if none)."""
+    """The pools a class may run in: of its GPU types and memory, at its ``sites`` (any site if none).
+
+    A class whose jobs all take GPUs is not offered pools of CPU-only nodes.
+    """
     pools = topology.allowed_pools(cls.gpu_types, cls.min_gpu_memory)
+    counts = getattr(getattr(cls, "gpus", None), "values", None)
+    if counts is None or 0 not in counts:
+        pools = tuple(p for p in pools if topology.pools[p].gpus_per_node > 0)
     if cls.sites is None:
         return pools
     return tuple(p for p in pools if topology.pools[p].site in cls.sites)

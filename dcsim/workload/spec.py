@@ -98,7 +98,7 @@ def _choice_if_shorthand(value: Any) -> Any:
         return {"dist": "choice", "values": [value]}
     if not isinstance(value, dict):
         raise ValueError(
-            f"expected a whole number of GPUs >= 1, {{values: [...], weights: [...]}} or an empirical column, "
+            f"expected a whole number of GPUs >= 0, {{values: [...], weights: [...]}} or an empirical column, "
             f"got {quote(value)}"
         )
     if isinstance(value, dict) and "dist" not in value:
@@ -110,7 +110,9 @@ class ChoiceCount(Strict):
     """GPU counts drawn from `values` with probabilities proportional to `weights`."""
 
     dist: Literal["choice"]
-    values: list[Annotated[int, Field(ge=1, le=MAX_GPUS)]] = Field(min_length=1, description="GPU counts")
+    values: list[Annotated[int, Field(ge=0, le=MAX_GPUS)]] = Field(
+        min_length=1, description="GPU counts (0: a CPU-only job, which needs `cpu` or `memory`)"
+    )
     weights: list[Annotated[float, Field(ge=0)]] | None = Field(
         None, description="relative weights, one per value (default: equal)"
     )
@@ -268,7 +270,23 @@ class JobClass(Strict):
     name: str = Field(description="class name, unique in the workload")
     arrival: Arrival = Field(description="arrival process (discriminated by `process`)")
     count: int | None = Field(None, ge=1, description="stop after this many jobs")
-    gpus: GpuCount = Field(description="GPUs per job; jobs larger than a node span nodes")
+    gpus: GpuCount = Field(description="GPUs per job; jobs larger than a node span nodes (0: CPU-only jobs)")
+    cpu: float | None = Field(
+        None,
+        ge=0,
+        description="CPU cores per job, e.g. 8 (a job over several nodes takes them in proportion to its GPUs on "
+        "each node; none: no CPU asked for)",
+    )
+    memory: Bytes | None = Field(
+        None,
+        description="host memory per job, e.g. 64GB (over several nodes: in proportion to its GPUs on each; none: "
+        "no memory asked for)",
+    )
+    gpu_fraction: Annotated[float, Field(gt=0, le=1)] | FractionChoice | None = Field(
+        None,
+        description="a share of one GPU, e.g. 0.5 or {values: [0.25, 0.5], weights: [1, 1]}: several jobs share "
+        "a GPU up to its capacity (needs gpus: 1; none: whole GPUs)",
+    )
     duration: DurationDist = Field(description="run time on the GPUs")
     gpu_types: list[str] | None = Field(None, description="GPU types the job may use (any)")
     min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
@@ -315,6 +333,18 @@ class JobClass(Strict):
     def _batch_needs_count(self) -> JobClass:
         if isinstance(self.arrival, BatchArrival) and self.count is None:
             raise ValueError("a `batch` arrival needs `count` (how many jobs arrive)")
+        return self
+
+    @model_validator(mode="after")
+    def _sharing(self) -> JobClass:
+        counts = self.gpus.values if isinstance(self.gpus, ChoiceCount) else None
+        if self.gpu_fraction is not None and counts != [1]:
+            raise ValueError("`gpu_fraction` is a share of one GPU: it needs gpus: 1 (a job of several GPUs takes "
+                             "them whole)")  # fmt: skip
+        if counts is not None and 0 in counts and not (self.cpu or self.memory):
+            raise ValueError("a CPU-only job (gpus: 0) asks for `cpu` or `memory`, e.g. cpu: 4; give one of them")
+        if counts is not None and 0 in counts and self.elastic is not None:
+            raise ValueError("an `elastic` class runs on GPUs: gpus: 0 cannot be one of its counts")
         return self
 
     @model_validator(mode="after")
