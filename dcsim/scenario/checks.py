@@ -104,6 +104,9 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
                          "may never finish: set `preemption: {save: on_preemption}` (a job saves as it leaves, as "
                          "Gavel assumes)"))  # fmt: skip
     problems += elastic_problems(sc)
+    from dcsim.scenario.sharing_checks import sharing_problems
+
+    problems += sharing_problems(sc, topology)
     return problems
 
 

@@ -74,6 +74,17 @@ class OfferedWork:
         return self.endless_gpus + (self.finite_gpu_seconds / period_s if period_s > 0 else 0.0)
 
 
+def mean_fraction(spec: object) -> float:
+    """The mean share of a GPU a class's jobs take (1: whole GPUs)."""
+    if spec is None:
+        return 1.0
+    if isinstance(spec, float | int):
+        return float(spec)
+    values = list(spec.values)  # type: ignore[attr-defined]
+    weights = list(spec.weights) if spec.weights is not None else [1.0] * len(values)  # type: ignore[attr-defined]
+    return sum(v * w for v, w in zip(values, weights, strict=True)) / sum(weights)
+
+
 def offered_work(scenario: Scenario, topology: Topology | None = None) -> OfferedWork:
     """The work each class and the trace bring (expected values, before any queueing).
 
@@ -87,7 +98,7 @@ def offered_work(scenario: Scenario, topology: Topology | None = None) -> Offere
     for cls in scenario.workload.jobs:
         _, mean_duration = duration_sampler(cls.duration, base)
         rate_on_gpus = mean_rate(topology, cls.gpu_types, cls.min_gpu_memory, cls.speed, cls.speed_reference)
-        per_job = mean_gpus(cls.gpus, base) * mean_duration / rate_on_gpus
+        per_job = mean_gpus(cls.gpus, base) * mean_fraction(cls.gpu_fraction) * mean_duration / rate_on_gpus
         arrival = cls.arrival
         if isinstance(arrival, BatchArrival):
             if horizon is None or arrival.at <= horizon:

@@ -1,0 +1,92 @@
+"""Checks of a scenario whose GPUs are shared: requests against the nodes, and what sharing does not model yet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dcsim.infra.topology import Topology
+from dcsim.workload.spec import ChoiceCount
+
+_SHARED = "GPUs are shared here (nodes declare cpu or memory or have gpus: 0, or a class asks for them)"
+
+
+def sharing_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
+    """Every problem of a scenario that shares GPUs (see :func:`dcsim.engine.sharing.uses_sharing`)."""
+    from dcsim.engine.sharing import uses_sharing
+    from dcsim.workload.routes import class_pools
+
+    if not uses_sharing(sc):
+        return []
+    problems: list[tuple[str, str]] = []
+    pools = topology.pools
+    for i, cls in enumerate(sc.workload.jobs):
+        path = f"workload.jobs.{i}"
+        mine = [pools[p] for p in class_pools(topology, cls)]
+        if not mine:
+            continue  # reported by the general checks (no pool of its GPU types)
+        for name, unit in (("cpu", "cores"), ("memory", "bytes")):
+            if getattr(cls, name) and all(getattr(p, name) is None for p in mine):
+                example = "cpu: 96" if name == "cpu" else "memory: 512GB"
+                problems.append((f"{path}.{name}", f"the class asks for {name} but no node of its pools declares "
+                                 f"`{name}` ({unit}); give those nodes one (e.g. {example}) or drop it"))  # fmt: skip
+        counts = cls.gpus.values if isinstance(cls.gpus, ChoiceCount) else None
+        if counts is None or any(p[0] == path for p in problems):
+            continue
+        for g in sorted(set(counts)):
+            if not any(_fits(cls, g, p) for p in mine):
+                problems.append((path, _too_large(cls, g, mine)))
+                break
+    if sc.services:
+        problems.append(("services", f"services are not modelled yet where {_SHARED}; drop the services, or the "
+                         "nodes' cpu/memory and the classes' cpu, memory, gpu_fraction and gpus: 0"))  # fmt: skip
+    if sc.tenants:
+        problems.append(("tenants", f"tenants' quotas are not modelled yet where {_SHARED}; drop `tenants`"))
+    from dcsim.policies import SCHEDULER
+
+    try:
+        scheduler = SCHEDULER.lookup(sc.policies.scheduler.name, getattr(sc, "plugin_search", ()))
+    except Exception:  # an unknown name is reported by the general checks
+        scheduler = None
+    if scheduler is not None and callable(getattr(scheduler, "decide", None)):
+        problems.append(("policies.scheduler", f"scheduler {sc.policies.scheduler.name!r} is not modelled yet where "
+                         f"{_SHARED}; use a queue order (fifo, sjf, priority, ...)"))  # fmt: skip
+    return problems
+
+
+def _fits(cls: Any, gpus: int, pool: Any) -> bool:
+    """A job of ``gpus`` GPUs of the class fits the pool's empty nodes (CPU and memory split by GPUs over nodes)."""
+    per_node = pool.gpus_per_node
+    if gpus > 0 and per_node == 0:
+        return False
+    share = 1.0 if gpus <= per_node else per_node / gpus  # of its CPU and memory on one full node
+    for name in ("cpu", "memory"):
+        asked, has = getattr(cls, name) or 0.0, getattr(pool, name)
+        if has is not None and asked * share > has * (1 + 1e-12):
+            return False
+    return True
+
+
+def format_bytes(value: float) -> str:
+    """Bytes as GB (10^9), as scenarios write them."""
+    return f"{value / 1e9:g}GB"
+
+
+def _too_large(cls: Any, gpus: int, pools: list[Any]) -> str:
+    """The message for a job larger than every node of its pools."""
+    asked = []
+    if cls.cpu:
+        asked.append(f"{cls.cpu:g} cores")
+    if cls.memory:
+        asked.append(f"{format_bytes(cls.memory)} of memory")
+    largest = max(pools, key=lambda p: ((p.cpu or 0.0), (p.memory or 0.0)))
+    has = [f"{largest.gpus_per_node} GPUs"]
+    if largest.cpu is not None:
+        has.append(f"{largest.cpu:g} cores")
+    if largest.memory is not None:
+        has.append(f"{format_bytes(largest.memory)}")
+    what = f"a job of {gpus} GPU{'' if gpus == 1 else 's'} asks for {' and '.join(asked) or 'GPUs'}"
+    return (f"{what}, more than any node of its pools holds (the largest: {', '.join(has)}); "
+            "ask for less, or give the nodes more")  # fmt: skip
+
+
+__all__ = ["sharing_problems"]

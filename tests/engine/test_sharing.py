@@ -1,0 +1,313 @@
+"""GPU sharing in the event engine (issue 16 points 1, 2): CPU, memory, shares of a GPU, CPU-only jobs.
+
+Every start time below is worked out by hand from the scenario; none is read off a run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dcsim.engine import DataCenterModel
+from dcsim.infra.components import GPU
+from dcsim.infra.shares import WHOLE, Demand
+from dcsim.infra.sharing import NodeSet, SharedCluster
+from dcsim.infra.spec import Datacenter
+from dcsim.infra.topology import build_topology
+from dcsim.policies.placement import FirstFit, WorstFit
+
+from conftest import build, run_data
+
+H = 3600.0
+
+
+def job(name: str, at: float, duration: Any = "1h", **fields: Any) -> dict[str, Any]:
+    """One job of its own class arriving at ``at`` s (a periodic arrival with count 1)."""
+    return {"name": name, "arrival": {"process": "periodic", "interval": "1h", "start": at}, "count": 1,
+            "duration": duration, "gpus": 1, **fields}  # fmt: skip
+
+
+def scenario(jobs: list[dict[str, Any]], groups: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
+    """One site of the given rack groups (one rack each), FIFO with backfill, first fit."""
+    data: dict[str, Any] = {
+        "name": "sharing",
+        "seed": 1,
+        "datacenter": {"sites": [{"name": "dc1", "rack_groups": [
+            {"racks": 1, "nodes_per_rack": g.get("nodes", 1), "node": {k: v for k, v in g.items() if k != "nodes"}}
+            for g in groups
+        ]}]},
+        "workload": {"jobs": jobs},
+        "policies": {"scheduler": {"name": "fifo", "params": {"backfill": True}}, "placement": "first_fit"},
+    }  # fmt: skip
+    data.update(top)
+    return data
+
+
+def starts(jobs: list[dict[str, Any]], groups: list[dict[str, Any]], **top: Any) -> dict[str, tuple[float, int]]:
+    """Each job's (start time, first node), by class name."""
+    j = run_data(scenario(jobs, groups, **top)).jobs
+    return {
+        str(c): (s, n)
+        for c, s, n in zip(j["job_class"].tolist(), j["start_s"].tolist(), j["first_node"].tolist(), strict=True)
+    }
+
+
+# ------------------------------------------------------------------ hand-built placements
+def test_a_job_that_fits_the_gpus_but_not_the_memory_waits() -> None:
+    """8 GPUs, 64 GB: A takes 1 GPU and 48 GB for 1 h; B (1 GPU, 32 GB) at 60 s waits for A's end at 1 h."""
+    got = starts([job("a", 0, memory="48GB"), job("b", 60, memory="32GB")], [{"gpus": 8, "memory": "64GB"}])
+    assert got == {"a": (0.0, 0), "b": (H, 0)}
+    # The same with 16 GB for B fits beside A at once.
+    got = starts([job("a", 0, memory="48GB"), job("b", 60, memory="16GB")], [{"gpus": 8, "memory": "64GB"}])
+    assert got["b"] == (60.0, 0)
+
+
+def test_two_half_shares_share_one_gpu_and_a_075_and_a_05_do_not() -> None:
+    """One GPU: two 0.5 shares run together; a 0.75 leaves 0.25, so a 0.5 waits for its end at 1 h."""
+    node = [{"gpus": 1}]
+    got = starts([job("a", 0, gpu_fraction=0.5), job("b", 60, gpu_fraction=0.5)], node)
+    assert got == {"a": (0.0, 0), "b": (60.0, 0)}
+    got = starts([job("a", 0, gpu_fraction=0.75), job("b", 60, gpu_fraction=0.5)], node)
+    assert got == {"a": (0.0, 0), "b": (H, 0)}
+    # 0.75 + 0.25 is exactly one GPU.
+    got = starts([job("a", 0, gpu_fraction=0.75), job("b", 60, gpu_fraction=0.25)], node)
+    assert got["b"] == (60.0, 0)
+
+
+def test_a_whole_gpu_job_does_not_take_a_gpu_that_holds_a_share() -> None:
+    """Two GPUs; a 0.25 share on GPU 0; a 2-GPU job must wait for it (1 h); a 1-GPU job takes GPU 1 at once."""
+    node = [{"gpus": 2}]
+    got = starts([job("a", 0, gpu_fraction=0.25), job("b", 60, gpus=2)], node)
+    assert got["b"] == (H, 0)
+    got = starts([job("a", 0, gpu_fraction=0.25), job("b", 60)], node)
+    assert got["b"] == (60.0, 0)
+
+
+def test_a_cpu_only_job_runs_on_a_gpu_less_node_and_gpu_jobs_never_go_there() -> None:
+    """Node 0: 1 GPU, 4 cores; node 1: no GPU, 32 cores. A CPU-only job of 16 cores fits node 1 only;
+    a 1-GPU job of 1 core goes to node 0 (the CPU-only pool is not its), a second one waits for it."""
+    groups = [{"gpus": 1, "cpu": 4}, {"gpus": 0, "cpu": 32}]
+    got = starts([job("c", 0, gpus=0, cpu=16), job("g", 10, cpu=1), job("h", 20, cpu=1)], groups)
+    assert got == {"c": (0.0, 1), "g": (10.0, 0), "h": (H + 10.0, 0)}
+
+
+def test_a_multi_node_job_skips_the_nodes_short_of_cpu() -> None:
+    """Three nodes of 2 GPUs and 8 cores. A CPU-only job takes node 0's 8 cores; a 4-GPU job of 8 cores
+    (4 on each of its two nodes) cannot use node 0's idle GPUs: first fit gives it nodes 1 and 2."""
+    groups = [{"gpus": 2, "cpu": 8, "nodes": 3}]
+    got = starts([job("c", 0, gpus=0, cpu=8), job("w", 10, gpus=4, cpu=8)], groups)
+    assert got == {"c": (0.0, 0), "w": (10.0, 1)}
+    got = starts([job("c", 0, gpus=0, cpu=4), job("w", 10, gpus=4, cpu=8)], groups)
+    assert got["w"] == (10.0, 0)  # 4 cores left on node 0: its GPUs serve
+
+
+def test_a_backfill_pass_goes_on_past_a_busy_cluster_for_cpu_only_jobs() -> None:
+    """1 GPU, 8 cores. A (GPU, 4 cores, 1 h) and X (CPU-only, 4 cores, 2 h) start at 0; B (GPU, no CPU) at 10 s
+    waits for the GPU, C (CPU-only, 4 cores) at 20 s for cores. At 1 h A ends: B takes the GPU (none is
+    free now) and C, which needs no GPU, takes A's cores in the same pass: C starts at 1 h."""
+    got = starts([job("a", 0, cpu=4), job("x", 0, gpus=0, cpu=4, duration="2h"), job("b", 10),
+                  job("c", 20, gpus=0, cpu=4)], [{"gpus": 1, "cpu": 8}])  # fmt: skip
+    assert got["b"] == (H, 0) and got["c"] == (H, 0)
+
+
+def test_worst_fit_spreads_shares_over_gpus_and_first_fit_packs_them() -> None:
+    """Two nodes of one GPU: first fit puts two 0.25 shares on node 0, worst fit on nodes 0 and 1."""
+    jobs = [job("a", 0, gpu_fraction=0.25), job("b", 60, gpu_fraction=0.25)]
+    assert starts(jobs, [{"gpus": 1, "nodes": 2}])["b"] == (60.0, 0)
+    data = scenario(jobs, [{"gpus": 1, "nodes": 2}])
+    data["policies"]["placement"] = "worst_fit"
+    r = run_data(data)
+    assert r.jobs["first_node"].tolist() == [0, 1]
+
+
+# ------------------------------------------------------------------ failures
+def test_a_failing_gpu_loses_every_share_on_it_and_only_those() -> None:
+    """One node of 2 GPUs, four 0.5 shares: jobs 0 and 1 on GPU 0, jobs 2 and 3 on GPU 1 (first fit).
+    GPU 0 fails at 30 min: jobs 0 and 1 are lost (and wait: GPU 1 is full); 2 and 3 go on."""
+    jobs = [job(f"s{i}", i, duration="2h", gpu_fraction=0.5) for i in range(4)]
+    data = scenario(jobs, [{"gpus": 2}], failures={"gpu": {"mtbf": "1000000h"}}, horizon="1h")
+    model = DataCenterModel(build(data))
+
+    def fail() -> Any:
+        yield model.env.timeout(0.5 * H)
+        model.rel.block(GPU, 0, None, "failure")
+        model.capacity_changed()
+
+    model.env.process(fail())
+    model.run()
+    it = model.collector.columns("job_interrupted")
+    assert sorted(it["job_id"].tolist()) == [0, 1]
+    assert model.cluster.shares.blocked[0] and model.cluster.down[0] == 1
+    assert sorted(model.running_jobs) == [2, 3]
+
+
+def test_a_node_failure_loses_cpu_only_jobs_there() -> None:
+    """A CPU-only job on node 0 of rack 0 is lost when the node fails at 30 min (a timed event)."""
+    data = scenario([job("c", 0, gpus=0, cpu=2)], [{"gpus": 1, "cpu": 4}], horizon="2h",
+                    events=[{"at": "30m", "fail": {"site": "dc1", "rack": 0, "node": 0}}])  # fmt: skip
+    r = run_data(data)
+    assert r.jobs["interruptions"].tolist() == [1]
+
+
+# ------------------------------------------------------------------ conservation and the index
+def _cluster(nodes: list[tuple[int, int, int]]) -> SharedCluster:
+    """A shared cluster of one rack per node: (GPUs, cores, GB)."""
+    dc = Datacenter.model_validate({"sites": [{"name": "dc1", "rack_groups": [
+        {"racks": 1, "nodes_per_rack": 1, "node": {"gpus": g, "cpu": c, "memory": f"{m}GiB"}} for g, c, m in nodes
+    ]}]})  # fmt: skip
+    return SharedCluster(build_topology(dc))
+
+
+_DEMANDS = st.one_of(
+    st.builds(lambda c, m, f: Demand(c * 1000, m * 1024, 1, f), st.integers(0, 8), st.integers(0, 64),
+              st.sampled_from([100, 250, 333, 500, 750, 999])),
+    st.builds(lambda c, m, g: Demand(c * 1000, m * 1024, g, WHOLE), st.integers(0, 8), st.integers(0, 64),
+              st.integers(1, 4)),
+    st.builds(lambda c: Demand(c * 1000, 0, 0, 0), st.integers(1, 8)),
+)  # fmt: skip
+
+
+def _check(cluster: SharedCluster) -> None:
+    """Every invariant of the shared cluster and its index."""
+    s = cluster.shares
+    for n in range(len(s)):
+        res = s.residuals(n)
+        assert all(0 <= r <= WHOLE for r in res)
+        assert 0 <= s.cpu_free[n] <= s.cpu[n] and 0 <= s.memory_free[n] <= s.memory[n]
+        assert s.whole_free[n] == sum(r == WHOLE for r in res) == cluster.free[n]
+        assert len(s.blocked[n]) == cluster.down[n]
+        pool, leaf = s.index.where[n]
+        assert s.index.trees[pool][leaf] == s.index.leaf(n)
+    assert s.gpu_used == sum(WHOLE - r for r in s.gpu_free) - WHOLE * sum(len(b) for b in s.blocked)
+    assert cluster.busy_gpus == sum(g - f - d for g, f, d in zip(s.gpus, cluster.free, cluster.down, strict=True))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_DEMANDS, st.booleans(), st.integers(0, 2), st.integers(0, 3)), min_size=1, max_size=40))
+def test_random_allocations_and_releases_conserve_every_resource_and_return_to_the_start(ops: list) -> None:
+    """Take (first or worst fit), give back a random holder, or set GPUs down: no GPU ever holds more than
+    1000 milli, no node more CPU or memory than it has; releasing everything restores the start exactly."""
+    cluster = _cluster([(4, 16, 64), (2, 8, 32), (0, 32, 128)])
+    shares = cluster.shares
+    start = [shares.state(n) for n in range(len(shares))]
+    nodes = NodeSet(range(3), tuple(range(len(cluster.pools))))
+    held: list[tuple] = []
+    rules = (FirstFit(FirstFit.Params(), None), WorstFit(WorstFit.Params(), None))  # type: ignore[arg-type]
+    for demand, worst, action, down in ops:
+        if action == 0 or not held:
+            found = rules[worst].choose(demand, shares, nodes)
+            if found is not None:
+                slots = ((found[0], demand, found[1]),)
+                cluster.take(slots)
+                held.append(slots)
+        elif action == 1:
+            cluster.give(held.pop(down % len(held)))
+        else:  # GPUs of node 0 out of service, as many as are idle allow
+            cluster.set_down(0, min(down, cluster.free[0] + cluster.down[0]))
+        _check(cluster)
+    cluster.set_down(0, 0)
+    while held:
+        cluster.give(held.pop())
+    _check(cluster)
+    assert [shares.state(n) for n in range(len(shares))] == start
+    assert shares.cpu_used == shares.memory_used == shares.gpu_used == 0 and cluster.busy_gpus == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_DEMANDS, st.integers(0, 15)), min_size=1, max_size=30), _DEMANDS)
+def test_the_index_chooses_as_a_scan_of_every_node_does(fill: list, demand: Demand) -> None:
+    """On random states, first and worst fit on the index choose the node a plain scan chooses."""
+    cluster = _cluster([(2, 8, 32)] * 8 + [(8, 32, 256)] * 8)
+    shares = cluster.shares
+    nodes = list(range(16))
+    for d, n in fill:
+        options = shares.gpu_options(n, d)
+        if shares.fits(n, d) and options:
+            cluster.take(((n, d, options[0]),))
+    indexed = NodeSet(nodes, tuple(range(len(cluster.pools))))
+    for rule in (FirstFit(FirstFit.Params(), None), WorstFit(WorstFit.Params(), None)):  # type: ignore[arg-type]
+        assert rule.choose(demand, shares, indexed) == rule.choose(demand, shares, nodes)
+
+
+# ------------------------------------------------------------------ metrics
+def test_cpu_memory_and_gpu_shares_are_counted_as_allocated_and_priced() -> None:
+    """One node (2 GPUs, 8 cores, 32 GiB), 2 h: a job of 0.25 GPU, 4 cores, 8 GiB for 1 h.
+
+    GPU allocated 0.25 x 1 h / (2 GPUs x 2 h) = 1/16; CPU 4 x 1 / (8 x 2) = 1/4; memory 8 / (32 x 2) = 1/8.
+    CPU capital 8 cores x 2 h x 0.0316 USD; memory 32 x 2^30 / 10^9 GB x 2 h x 0.00395 USD, both in capital.
+    """
+    jobs = [job("a", 0, gpu_fraction=0.25, cpu=4, memory="8GiB")]
+    r = run_data(scenario(jobs, [{"gpus": 2, "cpu": 8, "memory": "32GiB"}], horizon="2h"))
+    u, c = r.summary["utilization"], r.summary["cost"]
+    assert u["gpu_allocated"] == pytest.approx(1 / 16)
+    assert u["cpu_allocated"] == pytest.approx(1 / 4)
+    assert u["memory_allocated"] == pytest.approx(1 / 8)
+    assert c["cpu_usd"] == pytest.approx(8 * 2 * 0.0316)
+    assert c["memory_usd"] == pytest.approx(32 * 2**30 / 1e9 * 2 * 0.00395)
+    gpu_capital = 2 * 2 * 2.0  # 2 GPUs x 2 h x the default 2 USD per GPU-hour
+    assert c["capital_usd"] == pytest.approx(gpu_capital + c["cpu_usd"] + c["memory_usd"])
+    assert r.jobs["gpu_fraction"].tolist() == [0.25] and r.jobs["cpu"].tolist() == [4.0]
+
+
+def test_fragmentation_is_the_time_weighted_mean_of_the_trackers_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the tracker's interface (a stub: idle milli-GPU of GPUs that hold a share). One GPU, 2 h:
+    a 0.25 share for 1 h leaves 750 milli fragmented for 1 h: 750 x 1 / (1000 x 2) = 0.375."""
+    import dcsim.infra.fragmentation as fragmentation
+
+    class Stub:
+        def __init__(self, shares: Any, shapes: Any) -> None:
+            self.shares = shares
+            self.shapes = shapes
+            self.total = 0.0
+
+        def update(self, node: int) -> None:
+            free = self.shares.gpu_free
+            self.total = float(sum(r for r in free if 0 < r < WHOLE))
+
+    monkeypatch.setattr(fragmentation, "FragmentationTracker", Stub)
+    r = run_data(scenario([job("a", 0, gpu_fraction=0.25)], [{"gpus": 1}], horizon="2h"))
+    assert r.summary["utilization"]["gpu_fragmentation"] == pytest.approx(0.375)
+
+
+def test_a_run_that_shares_is_deterministic() -> None:
+    """Same scenario and seed: the same summary, byte for byte."""
+    data = scenario(
+        [{"name": "s", "arrival": {"process": "poisson", "rate": "8/h"}, "gpus": 1, "cpu": 2, "memory": "8GB",
+          "gpu_fraction": {"values": [0.25, 0.5], "weights": [1, 1]}, "duration": {"dist": "exponential", "mean": "1h"}},
+         {"name": "c", "arrival": {"process": "poisson", "rate": "2/h"}, "gpus": 0, "cpu": 4, "duration": "1h"}],
+        [{"gpus": 2, "cpu": 16, "memory": "64GB", "nodes": 2}], horizon="20h",
+    )  # fmt: skip
+    first, second = run_data(data).summary, run_data(data).summary
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    assert first["jobs"]["completed"] > 100
+
+
+# ------------------------------------------------------------------ analytic
+def erlang_c_wait(c: int, lam: float, mu: float) -> float:
+    """Mean wait in queue of M/M/c (Erlang C over c mu - lambda)."""
+    a = lam / mu
+    terms = sum(a**k / math.factorial(k) for k in range(c))
+    top = a**c / math.factorial(c) * c / (c - a)
+    return top / (terms + top) / (c * mu - lam)
+
+
+def test_quarter_shares_on_two_gpus_queue_as_m_m_8() -> None:
+    """Every job asks 0.25 of a GPU: 2 GPUs serve 8 at once. Poisson arrivals at 5.6/h, exponential 1 h
+    run times: M/M/8 at load 0.7, whose mean wait (Erlang C) the runs' mean matches within 3 standard errors
+    over 6 replications (as whole GPUs, c = 2, the queue would grow without bound)."""
+    lam, mu, c = 5.6, 1.0, 8
+    data = scenario(
+        [{"name": "q", "arrival": {"process": "poisson", "rate": f"{lam}/h"}, "gpus": 1, "gpu_fraction": 0.25,
+          "duration": {"dist": "exponential", "mean": "1h"}}], [{"gpus": 2}], horizon="2000h", warmup="50h",
+    )  # fmt: skip
+    data["policies"]["scheduler"] = "fifo"
+    waits = [run_data(data, seed=s).summary["jobs"]["mean_wait_s"] / H for s in range(6)]
+    mean, se = float(np.mean(waits)), float(np.std(waits, ddof=1) / math.sqrt(len(waits)))
+    expected = erlang_c_wait(c, lam, mu)
+    assert abs(mean - expected) < 3 * se + 1e-9, (mean, expected, se)
