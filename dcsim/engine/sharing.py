@@ -207,8 +207,10 @@ class SharingPlacer:
                 and demand.cpu <= shares.cpu_free[node] and demand.memory <= shares.memory_free[node]
             )  # fmt: skip
         if not ok:
-            raise PlacementError(f"placement policy's choose() gave job {job.id} node {node!r}, GPUs {gpus!r}: "
-                                 "a candidate node with room for its demand and that many GPU indices on it")  # fmt: skip
+            raise PlacementError(
+                f"placement policy's choose() gave job {job.id} node {node!r}, GPUs {gpus!r}: a candidate node "
+                "with room for its demand and that many GPU indices on it"
+            )
 
 
 def class_shapes(sc: Any, topology: Topology, type_names: Sequence[str]) -> list[Any]:

@@ -54,6 +54,7 @@ class NodeSet(tuple):
     pools: tuple[int, ...]
 
     def __new__(cls, nodes: Sequence[int], pools: tuple[int, ...]) -> NodeSet:
+        """The nodes, naming their pools."""
         out = super().__new__(cls, nodes)
         out.pools = pools
         return out
@@ -295,8 +296,7 @@ class SharedCluster(Cluster):
         if rank >= len(up):
             return []
         gpu = up[rank]
-        out = [h for h in holders if getattr(h, "slots", None) and any(gpu in ids for n, _, ids in h.slots if n == node)]
-        return out
+        return [h for h in holders if h.slots and any(gpu in ids for n, _, ids in h.slots if n == node)]
 
     def hide(self, node: int) -> None:
         """Show ``node`` to the whole-GPU rules as full for a moment (it lacks CPU or memory); see :meth:`unhide`."""

@@ -34,8 +34,8 @@ def jobs_table(col: Collector, topology: Topology, end: float = math.nan) -> Tab
     start_s, finish_s, wait_s, jct_s, slowdown, state, pool, site, gpu_type, first_node, nodes, racks,
     locality, interruptions, evictions, preemptions``, ``checkpoint_interval_s`` when jobs checkpoint (the
     interval at the first start: Young/Daly's for ``young_daly``) and ``trace_id`` for trace jobs; where GPUs
-    are shared, ``cpu`` (cores), ``memory`` (bytes) and ``gpu_fraction`` (the share of each of its GPUs, 1: whole). ``start_s``, the
-    placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
+    are shared, ``cpu`` (cores), ``memory`` (bytes) and ``gpu_fraction`` (the share of each of its GPUs, 1:
+    whole). ``start_s``, the placement columns and ``wait_s`` are of the first start; ``interruptions`` counts
     failures that cut the job short, ``evictions`` planned maintenance, ``preemptions`` a policy's preemptions.
     With elastic classes, ``mean_gpus`` (GPUs held, time-weighted over its runs; runs still going count
     until ``end``, the end of the simulation) and ``resizes`` (changes of its count while running).

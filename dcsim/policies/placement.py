@@ -171,8 +171,11 @@ class _BuiltIn:
 
 
 def share_gpus(shares: Shares, node: int, demand: Demand, loosest: bool = False) -> tuple[int, ...]:
-    """The GPUs of ``node`` a fitting ``demand`` takes: whole GPUs the lowest wholly free ones; a share the
-    first GPU that holds it (``loosest``: the one with the most left, ties -> lowest index); none ``()``."""
+    """The GPUs of ``node`` a fitting ``demand`` takes.
+
+    Whole GPUs: the lowest wholly free ones; a share: the first GPU that holds it (``loosest``: the one
+    with the most left, ties -> lowest index); none: ``()``.
+    """
     if demand.gpus == 0:
         return ()
     b, free = shares.base[node], shares.gpu_free

@@ -279,7 +279,8 @@ def test_a_run_that_shares_is_deterministic() -> None:
     """Same scenario and seed: the same summary, byte for byte."""
     data = scenario(
         [{"name": "s", "arrival": {"process": "poisson", "rate": "8/h"}, "gpus": 1, "cpu": 2, "memory": "8GB",
-          "gpu_fraction": {"values": [0.25, 0.5], "weights": [1, 1]}, "duration": {"dist": "exponential", "mean": "1h"}},
+          "gpu_fraction": {"values": [0.25, 0.5], "weights": [1, 1]},
+          "duration": {"dist": "exponential", "mean": "1h"}},
          {"name": "c", "arrival": {"process": "poisson", "rate": "2/h"}, "gpus": 0, "cpu": 4, "duration": "1h"}],
         [{"gpus": 2, "cpu": 16, "memory": "64GB", "nodes": 2}], horizon="20h",
     )  # fmt: skip
