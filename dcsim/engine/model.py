@@ -11,6 +11,7 @@ decisions and emits records to the collector. It does no metric arithmetic.
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ from dcsim.engine.sources import Sources
 from dcsim.faults.spec import fabric_named
 from dcsim.infra.cluster import Cluster
 from dcsim.infra.components import TREE
-from dcsim.infra.sharing import SharedCluster
+from dcsim.infra.sharing import UNLIMITED, SharedCluster
 from dcsim.infra.sites import SiteTimes
 from dcsim.infra.topology import build_topology
 from dcsim.metrics.collector import Collector
@@ -346,6 +347,13 @@ class DataCenterModel:
         self.collector.on_sample(
             self.env.now, self.cluster.busy_gpus, len(self.dispatch.queue), self.runs.count, self.power_w()
         )
+        if self.sharing:
+            s = self.cluster.shares  # type: ignore[attr-defined]
+            self.collector.share_samples.append((
+                s.gpu_used / s.total_gpu if s.total_gpu else 0.0,
+                s.cpu_used / s.total_cpu if s.total_cpu < UNLIMITED else math.nan,
+                s.memory_used / s.total_memory if s.total_memory < UNLIMITED else math.nan,
+            ))  # fmt: skip
         if self.runs.network is not None:
             self.runs.network.sample(self.env.now)
         if self.storage is not None:

@@ -19,6 +19,7 @@ slots (``job.slots``: node, demand there, GPU indices), and placement goes throu
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,6 +54,13 @@ def uses_sharing(sc: Any) -> bool:
             if node.cpu is not None or node.memory is not None or node.gpus == 0:
                 return True
     if any(class_shares(c) for c in sc.workload.jobs):
+        return True
+    trace = sc.workload.trace
+    if (
+        trace is not None
+        and trace.columns is not None
+        and any(getattr(trace.columns, f) is not None for f in ("cpu", "memory", "gpu_fraction"))
+    ):
         return True
     from dcsim.policies import PLACEMENT
 
@@ -97,6 +105,17 @@ class ClassDemand:
             return Demand(self.cpu, self.memory, 0, 0)
         milli = self.fraction(self.rng) if self.fraction is not None else WHOLE
         return Demand(self.cpu, self.memory, gpus, milli)
+
+
+def trace_demands(table: Any) -> list[Demand]:
+    """Each trace job's demand, in the table's order: its ``cpu``, ``memory`` and ``gpu_fraction`` columns' values."""
+    n = len(table)
+    cpu = np.rint(table.cpu * 1000).astype(np.int64) if table.cpu is not None else np.zeros(n, dtype=np.int64)
+    mem = np.rint(table.memory / 2**20).astype(np.int64) if table.memory is not None else np.zeros(n, dtype=np.int64)
+    gpus = table.gpus.astype(np.int64)
+    milli = np.full(n, WHOLE, dtype=np.int64) if table.gpu_fraction is None else np.rint(table.gpu_fraction * WHOLE)
+    milli = np.where(gpus == 0, 0, milli).astype(np.int64)
+    return [Demand(*row) for row in zip(cpu.tolist(), mem.tolist(), gpus.tolist(), milli.tolist(), strict=True)]
 
 
 def split(demand: Demand, placement: Placement, cluster: SharedCluster) -> tuple[Slot, ...]:
@@ -253,9 +272,8 @@ def class_shapes(sc: Any, topology: Topology, type_names: Sequence[str]) -> list
         from dcsim.workload.trace import read_trace
 
         table = read_trace(sc.workload.trace, sc.base_dir)
-        values, counts = np.unique(table.gpus, return_counts=True)
-        for g, c in zip(values.tolist(), counts.tolist(), strict=True):
-            add(Demand(0, 0, int(g), WHOLE if g else 0), float(c), sc.workload.trace.gpu_types)
+        for d, c in Counter(trace_demands(table)).items():
+            add(d, float(c), sc.workload.trace.gpu_types)
     total = sum(weights.values())
     if total <= 0:
         return []

@@ -165,11 +165,16 @@ class Sources:
                 src.demand = ClassDemand(cls, seed)
             self.open += 1
             env.process(self._arrivals(src))
+        self.sharing = sharing
         if scenario.workload.trace is not None:
             self._start_trace(scenario.workload.trace, base)
 
     def _start_trace(self, trace: Any, base_dir: str) -> None:
         table = read_trace(trace, base_dir)
+        if self.sharing:
+            from dcsim.engine.sharing import trace_demands
+
+            self.trace_demands = trace_demands(table)
         if self.horizon is not None:
             table = table.first(int(table.submit_time.searchsorted(self.horizon, side="right")))
         pools = self.topology.allowed_pools(trace.gpu_types, trace.min_gpu_memory)
@@ -202,6 +207,7 @@ class Sources:
         trace_jobs = col.trace_jobs
         class_mean = table.class_mean()
         classes = [(name, col.class_code(name)) for name in table.class_names]
+        demands = self.trace_demands if self.sharing else None
         tenants = [(name, col.tenant_code(name)) for name in table.tenant_names]
         for first in range(0, len(table), _TRACE_CHUNK):
             part = slice(first, first + _TRACE_CHUNK)
@@ -211,7 +217,7 @@ class Sources:
                 table.priority[part].tolist(), class_mean[part].tolist(),
                 strict=True,
             )  # fmt: skip
-            for t, gpus, duration, estimate, c, u, priority, mean in rows:
+            for k, (t, gpus, duration, estimate, c, u, priority, mean) in enumerate(rows):
                 if t > env.now:
                     yield env.timeout(t - env.now)
                 name, class_code = classes[c]
@@ -220,6 +226,9 @@ class Sources:
                 job.checkpoint = plan
                 job.checkpoint_size = size
                 job.speeds = speeds
+                if demands is not None:
+                    d = job.demand = demands[first + k]
+                    col.demands[job.id] = d
                 self.next_id += 1
                 col.on_job_submitted(env.now, class_code, tenant_code, priority, gpus, duration, estimate)
                 trace_jobs.append(job.id)

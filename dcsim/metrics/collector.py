@@ -94,6 +94,9 @@ class Collector:
         self.demands: dict[int, tuple[int, int, int, int]] = {}
         #: Where GPUs are shared and fragmentation is measured: (time, milli-GPU fragmented) at each change.
         self.fragmentation: tuple[list[float], list[float]] = ([], [])
+        #: Where GPUs are shared: at each timeseries sample, the shares of installed GPU, CPU and memory
+        #: allocated (NaN: CPU or memory is not declared on every node).
+        self.share_samples: list[tuple[float, float, float]] = []
 
     # Declared for type checkers; each is generated in __init__ from its record's declaration.
     submitted: dict[str, array[Any]]

@@ -229,7 +229,9 @@ def timeseries_table(col: Collector, installed_gpus: int | np.ndarray) -> Table:
     With jobs on the fabric also ``nic_utilization`` and ``uplink_utilization`` (every
     switch-to-switch link): each tier's traffic over its capacity at the sample, and
     ``core_utilization`` (a fat-tree's pod-to-core links) where a site has them; with
-    checkpoints of a size ``storage_utilization``: the sites' storage traffic over their bandwidth.
+    checkpoints of a size ``storage_utilization``: the sites' storage traffic over their bandwidth. Where GPUs
+    are shared, ``gpu_allocated`` (milli-GPU allocated over installed: shares count as their share),
+    ``cpu_allocated`` and ``memory_allocated`` (over installed; NaN where a node does not declare it).
     """
     s = col.columns("sample")
     columns = {
@@ -247,6 +249,9 @@ def timeseries_table(col: Collector, installed_gpus: int | np.ndarray) -> Table:
         core = net["core_utilization"].astype(float)
         if not np.isnan(core).all():
             columns["core_utilization"] = core
+    if len(col.share_samples) == s["time"].size and col.share_samples:
+        shared = np.array(col.share_samples, dtype=float)
+        columns["gpu_allocated"], columns["cpu_allocated"], columns["memory_allocated"] = shared.T
     storage = col.columns("storage_sample")
     if storage["time"].size == s["time"].size and storage["time"].size:
         columns["storage_utilization"] = storage["storage_utilization"].astype(float)

@@ -379,6 +379,11 @@ class TraceColumns(Strict):
     tenant: str | None = Field(None, description="tenant column (blank: the tenant `default`)")
     priority: str | None = Field(None, description="priority column (integers)")
     estimate: str | None = Field(None, description="declared run time column (for `sjf`)")
+    cpu: str | None = Field(None, description="CPU cores per job column (GPUs are then shared; 0 GPUs allowed)")
+    memory: str | None = Field(None, description="host memory per job column, bytes (GPUs are then shared)")
+    gpu_fraction: str | None = Field(
+        None, description="share of one GPU per job column, in (0, 1] (1: whole GPUs; below 1 needs 1 GPU)"
+    )
 
 
 SWF_OPTIONS = ("processors_per_gpu", "gpus_per_processor", "tenant_from")

@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 #: Fields read as numbers, and whether they must be whole numbers.
-_NUMERIC = {"submit_time": False, "gpus": True, "duration": False, "estimate": False, "priority": True}
+_NUMERIC = {"submit_time": False, "gpus": True, "duration": False, "estimate": False, "priority": True,
+            "cpu": False, "memory": False, "gpu_fraction": False}  # fmt: skip
+#: The columns of what a job asks of a node where GPUs are shared (cores, bytes, a share of one GPU).
+SHARING_COLUMNS = ("cpu", "memory", "gpu_fraction")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,12 @@ class TraceTable:
     """Each row's line in the file, indexed by ``rows`` (None: ``rows + 2``, a CSV file's)."""
     notes: tuple[str, ...] = ()
     """What reading the file dropped or assumed, for the run's and ``dcsim validate``'s notes."""
+    cpu: np.ndarray | None = None
+    """Cores per job (None: no ``cpu`` column)."""
+    memory: np.ndarray | None = None
+    """Host memory per job, bytes (None: no ``memory`` column)."""
+    gpu_fraction: np.ndarray | None = None
+    """The share of one GPU of each job, 1 for whole GPUs (None: no ``gpu_fraction`` column)."""
 
     def __len__(self) -> int:
         return int(self.submit_time.size)
@@ -69,6 +78,9 @@ class TraceTable:
         """The first ``n`` jobs."""
         cut = {f: getattr(self, f)[:n] for f in ("submit_time", "gpus", "duration", "estimate", "priority",
                                                  "job_class", "tenant", "rows")}  # fmt: skip
+        for f in SHARING_COLUMNS:
+            if getattr(self, f) is not None:
+                cut[f] = getattr(self, f)[:n]
         return replace(self, **cut)
 
     def class_mean(self) -> np.ndarray:
@@ -189,7 +201,11 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
 
     submit = numeric("submit_time", minimum=0) * factor
     n = submit.size
-    gpus = numeric("gpus", minimum=1, whole=True).astype(np.int64)
+    sharing = {f: numeric(f, minimum=0) for f in SHARING_COLUMNS if f in wanted}
+    cpu_only = "cpu" in sharing or "memory" in sharing  # a job of 0 GPUs asks for CPU or memory
+    gpus = numeric("gpus", minimum=0 if cpu_only else 1, whole=True).astype(np.int64)
+    if "gpu_fraction" in sharing:
+        _check_fractions(sharing["gpu_fraction"], gpus, path, wanted["gpu_fraction"])
     duration = numeric("duration", minimum=0, strict=True) * factor
     estimate = numeric("estimate", minimum=0, strict=True) * factor if "estimate" in wanted else duration
     priority = (
@@ -206,11 +222,22 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
         submit, gpus, duration, estimate, priority, job_class, tenant = (
             a[rows] for a in (submit, gpus, duration, estimate, priority, job_class, tenant)
         )
+        sharing = {f: a[rows] for f, a in sharing.items()}
     ids = raw.get("job_id")
     if ids is not None:
         _check_ids(ids, path, wanted["job_id"])
     return TraceTable(submit, gpus, duration, estimate, priority, job_class, class_names, tenant, tenant_names,
-                      rows, ids)  # fmt: skip
+                      rows, ids, **sharing)  # fmt: skip
+
+
+def _check_fractions(fraction: np.ndarray, gpus: np.ndarray, path: str, column: str) -> None:
+    """A share of a GPU is in (0, 1] and asks for one GPU (1 with any count: whole GPUs); else TraceError."""
+    bad = (fraction <= 0) | (fraction > 1) | ((fraction < 1) & (gpus != 1))
+    if bad.any():
+        row = int(bad.argmax())
+        why = "in (0, 1]" if not 0 < fraction[row] <= 1 else "1 (whole GPUs) for a job of more or fewer GPUs than 1"
+        raise TraceError(f"{path} line {row + 2}: column {column!r} (gpu_fraction) is {fraction[row]:g}; it must be "
+                         f"{why}")  # fmt: skip
 
 
 def _check_ids(ids: pa.Array, path: str, column: str) -> None:

@@ -253,6 +253,10 @@ def test_cpu_memory_and_gpu_shares_are_counted_as_allocated_and_priced() -> None
     gpu_capital = 2 * 2 * 2.0  # 2 GPUs x 2 h x the default 2 USD per GPU-hour
     assert c["capital_usd"] == pytest.approx(gpu_capital + c["cpu_usd"] + c["memory_usd"])
     assert r.jobs["gpu_fraction"].tolist() == [0.25] and r.jobs["cpu"].tolist() == [4.0]
+    ts = r.timeseries  # while the job runs (the first hour): 0.25 of 2 GPUs, 4 of 8 cores, 8 of 32 GiB
+    during = ts[ts["time_s"] < H]
+    assert set(during["gpu_allocated"]) == {0.125} and set(during["cpu_allocated"]) == {0.5}
+    assert set(during["memory_allocated"]) == {0.25} and set(ts[ts["time_s"] > H]["cpu_allocated"]) == {0.0}
 
 
 def test_fragmentation_is_the_time_weighted_mean_of_the_trackers_total(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,3 +316,31 @@ def test_quarter_shares_on_two_gpus_queue_as_m_m_8() -> None:
     mean, se = float(np.mean(waits)), float(np.std(waits, ddof=1) / math.sqrt(len(waits)))
     expected = erlang_c_wait(c, lam, mu)
     assert abs(mean - expected) < 3 * se + 1e-9, (mean, expected, se)
+
+
+# ------------------------------------------------------------------ traces
+def _trace(tmp_path: Any, rows: list[str]) -> dict[str, Any]:
+    (tmp_path / "t.csv").write_text("t,g,d,c,m,f\n" + "\n".join(rows) + "\n")
+    columns = {"submit_time": "t", "gpus": "g", "duration": "d", "cpu": "c", "memory": "m", "gpu_fraction": "f"}
+    data = scenario([], [{"gpus": 1, "cpu": 8, "memory": "64GiB"}, {"gpus": 0, "cpu": 8}])
+    data["workload"] = {"trace": {"path": "t.csv", "columns": columns}}
+    return data
+
+
+def test_a_trace_asks_for_cpu_memory_and_shares_in_its_own_columns(tmp_path: Any) -> None:
+    """Node 0: 1 GPU, 8 cores, 64 GiB; node 1: no GPU, 8 cores. Two 0.5 shares (2 cores each) run together
+    on node 0; a 0.5 share asking 8 cores waits for them (1 h); a CPU-only row of 8 cores goes to node 1."""
+    gib = 2**30
+    rows = [f"0,1,3600,2,{gib},0.5", f"10,1,3600,2,{gib},0.5", f"20,1,3600,8,{gib},0.5", "30,0,3600,8,0,1"]
+    r = run_data(_trace(tmp_path, rows), base_dir=str(tmp_path))
+    assert r.jobs["start_s"].tolist() == [0.0, 10.0, 3610.0, 30.0]
+    assert r.jobs["first_node"].tolist() == [0, 0, 0, 1]
+    assert r.jobs["gpu_fraction"].tolist() == [0.5, 0.5, 0.5, 1.0]
+
+
+def test_a_share_of_a_gpu_for_several_gpus_is_a_bad_trace_row(tmp_path: Any) -> None:
+    """A gpu_fraction below 1 on a row of 2 GPUs is refused, naming the file's line."""
+    from dcsim.core.errors import DcsimError
+
+    with pytest.raises(DcsimError, match=r"t.csv line 3: column 'f' \(gpu_fraction\) is 0.5"):
+        run_data(_trace(tmp_path, ["0,1,60,1,0,0.5", "1,2,60,1,0,0.5"]), base_dir=str(tmp_path))
