@@ -196,7 +196,15 @@ class DataCenterModel:
             arrival_windows(scenario) if events else None, self.sharing,
         )  # fmt: skip
         #: The cluster's fragmentation kept current where GPUs are shared (None: not measured).
-        self.fragmentation = self._track_fragmentation() if self.sharing else None
+        self.fragmentation = None
+        if self.sharing:
+            from dcsim.engine.sharing import class_shapes
+
+            shapes = class_shapes(scenario, self.topology, self.cluster.shares.type_names)  # type: ignore[attr-defined]
+            bind = getattr(self.dispatch.placement, "bind_shapes", None)
+            if callable(bind) and shapes:
+                bind(shapes)  # FGD scores placements against them
+            self.fragmentation = self._track_fragmentation(shapes)
         self.env.process(self._sampler())
         self.check_drained()
 
@@ -249,13 +257,11 @@ class DataCenterModel:
         rates = tuple(rel.pool_rates(p.id) if rel is not None else none for p in pools)
         return Fleet(price, energy, rates)
 
-    def _track_fragmentation(self) -> Any:
+    def _track_fragmentation(self, shapes: list[Any]) -> Any:
         """FGD's fragmentation of the shared cluster against the workload's shapes, recorded at each change."""
-        from dcsim.engine.sharing import class_shapes
         from dcsim.infra.fragmentation import FragmentationTracker
 
         shares = self.cluster.shares  # type: ignore[attr-defined]
-        shapes = class_shapes(self.scenario, self.topology, shares.type_names)
         if not shapes:
             return None
         try:

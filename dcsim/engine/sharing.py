@@ -237,7 +237,9 @@ def class_shapes(sc: Any, topology: Topology, type_names: Sequence[str]) -> list
 
     A class weighs its expected jobs (rate x horizon, at most its count; its count without a
     horizon; a batch its count); each of its GPU counts and shares by their probabilities. A
-    trace adds its own GPU counts as whole-GPU shapes, by how often they occur. Weights sum to 1.
+    trace adds its own requests, by how often each occurs. Weights sum to 1. Shapes keep CPU
+    and drop memory, as the FGD authors' typical pods do (``GetTypicalPods``): requests that
+    differ only in memory are one shape.
     """
     from dcsim.infra.fragmentation import Shape
     from dcsim.workload.spec import BatchArrival, PeriodicArrival
@@ -246,7 +248,7 @@ def class_shapes(sc: Any, topology: Topology, type_names: Sequence[str]) -> list
 
     def add(demand: Demand, weight: float, gpu_types: Any) -> None:
         kinds = None if gpu_types is None else frozenset(type_names.index(t) for t in gpu_types if t in type_names)
-        key = (demand, kinds)
+        key = (demand._replace(memory=0), kinds)
         weights[key] = weights.get(key, 0.0) + weight
 
     horizon = sc.horizon

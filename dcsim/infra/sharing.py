@@ -213,6 +213,7 @@ class IndexedShares(Shares):
                 free[b + i] = 0
                 self.whole_free[node] -= 1
                 blocked.append(i)
+        self.version[node] += 1
         self._changed(node)
 
 

@@ -18,7 +18,6 @@ from dcsim.core.spec import PositiveSeconds
 from dcsim.faults.spec import COMPONENTS, fabric_named
 from dcsim.infra.sites import series_problems
 from dcsim.infra.topology import Topology, build_topology
-from dcsim.policies.sharing import SHARING_RULES
 from dcsim.scenario.limits import check_limits
 from dcsim.scenario.schema import (
     BatchArrival,
@@ -115,9 +114,6 @@ def sharing_unbuilt(sc: Scenario) -> list[tuple[str, str]]:
     out = []
     if sc.workload.fill is not None:
         out.append(("workload.fill", "the fill experiment is not built yet; remove the block"))
-    elif sc.policies.placement.name in SHARING_RULES:
-        why = f"{sc.policies.placement.name!r} places requests on shared GPUs, which event runs do not model yet"
-        out.append(("policies.placement", f"{why}; use first_fit, best_fit or worst_fit"))
     return out
 
 

@@ -279,6 +279,15 @@ def test_fragmentation_is_the_time_weighted_mean_of_the_trackers_total(monkeypat
     assert r.summary["utilization"]["gpu_fragmentation"] == pytest.approx(0.375)
 
 
+def test_fragmentation_against_the_workloads_shapes_by_hand() -> None:
+    """One GPU, 3 h; shapes 0.75 and 0.5, half each (one job of each class). A 0.75 share runs 0-1 h: the
+    250 milli left hold neither shape, F = 250. A 0.5 share runs 1.5-2.5 h: the 500 left hold the 0.5 shape
+    only, F = 0.5 x 500 = 250. An idle GPU holds both: F = 0. Mean: (250 + 250) / (1000 x 3) = 1/6."""
+    jobs = [job("a", 0, gpu_fraction=0.75), job("b", 1.5 * H, gpu_fraction=0.5)]
+    r = run_data(scenario(jobs, [{"gpus": 1}], horizon="3h"))
+    assert r.summary["utilization"]["gpu_fragmentation"] == pytest.approx(1 / 6)
+
+
 def test_a_run_that_shares_is_deterministic() -> None:
     """Same scenario and seed: the same summary, byte for byte."""
     data = scenario(
