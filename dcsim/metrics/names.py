@@ -100,6 +100,13 @@ GEO_SERVICE_ROWS = (
     ("services.time_to_recover_slo_s", "time to recover the SLO after a site failure", "seconds"),
 )
 
+#: Rows shown where GPUs are shared (nodes or jobs with CPU, memory, shares of a GPU) only.
+SHARING_ROWS = (
+    ("utilization.gpu_fragmentation", "GPU fragmentation (FGD, of installed)", "share"),
+    ("utilization.cpu_allocated", "CPU utilization (allocated)", "share"),
+    ("utilization.memory_allocated", "memory utilization (allocated)", "share"),
+)
+
 #: Rows shown for a batch scheduler (``lp``) only.
 SCHEDULER_ROWS = (
     ("scheduler.epochs", "scheduling epochs (MILP)", "count"),
@@ -113,6 +120,8 @@ STATIC_NAMES: tuple[str, ...] = (
     "jobs.mean_wait_s", "jobs.p95_wait_s", "jobs.mean_wait_incl_queued_s", "jobs.mean_jct_s", "jobs.p95_jct_s",
     "jobs.mean_slowdown", "jobs.preemptions", "jobs.preempted_gpu_hours", "jobs.resizes", "jobs.mean_elastic_gpus",
     "utilization.gpu_allocated", "utilization.gpu_productive", "utilization.gpu_available",
+    "utilization.cpu_allocated", "utilization.memory_allocated", "utilization.gpu_fragmentation",
+    "cost.cpu_usd", "cost.memory_usd",
     "cost.total_usd", "cost.capital_usd", "cost.spare_capital_usd", "cost.energy_usd", "cost.energy_kwh",
     "cost.usd_per_productive_gpu_hour", "cost.usd_per_work_gpu_hour", "cost.carbon_kg",
     "cost.carbon_kg_per_productive_gpu_hour", "cost.unattributed_carbon_kg",

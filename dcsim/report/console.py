@@ -19,6 +19,7 @@ from dcsim.metrics.names import (
     GEO_SERVICE_ROWS,
     HEADLINE,
     SCHEDULER_ROWS,
+    SHARING_ROWS,
     SERVICE_ROWS,
     Metric,
     describe,
@@ -80,6 +81,9 @@ def summary_table(summary: dict[str, Any]) -> str:
         f"measured {format_duration(window.get('hours', 0) * 3600)}{after}"
     )
     rows = list(HEADLINE) + (list(SCHEDULER_ROWS) if "scheduler" in summary else [])
+    if "cpu_allocated" in summary.get("utilization", {}):
+        at = next(i for i, r in enumerate(rows) if r[0] == "utilization.gpu_available") + 1
+        rows[at:at] = SHARING_ROWS
     if "services" in summary:
         rows += SERVICE_ROWS
         if "requests_lost" in summary["services"]:  # a service with sites
