@@ -34,6 +34,9 @@ from dcsim.workload.spec import ChoiceCount
 
 Placement = list[tuple[int, int]]
 
+_CHUNK = 1024
+"""Shares of a GPU drawn at a time (one numpy call per chunk)."""
+
 
 def is_sharing_policy(cls: type) -> bool:
     """A placement class with ``choose`` and no ``place`` of its own: it places on per-GPU residuals only."""
@@ -84,7 +87,14 @@ def fraction_sampler(spec: Any) -> Callable[[np.random.Generator], int] | None:
     if len(values) == 1:
         only = int(values[0])
         return lambda rng: only
-    return lambda rng: int(values[rng.choice(len(values), p=p)])
+    drawn: list[int] = []
+
+    def draw(rng: np.random.Generator) -> int:  # drawn a chunk at a time (one numpy call per chunk)
+        if not drawn:
+            drawn.extend(reversed(values[rng.choice(len(values), _CHUNK, p=p)].tolist()))
+        return drawn.pop()
+
+    return draw
 
 
 class ClassDemand:

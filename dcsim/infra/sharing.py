@@ -101,13 +101,19 @@ class ShareIndex:
         return (max(free) if g else 0, s.whole_free[node], s.cpu_free[node], s.memory_free[node], idle)
 
     def update(self, node: int) -> None:
-        """Refresh ``node``'s entry and its ancestors' (after a change on it). O(log nodes)."""
+        """Refresh ``node``'s entry and its ancestors' (after a change on it).
+
+        O(log nodes); it stops at an ancestor whose entry does not change (those above it do not either).
+        """
         pool, i = self.where[node]
         tree = self.trees[pool]
         tree[i] = self.leaf(node)
         i //= 2
         while i:
-            tree[i] = _max(tree[2 * i], tree[2 * i + 1])
+            entry = _max(tree[2 * i], tree[2 * i + 1])
+            if tree[i] == entry:
+                return
+            tree[i] = entry
             i //= 2
 
     def first(self, pool: int, demand: Demand) -> int | None:
