@@ -74,7 +74,7 @@ class MaintenanceWindows:
             for job in sorted(hit.values(), key=lambda j: j.id):
                 job.lose("maintenance")
         self.rel.capacity_changed()
-        busy = [n for n in nodes if cluster.allocated(n)]
+        busy = [n for n in nodes if self._busy(n)]
         if busy:
             events = [self._draining.setdefault(n, env.event()) for n in busy]
             yield simpy.AllOf(env, events)
@@ -93,13 +93,18 @@ class MaintenanceWindows:
             self.rel.unblock(cls, u)
         self.rel.capacity_changed()
 
+    def _busy(self, node: int) -> bool:
+        """Jobs still hold the node: GPUs allocated (or, where GPUs are shared, any job, a CPU-only one too)."""
+        cluster = self.cluster
+        return bool(cluster.allocated(node)) or (not cluster.saturates and bool(self.rel.holders(node)))
+
     def released(self, placement: list[tuple[int, int]]) -> None:
         """A job left these nodes: wake maintenance waiting for a cordoned node to empty."""
         cluster = self.cluster
         for n, _ in placement:
             if n in cluster.cordoned:
                 self.rel.refresh(n)
-                if n in self._draining and cluster.allocated(n) == 0:
+                if n in self._draining and not self._busy(n):
                     self._draining.pop(n).succeed()
         self.rel.col.on_down(self.env.now, cluster.down_gpus)
 

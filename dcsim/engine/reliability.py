@@ -317,6 +317,8 @@ class Reliability:
         if down != cluster.down[node]:
             cluster.set_down(node, down)
             self.col.on_down(self.env.now, cluster.down_gpus - cluster.absent_gpus)
+        if not cluster.saturates:  # shared GPUs: no CPU-only job on a node out of service either
+            cluster.set_off(node, self.blocked[NODE][node] > 0 or node in cluster.cordoned)
 
     def block(self, cls: int, unit: int, failure: Failure | None, reason: str | None = None) -> None:
         """Take a unit and everything below it out of service; interrupt the jobs on it.

@@ -179,6 +179,9 @@ class IndexedShares(Shares):
         super().__init__(cpu, memory, gpus, kind, names)
         #: Blocked GPUs (out of service) of each node, as GPU indices on it.
         self.blocked: list[list[int]] = [[] for _ in gpus]
+        #: Nodes out of service as a whole (failed, absent, cordoned): the CPU, memory and milli-GPU of their
+        #: partly used GPUs held back from their free (wholly free GPUs there are blocked instead).
+        self.off: dict[int, tuple[int, int, dict[int, int]]] = {}
         self.index = ShareIndex(self, [p.nodes for p in pools])
         #: Called with a node after every change on it (the fragmentation tracker's update), or None.
         self.changed: Any = None
@@ -189,8 +192,37 @@ class IndexedShares(Shares):
         self._changed(node)
 
     def release(self, node: int, demand: Demand, gpus: Sequence[int]) -> None:
-        """As :meth:`Shares.release`, keeping the index."""
+        """As :meth:`Shares.release`, keeping the index (what a node out of service frees stays held back)."""
+        off = node in self.off
+        if off:
+            self.set_off(node, False)
         super().release(node, demand, gpus)
+        if off:
+            self.set_off(node, True)
+        self._changed(node)
+
+    def set_off(self, node: int, off: bool) -> None:
+        """Hold back a node's free CPU, memory and partly used GPUs' milli-GPU (``off``), or give them back.
+
+        Nothing is placed on a node out of service: its wholly free GPUs are blocked
+        (:meth:`set_blocked`), and this keeps CPU-only jobs and shares off the rest.
+        """
+        if off == (node in self.off):
+            return
+        free, b = self.gpu_free, self.base[node]
+        if off:
+            kept = {i: free[b + i] for i in range(self.gpus[node]) if 0 < free[b + i] < WHOLE}
+            self.off[node] = (self.cpu_free[node], self.memory_free[node], kept)
+            self.cpu_free[node] = self.memory_free[node] = 0
+            for i in kept:
+                free[b + i] = 0
+        else:
+            cpu, memory, kept = self.off.pop(node)
+            self.cpu_free[node] += cpu
+            self.memory_free[node] += memory
+            for i, milli in kept.items():
+                free[b + i] += milli
+        self.version[node] += 1
         self._changed(node)
 
     def _changed(self, node: int) -> None:
@@ -289,6 +321,10 @@ class SharedCluster(Cluster):
         """Put ``gpus`` GPUs of ``node`` out of service, in the cluster and in the shares."""
         super().set_down(node, gpus)
         self.shares.set_blocked(node, self.down[node])
+
+    def set_off(self, node: int, off: bool) -> None:
+        """The node as a whole is out of service (failed, absent, cordoned) or back: see :meth:`IndexedShares.set_off`."""
+        self.shares.set_off(node, off)
 
     # ------------------------------------------------------------------ queries
     def gpu_holders(self, node: int, rank: int, holders: Sequence[Any]) -> list[Any]:

@@ -19,6 +19,9 @@ def sharing_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
         return []
     problems: list[tuple[str, str]] = []
     pools = topology.pools
+    if topology.n_gpus == 0:
+        problems.append(("datacenter", "no node has a GPU (every node has gpus: 0); give some nodes GPUs, e.g. "
+                         "gpus: 8 (GPU utilization and capital are per installed GPU)"))  # fmt: skip
     for i, cls in enumerate(sc.workload.jobs):
         path = f"workload.jobs.{i}"
         mine = [pools[p] for p in class_pools(topology, cls)]

@@ -51,7 +51,12 @@ def scenario(jobs: list[dict[str, Any]], groups: list[dict[str, Any]], **top: An
 
 def starts(jobs: list[dict[str, Any]], groups: list[dict[str, Any]], **top: Any) -> dict[str, tuple[float, int]]:
     """Each job's (start time, first node), by class name."""
-    j = run_data(scenario(jobs, groups, **top)).jobs
+    return starts_of(scenario(jobs, groups, **top))
+
+
+def starts_of(data: dict[str, Any]) -> dict[str, tuple[float, int]]:
+    """Each job's (start time, first node) in a run of ``data``, by class name."""
+    j = run_data(data).jobs
     return {
         str(c): (s, n)
         for c, s, n in zip(j["job_class"].tolist(), j["start_s"].tolist(), j["first_node"].tolist(), strict=True)
@@ -155,6 +160,20 @@ def test_a_node_failure_loses_cpu_only_jobs_there() -> None:
     assert r.jobs["interruptions"].tolist() == [1]
 
 
+def test_maintenance_waits_for_cpu_only_jobs_and_places_none_on_the_drained_node() -> None:
+    """Two CPU-only nodes of 8 cores. X (4 cores, 2 h) runs on node 0; node 0's window opens at 30 min (drain:
+    wait, 1 h down). Y (4 cores, 4 h) at 40 min goes to node 1, not to the cordoned node's 4 free cores. The
+    window waits for X's end (2 h) and keeps node 0 down to 3 h: Z (8 cores) at 2.5 h finds node 1 half
+    full and node 0 down, and starts at 3 h on node 0. Nothing is evicted."""
+    jobs = [job("x", 0, gpus=0, cpu=4, duration="2h"), job("y", 2400, gpus=0, cpu=4, duration="4h"),
+            job("z", 9000, gpus=0, cpu=8)]  # fmt: skip
+    data = scenario(jobs, [{"gpus": 0, "cpu": 8, "nodes": 2}, {"gpus": 1, "cpu": 0}], horizon="5h",
+                    maintenance=[{"start": "30m", "duration": "1h", "scope": "node", "units": [0]}])  # fmt: skip
+    assert starts_of(data) == {"x": (0.0, 0), "y": (2400.0, 1), "z": (3 * H, 0)}
+    r = run_data(data)
+    assert r.jobs["interruptions"].tolist() == [0, 0, 0] and r.jobs["evictions"].tolist() == [0, 0, 0]
+
+
 # ------------------------------------------------------------------ conservation and the index
 def _cluster(nodes: list[tuple[int, int, int]]) -> SharedCluster:
     """A shared cluster of one rack per node: (GPUs, cores, GB)."""
@@ -184,15 +203,18 @@ def _check(cluster: SharedCluster) -> None:
         assert len(s.blocked[n]) == cluster.down[n]
         pool, leaf = s.index.where[n]
         assert s.index.trees[pool][leaf] == s.index.leaf(n)
-    assert s.gpu_used == sum(WHOLE - r for r in s.gpu_free) - WHOLE * sum(len(b) for b in s.blocked)
+    withheld = sum(m for _, _, kept in s.off.values() for m in kept.values())
+    assert s.gpu_used == sum(WHOLE - r for r in s.gpu_free) - WHOLE * sum(len(b) for b in s.blocked) - withheld
+    assert s.cpu_used == sum(s.cpu) - sum(s.cpu_free) - sum(c for c, _, _ in s.off.values())
     assert cluster.busy_gpus == sum(g - f - d for g, f, d in zip(s.gpus, cluster.free, cluster.down, strict=True))
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(_DEMANDS, st.booleans(), st.integers(0, 2), st.integers(0, 3)), min_size=1, max_size=40))
+@given(st.lists(st.tuples(_DEMANDS, st.booleans(), st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=40))
 def test_random_allocations_and_releases_conserve_every_resource_and_return_to_the_start(ops: list) -> None:
-    """Take (first or worst fit), give back a random holder, or set GPUs down: no GPU ever holds more than
-    1000 milli, no node more CPU or memory than it has; releasing everything restores the start exactly."""
+    """Take (first or worst fit), give back a random holder, set GPUs down or take node 1 out of service:
+    no GPU ever holds more than 1000 milli, no node more CPU or memory than it has, nothing is placed on a
+    node out of service; releasing everything restores the start exactly."""
     cluster = _cluster([(4, 16, 64), (2, 8, 32), (0, 32, 128)])
     shares = cluster.shares
     start = [shares.state(n) for n in range(len(shares))]
@@ -202,15 +224,22 @@ def test_random_allocations_and_releases_conserve_every_resource_and_return_to_t
     for demand, worst, action, down in ops:
         if action == 0 or not held:
             found = rules[worst].choose(demand, shares, nodes)
+            assert found is None or found[0] not in shares.off
             if found is not None:
                 slots = ((found[0], demand, found[1]),)
                 cluster.take(slots)
                 held.append(slots)
         elif action == 1:
             cluster.give(held.pop(down % len(held)))
-        else:  # GPUs of node 0 out of service, as many as are idle allow
+        elif action == 2:  # GPUs of node 0 out of service, as many as are idle allow
             cluster.set_down(0, min(down, cluster.free[0] + cluster.down[0]))
+        else:  # node 1 out of service (its idle GPUs down first, as the engine does) or back
+            off = 1 not in shares.off
+            cluster.set_down(1, cluster.free[1] + cluster.down[1] if off else 0)
+            cluster.set_off(1, off)
         _check(cluster)
+    cluster.set_off(1, False)
+    cluster.set_down(1, 0)
     cluster.set_down(0, 0)
     while held:
         cluster.give(held.pop())
@@ -318,7 +347,7 @@ def test_quarter_shares_on_two_gpus_queue_as_m_m_8() -> None:
     lam, mu, c = 5.6, 1.0, 8
     data = scenario(
         [{"name": "q", "arrival": {"process": "poisson", "rate": f"{lam}/h"}, "gpus": 1, "gpu_fraction": 0.25,
-          "duration": {"dist": "exponential", "mean": "1h"}}], [{"gpus": 2}], horizon="2000h", warmup="50h",
+          "duration": {"dist": "exponential", "mean": "1h"}}], [{"gpus": 2}], horizon="1000h", warmup="50h",
     )  # fmt: skip
     data["policies"]["scheduler"] = "fifo"
     waits = [run_data(data, seed=s).summary["jobs"]["mean_wait_s"] / H for s in range(6)]
