@@ -323,7 +323,7 @@ class SharedCluster(Cluster):
         self.shares.set_blocked(node, self.down[node])
 
     def set_off(self, node: int, off: bool) -> None:
-        """The node as a whole is out of service (failed, absent, cordoned) or back: see :meth:`IndexedShares.set_off`."""
+        """The node as a whole is out of service (failed, absent, cordoned) or back (:meth:`IndexedShares.set_off`)."""
         self.shares.set_off(node, off)
 
     # ------------------------------------------------------------------ queries
