@@ -343,14 +343,14 @@ def erlang_c_wait(c: int, lam: float, mu: float) -> float:
 def test_quarter_shares_on_two_gpus_queue_as_m_m_8() -> None:
     """Every job asks 0.25 of a GPU: 2 GPUs serve 8 at once. Poisson arrivals at 5.6/h, exponential 1 h
     run times: M/M/8 at load 0.7, whose mean wait (Erlang C) the runs' mean matches within 3 standard errors
-    over 6 replications (as whole GPUs, c = 2, the queue would grow without bound)."""
+    over 12 replications of 1,000 h (as whole GPUs, c = 2, the queue would grow without bound)."""
     lam, mu, c = 5.6, 1.0, 8
     data = scenario(
         [{"name": "q", "arrival": {"process": "poisson", "rate": f"{lam}/h"}, "gpus": 1, "gpu_fraction": 0.25,
           "duration": {"dist": "exponential", "mean": "1h"}}], [{"gpus": 2}], horizon="1000h", warmup="50h",
     )  # fmt: skip
     data["policies"]["scheduler"] = "fifo"
-    waits = [run_data(data, seed=s).summary["jobs"]["mean_wait_s"] / H for s in range(6)]
+    waits = [run_data(data, seed=s).summary["jobs"]["mean_wait_s"] / H for s in range(12)]
     mean, se = float(np.mean(waits)), float(np.std(waits, ddof=1) / math.sqrt(len(waits)))
     expected = erlang_c_wait(c, lam, mu)
     assert abs(mean - expected) < 3 * se + 1e-9, (mean, expected, se)
