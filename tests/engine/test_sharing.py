@@ -382,3 +382,40 @@ def test_a_share_of_a_gpu_for_several_gpus_is_a_bad_trace_row(tmp_path: Any) -> 
 
     with pytest.raises(DcsimError, match=r"t.csv line 3: column 'f' \(gpu_fraction\) is 0.5"):
         run_data(_trace(tmp_path, ["0,1,60,1,0,0.5", "1,2,60,1,0,0.5"]), base_dir=str(tmp_path))
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    ("change", "where", "words"),
+    [
+        ({"cpu": 200}, "workload.jobs.0", "a job of 1 GPU asks for 200 cores, more than any node of its pools"),
+        ({"memory": "1TB"}, "workload.jobs.0", "more than any node of its pools holds"),
+        ({"gpus": 2, "gpu_fraction": 0.5}, "workload.jobs.0", "`gpu_fraction` is a share of one GPU: it needs gpus: 1"),
+        ({"gpus": 0}, "workload.jobs.0", "a CPU-only job (gpus: 0) asks for `cpu` or `memory`"),
+    ],
+)
+def test_a_request_no_node_can_hold_is_refused_naming_the_field(change: dict, where: str, words: str) -> None:
+    """Node: 2 GPUs, 16 cores, 64 GB; the class's change makes it impossible (one problem, its field named)."""
+    from dcsim.core.errors import ScenarioError
+
+    data = scenario([job("a", 0, **change)], [{"gpus": 2, "cpu": 16, "memory": "64GB"}])
+    with pytest.raises(ScenarioError) as err:
+        build(data)
+    assert err.value.problems == [(where, err.value.problems[0][1])] and words in err.value.problems[0][1]
+
+
+def test_cpu_asked_of_nodes_that_declare_none_exits_2_with_one_message(tmp_path: Any) -> None:
+    """Through the CLI: exit 2, one problem naming the field and the fix, no traceback."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario([job("a", 0, cpu=4)], [{"gpus": 2}])))
+    out = subprocess.run([sys.executable, "-m", "dcsim", "validate", str(path)], capture_output=True, text=True)
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if line.startswith("  ")]
+    assert lines == ["  workload.jobs.0.cpu: the class asks for cpu but no node of its pools declares `cpu` (cores); "
+                     "give those nodes one (e.g. cpu: 96) or drop it"]  # fmt: skip
+    assert "Traceback" not in out.stderr and "pydantic" not in out.stderr
