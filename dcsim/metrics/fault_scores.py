@@ -16,7 +16,18 @@ import numpy as np
 from dcsim.core.table import Table
 from dcsim.faults.spec import COMPONENTS
 from dcsim.metrics.elastic_scores import held_gpus
-from dcsim.metrics.window import Window, _known, _mean, _number, _or, _p95, busy_gpu_seconds, overlap, step_integral  # noqa: F401  (re-exported)
+from dcsim.metrics.window import (  # noqa: F401  (re-exported)
+    Window,
+    _known,
+    _mean,
+    _number,
+    _or,
+    _p95,
+    busy_gpu_seconds,
+    job_gpus,
+    overlap,
+    step_integral,
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,7 @@ def overhead_waste(jobs: Table, data: FaultData, elastic: Table | None) -> np.nd
     o = data.overhead
     ids, start, end = o["job_id"], o["start_s"], o["end_s"]
     if elastic is None:
-        return (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * jobs["gpus"][ids]
+        return (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * job_gpus(jobs)[ids]
     restart = held_gpus(elastic, jobs, ids, start, np.minimum(start + o["restart_s"], end))
     lost = held_gpus(elastic, jobs, ids, np.maximum(end - o["lost_s"], start), end)
     mean = held_gpus(elastic, jobs, ids, start, end)
@@ -59,7 +70,7 @@ def interruption_gpu_s(jobs: Table, it: Table, elastic: Table | None) -> np.ndar
     """
     ids, at = it["job_id"], it["time_s"]
     if elastic is None:
-        return (it["lost_s"] + it["restart_s"]) * jobs["gpus"][ids]
+        return (it["lost_s"] + it["restart_s"]) * job_gpus(jobs)[ids]
     lost = held_gpus(elastic, jobs, ids, at - it["lost_s"], at)
     return it["lost_s"] * lost + it["restart_s"] * held_gpus(elastic, jobs, ids, at, at)
 

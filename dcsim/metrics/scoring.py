@@ -35,6 +35,7 @@ from dcsim.metrics.window import (
     _p95,
     binned_gpu_seconds,
     busy_gpu_seconds,
+    job_gpus,
     overlap,
 )
 
@@ -117,11 +118,11 @@ def work_gpu_seconds(
     if runs is not None:
         ids = runs["job_id"]
         end = np.where(np.isnan(runs["end_s"]), window.end, runs["end_s"])
-        seconds = overlap(runs["start_s"], end, window) * jobs["gpus"][ids] * net[ids]
+        seconds = overlap(runs["start_s"], end, window) * job_gpus(jobs)[ids] * net[ids]
         work = float((seconds * rates[codes[ids], runs["pool"]]).sum())
     else:
         ids = np.flatnonzero(jobs["pool"] >= 0)
-        seconds = overlap(jobs["start_s"][ids], _or(jobs["finish_s"][ids], window.end), window) * jobs["gpus"][ids]
+        seconds = overlap(jobs["start_s"][ids], _or(jobs["finish_s"][ids], window.end), window) * job_gpus(jobs)[ids]
         seconds = seconds * net[ids]
         work = float((seconds * rates[codes[ids], jobs["pool"][ids]]).sum())
     o = faults.overhead if faults is not None else None
@@ -129,7 +130,7 @@ def work_gpu_seconds(
         span = o["end_s"] - o["start_s"]
         share = np.divide(overlap(o["start_s"], o["end_s"], window), span, out=np.zeros_like(span), where=span > 0)
         ids = o["job_id"]
-        waste = (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * share * jobs["gpus"][ids] * net[ids]
+        waste = (o["restart_s"] + o["checkpoint_s"] + o["lost_s"]) * share * job_gpus(jobs)[ids] * net[ids]
         work -= float((waste * rates[codes[ids], overhead_pools(jobs, faults)]).sum())
     return max(work, 0.0)
 
@@ -281,10 +282,10 @@ def job_spans(jobs: Table, window: Window, runs: Table | None, elastic: Table | 
     codes = jobs.coded("job_class").codes
     if runs is not None and len(runs):
         ids = runs["job_id"]
-        out = runs["start_s"], runs["end_s"], jobs["gpus"][ids], runs["pool"], codes[ids]
+        out = runs["start_s"], runs["end_s"], job_gpus(jobs)[ids], runs["pool"], codes[ids]
     else:
         ran = jobs["pool"] >= 0
-        out = jobs["start_s"][ran], jobs["finish_s"][ran], jobs["gpus"][ran], jobs["pool"][ran], codes[ran]
+        out = jobs["start_s"][ran], jobs["finish_s"][ran], job_gpus(jobs)[ran], jobs["pool"][ran], codes[ran]
     if elastic is None:
         return out
     return tuple(np.concatenate(pair) for pair in zip(out, extra_spans(elastic, jobs), strict=True))

@@ -51,8 +51,12 @@ def busy_gpu_seconds(jobs: Table, window: Window, n_pools: int, runs: Table | No
 
     A share of a GPU (the jobs table's ``gpu_fraction``, where GPUs are shared) counts as that share.
     """
-    gpus = jobs["gpus"] * jobs["gpu_fraction"] if "gpu_fraction" in jobs else jobs["gpus"]
-    return held_seconds(jobs, window, n_pools, gpus, runs)
+    return held_seconds(jobs, window, n_pools, job_gpus(jobs), runs)
+
+
+def job_gpus(jobs: Table) -> np.ndarray:
+    """Each job's GPUs as GPU-time counts them: a share of a GPU (``gpu_fraction``, GPUs shared) as its share."""
+    return jobs["gpus"] * jobs["gpu_fraction"] if "gpu_fraction" in jobs else jobs["gpus"]
 
 
 def held_seconds(

@@ -152,12 +152,15 @@ def test_a_failing_gpu_loses_every_share_on_it_and_only_those() -> None:
     assert sorted(model.running_jobs) == [2, 3]
 
 
-def test_a_node_failure_loses_cpu_only_jobs_there() -> None:
-    """A CPU-only job on node 0 of rack 0 is lost when the node fails at 30 min (a timed event)."""
-    data = scenario([job("c", 0, gpus=0, cpu=2)], [{"gpus": 1, "cpu": 4}], horizon="2h",
+def test_a_node_failure_loses_cpu_only_jobs_and_shares_there_counting_a_share_as_its_part() -> None:
+    """A CPU-only job and a 0.5 share on node 0 are lost when it fails at 30 min (a timed event): the share
+    lost 0.5 GPU x 0.5 h = 0.25 GPU-hours (the CPU-only job none)."""
+    jobs = [job("c", 0, gpus=0, cpu=2), job("s", 0, gpu_fraction=0.5)]
+    data = scenario(jobs, [{"gpus": 1, "cpu": 4}], horizon="2h",
                     events=[{"at": "30m", "fail": {"site": "dc1", "rack": 0, "node": 0}}])  # fmt: skip
     r = run_data(data)
-    assert r.jobs["interruptions"].tolist() == [1]
+    assert r.jobs["interruptions"].tolist() == [1, 1]
+    assert r.summary["faults"]["lost_gpu_hours"] == pytest.approx(0.25)
 
 
 def test_maintenance_waits_for_cpu_only_jobs_and_places_none_on_the_drained_node() -> None:
