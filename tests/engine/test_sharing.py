@@ -422,3 +422,41 @@ def test_cpu_asked_of_nodes_that_declare_none_exits_2_with_one_message(tmp_path:
     assert lines == ["  workload.jobs.0.cpu: the class asks for cpu but no node of its pools declares `cpu` (cores); "
                      "give those nodes one (e.g. cpu: 96) or drop it"]  # fmt: skip
     assert "Traceback" not in out.stderr and "pydantic" not in out.stderr
+
+
+# ------------------------------------------------------------------ every rule in an event run
+@pytest.mark.parametrize(
+    "rule", ["first_fit", "worst_fit", "best_fit", "random", "dot_product", "gpu_clustering", "gpu_packing", "fgd",
+             "rack_pack", "spread"],
+)  # fmt: skip
+def test_every_placement_rule_places_shares_within_capacity(rule: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shares, whole GPUs over one and two nodes and CPU-only jobs under each rule: every check of the
+    shared cluster holds after every start and end, every job completes, and the cluster ends as it began."""
+    seen: list[int] = []
+    take, give = SharedCluster.take, SharedCluster.give
+
+    def checked(method: Any) -> Any:
+        def run(self: SharedCluster, slots: Any) -> None:
+            method(self, slots)
+            _check(self)
+            seen.append(1)
+
+        return run
+
+    monkeypatch.setattr(SharedCluster, "take", checked(take))
+    monkeypatch.setattr(SharedCluster, "give", checked(give))
+    poisson = {"process": "poisson", "rate": "20/h"}
+    jobs = [
+        {"name": "s", "arrival": poisson, "count": 30, "gpus": 1, "cpu": 2, "memory": "8GB",
+         "gpu_fraction": {"values": [0.25, 0.5, 0.75]}, "duration": {"dist": "exponential", "mean": "1h"}},
+        {"name": "w", "arrival": poisson, "count": 10, "gpus": {"values": [1, 4, 6]}, "cpu": 4, "memory": "16GB",
+         "duration": {"dist": "exponential", "mean": "1h"}},
+        {"name": "c", "arrival": poisson, "count": 10, "gpus": 0, "cpu": 4, "duration": "30m"},
+    ]  # fmt: skip
+    data = scenario(jobs, [{"gpus": 4, "cpu": 16, "memory": "64GB", "nodes": 2}, {"gpus": 0, "cpu": 8}])
+    data["policies"]["placement"] = rule
+    model = DataCenterModel(build(data))
+    start = [model.cluster.shares.state(n) for n in range(3)]
+    model.run()
+    assert len(model.collector.columns("job_finished")["job_id"]) == 50 and len(seen) == 100
+    assert [model.cluster.shares.state(n) for n in range(3)] == start
