@@ -19,7 +19,6 @@ from dcsim.core.sim import Simulation
 from dcsim.engine.dispatch import Dispatcher
 from dcsim.engine.events import later_racks, with_later_racks
 from dcsim.engine.runs import Runs
-from dcsim.engine.sharing import uses_sharing
 from dcsim.engine.sources import Sources
 from dcsim.faults.spec import fabric_named
 from dcsim.infra.cluster import Cluster
@@ -32,6 +31,7 @@ from dcsim.policies.scheduling import KeyOrder
 from dcsim.scenario.events import arrival_windows
 from dcsim.views import Fleet, network_view
 from dcsim.workload.jobs import Job
+from dcsim.workload.sharing import uses_sharing
 
 ProgressHook = Callable[["DataCenterModel"], None]
 

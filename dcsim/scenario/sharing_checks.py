@@ -12,8 +12,8 @@ _SHARED = "GPUs are shared here (nodes declare cpu or memory or have gpus: 0, or
 
 def sharing_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
     """Every problem of a scenario that shares GPUs (see :func:`dcsim.engine.sharing.uses_sharing`)."""
-    from dcsim.engine.sharing import uses_sharing
     from dcsim.workload.routes import class_pools
+    from dcsim.workload.sharing import uses_sharing
 
     if not uses_sharing(sc):
         return []
