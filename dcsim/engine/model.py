@@ -264,10 +264,7 @@ class DataCenterModel:
         shares = self.cluster.shares  # type: ignore[attr-defined]
         if not shapes:
             return None
-        try:
-            tracker = FragmentationTracker(shares, shapes)
-        except NotImplementedError:  # the fragmentation model is not built yet
-            return None
+        tracker = FragmentationTracker(shares, shapes)
         times, values = self.collector.fragmentation
         env = self.env
         times.append(0.0)
