@@ -346,13 +346,12 @@ def test_fgd_choice_has_the_least_fragmentation_change(
     assert node == min(n for d, n in every if cost(d) == pytest.approx(least))
 
 
-def test_event_runs_refuse_a_sharing_rule_until_the_engine_models_sharing() -> None:
-    """`placement: fgd` in an event-driven scenario is refused, naming the field and the rules that work.
-
-    (The engine's GPU-sharing part removes this refusal when event runs call ``choose``.)
-    """
+def test_event_runs_place_by_a_sharing_rule() -> None:
+    """`placement: fgd` in an event-driven scenario is accepted and makes the run share GPUs (the engine
+    calls ``choose``; tests/engine/test_sharing.py runs every rule)."""
     from dcsim.scenario.checks import sharing_unbuilt
     from dcsim.scenario.schema import Scenario
+    from dcsim.workload.sharing import uses_sharing
 
     job = {"name": "a", "arrival": {"process": "poisson", "rate": "1/h"}, "gpus": 1,
            "duration": {"dist": "exponential", "mean": "1h"}}  # fmt: skip
@@ -363,6 +362,5 @@ def test_event_runs_refuse_a_sharing_rule_until_the_engine_models_sharing() -> N
             "datacenter": {"sites": [{"name": "dc1", "racks": 1, "nodes_per_rack": 2, "node": {"gpus": 8}}]},
         })  # fmt: skip
 
-    [(where, why)] = sharing_unbuilt(scenario("fgd"))
-    assert where == "policies.placement" and "'fgd'" in why and "best_fit" in why
-    assert sharing_unbuilt(scenario("best_fit")) == []
+    assert sharing_unbuilt(scenario("fgd")) == [] and uses_sharing(scenario("fgd"))
+    assert sharing_unbuilt(scenario("best_fit")) == [] and not uses_sharing(scenario("best_fit"))
