@@ -68,6 +68,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.file, args.overrides)
     topo = build_topology(scenario.datacenter)
+    if scenario.workload.fill is not None:  # no jobs, no time: say what the fill does
+        from dcsim.engine.fill import describe_fill
+
+        print(f"{args.file}: valid. {describe_fill(scenario)}.")
+        return 0
     report = _check_load(scenario, args, topo)
     print(
         f"{args.file}: valid. {topo.n_gpus:,} GPUs on {topo.n_nodes:,} nodes in {len(topo.rack_nodes):,} racks; "
@@ -327,6 +332,14 @@ def _sweep(args: argparse.Namespace, interrupts: Any) -> int:
                   "same command to go on from there", file=sys.stderr)  # fmt: skip
         return 130
     failed = int((runs["error"] != "").sum())
+    if base.workload.fill is not None:  # the FGD study's figure, and its metrics in the table
+        from dcsim.metrics.names import FILL_ROWS
+        from dcsim.report.fill_plots import plot_fill_sweep
+
+        metrics = metrics or [name for name, _, _ in FILL_ROWS]
+        drawn = plot_fill_sweep(out, runs, [a.path for a in axes])
+        if drawn is not None:
+            print(f"allocation rate against arrived workload: {drawn}", file=sys.stderr)
     print(f"{base.name}: mean ± 95 % confidence half-width over {replications} seed(s)\n")
     print(sweep_table([a.path for a in axes], sweep.point_estimates(runs, stats, axes), metrics))
     print(f"\nruns: {os.path.join(out, 'runs.parquet')} (and .csv); statistics per point: "

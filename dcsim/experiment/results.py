@@ -17,7 +17,7 @@ from dcsim.experiment.run import WRITTEN, RunResult, run_id, summary_json
 
 PLOTS = (
     "utilization.png", "wait_cdf.png", "failures.png", "lost_by_cause.png", "link_utilization.png",
-    "busiest_links.png", "service_latency.png", "autoscaling.png", "sites.png",
+    "busiest_links.png", "service_latency.png", "autoscaling.png", "sites.png", "fill.png",
 )  # fmt: skip
 """The plots ``--plots`` may write into a run directory."""
 

@@ -79,6 +79,7 @@ WRITTEN = (
     "wan_transfers",
     "sites",
     "tenants",
+    "fill",
 )
 
 
@@ -186,6 +187,8 @@ def data_files(scenario: Scenario) -> dict[str, str]:
     paths = []
     if scenario.workload.trace is not None:
         paths.append(scenario.workload.trace.path)
+    if scenario.workload.fill is not None and scenario.workload.fill.trace is not None:
+        paths.append(scenario.workload.fill.trace.path)
     if scenario.failures is not None and scenario.failures.trace is not None:
         paths.append(scenario.failures.trace.path)
     for cls in scenario.workload.jobs:
@@ -263,6 +266,10 @@ def simulate(
     Returns:
         The summary, the jobs table and the timeseries.
     """
+    if scenario.workload.fill is not None:  # the FGD study's experiment: arrivals only, no engine
+        from dcsim.experiment.fill_run import simulate_fill
+
+        return simulate_fill(scenario, seed, overrides)  # type: ignore[no-any-return]
     t0 = time.perf_counter()
     files = data_files(scenario)  # as the model reads them, just below
     model = DataCenterModel(scenario, seed, progress=progress)

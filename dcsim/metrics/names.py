@@ -114,6 +114,25 @@ SCHEDULER_ROWS = (
     ("scheduler.unplaced", "  jobs chosen that did not fit", "count"),
 )
 
+#: Rows shown for a fill experiment (``workload.fill``): what its summary holds instead of jobs and costs.
+FILL_ROWS = (
+    ("fill.pods_arrived", "pods arrived", "count"),
+    ("fill.pods_placed", "  placed", "count"),
+    ("fill.pods_failed", "  failed (no node had room)", "count"),
+    ("fill.arrived_share", "GPU requests arrived / GPU capacity", "share"),
+    ("fill.allocation_rate_at_100", "GPU allocation rate at 100 % arrived", "share"),
+    ("fill.allocation_rate", "GPU allocation rate at the end", "share"),
+    ("fill.unallocated_gpus", "GPUs unallocated at the end", "number"),
+    ("fill.gpu_fragmentation_at_0", "GPU fragmentation of the empty cluster", "share"),
+    ("fill.gpu_fragmentation_at_100", "GPU fragmentation at 100 % arrived", "share"),
+    ("utilization.gpu_fragmentation", "GPU fragmentation at the end", "share"),
+    ("fill.failed_gpu_share", "GPU requests of failed pods / GPU capacity", "share"),
+    ("utilization.cpu_allocated", "CPU allocated at the end", "share"),
+    ("utilization.memory_allocated", "memory allocated at the end", "share"),
+)
+FILL_FAMILY = "fill.allocation_rate_by_arrived"
+"""``fill.allocation_rate_by_arrived.<percent>``: the allocation rate once that share of GPU capacity had arrived."""
+
 #: Every scalar metric of a run summary whose name does not depend on the scenario (flattened).
 STATIC_NAMES: tuple[str, ...] = (
     "jobs.submitted", "jobs.started", "jobs.completed", "jobs.failed", "jobs.running_at_end", "jobs.queued_at_end",
@@ -147,6 +166,7 @@ STATIC_NAMES: tuple[str, ...] = (
     *(f"jobs.preemptions_by_reason.{r}" for r in PREEMPT_REASONS),
     *(f"jobs.preempted_gpu_hours_by_reason.{r}" for r in PREEMPT_REASONS),
     "tenants.jain_index", "tenants.borrowed_gpu_hours",
+    *(name for name, _, _ in FILL_ROWS),
 )  # fmt: skip
 
 #: A tenant's own figures (``tenants.<tenant>.*``), with a ``tenants`` block.
@@ -266,6 +286,8 @@ def _family_match(name: str) -> bool:
     if len(parts) == 6 and parts[:2] == ["services", "by_service"] and parts[3] in ("by_site", "by_origin"):
         fields = SITE_FIELDS if parts[3] == "by_site" else ORIGIN_FIELDS
         return bool(parts[2]) and bool(parts[4]) and parts[5] in fields
+    if len(parts) == 3 and ".".join(parts[:2]) == FILL_FAMILY:
+        return parts[2].isdigit()
     return len(parts) == 3 and parts[:2] == ["scheduler", "by_level"] and parts[2] in _CHOICES["<level>"]
 
 
@@ -396,14 +418,17 @@ def _words(name: str) -> str:
 
 def describe(name: str) -> Metric:
     """Words, print kind and physical bounds of a metric (from the run summary table where it has a row)."""
-    rows = {n: (label, kind) for n, label, kind in (*HEADLINE, *SCHEDULER_ROWS, *SERVICE_ROWS, *GEO_SERVICE_ROWS)}
+    rows = {n: (label, kind) for n, label, kind in (*HEADLINE, *SCHEDULER_ROWS, *SERVICE_ROWS, *GEO_SERVICE_ROWS,
+                                                    *FILL_ROWS)}  # fmt: skip
+    if name.startswith(FILL_FAMILY + ".") and name.rsplit(".", 1)[-1].isdigit():
+        rows[name] = (f"GPU allocation rate at {name.rsplit('.', 1)[-1]} % arrived", "share")
     if name in rows:
         label, kind = rows[name]
         label = _WORDS.get(name, label.strip())
     else:
         label, kind = _WORDS.get(name) or _words(name), _kind_from_name(name)
     last = name.rsplit(".", 1)[-1]
-    loads = ("offered_load", "endless_load", "repair_crew_load")
+    loads = ("offered_load", "endless_load", "repair_crew_load", "arrived_share", "failed_gpu_share")
     whole = kind == "share" and last not in loads and not name.startswith("faults.repair_crew_load_by_site.")
     return Metric(name, label, kind, 0.0, 1.0 if whole else math.inf)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from dcsim.core.units import format_duration
 from dcsim.metrics.names import (
+    FILL_ROWS,
     GEO_SERVICE_ROWS,
     HEADLINE,
     SCHEDULER_ROWS,
@@ -84,6 +85,11 @@ def summary_table(summary: dict[str, Any]) -> str:
     if "cpu_allocated" in summary.get("utilization", {}):
         at = next(i for i, r in enumerate(rows) if r[0] == "utilization.gpu_available") + 1
         rows[at:at] = SHARING_ROWS
+    if "fill" in summary:  # the fill experiment: pods, allocation and fragmentation, no time
+        head = (f"{run.get('scenario', '')}  seed {run.get('seed', '')}  fill experiment  placement "
+                f"{run.get('placement', '')}\n{cluster.get('installed_gpus', 0):,} GPUs on {cluster.get('nodes', 0):,} "
+                "nodes")  # fmt: skip
+        rows = list(FILL_ROWS)
     if "services" in summary:
         rows += SERVICE_ROWS
         if "requests_lost" in summary["services"]:  # a service with sites

@@ -31,7 +31,11 @@ def _time_axis(seconds: np.ndarray) -> tuple[np.ndarray, str]:
 
 
 def plot_run(result: Any, out_dir: str) -> list[str]:
-    """Write ``utilization.png`` and ``wait_cdf.png`` for one run; return their paths."""
+    """Write ``utilization.png`` and ``wait_cdf.png`` for one run (a fill run: ``fill.png``); return their paths."""
+    if "fill" in result.data:
+        from dcsim.report.fill_plots import plot_fill
+
+        return plot_fill(result, out_dir)
     import matplotlib
 
     matplotlib.use("Agg")

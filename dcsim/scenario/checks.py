@@ -72,6 +72,10 @@ def _largest_job(topology: Topology, gpu_types: list[str] | None, memory: float 
 
 def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
     """Return every problem of a schema-valid scenario as ``(path, message)``."""
+    if sc.workload.fill is not None:  # the fill experiment models node cpu, memory and CPU-only nodes itself
+        from dcsim.scenario.fill_checks import fill_problems
+
+        return fill_problems(sc) + check_limits(sc)
     unbuilt = sharing_unbuilt(sc)
     if unbuilt:
         return unbuilt
@@ -110,11 +114,8 @@ def check_scenario(sc: Scenario) -> list[tuple[str, str]]:
 
 
 def sharing_unbuilt(sc: Scenario) -> list[tuple[str, str]]:
-    """The GPU-sharing fields whose models are not built yet (issue 16 removes these one by one)."""
-    out = []
-    if sc.workload.fill is not None:
-        out.append(("workload.fill", "the fill experiment is not built yet; remove the block"))
-    return out
+    """The GPU-sharing fields whose models are not built yet: none since the fill experiment (issue 16)."""
+    return []
 
 
 def elastic_problems(sc: Scenario) -> list[tuple[str, str]]:

@@ -237,7 +237,7 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def _something_runs(self) -> Scenario:
         wl = self.workload
-        if not wl.jobs and wl.trace is None and not self.services:
+        if not wl.jobs and wl.trace is None and not self.services and wl.fill is None:
             raise ValueError(
                 "nothing runs: give at least one job class in `workload.jobs`, a `workload.trace`, or a service "
                 "in `services`"

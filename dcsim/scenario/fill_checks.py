@@ -1,0 +1,123 @@
+"""Checks of a fill experiment (``workload.fill``): what it needs, and what it cannot honour.
+
+A fill run places pods as they arrive and never removes one: there is no clock, no queue,
+no job, no failure. Blocks that would change a timed run's results are refused here, each
+with the field and the fix, rather than silently ignored. Node ``cpu``, ``memory`` and
+CPU-only nodes (``gpus: 0``) are modelled by a fill run.
+"""
+
+from __future__ import annotations
+
+from dcsim.core.errors import TraceError
+from dcsim.scenario.schema import Scenario
+
+_ELSEWHERE = "a fill run places pods as they arrive, with no clock, queue or departures"
+
+
+def _refused(sc: Scenario) -> list[tuple[str, str]]:
+    """Blocks a fill run cannot honour."""
+    out = []
+    given = sc.model_fields_set
+    if sc.horizon is not None:
+        out.append(("horizon", f"{_ELSEWHERE}: it ends when the requests reach fill.until; remove horizon"))
+    if sc.warmup > 0:
+        out.append(("warmup", f"{_ELSEWHERE}: every pod is measured; remove warmup"))
+    if sc.workload.jobs:
+        out.append(("workload.jobs", "a fill workload runs alone; move the job classes to another scenario"))
+    if sc.workload.trace is not None:
+        out.append(("workload.trace", "a fill workload runs alone; give its pods as fill.trace, or drop it"))
+    for name in ("services", "maintenance", "tenants", "events"):
+        if getattr(sc, name):
+            out.append((name, f"{_ELSEWHERE}: {name} are not modelled in it; remove the block"))
+    for name in ("failures", "repair"):
+        if getattr(sc, name) is not None:
+            out.append((name, f"{_ELSEWHERE}: nothing fails in it; remove the block"))
+    policies = sc.policies
+    if "scheduler" in policies.model_fields_set:
+        out.append(("policies.scheduler", f"{_ELSEWHERE}: no scheduler orders a queue; remove it"))
+    for name in ("site_router", "fairness"):
+        if getattr(policies, name) is not None:
+            out.append((f"policies.{name}", f"{_ELSEWHERE}: it has no {name.replace('_', ' ')}; remove it"))
+    if "sweep" in given and sc.sweep is not None and "scheduler" in sc.sweep.policies:
+        out.append(("sweep.policies.scheduler", f"{_ELSEWHERE}: sweep policies.placement instead"))
+    return out
+
+
+def _placement(sc: Scenario) -> list[tuple[str, str]]:
+    """The placement policy needs ``choose(demand, shares, nodes)``."""
+    from dcsim.core.errors import DcsimError
+    from dcsim.policies import PLACEMENT
+
+    name = sc.policies.placement.name
+    try:
+        cls = PLACEMENT.lookup(name)
+    except DcsimError:
+        return []  # an unknown name is reported by the policy checks
+    if callable(getattr(cls, "choose", None)):
+        return []
+    sharing = [n for n in PLACEMENT.names() if callable(getattr(PLACEMENT.lookup(n), "choose", None))]
+    offer = f"; use one of {', '.join(sharing)}" if sharing else ""
+    return [("policies.placement", f"{name} has no choose(demand, shares, nodes), which places a pod on its GPUs in "
+             f"a fill run{offer}")]  # fmt: skip
+
+
+def _nodes(sc: Scenario, asks_cpu: bool, asks_memory: bool) -> list[tuple[str, str]]:
+    """GPUs somewhere, and every node's CPU and memory when the pods ask for them."""
+    out = []
+    gpus = 0
+    for i, site in enumerate(sc.datacenter.sites):
+        for j, g in enumerate(site.groups):
+            node = g.node
+            where = f"datacenter.sites.{i}.{f'rack_groups.{j}.node' if site.rack_groups else 'node'}"
+            gpus += node.gpus * g.racks * g.nodes_per_rack
+            for name, asks in (("cpu", asks_cpu), ("memory", asks_memory)):
+                if asks and getattr(node, name) is None:
+                    out.append((f"{where}.{name}", f"the fill's pods ask for {name}; give the node's {name} "
+                                f"(e.g. {'96' if name == 'cpu' else '512GB'})"))  # fmt: skip
+    if gpus == 0:
+        out.append(("datacenter", "a fill run fills GPUs, and no node has any; give some nodes gpus"))
+    return out
+
+
+def fill_problems(sc: Scenario) -> list[tuple[str, str]]:
+    """Every problem of a scenario with ``workload.fill``, as ``(path, message)``."""
+    from dcsim.workload.distributions import resolve
+    from dcsim.workload.openb import read_pods
+
+    fill = sc.workload.fill
+    assert fill is not None
+    out = _refused(sc) + _placement(sc)
+    types = {g.node.gpu_type for s in sc.datacenter.sites for g in s.groups if g.node.gpus > 0}
+    asks_cpu = asks_memory = True
+    if fill.pods is not None:
+        asks_cpu = any(p.cpu > 0 for p in fill.pods)
+        asks_memory = any(p.memory > 0 for p in fill.pods)
+        gpu_pods = False
+        for k, p in enumerate(fill.pods):
+            where = f"workload.fill.pods.{k}"
+            counts = [p.gpus] if isinstance(p.gpus, int) else list(p.gpus.values)
+            gpu_pods |= any(c > 0 for c in counts)
+            if p.gpu_fraction is not None and counts != [1]:
+                out.append((f"{where}.gpu_fraction", "a share of a GPU is asked for one GPU: give gpus: 1 with it "
+                            "(or drop gpu_fraction for whole GPUs)"))  # fmt: skip
+            unknown = sorted(set(p.gpu_types or []) - types)
+            if unknown:
+                out.append((f"{where}.gpu_types", f"no GPUs of type {', '.join(unknown)} in the data center (types "
+                            f"present: {', '.join(sorted(types)) or 'none'}); fix the name or drop it"))  # fmt: skip
+        if not gpu_pods:
+            out.append(("workload.fill.pods", "no pod asks for GPUs, so the requests never reach `until`; give some "
+                        "pods gpus"))  # fmt: skip
+    else:
+        assert fill.trace is not None
+        try:
+            pods = read_pods(resolve(sc.base_dir, fill.trace.path))
+        except TraceError as exc:
+            out.append(("workload.fill.trace.path", str(exc)))
+        else:
+            if pods.gpu_total == 0:
+                out.append(("workload.fill.trace.path", f"{fill.trace.path}: no pod asks for GPUs, so the requests "
+                            "never reach `until`; give a pod list with GPU pods"))  # fmt: skip
+    return out + _nodes(sc, asks_cpu, asks_memory)
+
+
+__all__ = ["fill_problems"]
