@@ -25,6 +25,7 @@ openb-node-0000,64000,262144,2,P100
 openb-node-0001,96000,393216,8,G2
 openb-node-0002,64000,262144,2,P100
 openb-node-0003,32000,65536,0,
+openb-node-0004,32000,65536,0,
 """
 PODS = """name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time
 openb-pod-0000,12000,16384,1,1000,,LS,Running,0,12537496,0
@@ -66,6 +67,7 @@ def test_nodes_keep_their_cpu_memory_gpus_and_model(tmp_path: Path) -> None:
     nodes = read_nodes(str(write(tmp_path, "nodes.csv", NODES)))
     assert [(n.cpu, n.memory, n.gpus, n.model) for n in nodes] == [
         (64000, 262144, 2, "P100"), (96000, 393216, 8, "G2"), (64000, 262144, 2, "P100"), (32000, 65536, 0, ""),
+        (32000, 65536, 0, ""),
     ]  # fmt: skip
 
 
@@ -100,22 +102,22 @@ def test_a_gpu_node_without_a_model_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_importer_writes_a_scenario_of_the_cluster_and_the_pods(tmp_path: Path) -> None:
-    """Identical nodes grouped (the two P100 nodes), CPU and memory kept, the pod list beside, the report counted."""
+    """Nodes in the list's order with their CPU and memory, the pod list beside, the report counted."""
     nodes, pods = write(tmp_path, "nodes.csv", NODES), write(tmp_path, "pods.csv", PODS)
     out = tmp_path / "study"
     report = import_openb([pods, nodes], out)  # either order: told apart by the headers
-    assert (report.read, report.kept, sum(report.dropped.values())) == (9, 9, 0)
+    assert (report.read, report.kept, sum(report.dropped.values())) == (10, 10, 0)
     assert [p.name for p in report.written] == ["openb.yaml", "pods.csv"]
     assert (out / "pods.csv").read_bytes() == pods.read_bytes()
     text = (out / "openb.yaml").read_text(encoding="utf-8")
     assert text.startswith("# Which placement policy allocates the most GPUs")
     assert any("V100M16" in n for n in report.notes)  # pod 4 names types the nodes lack
     sc = load_scenario(str(out / "openb.yaml"), ["policies.placement=plugins.fill_stub:FirstFitShare"])
-    shares = build_shares(sc).shares
-    assert sorted(zip(shares.cpu, shares.memory, shares.gpus, strict=True)) == sorted(
-        [(64000, 262144, 2), (96000, 393216, 8), (64000, 262144, 2), (32000, 65536, 0)]
-    )
-    assert len(sc.datacenter.sites[0].rack_groups) == 3
+    shares = build_shares(sc).shares  # node ids in the list's order: runs of identical nodes, one group each
+    assert list(zip(shares.cpu, shares.memory, shares.gpus, strict=True)) == [
+        (64000, 262144, 2), (96000, 393216, 8), (64000, 262144, 2), (32000, 65536, 0), (32000, 65536, 0),
+    ]  # fmt: skip
+    assert len(sc.datacenter.sites[0].rack_groups) == 4  # the two CPU-only nodes, one after the other: one group
     assert sc.workload.fill.until == 1.3 and sc.workload.fill.trace.path == "pods.csv"
     assert sc.sweep.policies["placement"] == ["random", "dot_product", "gpu_clustering", "gpu_packing", "best_fit",
                                               "fgd"]  # fmt: skip

@@ -3,16 +3,17 @@
 ``dcsim import openb NODES.csv PODS.csv --out DIR`` writes into ``DIR``:
 
 - ``openb.yaml``: the FGD study's experiment (Weng et al., "Beware of Fragmentation",
-  ATC'23, Figure 9a) on that cluster: the datacenter from the node list (identical nodes
-  grouped into one rack group each, GPU types as the trace names them, each node's CPU and
-  memory), ``workload.fill`` with the pod list (``until: 1.3``, pods sampled as the
+  ATC'23, Figure 9a) on that cluster: the datacenter from the node list (runs of identical
+  nodes as rack groups, GPU types as the trace names them, each node's CPU and memory, in
+  the list's order), ``workload.fill`` with the pod list (``until: 1.3``, pods sampled as the
   authors' runs do), placement ``fgd`` and a ``sweep`` over the study's six policies;
 - the pod list it read, byte for byte, beside it (the scenario names it).
 
-The trace does not say how nodes sit in racks: each group of identical nodes is one rack
-(a fill run reads no fabric). Every node and pod is kept; pods that ask for GPU types the
-node list lacks, or that fit no node, are kept too (they fail in the run) and counted in
-the notes.
+The trace does not say how nodes sit in racks: each run of identical consecutive nodes is one
+rack group of one rack, so node ids keep the node list's order (placement rules break ties by
+the lowest node id, and the order changes which node a tie picks); a fill run reads no
+fabric. Every node and pod is kept; pods that ask for GPU types the node list lacks, or that
+fit no node, are kept too (they fail in the run) and counted in the notes.
 """
 
 from __future__ import annotations
@@ -65,10 +66,21 @@ def _which(paths: Sequence[Path]) -> tuple[Path, Path]:
     return nodes, pods
 
 
+def node_runs(nodes: Sequence[OpenbNode]) -> list[tuple[tuple[int, int, int, str], int]]:
+    """Runs of identical consecutive nodes, in the list's order: ((cpu, memory, gpus, model), count)."""
+    out: list[tuple[tuple[int, int, int, str], int]] = []
+    for n in nodes:
+        kind = (n.cpu, n.memory, n.gpus, n.model)
+        if out and out[-1][0] == kind:
+            out[-1] = (kind, out[-1][1] + 1)
+        else:
+            out.append((kind, 1))
+    return out
+
+
 def scenario_text(nodes: Sequence[OpenbNode], pods: OpenbPods, node_file: str, pod_file: str) -> str:
     """The study's scenario for these nodes and pods, with a header stating the question."""
-    groups = Counter((n.cpu, n.memory, n.gpus, n.model) for n in nodes)
-    order = sorted(groups, key=lambda k: (k[2] == 0, k[3], k[2], k[0], k[1]))  # GPU types by name, CPU-only last
+    runs = node_runs(nodes)
     gpus = sum(n.gpus for n in nodes)
     share = pods.gpu_total / (gpus * WHOLE) if gpus else 0.0
     lines = [
@@ -86,20 +98,14 @@ def scenario_text(nodes: Sequence[OpenbNode], pods: OpenbPods, node_file: str, p
         "datacenter:",
         "  sites:",
         "    - name: openb",
-        "      rack_groups:  # identical nodes of the node list, one rack each (the trace gives no racks)",
+        "      # The node list in its order (node ids as the trace's, which placement ties follow): each run of",
+        "      # identical nodes is one rack group of one rack (the trace gives no racks; a fill reads no fabric).",
+        "      rack_groups:",
     ]
-    for cpu, memory, g, model in order:
-        count = groups[cpu, memory, g, model]
+    for (cpu, memory, g, model), count in runs:
         node = f"gpus: {g}, gpu_type: {model}, " if g else "gpus: 0, "
-        label = (
-            f"{g}x {model}, {_cores(cpu)} cores, {_memory(memory)}"
-            if g
-            else f"CPU-only, {_cores(cpu)} cores, {_memory(memory)}"
-        )
-        lines.append(
-            f"        - {{name: {label!r}, racks: 1, nodes_per_rack: {count}, "
-            f"node: {{{node}cpu: {_cores(cpu)}, memory: {_memory(memory)}}}}}"
-        )
+        lines.append(f"        - {{racks: 1, nodes_per_rack: {count}, node: {{{node}cpu: {_cores(cpu)}, "
+                     f"memory: {_memory(memory)}}}}}")  # fmt: skip
     lines += [
         "workload:",
         "  fill:",
@@ -135,7 +141,8 @@ def import_openb(files: Sequence[Path], out_dir: Path) -> ImportReport:
     if too_big:
         report.notes.append(f"{too_big:,} pod(s) ask for more GPUs than any node has ({biggest}): they fail in a run")
     report.notes.append(
-        f"{len(nodes):,} nodes in {len({(n.cpu, n.memory, n.gpus, n.model) for n in nodes})} rack groups; "
+        f"{len(nodes):,} nodes of {len({(n.cpu, n.memory, n.gpus, n.model) for n in nodes})} kinds in "
+        f"{len(node_runs(nodes))} rack groups (runs of identical nodes, in the list's order); "
         f"{len(pods):,} pods ({int((pods.gpus == 0).sum()):,} CPU-only, "
         f"{int(((pods.gpus == 1) & (pods.gpu_milli < WHOLE)).sum()):,} sharing a GPU)"
     )
