@@ -21,8 +21,8 @@ SHARED = ROOT.parent / "shared"
 #: The user spec files whose features are built: they must validate and run unchanged.
 #: CI has shared/ beside the repo, a plain clone may not.
 SPEC_BUILT = (
-    "geo.yaml", "hetero_fleet.yaml", "network_contention.yaml", "reliability.yaml", "serving.yaml", "tenants.yaml",
-    "trace_replay.yaml",
+    "fractional.yaml", "geo.yaml", "hetero_fleet.yaml", "network_contention.yaml", "reliability.yaml", "serving.yaml",
+    "tenants.yaml", "trace_replay.yaml",
 )  # fmt: skip
 _SPEC_ALL = sorted((SHARED / "spec").glob("*.yaml"))
 SPEC_FILES = [p for p in _SPEC_ALL if p.name in SPEC_BUILT]

@@ -39,6 +39,11 @@ WHOLE = ("serving.yaml",)
 def test_file_validates_and_runs(path: Path) -> None:
     scenario = load_scenario(str(path), short(path))
     result = simulate(scenario)
+    if scenario.workload.fill is not None:  # the fill experiment: pods, no jobs
+        fill = result.summary["fill"]
+        assert fill["pods_arrived"] == fill["pods_placed"] + fill["pods_failed"] > 0
+        assert 0 < result.summary["utilization"]["gpu_allocated"] <= 1
+        return
     jobs = result.summary["jobs"]
     assert jobs["submitted"] > 0 or not (scenario.workload.jobs or scenario.workload.trace)
     assert jobs["submitted"] == jobs["completed"] + jobs["failed"] + jobs["running_at_end"] + jobs["queued_at_end"]

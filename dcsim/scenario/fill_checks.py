@@ -17,7 +17,6 @@ _ELSEWHERE = "a fill run places pods as they arrive, with no clock, queue or dep
 def _refused(sc: Scenario) -> list[tuple[str, str]]:
     """Blocks a fill run cannot honour."""
     out = []
-    given = sc.model_fields_set
     if sc.horizon is not None:
         out.append(("horizon", f"{_ELSEWHERE}: it ends when the requests reach fill.until; remove horizon"))
     if sc.warmup > 0:
@@ -33,12 +32,12 @@ def _refused(sc: Scenario) -> list[tuple[str, str]]:
         if getattr(sc, name) is not None:
             out.append((name, f"{_ELSEWHERE}: nothing fails in it; remove the block"))
     policies = sc.policies
-    if "scheduler" in policies.model_fields_set:
+    if policies.scheduler.name != "fifo":  # the default, which a resolved scenario (a sweep's run) writes out
         out.append(("policies.scheduler", f"{_ELSEWHERE}: no scheduler orders a queue; remove it"))
     for name in ("site_router", "fairness"):
         if getattr(policies, name) is not None:
             out.append((f"policies.{name}", f"{_ELSEWHERE}: it has no {name.replace('_', ' ')}; remove it"))
-    if "sweep" in given and sc.sweep is not None and "scheduler" in sc.sweep.policies:
+    if sc.sweep is not None and "scheduler" in sc.sweep.policies:
         out.append(("sweep.policies.scheduler", f"{_ELSEWHERE}: sweep policies.placement instead"))
     return out
 
