@@ -83,16 +83,12 @@ def plot_fill_sweep(out_dir: str, runs: Any, paths: Sequence[str]) -> str | None
 
     fig, ax = plt.subplots(figsize=(8, 5.5), constrained_layout=True)
     seeds = runs[runs["error"] == ""].groupby("point").size()
-    at = f"{FILL_FAMILY}.100"
-    ranked = sorted(lines, key=lambda line: -line[2][-1])
-    for label, xs, ys in ranked:
-        ax.plot(xs, ys, marker=".", lw=1.4, label=f"{label}: {ys[-1]:.1f} % at the end")
+    for label, xs, ys in sorted(lines, key=lambda line: -line[2][-1]):  # the legend in the order of the ends
+        at = f"{ys[xs.index(100.0)]:.1f} % at 100 %, " if 100.0 in xs else ""
+        ax.plot(xs, ys, marker=".", lw=1.4, label=f"{label}: {at}{ys[-1]:.1f} % at the end")
     _axes(ax, max(lines[0][1]))
     ax.legend(loc="upper left", frameon=False, fontsize=9, title=" / ".join(paths) or None)
-    mean_at = ", ".join(f"{lb} {100 * runs[runs['error'] == ''].groupby('point')[at].mean().iloc[i]:.1f} %"
-                        for i, (lb, _, _) in enumerate(lines)) if at in runs.columns else ""  # fmt: skip
-    ax.set_title(f"GPU allocation rate against arrived workload, mean of {int(seeds.min())} seed(s)"
-                 + (f"\nat 100 %: {mean_at}" if mean_at and len(mean_at) < 160 else ""), fontsize=10)  # fmt: skip
+    ax.set_title(f"GPU allocation rate against arrived workload, mean of {int(seeds.min())} seed(s)", fontsize=10)
     folder = os.path.join(out_dir, "plots")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "fill_allocation.png")
