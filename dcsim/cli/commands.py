@@ -159,6 +159,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     axes = [parse_axis(t, policy=True) for t in args.policy] + [parse_axis(t, policy=False) for t in args.vary]
     base = load_scenario(args.file, args.overrides)
     _check_metric_parts(metrics, base)
+    if base.workload.fill is not None and not metrics:  # a fill's metrics, not the jobs'
+        from dcsim.metrics.names import FILL_ROWS
+
+        metrics = [name for name, _, _ in FILL_ROWS]
     if args.seed_list:
         try:
             seeds = [_SEED(s) for s in args.seed_list.split(",") if s.strip()]

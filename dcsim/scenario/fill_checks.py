@@ -116,7 +116,26 @@ def fill_problems(sc: Scenario) -> list[tuple[str, str]]:
             if pods.gpu_total == 0:
                 out.append(("workload.fill.trace.path", f"{fill.trace.path}: no pod asks for GPUs, so the requests "
                             "never reach `until`; give a pod list with GPU pods"))  # fmt: skip
-    return out + _nodes(sc, asks_cpu, asks_memory)
+    out += _nodes(sc, asks_cpu, asks_memory)
+    return out or _size(sc)
+
+
+def _size(sc: Scenario) -> list[tuple[str, str]]:
+    """A fill of more pods than a run simulates (pods x their mean GPU request = until x capacity)."""
+    from dcsim.engine.fill import build_shares, pod_shapes
+    from dcsim.scenario.limits import MAX_JOBS
+
+    fill = sc.workload.fill
+    assert fill is not None
+    if fill.pods is None:
+        return []  # a trace's pods: at most a few times its length, read into memory already
+    cluster = build_shares(sc)
+    mean = sum(s.weight * s.demand.gpu_total for s in pod_shapes(fill.pods, cluster.type_index))
+    pods = fill.until * cluster.shares.total_gpu / mean
+    if pods <= MAX_JOBS:
+        return []
+    return [("workload.fill.until", f"the fill would take about {pods:,.0f} pods; dcsim simulates at most "
+             f"{MAX_JOBS:,} in a run: lower until or use a smaller data center")]  # fmt: skip
 
 
 __all__ = ["fill_problems"]

@@ -256,6 +256,14 @@ def test_pods_the_cluster_cannot_take_are_refused(pods: list[Any], groups: list[
     assert path in str(err.value)
 
 
+def test_a_fill_too_large_to_simulate_is_refused() -> None:
+    """100,000 GPUs filled to 10x with pods of 0.01 GPU: 100 million pods, above the 10 million a run takes."""
+    big = {"racks": 100, "nodes_per_rack": 125, "node": {"gpus": 8, "gpu_type": "T4", "cpu": 64, "memory": "256GB"}}
+    pods = [{"share": 1, "gpus": 1, "gpu_fraction": 0.01}]
+    with pytest.raises(ScenarioError, match=r"about 100,000,000 pods"):
+        build(fill_data([big], {"until": 10, "pods": pods}))
+
+
 def test_a_bad_trace_row_is_refused_naming_file_and_line(tmp_path: Path) -> None:
     write_pods(tmp_path / "pods.csv", [(1000, 1024, 1, 500, ""), (1000, 1024, 2, 500, "")])
     with pytest.raises(ScenarioError, match=r"pods.csv line 3: num_gpu 2 with gpu_milli 500"):
