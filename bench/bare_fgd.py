@@ -4,8 +4,9 @@ The same model as ``dcsim run`` of the study with ``placement: fgd`` (``dcsim/en
 ``dcsim/infra/fragmentation.py``, ``dcsim/policies/sharing.py``), written again from the
 paper (Weng et al., ATC'23) and the authors' ``pkg/utils/frag.go``: the same pod order (the
 trace shuffled, then drawn with replacement, from the same numpy stream), the same typical
-shapes (95 % of pods, memory left out), FGD's least change of fragmentation, ties to the
-lowest node id and GPU index. Nodes are grouped by free state (incrementally), so each
+shapes (95 % of pods, memory left out), FGD's least change of fragmentation as the authors score it
+(``int(100 * sigmoid(-change / 1000))``, dcsim's default ``scores: authors``; ``--exact``: the
+change itself), ties to the lowest node id and GPU index. Nodes are grouped by free state (incrementally), so each
 state is scored once per decision; fragmentation of a state is cached.
 
     python bench/bare_fgd.py NODE_LIST.csv POD_LIST.csv [--seed 42] [--until 1.3]
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import time
 import zlib
 from collections import Counter
@@ -64,7 +66,12 @@ def frag(cpu: int, residuals: tuple[int, ...], shapes: list[tuple[int, int, int,
 
 
 def run(
-    node_file: str, pod_file: str, seed: int = 42, until: float = 1.3, nodes_chosen: list[int] | None = None
+    node_file: str,
+    pod_file: str,
+    seed: int = 42,
+    until: float = 1.3,
+    nodes_chosen: list[int] | None = None,
+    authors: bool = True,
 ) -> dict[str, float]:
     """The FGD fill; its allocation rate, pods and wall time (``nodes_chosen``: each pod's node, -1: failed)."""
     t0 = time.perf_counter()
@@ -110,6 +117,8 @@ def run(
                 options = [(f(fc - c, tuple(sorted((0,) * g + res[g:], reverse=True))) - before, -1)]
             node = min(members)
             for delta, r in options:
+                if authors:  # the authors' integer score, int(100 * sigmoid(-delta / 1000)), highest first
+                    delta = -int(100 / (1 + math.exp(delta / 1000)))
                 if best is None or delta < best[0] or (delta == best[0] and node < best[1]):
                     best = (delta, node, {r})
                 elif delta == best[0] and node == best[1]:
@@ -146,8 +155,9 @@ def main() -> None:
     ap.add_argument("pods")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--until", type=float, default=1.3)
+    ap.add_argument("--exact", action="store_true", help="compare the changes of fragmentation exactly")
     args = ap.parse_args()
-    print(json.dumps(run(args.nodes, args.pods, args.seed, args.until)))
+    print(json.dumps(run(args.nodes, args.pods, args.seed, args.until, authors=not args.exact)))
 
 
 if __name__ == "__main__":

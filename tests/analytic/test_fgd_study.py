@@ -5,11 +5,9 @@ pods, CPU-only pods that take CPU from GPU nodes; nodes of 8, 4 and 2 GPUs with 
 the 4-GPU ones), 30 seeds: every policy sees the same pods on a seed (common random numbers),
 so the comparisons are paired by seed and a difference must exceed 3 standard errors of the
 paired mean. On openb itself (when the trace is beside the repo, as in CI), a quarter of the
-node list with the default pod list, 3 seeds.
-
-On openb our FGD and BestFit come out level (FGD 0.2 points below, within 2 SE; the paper has
-FGD 2.3 points above): the openb test asserts the rest of the paper's ranking, and the
-report (bench/RESULTS-fgd.md) says so.
+node list with the default pod list, 3 seeds: FGD the most, Random the least (with FGD's
+default, the authors' integer scores: with exact ones FGD and BestFit come out level,
+bench/RESULTS-fgd.md).
 """
 
 from __future__ import annotations
@@ -87,8 +85,10 @@ def test_every_policy_conserves_capacity(policy: str) -> None:
 def test_the_paper_ranking_on_a_quarter_of_openb() -> None:
     """Every 4th node of openb's GPU node list (303 nodes), the default pod list, 3 seeds, to 105 %.
 
-    Random allocates the least and FGD more than DotProd, GpuClustering and GpuPacking, each by
-    more than 3 paired standard errors. FGD against BestFit is not asserted (see the module).
+    FGD allocates more than each other policy and Random less, each by more than 3 paired
+    standard errors (ours, one run: Random 85.7, DotProd 89.4, GpuClustering 90.2, GpuPacking
+    90.5, BestFit 92.8, FGD 94.9 % at 100 % arrived: the paper's order; the middle three lie
+    within a point, too close for 3 seeds to order them at 3 SE, so their order is not asserted).
     """
     from dcsim.workload.importers.openb import import_openb
 
@@ -101,7 +101,7 @@ def test_the_paper_ranking_on_a_quarter_of_openb() -> None:
         rate = {p: np.array([simulate(load_scenario(path, [f"policies.placement={p}", f"seed={42 + s}",
                                                            "workload.fill.until=1.05"])).summary["fill"]
                              ["allocation_rate_at_100"] for s in range(3)]) for p in POLICIES}  # fmt: skip
-    for p in ("random", "dot_product", "gpu_clustering", "gpu_packing"):
+    for p in POLICIES[:-1]:
         assert paired_z(rate["fgd"], rate[p]) > 3, (p, rate["fgd"].mean(), rate[p].mean())
     for p in POLICIES[1:]:
         assert paired_z(rate[p], rate["random"]) > 3, (p, rate[p].mean(), rate["random"].mean())

@@ -6,6 +6,7 @@ there (CI has it) and checks the facts its README states.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,28 @@ def test_the_real_openb_default_lists() -> None:
     assert int(((pods.gpus == 1) & (pods.gpu_milli < 1000)).sum()) == 3078
     assert int((pods.gpus == 0).sum()) == 1088
     assert np.isclose(pods.gpu_total / 6_212_000, 0.98, atol=0.005)
+
+
+def test_dcsim_import_openb_then_run_the_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The two commands of docs/howto.md on the fixture: the study imports, and runs with each pod counted."""
+    from dcsim.cli import main
+
+    nodes, pods = write(tmp_path, "nodes.csv", NODES), write(tmp_path, "pods.csv", PODS)
+    assert main(["import", "openb", str(nodes), str(pods), "--out", str(tmp_path / "study")]) == 0
+    assert "openb: read 10, kept 10, dropped 0" in capsys.readouterr().out
+    out = tmp_path / "run"
+    study = str(tmp_path / "study" / "openb.yaml")
+    assert main(["run", study, "--set", "policies.placement=best_fit", "--out", str(out), "--quiet"]) == 0
+    fill = json.loads((out / "summary.json").read_text(encoding="utf-8"))["fill"]
+    assert fill["pods_arrived"] == fill["pods_placed"] + fill["pods_failed"]
+    assert 1.3 - 8 / 12 < fill["arrived_share"] <= 1.3  # 12 GPUs: stopped within one pod (at most 8 GPUs) of 130 %
+
+
+def test_import_of_a_bad_row_is_exit_2_naming_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dcsim.cli import main
+
+    nodes = write(tmp_path, "nodes.csv", NODES)
+    pods = write(tmp_path, "pods.csv", PODS.replace("openb-pod-0003,4000,8192,0,0", "openb-pod-0003,4000,8192,0,50"))
+    assert main(["import", "openb", str(nodes), str(pods), "--out", str(tmp_path / "study")]) == 2
+    assert "pods.csv line 5: num_gpu 0 with gpu_milli 50" in capsys.readouterr().err
+    assert not (tmp_path / "study").exists()
