@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     """Import the study, run the policies and the bare script in turn; print (and with --publish write) the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", type=Path, default=ROOT.parent / "shared" / "traces" / "alibaba-gpu-v2023",
-                    help="folder of the openb CSV files (default: the traces folder beside the repo, if there)")  # fmt: skip
+                    help="folder of the openb CSV files (default: the traces beside the repo)")  # fmt: skip
     ap.add_argument("--repeat", type=int, default=1, help="runs per policy (medians)")
     ap.add_argument("--publish", action="store_true", help="write bench/RESULTS-fgd.md")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
