@@ -277,3 +277,13 @@ def test_the_summary_is_json_of_the_fill_metrics() -> None:
     assert set(s["fill"]["allocation_rate_by_arrived"]) == {str(p) for p in range(0, 51, 5)}
     assert s["fill"]["allocation_rate_at_100"] == 0.5  # stopped at 50 %: the end's
     assert s["utilization"]["gpu_fragmentation"] >= 0
+
+
+def test_a_plugin_choosing_a_node_without_room_is_a_placement_error() -> None:
+    """Node 0 of 1 GPU is full after the first whole-GPU pod; the plug-in picks it again: one clear error."""
+    from dcsim.core.errors import PlacementError
+
+    data = fill_data([node(1), node(1)], {"until": 1.0, "pods": [{"share": 1, "gpus": 1}]},
+                     policies={"placement": "plugins.fill_stub:FullNode"})  # fmt: skip
+    with pytest.raises(PlacementError, match=r"picked node 0 with GPUs \(0,\).*does not fit there"):
+        run(data)

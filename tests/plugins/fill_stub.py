@@ -25,3 +25,10 @@ class FirstFitShare:
             if shares.fits(node, demand):
                 return node, shares.gpu_options(node, demand)[0]
         return None
+
+
+class FullNode(FirstFitShare):
+    """Always answers node 0, full or not: a plug-in's mistake the fill run must catch."""
+
+    def choose(self, demand, shares, nodes):
+        return 0, tuple(range(demand.gpus))
