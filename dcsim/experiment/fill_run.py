@@ -1,6 +1,7 @@
 """One run of a fill experiment (``workload.fill``): its summary, its table and its notes.
 
-:func:`dcsim.experiment.run.simulate` hands a scenario with ``workload.fill`` here. The
+:func:`dcsim.experiment.run.simulate` hands a scenario with ``workload.fill`` here (and makes
+the run's result of what it returns). The
 summary holds ``run``, ``cluster``, ``utilization`` (``gpu_allocated``: the allocation rate
 at the end; ``gpu_fragmentation``: the fragmentation at the end, both shares of GPU
 capacity; ``cpu_allocated``, ``memory_allocated``) and the ``fill`` block
@@ -9,7 +10,6 @@ capacity; ``cpu_allocated``, ``memory_allocated``) and the ``fill`` block
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,13 +87,8 @@ def fill_notes(scenario: Scenario, run: FillRun) -> list[str]:
     return out
 
 
-def simulate_fill(scenario: Scenario, seed: int | None, overrides: Sequence[str]) -> Any:
-    """Run a fill experiment; a :class:`dcsim.experiment.run.RunResult` with its summary and ``fill`` table."""
-    from dcsim.experiment.run import RunResult, data_files
-
-    t0 = time.perf_counter()
-    seed = scenario.seed if seed is None else seed
-    files = data_files(scenario)
+def simulate_fill(scenario: Scenario, seed: int) -> tuple[dict[str, Any], dict[str, Table]]:
+    """Run a fill experiment on ``seed``: its summary and its tables (``fill``)."""
     run = run_fill(scenario, seed, make_policy(scenario, seed))
     shares = run.shares
     block = fill_summary(run, scenario.workload.fill)  # type: ignore[arg-type]
@@ -111,8 +106,7 @@ def simulate_fill(scenario: Scenario, seed: int | None, overrides: Sequence[str]
         "fill": block,
         "notes": fill_notes(scenario, run),
     }
-    wall = time.perf_counter() - t0
-    return RunResult(scenario, seed, summary, wall, {"fill": fill_table(run)}, list(overrides), files)
+    return summary, {"fill": fill_table(run)}
 
 
 __all__ = ["fill_notes", "fill_table", "make_policy", "simulate_fill"]

@@ -269,7 +269,10 @@ def simulate(
     if scenario.workload.fill is not None:  # the FGD study's experiment: arrivals only, no engine
         from dcsim.experiment.fill_run import simulate_fill
 
-        return simulate_fill(scenario, seed, overrides)  # type: ignore[no-any-return]
+        t0, files = time.perf_counter(), data_files(scenario)
+        summary, tables = simulate_fill(scenario, scenario.seed if seed is None else seed)
+        wall = time.perf_counter() - t0
+        return RunResult(scenario, summary["run"]["seed"], summary, wall, tables, list(overrides), files)
     t0 = time.perf_counter()
     files = data_files(scenario)  # as the model reads them, just below
     model = DataCenterModel(scenario, seed, progress=progress)
