@@ -160,23 +160,30 @@ class _Zoo(SchedulerBase):
                 if skip(job):
                     dropped.add(cls)
             return
-        heads: list[tuple[Any, int, int, Iterator[Any], Any]] = []
-        for i, (cls, run) in enumerate(runs.items()):
+        # (key, id, class, place in its run's entries, job); a run's live entries are those still queued
+        heads: list[tuple[Any, int, int, int, Any]] = []
+        lists: list[list[Any]] = []
+        for cls, run in runs.items():
             if fits is not None and not fits(*cls):
                 continue
-            it = run.entries()
-            entry = next(it, None)
+            entry = run.first()
             if entry is not None:
-                heads.append((entry[0], entry[1], i, it, entry[2]))
+                heads.append((entry[0], entry[1], len(lists), run.head, entry[2]))
+                lists.append(run.items)
         heapify(heads)
         while heads:
-            _, _, i, it, job = heappop(heads)
+            _, _, i, at, job = heappop(heads)
             yield job
             if skip(job):
                 continue
-            entry = next(it, None)
-            if entry is not None:
-                heappush(heads, (entry[0], entry[1], i, it, entry[2]))
+            items = lists[i]
+            end = len(items)
+            at += 1
+            while at < end and items[at][2].state != QUEUED:
+                at += 1
+            if at < end:
+                entry = items[at]
+                heappush(heads, (entry[0], entry[1], i, at, entry[2]))
 
     @staticmethod
     def rate_on(job: Any, placement: Sequence[tuple[int, int]], cluster: ClusterView) -> float:
@@ -650,6 +657,14 @@ class ConservativeBackfill(_Backfill):
 
 
 # ---------------------------------------------------------------------- preemptive
+def _of_nodes(values: Sequence[int], nodes: Sequence[int]) -> Sequence[int]:
+    """``values[node]`` for ``nodes`` (ascending), in their order: a slice when they are contiguous."""
+    if nodes and nodes[-1] - nodes[0] + 1 == len(nodes):
+        first, last = nodes[0], nodes[-1]
+        return values[first : last + 1]
+    return [values[node] for node in nodes]
+
+
 def choose_victims(
     job: Any,
     movable: Sequence[int],
@@ -674,21 +689,24 @@ def choose_victims(
         spec = cluster.pools[pool]
         n = spec.gpus_per_node
         whole, rest = divmod(job.gpus, n) if job.gpus > n else (0, job.gpus)
-        full: list[tuple[int, int]] = []  # (victims' GPUs, node) of nodes that can be emptied
-        part: list[tuple[int, int]] = []  # (GPUs short, node) of nodes that can take the rest
-        for node in spec.nodes:
-            f = free[node]
-            if f == n:
-                if whole:
-                    full.append((0, node))
-                elif rest:
-                    part.append((0, node))
-                continue
-            m = movable[node]
-            if whole and not others[node] and f + m == n:
-                full.append((m, node))
-            if rest and f + m >= rest:
-                part.append((max(rest - f, 0), node))
+        nodes = spec.nodes
+        columns: Iterable[tuple[int, int, int, int]] = zip(
+            nodes, _of_nodes(free, nodes), _of_nodes(movable, nodes), _of_nodes(others, nodes), strict=True
+        )
+        if whole and rest:
+            columns = list(columns)  # read twice
+        # (victims' GPUs, node) of nodes that can be emptied; a wholly free node is one, with none
+        full = (
+            [(0 if f == n else m, node) for node, f, m, o in columns if f == n or (not o and f + m == n)]
+            if whole
+            else []
+        )
+        # (GPUs short, node) of nodes that can take the rest: a wholly free one only when no whole node is needed
+        part = (
+            [(rest - f if f < rest else 0, node) for node, f, m, _ in columns if (f < n or not whole) and f + m >= rest]
+            if rest
+            else []
+        )
         if len(full) < whole:
             continue
         chosen = nsmallest(whole, full)
