@@ -164,7 +164,7 @@ class _Zoo(SchedulerBase):
         heads: list[tuple[Any, int, int, int, Any]] = []
         lists: list[list[Any]] = []
         for cls, run in runs.items():
-            if fits is not None and not fits(*cls):
+            if not run.live or (fits is not None and not fits(*cls)):
                 continue
             entry = run.first()
             if entry is not None:
@@ -1044,12 +1044,18 @@ class Tiresias(_Preemptive):
 
     def _move(self, job: Any, level: int, sign: int) -> None:
         """Count the job into (``sign`` 1) or out of (-1) queue ``level``'s running jobs."""
-        counts = self.level_gpus[level]
-        for pool, gpus in _pool_gpus(job.placement, self.node_pool):
+        placement = job.placement
+        counts, per_node = self.level_gpus[level], self.level_node[level]
+        if len(placement) == 1:  # (most runs)
+            node, gpus = placement[0]
+            pool = self.node_pool[node]
             counts[pool] = counts.get(pool, 0) + sign * gpus
-        counts = self.level_node[level]
-        for node, gpus in job.placement:
-            counts[node] += sign * gpus
+            per_node[node] += sign * gpus
+            return
+        for pool, gpus in _pool_gpus(placement, self.node_pool):
+            counts[pool] = counts.get(pool, 0) + sign * gpus
+        for node, gpus in placement:
+            per_node[node] += sign * gpus
 
     def _next_crossing(self, job: Any, level: int) -> None:
         if level < len(self.thresholds):
@@ -1192,11 +1198,11 @@ class Tiresias(_Preemptive):
     ) -> Iterator[Any]:
         """Promoted jobs merged into the top queue, by submission; the queue's jobs in order besides."""
         promoted = self.promoted
+        if not promoted:  # (no job is started but the one just offered, as its class's run offers it)
+            yield from super().candidates(queue, skip, fits)
+            return
         # (not a promoted job, nor one started since its class's run put it among the heads)
         rest = (job for job in super().candidates(queue, skip, fits) if job.id not in promoted and job.state == QUEUED)
-        if not promoted:
-            yield from rest
-            return
         up = sorted(((0, job.submit_time), job.id, job) for job in promoted.values() if job.state == QUEUED)
         following = next(rest, None)
         for order, key, job in up:
