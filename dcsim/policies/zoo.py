@@ -1162,26 +1162,29 @@ class Tiresias(_Preemptive):
 
         Only a queue in the scheduler's order (``queue.classes`` kept: a :class:`JobQueue`) shows
         its highest queue first; a tenant queue shows its tenants' heads in the fairness order.
-        With promotion of starved jobs on (``starve_limit`` > 0) the shortcut is off: its
-        equivalence with a wake-up at every crossing holds without promotion only (with it, a
-        run with the shortcut decided otherwise: tests/engine/test_zoo_speed.py).
+        While a promoted job waits (it is in the top queue whatever its key says), None.
         """
-        if getattr(queue, "classes", None) is None or self.promoted or self.starve_limit:
+        if getattr(queue, "classes", None) is None or self.promoted:
             return None
         first = queue.first()
         return len(self.thresholds) + 1 if first is None else self.order(first)[0]
 
     def _wake(self, queue: QueueLike) -> None:
-        """The next time to be asked again: a promotion, or a crossing a queued job may act on.
+        """The next time to be asked again: a promotion, or a crossing a queued job may come to act on.
 
         A job crossing from queue l into l + 1 becomes a victim only for queued jobs of queue
         l; on a settled queue (the last pass decided all it could, and every start took
-        effect) no other job's decision changes, so a crossing out of a queue above the
-        highest queued job is taken at the next pass (:meth:`_advance`), without a wake-up of
-        its own. Otherwise every crossing wakes the scheduler, as before.
+        effect) no other job's decision changes. A crossing out of a queue above the highest
+        queued job's (``top``) still has to be taken in time when the job may go on to cross
+        out of ``top`` (then a victim): it wakes the scheduler, which moves the job down and
+        skips the pass (:meth:`_decide`). Only when ``top`` is the last queue (or none is
+        queued) are those crossings left to the next pass (:meth:`_advance`), without a
+        wake-up of their own.
         """
         soonest = math.inf
         top = (self._top_queued(queue) if self.settled else None) or 0
+        if top < len(self.thresholds):  # a running job may yet cross out of top: every crossing counts
+            top = 0
         for level, crossings in enumerate(self.crossings):
             while crossings and self.running.get(crossings[0][1]) is not crossings[0][2]:
                 heappop(crossings)
