@@ -1137,8 +1137,7 @@ class Tiresias(_Preemptive):
         crossed = self._advance(now)
         state = (cluster.busy_gpus, cluster.down_gpus, cluster.installed_gpus, len(queue))
         settled, self.settled = self.settled and state == self._state, False
-        top = self._top_queued(queue)
-        if arrival is None and settled and not self.promoted and top is not None and top > crossed:
+        if arrival is None and settled and (top := self._top_queued(queue)) is not None and top > crossed:
             # Nothing changed since a settled pass but crossings out of queues above every queued
             # job (see _wake): no queued job gains a victim, the pass would decide nothing.
             self.settled = True
