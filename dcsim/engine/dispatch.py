@@ -191,7 +191,7 @@ class Dispatcher:
     def submit(self, job: Job) -> None:
         """Queue a new job and let the scheduler decide on it."""
         queue = self.queue
-        first = queue.push(self.key(job), job)
+        first = self._push(job)
         arrived = self._arrived
         tenancy = self.tenancy
         if tenancy is not None and arrived is not None and not self.scheduler.backfill:
@@ -226,7 +226,19 @@ class Dispatcher:
         if self._held is not None:
             self._held.append(job)
         else:
-            self.queue.push(self.key(job), job)
+            self._push(job)
+
+    def _push(self, job: Job) -> bool:
+        """Queue ``job`` under its key; True if it is now first in line.
+
+        Under tenants no decision reads that (an arrival takes a full pass, or the backfill
+        shortcut, which does not ask): the tenant queue queues it without its merge (False).
+        """
+        queue = self.queue
+        if self.tenancy is not None:
+            queue.add(self.key(job), job)
+            return False
+        return queue.push(self.key(job), job)
 
     def schedule(self) -> None:
         """Capacity was freed (or came back): let the scheduler decide, now or at its next epoch."""
@@ -319,7 +331,7 @@ class Dispatcher:
         if held is not None:
             self._held = None
             for job in held:
-                queue.push(self.key(job), job)
+                self._push(job)
             self._ask_again()
         if self._wakes:
             self._arm()

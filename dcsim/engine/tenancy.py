@@ -500,7 +500,22 @@ class TenantQueue:
         return self._len
 
     def push(self, key: Any, job: Job) -> bool:
-        """Queue ``job`` under the scheduler's ``key``; return True if it is now first in line (and admissible)."""
+        """Queue ``job`` under the scheduler's ``key``; return True if it is now first in line (and admissible).
+
+        Cost: the tenants' merge up to the first admissible job (O(tenants x job classes)).
+        """
+        self.add(key, job, settle=False)
+        return self.first() is job
+
+    def add(self, key: Any, job: Job, settle: bool = True) -> None:
+        """Queue ``job`` under the scheduler's ``key``, without reading the tenants' order (O(log queue)).
+
+        The engine queues through this (an arrival, a lost job's next attempt): no decision it
+        makes under tenants asks whether the job is first. ``settle``: bring the shares up to
+        now, as :meth:`push`'s read of the order does (with a fairness policy), so that the
+        shares' service sums are added up at the same instants and every result stays
+        bit-identical.
+        """
         i = self.tenancy.of(job)
         if self.by_priority:
             key = (-job.priority, key)
@@ -513,7 +528,8 @@ class TenantQueue:
                 heap[:] = [e for e in heap if e[3].state == QUEUED]
                 heapq.heapify(heap)
         self.tenancy.submitted(job)
-        return self.first() is job
+        if settle and self.key is not None:
+            self.tenancy.refresh()
 
     def discard(self, job: Job) -> None:
         """Note that ``job`` left the queue (its state already changed)."""

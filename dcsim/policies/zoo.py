@@ -160,23 +160,30 @@ class _Zoo(SchedulerBase):
                 if skip(job):
                     dropped.add(cls)
             return
-        heads: list[tuple[Any, int, int, Iterator[Any], Any]] = []
-        for i, (cls, run) in enumerate(runs.items()):
-            if fits is not None and not fits(*cls):
+        # (key, id, class, place in its run's entries, job); a run's live entries are those still queued
+        heads: list[tuple[Any, int, int, int, Any]] = []
+        lists: list[list[Any]] = []
+        for cls, run in runs.items():
+            if not run.live or (fits is not None and not fits(*cls)):
                 continue
-            it = run.entries()
-            entry = next(it, None)
+            entry = run.first()
             if entry is not None:
-                heads.append((entry[0], entry[1], i, it, entry[2]))
+                heads.append((entry[0], entry[1], len(lists), run.head, entry[2]))
+                lists.append(run.items)
         heapify(heads)
         while heads:
-            _, _, i, it, job = heappop(heads)
+            _, _, i, at, job = heappop(heads)
             yield job
             if skip(job):
                 continue
-            entry = next(it, None)
-            if entry is not None:
-                heappush(heads, (entry[0], entry[1], i, it, entry[2]))
+            items = lists[i]
+            end = len(items)
+            at += 1
+            while at < end and items[at][2].state != QUEUED:
+                at += 1
+            if at < end:
+                entry = items[at]
+                heappush(heads, (entry[0], entry[1], i, at, entry[2]))
 
     @staticmethod
     def rate_on(job: Any, placement: Sequence[tuple[int, int]], cluster: ClusterView) -> float:
@@ -650,6 +657,14 @@ class ConservativeBackfill(_Backfill):
 
 
 # ---------------------------------------------------------------------- preemptive
+def _of_nodes(values: Sequence[int], nodes: Sequence[int]) -> Sequence[int]:
+    """``values[node]`` for ``nodes`` (ascending), in their order: a slice when they are contiguous."""
+    if nodes and nodes[-1] - nodes[0] + 1 == len(nodes):
+        first, last = nodes[0], nodes[-1]
+        return values[first : last + 1]
+    return [values[node] for node in nodes]
+
+
 def choose_victims(
     job: Any,
     movable: Sequence[int],
@@ -674,21 +689,24 @@ def choose_victims(
         spec = cluster.pools[pool]
         n = spec.gpus_per_node
         whole, rest = divmod(job.gpus, n) if job.gpus > n else (0, job.gpus)
-        full: list[tuple[int, int]] = []  # (victims' GPUs, node) of nodes that can be emptied
-        part: list[tuple[int, int]] = []  # (GPUs short, node) of nodes that can take the rest
-        for node in spec.nodes:
-            f = free[node]
-            if f == n:
-                if whole:
-                    full.append((0, node))
-                elif rest:
-                    part.append((0, node))
-                continue
-            m = movable[node]
-            if whole and not others[node] and f + m == n:
-                full.append((m, node))
-            if rest and f + m >= rest:
-                part.append((max(rest - f, 0), node))
+        nodes = spec.nodes
+        columns: Iterable[tuple[int, int, int, int]] = zip(
+            nodes, _of_nodes(free, nodes), _of_nodes(movable, nodes), _of_nodes(others, nodes), strict=True
+        )
+        if whole and rest:
+            columns = list(columns)  # read twice
+        # (victims' GPUs, node) of nodes that can be emptied; a wholly free node is one, with none
+        full = (
+            [(0 if f == n else m, node) for node, f, m, o in columns if f == n or (not o and f + m == n)]
+            if whole
+            else []
+        )
+        # (GPUs short, node) of nodes that can take the rest: a wholly free one only when no whole node is needed
+        part = (
+            [(rest - f if f < rest else 0, node) for node, f, m, _ in columns if (f < n or not whole) and f + m >= rest]
+            if rest
+            else []
+        )
         if len(full) < whole:
             continue
         chosen = nsmallest(whole, full)
@@ -1026,12 +1044,18 @@ class Tiresias(_Preemptive):
 
     def _move(self, job: Any, level: int, sign: int) -> None:
         """Count the job into (``sign`` 1) or out of (-1) queue ``level``'s running jobs."""
-        counts = self.level_gpus[level]
-        for pool, gpus in _pool_gpus(job.placement, self.node_pool):
+        placement = job.placement
+        counts, per_node = self.level_gpus[level], self.level_node[level]
+        if len(placement) == 1:  # (most runs)
+            node, gpus = placement[0]
+            pool = self.node_pool[node]
             counts[pool] = counts.get(pool, 0) + sign * gpus
-        counts = self.level_node[level]
-        for node, gpus in job.placement:
-            counts[node] += sign * gpus
+            per_node[node] += sign * gpus
+            return
+        for pool, gpus in _pool_gpus(placement, self.node_pool):
+            counts[pool] = counts.get(pool, 0) + sign * gpus
+        for node, gpus in placement:
+            per_node[node] += sign * gpus
 
     def _next_crossing(self, job: Any, level: int) -> None:
         if level < len(self.thresholds):
@@ -1113,8 +1137,7 @@ class Tiresias(_Preemptive):
         crossed = self._advance(now)
         state = (cluster.busy_gpus, cluster.down_gpus, cluster.installed_gpus, len(queue))
         settled, self.settled = self.settled and state == self._state, False
-        top = self._top_queued(queue)
-        if arrival is None and settled and not self.promoted and top is not None and top > crossed:
+        if arrival is None and settled and (top := self._top_queued(queue)) is not None and top > crossed:
             # Nothing changed since a settled pass but crossings out of queues above every queued
             # job (see _wake): no queued job gains a victim, the pass would decide nothing.
             self.settled = True
@@ -1138,26 +1161,29 @@ class Tiresias(_Preemptive):
 
         Only a queue in the scheduler's order (``queue.classes`` kept: a :class:`JobQueue`) shows
         its highest queue first; a tenant queue shows its tenants' heads in the fairness order.
-        With promotion of starved jobs on (``starve_limit`` > 0) the shortcut is off: its
-        equivalence with a wake-up at every crossing holds without promotion only (with it, a
-        run with the shortcut decided otherwise: tests/engine/test_zoo_speed.py).
+        While a promoted job waits (it is in the top queue whatever its key says), None.
         """
-        if getattr(queue, "classes", None) is None or self.promoted or self.starve_limit:
+        if getattr(queue, "classes", None) is None or self.promoted:
             return None
         first = queue.first()
         return len(self.thresholds) + 1 if first is None else self.order(first)[0]
 
     def _wake(self, queue: QueueLike) -> None:
-        """The next time to be asked again: a promotion, or a crossing a queued job may act on.
+        """The next time to be asked again: a promotion, or a crossing a queued job may come to act on.
 
         A job crossing from queue l into l + 1 becomes a victim only for queued jobs of queue
         l; on a settled queue (the last pass decided all it could, and every start took
-        effect) no other job's decision changes, so a crossing out of a queue above the
-        highest queued job is taken at the next pass (:meth:`_advance`), without a wake-up of
-        its own. Otherwise every crossing wakes the scheduler, as before.
+        effect) no other job's decision changes. A crossing out of a queue above the highest
+        queued job's (``top``) still has to be taken in time when the job may go on to cross
+        out of ``top`` (then a victim): it wakes the scheduler, which moves the job down and
+        skips the pass (:meth:`_decide`). Only when ``top`` is the last queue (or none is
+        queued) are those crossings left to the next pass (:meth:`_advance`), without a
+        wake-up of their own.
         """
         soonest = math.inf
         top = (self._top_queued(queue) if self.settled else None) or 0
+        if top < len(self.thresholds):  # a running job may yet cross out of top: every crossing counts
+            top = 0
         for level, crossings in enumerate(self.crossings):
             while crossings and self.running.get(crossings[0][1]) is not crossings[0][2]:
                 heappop(crossings)
@@ -1174,11 +1200,11 @@ class Tiresias(_Preemptive):
     ) -> Iterator[Any]:
         """Promoted jobs merged into the top queue, by submission; the queue's jobs in order besides."""
         promoted = self.promoted
+        if not promoted:  # (no job is started but the one just offered, as its class's run offers it)
+            yield from super().candidates(queue, skip, fits)
+            return
         # (not a promoted job, nor one started since its class's run put it among the heads)
         rest = (job for job in super().candidates(queue, skip, fits) if job.id not in promoted and job.state == QUEUED)
-        if not promoted:
-            yield from rest
-            return
         up = sorted(((0, job.submit_time), job.id, job) for job in promoted.values() if job.state == QUEUED)
         following = next(rest, None)
         for order, key, job in up:

@@ -41,17 +41,31 @@ def trace(result: Any) -> list[tuple]:
     [
         {"thresholds_gpu_h": [1.0], "starve_limit": 0},
         {"thresholds_gpu_h": [0.2, 2.0, 8.0], "starve_limit": 0},
-        {"thresholds_gpu_h": [0.2, 2.0, 8.0]},  # promotion on (the default): the shortcut is off
+        # promotion on (the default starve_limit 8): a crossing out of a queue above every queued job still
+        # wakes the scheduler when the job may go on to cross out of the highest queued job's queue
+        {"thresholds_gpu_h": [0.2, 2.0, 8.0]},
+        {"thresholds_gpu_h": [1.0]},  # the defaults: two queues
+        {"thresholds_gpu_h": [0.5, 4.0, 20.0], "starve_limit": 1.5},  # many promotions
     ],
 )
 def test_wakeups_only_at_crossings_that_matter_decide_the_same(
     params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The run with the shortcut equals the one where every crossing wakes the scheduler for a full pass."""
+    passes = [0]
+    full_pass = zoo.Tiresias._pass
+
+    def counted(self: zoo.Tiresias, *args: Any) -> Any:
+        passes[0] += 1
+        return full_pass(self, *args)
+
+    monkeypatch.setattr(zoo.Tiresias, "_pass", counted)
     fast = run_data(busy_data(params))
-    assert sum(fast.jobs["preemptions"]) > 20  # crossings make victims: the shortcut is exercised
+    fast_passes, passes[0] = passes[0], 0
+    assert sum(fast.jobs["preemptions"]) > 20  # crossings make victims
     monkeypatch.setattr(zoo.Tiresias, "_top_queued", lambda self, queue: None)  # every crossing wakes, no skip
     slow = run_data(busy_data(params))
+    assert fast_passes < passes[0]  # the shortcut skipped passes
     assert trace(fast) == trace(slow)
     assert fast.summary == slow.summary
 
