@@ -2,7 +2,9 @@
 
 A replica is a *holder* of GPUs like a job's run (it has a ``placement`` and ``lose(reason,
 failure)``), placed by the scenario's placement policy on the same nodes as training, so
-failures and maintenance take it down as they take jobs down. Requests are the hot path:
+failures and maintenance take it down as they take jobs down. Where GPUs are shared it carries
+a demand (its service's ``cpu``, ``memory``, ``gpu_fraction``) and holds slots as a job does
+(:mod:`dcsim.engine.sharing`); on a share it serves at full speed. Requests are the hot path:
 no process per request. Each service has one SimPy process submitting its requests; a
 replica of a ``time`` service model serves ``concurrency`` requests at once, first come
 first served, each with one end event; a replica of a token model holds up to

@@ -5,7 +5,8 @@ class asks for CPU, memory, a share of a GPU or no GPU, or the placement policy 
 policy (``choose`` without ``place``). It then runs on a :class:`~dcsim.infra.sharing.SharedCluster`,
 every job carries a :class:`~dcsim.infra.shares.Demand` (``job.demand``) and, once placed, its
 slots (``job.slots``: node, demand there, GPU indices), and placement goes through
-:class:`SharingPlacer`:
+:class:`SharingPlacer`. A service replica is placed and held the same way (its service's ``cpu``,
+``memory`` and ``gpu_fraction``: :func:`replica_demand`):
 
 - a request that fits one node (a share, a CPU-only job, whole GPUs up to a node's) goes to the
   policy's ``choose(demand, shares, nodes)``, ``nodes`` the candidate nodes of the job's pools;

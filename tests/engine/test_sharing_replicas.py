@@ -15,6 +15,7 @@ from dcsim.engine import DataCenterModel
 from dcsim.engine.serving import REPLICA_ID_BASE
 from dcsim.infra.components import GPU
 from dcsim.infra.shares import WHOLE, Demand
+from dcsim.metrics.records import REPLICA_CHANGES
 
 from conftest import build, run_data
 
@@ -58,9 +59,7 @@ def run_model(data: dict[str, Any]) -> DataCenterModel:
 
 
 def placed(model: DataCenterModel) -> list[tuple[float, str]]:
-    """(time, change) of every replica change but requests (placed, stopped, lost), in order."""
-    from dcsim.metrics.records import REPLICA_CHANGES
-
+    """(time, change) of every replica's placement, stop and loss, in order."""
     c = model.collector.columns("replica_change")
     keep = {"placed", "stopped", "lost"}
     return [(t, REPLICA_CHANGES[k]) for t, k in zip(c["time"].tolist(), c["change"].tolist(), strict=True)
@@ -155,6 +154,20 @@ def test_a_node_failure_loses_replicas_and_gives_back_every_core_and_byte() -> N
     assert r.summary["services"]["replica_gpu_hours"] == pytest.approx(0.5)
     # CPU: 2 replicas x 2 cores x 0.5 h over 8 cores x 2 h
     assert r.summary["utilization"]["cpu_allocated"] == pytest.approx(2 * 2 * 0.5 / (8 * 2))
+
+
+def test_maintenance_moves_both_half_replicas_to_the_other_node() -> None:
+    """Two nodes of 1 GPU; two 0.5 replicas on node 0 (first fit). Node 0 is drained at 30 min: each replica is
+    replaced on node 1 (both halves fit its GPU, ready at once) and then stops; node 0 holds nothing after."""
+    data = scenario([service(gpu_fraction=0.5)], {"gpus": 1, "nodes": 2},
+                    maintenance=[{"start": "30m", "duration": "1h", "scope": "node", "units": [0]}])  # fmt: skip
+    model = run_model(data)
+    c = model.collector.columns("replica_change")
+    moves = [(t, n) for t, k, n in zip(c["time"].tolist(), c["change"].tolist(), c["node"].tolist(), strict=True)
+             if k == REPLICA_CHANGES.index("placed")]  # fmt: skip
+    assert moves == [(0.0, 0), (0.0, 0), (0.5 * H, 1), (0.5 * H, 1)]
+    assert [t for t, what in placed(model) if what == "stopped"] == [0.5 * H, 0.5 * H]
+    assert gpu_free(model, 0) == [WHOLE] and gpu_free(model, 1) == [0]
 
 
 # ------------------------------------------------------------------ metrics
