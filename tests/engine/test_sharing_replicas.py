@@ -16,6 +16,7 @@ from dcsim.engine.serving import REPLICA_ID_BASE
 from dcsim.infra.components import GPU
 from dcsim.infra.shares import WHOLE, Demand
 from dcsim.metrics.records import REPLICA_CHANGES
+from dcsim.workload.jobs import REASONS
 
 from conftest import build, run_data
 
@@ -138,6 +139,29 @@ def test_a_failing_gpu_loses_the_replicas_on_it_and_their_replacements_take_what
     assert s.blocked[0] == [0] and gpu_free(model) == [0, 0]
     assert s.gpu_used == WHOLE  # the two replacements' halves on GPU 1; the failed GPU counts as neither
     assert model.collector.columns("job_interrupted")["job_id"].tolist() == []
+
+
+def test_a_lost_replicas_replacement_preempts_a_lower_priority_whole_gpu_job() -> None:
+    """2 GPUs; a 0.5 replica (priority 1) and a 0.5 job H on GPU 0, a whole-GPU job W on GPU 1 (priority 0).
+    GPU 0 fails at 30 min: the replica and H are lost; no GPU has half free, so the replacement preempts W
+    (scale_up) and takes half of GPU 1; H, queued again, takes the other half; W waits."""
+    data = scenario([service(gpu_fraction=0.5, replicas=1, priority=1)], {"gpus": 2},
+                    [job("h", 0, gpu_fraction=0.5, duration="2h"), job("w", 10, duration="2h")],
+                    failures={"gpu": {"mtbf": "1000000h"}}, horizon="90m")  # fmt: skip
+    model = DataCenterModel(build(data))
+
+    def fail() -> Any:
+        yield model.env.timeout(0.5 * H)
+        model.rel.block(GPU, 0, None, "failure")  # type: ignore[union-attr]
+        model.capacity_changed()
+
+    model.env.process(fail())
+    model.run()
+    assert placed(model) == [(0.0, "placed"), (0.5 * H, "lost"), (0.5 * H, "placed")]
+    it = model.collector.columns("job_interrupted")
+    assert it["job_id"].tolist() == [0, 1] and REASONS[it["reason"].tolist()[1]] == "scale_up"
+    assert gpu_free(model) == [0, 0] and model.cluster.shares.gpu_used == WHOLE  # type: ignore[attr-defined]
+    assert sorted(model.running_jobs) == [0]
 
 
 def test_a_node_failure_loses_replicas_and_gives_back_every_core_and_byte() -> None:
