@@ -155,6 +155,17 @@ class DataCenterModel:
             self.storage = Storage(self.topology, self.collector, self.env, scenario.warmup)
             if sized:
                 runs.sized = SizedCheckpoints(self.storage, self.env, runs.complete, runs.network)
+        #: The cluster's fragmentation kept current where GPUs are shared (None: not measured); bound
+        #: before the services place their first replicas.
+        self.fragmentation = None
+        if self.sharing:
+            from dcsim.engine.sharing import class_shapes
+
+            shapes = class_shapes(scenario, self.topology, self.cluster.shares.type_names)  # type: ignore[attr-defined]
+            bind = getattr(self.dispatch.placement, "bind_shapes", None)
+            if callable(bind) and shapes:
+                bind(shapes)  # FGD scores placements against them
+            self.fragmentation = self._track_fragmentation(shapes)
         #: The inference services, when the scenario has some.
         self.services = None
         if scenario.services:
@@ -195,16 +206,6 @@ class DataCenterModel:
             self.env, scenario, self.seed, self.topology, self.collector, submit, self.check_drained,
             arrival_windows(scenario) if events else None, self.sharing,
         )  # fmt: skip
-        #: The cluster's fragmentation kept current where GPUs are shared (None: not measured).
-        self.fragmentation = None
-        if self.sharing:
-            from dcsim.engine.sharing import class_shapes
-
-            shapes = class_shapes(scenario, self.topology, self.cluster.shares.type_names)  # type: ignore[attr-defined]
-            bind = getattr(self.dispatch.placement, "bind_shapes", None)
-            if callable(bind) and shapes:
-                bind(shapes)  # FGD scores placements against them
-            self.fragmentation = self._track_fragmentation(shapes)
         self.env.process(self._sampler())
         self.check_drained()
 

@@ -2,7 +2,9 @@
 
 A replica is a *holder* of GPUs like a job's run (it has a ``placement`` and ``lose(reason,
 failure)``), placed by the scenario's placement policy on the same nodes as training, so
-failures and maintenance take it down as they take jobs down. Requests are the hot path:
+failures and maintenance take it down as they take jobs down. Where GPUs are shared it carries
+a demand (its service's ``cpu``, ``memory``, ``gpu_fraction``) and holds slots as a job does
+(:mod:`dcsim.engine.sharing`); on a share it serves at full speed. Requests are the hot path:
 no process per request. Each service has one SimPy process submitting its requests; a
 replica of a ``time`` service model serves ``concurrency`` requests at once, first come
 first served, each with one end event; a replica of a token model holds up to
@@ -35,6 +37,7 @@ import simpy
 
 from dcsim.core.registry import guarded
 from dcsim.core.rng import stream
+from dcsim.engine.sharing import replica_demand
 from dcsim.engine.storage import READS
 from dcsim.metrics.collector import Collector
 from dcsim.metrics.records import REPLICA_CHANGES, REQUEST_STATUS
@@ -111,6 +114,7 @@ class Replica:
         "checkpoint",
         "communication",
         "decoding",
+        "demand",
         "estimate",
         "expected_duration",
         "gpus",
@@ -130,6 +134,7 @@ class Replica:
         "service",
         "serving",
         "site",
+        "slots",
         "speed",
         "speeds",
         "start_time",
@@ -164,6 +169,9 @@ class Replica:
         self.rate = 1.0
         self.state = PENDING
         self.placement: list[tuple[int, int]] = []
+        #: Where GPUs are shared: its CPU, memory and GPUs (or share of one), and once placed the slots it holds.
+        self.demand = service.demand
+        self.slots: tuple[Any, ...] | None = None
         self.site = -1  # the site of its first node, once placed
         self.speed = 1.0
         self.outstanding = 0  # requests waiting on it plus those it serves
@@ -346,6 +354,8 @@ class ServiceRun(_Arrivals):
         topology = services.topology
         self.pools = topology.allowed_pools(spec.gpu_types, spec.min_gpu_memory)
         self.speeds = topology.pool_rates(self.pools, spec.speed, spec.speed_reference)
+        #: Each replica's demand where GPUs are shared (placed and held as a job's: dcsim.engine.sharing).
+        self.demand = replica_demand(spec) if not services.cluster.saturates else None
         seed = services.seed
         lb = spec.load_balancer
         lb_name, lb_params, suffix = lb.name, lb.params, ""
@@ -1135,7 +1145,10 @@ class Services:
         return placement
 
     def _hold(self, r: Replica, placement: Placement) -> None:
-        self.cluster.allocate(placement)
+        if r.slots is None:
+            self.cluster.allocate(placement)
+        else:  # its GPUs are shared: CPU, memory and milli-GPU on the GPUs the placer gave it
+            self.cluster.take(r.slots)  # type: ignore[attr-defined]
         node_jobs = self.runs.node_jobs
         for n, _ in placement:
             node_jobs[n].append(r)  # type: ignore[arg-type]
@@ -1143,7 +1156,10 @@ class Services:
     def release(self, r: Replica, notify: bool) -> None:
         """Give a replica's GPUs back; ``notify``: let the engine use them now (a failure's caller does it after)."""
         runs = self.runs
-        self.cluster.release(r.placement)
+        if r.slots is None:
+            self.cluster.release(r.placement)
+        else:
+            self.cluster.give(r.slots)  # type: ignore[attr-defined]
         for n, _ in r.placement:
             runs.node_jobs[n].remove(r)  # type: ignore[arg-type]
         if self.cluster.cordoned and runs.rel is not None:

@@ -5,7 +5,8 @@ class asks for CPU, memory, a share of a GPU or no GPU, or the placement policy 
 policy (``choose`` without ``place``). It then runs on a :class:`~dcsim.infra.sharing.SharedCluster`,
 every job carries a :class:`~dcsim.infra.shares.Demand` (``job.demand``) and, once placed, its
 slots (``job.slots``: node, demand there, GPU indices), and placement goes through
-:class:`SharingPlacer`:
+:class:`SharingPlacer`. A service replica is placed and held the same way (its service's ``cpu``,
+``memory`` and ``gpu_fraction``: :func:`replica_demand`):
 
 - a request that fits one node (a share, a CPU-only job, whole GPUs up to a node's) goes to the
   policy's ``choose(demand, shares, nodes)``, ``nodes`` the candidate nodes of the job's pools;
@@ -79,6 +80,12 @@ class ClassDemand:
             return Demand(self.cpu, self.memory, 0, 0)
         milli = self.fraction(self.rng) if self.fraction is not None else WHOLE
         return Demand(self.cpu, self.memory, gpus, milli)
+
+
+def replica_demand(service: Any) -> Demand:
+    """A replica's demand: its service's ``cpu``, ``memory``, GPUs and ``gpu_fraction`` (whole GPUs if none)."""
+    milli = WHOLE if service.gpu_fraction is None else round(service.gpu_fraction * WHOLE)
+    return Demand(round((service.cpu or 0.0) * 1000), mib(service.memory or 0.0), service.gpus_per_replica, milli)
 
 
 def trace_demands(table: Any) -> list[Demand]:
@@ -211,7 +218,8 @@ def class_shapes(sc: Any, topology: Topology, type_names: Sequence[str]) -> list
 
     A class weighs its expected jobs (rate x horizon, at most its count; its count without a
     horizon; a batch its count); each of its GPU counts and shares by their probabilities. A
-    trace adds its own requests, by how often each occurs. Weights sum to 1. Shapes keep CPU
+    trace adds its own requests, by how often each occurs; a service its replicas' demand, weighing
+    the replicas it starts with (each counts as one arrival). Weights sum to 1. Shapes keep CPU
     and drop memory, as the FGD authors' typical pods do (``GetTypicalPods``): requests that
     differ only in memory are one shape.
     """
@@ -244,6 +252,9 @@ def class_shapes(sc: Any, topology: Topology, type_names: Sequence[str]) -> list
             for f, pf in fractions.items() if g == 1 else [(1.0, 1.0)]:
                 milli = 0 if g == 0 else round(f * WHOLE)
                 add(Demand(cpu, memory, int(g), milli), expected * pg * pf, cls.gpu_types)
+    for svc in sc.services:  # a service's replicas, each replica started once
+        started = sum(svc.replicas_at(site).start for site in svc.sites or [None])
+        add(replica_demand(svc), float(started), svc.gpu_types)
     if sc.workload.trace is not None:
         from dcsim.workload.trace import read_trace
 
@@ -271,5 +282,5 @@ def _probabilities(spec: Any) -> dict[float, float]:
 
 __all__ = [
     "ClassDemand", "SharingPlacer", "class_shapes", "class_shares", "fraction_sampler", "is_sharing_policy",
-    "split", "uses_sharing",
+    "replica_demand", "split", "uses_sharing",
 ]  # fmt: skip

@@ -299,7 +299,8 @@ def simulate(
     serving = None
     if model.services is not None:
         requests = requests_table(col)
-        replicas = replicas_table(record_table(col, "replica_change"), col.names["service"], end)
+        fractions = {s.name: s.gpu_fraction for s in scenario.services if s.gpu_fraction is not None}
+        replicas = replicas_table(record_table(col, "replica_change"), col.names["service"], end, fractions)
         shares = {s.name: s.sample for s in scenario.services}
         serving = (requests, replicas, replica_seconds(replicas, window, model.topology, shares))
         spans = replica_spans(replicas, model.topology, shares)
@@ -340,6 +341,7 @@ def simulate(
         shared, extra = sharing_metrics(
             jobs, window, model.topology.pools, scenario.costs, faults.runs if interrupted else None,  # type: ignore[union-attr]
             col.fragmentation if model.fragmentation is not None else None,
+            (serving[1], scenario.services) if serving is not None else None,
         )  # fmt: skip
         summary["utilization"].update(shared)
         fold_costs(summary, extra)

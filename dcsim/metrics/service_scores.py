@@ -25,12 +25,15 @@ from dcsim.metrics.window import Window, overlap
 _PLACED, _READY, _STOPPED, _LOST = (REPLICA_CHANGES.index(c) for c in ("placed", "ready", "stopped", "lost"))
 
 
-def replicas_table(changes: Table, names: Sequence[str], end: float) -> Table:
+def replicas_table(
+    changes: Table, names: Sequence[str], end: float, fractions: Mapping[str, float] | None = None
+) -> Table:
     """One row per replica that got GPUs: when it was placed, ready and ended, how, where, with how many GPUs.
 
     Columns: ``service`` (coded), ``replica``, ``placed_s``, ``ready_s`` (NaN: never ready),
     ``end_s`` (the end of the run if it was still up), ``ended`` (``stopped``, ``lost`` or
-    ``running``), ``node`` (its first node), ``gpus``.
+    ``running``), ``node`` (its first node), ``gpus`` (a replica on a share of one GPU: its
+    share, from ``fractions``, each service's ``gpu_fraction``).
     """
     svc = changes.coded("service").codes
     rep = changes["replica"]
@@ -56,6 +59,13 @@ def replicas_table(changes: Table, names: Sequence[str], end: float) -> Table:
     ready, _ = at(change == _READY, math.nan)
     ends, how = at(((change == _STOPPED) | (change == _LOST)) & (changes["node"] >= 0), end)
     ended = np.where(how == _LOST, 1, np.where(how == _STOPPED, 0, 2)).astype(np.int32)
+    gpus = changes["gpus"][rows]
+    if fractions:
+        share = np.ones(len(names))
+        for name, fraction in fractions.items():
+            if name in names:
+                share[list(names).index(name)] = fraction
+        gpus = gpus * share[svc[rows]]
     return Table({
         "service": Coded(svc[rows].astype(np.int32), tuple(names)),
         "replica": rep[rows],
@@ -64,7 +74,7 @@ def replicas_table(changes: Table, names: Sequence[str], end: float) -> Table:
         "end_s": ends,
         "ended": Coded(ended, ("stopped", "lost", "running")),
         "node": changes["node"][rows],
-        "gpus": changes["gpus"][rows],
+        "gpus": gpus,
     })  # fmt: skip
 
 

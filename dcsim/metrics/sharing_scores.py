@@ -1,7 +1,7 @@
 """Metrics of a run whose GPUs are shared: CPU and memory allocated, fragmentation, CPU and memory capital.
 
 - ``utilization.cpu_allocated`` and ``utilization.memory_allocated``: core-seconds (byte-seconds)
-  held by jobs inside the window over those installed, as ``gpu_allocated`` counts GPU-seconds;
+  held by jobs and service replicas inside the window over those installed, as ``gpu_allocated`` counts GPU-seconds;
   reported when every node declares ``cpu`` (``memory``), else None (no capacity to divide by).
 - ``utilization.gpu_fragmentation``: the time-weighted mean over the window of the cluster's
   fragmentation (FGD's F(M), milli-GPU, against the workload's request shapes) over its
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from dcsim.infra.topology import Pool
-from dcsim.metrics.window import Window, held_seconds, step_integral
+from dcsim.metrics.window import Window, held_seconds, overlap, step_integral
 
 
 def sharing_metrics(
@@ -29,6 +29,7 @@ def sharing_metrics(
     costs: Any,
     runs: Any = None,
     fragmentation: tuple[Sequence[float], Sequence[float]] | None = None,
+    replicas: tuple[Any, Sequence[Any]] | None = None,
 ) -> tuple[dict[str, float | None], dict[str, float]]:
     """The utilization and cost figures above.
 
@@ -39,6 +40,7 @@ def sharing_metrics(
         costs: the scenario's prices (``cpu_core_hour_usd``, ``memory_gb_hour_usd``).
         runs: each run of interrupted jobs (None: one run per job).
         fragmentation: (times, milli-GPU) of the cluster's fragmentation at each change (None: not measured).
+        replicas: the services' replicas table and the services (their ``cpu`` and ``memory`` per replica), or None.
 
     Returns:
         ``({cpu_allocated, memory_allocated, gpu_fragmentation}, {cpu_usd, memory_usd})``.
@@ -54,17 +56,32 @@ def sharing_metrics(
         sizes = [(getattr(p, name), len(p.nodes)) for p in pools]
         declared = sum(size * count for size, count in sizes if size is not None)
         cost[f"{name}_usd"] = declared * scale * hours * price
-        if any(size is None for size, _ in sizes) or declared <= 0 or length <= 0 or column not in jobs:
+        if any(size is None for size, _ in sizes) or declared <= 0 or length <= 0:
             out[f"{name}_allocated"] = None
             continue
-        held = held_seconds(jobs, window, len(pools), np.asarray(jobs[column], dtype=float), runs)
-        out[f"{name}_allocated"] = float(held.sum()) / (declared * length)
+        held = 0.0
+        if column in jobs:
+            held = float(held_seconds(jobs, window, len(pools), np.asarray(jobs[column], dtype=float), runs).sum())
+        if replicas is not None:
+            # (a sampled fleet's replicas count for the whole fleet, as their GPUs do)
+            per_replica = {s.name: (getattr(s, name) or 0.0) / s.sample for s in replicas[1]}
+            held += replica_held(replicas[0], window, per_replica)
+        out[f"{name}_allocated"] = held / (declared * length)
     installed = sum(p.gpus for p in pools) * 1000.0
     out["gpu_fragmentation"] = None
     if fragmentation is not None and fragmentation[0] and installed > 0 and length > 0:
         times, values = (np.asarray(x, dtype=float) for x in fragmentation)
         out["gpu_fragmentation"] = step_integral(times, values, window) / (installed * length)
     return out, cost
+
+
+def replica_held(reps: Any, window: Window, per_replica: dict[str, float]) -> float:
+    """What the replicas held inside the window, in units x seconds: each service's ``per_replica`` amount."""
+    if not len(reps):
+        return 0.0
+    service = reps.coded("service")
+    amount = np.array([per_replica.get(name, 0.0) for name in service.names])[service.codes]
+    return float((overlap(reps["placed_s"], reps["end_s"], window) * amount).sum())
 
 
 def fold_costs(summary: dict[str, Any], extra: dict[str, float]) -> None:
@@ -80,4 +97,4 @@ def fold_costs(summary: dict[str, Any], extra: dict[str, float]) -> None:
             block[name] *= block["total_usd"] / before
 
 
-__all__ = ["fold_costs", "sharing_metrics"]
+__all__ = ["fold_costs", "replica_held", "sharing_metrics"]

@@ -7,7 +7,7 @@ from typing import Any
 from dcsim.infra.topology import Topology
 from dcsim.workload.spec import ChoiceCount
 
-_SHARED = "GPUs are shared here (nodes declare cpu or memory or have gpus: 0, or a class asks for them)"
+_SHARED = "GPUs are shared here (nodes declare cpu or memory or have gpus: 0, or a class or a service asks for them)"
 
 
 def sharing_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
@@ -23,25 +23,11 @@ def sharing_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
         problems.append(("datacenter", "no node has a GPU (every node has gpus: 0); give some nodes GPUs, e.g. "
                          "gpus: 8 (GPU utilization and capital are per installed GPU)"))  # fmt: skip
     for i, cls in enumerate(sc.workload.jobs):
-        path = f"workload.jobs.{i}"
-        mine = [pools[p] for p in class_pools(topology, cls)]
-        if not mine:
-            continue  # reported by the general checks (no pool of its GPU types)
-        for name, unit in (("cpu", "cores"), ("memory", "bytes")):
-            if getattr(cls, name) and all(getattr(p, name) is None for p in mine):
-                example = "cpu: 96" if name == "cpu" else "memory: 512GB"
-                problems.append((f"{path}.{name}", f"the class asks for {name} but no node of its pools declares "
-                                 f"`{name}` ({unit}); give those nodes one (e.g. {example}) or drop it"))  # fmt: skip
         counts = cls.gpus.values if isinstance(cls.gpus, ChoiceCount) else None
-        if counts is None or any(p[0] == path for p in problems):
-            continue
-        for g in sorted(set(counts)):
-            if not any(_fits(cls, g, p) for p in mine):
-                problems.append((path, _too_large(cls, g, mine)))
-                break
-    if sc.services:
-        problems.append(("services", f"services are not modelled yet where {_SHARED}; drop the services, or the "
-                         "nodes' cpu/memory and the classes' cpu, memory, gpu_fraction and gpus: 0"))  # fmt: skip
+        problems += _request_problems(f"workload.jobs.{i}", "class", cls, counts, class_pools(topology, cls), pools)
+    for i, svc in enumerate(sc.services):
+        mine = tuple(p for p in topology.allowed_pools(svc.gpu_types, svc.min_gpu_memory) if pools[p].gpus_per_node)
+        problems += _request_problems(f"services.{i}", "service", svc, [svc.gpus_per_replica], mine, pools)
     if sc.tenants:
         problems.append(("tenants", f"tenants' quotas are not modelled yet where {_SHARED}; drop `tenants`"))
     from dcsim.policies import SCHEDULER
@@ -53,6 +39,27 @@ def sharing_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
     if scheduler is not None and callable(getattr(scheduler, "decide", None)):
         problems.append(("policies.scheduler", f"scheduler {sc.policies.scheduler.name!r} is not modelled yet where "
                          f"{_SHARED}; use a queue order (fifo, sjf, priority, ...)"))  # fmt: skip
+    return problems
+
+
+def _request_problems(
+    path: str, what: str, req: Any, counts: list[int] | None, allowed: tuple[int, ...], pools: Any
+) -> list[tuple[str, str]]:
+    """A job class's or a service's CPU and memory: declared by some node of its pools, and fitting one of them."""
+    mine = [pools[p] for p in allowed]
+    if not mine:
+        return []  # reported by the general checks (no pool of its GPU types)
+    problems: list[tuple[str, str]] = []
+    for name, unit in (("cpu", "cores"), ("memory", "bytes")):
+        if getattr(req, name) and all(getattr(p, name) is None for p in mine):
+            example = "cpu: 96" if name == "cpu" else "memory: 512GB"
+            problems.append((f"{path}.{name}", f"the {what} asks for {name} but no node of its pools declares "
+                             f"`{name}` ({unit}); give those nodes one (e.g. {example}) or drop it"))  # fmt: skip
+    if counts is None:
+        return problems
+    for g in sorted(set(counts)):
+        if not any(_fits(req, g, p) for p in mine):
+            return [*problems, (path, _too_large(req, g, mine, "a replica" if what == "service" else "a job"))]
     return problems
 
 
@@ -74,8 +81,8 @@ def format_bytes(value: float) -> str:
     return f"{value / 1e9:g}GB"
 
 
-def _too_large(cls: Any, gpus: int, pools: list[Any]) -> str:
-    """The message for a job larger than every node of its pools."""
+def _too_large(cls: Any, gpus: int, pools: list[Any], who: str = "a job") -> str:
+    """The message for a job (or a replica: ``who``) larger than every node of its pools."""
     asked = []
     if cls.cpu:
         asked.append(f"{cls.cpu:g} cores")
@@ -87,7 +94,7 @@ def _too_large(cls: Any, gpus: int, pools: list[Any]) -> str:
         has.append(f"{largest.cpu:g} cores")
     if largest.memory is not None:
         has.append(f"{format_bytes(largest.memory)}")
-    what = f"a job of {gpus} GPU{'' if gpus == 1 else 's'} asks for {' and '.join(asked) or 'GPUs'}"
+    what = f"{who} of {gpus} GPU{'' if gpus == 1 else 's'} asks for {' and '.join(asked) or 'GPUs'}"
     return (f"{what}, more than any node of its pools holds (the largest: {', '.join(has)}); "
             "ask for less, or give the nodes more")  # fmt: skip
 

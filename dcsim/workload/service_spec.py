@@ -347,6 +347,22 @@ class Service(Strict):
     name: str = Field(min_length=1, description="service name, unique in the scenario")
     model: ModelSpec = Field(default_factory=ModelSpec, description="the model (name, size)")
     gpus_per_replica: int = Field(1, ge=1, le=4096, description="GPUs one replica holds")
+    cpu: float | None = Field(
+        None,
+        ge=0,
+        description="CPU cores per replica, e.g. 8 (GPUs are then shared; over several nodes in proportion to its "
+        "GPUs on each; none: no CPU asked for)",
+    )
+    memory: Bytes | None = Field(
+        None, description="host memory per replica, e.g. 64GB (GPUs are then shared; none: no memory asked for)"
+    )
+    gpu_fraction: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="a replica on a share of one GPU, e.g. 0.5: replicas and jobs share a GPU up to its capacity, "
+        "each serving at full speed (needs gpus_per_replica: 1; none: whole GPUs)",
+    )
     gpu_types: list[str] | None = Field(None, description="GPU types a replica may use (any)")
     min_gpu_memory: Bytes | None = Field(None, description="only GPUs with at least this memory, e.g. 80GB")
     speed: dict[str, Annotated[float, Field(gt=0)]] | None = Field(
@@ -444,6 +460,15 @@ class Service(Strict):
             raise ValueError(
                 "`requests.origin` needs `sites` (the sites the service runs in): without them, requests add no "
                 "network latency; give sites: [...] or drop `origin`"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _share_of_one(self) -> Service:
+        if self.gpu_fraction is not None and self.gpus_per_replica != 1:
+            raise ValueError(
+                "`gpu_fraction` is a share of one GPU: it needs gpus_per_replica: 1 (a replica of several GPUs "
+                "takes them whole); drop one of them"
             )
         return self
 

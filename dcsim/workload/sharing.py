@@ -22,6 +22,11 @@ def class_shares(cls: Any) -> bool:
     return bool(cls.cpu or cls.memory or cls.gpu_fraction is not None or 0 in counts)
 
 
+def replica_shares(service: Any) -> bool:
+    """True if a service's replicas ask for CPU, memory or a share of a GPU."""
+    return bool(service.cpu or service.memory or service.gpu_fraction is not None)
+
+
 def uses_sharing(sc: Any) -> bool:
     """True if the scenario needs the sharing model (see the module)."""
     for site in sc.datacenter.sites:
@@ -30,6 +35,8 @@ def uses_sharing(sc: Any) -> bool:
             if node.cpu is not None or node.memory is not None or node.gpus == 0:
                 return True
     if any(class_shares(c) for c in sc.workload.jobs):
+        return True
+    if any(replica_shares(s) for s in sc.services):
         return True
     trace = sc.workload.trace
     if (
@@ -47,4 +54,4 @@ def uses_sharing(sc: Any) -> bool:
     return is_sharing_policy(cls)
 
 
-__all__ = ["class_shares", "is_sharing_policy", "uses_sharing"]
+__all__ = ["class_shares", "is_sharing_policy", "replica_shares", "uses_sharing"]
