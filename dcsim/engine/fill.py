@@ -34,7 +34,7 @@ import numpy as np
 
 from dcsim.core.rng import stream
 from dcsim.infra.fragmentation import FragmentationTracker, Shape, typical_shapes
-from dcsim.infra.shares import WHOLE, Demand, Shares, mib
+from dcsim.infra.shares import WHOLE, Demand, Shares, mib, milli_cpu
 from dcsim.scenario.schema import Scenario
 from dcsim.workload.openb import OpenbPods, read_pods
 from dcsim.workload.spec import Fill, FillPods
@@ -69,7 +69,7 @@ def build_shares(scenario: Scenario) -> Cluster:
         for group in site.groups:
             node = group.node
             n = group.racks * group.nodes_per_rack
-            cpu += [round((node.cpu or 0.0) * 1000)] * n
+            cpu += [milli_cpu(node.cpu or 0.0)] * n
             memory += [mib(node.memory or 0.0)] * n
             gpus += [node.gpus] * n
             kind += [index[node.gpu_type] if node.gpus else -1] * n

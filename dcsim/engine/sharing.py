@@ -28,7 +28,7 @@ import numpy as np
 
 from dcsim.core.errors import PlacementError
 from dcsim.core.rng import stream
-from dcsim.infra.shares import WHOLE, Demand, mib
+from dcsim.infra.shares import WHOLE, Demand, mib, milli_cpu
 from dcsim.infra.sharing import NodeSet, SharedCluster, Slot
 from dcsim.infra.topology import Topology
 from dcsim.workload.sharing import class_shares, is_sharing_policy, uses_sharing
@@ -69,7 +69,7 @@ class ClassDemand:
     """
 
     def __init__(self, cls: Any, seed: int) -> None:
-        self.cpu = round((cls.cpu or 0.0) * 1000)
+        self.cpu = milli_cpu(cls.cpu or 0.0)
         self.memory = mib(cls.memory or 0.0)
         self.fraction = fraction_sampler(cls.gpu_fraction)
         self.rng = stream(seed, f"gpu_fractions.{cls.name}") if self.fraction is not None else None
@@ -85,14 +85,16 @@ class ClassDemand:
 def replica_demand(service: Any) -> Demand:
     """A replica's demand: its service's ``cpu``, ``memory``, GPUs and ``gpu_fraction`` (whole GPUs if none)."""
     milli = WHOLE if service.gpu_fraction is None else round(service.gpu_fraction * WHOLE)
-    return Demand(round((service.cpu or 0.0) * 1000), mib(service.memory or 0.0), service.gpus_per_replica, milli)
+    return Demand(milli_cpu(service.cpu or 0.0), mib(service.memory or 0.0), service.gpus_per_replica, milli)
 
 
 def trace_demands(table: Any) -> list[Demand]:
     """Each trace job's demand, in the table's order: its ``cpu``, ``memory`` and ``gpu_fraction`` columns' values."""
     n = len(table)
-    cpu = np.rint(table.cpu * 1000).astype(np.int64) if table.cpu is not None else np.zeros(n, dtype=np.int64)
-    mem = np.rint(table.memory / 2**20).astype(np.int64) if table.memory is not None else np.zeros(n, dtype=np.int64)
+    zero = np.zeros(n, dtype=np.int64)
+    # Rounded down as milli_cpu and mib round a class's request and a node's capacity.
+    cpu = np.floor(table.cpu * 1000 + 1e-6).astype(np.int64) if table.cpu is not None else zero
+    mem = np.floor(table.memory / 2**20 + 1e-9).astype(np.int64) if table.memory is not None else zero
     gpus = table.gpus.astype(np.int64)
     milli = np.full(n, WHOLE, dtype=np.int64) if table.gpu_fraction is None else np.rint(table.gpu_fraction * WHOLE)
     milli = np.where(gpus == 0, 0, milli).astype(np.int64)
@@ -247,7 +249,7 @@ def class_shapes(sc: Any, topology: Topology, type_names: Sequence[str]) -> list
             expected = min(expected, float(cls.count))
         counts = _probabilities(cls.gpus)
         fractions = _probabilities(cls.gpu_fraction) if cls.gpu_fraction is not None else {1.0: 1.0}
-        cpu, memory = round((cls.cpu or 0.0) * 1000), mib(cls.memory or 0.0)
+        cpu, memory = milli_cpu(cls.cpu or 0.0), mib(cls.memory or 0.0)
         for g, pg in counts.items():
             for f, pf in fractions.items() if g == 1 else [(1.0, 1.0)]:
                 milli = 0 if g == 0 else round(f * WHOLE)

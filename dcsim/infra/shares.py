@@ -17,6 +17,7 @@ alone calls :meth:`Shares.allocate` and :meth:`Shares.release`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -60,7 +61,7 @@ class Demand(NamedTuple):
         milli = 0 if gpus == 0 else round(fraction * WHOLE)
         if 0 < milli < WHOLE and gpus != 1:
             raise ValueError(f"a share of a GPU ({fraction}) is asked for one GPU, not {gpus}")
-        return cls(round(cpu_cores * 1000), mib(memory_bytes), gpus, milli)
+        return cls(milli_cpu(cpu_cores), mib(memory_bytes), gpus, milli)
 
 
 def gpu_kind(demand: Demand) -> int:
@@ -75,8 +76,19 @@ def gpu_kind(demand: Demand) -> int:
 
 
 def mib(memory_bytes: float) -> int:
-    """Bytes as whole MiB, rounded to the nearest."""
-    return round(memory_bytes / 2**20)
+    """Bytes as whole MiB, rounded down (requests and nodes alike).
+
+    Rounding both down keeps k requests of x bytes within a node of k x bytes, since
+    k floor(x) <= floor(k x) (rounding to the nearest would refuse two 32GB requests on a 64GB
+    node); a request may take up to 1 MiB less than it asked. The 1e-9 absorbs the binary error
+    of a decimal size.
+    """
+    return math.floor(memory_bytes / 2**20 + 1e-9)
+
+
+def milli_cpu(cores: float) -> int:
+    """Cores as whole milli-CPUs, rounded down (requests and nodes alike, as :func:`mib`)."""
+    return math.floor(cores * 1000 + 1e-6)
 
 
 class Shares:

@@ -27,7 +27,7 @@ from heapq import heappop, heappush
 from typing import Any
 
 from dcsim.infra.cluster import Cluster
-from dcsim.infra.shares import WHOLE, Demand, Shares
+from dcsim.infra.shares import WHOLE, Demand, Shares, mib, milli_cpu
 from dcsim.infra.topology import Topology
 
 #: Capacity given to a dimension a node does not declare (CPU or memory not modelled there): no limit.
@@ -172,8 +172,8 @@ class IndexedShares(Shares):
         cpu, memory, gpus, kind = [], [], [], []
         for n, p in enumerate(topology.node_pool):
             pool = pools[p]
-            cpu.append(UNLIMITED if pool.cpu is None else round(pool.cpu * 1000))
-            memory.append(UNLIMITED if pool.memory is None else round(pool.memory / 2**20))
+            cpu.append(UNLIMITED if pool.cpu is None else milli_cpu(pool.cpu))
+            memory.append(UNLIMITED if pool.memory is None else mib(pool.memory))
             gpus.append(topology.node_gpus[n])
             kind.append(names.index(pool.gpu_type) if pool.gpus_per_node and pool.gpu_type in names else -1)
         super().__init__(cpu, memory, gpus, kind, names)

@@ -73,6 +73,20 @@ def test_a_job_that_fits_the_gpus_but_not_the_memory_waits() -> None:
     assert got["b"] == (60.0, 0)
 
 
+def test_requests_that_add_up_to_a_node_fit_it_in_decimal_and_binary_units() -> None:
+    """Two 32 GB requests fill a 64 GB node exactly (32e9 B is not a whole MiB: rounded to the nearest,
+    30,518 MiB each would not fit the node's 61,035), three cores of 0.667 fit 2.001 cores, and three
+    thirds of 2 cores fit 2 cores: both jobs (or all three) start at once."""
+    got = starts([job("a", 0, memory="32GB"), job("b", 60, memory="32GB")], [{"gpus": 8, "memory": "64GB"}])
+    assert got == {"a": (0.0, 0), "b": (60.0, 0)}
+    third = 2 / 3
+    got = starts([job(n, 60 * i, cpu=third) for i, n in enumerate("abc")], [{"gpus": 8, "cpu": 2}])
+    assert [got[n][0] for n in "abc"] == [0.0, 60.0, 120.0]
+    # A fourth third does not fit (the check still binds).
+    got = starts([job(n, 60 * i, cpu=third) for i, n in enumerate("abcd")], [{"gpus": 8, "cpu": 2}])
+    assert got["d"][0] == H
+
+
 def test_two_half_shares_share_one_gpu_and_a_075_and_a_05_do_not() -> None:
     """One GPU: two 0.5 shares run together; a 0.75 leaves 0.25, so a 0.5 waits for its end at 1 h."""
     node = [{"gpus": 1}]
