@@ -87,7 +87,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(line)
     for i, event in sorted(enumerate(scenario.events), key=lambda e: e[1].at):
         print(f"event {i} {event.describe()}")
-    speeds = {(p.gpu_type, p.speed) for p in topo.pools}
+    speeds = {(p.gpu_type, p.speed) for p in topo.pools if p.gpus_per_node}
     if len({s for _, s in speeds}) > 1:
         shown = ", ".join(f"{t} {s:g}" for t, s in sorted(speeds, key=lambda x: (-x[1], x[0])))
         print(f"GPU speeds (H100 = 1; a class's own `speed` overrides them): {shown}")

@@ -48,6 +48,10 @@ DEFAULT_GPU_SPEED = 1.0
 LOCALITY_NAMES = ("node", "rack", "cross_rack")
 SAME_NODE, SAME_RACK, CROSS_RACK = 0, 1, 2
 
+CPU_ONLY = "cpu-only"
+"""The GPU type of a pool of CPU-only nodes (``gpus: 0``), whatever their ``gpu_type`` says: breakdowns by
+GPU type show them under this name, and no GPU type list matches them."""
+
 LEAF_PORTS = 64  # ports of a leaf (ToR) switch facing the spines, for the default spine count
 
 
@@ -249,7 +253,8 @@ def build_topology(dc: Datacenter) -> Topology:
                 memory = GPU_MEMORY_BYTES.get(group.node.gpu_type, 0.0)
             speed = gpu_speed(group.node)
             node = group.node
-            key = (site_index, node.gpu_type, node.gpus, busy_w, idle_w, base_w, memory, speed, node.cpu, node.memory)
+            gpu_type = node.gpu_type if node.gpus else CPU_ONLY
+            key = (site_index, gpu_type, node.gpus, busy_w, idle_w, base_w, memory, speed, node.cpu, node.memory)
             if key not in pool_key:
                 pool_key[key] = len(pool_nodes)
                 pool_nodes.append([])

@@ -87,6 +87,17 @@ def test_requests_that_add_up_to_a_node_fit_it_in_decimal_and_binary_units() -> 
     assert got["d"][0] == H
 
 
+def test_cpu_only_nodes_are_their_own_kind_in_the_breakdown_by_gpu_type() -> None:
+    """A CPU-only node keeps NodeSpec's default gpu_type (H100) but has no GPU: the breakdowns by GPU type
+    name it `cpu-only`, never H100."""
+    groups = [{"gpus": 2, "gpu_type": "A100", "cpu": 16}, {"gpus": 0, "cpu": 32}]
+    data = scenario([job("etl", 0, gpus=0, cpu=8)], groups, horizon="4h")
+    summary = run_data(data).summary
+    by_type = summary["utilization"]["by_gpu_type"]
+    assert sorted(by_type) == ["A100", "cpu-only"]
+    assert sorted(summary["cost"]["by_gpu_type"]) == ["A100", "cpu-only"]
+
+
 def test_two_half_shares_share_one_gpu_and_a_075_and_a_05_do_not() -> None:
     """One GPU: two 0.5 shares run together; a 0.75 leaves 0.25, so a 0.5 waits for its end at 1 h."""
     node = [{"gpus": 1}]
