@@ -134,6 +134,8 @@ class Dispatcher:
             backfill = True
         if builtin and tenancy is not None and callable(getattr(policy, "bind_tenancy", None)):
             policy.bind_tenancy(tenancy)  # a backfill keeps its reservations' quota room too
+        if builtin and isinstance(getattr(policy, "doomed", None), dict):
+            policy.doomed = self._doomed  # a preemptive order does not choose a victim in its grace again
         if builtin and callable(getattr(policy, "run_started", None)):
             runs.watcher = policy  # it indexes the running jobs (estimated ends, attained service)
         self.queue: Any = JobQueue(by_class=backfill, partition=partition)

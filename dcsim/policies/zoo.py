@@ -759,6 +759,10 @@ class _Preemptive(_Zoo):
         super().__init__(params, rng)
         #: Running jobs holding GPUs on each node (kept from the engine's starts and ends).
         self.on_node: list[list[tuple[Any, int]]] = []
+        #: Victims told to go that keep their GPUs to the end of their grace, by id (the engine's, shared).
+        self.doomed: dict[int, Any] = {}
+        #: The last pass stopped at a job waiting for its victims' grace to end.
+        self.waiting = False
 
     def bind_placement(
         self, place: Callable[[Any, Any], Placement | None], uniform_in_class: bool, cluster: ClusterView
@@ -809,6 +813,10 @@ class _Preemptive(_Zoo):
         self.blocked: Any = None
         # After an arrival only the new job can start (the queue was settled, and time moves
         # ranks only at the wake-ups the scheduler asks for); a preemption makes the engine ask again.
+        doomed = self.doomed
+        self.waiting = False
+        if doomed:  # a job may wait for a grace: a full pass, so that an arrival does not take its turn
+            arrival = None
         fits = None
         if arrival is None and not self.may_preempt(queue):  # then a class whose GPUs are not free is out
             fits = lambda pools, gpus: _free_in(cluster, pools) >= gpus  # noqa: E731
@@ -826,11 +834,16 @@ class _Preemptive(_Zoo):
                     drop[0] = self.uniform  # a later job of its class ranks no higher: no more victims
                     continue
                 for victim in victims:
-                    yield Preempt(victim, "priority")
+                    if victim.id in doomed:  # told already, it is leaving: its GPUs come to this job
+                        self.waiting = True
+                    else:
+                        yield Preempt(victim, "priority")
                 placement = place(job, cluster)
                 if placement is None:
-                    # The placement policy does not place it where its victims were: no later job takes
-                    # their GPUs in this pass (the engine asks again: it may preempt more, or give up).
+                    # The placement policy does not place it where its victims were, or they keep their
+                    # GPUs to the end of their grace: no later job takes their GPUs in this pass (the
+                    # engine asks again, or when the grace ends).
+                    self.waiting = bool(doomed)
                     return
             yield job, placement
 
@@ -1151,7 +1164,7 @@ class Tiresias(_Preemptive):
                     started += 1  # (the engine drops it from the queue after the pass)
                 else:
                     complete = False  # the engine did not take a start (tenants, a victim's grace)
-            self.settled = complete and (settled or arrival is None)
+            self.settled = complete and not self.waiting and (settled or arrival is None)
             state = (cluster.busy_gpus, cluster.down_gpus, cluster.installed_gpus, len(queue) - started)
         self._state = state
         self._wake(queue)
