@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dcsim.policies.fairness import TenantShare
-from dcsim.workload.jobs import QUEUED, Job
+from dcsim.workload.jobs import QUEUED, RUNNING, Job
 from dcsim.workload.queue import Entry, JobQueue
 from dcsim.workload.tenants import GpuQuota, Preemption, Tenant
 
@@ -413,7 +413,7 @@ class Tenancy:
         cands = self.candidates(job)
         if not cands:
             return []
-        gone = list(self.doomed.values())
+        gone = [v for v in self.doomed.values() if v.state == RUNNING]  # (one may have ended in its grace)
         for v in gone:
             self._vacate(v, cluster, -1)
         chosen: list[tuple[Job, str]] = []

@@ -671,6 +671,7 @@ def choose_victims(
     others: Sequence[int],
     ranked: Callable[[int], list[tuple[Any, int, Any, int]]],
     cluster: ClusterView,
+    leaving: Sequence[int] | None = None,
 ) -> list[Any] | None:
     """Running jobs to preempt so that ``job`` fits a node (or whole nodes) of one of its pools, or None.
 
@@ -682,9 +683,13 @@ def choose_victims(
     victims' GPUs are chosen (ties: the lowest node), and the pool that needs the fewest; on a
     node, victims go lowest-ranked first. Cost O(nodes of the job's pools), and ``ranked`` on
     the nodes chosen.
+
+    ``leaving[node]``: GPUs of victims told already, in their grace period (in neither
+    ``movable`` nor ``others``, nor ranked): they count as free, the job waits for them. An
+    empty list: it fits on GPUs of theirs without more victims.
     """
     best: tuple[int, list[Any]] | None = None
-    free = cluster.free
+    free = cluster.free if leaving is None else [f + g for f, g in zip(cluster.free, leaving, strict=True)]
     for pool in job.pools:
         spec = cluster.pools[pool]
         n = spec.gpus_per_node
@@ -712,12 +717,13 @@ def choose_victims(
         chosen = nsmallest(whole, full)
         cost = sum(c for c, _ in chosen)
         victims = {key: h for _, node in chosen for _, key, h, _ in ranked(node)}  # a victim may span nodes
+        used = {node for _, node in chosen}
         if rest:
-            used = {node for _, node in chosen}
             spare = [e for e in part if e[1] not in used]
             if not spare:
                 continue
             short, node = min(spare)
+            used.add(node)
             for _, key, holder, gpus in sorted(ranked(node), reverse=True):
                 if short <= 0:
                     break
@@ -725,7 +731,7 @@ def choose_victims(
                     victims[key] = holder
                     cost += gpus
                 short -= gpus
-        if not victims:
+        if not victims and (leaving is None or not any(leaving[node] for node in used)):
             continue  # it fits without preempting (the placement policy did not place it: nothing to gain)
         if best is None or cost < best[0]:
             best = (cost, list(victims.values()))
@@ -786,17 +792,37 @@ class _Preemptive(_Zoo):
     def victims(self, job: Any, cluster: ClusterView, now: float) -> tuple[bool, list[Any] | None]:
         """Whether any running job ranks below ``job``; those to preempt for it (:func:`choose_victims`), or None."""
         mine = self.rank(job, now, False)
-        ranks = {r.id: rank for r in self.running.values() if self.outranks(mine, rank := self.rank(r, now, True), r)}
-        if not ranks:
+        doomed = self.doomed
+        ranks = {
+            r.id: rank
+            for r in self.running.values()
+            if r.id not in doomed and self.outranks(mine, rank := self.rank(r, now, True), r)
+        }
+        leaving = self._leaving()
+        if not ranks and leaving is None:
             return False, None
         on_node = self.on_node
         movable = [sum(g for h, g in held if h.id in ranks) for held in on_node]
         others = [sum(g for _, g in held) - m for held, m in zip(on_node, movable, strict=True)]
+        if leaving is not None:
+            others = [o - g for o, g in zip(others, leaving, strict=True)]
 
         def ranked(node: int) -> list[tuple[Any, int, Any, int]]:
             return [(ranks[h.id], h.id, h, g) for h, g in on_node[node] if h.id in ranks]
 
-        return True, choose_victims(job, movable, others, ranked, cluster)
+        return bool(ranks), choose_victims(job, movable, others, ranked, cluster, leaving)
+
+    def _leaving(self) -> list[int] | None:
+        """GPUs on each node of running victims told already, in their grace period; None if there are none."""
+        running = self.running
+        told = [d for key, d in self.doomed.items() if running.get(key) is d]
+        if not told:
+            return None
+        leaving = [0] * len(self.on_node)
+        for d in told:
+            for node, gpus in d.placement:
+                leaving[node] += gpus
+        return leaving
 
     def decide(self, queue: QueueLike, cluster: ClusterView, now: float) -> Iterable[Any]:
         """Starts in order; a job that does not fit preempts lower-ranked running jobs when they free enough."""
@@ -826,18 +852,15 @@ class _Preemptive(_Zoo):
             placement = place(job, cluster) if _free_in(cluster, job.pools) >= job.gpus else None
             if placement is None:
                 below, victims = self.victims(job, cluster, now)
-                if not victims:
+                if victims is None:
                     if self.blocked is None:
                         self.blocked = job
                     if not below and cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
                         return  # nothing is free and no running job ranks below this one, or any after it
                     drop[0] = self.uniform  # a later job of its class ranks no higher: no more victims
                     continue
-                for victim in victims:
-                    if victim.id in doomed:  # told already, it is leaving: its GPUs come to this job
-                        self.waiting = True
-                    else:
-                        yield Preempt(victim, "priority")
+                for victim in victims:  # (not those told already: their GPUs come to this job at their grace's end)
+                    yield Preempt(victim, "priority")
                 placement = place(job, cluster)
                 if placement is None:
                     # The placement policy does not place it where its victims were, or they keep their
@@ -1129,6 +1152,8 @@ class Tiresias(_Preemptive):
         """Running jobs of lower queues, from the counts first (O(K)), chosen only when they are enough."""
         mine = self.rank(job, now, False)[0]
         lower = self.level_gpus[mine + 1 :]
+        if self.doomed and (leaving := self._leaving()) is not None:
+            return self._victims_beside(job, mine, leaving, cluster)
         if not any(any(c.values()) for c in lower):
             return False, None
         pools = job.pools
@@ -1144,6 +1169,26 @@ class Tiresias(_Preemptive):
             return [((level[h.id], h.submit_time), h.id, h, g) for h, g in on_node[node] if level[h.id] > mine]
 
         return True, choose_victims(job, movable, others, ranked, cluster)
+
+    def _victims_beside(
+        self, job: Any, mine: int, leaving: list[int], cluster: ClusterView
+    ) -> tuple[bool, list[Any] | None]:
+        """:meth:`victims` while victims told already keep their GPUs to the end of their grace (rare: no counts).
+
+        Their GPUs count as free for ``job`` (it waits for them); the others of lower queues may be chosen.
+        """
+        level, on_node, doomed = self.level, self.on_node, self.doomed
+        movable = [sum(g for h, g in held if level[h.id] > mine and h.id not in doomed) for held in on_node]
+        others = [sum(g for _, g in held) - m - d for held, m, d in zip(on_node, movable, leaving, strict=True)]
+
+        def ranked(node: int) -> list[tuple[Any, int, Any, int]]:
+            return [
+                ((level[h.id], h.submit_time), h.id, h, g)
+                for h, g in on_node[node]
+                if level[h.id] > mine and h.id not in doomed
+            ]
+
+        return any(movable), choose_victims(job, movable, others, ranked, cluster, leaving)
 
     def _decide(self, queue: QueueLike, cluster: ClusterView, now: float, arrival: Any) -> Iterator[Any]:
         """Starts and preemptions, promoted jobs first in the top queue; then the next crossing or promotion."""
