@@ -13,6 +13,7 @@ import pytest
 from test_tenants import run, starts
 from test_zoo_speed import busy_data
 
+from dcsim.engine.dispatch import Dispatcher
 from dcsim.policies import zoo
 
 from conftest import run_data
@@ -61,8 +62,20 @@ def test_a_job_waits_for_its_victim_in_its_grace_and_takes_no_second_victim(
 
 
 @pytest.mark.parametrize("scheduler", ["tiresias", "srtf", "las"])
-def test_a_busy_run_with_a_grace_settles_at_each_instant(scheduler: str, passes: Counter[float]) -> None:
-    """100 jobs on 32 GPUs at load 0.95 with a 60 s grace: every job ends, and no instant takes a storm of passes."""
+def test_a_busy_run_with_a_grace_settles_at_each_instant(
+    scheduler: str, passes: Counter[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100 jobs on 32 GPUs at load 0.95 with a 60 s grace: every job ends, no instant takes a storm of
+    passes, and no victim in its grace is chosen again (the engine refuses such a preemption)."""
+    again = [0]
+    preempt = Dispatcher._preempt
+
+    def counted(self: Dispatcher, decision: Any) -> bool:
+        done = preempt(self, decision)
+        again[0] += not done
+        return done
+
+    monkeypatch.setattr(Dispatcher, "_preempt", counted)
     data = busy_data({}, jobs=100)
     data["policies"]["scheduler"] = {"name": scheduler}
     data["preemption"]["grace"] = "60s"
@@ -70,3 +83,21 @@ def test_a_busy_run_with_a_grace_settles_at_each_instant(scheduler: str, passes:
     assert r.summary["jobs"]["completed"] == 100
     assert sum(r.jobs["preemptions"]) > 10  # victims are told, and keep their GPUs for the grace
     assert max(passes.values()) <= 10
+    assert again[0] == 0
+
+
+def test_a_victim_that_ends_in_its_grace_frees_its_gpus_once(tmp_path: Path) -> None:
+    """Tenant a (quota 16) on two 8-GPU nodes, within_tenant lower_priority, grace 60 s, save on_preemption.
+
+    lo (8 GPUs, 100 s, priority 0) and lo2 (8, 1000 s, priority 1) at 0, on nodes 0 and 1. hi (8, 200 s,
+    priority 5) at 70 tells lo (the lowest priority), which keeps its GPUs to 130 but ends at 100: hi
+    runs 100-300 on them. mid (8, 100 s, priority 3) at 110 has lo2 as its candidate: lo, ended, holds
+    nothing (the what-if counted its GPUs free again, so mid seemed to fit and waited to 130), so mid
+    tells lo2 at 110; lo2 keeps its GPUs to 170, when mid starts (to 270). lo2, 170 s done, resumes
+    when mid ends (hi holds node 0 to 300): 270 + 830 = 1100.
+    """
+    rows = [(0, 8, 100, 0, "a"), (0, 8, 1000, 1, "a"), (70, 8, 200, 5, "a"), (110, 8, 100, 3, "a")]
+    rules = {"within_tenant": "lower_priority", "grace": "60s", "save": "on_preemption"}
+    r = run(tmp_path, rows, [{"name": "a", "quota": {"gpus": 16}}], preemption=rules)
+    assert starts(r) == [(0, 0.0, 100.0), (1, 0.0, 1100.0), (2, 100.0, 300.0), (3, 170.0, 270.0)]
+    assert list(r.jobs["preemptions"]) == [0, 1, 0, 0]
