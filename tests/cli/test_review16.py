@@ -1,0 +1,81 @@
+"""Review of issue 16 through the CLI: failing tests mark bugs found (each `# BUG:`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+
+def _fill(**top: Any) -> dict[str, Any]:
+    """Four 8-GPU nodes and a fill of half shares (2 cores each)."""
+    data: dict[str, Any] = {
+        "name": "review",
+        "seed": 1,
+        "datacenter": {"sites": [{"name": "dc1", "rack_groups": [
+            {"racks": 1, "nodes_per_rack": 4, "node": {"gpus": 8, "cpu": 96, "memory": "512GB"}}]}]},
+        "workload": {"fill": {"pods": [{"share": 1, "gpus": 1, "gpu_fraction": 0.5, "cpu": 2}]}},
+    }  # fmt: skip
+    data.update(top)
+    return data
+
+
+def _run(tmp_path: Path, data: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return subprocess.run(
+        [sys.executable, "-m", "dcsim", "run", str(path), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def _refused(out: subprocess.CompletedProcess[str], tmp_path: Path, field: str) -> None:
+    """Exit 2, one message naming ``field``, no traceback, nothing written."""
+    assert out.returncode == 2, out.stdout[-400:] + out.stderr[-400:]
+    assert "Traceback" not in out.stderr and "pydantic" not in out.stderr.lower()
+    problems = [line for line in out.stderr.splitlines() if line.startswith("  ")]
+    assert len(problems) == 1 and problems[0].lstrip().startswith(field), out.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# BUG: a fill pod's gpu_fraction below 0.0005 rounds to 0 milli-GPU (Demand.of) and the size check divides by
+# the mean request 0: a ZeroDivisionError traceback (dcsim/scenario/fill_checks.py:134), not exit 2.
+def test_a_fill_share_below_one_milli_gpu_exits_2_naming_the_field(tmp_path: Path) -> None:
+    data = _fill()
+    data["workload"]["fill"]["pods"][0]["gpu_fraction"] = 0.0001
+    _refused(_run(tmp_path, data), tmp_path, "workload.fill.pods.0.gpu_fraction")
+
+
+# BUG: a job class's gpu_fraction below 0.0005 validates and runs as a zero demand on a GPU (gpus 1,
+# gpu_milli 0: dcsim/infra/shares.py:60 rounds it away), so any number of such jobs share one GPU for free.
+def test_an_event_share_below_one_milli_gpu_exits_2_naming_the_field(tmp_path: Path) -> None:
+    data = {
+        "name": "review",
+        "seed": 1,
+        "datacenter": {"sites": [{"name": "dc1", "rack_groups": [
+            {"racks": 1, "nodes_per_rack": 1, "node": {"gpus": 1, "cpu": 16, "memory": "64GB"}}]}]},
+        "workload": {"jobs": [{"name": "a", "arrival": {"process": "periodic", "interval": "1h"}, "count": 3,
+                               "duration": "1h", "gpus": 1, "gpu_fraction": 0.0001}]},
+    }  # fmt: skip
+    _refused(_run(tmp_path, data), tmp_path, "workload.jobs.0.gpu_fraction")
+
+
+# BUG: a fill run silently ignores blocks it cannot honour beyond those fill_checks._refused lists
+# (dcsim/scenario/fill_checks.py:17-42): costs (no cost in its summary), metrics.sample_interval (no time
+# series), start (no clock), preemption (no queue), and the scheduler's params when its name is fifo.
+@pytest.mark.parametrize(
+    ("block", "value"),
+    [
+        ("costs", {"gpu_hour_usd": 2.0, "cpu_core_hour_usd": 0.05}),
+        ("metrics", {"sample_interval": "1m"}),
+        ("start", "2024-03-04T00:00Z"),
+        ("preemption", {"within_tenant": "lower_priority"}),
+        ("policies", {"scheduler": {"name": "fifo", "params": {"backfill": True}}}),
+    ],
+)
+def test_a_fill_run_refuses_a_block_it_ignores(tmp_path: Path, block: str, value: Any) -> None:
+    _refused(_run(tmp_path, _fill(**{block: value})), tmp_path, block)
