@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from test_sharing import _check, scenario
 
 from dcsim.engine import DataCenterModel
 from dcsim.infra.sharing import SharedCluster
 
 from conftest import build
-from test_sharing import _check, scenario
 
 
 @pytest.mark.parametrize("rule", ["first_fit", "best_fit", "fgd", "gpu_packing"])
