@@ -48,3 +48,23 @@ def test_conservation_holds_under_gpu_node_failures_and_maintenance(rule: str, m
     model = DataCenterModel(build(data))
     model.run()
     assert len(seen) > 100
+
+
+# BUG: without a horizon, class_shapes weighs a class with an arrival rate by rate x 1 s (capped by its count)
+# instead of by its count as its docstring says (dcsim/engine/sharing.py:247): FGD and utilization.gpu_fragmentation
+# then measure against the wrong shapes (here 10 and 30 jobs weigh alike, and a batch class outweighs both).
+def test_without_a_horizon_each_class_weighs_its_count_in_the_fragmentation_shapes() -> None:
+    """Class a: 10 jobs of 0.5 GPU, one an hour; class b: 30 jobs of one whole GPU, one an hour; no horizon.
+    Every job arrives, so the shapes weigh 10/40 and 30/40."""
+    from dcsim.engine.sharing import class_shapes
+    from dcsim.infra.shares import Demand
+
+    every_hour = {"process": "periodic", "interval": "1h"}
+    jobs = [{"name": "a", "arrival": every_hour, "count": 10, "gpus": 1, "gpu_fraction": 0.5, "duration": "1h"},
+            {"name": "b", "arrival": every_hour, "count": 30, "gpus": 1, "duration": "1h"}]  # fmt: skip
+    sc = build(scenario(jobs, [{"gpus": 2, "cpu": 16, "memory": "64GB"}]))
+    assert sc.horizon is None
+    model = DataCenterModel(sc)
+    shapes = class_shapes(sc, model.topology, model.cluster.shares.type_names)  # type: ignore[attr-defined]
+    got = {s.demand: round(s.weight, 12) for s in shapes}
+    assert got == {Demand(0, 0, 1, 500): 0.25, Demand(0, 0, 1, 1000): 0.75}
