@@ -79,3 +79,15 @@ def test_an_event_share_below_one_milli_gpu_exits_2_naming_the_field(tmp_path: P
 )
 def test_a_fill_run_refuses_a_block_it_ignores(tmp_path: Path, block: str, value: Any) -> None:
     _refused(_run(tmp_path, _fill(**{block: value})), tmp_path, block)
+
+
+# BUG: a fill pod shape that no node can ever hold (9 GPUs on 8-GPU nodes, 1,000 cores on 96-core ones) runs,
+# every such pod counted as failed, while an event run refuses the same request with exit 2
+# (dcsim/scenario/fill_checks.py:81-108 checks GPU types and declared cpu/memory, not size).
+@pytest.mark.parametrize(("change", "field"), [({"gpus": 9}, "gpus"), ({"cpu": 1000}, "cpu")])
+def test_a_fill_shape_no_node_can_hold_exits_2(tmp_path: Path, change: dict[str, Any], field: str) -> None:
+    data = _fill()
+    data["workload"]["fill"]["pods"] = [{"share": 1, "gpus": 1, "cpu": 2}, {"share": 1, "gpus": 1, "cpu": 2, **change}]
+    if "gpus" in change:
+        data["workload"]["fill"]["pods"][1].pop("gpu_fraction", None)
+    _refused(_run(tmp_path, data), tmp_path, f"workload.fill.pods.1.{field}")
