@@ -91,3 +91,40 @@ def test_a_fill_shape_no_node_can_hold_exits_2(tmp_path: Path, change: dict[str,
     if "gpus" in change:
         data["workload"]["fill"]["pods"][1].pop("gpu_fraction", None)
     _refused(_run(tmp_path, data), tmp_path, f"workload.fill.pods.1.{field}")
+
+
+# BUG: a trace job asking for more CPU (or memory) than any node holds validates and runs, never starts, and
+# blocks the FIFO queue behind it (nothing completes, exit 0); a whole-GPU trace row larger than every pool
+# is exit 2 naming its line, and so is a job class asking too much CPU, but sharing_problems checks the
+# classes and services only, not the trace's rows (dcsim/scenario/sharing_checks.py:13-41).
+@pytest.mark.parametrize("row", ["0,1,3600,200,8e9,0.5", "0,1,3600,2,200e9,0.5"])
+def test_a_trace_row_no_node_can_hold_exits_2_naming_its_line(tmp_path: Path, row: str) -> None:
+    (tmp_path / "t.csv").write_text(f"t,g,d,c,m,f\n{row}\n0,1,60,1,1e9,0.25\n")
+    data = {
+        "name": "review",
+        "seed": 1,
+        "datacenter": {"sites": [{"name": "dc1", "rack_groups": [
+            {"racks": 1, "nodes_per_rack": 2, "node": {"gpus": 2, "cpu": 16, "memory": "64GB"}}]}]},
+        "workload": {"trace": {"path": "t.csv", "columns": {"submit_time": "t", "gpus": "g", "duration": "d",
+                                                            "cpu": "c", "memory": "m", "gpu_fraction": "f"}}},
+    }  # fmt: skip
+    out = _run(tmp_path, data)
+    _refused(out, tmp_path, "workload.trace")
+    assert "t.csv line 2" in out.stderr
+
+
+# BUG: a trace row's gpu_fraction below 0.0005 is accepted and rounds to a zero demand on a GPU
+# (dcsim/engine/sharing.py:99, np.rint), as a class's does.
+def test_a_trace_share_below_one_milli_gpu_exits_2_naming_its_line(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("t,g,d,f\n0,1,3600,0.0001\n")
+    data = {
+        "name": "review",
+        "seed": 1,
+        "datacenter": {"sites": [{"name": "dc1", "rack_groups": [
+            {"racks": 1, "nodes_per_rack": 1, "node": {"gpus": 1, "cpu": 16}}]}]},
+        "workload": {"trace": {"path": "t.csv", "columns": {"submit_time": "t", "gpus": "g", "duration": "d",
+                                                            "gpu_fraction": "f"}}},
+    }  # fmt: skip
+    out = _run(tmp_path, data)
+    _refused(out, tmp_path, "workload.trace")
+    assert "t.csv line 2" in out.stderr
