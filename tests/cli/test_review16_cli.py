@@ -51,7 +51,7 @@ def test_a_fill_share_below_one_milli_gpu_exits_2_naming_the_field(tmp_path: Pat
 
 
 # BUG: a job class's gpu_fraction below 0.0005 validates and runs as a zero demand on a GPU (gpus 1,
-# gpu_milli 0: dcsim/infra/shares.py:60 rounds it away), so any number of such jobs share one GPU for free.
+# gpu_milli 0: dcsim/infra/shares.py:61 rounds it away), so any number of such jobs share one GPU for free.
 def test_an_event_share_below_one_milli_gpu_exits_2_naming_the_field(tmp_path: Path) -> None:
     data = {
         "name": "review",
@@ -83,7 +83,7 @@ def test_a_fill_run_refuses_a_block_it_ignores(tmp_path: Path, block: str, value
 
 # BUG: a fill pod shape that no node can ever hold (9 GPUs on 8-GPU nodes, 1,000 cores on 96-core ones) runs,
 # every such pod counted as failed, while an event run refuses the same request with exit 2
-# (dcsim/scenario/fill_checks.py:81-108 checks GPU types and declared cpu/memory, not size).
+# (dcsim/scenario/fill_checks.py:81-120 checks GPU types and declared cpu/memory, not size).
 @pytest.mark.parametrize(("change", "field"), [({"gpus": 9}, "gpus"), ({"cpu": 1000}, "cpu")])
 def test_a_fill_shape_no_node_can_hold_exits_2(tmp_path: Path, change: dict[str, Any], field: str) -> None:
     data = _fill()
