@@ -128,3 +128,34 @@ def test_a_trace_share_below_one_milli_gpu_exits_2_naming_its_line(tmp_path: Pat
     out = _run(tmp_path, data)
     _refused(out, tmp_path, "workload.trace")
     assert "t.csv line 2" in out.stderr
+
+
+# BUG: a bad {values, weights} choice in the new union fields gives two messages, the first a misleading
+# "expected a number, got a mapping with keys values, weights": gpu_fraction of a job class
+# (dcsim/workload/spec.py:285) and of a fill pod (:486), and a fill pod's gpus (:483) are plain unions
+# (number | choice); a job class's gpus (GpuCount, :143) picks its branch first and gives one message.
+@pytest.mark.parametrize(
+    ("where", "field", "value"),
+    [
+        ("jobs", "gpu_fraction", {"values": [0.5, 0.25], "weights": [-1, 2]}),
+        ("fill", "gpu_fraction", {"values": [0.5, 0.25], "weights": [-1, 2]}),
+        ("fill", "gpus", {"values": [1, 2], "weights": [1]}),
+    ],
+)
+def test_a_bad_choice_of_a_share_or_a_pods_gpus_is_one_message(
+    tmp_path: Path, where: str, field: str, value: dict[str, Any]
+) -> None:
+    data = _fill()
+    if where == "jobs":
+        data["workload"] = {"jobs": [{"name": "a", "arrival": {"process": "periodic", "interval": "1h"}, "count": 3,
+                                      "duration": "1h", "gpus": 1, field: value}]}  # fmt: skip
+        path = f"workload.jobs.0.{field}"
+    else:
+        pod = data["workload"]["fill"]["pods"][0]
+        if field == "gpus":
+            pod.pop("gpu_fraction")
+        pod[field] = value
+        path = f"workload.fill.pods.0.{field}"
+    out = _run(tmp_path, data)
+    _refused(out, tmp_path, path)
+    assert "got a mapping" not in out.stderr
