@@ -90,7 +90,9 @@ def test_a_fill_shape_no_node_can_hold_exits_2(tmp_path: Path, change: dict[str,
     data["workload"]["fill"]["pods"] = [{"share": 1, "gpus": 1, "cpu": 2}, {"share": 1, "gpus": 1, "cpu": 2, **change}]
     if "gpus" in change:
         data["workload"]["fill"]["pods"][1].pop("gpu_fraction", None)
-    _refused(_run(tmp_path, data), tmp_path, f"workload.fill.pods.1.{field}")
+    out = _run(tmp_path, data)
+    _refused(out, tmp_path, "workload.fill.pods.1")
+    assert field in out.stderr
 
 
 # BUG: a trace job asking for more CPU (or memory) than any node holds validates and runs, never starts, and
