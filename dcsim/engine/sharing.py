@@ -218,15 +218,16 @@ class SharingPlacer:
 def class_shapes(sc: Any, topology: Topology, type_names: Sequence[str]) -> list[Any]:
     """The workload's request shapes for fragmentation: each class's (GPUs, share) pairs weighted by its arrivals.
 
-    A class weighs its expected jobs (rate x horizon, at most its count; its count without a
-    horizon; a batch its count); each of its GPU counts and shares by their probabilities. A
+    A class weighs its expected jobs over the horizon, at most its count, as the job limit
+    counts them (``dcsim.scenario.limits.expected_jobs``): its count without a horizon; a batch
+    its count; each of its GPU counts and shares by their probabilities. A
     trace adds its own requests, by how often each occurs; a service its replicas' demand, weighing
     the replicas it starts with (each counts as one arrival). Weights sum to 1. Shapes keep CPU
     and drop memory, as the FGD authors' typical pods do (``GetTypicalPods``): requests that
     differ only in memory are one shape.
     """
     from dcsim.infra.fragmentation import Shape
-    from dcsim.workload.spec import BatchArrival, PeriodicArrival
+    from dcsim.scenario.limits import expected_jobs
 
     weights: dict[tuple[Demand, frozenset[int] | None], float] = {}
 
@@ -235,18 +236,8 @@ def class_shapes(sc: Any, topology: Topology, type_names: Sequence[str]) -> list
         key = (demand._replace(memory=0), kinds)
         weights[key] = weights.get(key, 0.0) + weight
 
-    horizon = sc.horizon
     for cls in sc.workload.jobs:
-        arrival = cls.arrival
-        if isinstance(arrival, BatchArrival):
-            rate = None
-        elif isinstance(arrival, PeriodicArrival):
-            rate = 1.0 / arrival.interval
-        else:
-            rate = arrival.rate
-        expected = float(cls.count) if rate is None else rate * (horizon if horizon else 1.0)
-        if cls.count is not None:
-            expected = min(expected, float(cls.count))
+        expected = expected_jobs(cls, sc.horizon)
         counts = _probabilities(cls.gpus)
         fractions = _probabilities(cls.gpu_fraction) if cls.gpu_fraction is not None else {1.0: 1.0}
         cpu, memory = milli_cpu(cls.cpu or 0.0), mib(cls.memory or 0.0)

@@ -45,6 +45,19 @@ def _count(n: float) -> str:
     return f"{n:,.0f}" if n < 1e15 else f"{n:.1e}"
 
 
+def expected_jobs(cls: JobClass, horizon: float | None) -> float:
+    """Expected number of jobs a class submits over ``horizon`` (its ``count`` without one).
+
+    Args:
+        cls: The job class.
+        horizon: The run's horizon in seconds, or None.
+
+    Returns:
+        The expected number of jobs (0 for an open class without horizon).
+    """
+    return _jobs(cls, horizon)[0]
+
+
 def _jobs(cls: JobClass, horizon: float | None) -> tuple[float, str]:
     """Expected jobs a class submits, and the field that sets the number."""
     arrival = cls.arrival
