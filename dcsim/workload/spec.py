@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from dcsim.core import units
 from dcsim.core.spec import MAX_SIGMA, MIN_SHAPE, Bytes, DurationUnit, PerSecond, PositiveSeconds, Seconds, Strict
@@ -282,7 +282,7 @@ class JobClass(Strict):
         description="host memory per job, e.g. 64GB (over several nodes: in proportion to its GPUs on each; none: "
         "no memory asked for)",
     )
-    gpu_fraction: Annotated[float, Field(gt=0, le=1)] | FractionChoice | None = Field(
+    gpu_fraction: ShareOrChoice | None = Field(
         None,
         description="a share of one GPU, e.g. 0.5 or {values: [0.25, 0.5], weights: [1, 1]}: several jobs share "
         "a GPU up to its capacity (needs gpus: 1; none: whole GPUs)",
@@ -468,10 +468,44 @@ class PodGpuChoice(_Choice):
     values: list[Annotated[int, Field(ge=0, le=MAX_GPUS)]] = Field(min_length=1, description="GPU counts (0: none)")
 
 
-class FractionChoice(_Choice):
-    """Shares of one GPU drawn from `values`, each in (0, 1]."""
+MIN_SHARE = 0.001
+"""The smallest share of a GPU: 1 milli-GPU, the unit shares are counted in (a smaller one would round to none)."""
 
-    values: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1, description="shares of one GPU")
+
+def _at_least_a_milli_gpu(value: float) -> float:
+    if value < MIN_SHARE:
+        raise ValueError(
+            f"a share of {value:g} GPU is below 1 milli-GPU and would round to none: give at least {MIN_SHARE} "
+            "(shares are counted in thousandths of a GPU)"
+        )
+    return value
+
+
+GpuShare = Annotated[float, Field(gt=0, le=1), AfterValidator(_at_least_a_milli_gpu)]
+"""A share of one GPU, in [0.001, 1]."""
+
+
+class FractionChoice(_Choice):
+    """Shares of one GPU drawn from `values`, each in [0.001, 1]."""
+
+    values: list[GpuShare] = Field(min_length=1, description="shares of one GPU")
+
+
+def _number_or_choice(value: Any) -> str:
+    """A mapping (or a parsed choice) is a choice, anything else a number: a bad choice gets one message."""
+    return "choice" if isinstance(value, dict | _Choice) else "number"
+
+
+ShareOrChoice = Annotated[
+    Annotated[GpuShare, Tag("number")] | Annotated[FractionChoice, Tag("choice")], Discriminator(_number_or_choice)
+]
+"""A share of one GPU or a choice of shares."""
+
+PodGpus = Annotated[
+    Annotated[Annotated[int, Field(ge=0, le=MAX_GPUS)], Tag("number")] | Annotated[PodGpuChoice, Tag("choice")],
+    Discriminator(_number_or_choice),
+]
+"""GPUs per pod: a count or a choice of counts."""
 
 
 class FillPods(Strict):
@@ -480,10 +514,10 @@ class FillPods(Strict):
     share: float = Field(
         gt=0, description="share of the pods that have this shape (relative: shares need not sum to 1)"
     )
-    gpus: Annotated[int, Field(ge=0, le=MAX_GPUS)] | PodGpuChoice = Field(
+    gpus: PodGpus = Field(
         description="GPUs per pod: a count (0: CPU-only) or {values: [...], weights: [...]}"
     )
-    gpu_fraction: Annotated[float, Field(gt=0, le=1)] | FractionChoice | None = Field(
+    gpu_fraction: ShareOrChoice | None = Field(
         None, description="a share of one GPU, e.g. 0.5 or {values: [0.25, 0.5]} (needs gpus: 1; none: whole GPUs)"
     )
     cpu: float = Field(0.0, ge=0, description="CPU cores per pod, e.g. 4")
