@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from dcsim.infra.topology import Topology
 from dcsim.workload.spec import ChoiceCount
 
@@ -28,6 +30,8 @@ def sharing_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
     for i, svc in enumerate(sc.services):
         mine = tuple(p for p in topology.allowed_pools(svc.gpu_types, svc.min_gpu_memory) if pools[p].gpus_per_node)
         problems += _request_problems(f"services.{i}", "service", svc, [svc.gpus_per_replica], mine, pools)
+    if sc.workload.trace is not None:
+        problems += _trace_problems(sc, topology)
     if sc.tenants:
         problems.append(("tenants", f"tenants' quotas are not modelled yet where {_SHARED}; drop `tenants`"))
     from dcsim.policies import SCHEDULER
@@ -61,6 +65,40 @@ def _request_problems(
         if not any(_fits(req, g, p) for p in mine):
             return [*problems, (path, _too_large(req, g, mine, "a replica" if what == "service" else "a job"))]
     return problems
+
+
+def _trace_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
+    """The first trace job whose CPU or memory no node of the trace's pools holds (it would block the queue)."""
+    from types import SimpleNamespace
+
+    from dcsim.core.errors import DcsimError
+    from dcsim.core.csvtext import resolve
+    from dcsim.workload.trace import read_trace
+
+    trace = sc.workload.trace
+    try:
+        table = read_trace(trace, sc.base_dir)
+    except DcsimError:
+        return []  # reported by the general checks
+    if table.cpu is None and table.memory is None:
+        return []
+    pools = topology.pools
+    mine = [pools[p] for p in topology.allowed_pools(trace.gpu_types, trace.min_gpu_memory)]
+    if not mine:
+        return []  # reported by the general checks
+    zero = np.zeros(len(table))
+    cpu = table.cpu if table.cpu is not None else zero
+    memory = table.memory if table.memory is not None else zero
+    rows = np.stack([table.gpus.astype(float), cpu, memory], axis=1)
+    shapes, first = np.unique(rows, axis=0, return_index=True)
+    bad = [i for (g, c, m), i in zip(shapes.tolist(), first.tolist(), strict=True)
+           if not any(_fits(SimpleNamespace(cpu=c, memory=m), int(g), p) for p in mine)]  # fmt: skip
+    if not bad:
+        return []
+    i = min(bad)
+    job = SimpleNamespace(cpu=float(cpu[i]), memory=float(memory[i]))
+    return [("workload.trace", f"{resolve(sc.base_dir, trace.path)} line {table.line(i)}: "
+             f"{_too_large(job, int(table.gpus[i]), mine)}")]  # fmt: skip
 
 
 def _fits(cls: Any, gpus: int, pool: Any) -> bool:

@@ -22,7 +22,7 @@ from dcsim.core.errors import MissingFileError, TraceError
 from dcsim.core.files import remember_sha256
 from dcsim.core.memory import release_free_memory
 from dcsim.workload.distributions import read_csv_text, resolve
-from dcsim.workload.spec import Trace
+from dcsim.workload.spec import MIN_SHARE, Trace
 
 if TYPE_CHECKING:
     import numpy as np
@@ -231,11 +231,15 @@ def _read(trace: Trace, path: str, stat: os.stat_result) -> TraceTable:
 
 
 def _check_fractions(fraction: np.ndarray, gpus: np.ndarray, path: str, column: str) -> None:
-    """A share of a GPU is in (0, 1] and asks for one GPU (1 with any count: whole GPUs); else TraceError."""
-    bad = (fraction <= 0) | (fraction > 1) | ((fraction < 1) & (gpus != 1))
+    """A share of a GPU is in [0.001, 1] and asks for one GPU (1 with any count: whole GPUs); else TraceError."""
+    bad = (fraction < MIN_SHARE) | (fraction > 1) | ((fraction < 1) & (gpus != 1))
     if bad.any():
         row = int(bad.argmax())
-        why = "in (0, 1]" if not 0 < fraction[row] <= 1 else "1 (whole GPUs) for a job of more or fewer GPUs than 1"
+        why = (
+            f"in [{MIN_SHARE}, 1] (1 milli-GPU or more: shares are counted in thousandths of a GPU)"
+            if not MIN_SHARE <= fraction[row] <= 1
+            else "1 (whole GPUs) for a job of more or fewer GPUs than 1"
+        )
         raise TraceError(f"{path} line {row + 2}: column {column!r} (gpu_fraction) is {fraction[row]:g}; it must be "
                          f"{why}")  # fmt: skip
 
