@@ -13,6 +13,14 @@ from dcsim.scenario.schema import Scenario
 
 _ELSEWHERE = "a fill run places pods as they arrive, with no clock, queue or departures"
 
+#: Top-level blocks a fill run reads nothing of, with what they would have set.
+_UNUSED = {
+    "start": "it has no calendar time",
+    "costs": "its results are allocation rates and fragmentation, with no cost",
+    "metrics": "it records one point per arrived pod, not samples over time",
+    "preemption": "no pod waits, so none preempts another",
+}
+
 
 def _refused(sc: Scenario) -> list[tuple[str, str]]:
     """Blocks a fill run cannot honour."""
@@ -31,9 +39,14 @@ def _refused(sc: Scenario) -> list[tuple[str, str]]:
     for name in ("failures", "repair"):
         if getattr(sc, name) is not None:
             out.append((name, f"{_ELSEWHERE}: nothing fails in it; remove the block"))
+    for name, why in _UNUSED.items():  # compared with the default, which a resolved scenario writes out
+        if getattr(sc, name) != Scenario.model_fields[name].get_default(call_default_factory=True):
+            out.append((name, f"{_ELSEWHERE}: {why}; remove the block"))
     policies = sc.policies
     if policies.scheduler.name != "fifo":  # the default, which a resolved scenario (a sweep's run) writes out
         out.append(("policies.scheduler", f"{_ELSEWHERE}: no scheduler orders a queue; remove it"))
+    elif policies.scheduler.params:
+        out.append(("policies.scheduler.params", f"{_ELSEWHERE}: no scheduler orders a queue; remove the params"))
     for name in ("site_router", "fairness"):
         if getattr(policies, name) is not None:
             out.append((f"policies.{name}", f"{_ELSEWHERE}: it has no {name.replace('_', ' ')}; remove it"))
