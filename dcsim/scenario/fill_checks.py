@@ -8,8 +8,14 @@ CPU-only nodes (``gpus: 0``) are modelled by a fill run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dcsim.core.errors import TraceError
 from dcsim.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    from dcsim.infra.shares import Shares
+    from dcsim.workload.spec import FillPods
 
 _ELSEWHERE = "a fill run places pods as they arrive, with no clock, queue or departures"
 
@@ -130,7 +136,53 @@ def fill_problems(sc: Scenario) -> list[tuple[str, str]]:
                 out.append(("workload.fill.trace.path", f"{fill.trace.path}: no pod asks for GPUs, so the requests "
                             "never reach `until`; give a pod list with GPU pods"))  # fmt: skip
     out += _nodes(sc, asks_cpu, asks_memory)
-    return out or _size(sc)
+    return out or _unplaceable(sc) or _size(sc)
+
+
+def _unplaceable(sc: Scenario) -> list[tuple[str, str]]:
+    """A pod shape no node of its GPU types holds, even empty: each such pod would only be counted as failed."""
+    from dcsim.engine.fill import _choice, build_shares
+
+    fill = sc.workload.fill
+    assert fill is not None
+    if fill.pods is None:
+        return []  # a trace's pods: the pods a cluster held
+    cluster = build_shares(sc)
+    out = []
+    for k, p in enumerate(fill.pods):
+        types = frozenset(cluster.type_index[t] for t in p.gpu_types) if p.gpu_types is not None else None
+        shapes = [(int(g), f) for g, _ in _choice(p.gpus, 0) for f, _ in _choice(p.gpu_fraction if g == 1 else None, 1)]
+        why = next((w for g, f in shapes if (w := _unheld(cluster.shares, p, g, f, types))), None)
+        if why:
+            out.append((f"workload.fill.pods.{k}", why))
+    return out
+
+
+def _unheld(shares: Shares, pod: FillPods, gpus: int, fraction: float, types: frozenset[int] | None) -> str | None:
+    """Why no node (of ``types``) holds a pod of ``gpus`` GPUs (a ``fraction`` of one) even when empty, or None."""
+    from dcsim.infra.shares import Demand
+    from dcsim.scenario.sharing_checks import format_bytes
+
+    demand = Demand.of(pod.cpu, pod.memory, gpus, fraction)
+    nodes = [
+        n for n in range(len(shares)) if not gpus or (shares.gpus[n] and (types is None or shares.gpu_type[n] in types))
+    ]
+    if not nodes or any(shares.fits(n, demand) for n in nodes):
+        return None
+    asked = {
+        "gpus": (gpus, max(shares.gpus[n] for n in nodes), f"gpus: {gpus}"),
+        "cpu": (demand.cpu, max(shares.cpu[n] for n in nodes), f"cpu: {pod.cpu:g} cores"),
+        "memory": (demand.memory, max(shares.memory[n] for n in nodes), f"memory: {format_bytes(pod.memory)}"),
+    }
+    over = [t for want, most, t in asked.values() if want > most] or [t for want, _, t in asked.values() if want]
+    largest = max(nodes, key=lambda n: (shares.gpus[n], shares.cpu[n], shares.memory[n]))
+    memory = format_bytes(shares.memory[largest] * 2**20)
+    has = f"{shares.gpus[largest]} GPUs, {shares.cpu[largest] / 1000:g} cores, {memory}"
+    of = " of its GPU types" if types is not None and gpus else ""
+    return (
+        f"a pod asking for {', '.join(over)} fits no node{of}, even empty (the largest: {has}); a pod runs on "
+        "one node: ask for less, or give the nodes more"
+    )
 
 
 def _size(sc: Scenario) -> list[tuple[str, str]]:

@@ -71,8 +71,8 @@ def _trace_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
     """The first trace job whose CPU or memory no node of the trace's pools holds (it would block the queue)."""
     from types import SimpleNamespace
 
-    from dcsim.core.errors import DcsimError
     from dcsim.core.csvtext import resolve
+    from dcsim.core.errors import DcsimError
     from dcsim.workload.trace import read_trace
 
     trace = sc.workload.trace

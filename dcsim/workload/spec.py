@@ -514,9 +514,7 @@ class FillPods(Strict):
     share: float = Field(
         gt=0, description="share of the pods that have this shape (relative: shares need not sum to 1)"
     )
-    gpus: PodGpus = Field(
-        description="GPUs per pod: a count (0: CPU-only) or {values: [...], weights: [...]}"
-    )
+    gpus: PodGpus = Field(description="GPUs per pod: a count (0: CPU-only) or {values: [...], weights: [...]}")
     gpu_fraction: ShareOrChoice | None = Field(
         None, description="a share of one GPU, e.g. 0.5 or {values: [0.25, 0.5]} (needs gpus: 1; none: whole GPUs)"
     )
