@@ -32,6 +32,7 @@ from dcsim.workload.spec import (
     EmpiricalDist,
     ExponentialDist,
     FixedDist,
+    GpuShare,
     LogNormalDist,
     PoissonArrival,
     WeibullDist,
@@ -356,10 +357,8 @@ class Service(Strict):
     memory: Bytes | None = Field(
         None, description="host memory per replica, e.g. 64GB (GPUs are then shared; none: no memory asked for)"
     )
-    gpu_fraction: float | None = Field(
+    gpu_fraction: GpuShare | None = Field(
         None,
-        gt=0,
-        le=1,
         description="a replica on a share of one GPU, e.g. 0.5: replicas and jobs share a GPU up to its capacity, "
         "each serving at full speed (needs gpus_per_replica: 1; none: whole GPUs)",
     )

@@ -382,7 +382,7 @@ class TraceColumns(Strict):
     cpu: str | None = Field(None, description="CPU cores per job column (GPUs are then shared; 0 GPUs allowed)")
     memory: str | None = Field(None, description="host memory per job column, bytes (GPUs are then shared)")
     gpu_fraction: str | None = Field(
-        None, description="share of one GPU per job column, in (0, 1] (1: whole GPUs; below 1 needs 1 GPU)"
+        None, description="share of one GPU per job column, in [0.001, 1] (1: whole GPUs; below 1 needs 1 GPU)"
     )
 
 
