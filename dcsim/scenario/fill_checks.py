@@ -48,6 +48,7 @@ def _refused(sc: Scenario) -> list[tuple[str, str]]:
     for name, why in _UNUSED.items():  # compared with the default, which a resolved scenario writes out
         if getattr(sc, name) != Scenario.model_fields[name].get_default(call_default_factory=True):
             out.append((name, f"{_ELSEWHERE}: {why}; remove the block"))
+    out += _unused_datacenter(sc)
     policies = sc.policies
     if policies.scheduler.name != "fifo":  # the default, which a resolved scenario (a sweep's run) writes out
         out.append(("policies.scheduler", f"{_ELSEWHERE}: no scheduler orders a queue; remove it"))
@@ -58,6 +59,30 @@ def _refused(sc: Scenario) -> list[tuple[str, str]]:
             out.append((f"policies.{name}", f"{_ELSEWHERE}: it has no {name.replace('_', ' ')}; remove it"))
     if sc.sweep is not None and "scheduler" in sc.sweep.policies:
         out.append(("sweep.policies.scheduler", f"{_ELSEWHERE}: sweep policies.placement instead"))
+    return out
+
+
+#: Fields of a site and of a node a fill run reads nothing of (it counts GPUs, CPU and memory only).
+_SITE_UNUSED = ("network", "storage", "costs", "timezone", "electricity_usd_per_kwh", "carbon_g_per_kwh", "pue",
+                "gpu_hour_usd", "repair")  # fmt: skip
+_NODE_UNUSED = ("gpu_speed", "gpu_power", "gpu_idle_power", "base_power")
+
+
+def _unused_datacenter(sc: Scenario) -> list[tuple[str, str]]:
+    """Site and node fields set away from their defaults, which a fill run would ignore."""
+    from dcsim.infra.spec import Site
+
+    out = []
+    for i, site in enumerate(sc.datacenter.sites):
+        for name in _SITE_UNUSED:
+            if getattr(site, name) != Site.model_fields[name].get_default(call_default_factory=True):
+                out.append((f"datacenter.sites.{i}.{name}", f"{_ELSEWHERE}: it models no {name.replace('_', ' ')}; "
+                            "remove it"))  # fmt: skip
+        for j, g in enumerate(site.groups):
+            where = f"datacenter.sites.{i}.{f'rack_groups.{j}.node' if site.rack_groups else 'node'}"
+            for name in _NODE_UNUSED:
+                if getattr(g.node, name) is not None:
+                    out.append((f"{where}.{name}", f"{_ELSEWHERE}: it models no {name.replace('_', ' ')}; remove it"))
     return out
 
 

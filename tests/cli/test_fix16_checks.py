@@ -85,3 +85,16 @@ def test_with_a_horizon_a_periodic_class_weighs_its_arrivals_within_it() -> None
     topology = build_topology(sc.datacenter)
     got = {s.demand: s.weight for s in class_shapes(sc, topology, topology.gpu_types())}
     assert got == pytest.approx({Demand(0, 0, 1, 500): 11 / 41, Demand(0, 0, 1, 1000): 30 / 41})
+
+
+@pytest.mark.parametrize(
+    ("where", "field", "value"),
+    [("site", "pue", 1.2), ("site", "timezone", "Europe/Paris"), ("node", "gpu_power", "300W")],
+)
+def test_a_fill_run_refuses_a_site_or_node_field_it_ignores(where: str, field: str, value: Any) -> None:
+    """A fill run has no clock, energy or cost: a site's PUE or time zone, a node's power would be ignored."""
+    data = _fill({"gpus": 1})
+    site = data["datacenter"]["sites"][0]
+    (site if where == "site" else site["node"])[field] = value
+    path = "datacenter.sites.0." + (field if where == "site" else f"node.{field}")
+    assert [p for p, _ in _problems(data)] == [path]
