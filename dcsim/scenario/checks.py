@@ -397,6 +397,10 @@ def check_parts(
                     ("workload.trace", f"{resolve(base, trace.path)} line {table.line(first)}: "
                      f"{int(table.gpus[first])} GPUs > the largest pool ({where}); drop the job or add racks")
                 )  # fmt: skip
+            else:  # CPU and memory (a trace of shared GPUs)
+                from dcsim.scenario.sharing_checks import trace_problems
+
+                problems += trace_problems(table, trace, topology, resolve(base, trace.path))
     problems += _storage_problems(datacenter, topology, classes, trace)
     problems += _price_problems(datacenter, topology, costs)
     problems += series_problems(costs, datacenter.sites, base)

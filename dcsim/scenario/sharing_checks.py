@@ -30,8 +30,6 @@ def sharing_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
     for i, svc in enumerate(sc.services):
         mine = tuple(p for p in topology.allowed_pools(svc.gpu_types, svc.min_gpu_memory) if pools[p].gpus_per_node)
         problems += _request_problems(f"services.{i}", "service", svc, [svc.gpus_per_replica], mine, pools)
-    if sc.workload.trace is not None:
-        problems += _trace_problems(sc, topology)
     if sc.tenants:
         problems.append(("tenants", f"tenants' quotas are not modelled yet where {_SHARED}; drop `tenants`"))
     from dcsim.policies import SCHEDULER
@@ -67,19 +65,20 @@ def _request_problems(
     return problems
 
 
-def _trace_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
-    """The first trace job whose CPU or memory no node of the trace's pools holds (it would block the queue)."""
+def trace_problems(table: Any, trace: Any, topology: Topology, path: str) -> list[tuple[str, str]]:
+    """The first trace job whose CPU or memory no node of the trace's pools holds (it would block the queue).
+
+    Args:
+        table: the trace as read (:class:`dcsim.workload.trace.TraceTable`).
+        trace: its ``workload.trace`` block (GPU types and memory it may use).
+        topology: the data center.
+        path: the trace file, as messages name it.
+
+    Returns:
+        ``[("workload.trace", message naming the line)]``, or [] when every job fits a node.
+    """
     from types import SimpleNamespace
 
-    from dcsim.core.csvtext import resolve
-    from dcsim.core.errors import DcsimError
-    from dcsim.workload.trace import read_trace
-
-    trace = sc.workload.trace
-    try:
-        table = read_trace(trace, sc.base_dir)
-    except DcsimError:
-        return []  # reported by the general checks
     if table.cpu is None and table.memory is None:
         return []
     pools = topology.pools
@@ -89,16 +88,14 @@ def _trace_problems(sc: Any, topology: Topology) -> list[tuple[str, str]]:
     zero = np.zeros(len(table))
     cpu = table.cpu if table.cpu is not None else zero
     memory = table.memory if table.memory is not None else zero
-    rows = np.stack([table.gpus.astype(float), cpu, memory], axis=1)
-    shapes, first = np.unique(rows, axis=0, return_index=True)
+    shapes, first = np.unique(np.stack([table.gpus.astype(float), cpu, memory], axis=1), axis=0, return_index=True)
     bad = [i for (g, c, m), i in zip(shapes.tolist(), first.tolist(), strict=True)
            if not any(_fits(SimpleNamespace(cpu=c, memory=m), int(g), p) for p in mine)]  # fmt: skip
     if not bad:
         return []
     i = min(bad)
     job = SimpleNamespace(cpu=float(cpu[i]), memory=float(memory[i]))
-    return [("workload.trace", f"{resolve(sc.base_dir, trace.path)} line {table.line(i)}: "
-             f"{_too_large(job, int(table.gpus[i]), mine)}")]  # fmt: skip
+    return [("workload.trace", f"{path} line {table.line(i)}: {_too_large(job, int(table.gpus[i]), mine)}")]
 
 
 def _fits(cls: Any, gpus: int, pool: Any) -> bool:
@@ -137,4 +134,4 @@ def _too_large(cls: Any, gpus: int, pools: list[Any], who: str = "a job") -> str
             "ask for less, or give the nodes more")  # fmt: skip
 
 
-__all__ = ["sharing_problems"]
+__all__ = ["sharing_problems", "trace_problems"]
