@@ -369,6 +369,26 @@ class Tenancy:
         return self.shares
 
     # ------------------------------------------------------------------ preemption
+    def may_displace(self, job: Any, victim: Any) -> bool:
+        """A scheduler's own preemption (the zoo's preemptive orders) may preempt ``victim`` for ``job``.
+
+        Only a victim of ``job``'s own tenant: across tenants GPUs move by the quotas (:meth:`victims`
+        reclaims what a cohort lent), as in Kueue, where a workload preempts in another queue
+        only to reclaim. And not one that, queued again, may preempt ``job`` back by the
+        ``within_tenant`` rule once it runs (each would undo the other at one instant). O(1).
+        """
+        if self.of(job) != self.of(victim):
+            return False
+        within = self.preemption.within_tenant
+        if within == "never" or not self.res[self.of(job)]:
+            return True
+        if job.priority < victim.priority:
+            return False
+        newer = within == "lower_or_newer_equal_priority"
+        return not (
+            newer and job.priority == victim.priority and (job.submit_time, job.id) > (victim.submit_time, victim.id)
+        )
+
     def candidates(self, job: Job) -> list[tuple[Job, str]]:
         """The running jobs ``job`` may preempt, with the reason: borrowers of its cohort, its tenant's own."""
         i = self.of(job)

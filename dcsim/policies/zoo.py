@@ -111,6 +111,10 @@ class _Zoo(SchedulerBase):
         #: Running jobs by id, as told by the engine.
         self.running: dict[int, Any] = {}
         self.node_pool: Sequence[int] = ()
+        #: The tenants' quotas (:class:`dcsim.engine.tenancy.Tenancy`), under a ``tenants`` block: a
+        #: backfill's start out of order must leave the reserved job's tenant room to admit it; a
+        #: preemptive order preempts only for a job its tenant's quota admits, only jobs of its tenant.
+        self.tenancy: Any = None
 
     def bind_placement(
         self, place: Callable[[Any, Any], Placement | None], uniform_in_class: bool, cluster: ClusterView
@@ -118,6 +122,10 @@ class _Zoo(SchedulerBase):
         """Take the scenario's placement policy and the cluster (called by the dispatcher, before any start)."""
         self.place, self.uniform = place, uniform_in_class
         self.node_pool = tuple(cluster.node_pool)
+
+    def bind_tenancy(self, tenancy: Any) -> None:
+        """Take the tenants' quotas (called by the dispatcher under a ``tenants`` block, before any start)."""
+        self.tenancy = tenancy
 
     def order(self, job: JobView) -> Any:
         """The queue's order (smaller first)."""
@@ -246,13 +254,6 @@ class _Backfill(_Zoo):
     def __init__(self, params: Any, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         self.ends = _Ends()
-        #: The tenants' quotas (:class:`dcsim.engine.tenancy.Tenancy`), under a ``tenants`` block: a start out of
-        #: order that does not end by a reservation must also leave the reserved job's tenant room to admit it.
-        self.tenancy: Any = None
-
-    def bind_tenancy(self, tenancy: Any) -> None:
-        """Take the tenants' quotas (called by the dispatcher under a ``tenants`` block, before any start)."""
-        self.tenancy = tenancy
 
     def run_started(self, job: Any) -> None:
         """Index its estimated end."""
@@ -792,11 +793,11 @@ class _Preemptive(_Zoo):
     def victims(self, job: Any, cluster: ClusterView, now: float) -> tuple[bool, list[Any] | None]:
         """Whether any running job ranks below ``job``; those to preempt for it (:func:`choose_victims`), or None."""
         mine = self.rank(job, now, False)
-        doomed = self.doomed
+        doomed, spared = self.doomed, self._spared(job)
         ranks = {
             r.id: rank
             for r in self.running.values()
-            if r.id not in doomed and self.outranks(mine, rank := self.rank(r, now, True), r)
+            if r.id not in doomed and self.outranks(mine, rank := self.rank(r, now, True), r) and not spared(r)
         }
         leaving = self._leaving()
         if not ranks and leaving is None:
@@ -811,6 +812,16 @@ class _Preemptive(_Zoo):
             return [(ranks[h.id], h.id, h, g) for h, g in on_node[node] if h.id in ranks]
 
         return bool(ranks), choose_victims(job, movable, others, ranked, cluster, leaving)
+
+    def _spared(self, job: Any) -> Callable[[Any], bool]:
+        """Running jobs not to preempt for ``job``: under tenants, other tenants' and those that would preempt it back.
+
+        (:meth:`dcsim.engine.tenancy.Tenancy.may_displace`.)
+        """
+        tenancy = self.tenancy
+        if tenancy is None:
+            return lambda _r: False
+        return lambda r: not tenancy.may_displace(job, r)
 
     def _leaving(self) -> list[int] | None:
         """GPUs on each node of running victims told already, in their grace period; None if there are none."""
@@ -833,7 +844,7 @@ class _Preemptive(_Zoo):
         yield from self._pass(queue, cluster, now, arrival)
 
     def _pass(self, queue: QueueLike, cluster: ClusterView, now: float, arrival: Any) -> Iterator[Any]:
-        place = self.place
+        place, tenancy = self.place, self.tenancy
         drop = [False]
         #: The first job offered that neither fits nor finds victims.
         self.blocked: Any = None
@@ -851,12 +862,20 @@ class _Preemptive(_Zoo):
             drop[0] = False
             placement = place(job, cluster) if _free_in(cluster, job.pools) >= job.gpus else None
             if placement is None:
+                if tenancy is not None and not tenancy.admits(job):
+                    # Its tenant's quota does not admit it: victims would be started again, and preempted again.
+                    continue
                 below, victims = self.victims(job, cluster, now)
                 if victims is None:
                     if self.blocked is None:
                         self.blocked = job
-                    if not below and cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus:
+                    if (
+                        not below
+                        and tenancy is None
+                        and cluster.busy_gpus + cluster.down_gpus >= cluster.installed_gpus
+                    ):
                         return  # nothing is free and no running job ranks below this one, or any after it
+                        # (under tenants, a later job of another tenant may have victims of its own)
                     drop[0] = self.uniform  # a later job of its class ranks no higher: no more victims
                     continue
                 for victim in victims:  # (not those told already: their GPUs come to this job at their grace's end)
@@ -1154,6 +1173,8 @@ class Tiresias(_Preemptive):
         lower = self.level_gpus[mine + 1 :]
         if self.doomed and (leaving := self._leaving()) is not None:
             return self._victims_beside(job, mine, leaving, cluster)
+        if self.tenancy is not None:  # victims are filtered by tenant: no counts
+            return self._victims_beside(job, mine, [0] * len(self.on_node), cluster)
         if not any(any(c.values()) for c in lower):
             return False, None
         pools = job.pools
@@ -1175,17 +1196,21 @@ class Tiresias(_Preemptive):
     ) -> tuple[bool, list[Any] | None]:
         """:meth:`victims` while victims told already keep their GPUs to the end of their grace (rare: no counts).
 
-        Their GPUs count as free for ``job`` (it waits for them); the others of lower queues may be chosen.
+        Their GPUs count as free for ``job`` (it waits for them); the others of lower queues may be
+        chosen, but under tenants only those :meth:`_spared` leaves (the path under tenants too,
+        with ``leaving`` all 0: O(running jobs)).
         """
-        level, on_node, doomed = self.level, self.on_node, self.doomed
-        movable = [sum(g for h, g in held if level[h.id] > mine and h.id not in doomed) for held in on_node]
+        level, on_node, doomed, spared = self.level, self.on_node, self.doomed, self._spared(job)
+        movable = [
+            sum(g for h, g in held if level[h.id] > mine and h.id not in doomed and not spared(h)) for held in on_node
+        ]
         others = [sum(g for _, g in held) - m - d for held, m, d in zip(on_node, movable, leaving, strict=True)]
 
         def ranked(node: int) -> list[tuple[Any, int, Any, int]]:
             return [
                 ((level[h.id], h.submit_time), h.id, h, g)
                 for h, g in on_node[node]
-                if level[h.id] > mine and h.id not in doomed
+                if level[h.id] > mine and h.id not in doomed and not spared(h)
             ]
 
         return any(movable), choose_victims(job, movable, others, ranked, cluster, leaving)
