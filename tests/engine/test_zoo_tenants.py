@@ -23,9 +23,9 @@ H = 3600
 
 def test_no_preemption_for_a_job_its_quota_does_not_admit(tmp_path: Path) -> None:
     """a (quota 8) and b (quota 4). X (b, 4 GPUs, 10 h), Y (a, 2, 2 h) and U (a, 2, 20 h) at 0 fill the node.
-    Z (b, 4, 1 h) at 1 h ranks first (1 h left) but b holds its 4: not admitted. When Y ends at 2 h the pass
-    offers Z, 2 GPUs short: it preempts no one (U, 18 h left, was preempted, restarted, preempted again for
-    ever). Z starts on X's GPUs when X ends, 10 h, and ends at 11 h; U runs 0-20 h."""
+    Z (b, 4, 1 h) at 1 h ranks first (1 h left) but b holds its 4: not admitted. When Y ends at 2 h, 2 GPUs
+    free, Z preempts no one (not U, 18 h left, whose GPUs would not admit it). Z starts on X's GPUs when X
+    ends, 10 h, and ends at 11 h; U runs 0-20 h."""
     rows = [(0, 4, 10 * H, 0, "b"), (0, 2, 2 * H, 0, "a"), (0, 2, 20 * H, 0, "a"), (H, 4, H, 0, "b")]
     tenants = [{"name": "a", "quota": {"gpus": 8}}, {"name": "b", "quota": {"gpus": 4}}]
     r = run(tmp_path, rows, tenants, nodes=1, scheduler="srtf")
