@@ -119,11 +119,8 @@ def test_scale_down_gives_the_share_back() -> None:
 
 
 # ------------------------------------------------------------------ failures and conservation
-def test_a_failing_gpu_loses_the_replicas_on_it_and_their_replacements_take_what_is_left() -> None:
-    """2 GPUs; two 0.5 replicas on GPU 0, a 0.5 job (1 h) on GPU 1. GPU 0 fails at 30 min: both replicas are
-    lost, one replacement takes GPU 1's free half at once, the other waits for the job's end (1 h)."""
-    data = scenario([service(gpu_fraction=0.5)], {"gpus": 2}, [job("j", 0, gpu_fraction=0.5)],
-                    failures={"gpu": {"mtbf": "1000000h"}}, horizon="90m")  # fmt: skip
+def run_failing_gpu0(data: dict[str, Any]) -> DataCenterModel:
+    """Run ``data`` with GPU 0 failing at 30 min (and never repaired within the horizon); return the model."""
     model = DataCenterModel(build(data))
 
     def fail() -> Any:
@@ -133,6 +130,15 @@ def test_a_failing_gpu_loses_the_replicas_on_it_and_their_replacements_take_what
 
     model.env.process(fail())
     model.run()
+    return model
+
+
+def test_a_failing_gpu_loses_the_replicas_on_it_and_their_replacements_take_what_is_left() -> None:
+    """2 GPUs; two 0.5 replicas on GPU 0, a 0.5 job (1 h) on GPU 1. GPU 0 fails at 30 min: both replicas are
+    lost, one replacement takes GPU 1's free half at once, the other waits for the job's end (1 h)."""
+    data = scenario([service(gpu_fraction=0.5)], {"gpus": 2}, [job("j", 0, gpu_fraction=0.5)],
+                    failures={"gpu": {"mtbf": "1000000h"}}, horizon="90m")  # fmt: skip
+    model = run_failing_gpu0(data)
     assert placed(model) == [(0.0, "placed"), (0.0, "placed"), (0.5 * H, "lost"), (0.5 * H, "lost"),
                              (0.5 * H, "placed"), (H, "placed")]  # fmt: skip
     s = model.cluster.shares  # type: ignore[attr-defined]
@@ -148,15 +154,7 @@ def test_a_lost_replicas_replacement_preempts_a_lower_priority_whole_gpu_job() -
     data = scenario([service(gpu_fraction=0.5, replicas=1, priority=1)], {"gpus": 2},
                     [job("h", 0, gpu_fraction=0.5, duration="2h"), job("w", 10, duration="2h")],
                     failures={"gpu": {"mtbf": "1000000h"}}, horizon="90m")  # fmt: skip
-    model = DataCenterModel(build(data))
-
-    def fail() -> Any:
-        yield model.env.timeout(0.5 * H)
-        model.rel.block(GPU, 0, None, "failure")  # type: ignore[union-attr]
-        model.capacity_changed()
-
-    model.env.process(fail())
-    model.run()
+    model = run_failing_gpu0(data)
     assert placed(model) == [(0.0, "placed"), (0.5 * H, "lost"), (0.5 * H, "placed")]
     it = model.collector.columns("job_interrupted")
     assert it["job_id"].tolist() == [0, 1] and REASONS[it["reason"].tolist()[1]] == "scale_up"
